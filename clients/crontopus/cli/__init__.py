@@ -1,0 +1,1 @@
+"""The crontopus command-line client."""
