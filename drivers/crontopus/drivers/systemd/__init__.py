@@ -1,0 +1,1 @@
+"""The systemd timers driver: exact OnCalendar= conversion, units, and the driver."""

@@ -1,0 +1,206 @@
+"""Where systemd's daylight-saving behaviour departs from cron's, for one schedule and zone.
+
+systemd evaluates `OnCalendar=` in wall-clock time: a wall time that does not exist (inside a
+spring-forward gap) is skipped, and a wall time that exists twice fires only at its first copy.
+Cron runs fixed-time jobs at the end of a gap and wildcard jobs in both copies of a repeated
+hour.  Rather than encode the rules twice, this module models systemd and compares the model with
+the core evaluator (the cron reference) around every transition of the zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
+
+from crontopus.core.schedule import CronSchedule, iter_fire_times, load_timezone
+
+# Real transitions move the clock by at most three hours (SCHEDULING.md): four hours either
+# side of the instant covers every fire time a transition can disturb.
+_WINDOW = timedelta(hours=4)
+_SAMPLE = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One change of a zone's UTC offset."""
+
+    instant: datetime  # the first UTC instant with the new offset
+    offset_before: timedelta
+    offset_after: timedelta
+    zone_name: str
+
+    @property
+    def is_gap(self) -> bool:
+        """Tell whether wall-clock times were skipped (the clock jumped forward)."""
+        return self.offset_after > self.offset_before
+
+    @property
+    def wall_before(self) -> datetime:
+        """Return the wall-clock time at which the change happens, in the old offset."""
+        return (self.instant + self.offset_before).replace(tzinfo=None)
+
+    @property
+    def wall_after(self) -> datetime:
+        """Return the wall-clock time right after the change, in the new offset."""
+        return (self.instant + self.offset_after).replace(tzinfo=None)
+
+    def describe(self) -> str:
+        """Say when the change happens and what the clock does, in the zone's wall time."""
+        before, after = self.wall_before, self.wall_after
+        verb = "jump forward" if self.is_gap else "go back"
+        return (
+            f"{before:%Y-%m-%d} in {self.zone_name} (clocks {verb} from {before:%H:%M} "
+            f"to {after:%H:%M})"
+        )
+
+
+@dataclass(frozen=True)
+class DstDifference:
+    """Fire times around one transition on which cron and systemd disagree."""
+
+    transition: Transition
+    cron_only: tuple[datetime, ...]
+    systemd_only: tuple[datetime, ...]
+
+    def describe(self) -> str:
+        """Say which runs cron makes that systemd does not, and the reverse, in wall time."""
+        parts = []
+        if self.cron_only:
+            parts.append("cron runs it at " + _wall_list(self.cron_only) + " and systemd does not")
+        if self.systemd_only:
+            parts.append(
+                "systemd runs it at " + _wall_list(self.systemd_only) + " and cron does not"
+            )
+        return "; ".join(parts)
+
+
+def _wall_list(instants: tuple[datetime, ...]) -> str:
+    shown = [f"{t:%H:%M} (UTC{_offset(t)})" for t in instants[:4]]
+    if len(instants) > 4:
+        shown.append(f"… {len(instants) - 4} more")
+    return ", ".join(shown)
+
+
+def _offset(moment: datetime) -> str:
+    offset = moment.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def zone_transitions(zone: tzinfo, start: datetime, end: datetime) -> list[Transition]:
+    """List the offset changes of a zone between two instants, found by walking its offsets."""
+    return list(_cached_transitions(zone, start.astimezone(UTC), end.astimezone(UTC)))
+
+
+@lru_cache(maxsize=256)
+def _cached_transitions(zone: tzinfo, start: datetime, end: datetime) -> tuple[Transition, ...]:
+    found: list[Transition] = []
+    name = str(zone)
+    moment = start
+    offset = _utcoffset(zone, moment)
+    while moment < end:
+        following = min(moment + _SAMPLE, end)
+        next_offset = _utcoffset(zone, following)
+        if next_offset != offset:
+            instant = _bisect(zone, moment, following, offset)
+            found.append(Transition(instant, offset, _utcoffset(zone, instant), name))
+            # Resume right after the change so that two changes in one sample are both found.
+            moment, offset = instant, _utcoffset(zone, instant)
+            continue
+        moment, offset = following, next_offset
+    return tuple(found)
+
+
+def _utcoffset(zone: tzinfo, moment: datetime) -> timedelta:
+    return moment.astimezone(zone).utcoffset() or timedelta(0)
+
+
+def _bisect(zone: tzinfo, low: datetime, high: datetime, low_offset: timedelta) -> datetime:
+    # Invariant: `low` has the old offset, `high` does not; stop at one-second resolution.
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        middle = middle.replace(microsecond=0)
+        if middle <= low:
+            break
+        if _utcoffset(zone, middle) == low_offset:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def systemd_fire_times(
+    schedule: CronSchedule, timezone: str, low: datetime, high: datetime
+) -> list[datetime]:
+    """Model systemd's elapses of the schedule's lines between two instants (inclusive)."""
+    zone = load_timezone(timezone)
+    first_wall = low.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
+    last_wall = high.astimezone(zone).replace(tzinfo=None)
+    # Walk wall-clock minutes with a margin, since wall time is not monotonic across a change.
+    found: set[datetime] = set()
+    for wall in _minutes(first_wall - _WINDOW, last_wall + _WINDOW):
+        if wall.minute not in schedule.minutes or wall.hour not in schedule.hours:
+            continue
+        if not schedule.matches_day(wall.date()):
+            continue
+        first_copy = wall.replace(tzinfo=zone, fold=0)
+        instant = first_copy.astimezone(UTC)
+        if instant.astimezone(zone).replace(tzinfo=None) != wall:
+            continue  # inside a gap: systemd skips it
+        if low <= instant <= high:
+            found.add(instant)
+    return sorted(found)
+
+
+def _minutes(first: datetime, last: datetime) -> Iterator[datetime]:
+    current = first
+    step = timedelta(minutes=1)
+    while current <= last:
+        yield current
+        current += step
+
+
+def cron_fire_times(
+    schedule: CronSchedule, timezone: str, low: datetime, high: datetime
+) -> list[datetime]:
+    """List the core evaluator's fire times between two instants (inclusive), in UTC."""
+    found: list[datetime] = []
+    for moment in iter_fire_times(schedule, timezone, low - timedelta(seconds=1)):
+        instant = moment.astimezone(UTC)
+        if instant > high:
+            break
+        if instant >= low:
+            found.append(instant)
+    return found
+
+
+def find_dst_differences(
+    schedule: CronSchedule,
+    timezone: str,
+    *,
+    now: datetime | None = None,
+    years: int = 5,
+) -> list[DstDifference]:
+    """Compare cron and systemd around each transition of the zone in the coming years."""
+    zone = load_timezone(timezone)
+    # Start at midnight UTC so that the walk over the zone is cached for the whole day.
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + timedelta(days=366 * years)
+    differences: list[DstDifference] = []
+    for transition in zone_transitions(zone, start, end):
+        low, high = transition.instant - _WINDOW, transition.instant + _WINDOW
+        cron = set(cron_fire_times(schedule, timezone, low, high))
+        systemd = set(systemd_fire_times(schedule, timezone, low, high))
+        if cron != systemd:
+            differences.append(
+                DstDifference(
+                    transition=transition,
+                    cron_only=tuple(t.astimezone(zone) for t in sorted(cron - systemd)),
+                    systemd_only=tuple(t.astimezone(zone) for t in sorted(systemd - cron)),
+                )
+            )
+    return differences
