@@ -1,0 +1,127 @@
+"""The daylight-saving check: refusals one by one, and the systemd model against systemd itself."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crontopus.core.schedule import load_timezone, parse_schedule
+from crontopus.drivers.errors import ConversionRefused
+from crontopus.drivers.systemd.calendar import DST_OPT_IN_FIELD, convert_schedule
+from crontopus.drivers.systemd.dst import (
+    find_dst_differences,
+    systemd_fire_times,
+    zone_transitions,
+)
+
+NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+
+
+def test_it_finds_the_transitions_of_a_zone():
+    transitions = zone_transitions(load_timezone("Europe/Berlin"), NOW, NOW + timedelta(days=365))
+    assert [t.instant for t in transitions] == [
+        datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 0, tzinfo=UTC),
+    ]
+    spring, autumn = transitions
+    assert spring.is_gap
+    assert not autumn.is_gap
+    assert spring.describe() == (
+        "2026-03-29 in Europe/Berlin (clocks jump forward from 02:00 to 03:00)"
+    )
+    assert autumn.describe() == ("2026-10-25 in Europe/Berlin (clocks go back from 03:00 to 02:00)")
+
+
+def test_a_zone_without_dst_has_no_transitions():
+    assert zone_transitions(load_timezone("Asia/Tokyo"), NOW, NOW + timedelta(days=3650)) == []
+
+
+def test_it_refuses_a_fixed_time_inside_the_spring_gap():
+    with pytest.raises(ConversionRefused) as refused:
+        convert_schedule("30 2 * * *", "Europe/Berlin", now=NOW)
+    reason = refused.value.reason
+    assert "2026-03-29 in Europe/Berlin (clocks jump forward from 02:00 to 03:00)" in reason
+    assert "cron runs it at 03:00 (UTC+02:00) and systemd does not" in reason
+    assert DST_OPT_IN_FIELD in reason
+
+
+def test_it_refuses_a_wildcard_schedule_in_the_repeated_hour():
+    with pytest.raises(ConversionRefused) as refused:
+        convert_schedule("*/15 * * * *", "Europe/Berlin", now=NOW)
+    reason = refused.value.reason
+    assert "2026-10-25 in Europe/Berlin (clocks go back from 03:00 to 02:00)" in reason
+    assert "cron runs it at 02:00 (UTC+01:00), 02:15 (UTC+01:00)" in reason
+
+
+def test_it_refuses_a_date_that_only_meets_the_gap_in_one_year():
+    # 2026-03-29 is the transition day; the other years' 29 March are ordinary days.
+    with pytest.raises(ConversionRefused, match="2026-03-29"):
+        convert_schedule("30 2 29 3 *", "Europe/Berlin", now=NOW)
+
+
+def test_it_names_a_new_york_transition_in_local_wall_time():
+    with pytest.raises(ConversionRefused, match=r"2026-03-08 in America/New_York .*02:00 to 03:00"):
+        convert_schedule("0 2 * * *", "America/New_York", now=NOW)
+
+
+def test_it_refuses_a_thirty_minute_transition():
+    with pytest.raises(ConversionRefused, match=r"Australia/Lord_Howe .*02:00 to 02:30"):
+        convert_schedule("15 2 * * *", "Australia/Lord_Howe", now=NOW)
+
+
+def test_it_accepts_a_wildcard_schedule_that_only_meets_a_gap():
+    # Neither cron nor systemd catches up a wildcard job in a gap.
+    assert convert_schedule("*/30 2 * 3 *", "Europe/Berlin", now=NOW).on_calendar
+
+
+def test_it_accepts_a_fixed_time_in_the_repeated_hour():
+    # Both run it once, in the first copy of the hour.
+    assert convert_schedule("30 2 * 10 *", "Europe/Berlin", now=NOW).on_calendar
+
+
+def test_it_accepts_a_time_that_no_transition_touches():
+    conversion = convert_schedule("0 12 * * *", "Europe/Berlin", now=NOW)
+    assert conversion.accepted_dst_differences == ()
+
+
+def test_it_looks_only_as_far_as_the_horizon():
+    # The US rules change transitions only from 2007 on, so no later rule change hides here:
+    # one year ahead sees two transitions, and a date that meets neither is accepted.
+    differences = find_dst_differences(
+        parse_schedule("30 2 8 3 *"), "America/New_York", now=NOW, years=1
+    )
+    assert [d.transition.wall_before.date().isoformat() for d in differences] == ["2026-03-08"]
+    later = datetime(2026, 3, 9, tzinfo=UTC)
+    assert (
+        find_dst_differences(parse_schedule("30 2 8 3 *"), "America/New_York", now=later, years=1)
+        == []
+    )
+
+
+def test_the_opt_in_accepts_systemd_behaviour_and_keeps_the_differences():
+    conversion = convert_schedule(
+        "30 2 * * *", "Europe/Berlin", now=NOW, accept_dst_difference=True
+    )
+    assert conversion.on_calendar == ("*-*-* 02:30:00 Europe/Berlin",)
+    assert len(conversion.accepted_dst_differences) == 5  # one spring gap per year
+
+
+@pytest.mark.parametrize(
+    ("expression", "zone", "instant"),
+    [
+        ("30 2 * * *", "Europe/Berlin", datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),
+        ("30 2 * * *", "Europe/Berlin", datetime(2026, 10, 25, 1, 0, tzinfo=UTC)),
+        ("*/20 * * * *", "Europe/Berlin", datetime(2026, 10, 25, 1, 0, tzinfo=UTC)),
+        ("*/20 * * * *", "Europe/Berlin", datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),
+        ("*/10 1-3 * * *", "America/New_York", datetime(2026, 11, 1, 6, 0, tzinfo=UTC)),
+        ("0,30 2 * * *", "Australia/Lord_Howe", datetime(2026, 4, 4, 15, 0, tzinfo=UTC)),
+        ("*/5 2 * * *", "Australia/Lord_Howe", datetime(2026, 10, 3, 15, 30, tzinfo=UTC)),
+    ],
+)
+def test_the_systemd_model_matches_systemd_around_a_transition(systemd, expression, zone, instant):
+    conversion = convert_schedule(expression, zone, now=NOW, accept_dst_difference=True)
+    low, high = instant - timedelta(hours=4), instant + timedelta(hours=4)
+    base = low - timedelta(seconds=30)
+    elapses = [t for t in systemd.union(conversion.on_calendar, base, 300) if t <= high]
+    assert elapses == systemd_fire_times(parse_schedule(expression), zone, low, high)
