@@ -1,0 +1,49 @@
+"""States and choices shared by the server, the agent, the drivers and the clients."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """Where one run of a job stands."""
+
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    TIMEOUT = "TIMEOUT"
+    MISSED = "MISSED"
+
+
+class EndpointStatus(StrEnum):
+    """Whether an enrolled machine is reporting in."""
+
+    ONLINE = "ONLINE"
+    OFFLINE = "OFFLINE"
+    REVOKED = "REVOKED"
+
+
+class HealthStatus(StrEnum):
+    """How well a job or an endpoint has been doing lately."""
+
+    HEALTHY = "HEALTHY"
+    DEGRADED = "DEGRADED"
+    FAILING = "FAILING"
+    UNKNOWN = "UNKNOWN"
+
+
+class Concurrency(StrEnum):
+    """What happens when a job is due while its previous run is still going.
+
+    The values are lowercase because they are written as such in manifests.
+    """
+
+    ALLOW = "allow"
+    FORBID = "forbid"
+
+
+class JobSource(StrEnum):
+    """Whether Crontopus manages a job or found it on a machine."""
+
+    MANAGED = "MANAGED"
+    DISCOVERED = "DISCOVERED"

@@ -1,0 +1,391 @@
+"""Job manifests: the YAML contract between the server, the Git push check, the agent and the CLI.
+
+One validator serves them all. It reports every problem of a file at once, each with the file,
+the field path and a fix. docs/job-manifest-spec.md describes every field.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from crontopus.core.enums import Concurrency
+from crontopus.core.errors import ManifestError, ScheduleError
+from crontopus.core.fields import (
+    check_api_version,
+    check_args,
+    check_boolean,
+    check_command,
+    check_concurrency,
+    check_env,
+    check_job_id,
+    check_kind,
+    check_labels,
+    check_name,
+    check_namespace,
+    check_seconds,
+    check_timezone,
+)
+from crontopus.core.limits import (
+    MAX_ARG_LENGTH,
+    MAX_ARGS,
+    MAX_COMMAND_LENGTH,
+    MAX_ENV_ENTRIES,
+    MAX_ENV_NAME_LENGTH,
+    MAX_ENV_VALUE_LENGTH,
+    MAX_LABEL_NAME_LENGTH,
+    MAX_LABEL_VALUE_LENGTH,
+    MAX_LABELS,
+    MAX_MANIFEST_BYTES,
+    MAX_SECONDS,
+)
+from crontopus.core.namespaces import DISCOVERED_NAMESPACE, slug_problem, validate_namespace
+from crontopus.core.problems import Checker, Problem
+from crontopus.core.schedule import CronSchedule, parse_schedule
+from crontopus.core.timezones import DEFAULT_TIMEZONE
+from crontopus.core.yamldoc import DoubleQuoted, dump_document, load_document
+
+__all__ = [
+    "API_VERSIONS",
+    "DEFAULT_GRACE_TIME",
+    "KIND",
+    "MANIFEST_SUFFIX",
+    "MAX_ARGS",
+    "MAX_ARG_LENGTH",
+    "MAX_COMMAND_LENGTH",
+    "MAX_ENV_ENTRIES",
+    "MAX_ENV_NAME_LENGTH",
+    "MAX_ENV_VALUE_LENGTH",
+    "MAX_LABELS",
+    "MAX_LABEL_NAME_LENGTH",
+    "MAX_LABEL_VALUE_LENGTH",
+    "MAX_MANIFEST_BYTES",
+    "MAX_SECONDS",
+    "SOURCE_LABEL",
+    "JobManifest",
+    "Problem",
+    "Targets",
+    "dump_manifest",
+    "manifest_from_dict",
+    "manifest_path",
+    "manifest_problems",
+    "manifest_to_dict",
+    "parse_manifest",
+    "path_problems",
+    "split_manifest_path",
+]
+
+API_VERSIONS: Final = ("crontopus.io/v1", "v1")
+KIND: Final = "Job"
+DEFAULT_GRACE_TIME: Final = 300
+SOURCE_LABEL: Final = "source"
+DISCOVERED_SOURCE: Final = "discovered"
+MANIFEST_SUFFIX: Final = ".yaml"
+
+TOP_FIELDS: Final = ("apiVersion", "kind", "metadata", "spec")
+METADATA_FIELDS: Final = ("id", "name", "namespace", "labels")
+SPEC_FIELDS: Final = (
+    "schedule",
+    "timezone",
+    "command",
+    "args",
+    "env",
+    "enabled",
+    "paused",
+    "timeout",
+    "graceTime",
+    "concurrency",
+    "targets",
+)
+TARGETS_FIELDS: Final = ("labels",)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Which endpoints run a job: those carrying all of these labels (none = every endpoint)."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def matches(self, endpoint_labels: Mapping[str, str]) -> bool:
+        """Tell whether an endpoint with `endpoint_labels` runs the job."""
+        return all(endpoint_labels.get(key) == value for key, value in self.labels.items())
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self.labels.items()))
+
+
+@dataclass(frozen=True)
+class JobManifest:
+    """One job, as its manifest describes it; treat the mappings as read-only."""
+
+    id: uuid.UUID
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    schedule: str
+    timezone: str
+    command: str
+    args: tuple[str, ...]
+    env: Mapping[str, str]
+    enabled: bool = True
+    paused: bool = False
+    timeout: int | None = None
+    grace_time: int = DEFAULT_GRACE_TIME
+    concurrency: Concurrency = Concurrency.ALLOW
+    targets: Targets = field(default_factory=Targets)
+    api_version: str = API_VERSIONS[0]
+    # Reserved for spec keys added later (such as "alerts"); the parser leaves it empty for now.
+    extra_spec: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_discovered(self) -> bool:
+        """Tell whether the agent found this job on a machine instead of someone writing it."""
+        return self.labels.get(SOURCE_LABEL) == DISCOVERED_SOURCE
+
+    @property
+    def cron(self) -> CronSchedule:
+        """Return the parsed schedule."""
+        return parse_schedule(self.schedule)
+
+    @property
+    def active(self) -> bool:
+        """Tell whether the job is meant to fire (enabled and not paused)."""
+        return self.enabled and not self.paused
+
+    @property
+    def path(self) -> str:
+        """Return the file of this job in the repository, e.g. "backup/backup-database.yaml"."""
+        return manifest_path(self.namespace, self.name)
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+def parse_manifest(
+    text: str | bytes, file: str | None = None, *, namespace: str | None = None
+) -> JobManifest:
+    """Parse and check a manifest; raise ManifestError listing every problem of the file."""
+    manifest, problems = _read(text, file, namespace)
+    if manifest is None:
+        raise ManifestError(problems)
+    return manifest
+
+
+def manifest_problems(
+    text: str | bytes, file: str | None = None, *, namespace: str | None = None
+) -> list[Problem]:
+    """Return every problem of a manifest (an empty list when it is valid)."""
+    return _read(text, file, namespace)[1]
+
+
+def manifest_from_dict(
+    data: object, file: str | None = None, *, namespace: str | None = None
+) -> JobManifest:
+    """Check already-loaded manifest data (as from YAML or JSON); raise ManifestError if bad."""
+    checker = Checker(file)
+    manifest = _check_document(data, checker, namespace)
+    if manifest is None:
+        raise ManifestError(checker.problems)
+    return manifest
+
+
+def _read(
+    text: str | bytes, file: str | None, namespace: str | None
+) -> tuple[JobManifest | None, list[Problem]]:
+    checker = Checker(file)
+    data = load_document(text, checker)
+    if data is None:
+        return None, checker.problems
+    manifest = _check_document(data, checker, namespace)
+    return (manifest if not checker.problems else None), checker.problems
+
+
+def _check_document(data: object, c: Checker, directory: str | None) -> JobManifest | None:
+    root = c.mapping(
+        data,
+        "",
+        known=TOP_FIELDS,
+        required={
+            "apiVersion": f"add apiVersion: {API_VERSIONS[0]}",
+            "kind": f"add kind: {KIND}",
+            "metadata": "add a metadata section with id, name and namespace",
+            "spec": "add a spec section with at least schedule and command",
+        },
+    )
+    if root is None:
+        return None
+    api_version = check_api_version(root.get("apiVersion"), c, API_VERSIONS)
+    check_kind(root.get("kind"), c, KIND)
+
+    metadata = _section(
+        root,
+        "metadata",
+        METADATA_FIELDS,
+        c,
+        required={
+            "id": 'add a UUID, e.g. the output of "uuidgen"',
+            "name": 'add a name such as "backup-database" (it becomes the file name)',
+            "namespace": "add the namespace, which is the name of the directory the file is in",
+        },
+    )
+    job_id = check_job_id(metadata.get("id"), c)
+    name = check_name(metadata.get("name"), c)
+    namespace = check_namespace(metadata.get("namespace"), c, directory)
+    labels = check_labels(metadata.get("labels"), c, "metadata.labels")
+    _check_source_label(namespace, labels, c)
+
+    spec = _section(
+        root,
+        "spec",
+        SPEC_FIELDS,
+        c,
+        required={
+            "schedule": 'add a cron schedule such as "0 2 * * *" (quoted)',
+            "command": "add the program to run, e.g. /opt/scripts/backup.sh",
+        },
+    )
+    schedule = _check_schedule(spec.get("schedule"), c)
+    timezone = check_timezone(spec.get("timezone"), c, DEFAULT_TIMEZONE)
+    command = check_command(spec.get("command"), c)
+    args = check_args(spec.get("args"), c)
+    env = check_env(spec.get("env"), c)
+    enabled = check_boolean(spec.get("enabled"), c, "spec.enabled", default=True)
+    paused = check_boolean(spec.get("paused"), c, "spec.paused", default=False)
+    timeout = check_seconds(spec.get("timeout"), c, "spec.timeout", default=None)
+    grace_time = check_seconds(
+        spec.get("graceTime"), c, "spec.graceTime", default=DEFAULT_GRACE_TIME
+    )
+    concurrency = check_concurrency(spec.get("concurrency"), c)
+    targets = _check_targets(spec.get("targets"), c)
+
+    if c.problems:
+        return None
+    return JobManifest(
+        id=job_id,
+        name=name,
+        namespace=namespace,
+        labels=labels,
+        schedule=schedule,
+        timezone=timezone,
+        command=command,
+        args=args,
+        env=env,
+        enabled=enabled,
+        paused=paused,
+        timeout=timeout,
+        grace_time=grace_time or DEFAULT_GRACE_TIME,
+        concurrency=concurrency,
+        targets=targets,
+        api_version=api_version,
+    )
+
+
+def _section(
+    root: dict[str, Any], key: str, known: tuple[str, ...], c: Checker, *, required: dict[str, str]
+) -> dict[str, Any]:
+    value = root.get(key)
+    if value is None:
+        return {}
+    return c.mapping(value, key, known=known, required=required) or {}
+
+
+def _check_schedule(value: object, c: Checker) -> str:
+    if value is None:
+        return ""
+    text = c.string(value, "spec.schedule", hint='quote it, e.g. schedule: "0 2 * * *"')
+    if text is None:
+        return ""
+    try:
+        parse_schedule(text)
+    except ScheduleError as error:
+        c.add("spec.schedule", str(error))
+    return text
+
+
+def _check_targets(value: object, c: Checker) -> Targets:
+    if value is None:
+        return Targets()
+    targets = c.mapping(value, "spec.targets", known=TARGETS_FIELDS, required={})
+    if targets is None:
+        return Targets()
+    return Targets(check_labels(targets.get("labels"), c, "spec.targets.labels"))
+
+
+def _check_source_label(namespace: str, labels: Mapping[str, str], c: Checker) -> None:
+    path = f"metadata.labels.{SOURCE_LABEL}"
+    discovered = labels.get(SOURCE_LABEL) == DISCOVERED_SOURCE
+    if namespace == DISCOVERED_NAMESPACE and not discovered:
+        c.add(
+            path,
+            f'jobs in namespace "{DISCOVERED_NAMESPACE}" are found on machines by the agent and '
+            f"carry {SOURCE_LABEL}: {DISCOVERED_SOURCE}: put a job you write in another namespace",
+        )
+    elif discovered and namespace and namespace != DISCOVERED_NAMESPACE:
+        c.add(
+            path,
+            f'"{DISCOVERED_SOURCE}" marks jobs in namespace "{DISCOVERED_NAMESPACE}" only: '
+            "remove the label (adopting a job drops it)",
+        )
+
+
+def manifest_to_dict(m: JobManifest) -> dict[str, Any]:
+    """Return the manifest as plain data in canonical order, omitting empty optional fields."""
+    metadata: dict[str, Any] = {"id": str(m.id), "name": m.name, "namespace": m.namespace}
+    if m.labels:
+        metadata["labels"] = dict(sorted(m.labels.items()))
+    spec: dict[str, Any] = {"schedule": m.schedule, "timezone": m.timezone, "command": m.command}
+    if m.args:
+        spec["args"] = list(m.args)
+    if m.env:
+        spec["env"] = dict(sorted(m.env.items()))
+    spec["enabled"] = m.enabled
+    spec["paused"] = m.paused
+    if m.timeout is not None:
+        spec["timeout"] = m.timeout
+    spec["graceTime"] = m.grace_time
+    spec["concurrency"] = str(m.concurrency)
+    if m.targets.labels:
+        spec["targets"] = {"labels": dict(sorted(m.targets.labels.items()))}
+    spec.update(m.extra_spec)
+    return {"apiVersion": m.api_version, "kind": KIND, "metadata": metadata, "spec": spec}
+
+
+def dump_manifest(manifest: JobManifest) -> str:
+    """Write the manifest as canonical YAML; parsing the text gives back an equal manifest."""
+    data = manifest_to_dict(manifest)
+    data["spec"]["schedule"] = DoubleQuoted(manifest.schedule)
+    return dump_document(data)
+
+
+def manifest_path(namespace: str, name: str) -> str:
+    """Return the repository path of a job, e.g. "backup/backup-database.yaml"."""
+    validate_namespace(namespace)
+    problem = slug_problem(name, "name")
+    if problem is not None:
+        raise ManifestError([Problem(None, "metadata.name", problem)])
+    return f"{namespace}/{name}{MANIFEST_SUFFIX}"
+
+
+def split_manifest_path(path: str) -> tuple[str, str] | None:
+    """Return (namespace, name) for a path shaped like a manifest's, else None."""
+    directory, slash, file_name = path.partition("/")
+    if not slash or "/" in file_name or not file_name.endswith(MANIFEST_SUFFIX):
+        return None
+    return directory, file_name.removesuffix(MANIFEST_SUFFIX)
+
+
+def path_problems(path: str, manifest: JobManifest) -> list[Problem]:
+    """Return the problems of keeping `manifest` at `path` (it belongs at namespace/name.yaml)."""
+    expected = manifest_path(manifest.namespace, manifest.name)
+    if path == expected:
+        return []
+    return [
+        Problem(
+            path,
+            "metadata.name",
+            f'a job named "{manifest.name}" in namespace "{manifest.namespace}" belongs in '
+            f'"{expected}": move the file or change the name',
+        )
+    ]

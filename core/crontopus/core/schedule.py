@@ -1,0 +1,257 @@
+"""Cron schedules: a strict parser in front of cronsim, which evaluates them like Debian cron.
+
+cronsim was written for Healthchecks to reproduce Debian cron, including the day-of-month /
+day-of-week star rule and cron's daylight-saving behaviour, but it is lenient where cronie is not
+(``5/15``, ``L``, ``W``, ``#``, six fields...) and knows no macros. So every expression first goes
+through :mod:`crontopus.core.cronfields`, and cronsim only ever sees five validated fields.
+See docs/scheduling.md.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim
+
+from crontopus.core.cronfields import (
+    FIELDS,
+    FieldProblem,
+    parse_field,
+)
+from crontopus.core.errors import ScheduleError
+from crontopus.core.timezones import load_timezone
+
+__all__ = [
+    "MACROS",
+    "MAX_FIRE_TIMES",
+    "MAX_SCHEDULE_LENGTH",
+    "REBOOT",
+    "CronSchedule",
+    "iter_fire_times",
+    "load_timezone",
+    "next_fire_times",
+    "parse_schedule",
+]
+
+REBOOT: Final = "@reboot"
+MACROS: Final = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+MAX_SCHEDULE_LENGTH: Final = 1024
+MAX_FIRE_TIMES: Final = 1000
+# The longest each month can be; February counts its leap day, which does come around.
+_LONGEST_MONTH: Final = {
+    month: 29 if month == 2 else calendar.monthrange(2001, month)[1] for month in range(1, 13)
+}
+_BLANKS = re.compile(r"[ \t]+")
+_LOOKS_LIKE_A_FIELD = re.compile(r"[0-9*,/?-]+|[A-Za-z]{3}")
+_FIELD_NAMES: Final = "minute hour day-of-month month day-of-week"
+
+
+@dataclass(frozen=True)
+class CronSchedule:
+    """A validated cron schedule and the values each of its fields selects."""
+
+    source: str
+    expression: str
+    fields: tuple[str, str, str, str, str]
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]
+    reboot: bool = False
+
+    @property
+    def dom_restricted(self) -> bool:
+        """Tell whether the day-of-month text does not start with "*"."""
+        return not self.reboot and not self.fields[2].startswith("*")
+
+    @property
+    def dow_restricted(self) -> bool:
+        """Tell whether the day-of-week text does not start with "*"."""
+        return not self.reboot and not self.fields[4].startswith("*")
+
+    @property
+    def days_are_ored(self) -> bool:
+        """Tell whether a day matches on day-of-month OR day-of-week (both restricted)."""
+        return self.dom_restricted and self.dow_restricted
+
+    @property
+    def wildcard_time(self) -> bool:
+        """Tell whether cron treats the job as wildcard (not fixed-time) around DST changes."""
+        return not self.reboot and (
+            self.fields[0].startswith("*") or self.fields[1].startswith("*")
+        )
+
+    def matches_day(self, d: date) -> bool:
+        """Tell whether the job fires at some time on calendar day `d` (times of day ignored)."""
+        if self.reboot or d.month not in self.months:
+            return False
+        dom = d.day in self.days
+        dow = d.isoweekday() % 7 in self.weekdays
+        return (dom or dow) if self.days_are_ored else (dom and dow)
+
+    def __str__(self) -> str:
+        return self.source
+
+
+def parse_schedule(text: str, *, allow_reboot: bool = True) -> CronSchedule:
+    """Parse a cron expression or macro exactly as cron would; raise ScheduleError if it is not."""
+    if not isinstance(text, str):
+        raise ScheduleError(
+            f'a schedule must be a string such as "0 2 * * *", not {type(text).__name__}'
+        )
+    return _parse_schedule(text, allow_reboot)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_schedule(text: str, allow_reboot: bool) -> CronSchedule:
+    written = text.strip(" \t")
+    if not written:
+        raise ScheduleError(
+            'the schedule is empty: write five fields such as "0 2 * * *" '
+            'or a macro such as "@daily"'
+        )
+    if len(written) > MAX_SCHEDULE_LENGTH:
+        raise ScheduleError(
+            f"the schedule is {len(written)} characters long: cron lines stay under "
+            f"{MAX_SCHEDULE_LENGTH}, so shorten it (ranges and steps are shorter than long lists)"
+        )
+    if any(not char.isprintable() and char != "\t" for char in written):
+        raise ScheduleError(
+            f"{written!r} is not valid cron (a schedule is one line: remove the line break or "
+            "control character)"
+        )
+    if written.startswith("@"):
+        return _parse_macro(text, written, allow_reboot)
+    return _parse_fields(text, written, _BLANKS.split(written))
+
+
+def _parse_macro(source: str, written: str, allow_reboot: bool) -> CronSchedule:
+    macro, *rest = _BLANKS.split(written)
+    if rest:
+        raise ScheduleError(f'"{written}" is not valid cron ({macro} takes nothing after it)')
+    if macro == REBOOT:
+        if not allow_reboot:
+            raise ScheduleError(
+                '"@reboot" is not supported here: it has no time of day to run at; '
+                'give five fields such as "0 2 * * *"'
+            )
+        empty: frozenset[int] = frozenset()
+        return CronSchedule(
+            source, REBOOT, ("", "", "", "", ""), empty, empty, empty, empty, empty, reboot=True
+        )
+    lowered = macro.lower()
+    if macro not in MACROS and (lowered in MACROS or lowered == REBOOT):
+        raise ScheduleError(
+            f'"{written}" is not valid cron (macros are lowercase: use "{lowered}")'
+        )
+    if macro not in MACROS:
+        known = " ".join([*MACROS, REBOOT])
+        raise ScheduleError(f'"{written}" is not valid cron (unknown macro: use one of {known})')
+    expansion = MACROS[macro]
+    return _parse_fields(source, written, expansion.split(" "))
+
+
+def _parse_fields(source: str, written: str, texts: list[str]) -> CronSchedule:
+    if len(texts) != len(FIELDS):
+        raise ScheduleError(f'"{written}" is not valid cron ({_count_fix(texts)})')
+    lowered = tuple(text.lower() for text in texts)
+    values: list[frozenset[int]] = []
+    for text, spec in zip(texts, FIELDS, strict=True):
+        try:
+            values.append(parse_field(text, spec))
+        except FieldProblem as problem:
+            raise ScheduleError(f'"{written}" is not valid cron ({problem})') from None
+    fields = (lowered[0], lowered[1], lowered[2], lowered[3], lowered[4])
+    minutes, hours, days, months, weekdays = values
+    schedule = CronSchedule(
+        source, " ".join(fields), fields, minutes, hours, days, months, weekdays
+    )
+    if not schedule.days_are_ored:
+        _check_a_day_exists(written, schedule)
+    return schedule
+
+
+def _count_fix(texts: list[str]) -> str:
+    count = len(texts)
+    if count == 6 and _LOOKS_LIKE_A_FIELD.fullmatch(texts[-1]):
+        return (
+            f"6 fields where cron has 5 ({_FIELD_NAMES}): cron has no seconds or year field, "
+            "drop it"
+        )
+    if count >= 6:
+        return (
+            f"{count} fields where cron has 5 ({_FIELD_NAMES}): the command goes in spec.command, "
+            "not in the schedule"
+        )
+    plural = "s" if count != 1 else ""
+    return f'{count} field{plural} where cron has 5 ({_FIELD_NAMES}), e.g. "0 2 * * *"'
+
+
+def _check_a_day_exists(written: str, schedule: CronSchedule) -> None:
+    # When the day fields are ANDed, every weekday meets every existing (month, day) pair within
+    # a 28-year cycle, so the schedule fires if and only if one such pair exists.
+    if any(day <= _LONGEST_MONTH[month] for month in schedule.months for day in schedule.days):
+        return
+    months = ", ".join(calendar.month_abbr[month] for month in sorted(schedule.months))
+    raise ScheduleError(
+        f'"{written}" never fires: no chosen day of month ({_describe(schedule.days)}) exists in '
+        f"{months}; pick days that exist in those months"
+    )
+
+
+def _describe(values: frozenset[int]) -> str:
+    ordered = sorted(values)
+    return ",".join(str(value) for value in ordered[:8]) + ("…" if len(ordered) > 8 else "")
+
+
+def iter_fire_times(
+    schedule: str | CronSchedule, timezone: str | None, after: datetime
+) -> Iterator[datetime]:
+    """Yield the times the job fires strictly after `after` (naive = UTC), in the job's zone."""
+    cron = schedule if isinstance(schedule, CronSchedule) else parse_schedule(schedule)
+    zone = load_timezone(timezone)
+    if cron.reboot:
+        return iter(())
+    limit = (after if after.tzinfo is not None else after.replace(tzinfo=UTC)).astimezone(UTC)
+    return _fire_times(cron, zone, limit)
+
+
+def _fire_times(cron: CronSchedule, zone: ZoneInfo, limit: datetime) -> Iterator[datetime]:
+    in_utc = zone.key == "UTC"
+    start = limit if in_utc else limit.astimezone(zone)
+    for fire in CronSim(cron.expression, start):
+        if in_utc:
+            fire = fire.replace(tzinfo=zone)
+        elif cron.wildcard_time and fire.astimezone(UTC).astimezone(zone) != fire:
+            # A wildcard job whose day starts inside a DST gap (midnight switches): cron skips
+            # times that do not exist, it only catches up fixed-time jobs.
+            continue
+        # Fixed-time jobs are walked in wall-clock time, so one found in the repeated hour of a
+        # fall-back can lie before `limit` when `limit` is in the second copy of that hour.
+        if fire.astimezone(UTC) > limit:
+            yield fire
+
+
+def next_fire_times(
+    schedule: str | CronSchedule, timezone: str | None, after: datetime, count: int
+) -> list[datetime]:
+    """Return up to `count` (at most MAX_FIRE_TIMES) fire times strictly after `after`."""
+    wanted = max(0, min(count, MAX_FIRE_TIMES))
+    return list(itertools.islice(iter_fire_times(schedule, timezone, after), wanted))
