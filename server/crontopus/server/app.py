@@ -1,0 +1,153 @@
+"""The ASGI application: `create_app(settings)` wires every part together."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UnsetType
+
+from crontopus.server.db.engine import SessionFactory, create_engine, create_session_factory
+from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.graphql.context import Context
+from crontopus.server.graphql.schema import create_schema
+from crontopus.server.health import health, ready
+from crontopus.server.security.throttle import LoginThrottle, MemoryLoginThrottle
+from crontopus.server.services.authentication import authenticate, bearer_token
+from crontopus.server.services.tenants import TenantCreatedHook
+from crontopus.server.settings import Settings
+
+logger = logging.getLogger("crontopus.server")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+@dataclass
+class AppState:
+    """The long-lived objects of one server process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    session: SessionFactory
+    throttle: LoginThrottle
+    on_tenant_created: TenantCreatedHook | None = None
+
+
+def request_id_of(headers_value: str | None) -> str:
+    """Accept a caller's X-Request-ID when it is sane, else make one."""
+    if headers_value and _REQUEST_ID.match(headers_value):
+        return headers_value
+    return uuid.uuid4().hex
+
+
+class CrontopusGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI app with Crontopus authentication on HTTP and WebSocket."""
+
+    def __init__(self, state: AppState) -> None:
+        super().__init__(
+            create_schema(state.settings.limits),
+            graphql_ide="graphiql",
+            allowed_origins=state.settings.cors_origins,
+        )
+        self.state = state
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        state = self.state
+        client = request.client
+        context = Context(
+            settings=state.settings,
+            session=state.session,
+            throttle=state.throttle,
+            request_id=request_id_of(request.headers.get("x-request-id")),
+            client_address=client.host if client else "unknown",
+            request=request,
+            response=response,
+            on_tenant_created=state.on_tenant_created,
+        )
+        await self._authenticate(context, request.headers.get("authorization"))
+        return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params or {}
+        header = params.get("authorization") or params.get("Authorization")
+        if header is not None:
+            if not isinstance(header, str):
+                raise ConnectionRejectionError({"message": "authorization must be a string"})
+            await self._authenticate(context, header)
+            if context.auth_error is not None:
+                raise ConnectionRejectionError({"message": context.auth_error.message})
+        return await super().on_ws_connect(context)
+
+    async def _authenticate(self, context: Context, header: str | None) -> None:
+        try:
+            token = bearer_token(header)
+            if token is None:
+                return
+            async with self.state.session() as session:
+                context.principal = await authenticate(session, self.state.settings, token)
+            context.auth_error = None
+        except AuthenticationFailed as error:
+            context.principal = None
+            context.auth_error = error
+
+
+def create_state(settings: Settings) -> AppState:
+    """Build the process-wide objects (engine, session factory, throttle)."""
+    engine = create_engine(settings.database_url)
+    return AppState(
+        settings=settings,
+        engine=engine,
+        session=create_session_factory(engine),
+        throttle=MemoryLoginThrottle(),
+    )
+
+
+def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
+    """Create the Crontopus ASGI application."""
+    state = state or create_state(settings)
+    graphql_app = CrontopusGraphQL(state)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            yield
+        finally:
+            await state.engine.dispose()
+
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_app),
+    ]
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID"],
+                max_age=600,
+            )
+        )
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.crontopus = state
+    return app

@@ -1,0 +1,141 @@
+"""The `crontopus-server` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from crontopus.server.errors import ConfigurationError, ServiceError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `crontopus-server`; return the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except ConfigurationError as error:
+        print(f"crontopus-server: configuration error: {error}", file=sys.stderr)
+        return 2
+    except ServiceError as error:
+        print(f"crontopus-server: {error.message}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crontopus-server",
+        description="The Crontopus server. Configuration comes from CRONTOPUS_* variables.",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the API server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
+    serve.add_argument("--migrate", action="store_true", help="migrate the database first")
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="migrate the database to the latest schema")
+    migrate.add_argument("--revision", default="head")
+    migrate.set_defaults(run=_migrate)
+
+    create_user = commands.add_parser(
+        "create-user", help="create a user (and a tenant they own) even when sign-up is off"
+    )
+    create_user.add_argument("username")
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create_user.set_defaults(run=_create_user)
+
+    export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    export.set_defaults(run=_export_schema)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from crontopus.server.app import create_app
+    from crontopus.server.db.migrate import upgrade
+    from crontopus.server.settings import Settings
+
+    settings = Settings.from_env()
+    if args.migrate:
+        asyncio.run(upgrade(settings.database_url))
+    print(f"Crontopus listening on http://{args.host}:{args.port}/graphql", file=sys.stderr)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        proxy_headers=False,
+        ws="websockets-sansio",
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from crontopus.server.db.migrate import upgrade
+    from crontopus.server.settings import Settings
+
+    settings = Settings.from_env()
+    asyncio.run(upgrade(settings.database_url, args.revision))
+    print(f"database migrated to {args.revision}", file=sys.stderr)
+    return 0
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from crontopus.server.settings import Settings
+
+    settings = Settings.from_env()
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != password:
+            print("crontopus-server: the passwords differ", file=sys.stderr)
+            return 1
+    tenant = asyncio.run(_create_user_async(settings, args.username, args.email, password))
+    print(f"created user {args.username} owning tenant {tenant}", file=sys.stderr)
+    return 0
+
+
+async def _create_user_async(settings: object, username: str, email: str, password: str) -> str:
+    from crontopus.server.app import create_state
+    from crontopus.server.services.accounts import create_account
+    from crontopus.server.settings import Settings
+
+    assert isinstance(settings, Settings)
+    state = create_state(settings)
+    try:
+        async with state.session() as session:
+            _user, tenant = await create_account(
+                session, username, email, password, state.on_tenant_created
+            )
+            await session.commit()
+            return tenant.slug
+    finally:
+        await state.engine.dispose()
+
+
+def _export_schema(args: argparse.Namespace) -> int:
+    from crontopus.server.graphql.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if args.output:
+        args.output.write_text(sdl)
+    else:
+        sys.stdout.write(sdl)
+    return 0

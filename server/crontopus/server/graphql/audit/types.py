@@ -1,0 +1,32 @@
+"""GraphQL types for the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from crontopus.server.db import models
+
+
+@strawberry.type(description="Who did what to which thing, and when.")
+class AuditEvent:
+    id: uuid.UUID
+    actor: str
+    action: str
+    target: str
+    details: JSON
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, event: models.AuditEvent) -> AuditEvent:
+        return cls(
+            id=event.id,
+            actor=event.actor,
+            action=event.action,
+            target=event.target,
+            details=JSON(event.details),
+            created_at=event.created_at,
+        )

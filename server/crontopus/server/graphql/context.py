@@ -1,0 +1,57 @@
+"""The per-request GraphQL context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from crontopus.server.db.engine import SessionFactory
+from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.security.principal import Principal
+from crontopus.server.security.throttle import LoginThrottle
+from crontopus.server.services.tenants import TenantCreatedHook
+from crontopus.server.settings import Settings
+
+
+class AuthenticationRequired(GraphQLError):
+    """Raised by resolvers that need a principal when none (or a bad one) was given."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
+
+
+@dataclass
+class Context:
+    """What every resolver gets: a session *factory* (resolvers run concurrently), the caller."""
+
+    settings: Settings
+    session: SessionFactory
+    throttle: LoginThrottle
+    request_id: str
+    client_address: str
+    request: Request | WebSocket
+    response: Response | WebSocket | None = None
+    principal: Principal | None = None
+    auth_error: AuthenticationFailed | None = None
+    on_tenant_created: TenantCreatedHook | None = None
+    connection_params: dict[str, Any] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def require_principal(self) -> Principal:
+        """Return the authenticated principal or fail the field with UNAUTHENTICATED."""
+        if self.principal is not None:
+            return self.principal
+        if self.auth_error is not None:
+            raise AuthenticationRequired(self.auth_error.message)
+        raise AuthenticationRequired(
+            "authentication required: send `Authorization: Bearer <token>` (log in first)"
+        )
+
+
+Info = strawberry.Info[Context, None]

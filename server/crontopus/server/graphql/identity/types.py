@@ -1,0 +1,96 @@
+"""GraphQL types for users, tenants, memberships and sessions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+
+from crontopus.server.db import models
+from crontopus.server.services.accounts import Session
+
+Role = strawberry.enum(models.Role, name="Role", description="What a member may do in a tenant.")
+
+
+@strawberry.type
+class User:
+    id: uuid.UUID
+    username: str
+    email: str
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, user: models.User) -> User:
+        return cls(id=user.id, username=user.username, email=user.email, created_at=user.created_at)
+
+
+@strawberry.type
+class Tenant:
+    id: uuid.UUID
+    slug: str
+    name: str
+
+    @classmethod
+    def from_model(cls, tenant: models.Tenant) -> Tenant:
+        return cls(id=tenant.id, slug=tenant.slug, name=tenant.name)
+
+
+@strawberry.type(description="A user's membership of a tenant.")
+class Membership:
+    user: User
+    tenant: Tenant
+    role: Role  # type: ignore[valid-type]
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, membership: models.Membership) -> Membership:
+        return cls(
+            user=User.from_model(membership.user),
+            tenant=Tenant.from_model(membership.tenant),
+            role=membership.role,
+            created_at=membership.created_at,
+        )
+
+
+@strawberry.type(description="The caller: who they are, the tenant they act in, and their role.")
+class Me:
+    user: User
+    tenant: Tenant
+    role: Role  # type: ignore[valid-type]
+    tenants: list[Membership] = strawberry.field(
+        description="Every tenant the user belongs to (log in with `tenant` to switch)."
+    )
+
+
+@strawberry.type(description="Tokens for a logged-in session.")
+class AuthPayload:
+    access_token: str
+    access_token_expires_at: datetime
+    refresh_token: str
+    token_type: str
+    user: User
+    tenant: Tenant
+    role: Role  # type: ignore[valid-type]
+
+    @classmethod
+    def from_session(cls, session: Session) -> AuthPayload:
+        return cls(
+            access_token=session.access_token,
+            access_token_expires_at=session.access_expires_at,
+            refresh_token=session.refresh_token,
+            token_type="Bearer",
+            user=User.from_model(session.user),
+            tenant=Tenant.from_model(session.tenant),
+            role=session.role,
+        )
+
+
+@strawberry.type
+class LogoutPayload:
+    ok: bool
+
+
+@strawberry.type
+class RemoveMemberPayload:
+    user: User

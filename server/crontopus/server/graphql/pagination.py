@@ -1,0 +1,88 @@
+"""Relay-style connections with opaque keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+
+Node = TypeVar("Node")
+Row = TypeVar("Row")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[Node]):
+    node: Node
+    cursor: str
+
+
+@strawberry.type
+class Connection(Generic[Node]):
+    edges: list[Edge[Node]]
+    page_info: PageInfo
+
+    @strawberry.field
+    def nodes(self) -> list[Node]:
+        return [edge.node for edge in self.edges]
+
+
+def encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
+    """Encode a (time, id) keyset position."""
+    raw = json.dumps([at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """Decode a cursor made by `encode_cursor`; a tampered one is a clear error."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(at), uuid.UUID(row_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise GraphQLError(
+            f"after: {cursor!r} is not a cursor from this API (pass a pageInfo.endCursor)",
+            extensions={"code": "BAD_USER_INPUT"},
+        ) from None
+
+
+def page_size(first: int, maximum: int) -> int:
+    """Check `first` against the page-size cap."""
+    if not 1 <= first <= maximum:
+        raise GraphQLError(
+            f"first: must be between 1 and {maximum} (got {first}); page with `after`",
+            extensions={"code": "BAD_USER_INPUT"},
+        )
+    return first
+
+
+def build_connection(
+    rows: Sequence[Row],
+    first: int,
+    to_node: Callable[[Row], Node],
+    key: Callable[[Row], tuple[datetime, uuid.UUID]],
+) -> Connection[Node]:
+    """Build a connection from `first + 1` fetched rows (the extra one signals a next page)."""
+    page = rows[:first]
+    edges = [Edge(node=to_node(row), cursor=encode_cursor(*key(row))) for row in page]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > first,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

@@ -1,0 +1,37 @@
+"""The Crontopus GraphQL schema, composed from one package per domain."""
+
+from __future__ import annotations
+
+import strawberry
+
+from crontopus.server.graphql.audit.queries import AuditQueries
+from crontopus.server.graphql.extensions import build_extensions
+from crontopus.server.graphql.identity.mutations import IdentityMutations
+from crontopus.server.graphql.identity.queries import IdentityQueries
+from crontopus.server.graphql.tokens.mutations import TokenMutations
+from crontopus.server.graphql.tokens.queries import TokenQueries
+from crontopus.server.settings import Limits
+
+
+@strawberry.type
+class Query(IdentityQueries, TokenQueries, AuditQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(IdentityMutations, TokenMutations):
+    pass
+
+
+def create_schema(limits: Limits | None = None) -> strawberry.Schema:
+    """Build the schema with the request limits of `limits`."""
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, extensions=build_extensions(limits or Limits())
+    )
+
+
+def schema_sdl() -> str:
+    """Return the schema as SDL with types and fields sorted, as committed in docs/."""
+    from graphql import lexicographic_sort_schema, print_schema
+
+    return print_schema(lexicographic_sort_schema(create_schema()._schema)) + "\n"

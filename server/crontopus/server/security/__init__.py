@@ -1,0 +1,1 @@
+"""Credentials: password hashing, opaque tokens, access tokens, login throttling."""

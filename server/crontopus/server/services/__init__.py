@@ -1,0 +1,1 @@
+"""Business rules, shared by GraphQL resolvers, HTTP routes and workers."""

@@ -1,0 +1,276 @@
+"""Sign-up, login, token refresh and logout."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crontopus.server.db.models import Membership, RefreshToken, Role, Tenant, User
+from crontopus.server.errors import (
+    AuthenticationFailed,
+    FieldProblem,
+    PermissionDenied,
+    RateLimited,
+    ValidationFailed,
+)
+from crontopus.server.security import passwords
+from crontopus.server.security.jwt import issue_access_token
+from crontopus.server.security.principal import Principal, PrincipalKind
+from crontopus.server.security.throttle import LoginThrottle
+from crontopus.server.security.tokens import TokenKind, digest, issue_token, token_kind
+from crontopus.server.services.audit import record_audit
+from crontopus.server.services.tenants import TenantCreatedHook, create_tenant
+from crontopus.server.settings import Settings
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,39}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LOGIN_FAILED = "wrong username or password"
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a successful login or refresh hands back."""
+
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    user: User
+    tenant: Tenant
+    role: Role
+
+
+def _registration_problems(username: str, email: str, password: str) -> list[FieldProblem]:
+    problems = []
+    if not USERNAME_RE.match(username):
+        problems.append(
+            FieldProblem(
+                ("username",),
+                "must be 3-40 characters: lowercase letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit",
+            )
+        )
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        problems.append(FieldProblem(("email",), "is not an e-mail address (like ops@example.com)"))
+    problems.extend(
+        FieldProblem(("password",), problem)
+        for problem in passwords.password_problems(password, username=username)
+    )
+    return problems
+
+
+async def create_account(
+    session: AsyncSession,
+    username: str,
+    email: str,
+    password: str,
+    on_tenant_created: TenantCreatedHook | None = None,
+) -> tuple[User, Tenant]:
+    """Create a user and a tenant they own, in the caller's transaction."""
+    username, email = username.strip().lower(), email.strip().lower()
+    if problems := _registration_problems(username, email, password):
+        raise ValidationFailed(problems)
+    taken = await session.scalar(
+        select(User.username).where((User.username == username) | (User.email == email))
+    )
+    if taken is not None:
+        field = "username" if taken == username else "email"
+        raise ValidationFailed(
+            [FieldProblem((field,), f"is already registered; choose another {field}")]
+        )
+    user = User(
+        id=uuid.uuid4(),
+        username=username,
+        email=email,
+        password_hash=passwords.hash_password(password),
+    )
+    session.add(user)
+    tenant = await create_tenant(session, name=username, preferred_slug=username)
+    session.add(Membership(tenant_id=tenant.id, user_id=user.id, role=Role.OWNER))
+    await session.flush()
+    if on_tenant_created is not None:
+        await on_tenant_created(tenant)
+    record_audit(
+        session, _user_principal(user, tenant, Role.OWNER), "user.register", f"user:{username}"
+    )
+    return user, tenant
+
+
+async def register(
+    session: AsyncSession,
+    settings: Settings,
+    username: str,
+    email: str,
+    password: str,
+    on_tenant_created: TenantCreatedHook | None = None,
+) -> Session:
+    """Create a user and a tenant the user owns (when sign-up is allowed), and log them in."""
+    if not settings.allow_signup:
+        raise PermissionDenied(
+            "sign-up is disabled on this server; ask an administrator to create your account"
+        )
+    user, tenant = await create_account(session, username, email, password, on_tenant_created)
+    result = await _start_session(session, settings, user, tenant, Role.OWNER, family=uuid.uuid4())
+    try:
+        await session.commit()
+    except IntegrityError:
+        # Two sign-ups raced for the same name; the unique constraint decided.
+        await session.rollback()
+        raise ValidationFailed([FieldProblem(("username",), "is already registered")]) from None
+    return result
+
+
+async def login(
+    session: AsyncSession,
+    settings: Settings,
+    throttle: LoginThrottle,
+    username: str,
+    password: str,
+    client_address: str,
+    tenant_slug: str | None = None,
+) -> Session:
+    """Check a password and open a session in the chosen (or first) tenant."""
+    account = username.strip().lower()
+    if (wait := await throttle.retry_after(account, client_address)) is not None:
+        raise RateLimited(f"too many failed logins; try again in {wait} seconds", retry_after=wait)
+    user = await session.scalar(select(User).where(User.username == account))
+    if user is None:
+        passwords.verify_password(passwords.DUMMY_HASH, password)
+        await throttle.record_failure(account, client_address)
+        raise AuthenticationFailed(_LOGIN_FAILED)
+    if not passwords.verify_password(user.password_hash, password):
+        await throttle.record_failure(account, client_address)
+        raise AuthenticationFailed(_LOGIN_FAILED)
+    await throttle.record_success(account)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    memberships = (
+        await session.scalars(
+            select(Membership).where(Membership.user_id == user.id).order_by(Membership.created_at)
+        )
+    ).all()
+    if tenant_slug:
+        memberships = [m for m in memberships if m.tenant.slug == tenant_slug]
+        if not memberships:
+            raise AuthenticationFailed(f"you are not a member of a tenant named {tenant_slug!r}")
+    if not memberships:
+        raise AuthenticationFailed("your account belongs to no tenant; ask an owner to add you")
+    membership = memberships[0]
+    result = await _start_session(
+        session, settings, user, membership.tenant, membership.role, family=uuid.uuid4()
+    )
+    await session.commit()
+    return result
+
+
+async def refresh(session: AsyncSession, settings: Settings, token: str) -> Session:
+    """Rotate a refresh token; reusing a spent one revokes its whole family."""
+    if token_kind(token) is not TokenKind.REFRESH:
+        raise AuthenticationFailed("this is not a Crontopus refresh token (check for typos)")
+    row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(token)))
+    now = datetime.now(UTC)
+    if row is None:
+        raise AuthenticationFailed("unknown refresh token; log in again")
+    if row.used_at is not None or row.revoked_at is not None:
+        # A spent token coming back means it was copied: end every session descended from it.
+        await revoke_family(session, row.family_id, now)
+        await session.commit()
+        raise AuthenticationFailed("this refresh token was already used; log in again")
+    if row.expires_at <= now:
+        raise AuthenticationFailed("refresh token expired; log in again")
+    membership = await session.scalar(
+        select(Membership).where(
+            Membership.user_id == row.user_id, Membership.tenant_id == row.tenant_id
+        )
+    )
+    if membership is None:
+        await revoke_family(session, row.family_id, now)
+        await session.commit()
+        raise AuthenticationFailed("you are no longer a member of this tenant")
+    # Conditional update: of two concurrent refreshes with one token, exactly one wins.
+    claimed = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        await revoke_family(session, row.family_id, now)
+        await session.commit()
+        raise AuthenticationFailed("this refresh token was already used; log in again")
+    result = await _start_session(
+        session, settings, membership.user, membership.tenant, membership.role, row.family_id
+    )
+    await session.commit()
+    return result
+
+
+async def logout(session: AsyncSession, token: str) -> None:
+    """End the session a refresh token belongs to."""
+    if token_kind(token) is not TokenKind.REFRESH:
+        raise AuthenticationFailed("this is not a Crontopus refresh token (check for typos)")
+    row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(token)))
+    if row is None:
+        raise AuthenticationFailed("unknown refresh token")
+    await revoke_family(session, row.family_id, datetime.now(UTC))
+    await session.commit()
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def revoke_user_sessions(
+    session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID
+) -> None:
+    """Revoke every refresh token a user holds in one tenant."""
+    await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.user_id == user_id,
+            RefreshToken.tenant_id == tenant_id,
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=datetime.now(UTC))
+    )
+
+
+async def _start_session(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    tenant: Tenant,
+    role: Role,
+    family: uuid.UUID,
+) -> Session:
+    access, expires = issue_access_token(settings, user.id, tenant.id)
+    refresh_token = issue_token(TokenKind.REFRESH)
+    session.add(
+        RefreshToken(
+            tenant_id=tenant.id,
+            user_id=user.id,
+            family_id=family,
+            token_hash=refresh_token.digest,
+            expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl),
+        )
+    )
+    return Session(access, expires, refresh_token.plaintext, user, tenant, role)
+
+
+def _user_principal(user: User, tenant: Tenant, role: Role) -> Principal:
+    return Principal(
+        kind=PrincipalKind.USER,
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        role=role,
+        user_id=user.id,
+        username=user.username,
+    )

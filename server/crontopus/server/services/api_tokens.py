@@ -1,0 +1,99 @@
+"""Personal API tokens: created once in plaintext, stored hashed, revocable."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crontopus.server.db.models import ApiToken, Role
+from crontopus.server.errors import FieldProblem, NotFound, PermissionDenied, ValidationFailed
+from crontopus.server.security.principal import Principal, PrincipalKind, Scope
+from crontopus.server.security.tokens import TokenKind, issue_token
+from crontopus.server.services.audit import record_audit
+
+MAX_EXPIRY_DAYS = 3650
+MAX_TOKENS_PER_USER = 100
+
+
+async def create_api_token(
+    session: AsyncSession,
+    principal: Principal,
+    name: str,
+    scopes: Sequence[Scope],
+    expires_in_days: int | None,
+) -> tuple[ApiToken, str]:
+    """Create a token for the calling user; return the row and the plaintext (shown once)."""
+    if principal.kind is not PrincipalKind.USER:
+        raise PermissionDenied("API tokens are created by logging in, not with another token")
+    assert principal.user_id is not None
+    problems = []
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        problems.append(FieldProblem(("name",), "must be 1-100 characters"))
+    if not scopes:
+        problems.append(FieldProblem(("scopes",), "choose at least one of READ, WRITE, CHECKIN"))
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
+        problems.append(
+            FieldProblem(("expiresInDays",), f"must be between 1 and {MAX_EXPIRY_DAYS} days")
+        )
+    if problems:
+        raise ValidationFailed(problems)
+    if principal.role is Role.VIEWER and set(scopes) - {Scope.READ}:
+        raise PermissionDenied("viewers can only create tokens with the READ scope")
+    count = len(await list_api_tokens(session, principal))
+    if count >= MAX_TOKENS_PER_USER:
+        raise ValidationFailed.single(
+            "name", f"you already have {MAX_TOKENS_PER_USER} tokens; revoke unused ones first"
+        )
+    issued = issue_token(TokenKind.API)
+    token = ApiToken(
+        id=uuid.uuid4(),
+        tenant_id=principal.tenant_id,
+        user_id=principal.user_id,
+        name=name,
+        token_hash=issued.digest,
+        hint=issued.hint,
+        scopes=sorted({s.value for s in scopes}),
+        expires_at=(
+            datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+        ),
+    )
+    session.add(token)
+    record_audit(
+        session, principal, "api_token.create", f"api_token:{name}", {"scopes": token.scopes}
+    )
+    await session.commit()
+    return token, issued.plaintext
+
+
+async def list_api_tokens(session: AsyncSession, principal: Principal) -> Sequence[ApiToken]:
+    """Return the calling user's tokens in this tenant, newest first (never the secrets)."""
+    query = (
+        select(ApiToken)
+        .where(ApiToken.tenant_id == principal.tenant_id, ApiToken.user_id == principal.user_id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    )
+    return (await session.scalars(query)).all()
+
+
+async def revoke_api_token(
+    session: AsyncSession, principal: Principal, token_id: uuid.UUID
+) -> ApiToken:
+    """Revoke one of the caller's tokens; admins may revoke any token in the tenant."""
+    query = select(ApiToken).where(
+        ApiToken.id == token_id, ApiToken.tenant_id == principal.tenant_id
+    )
+    if principal.role.rank < Role.ADMIN.rank:
+        query = query.where(ApiToken.user_id == principal.user_id)
+    token = await session.scalar(query)
+    if token is None:
+        raise NotFound("no such API token")
+    if token.revoked_at is None:
+        token.revoked_at = datetime.now(UTC)
+        record_audit(session, principal, "api_token.revoke", f"api_token:{token.name}")
+        await session.commit()
+    return token

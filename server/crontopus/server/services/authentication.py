@@ -1,0 +1,95 @@
+"""Turn a bearer credential into a `Principal`, or refuse it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crontopus.server.db.models import ApiToken, Membership
+from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.security.jwt import decode_access_token
+from crontopus.server.security.principal import Principal, PrincipalKind, Scope
+from crontopus.server.security.tokens import TokenKind, digest, token_kind
+from crontopus.server.settings import Settings
+
+# Writing last_used_at on every request would turn reads into writes; a minute is precise enough.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """Extract the token from an `Authorization: Bearer …` value (None when absent)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("use the header `Authorization: Bearer <token>`")
+    return token.strip()
+
+
+async def authenticate(session: AsyncSession, settings: Settings, token: str) -> Principal:
+    """Resolve an access token or a personal API token to the principal it stands for."""
+    kind = token_kind(token)
+    if kind is TokenKind.API:
+        return await _api_token_principal(session, token)
+    if kind is not None:
+        raise AuthenticationFailed(
+            f"a {kind.name.lower()} token cannot be used here; use an access or API token"
+        )
+    if token.count(".") != 2:
+        raise AuthenticationFailed("malformed token (check that it was copied whole)")
+    claims = decode_access_token(settings, token)
+    if claims is None:
+        raise AuthenticationFailed("invalid or expired access token; log in or refresh")
+    membership = await session.scalar(
+        select(Membership).where(
+            Membership.user_id == claims.user_id, Membership.tenant_id == claims.tenant_id
+        )
+    )
+    if membership is None:
+        raise AuthenticationFailed("you are no longer a member of this tenant; log in again")
+    return Principal(
+        kind=PrincipalKind.USER,
+        tenant_id=membership.tenant_id,
+        tenant_slug=membership.tenant.slug,
+        role=membership.role,
+        user_id=membership.user_id,
+        username=membership.user.username,
+        scopes=frozenset(Scope),
+    )
+
+
+async def _api_token_principal(session: AsyncSession, token: str) -> Principal:
+    row = await session.execute(
+        select(ApiToken, Membership)
+        .join(
+            Membership,
+            (Membership.user_id == ApiToken.user_id) & (Membership.tenant_id == ApiToken.tenant_id),
+        )
+        .where(ApiToken.token_hash == digest(token))
+    )
+    found = row.first()
+    now = datetime.now(UTC)
+    if found is None:
+        raise AuthenticationFailed("unknown API token")
+    api_token, membership = found.tuple()
+    if api_token.revoked_at is not None:
+        raise AuthenticationFailed("this API token was revoked")
+    if api_token.expires_at is not None and api_token.expires_at <= now:
+        raise AuthenticationFailed("this API token has expired; create a new one")
+    if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_PRECISION:
+        await session.execute(
+            update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
+        )
+        await session.commit()
+    return Principal(
+        kind=PrincipalKind.API_TOKEN,
+        tenant_id=membership.tenant_id,
+        tenant_slug=membership.tenant.slug,
+        role=membership.role,
+        user_id=membership.user_id,
+        username=membership.user.username,
+        scopes=frozenset(Scope(s) for s in api_token.scopes),
+        token_id=api_token.id,
+    )

@@ -1,0 +1,85 @@
+"""Tenant membership and roles."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crontopus.server.db.models import Membership, Role, User
+from crontopus.server.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from crontopus.server.security.principal import Principal
+from crontopus.server.services.accounts import revoke_user_sessions
+from crontopus.server.services.audit import record_audit
+
+
+async def list_members(session: AsyncSession, principal: Principal) -> Sequence[Membership]:
+    """Return the members of the principal's tenant."""
+    query = (
+        select(Membership)
+        .where(Membership.tenant_id == principal.tenant_id)
+        .order_by(Membership.created_at, Membership.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def add_member(
+    session: AsyncSession, principal: Principal, username: str, role: Role
+) -> Membership:
+    """Add an existing user to the tenant with `role` (owners and admins only)."""
+    principal.require_admin("Adding members")
+    if role is Role.OWNER and principal.role is not Role.OWNER:
+        raise PermissionDenied("only an owner can add another owner")
+    user = await session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise NotFound(f"no user named {username!r}; they must register first")
+    existing = await session.scalar(
+        select(Membership).where(
+            Membership.tenant_id == principal.tenant_id, Membership.user_id == user.id
+        )
+    )
+    if existing is not None:
+        raise Conflict(f"{user.username} is already a member (role {existing.role.value})")
+    membership = Membership(tenant_id=principal.tenant_id, user_id=user.id, role=role)
+    session.add(membership)
+    record_audit(session, principal, "member.add", f"user:{user.username}", {"role": role.value})
+    await session.commit()
+    return await _reload(session, membership.id)
+
+
+async def remove_member(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+    """Remove a member and end their sessions in this tenant."""
+    principal.require_admin("Removing members")
+    membership = await session.scalar(
+        select(Membership).where(
+            Membership.tenant_id == principal.tenant_id, Membership.user_id == user_id
+        )
+    )
+    if membership is None:
+        raise NotFound("no such member in this tenant")
+    if membership.role is Role.OWNER:
+        if principal.role is not Role.OWNER:
+            raise PermissionDenied("only an owner can remove an owner")
+        owners = await session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.tenant_id == principal.tenant_id, Membership.role == Role.OWNER)
+        )
+        if owners == 1:
+            raise ValidationFailed.single(
+                "userId", "is the last owner; make someone else owner first"
+            )
+    user = membership.user
+    await session.delete(membership)
+    await revoke_user_sessions(session, user_id, principal.tenant_id)
+    record_audit(session, principal, "member.remove", f"user:{user.username}")
+    await session.commit()
+    return user
+
+
+async def _reload(session: AsyncSession, membership_id: uuid.UUID) -> Membership:
+    membership = await session.get(Membership, membership_id, populate_existing=True)
+    assert membership is not None
+    return membership

@@ -1,0 +1,168 @@
+"""Server configuration, read once from the environment into a frozen `Settings`."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crontopus.server.errors import ConfigurationError
+
+_ORIGIN = re.compile(r"^https?://[^/\s]+/?$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+SECRET_KEY_FILE = "secret_key"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one GraphQL request may ask for."""
+
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_page_size: int = 100
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to know, fixed at start."""
+
+    data_dir: Path
+    database_url: str
+    secret_key: str = field(repr=False)
+    allow_signup: bool = True
+    cors_origins: tuple[str, ...] = ()
+    access_token_ttl: int = 15 * 60
+    refresh_token_ttl: int = 30 * 24 * 3600
+    jwt_issuer: str = "crontopus"
+    jwt_audience: str = "crontopus-api"
+    public_url: str | None = None
+    limits: Limits = Limits()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read `CRONTOPUS_*` variables; fail with a message naming the variable on bad values."""
+        env = _Env(os.environ if environ is None else environ)
+        data_dir = Path(env.text("CRONTOPUS_DATA_DIR") or "./data").resolve()
+        database_url = normalise_database_url(
+            env.text("CRONTOPUS_DATABASE_URL") or f"sqlite:///{data_dir / 'crontopus.db'}",
+        )
+        secret_key = env.secret("CRONTOPUS_SECRET_KEY") or load_or_create_secret_key(data_dir)
+        if len(secret_key) < 32:
+            raise ConfigurationError(
+                "CRONTOPUS_SECRET_KEY: must be at least 32 characters "
+                "(generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            secret_key=secret_key,
+            allow_signup=env.boolean("CRONTOPUS_ALLOW_SIGNUP", default=True),
+            cors_origins=env.origins("CRONTOPUS_CORS_ORIGINS"),
+            access_token_ttl=env.integer("CRONTOPUS_ACCESS_TOKEN_TTL", 15 * 60, low=30),
+            refresh_token_ttl=env.integer("CRONTOPUS_REFRESH_TOKEN_TTL", 30 * 24 * 3600, low=60),
+            public_url=(env.text("CRONTOPUS_PUBLIC_URL") or None),
+            limits=Limits(
+                max_query_depth=env.integer("CRONTOPUS_MAX_QUERY_DEPTH", 12, low=2),
+                max_aliases=env.integer("CRONTOPUS_MAX_ALIASES", 30, low=1),
+                max_tokens=env.integer("CRONTOPUS_MAX_TOKENS", 2000, low=50),
+                max_page_size=env.integer("CRONTOPUS_MAX_PAGE_SIZE", 100, low=1, high=1000),
+            ),
+        )
+
+
+def normalise_database_url(url: str) -> str:
+    """Map plain `sqlite://` and `postgresql://` URLs onto their async drivers."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    if url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        return url
+    raise ConfigurationError(
+        f"CRONTOPUS_DATABASE_URL: unsupported database URL {url.split('://')[0]}://… "
+        "(use sqlite:///path/to/file.db or postgresql://user@host/dbname)"
+    )
+
+
+def load_or_create_secret_key(data_dir: Path) -> str:
+    """Return the persisted signing key, creating it with mode 0600 on first start."""
+    path = data_dir / SECRET_KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+class _Env:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str) -> str:
+        return self._environ.get(name, "").strip()
+
+    def secret(self, name: str) -> str:
+        """Read NAME, or the file named by NAME_FILE (for container secrets)."""
+        if value := self.text(name):
+            return value
+        if file_name := self.text(f"{name}_FILE"):
+            try:
+                return Path(file_name).read_text().strip()
+            except OSError as exc:
+                raise ConfigurationError(f"{name}_FILE: cannot read {file_name}: {exc}") from exc
+        return ""
+
+    def boolean(self, name: str, *, default: bool) -> bool:
+        value = self.text(name).lower()
+        if not value:
+            return default
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ConfigurationError(f"{name}: {value!r} is not a boolean (use true or false)")
+
+    def integer(self, name: str, default: int, *, low: int, high: int | None = None) -> int:
+        value = self.text(name)
+        if not value:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigurationError(f"{name}: {value!r} is not a whole number") from None
+        if number < low or (high is not None and number > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ConfigurationError(f"{name}: {number} is out of range (must be {bound})")
+        return number
+
+    def listing(self, name: str) -> tuple[str, ...]:
+        return tuple(item.strip() for item in self.text(name).split(",") if item.strip())
+
+    def origins(self, name: str) -> tuple[str, ...]:
+        origins = self.listing(name)
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ConfigurationError(
+                    f"{name}: {origin!r} is not an origin "
+                    "(write scheme://host[:port] without a path, e.g. https://ops.example.com)"
+                )
+        return tuple(origin.rstrip("/") for origin in origins)
