@@ -1,0 +1,61 @@
+"""The pre-receive hook of managed repositories: `python -m crontopus.server.gitstore.hook`.
+
+`git receive-pack` runs it after the pushed objects arrived in a quarantine
+directory and before any ref moves. It validates each ref update with
+`validate_ref_update`; on any problem it prints them (git relays the lines to
+the pusher as `remote: …`) and exits non-zero, so nothing is accepted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+import pygit2
+
+from crontopus.core.manifest import Problem
+
+from .validation import validate_ref_update
+
+
+def check_push(git_dir: str, commands: Iterable[str], quarantine: str | None) -> list[Problem]:
+    """Validate the `old new ref` lines git feeds a pre-receive hook."""
+    repo = pygit2.Repository(git_dir)
+    if quarantine:
+        # The pushed objects are not in the repository proper until the hook says yes.
+        repo.odb.add_disk_alternate(quarantine)
+    problems: list[Problem] = []
+    for line in commands:
+        fields = line.split()
+        if len(fields) == 3:
+            old, new, ref = fields
+            problems.extend(validate_ref_update(repo, ref, old, new))
+    return problems
+
+
+def report(problems: list[Problem], out: TextIO) -> None:
+    """Print a refusal the way a person reading `git push` output needs it."""
+    out.write(f"Crontopus refused this push ({len(problems)} problem(s)):\n")
+    for problem in problems:
+        out.write(f"  {problem}\n")
+    out.write("Fix the files above, commit, and push again.\n")
+
+
+def main() -> int:
+    """Run as git's pre-receive hook; return the exit status."""
+    git_dir = os.environ.get("GIT_DIR", ".")
+    try:
+        problems = check_push(git_dir, sys.stdin, os.environ.get("GIT_QUARANTINE_PATH"))
+    except Exception as error:  # a crash must refuse the push, never let it through
+        sys.stderr.write(f"Crontopus could not check this push: {error!r}\n")
+        return 1
+    if problems:
+        report(problems, sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

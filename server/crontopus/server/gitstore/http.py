@@ -1,0 +1,321 @@
+"""Git smart HTTP for managed repositories: `git clone http://x:TOKEN@host/git/acme/jobs.git`.
+
+The app answers the three requests of the smart protocol by running the real
+`git upload-pack` / `git receive-pack` in `--stateless-rpc` mode. Pushes go
+through the pre-receive hook of `ManagedGitStore.hooks_dir()`, which validates
+them (see `validation.py`); an accepted push to `main` is reported to `on_push`.
+
+Access: HTTP Basic with any user name and a token as password. No or a bad
+token: 401 with a `WWW-Authenticate` challenge. A token that may not read the
+tenant, or a tenant that does not exist: 404 either way, so tenants cannot be
+probed. A token that may read but not write, pushing: 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import os
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route, Router
+from starlette.types import ASGIApp
+
+from . import repository
+from .layout import BRANCH_REF
+from .managed import ManagedGitStore
+from .validation import ZERO_ID
+
+log = logging.getLogger(__name__)
+
+UPLOAD_PACK = "git-upload-pack"
+RECEIVE_PACK = "git-receive-pack"
+_CHUNK = 64 * 1024
+_MAX_COMMAND_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class GitAccess:
+    """What a token may do with one tenant's repository."""
+
+    can_read: bool
+    can_write: bool
+
+
+#: (tenant slug, password) → None for a token that is not valid at all (401),
+#: GitAccess(False, False) for a valid token of another tenant (404), else its rights.
+Authenticate = Callable[[str, str], Awaitable[GitAccess | None]]
+#: (tenant slug, old commit or None, new commit) after a push moved `main`.
+OnPush = Callable[[str, str | None, str], Awaitable[None]]
+
+
+def pkt_line(text: str) -> bytes:
+    """Encode one pkt-line of the Git protocol."""
+    data = text.encode()
+    return f"{len(data) + 4:04x}".encode() + data
+
+
+def _password(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _user, sep, password = decoded.partition(":")
+    return password if sep and password else None
+
+
+def _unauthorized() -> Response:
+    return PlainTextResponse(
+        "Authentication required: use any user name and a Crontopus token as password\n",
+        status_code=401,
+        headers={"WWW-Authenticate": 'Basic realm="Crontopus"'},
+    )
+
+
+def _not_found() -> Response:
+    return PlainTextResponse("Repository not found\n", status_code=404)
+
+
+class _PushCommands:
+    """Collect the `old new ref` commands at the head of a receive-pack request."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.done = False
+        self.commands: list[tuple[str, str, str]] = []
+
+    def feed(self, data: bytes) -> None:
+        if self.done:
+            return
+        self.buffer += data
+        while len(self.buffer) >= 4:
+            try:
+                size = int(self.buffer[:4], 16)
+            except ValueError:
+                self.done = True
+                return
+            if size == 0:
+                self.done = True
+                return
+            if len(self.buffer) < size:
+                break
+            line = bytes(self.buffer[4:size]).split(b"\0", 1)[0].decode(errors="replace")
+            del self.buffer[:size]
+            fields = line.split()
+            if len(fields) == 3 and len(fields[0]) == len(fields[1]) == 40:
+                self.commands.append((fields[0], fields[1], fields[2]))
+        if len(self.buffer) > _MAX_COMMAND_BYTES:
+            self.done = True
+
+
+def make_git_http_app(
+    store: ManagedGitStore, authenticate: Authenticate, on_push: OnPush
+) -> ASGIApp:
+    """Build the ASGI app serving `/<tenant>/jobs.git/…`; mount it at `/git`."""
+    hooks = store.hooks_dir()
+
+    def git_command(service: str, *args: str) -> list[str]:
+        return [
+            "git",
+            "-c",
+            f"core.hooksPath={hooks}",
+            "-c",
+            "receive.fsckObjects=true",
+            "-c",
+            "safe.directory=*",
+            service.removeprefix("git-"),
+            "--stateless-rpc",
+            *args,
+        ]
+
+    def environment(request: Request) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        protocol = request.headers.get("git-protocol")
+        if protocol:
+            env["GIT_PROTOCOL"] = protocol
+        return env
+
+    async def authorize(request: Request, write: bool) -> Response | None:
+        tenant = request.path_params["tenant"]
+        password = _password(request)
+        if password is None:
+            return _unauthorized()
+        access = await authenticate(tenant, password)
+        if access is None:
+            return _unauthorized()
+        if not access.can_read or not await store.exists(tenant):
+            return _not_found()
+        if write and not access.can_write:
+            return PlainTextResponse(
+                "This token may read this repository but not push to it: "
+                "use an API token with write scope\n",
+                status_code=403,
+            )
+        return None
+
+    async def info_refs(request: Request) -> Response:
+        service = request.query_params.get("service")
+        if service not in (UPLOAD_PACK, RECEIVE_PACK):
+            return PlainTextResponse(
+                "Only Git's smart HTTP protocol is served: use git 1.6.6 or newer\n",
+                status_code=403,
+            )
+        refused = await authorize(request, write=service == RECEIVE_PACK)
+        if refused is not None:
+            return refused
+        path = store.repo_path(request.path_params["tenant"])
+        env = environment(request)
+        process = await asyncio.create_subprocess_exec(
+            *git_command(service, "--advertise-refs", str(path)),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        out, err = await process.communicate()
+        if process.returncode != 0:
+            log.error("%s --advertise-refs failed for %s: %s", service, path, err.decode())
+            return PlainTextResponse("git failed\n", status_code=500)
+        body = out
+        if "version=2" not in env.get("GIT_PROTOCOL", ""):
+            body = pkt_line(f"# service={service}\n") + b"0000" + out
+        return Response(
+            body,
+            media_type=f"application/x-{service}-advertisement",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    async def rpc(request: Request, service: str) -> Response:
+        refused = await authorize(request, write=service == RECEIVE_PACK)
+        if refused is not None:
+            return refused
+        tenant = request.path_params["tenant"]
+        path = store.repo_path(tenant)
+        process = await asyncio.create_subprocess_exec(
+            *git_command(service, str(path)),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=environment(request),
+        )
+        assert process.stdin is not None
+        assert process.stdout is not None
+        assert process.stderr is not None
+        # Pump output while the request body is still arriving: git may answer early,
+        # and a full pipe would otherwise stall both sides.
+        output: asyncio.Queue[bytes] = asyncio.Queue()
+        pump = asyncio.create_task(_pump(process.stdout, output))
+        errors = asyncio.create_task(process.stderr.read())
+        commands = _PushCommands()
+        try:
+            await _feed(request, process.stdin, commands if service == RECEIVE_PACK else None)
+        except (ClientDisconnect, ConnectionError, zlib.error) as error:
+            log.warning("%s request for %s broke off: %s", service, tenant, error)
+            process.kill()
+            await process.wait()
+            pump.cancel()
+            errors.cancel()
+            return PlainTextResponse("bad request body\n", status_code=400)
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    chunk = await output.get()
+                    if not chunk:
+                        break
+                    yield chunk
+                await pump
+                status = await process.wait()
+                stderr = (await errors).decode(errors="replace").strip()
+                if status != 0 and stderr:
+                    log.info("%s for %s exited %s: %s", service, tenant, status, stderr)
+                if service == RECEIVE_PACK:
+                    await _announce(store, tenant, commands.commands, on_push)
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+                pump.cancel()
+                errors.cancel()
+
+        return StreamingResponse(
+            body(),
+            media_type=f"application/x-{service}-result",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    async def upload_pack(request: Request) -> Response:
+        return await rpc(request, UPLOAD_PACK)
+
+    async def receive_pack(request: Request) -> Response:
+        return await rpc(request, RECEIVE_PACK)
+
+    return Router(
+        routes=[
+            Route("/{tenant}/jobs.git/info/refs", info_refs, methods=["GET"]),
+            Route("/{tenant}/jobs.git/git-upload-pack", upload_pack, methods=["POST"]),
+            Route("/{tenant}/jobs.git/git-receive-pack", receive_pack, methods=["POST"]),
+        ]
+    )
+
+
+async def _pump(stream: asyncio.StreamReader, queue: asyncio.Queue[bytes]) -> None:
+    while True:
+        chunk = await stream.read(_CHUNK)
+        await queue.put(chunk)
+        if not chunk:
+            return
+
+
+async def _feed(
+    request: Request, stdin: asyncio.StreamWriter, commands: _PushCommands | None
+) -> None:
+    encoding = request.headers.get("content-encoding", "").lower()
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding in ("gzip", "x-gzip") else None
+    try:
+        async for chunk in request.stream():
+            data = inflate.decompress(chunk) if inflate is not None else chunk
+            if commands is not None:
+                commands.feed(data)
+            stdin.write(data)
+            await stdin.drain()
+        if inflate is not None:
+            tail = inflate.flush()
+            if commands is not None:
+                commands.feed(tail)
+            stdin.write(tail)
+            await stdin.drain()
+    finally:
+        stdin.close()
+
+
+async def _announce(
+    store: ManagedGitStore,
+    tenant: str,
+    commands: list[tuple[str, str, str]],
+    on_push: OnPush,
+) -> None:
+    """Tell the server about every push that moved `main` to what the pusher sent."""
+    path = store.repo_path(tenant)
+    for old, new, ref in commands:
+        if ref != BRANCH_REF or new == ZERO_ID or old == new:
+            continue
+        current = await asyncio.to_thread(
+            lambda: repository.head_id(repository.open_repository(path))
+        )
+        if current != new:
+            continue  # refused by the hook, or lost a race: nothing landed
+        try:
+            await on_push(tenant, None if old == ZERO_ID else old, new)
+        except Exception:
+            log.exception("on_push failed for %s %s..%s", tenant, old, new)
