@@ -1,0 +1,209 @@
+"""Exact conversion of a cron schedule to Task Scheduler triggers, or a refusal saying why.
+
+The times of day a cron line selects are split into runs (a start, an interval, a count); each
+run becomes one trigger per day pattern: a `TimeTrigger` repeating forever when the run covers
+every day evenly, else a `CalendarTrigger` whose repetition stops before the next day's run.
+Cron's day-of-month OR day-of-week becomes separate triggers; the AND cases need
+`ScheduleByMonthDayOfWeek` and are exact only when the days are whole weeks (1-7, 8-14, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from crontopus.core.schedule import CronSchedule, load_timezone, parse_schedule
+from crontopus.drivers.errors import ConversionRefused
+from crontopus.drivers.taskscheduler.dst import check_dst, check_machine_zone
+from crontopus.drivers.taskscheduler.triggers import (
+    ALL_MONTHS,
+    ALL_WEEKDAYS,
+    MAX_TRIGGERS,
+    PAST_START,
+    BootTrigger,
+    ByDay,
+    ByMonth,
+    ByMonthDayOfWeek,
+    ByWeek,
+    CalendarTrigger,
+    Repetition,
+    Schedule,
+    TimeTrigger,
+    Trigger,
+)
+
+MINUTES_PER_DAY = 24 * 60
+_ALL_DAYS = frozenset(range(1, 32))
+_WEEK_BLOCKS = {week: frozenset(range(7 * week - 6, 7 * week + 1)) for week in (1, 2, 3, 4)}
+
+
+@dataclass(frozen=True)
+class Run:
+    """Times of day `start`, `start + interval`, ... (`count` of them), in minutes."""
+
+    start: int
+    interval: int
+    count: int
+
+    def repetition(self) -> Repetition | None:
+        """Return the repetition that fires this run after its first time, none if single."""
+        if self.count == 1:
+            return None
+        last = (self.count - 1) * self.interval
+        # End halfway to the next would-be repetition, so that whether the schedule counts
+        # the boundary itself in or out cannot add a run.
+        slack = (
+            timedelta(minutes=self.interval // 2) if self.interval >= 2 else timedelta(seconds=30)
+        )
+        return Repetition(timedelta(minutes=self.interval), timedelta(minutes=last) + slack)
+
+    @property
+    def covers_every_day_evenly(self) -> bool:
+        """Tell whether the run repeats all day long, the same on every day."""
+        return (
+            self.count > 1
+            and self.interval * self.count == MINUTES_PER_DAY
+            and self.start < self.interval
+        )
+
+
+@dataclass(frozen=True)
+class TriggerConversion:
+    """The triggers of one schedule, in the machine's wall time."""
+
+    schedule: CronSchedule
+    timezone: str
+    triggers: tuple[Trigger, ...]
+
+
+def segments(values: list[int]) -> list[Run]:
+    """Split sorted values into maximal runs of equal spacing, greedily."""
+    runs: list[Run] = []
+    index = 0
+    while index < len(values):
+        if index + 1 == len(values):
+            runs.append(Run(values[index], 0, 1))
+            break
+        step = values[index + 1] - values[index]
+        end = index + 1
+        while end + 1 < len(values) and values[end + 1] - values[end] == step:
+            end += 1
+        runs.append(Run(values[index], step, end - index + 1))
+        index = end + 1
+    return runs
+
+
+def time_runs(schedule: CronSchedule) -> list[Run]:
+    """Cover the schedule's times of day with as few runs as the three spellings allow."""
+    minutes, hours = sorted(schedule.minutes), sorted(schedule.hours)
+    whole_day = segments([h * 60 + m for h in hours for m in minutes])
+    per_hour = [
+        Run(h * 60 + run.start, run.interval, run.count) for h in hours for run in segments(minutes)
+    ]
+    per_minute = [
+        Run(run.start * 60 + m, run.interval * 60, run.count)
+        for m in minutes
+        for run in segments(hours)
+    ]
+    return min(whole_day, per_hour, per_minute, key=len)
+
+
+def day_schedules(schedule: CronSchedule) -> list[Schedule]:
+    """Return the calendar schedules whose union is cron's set of days."""
+    days, weekdays, months = schedule.days, schedule.weekdays, schedule.months
+    full_days, full_weekdays = days == _ALL_DAYS, weekdays == ALL_WEEKDAYS
+    if (full_days and full_weekdays) or (schedule.days_are_ored and (full_days or full_weekdays)):
+        return [_every_day(months)]
+    if schedule.days_are_ored:
+        return [ByMonth(days, months), _on_weekdays(weekdays, months)]
+    if full_days:
+        return [_on_weekdays(weekdays, months)]
+    if full_weekdays:
+        return [ByMonth(days, months)]
+    weeks = frozenset(week for week, block in _WEEK_BLOCKS.items() if block <= days)
+    if weeks and frozenset().union(*(_WEEK_BLOCKS[w] for w in weeks)) == days:
+        return [ByMonthDayOfWeek(weeks, weekdays, months)]
+    raise ConversionRefused(
+        f'the schedule "{schedule.source}" wants days {schedule.fields[2]} that are also '
+        f"weekdays {schedule.fields[4]}; Task Scheduler can only combine a weekday with whole "
+        "weeks of the month (days 1-7, 8-14, 15-21, 22-28): use such days, or the cron or "
+        "systemd driver"
+    )
+
+
+def _every_day(months: frozenset[int]) -> Schedule:
+    return ByDay(1) if months == ALL_MONTHS else ByMonth(_ALL_DAYS, months)
+
+
+def _on_weekdays(weekdays: frozenset[int], months: frozenset[int]) -> Schedule:
+    if months == ALL_MONTHS:
+        return ByWeek(weekdays)
+    # Weeks 1-4 hold days 1-28 and "Last" the final seven days: together, every day.
+    return ByMonthDayOfWeek(frozenset({1, 2, 3, 4}), weekdays, months, last_week=True)
+
+
+def build_triggers(
+    schedule: CronSchedule, *, without_repetition: bool = False
+) -> tuple[Trigger, ...]:
+    """Build the triggers for a schedule in wall time, refusing what Task Scheduler lacks.
+
+    `without_repetition` gives every time of day its own trigger: repetition counts elapsed
+    time, which drifts from the wall clock across a DST change, while each start does not.
+    """
+    if schedule.reboot:
+        return (BootTrigger(),)
+    calendars = day_schedules(schedule)
+    every_day = calendars == [ByDay(1)]
+    triggers: list[Trigger] = []
+    runs = (
+        [Run(h * 60 + m, 0, 1) for h in sorted(schedule.hours) for m in sorted(schedule.minutes)]
+        if without_repetition
+        else time_runs(schedule)
+    )
+    for run in runs:
+        start = PAST_START + timedelta(minutes=run.start)
+        if every_day and run.covers_every_day_evenly:
+            triggers.append(TimeTrigger(start, Repetition(timedelta(minutes=run.interval))))
+            continue
+        triggers.extend(CalendarTrigger(start, day, run.repetition()) for day in calendars)
+    if len(triggers) > MAX_TRIGGERS:
+        raise ConversionRefused(
+            f'the schedule "{schedule.source}" needs {len(triggers)} Task Scheduler triggers '
+            f"and a task holds at most {MAX_TRIGGERS}: its times of day are too irregular; "
+            "use evenly spaced minutes and hours, or the cron or systemd driver"
+        )
+    return tuple(triggers)
+
+
+def convert_schedule(
+    schedule: CronSchedule | str,
+    timezone: str | None = "UTC",
+    *,
+    machine_timezone: str = "UTC",
+    accept_dst_difference: bool = False,
+    now: datetime | None = None,
+    horizon_years: int = 5,
+) -> TriggerConversion:
+    """Convert a cron schedule to triggers for a machine in `machine_timezone`, or refuse."""
+    parsed = parse_schedule(schedule) if isinstance(schedule, str) else schedule
+    zone_name = timezone or "UTC"
+    load_timezone(zone_name)
+    load_timezone(machine_timezone)
+    start = (now or datetime.now(UTC)).astimezone(UTC)
+    end = start + timedelta(days=366 * horizon_years)
+    check_machine_zone(zone_name, machine_timezone, start, end)
+    triggers = build_triggers(parsed)
+    if parsed.reboot or accept_dst_difference:
+        return TriggerConversion(parsed, zone_name, triggers)
+    try:
+        check_dst(parsed, zone_name, triggers, start, end)
+    except ConversionRefused as refused:
+        # Starts without repetition follow the wall clock; try them when few enough.
+        if len(parsed.hours) * len(parsed.minutes) * len(day_schedules(parsed)) > MAX_TRIGGERS:
+            raise
+        triggers = build_triggers(parsed, without_repetition=True)
+        try:
+            check_dst(parsed, zone_name, triggers, start, end)
+        except ConversionRefused:
+            raise refused from None
+    return TriggerConversion(parsed, zone_name, triggers)

@@ -1,0 +1,239 @@
+"""The Task Scheduler driver: one task per job in the `\\Crontopus\\` folder."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import ClassVar
+from uuid import UUID
+
+from crontopus.drivers.contract import (
+    Availability,
+    DesiredEntry,
+    Driver,
+    ForeignEntry,
+    InstalledEntry,
+    NativeSchedule,
+)
+from crontopus.drivers.errors import ConversionRefused, PermanentDriverError
+from crontopus.drivers.taskscheduler.convert import TriggerConversion, convert_schedule
+from crontopus.drivers.taskscheduler.schtasks import CommandRunner, Schtasks, SubprocessRunner
+from crontopus.drivers.taskscheduler.triggers import (
+    WEEKDAY_ELEMENTS,
+    BootTrigger,
+    ByDay,
+    ByMonth,
+    ByMonthDayOfWeek,
+    ByWeek,
+    CalendarTrigger,
+    TimeTrigger,
+    Trigger,
+)
+from crontopus.drivers.taskscheduler.xml import (
+    TASK_FOLDER,
+    TaskDefinition,
+    parse_task,
+    render_task,
+    task_name,
+)
+
+DRIVER_NAME = "taskscheduler"
+# Windows' own tasks would flood discovery; they are the operating system's, not the user's.
+_SYSTEM_FOLDERS = ("\\Microsoft\\",)
+_OPTIONS = ("machine_timezone", "schtasks", "logon_type", "user_id", "accept_dst_differences")
+_PLACEHOLDER_JOB = UUID(int=0)
+
+
+class TaskSchedulerDriver(Driver):
+    """Manage Crontopus tasks in Windows Task Scheduler through `schtasks`."""
+
+    name: ClassVar[str] = DRIVER_NAME
+    description: ClassVar[str] = "Windows Task Scheduler, one task per job in \\Crontopus\\"
+
+    def __init__(
+        self,
+        runner: CommandRunner | None = None,
+        *,
+        machine_timezone: str = "UTC",
+        schtasks: str = "schtasks.exe",
+        logon_type: str = "S4U",
+        user_id: str | None = None,
+        accept_dst_differences: bool = False,
+        platform: str | None = None,
+    ) -> None:
+        self.schtasks = Schtasks(runner if runner is not None else SubprocessRunner(), schtasks)
+        self.machine_timezone = machine_timezone
+        self.logon_type = logon_type
+        self.user_id = user_id
+        self.accept_dst_differences = accept_dst_differences
+        self.platform = platform if platform is not None else sys.platform
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, str]) -> TaskSchedulerDriver:
+        """Build from the agent's options (see _OPTIONS; accept_dst_differences is yes|no)."""
+        unknown = set(options) - set(_OPTIONS)
+        if unknown:
+            raise PermanentDriverError(
+                f"taskscheduler driver options: unknown {', '.join(sorted(unknown))}; known are "
+                + ", ".join(_OPTIONS)
+            )
+        accept = options.get("accept_dst_differences", "no")
+        if accept not in ("yes", "no"):
+            raise PermanentDriverError(
+                f"taskscheduler driver options: accept_dst_differences={accept!r} must be yes or no"
+            )
+        return cls(
+            machine_timezone=options.get("machine_timezone", "UTC"),
+            schtasks=options.get("schtasks", "schtasks.exe"),
+            logon_type=options.get("logon_type", "S4U"),
+            user_id=options.get("user_id"),
+            accept_dst_differences=accept == "yes",
+        )
+
+    def available(self) -> Availability:
+        """Say whether this is Windows with `schtasks` on the PATH."""
+        if self.platform != "win32":
+            return Availability.no(
+                f"Task Scheduler exists only on Windows (this machine is {self.platform}): "
+                "use the cron or systemd driver"
+            )
+        found = shutil.which(self.schtasks.executable)
+        if found is None:
+            return Availability.no(f"{self.schtasks.executable} is not on the PATH")
+        return Availability.yes(found)
+
+    def convert_entry(
+        self, schedule: str, timezone: str | None, accept: bool = False
+    ) -> TriggerConversion:
+        """Convert one schedule for this machine, or raise ConversionRefused."""
+        return convert_schedule(
+            schedule,
+            timezone or "UTC",
+            machine_timezone=self.machine_timezone,
+            accept_dst_difference=accept or self.accept_dst_differences,
+        )
+
+    def _definition(self, entry: DesiredEntry, conversion: TriggerConversion) -> TaskDefinition:
+        return TaskDefinition(
+            job_id=entry.job_id,
+            name=entry.name,
+            triggers=conversion.triggers,
+            command=entry.command[0],
+            arguments=entry.command[1:],
+            content_hash=entry.content_hash,
+            logon_type=self.logon_type,
+            user_id=self.user_id,
+        )
+
+    def list_managed(self) -> dict[UUID, InstalledEntry]:
+        """Return the tasks in `\\Crontopus\\` that carry a Crontopus marker."""
+        managed: dict[UUID, InstalledEntry] = {}
+        for listed in self.schtasks.query_all():
+            if not listed.name.startswith(TASK_FOLDER):
+                continue
+            summary = parse_task(listed.xml)
+            if summary.job_id is not None:
+                managed[summary.job_id] = InstalledEntry(
+                    summary.job_id, listed.xml, summary.content_hash or ""
+                )
+        return managed
+
+    def list_foreign(self) -> list[ForeignEntry]:
+        """Return the other tasks with a command, outside Windows' own folders."""
+        foreign: list[ForeignEntry] = []
+        for listed in self.schtasks.query_all():
+            if listed.name.startswith(_SYSTEM_FOLDERS):
+                continue
+            summary = parse_task(listed.xml)
+            if summary.managed or summary.command is None:
+                continue
+            command = summary.command + (f" {summary.arguments}" if summary.arguments else "")
+            schedule = "; ".join(
+                [describe_trigger(t) for t in summary.triggers]
+                + [f"{kind} (not read)" for kind in summary.unsupported_triggers]
+            )
+            foreign.append(
+                ForeignEntry.build(
+                    DRIVER_NAME, schedule or "no trigger", command, listed.name, native=listed.xml
+                )
+            )
+        return foreign
+
+    def apply(self, entries: Sequence[DesiredEntry]) -> None:
+        """Register each changed entry's task; convert them all before registering any."""
+        planned: list[tuple[DesiredEntry, TriggerConversion]] = []
+        for entry in entries:
+            accept = bool(getattr(entry, "accept_dst_difference", False))
+            try:
+                planned.append((entry, self.convert_entry(entry.schedule, entry.timezone, accept)))
+            except ConversionRefused as refused:
+                raise ConversionRefused(refused.reason, job_id=entry.job_id) from None
+        installed = self.list_managed() if planned else {}
+        for entry, conversion in planned:
+            current = installed.get(entry.job_id)
+            if current is not None and current.content_hash == entry.content_hash:
+                continue
+            self.schtasks.create(
+                task_name(entry.job_id), render_task(self._definition(entry, conversion))
+            )
+
+    def remove(self, ids: Iterable[UUID]) -> None:
+        """Delete the tasks of these jobs; unknown ids are ignored."""
+        wanted = set(ids)
+        if not wanted:
+            return
+        for job_id in sorted(wanted & set(self.list_managed()), key=str):
+            self.schtasks.delete(task_name(job_id))
+
+    def convert(self, schedule: str, timezone: str | None) -> NativeSchedule:
+        """Return the task XML for a schedule (with a placeholder job), or refuse."""
+        conversion = self.convert_entry(schedule, timezone)
+        entry = DesiredEntry.build(
+            _PLACEHOLDER_JOB,
+            "example",
+            schedule,
+            timezone,
+            ["crontopus-agent.exe", "run-job", str(_PLACEHOLDER_JOB)],
+        )
+        xml = render_task(self._definition(entry, conversion))
+        return NativeSchedule(
+            DRIVER_NAME,
+            {
+                "xml": xml,
+                "triggers": [describe_trigger(t) for t in conversion.triggers],
+                "machine_timezone": self.machine_timezone,
+            },
+        )
+
+
+def describe_trigger(trigger: Trigger) -> str:
+    """Describe a trigger in a few words, for listings."""
+    match trigger:
+        case BootTrigger():
+            return "at boot"
+        case TimeTrigger(start=start, repetition=repetition):
+            every = f" every {repetition.interval}" if repetition else ""
+            return f"from {start:%Y-%m-%d %H:%M}{every}"
+        case CalendarTrigger(start=start, schedule=schedule, repetition=repetition):
+            then = ""
+            if repetition is not None:
+                then = f", then every {repetition.interval} for {repetition.duration}"
+            return f"{_describe_schedule(schedule)} at {start:%H:%M}{then}"
+    raise TypeError(f"unknown trigger {trigger!r}")
+
+
+def _describe_schedule(schedule: object) -> str:
+    match schedule:
+        case ByDay(interval=interval):
+            return "daily" if interval == 1 else f"every {interval} days"
+        case ByWeek(weekdays=weekdays):
+            return "weekly on " + ",".join(WEEKDAY_ELEMENTS[d][:3] for d in sorted(weekdays))
+        case ByMonth(days=days, months=months, last_day=last):
+            listed = ",".join(str(d) for d in sorted(days)) + (",Last" if last else "")
+            return f"on days {listed} of months {','.join(str(m) for m in sorted(months))}"
+        case ByMonthDayOfWeek(weeks=weeks, weekdays=weekdays, months=months, last_week=last):
+            listed = ",".join(str(w) for w in sorted(weeks)) + (",Last" if last else "")
+            names = ",".join(WEEKDAY_ELEMENTS[d][:3] for d in sorted(weekdays))
+            return f"{names} of weeks {listed} of months {','.join(str(m) for m in sorted(months))}"
+    raise TypeError(f"unknown schedule {schedule!r}")

@@ -1,0 +1,98 @@
+"""Time-zone checks for Task Scheduler: the machine's zone, and the job's DST transitions.
+
+Task Scheduler knows no IANA zones: a start boundary without an offset follows the machine's
+zone. So a job is exact only when its zone agrees with the machine's over the coming years, and
+only when the triggers fire like cron around every transition of that zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from crontopus.core.schedule import CronSchedule, load_timezone
+from crontopus.drivers.errors import ConversionRefused
+from crontopus.drivers.systemd.dst import Transition, cron_fire_times, zone_transitions
+from crontopus.drivers.taskscheduler.expand import expand
+from crontopus.drivers.taskscheduler.triggers import Trigger
+
+DST_OPT_IN_FIELD = "spec.taskScheduler.acceptDstDifferences"
+
+# A calendar trigger's repetition lasts under a day, so a transition can disturb runs that
+# started up to a day before it; four hours after it cover the wall-clock shift itself.
+_BEFORE = timedelta(hours=4)
+_AFTER = timedelta(hours=28)
+
+
+def _signature(name: str, start: datetime, end: datetime) -> tuple[object, ...]:
+    zone = load_timezone(name)
+    offset = start.astimezone(zone).utcoffset()
+    changes = tuple((t.instant, t.offset_after) for t in zone_transitions(zone, start, end))
+    return (offset, changes)
+
+
+def check_machine_zone(
+    timezone: str, machine_timezone: str, start: datetime, end: datetime
+) -> None:
+    """Refuse a job whose zone does not keep the machine's wall time over the horizon."""
+    if timezone == machine_timezone:
+        return
+    if _signature(timezone, start, end) == _signature(machine_timezone, start, end):
+        return
+    raise ConversionRefused(
+        f"the job's time zone {timezone} differs from this machine's ({machine_timezone}), "
+        "and Task Scheduler has no time zones: a task follows the machine's clock and its "
+        f"daylight-saving changes. Set spec.timezone to {machine_timezone}, or use the cron "
+        "or systemd driver"
+    )
+
+
+def check_dst(
+    schedule: CronSchedule,
+    timezone: str,
+    triggers: tuple[Trigger, ...],
+    start: datetime,
+    end: datetime,
+) -> None:
+    """Refuse when the triggers and cron disagree around a transition of the zone."""
+    for transition in zone_transitions(load_timezone(timezone), start, end):
+        problem = _difference(schedule, timezone, triggers, transition)
+        if problem:
+            raise ConversionRefused(
+                f'the schedule "{schedule.source}" in {timezone} meets the daylight-saving '
+                f"change of {transition.describe()}: {problem}. Task Scheduler and cron "
+                f"differ there; set {DST_OPT_IN_FIELD}: true to accept Task Scheduler's "
+                "behaviour, or use the cron driver"
+            )
+
+
+def _difference(
+    schedule: CronSchedule, timezone: str, triggers: tuple[Trigger, ...], transition: Transition
+) -> str:
+    low, high = transition.instant - _BEFORE, transition.instant + _AFTER
+    expansion = expand(triggers, timezone, low, high)
+    if expansion.uncertain:
+        walls = ", ".join(f"{w:%Y-%m-%d %H:%M}" for w in expansion.uncertain[:3])
+        return (
+            f"a trigger starts at {walls}, a wall time that is skipped or repeated that day, "
+            "and Windows documents no rule for it"
+        )
+    zone = load_timezone(timezone)
+    cron = set(cron_fire_times(schedule, timezone, low, high))
+    tasks = set(expansion.times)
+    parts = []
+    if cron - tasks:
+        parts.append(
+            "cron runs it at " + _walls(sorted(cron - tasks), zone) + " and Windows does not"
+        )
+    if tasks - cron:
+        parts.append(
+            "Windows runs it at " + _walls(sorted(tasks - cron), zone) + " and cron does not"
+        )
+    return "; ".join(parts)
+
+
+def _walls(instants: list[datetime], zone: object) -> str:
+    shown = [f"{t.astimezone(zone):%m-%d %H:%M%z}" for t in instants[:4]]  # type: ignore[arg-type]
+    if len(instants) > 4:
+        shown.append(f"… {len(instants) - 4} more")
+    return ", ".join(shown)
