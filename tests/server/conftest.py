@@ -4,7 +4,12 @@ the ASGI app, a GraphQL client and the personas alice, bob and carol."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -264,3 +269,65 @@ async def carol(api: Api, alice: Persona) -> Persona:
     )
     assert data["addMember"]["__typename"] == "Membership", data
     return await login(api, "carol", tenant="alice")
+
+
+@dataclass
+class LiveServer:
+    """A real `crontopus-server serve` process on a loopback port."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/graphql"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(env: dict[str, str], *, migrate: bool = False) -> LiveServer:
+    """Start the server command and wait until /health answers."""
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "crontopus-server"), "--log-level", "warning"]
+    command += ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    if migrate:
+        command.append("--migrate")
+    process = subprocess.Popen(command, env={**os.environ, **env})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"crontopus-server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return LiveServer(url, process)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("crontopus-server did not become healthy within 30 s")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    server = start_server(
+        {
+            "CRONTOPUS_DATA_DIR": str(settings.data_dir),
+            "CRONTOPUS_DATABASE_URL": settings.database_url,
+        }
+    )
+    yield server
+    stop_server(server)

@@ -8,6 +8,7 @@ from crontopus.server.graphql.audit.queries import AuditQueries
 from crontopus.server.graphql.extensions import build_extensions
 from crontopus.server.graphql.identity.mutations import IdentityMutations
 from crontopus.server.graphql.identity.queries import IdentityQueries
+from crontopus.server.graphql.system.subscriptions import SystemSubscriptions
 from crontopus.server.graphql.tokens.mutations import TokenMutations
 from crontopus.server.graphql.tokens.queries import TokenQueries
 from crontopus.server.settings import Limits
@@ -23,10 +24,18 @@ class Mutation(IdentityMutations, TokenMutations):
     pass
 
 
+@strawberry.type
+class Subscription(SystemSubscriptions):
+    pass
+
+
 def create_schema(limits: Limits | None = None) -> strawberry.Schema:
     """Build the schema with the request limits of `limits`."""
     return strawberry.Schema(
-        query=Query, mutation=Mutation, extensions=build_extensions(limits or Limits())
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=build_extensions(limits or Limits())
     )
 
 

@@ -73,7 +73,7 @@ async def _api_token_principal(session: AsyncSession, token: str) -> Principal:
     now = datetime.now(UTC)
     if found is None:
         raise AuthenticationFailed("unknown API token")
-    api_token, membership = found.tuple()
+    api_token, membership = found
     if api_token.revoked_at is not None:
         raise AuthenticationFailed("this API token was revoked")
     if api_token.expires_at is not None and api_token.expires_at <= now:

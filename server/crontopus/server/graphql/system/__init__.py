@@ -1,0 +1,1 @@
+"""GraphQL: server-level fields."""

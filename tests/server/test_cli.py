@@ -1,0 +1,84 @@
+"""The `crontopus-server` command: migrate, create-user, export-schema, serve."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from crontopus.server.graphql.schema import schema_sdl
+from tests.server.conftest import PASSWORD, start_server, stop_server
+
+COMMAND = str(Path(sys.executable).parent / "crontopus-server")
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [COMMAND, *args], input=stdin, capture_output=True, text=True, env={**os.environ, **env}
+    )
+
+
+def test_the_committed_schema_matches_the_code() -> None:
+    committed = (REPOSITORY / "docs" / "schema.graphql").read_text()
+    assert committed == schema_sdl(), "docs/schema.graphql is stale: run `make schema`"
+
+
+def test_export_schema_writes_the_sorted_sdl(tmp_path: Path) -> None:
+    out = tmp_path / "schema.graphql"
+    result = run("export-schema", "--output", str(out), env={})
+    assert result.returncode == 0, result.stderr
+    assert out.read_text() == schema_sdl()
+
+
+def test_migrate_then_create_user_lets_that_user_log_in(tmp_path: Path) -> None:
+    env = {"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_ALLOW_SIGNUP": "false"}
+    migrated = run("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    created = run("create-user", "root", "--email", "root@example.com", "--password-stdin",
+                  env=env, stdin=PASSWORD + "\n")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert "owning tenant root" in created.stderr
+    server = start_server(env)
+    try:
+        response = httpx.post(
+            f"{server.url}/graphql",
+            json={
+                "query": 'mutation { login(username: "root", password: "%s") '
+                "{ __typename ... on AuthPayload { role } } }" % PASSWORD
+            },
+        )
+    finally:
+        stop_server(server)
+    assert response.json()["data"]["login"] == {"__typename": "AuthPayload", "role": "OWNER"}
+
+
+def test_create_user_explains_a_weak_password(tmp_path: Path) -> None:
+    env = {"CRONTOPUS_DATA_DIR": str(tmp_path)}
+    assert run("migrate", env=env).returncode == 0
+    result = run("create-user", "root", "--email", "root@example.com", "--password-stdin",
+                 env=env, stdin="short\n")  # fmt: skip
+    assert result.returncode == 1
+    assert "password: must be at least 10 characters" in result.stderr
+
+
+def test_a_bad_setting_stops_the_server_with_the_variable_named(tmp_path: Path) -> None:
+    result = run("migrate", env={"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_ALLOW_SIGNUP": "perhaps"})  # noqa: E501
+    assert result.returncode == 2
+    assert "CRONTOPUS_ALLOW_SIGNUP" in result.stderr
+
+
+def test_serve_migrate_starts_on_embedded_defaults_with_graphiql(tmp_path: Path) -> None:
+    server = start_server({"CRONTOPUS_DATA_DIR": str(tmp_path / "data")}, migrate=True)
+    try:
+        page = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
+        ready = httpx.get(f"{server.url}/ready")
+    finally:
+        stop_server(server)
+    assert page.status_code == 200
+    assert "graphiql" in page.text.lower()
+    assert ready.json()["status"] == "ready"
+    assert (tmp_path / "data" / "crontopus.db").exists()

@@ -1,0 +1,53 @@
+"""Liveness and readiness probes answer JSON a load balancer can act on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from crontopus.server.settings import Settings
+from tests.server.conftest import Api
+
+
+async def test_health_answers_while_the_process_is_up(api: Api) -> None:
+    response = await api.client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_ready_checks_the_database_and_the_data_directory(api: Api) -> None:
+    response = await api.client.get("/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "dataDir": "ok"}}
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to a read-only directory")
+async def test_ready_fails_when_the_data_directory_is_not_writable(
+    api: Api, settings: Settings
+) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o500)
+    try:
+        response = await api.client.get("/ready")
+    finally:
+        settings.data_dir.chmod(0o700)
+    assert response.status_code == 503
+    assert response.json()["checks"]["dataDir"].startswith("error")
+
+
+async def test_ready_fails_when_the_data_directory_is_a_file(
+    api: Api, settings: Settings, tmp_path: Path
+) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    moved = tmp_path / "moved-data"
+    settings.data_dir.rename(moved)
+    settings.data_dir.write_text("not a directory")
+    try:
+        response = await api.client.get("/ready")
+    finally:
+        settings.data_dir.unlink()
+        moved.rename(settings.data_dir)
+    assert response.status_code == 503
+    assert response.json()["status"] == "not ready"

@@ -1,0 +1,67 @@
+"""Settings come from the environment once, with clear failures naming the variable."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from crontopus.server.errors import ConfigurationError
+from crontopus.server.settings import Settings
+
+
+def test_defaults_need_no_configuration_and_persist_a_private_secret_key(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'crontopus.db'}"
+    assert settings.allow_signup is True
+    key_file = tmp_path / "secret_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    again = Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path)})
+    assert again.secret_key == settings.secret_key
+
+
+def test_a_plain_postgresql_url_gets_the_async_driver(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "CRONTOPUS_DATA_DIR": str(tmp_path),
+            "CRONTOPUS_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+        }
+    )
+    assert settings.database_url == "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+def test_the_secret_key_can_come_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "key"
+    secret.write_text("k" * 40 + "\n")
+    settings = Settings.from_env(
+        {"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_SECRET_KEY_FILE": str(secret)}
+    )
+    assert settings.secret_key == "k" * 40
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CRONTOPUS_ALLOW_SIGNUP", "maybe", "CRONTOPUS_ALLOW_SIGNUP: 'maybe' is not a boolean"),
+        ("CRONTOPUS_DATABASE_URL", "mysql://x/y", "CRONTOPUS_DATABASE_URL: unsupported"),
+        ("CRONTOPUS_MAX_PAGE_SIZE", "0", "CRONTOPUS_MAX_PAGE_SIZE: 0 is out of range"),
+        ("CRONTOPUS_ACCESS_TOKEN_TTL", "soon", "CRONTOPUS_ACCESS_TOKEN_TTL: 'soon' is not"),
+        ("CRONTOPUS_SECRET_KEY", "short", "CRONTOPUS_SECRET_KEY: must be at least 32"),
+        ("CRONTOPUS_CORS_ORIGINS", "example.com/app", "CRONTOPUS_CORS_ORIGINS: 'example.com/app'"),
+    ],
+)
+def test_a_bad_value_fails_naming_the_variable(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(")):
+        Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path), variable: value})
+
+
+def test_signup_can_be_turned_off(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_ALLOW_SIGNUP": "false"}
+    )
+    assert settings.allow_signup is False
