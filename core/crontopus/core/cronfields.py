@@ -167,7 +167,8 @@ def _parse_value(text: str, spec: FieldSpec) -> int:
         if not spec.low <= value <= spec.high:
             hint = " (0 and 7 are both Sunday)" if spec is DAY_OF_WEEK else ""
             raise FieldProblem(
-                f"{text} is out of range for {spec.name}: use {spec.low}-{spec.high}{hint}"
+                f"{text[:_MAX_DIGITS]}{'…' if len(text) > _MAX_DIGITS else ''} is out of range "
+                f"for {spec.name}: use {spec.low}-{spec.high}{hint}"
             )
         return value
     quartz = _QUARTZ_SUFFIX.fullmatch(text)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import calendar
 import functools
+import heapq
 import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -57,6 +58,9 @@ MAX_FIRE_TIMES: Final = 1000
 _LONGEST_MONTH: Final = {
     month: 29 if month == 2 else calendar.monthrange(2001, month)[1] for month in range(1, 13)
 }
+_MINUTE: Final = timedelta(minutes=1)
+# Longer than any clock change, so the whole repeated stretch is walked.
+_TRANSITION_MARGIN: Final = timedelta(hours=6)
 _BLANKS = re.compile(r"[ \t]+")
 _LOOKS_LIKE_A_FIELD = re.compile(r"[0-9*,/?-]+|[A-Za-z]{3}")
 _FIELD_NAMES: Final = "minute hour day-of-month month day-of-week"
@@ -234,19 +238,71 @@ def iter_fire_times(
 
 
 def _fire_times(cron: CronSchedule, zone: ZoneInfo, limit: datetime) -> Iterator[datetime]:
-    in_utc = zone.key == "UTC"
-    start = limit if in_utc else limit.astimezone(zone)
-    for fire in CronSim(cron.expression, start):
-        if in_utc:
-            fire = fire.replace(tzinfo=zone)
-        elif cron.wildcard_time and fire.astimezone(UTC).astimezone(zone) != fire:
-            # A wildcard job whose day starts inside a DST gap (midnight switches): cron skips
-            # times that do not exist, it only catches up fixed-time jobs.
-            continue
-        # Fixed-time jobs are walked in wall-clock time, so one found in the repeated hour of a
-        # fall-back can lie before `limit` when `limit` is in the second copy of that hour.
-        if fire.astimezone(UTC) > limit:
-            yield fire
+    if zone.key == "UTC":
+        for fire in CronSim(cron.expression, limit):
+            yield fire.replace(tzinfo=zone)
+    elif cron.wildcard_time:
+        yield from _wildcard_fire_times(cron, zone, limit)
+    else:
+        yield from _fixed_fire_times(cron, zone, limit)
+
+
+# cronsim walks zoned time itself only in whole-hour steps, which misses times after a
+# 30-minute change (Australia/Lord_Howe) and after a DST gap at midnight (America/Santiago).
+# So it only walks the wall clock here (naive datetimes: calendar, steps, star rule), and the
+# mapping of wall times to instants follows cron's rules from docs/scheduling.md.
+
+
+def _fixed_fire_times(cron: CronSchedule, zone: ZoneInfo, limit: datetime) -> Iterator[datetime]:
+    latest = limit
+    for wall in CronSim(cron.expression, limit.astimezone(zone).replace(tzinfo=None)):
+        # fold=0: in a repeated hour, a fixed-time job runs in the first copy only.
+        moment = wall.replace(tzinfo=zone)
+        while _is_imaginary(moment):
+            # A time skipped by a jump forward runs right after the jump.
+            moment = (moment.replace(tzinfo=None) + _MINUTE).replace(tzinfo=zone)
+        instant = moment.astimezone(UTC)
+        # `latest` drops fire times before `limit` (when `limit` lies in the second copy of a
+        # repeated hour) and merges several skipped times caught up at the same minute.
+        if instant > latest:
+            latest = instant
+            yield moment
+
+
+def _wildcard_fire_times(cron: CronSchedule, zone: ZoneInfo, limit: datetime) -> Iterator[datetime]:
+    start = limit.astimezone(zone).replace(tzinfo=None)
+    if _offset_changes_near(zone, limit):
+        # The second copy of a repeated hour comes after wall times that are later than it.
+        start -= _TRANSITION_MARGIN
+    pending: list[tuple[datetime, datetime]] = []
+    for wall in CronSim(cron.expression, start):
+        first = wall.replace(tzinfo=zone, fold=0)
+        if _is_imaginary(first):
+            continue  # skipped by a jump forward: wildcard jobs do not catch up
+        first_instant = first.astimezone(UTC)
+        while pending and pending[0][0] <= first_instant:
+            yield heapq.heappop(pending)[1]
+        second = wall.replace(tzinfo=zone, fold=1)
+        second_instant = second.astimezone(UTC)
+        if first_instant > limit:
+            heapq.heappush(pending, (first_instant, first))
+        if second_instant != first_instant and second_instant > limit:
+            heapq.heappush(pending, (second_instant, second))
+    while pending:
+        yield heapq.heappop(pending)[1]
+
+
+def _is_imaginary(moment: datetime) -> bool:
+    zone = moment.tzinfo
+    return moment.astimezone(UTC).astimezone(zone).replace(fold=0) != moment.replace(fold=0)
+
+
+def _offset_changes_near(zone: ZoneInfo, moment: datetime) -> bool:
+    offsets = {
+        zone.utcoffset(moment.astimezone(zone) + shift)
+        for shift in (-_TRANSITION_MARGIN, timedelta(0), _TRANSITION_MARGIN)
+    }
+    return len(offsets) > 1
 
 
 def next_fire_times(

@@ -1,0 +1,196 @@
+"""Hold the evaluator to the rules in SCHEDULING.md instead of trusting cronsim or ourselves.
+
+Three independent references: cronsim's own reading of each field, a minute-by-minute cron
+simulator written from the rules (star rule, DST catch-up, fixed-time once), and Debian's real
+`crontab -n` syntax check.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from cronsim import CronSim
+
+from crontopus.core.schedule import CronSchedule, iter_fire_times, parse_schedule
+
+EXPRESSIONS = [
+    "* * * * *",
+    "*/35 * * * *",
+    "0 */5 * * *",
+    "7 */7 * * *",
+    "0,30 8-18/2 * * 1-5",
+    "1,*/20 * * * *",
+    "0 0 */2 * 1",
+    "0 0 1-7 * */7",
+    "0 0 1-7 * 1",
+    "0 0 1,* * 1",
+    "0 0 *,1 * 1",
+    "0 0 13 * fri",
+    "0 0 * * 7",
+    "0 0 * * 5-7",
+    "0 0 * * 1-7/2",
+    "0 0 * * */2",
+    "0 0 29 2 *",
+    "0 0 30 2 mon",
+    "15 10 * jan-mar,dec sun-sat",
+    "30 2 * * *",
+    "30 * * * *",
+    "*/30 2 * * *",
+    "0 0 * * *",
+    "0,45 1-3 * * *",
+    "*/20 1 * * *",
+]
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_cronsim_reads_each_field_as_we_do(expression: str) -> None:
+    ours = parse_schedule(expression)
+    theirs = CronSim(expression, datetime(2026, 1, 1, tzinfo=UTC))
+    assert frozenset(theirs.minutes) == ours.minutes
+    assert frozenset(theirs.hours) == ours.hours
+    assert frozenset(theirs.days) == ours.days
+    assert frozenset(theirs.months) == ours.months
+    assert frozenset(day % 7 for day in theirs.weekdays if isinstance(day, int)) == ours.weekdays
+    assert theirs.day_and is not ours.days_are_ored
+
+
+def _fires_on(schedule: CronSchedule, wall: datetime) -> bool:
+    if wall.minute not in schedule.minutes or wall.hour not in schedule.hours:
+        return False
+    if wall.month not in schedule.months:
+        return False
+    dom = wall.day in schedule.days
+    dow = wall.isoweekday() % 7 in schedule.weekdays
+    # SCHEDULING.md: ORed only when neither field's text starts with "*".
+    if not schedule.fields[2].startswith("*") and not schedule.fields[4].startswith("*"):
+        return dom or dow
+    return dom and dow
+
+
+def simulate_cron(
+    schedule: CronSchedule, zone: ZoneInfo, start: datetime, end: datetime
+) -> Iterator[datetime]:
+    """Run cron's clock-change rules minute by minute, written straight from SCHEDULING.md."""
+    wildcard = schedule.fields[0].startswith("*") or schedule.fields[1].startswith("*")
+    minute = timedelta(minutes=1)
+    moment = start
+    previous_wall: datetime | None = None
+    latest_wall: datetime | None = None
+    while moment <= end:
+        wall = moment.astimezone(zone).replace(tzinfo=None)
+        if wildcard:
+            # Wildcard jobs run at every wall minute that happens, both copies of a repeated hour,
+            # and never catch up on skipped ones.
+            fire = _fires_on(schedule, wall)
+        elif latest_wall is not None and wall <= latest_wall:
+            fire = False  # the clock went back: fixed-time jobs already ran in the first copy
+        else:
+            # Fixed-time jobs whose time was skipped by a jump forward run right after it.
+            skipped = previous_wall + minute if previous_wall is not None else wall
+            fire = False
+            while skipped <= wall and not fire:
+                fire = _fires_on(schedule, skipped)
+                skipped += minute
+        if fire:
+            yield moment.astimezone(zone)
+        previous_wall = wall
+        latest_wall = wall if latest_wall is None else max(latest_wall, wall)
+        moment += minute
+
+
+WINDOWS = [
+    ("Europe/Berlin", datetime(2026, 3, 28, 12, tzinfo=UTC)),
+    ("Europe/Berlin", datetime(2026, 10, 24, 12, tzinfo=UTC)),
+    ("America/New_York", datetime(2026, 3, 7, 12, tzinfo=UTC)),
+    ("America/New_York", datetime(2026, 10, 31, 12, tzinfo=UTC)),
+    ("America/Santiago", datetime(2026, 9, 5, 12, tzinfo=UTC)),
+    ("America/Santiago", datetime(2026, 4, 4, 12, tzinfo=UTC)),
+    ("Australia/Lord_Howe", datetime(2026, 10, 3, 6, tzinfo=UTC)),  # a 30-minute change
+    ("UTC", datetime(2026, 2, 20, tzinfo=UTC)),
+]
+DST_EXPRESSIONS = [e for e in EXPRESSIONS if not e.startswith("0 0 29 2")]
+
+
+@pytest.mark.parametrize(("zone_name", "start"), WINDOWS, ids=[f"{z}-{s:%m}" for z, s in WINDOWS])
+def test_fire_times_match_a_cron_simulator_across_clock_changes(
+    zone_name: str, start: datetime
+) -> None:
+    zone = ZoneInfo(zone_name)
+    end = start + timedelta(days=2)
+    for expression in DST_EXPRESSIONS:
+        schedule = parse_schedule(expression)
+        expected = [m.isoformat() for m in simulate_cron(schedule, zone, start, end)]
+        got = []
+        for moment in iter_fire_times(schedule, zone_name, start - timedelta(seconds=1)):
+            if moment.astimezone(UTC) > end:
+                break
+            got.append(moment.isoformat())
+        assert got == expected, expression
+
+
+def test_the_simulator_itself_catches_up_a_skipped_fixed_time_job() -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)
+    end = start + timedelta(hours=3)
+    runs = list(simulate_cron(parse_schedule("30 2 * * *"), zone, start, end))
+    assert [m.isoformat() for m in runs] == ["2026-03-29T03:00:00+02:00"]
+
+
+def _debian_crontab() -> str | None:
+    crontab = shutil.which("crontab")
+    if crontab is None:
+        return None
+    usage = subprocess.run([crontab, "-h"], capture_output=True, text=True, check=False)
+    return crontab if "-n" in usage.stdout + usage.stderr else None
+
+
+CRONTAB = _debian_crontab()
+needs_crontab = pytest.mark.skipif(CRONTAB is None, reason="needs a crontab with -n (dry run)")
+
+
+def _crontab_accepts(expression: str, tmp_path: Path) -> bool:
+    assert CRONTAB is not None
+    table = tmp_path / "crontab"
+    table.write_text(f"{expression} /bin/true\n")
+    # -n only checks the syntax; it installs nothing.
+    result = subprocess.run([CRONTAB, "-n", str(table)], capture_output=True, check=False)
+    return result.returncode == 0
+
+
+@needs_crontab
+@pytest.mark.parametrize(
+    "expression",
+    [*EXPRESSIONS, "@daily", "@hourly", "@weekly", "@yearly", "@reboot", "00 05 * * *"],
+)
+def test_the_real_crontab_accepts_what_we_accept(expression: str, tmp_path: Path) -> None:
+    parse_schedule(expression)
+    assert _crontab_accepts(expression, tmp_path)
+
+
+@needs_crontab
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "5/15 * * * *",
+        "*/0 * * * *",
+        "0 0 L * *",
+        "0 0 ? * *",
+        "0 0 0 * *",
+        "0 0 * * 8",
+        "0 24 * * *",
+        "60 * * * *",
+        "0 0 * 13 *",
+        "0 0 * * monday",
+        "H * * * *",
+        "@Daily",
+        "@every",
+    ],
+)
+def test_the_real_crontab_also_refuses_these(expression: str, tmp_path: Path) -> None:
+    assert not _crontab_accepts(expression, tmp_path)
