@@ -68,8 +68,10 @@ class Checker:
         `required` maps each required key to the hint shown when it is missing.
         """
         if not isinstance(value, dict):
-            where = f"the {path} section" if path else "a manifest"
-            self.add(path, f"{where} must be a mapping of fields, not {describe_type(value)}")
+            what = (
+                "must be a mapping of fields" if path else "a manifest must be a mapping of fields"
+            )
+            self.add(path, f"{what}, not {describe_type(value)}")
             return None
         for key in value:
             if not isinstance(key, str):
@@ -97,7 +99,7 @@ class Checker:
 
 def unknown_field_message(key: str, known: Sequence[str]) -> str:
     """Say that `key` is not a field here, with the closest known field as a hint."""
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.8)
     folded = {name.casefold(): name for name in known}.get(key.casefold())
     if folded is not None:
         close = [folded]
