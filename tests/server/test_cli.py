@@ -47,8 +47,9 @@ def test_migrate_then_create_user_lets_that_user_log_in(tmp_path: Path) -> None:
         response = httpx.post(
             f"{server.url}/graphql",
             json={
-                "query": 'mutation { login(username: "root", password: "%s") '
-                "{ __typename ... on AuthPayload { role } } }" % PASSWORD
+                "query": 'mutation($p: String!) { login(username: "root", password: $p) '
+                "{ __typename ... on AuthPayload { role } } }",
+                "variables": {"p": PASSWORD},
             },
         )
     finally:
@@ -66,7 +67,9 @@ def test_create_user_explains_a_weak_password(tmp_path: Path) -> None:
 
 
 def test_a_bad_setting_stops_the_server_with_the_variable_named(tmp_path: Path) -> None:
-    result = run("migrate", env={"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_ALLOW_SIGNUP": "perhaps"})  # noqa: E501
+    result = run(
+        "migrate", env={"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_ALLOW_SIGNUP": "perhaps"}
+    )
     assert result.returncode == 2
     assert "CRONTOPUS_ALLOW_SIGNUP" in result.stderr
 

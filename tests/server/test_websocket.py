@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.server.conftest import REGISTER, PASSWORD, LiveServer
+from tests.server.conftest import PASSWORD, REGISTER, LiveServer
 
 ME = "{ me { user { username } role } }"
 
@@ -54,7 +54,9 @@ async def test_a_query_runs_over_graphql_transport_ws_with_the_token_in_connecti
     token = await _register(live_server)
     messages = await _transport_ws(live_server, {"authorization": f"Bearer {token}"})
     assert messages[0]["type"] == "connection_ack"
-    assert messages[1]["payload"]["data"] == {"me": {"user": {"username": "alice"}, "role": "OWNER"}}
+    assert messages[1]["payload"]["data"] == {
+        "me": {"user": {"username": "alice"}, "role": "OWNER"}
+    }
 
 
 async def test_the_authorization_header_also_authenticates_a_websocket(

@@ -26,6 +26,7 @@ from crontopus.server.errors import AuthenticationFailed
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.schema import create_schema
 from crontopus.server.health import health, ready
+from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.throttle import LoginThrottle, MemoryLoginThrottle
 from crontopus.server.services.authentication import authenticate, bearer_token
 from crontopus.server.services.tenants import TenantCreatedHook
@@ -43,6 +44,7 @@ class AppState:
     engine: AsyncEngine
     session: SessionFactory
     throttle: LoginThrottle
+    identities: IdentityCache
     on_tenant_created: TenantCreatedHook | None = None
 
 
@@ -73,6 +75,7 @@ class CrontopusGraphQL(GraphQL[Context, None]):
             settings=state.settings,
             session=state.session,
             throttle=state.throttle,
+            identities=state.identities,
             request_id=request_id_of(request.headers.get("x-request-id")),
             client_address=client.host if client else "unknown",
             request=request,
@@ -98,8 +101,14 @@ class CrontopusGraphQL(GraphQL[Context, None]):
             token = bearer_token(header)
             if token is None:
                 return
-            async with self.state.session() as session:
-                context.principal = await authenticate(session, self.state.settings, token)
+            identity = self.state.identities.get(token)
+            if identity is None:
+                async with self.state.session() as session:
+                    identity = await authenticate(
+                        session, self.state.settings, token, self.state.identities
+                    )
+            context.identity = identity
+            context.principal = identity.principal
             context.auth_error = None
         except AuthenticationFailed as error:
             context.principal = None
@@ -114,6 +123,7 @@ def create_state(settings: Settings) -> AppState:
         engine=engine,
         session=create_session_factory(engine),
         throttle=MemoryLoginThrottle(),
+        identities=IdentityCache(ttl=settings.auth_cache_seconds),
     )
 
 

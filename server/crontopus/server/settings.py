@@ -41,6 +41,7 @@ class Settings:
     jwt_issuer: str = "crontopus"
     jwt_audience: str = "crontopus-api"
     public_url: str | None = None
+    auth_cache_seconds: float = 5.0
     limits: Limits = Limits()
 
     @property
@@ -70,6 +71,7 @@ class Settings:
             access_token_ttl=env.integer("CRONTOPUS_ACCESS_TOKEN_TTL", 15 * 60, low=30),
             refresh_token_ttl=env.integer("CRONTOPUS_REFRESH_TOKEN_TTL", 30 * 24 * 3600, low=60),
             public_url=(env.text("CRONTOPUS_PUBLIC_URL") or None),
+            auth_cache_seconds=env.integer("CRONTOPUS_AUTH_CACHE_SECONDS", 5, low=0, high=300),
             limits=Limits(
                 max_query_depth=env.integer("CRONTOPUS_MAX_QUERY_DEPTH", 12, low=2),
                 max_aliases=env.integer("CRONTOPUS_MAX_ALIASES", 30, low=1),

@@ -136,8 +136,18 @@ def build_snapshot(
             namespaces.setdefault(name, 0)
             for child in entry:
                 path = f"{name}/{child.name}"
+                if isinstance(child, pygit2.Tree):
+                    problems.append(
+                        Problem(
+                            f"{path}/",
+                            "",
+                            "nested directories are not allowed: "
+                            "manifests live directly in <namespace>/<name>.yaml",
+                        )
+                    )
+                    continue
                 if not isinstance(child, pygit2.Blob):
-                    problems.append(Problem(path, "", "nested directories are not allowed"))
+                    problems.append(Problem(path, "", "submodules are not allowed"))
                     continue
                 files[path] = str(child.id)
                 _read_file(repo, parser, path, str(child.id), jobs, problems)

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.security.identity_cache import Identity, IdentityCache
 from crontopus.server.security.principal import Principal
 from crontopus.server.security.throttle import LoginThrottle
 from crontopus.server.services.tenants import TenantCreatedHook
@@ -33,11 +34,13 @@ class Context:
     settings: Settings
     session: SessionFactory
     throttle: LoginThrottle
+    identities: IdentityCache
     request_id: str
     client_address: str
     request: Request | WebSocket
     response: Response | WebSocket | None = None
     principal: Principal | None = None
+    identity: Identity | None = None
     auth_error: AuthenticationFailed | None = None
     on_tenant_created: TenantCreatedHook | None = None
     connection_params: dict[str, Any] | None = None
@@ -52,6 +55,12 @@ class Context:
         raise AuthenticationRequired(
             "authentication required: send `Authorization: Bearer <token>` (log in first)"
         )
+
+    def require_identity(self) -> Identity:
+        """Return the caller's identity (a user or token, never an endpoint)."""
+        self.require_principal()
+        assert self.identity is not None
+        return self.identity
 
 
 Info = strawberry.Info[Context, None]

@@ -8,6 +8,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -62,11 +63,17 @@ def _mask(error: GraphQLError, request_id: str) -> GraphQLError:
 
 def build_extensions(limits: Limits) -> list[type[SchemaExtension] | Callable[[], Any]]:
     """Return the extensions in the order they must run, as classes or factories."""
+    # The limiters build their validation rule classes when constructed. The validation
+    # cache is keyed by those classes, so they are built once here and shared by every
+    # request; fresh ones per request would make every validation a cache miss.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+    ]
     return [
         lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: QueryDepthLimiter(max_depth=limits.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: AddValidationRules(limit_rules),
+        lambda: ValidationCache(maxsize=512),
         MaskUnexpectedErrors,
     ]

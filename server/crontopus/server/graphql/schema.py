@@ -35,7 +35,7 @@ def create_schema(limits: Limits | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=build_extensions(limits or Limits())
+        extensions=build_extensions(limits or Limits()),
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.server.db.models import ApiToken, Role
 from crontopus.server.errors import FieldProblem, NotFound, PermissionDenied, ValidationFailed
+from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
 from crontopus.server.security.tokens import TokenKind, issue_token
 from crontopus.server.services.audit import record_audit
@@ -81,7 +82,10 @@ async def list_api_tokens(session: AsyncSession, principal: Principal) -> Sequen
 
 
 async def revoke_api_token(
-    session: AsyncSession, principal: Principal, token_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    token_id: uuid.UUID,
+    identities: IdentityCache | None = None,
 ) -> ApiToken:
     """Revoke one of the caller's tokens; admins may revoke any token in the tenant."""
     query = select(ApiToken).where(
@@ -96,4 +100,6 @@ async def revoke_api_token(
         token.revoked_at = datetime.now(UTC)
         record_audit(session, principal, "api_token.revoke", f"api_token:{token.name}")
         await session.commit()
+    if identities is not None:
+        identities.forget_token(token.token_hash)
     return token

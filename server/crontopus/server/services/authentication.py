@@ -1,7 +1,8 @@
-"""Turn a bearer credential into a `Principal`, or refuse it."""
+"""Turn a bearer credential into an `Identity`, or refuse it."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.server.db.models import ApiToken, Membership
 from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.security.identity_cache import Identity, IdentityCache, TenantView, UserView
 from crontopus.server.security.jwt import decode_access_token
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
 from crontopus.server.security.tokens import TokenKind, digest, token_kind
@@ -28,15 +30,43 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-async def authenticate(session: AsyncSession, settings: Settings, token: str) -> Principal:
-    """Resolve an access token or a personal API token to the principal it stands for."""
+async def authenticate(
+    session: AsyncSession, settings: Settings, token: str, cache: IdentityCache | None = None
+) -> Identity:
+    """Resolve an access token or a personal API token to the identity it stands for."""
+    if cache is not None and (identity := cache.get(token)) is not None:
+        return identity
     kind = token_kind(token)
     if kind is TokenKind.API:
-        return await _api_token_principal(session, token)
-    if kind is not None:
+        identity, not_after = await _api_token_identity(session, token)
+    elif kind is not None:
         raise AuthenticationFailed(
             f"a {kind.name.lower()} token cannot be used here; use an access or API token"
         )
+    else:
+        identity, not_after = await _access_token_identity(session, settings, token)
+    if cache is not None:
+        cache.put(token, identity, not_after)
+    return identity
+
+
+def _monotonic_deadline(expires_at: datetime | None) -> float | None:
+    if expires_at is None:
+        return None
+    return time.monotonic() + (expires_at - datetime.now(UTC)).total_seconds()
+
+
+def _views(membership: Membership) -> tuple[UserView, TenantView]:
+    user, tenant = membership.user, membership.tenant
+    return (
+        UserView(user.id, user.username, user.email, user.created_at),
+        TenantView(tenant.id, tenant.slug, tenant.name),
+    )
+
+
+async def _access_token_identity(
+    session: AsyncSession, settings: Settings, token: str
+) -> tuple[Identity, float | None]:
     if token.count(".") != 2:
         raise AuthenticationFailed("malformed token (check that it was copied whole)")
     claims = decode_access_token(settings, token)
@@ -49,25 +79,28 @@ async def authenticate(session: AsyncSession, settings: Settings, token: str) ->
     )
     if membership is None:
         raise AuthenticationFailed("you are no longer a member of this tenant; log in again")
-    return Principal(
+    user, tenant = _views(membership)
+    principal = Principal(
         kind=PrincipalKind.USER,
-        tenant_id=membership.tenant_id,
-        tenant_slug=membership.tenant.slug,
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
         role=membership.role,
-        user_id=membership.user_id,
-        username=membership.user.username,
+        user_id=user.id,
+        username=user.username,
         scopes=frozenset(Scope),
     )
+    return Identity(principal, user, tenant), _monotonic_deadline(claims.expires_at)
 
 
-async def _api_token_principal(session: AsyncSession, token: str) -> Principal:
+async def _api_token_identity(session: AsyncSession, token: str) -> tuple[Identity, float | None]:
+    token_digest = digest(token)
     row = await session.execute(
         select(ApiToken, Membership)
         .join(
             Membership,
             (Membership.user_id == ApiToken.user_id) & (Membership.tenant_id == ApiToken.tenant_id),
         )
-        .where(ApiToken.token_hash == digest(token))
+        .where(ApiToken.token_hash == token_digest)
     )
     found = row.first()
     now = datetime.now(UTC)
@@ -83,13 +116,16 @@ async def _api_token_principal(session: AsyncSession, token: str) -> Principal:
             update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
         )
         await session.commit()
-    return Principal(
+    user, tenant = _views(membership)
+    principal = Principal(
         kind=PrincipalKind.API_TOKEN,
-        tenant_id=membership.tenant_id,
-        tenant_slug=membership.tenant.slug,
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
         role=membership.role,
-        user_id=membership.user_id,
-        username=membership.user.username,
+        user_id=user.id,
+        username=user.username,
         scopes=frozenset(Scope(s) for s in api_token.scopes),
         token_id=api_token.id,
     )
+    identity = Identity(principal, user, tenant, token_digest=token_digest)
+    return identity, _monotonic_deadline(api_token.expires_at)

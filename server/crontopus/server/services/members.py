@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.server.db.models import Membership, Role, User
 from crontopus.server.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.principal import Principal
 from crontopus.server.services.accounts import revoke_user_sessions
 from crontopus.server.services.audit import record_audit
@@ -20,6 +21,18 @@ async def list_members(session: AsyncSession, principal: Principal) -> Sequence[
     query = (
         select(Membership)
         .where(Membership.tenant_id == principal.tenant_id)
+        .order_by(Membership.created_at, Membership.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def list_user_memberships(
+    session: AsyncSession, principal: Principal
+) -> Sequence[Membership]:
+    """Return every membership of the calling user, oldest first."""
+    query = (
+        select(Membership)
+        .where(Membership.user_id == principal.user_id)
         .order_by(Membership.created_at, Membership.id)
     )
     return (await session.scalars(query)).all()
@@ -49,8 +62,13 @@ async def add_member(
     return await _reload(session, membership.id)
 
 
-async def remove_member(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
-    """Remove a member and end their sessions in this tenant."""
+async def remove_member(
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    identities: IdentityCache | None = None,
+) -> User:
+    """Remove a member and end their sessions (and cached credentials) in this tenant."""
     principal.require_admin("Removing members")
     membership = await session.scalar(
         select(Membership).where(
@@ -76,6 +94,8 @@ async def remove_member(session: AsyncSession, principal: Principal, user_id: uu
     await revoke_user_sessions(session, user_id, principal.tenant_id)
     record_audit(session, principal, "member.remove", f"user:{user.username}")
     await session.commit()
+    if identities is not None:
+        identities.forget_member(user_id, principal.tenant_id)
     return user
 
 

@@ -102,7 +102,9 @@ class IdentityMutations:
         principal = info.context.require_principal()
         async with info.context.session() as session:
             try:
-                user = await members.remove_member(session, principal, user_id)
+                user = await members.remove_member(
+                    session, principal, user_id, info.context.identities
+                )
             except ServiceError as error:
                 return to_graphql_error(error)
         return RemoveMemberPayload(user=User.from_model(user))

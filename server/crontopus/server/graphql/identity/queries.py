@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import select
 
-from crontopus.server.db import models
-from crontopus.server.graphql.context import Info
+from crontopus.server.graphql.context import AuthenticationRequired, Info
 from crontopus.server.graphql.identity.types import Me, Membership, Tenant, User
 from crontopus.server.services.members import list_members
 
@@ -15,21 +13,13 @@ from crontopus.server.services.members import list_members
 class IdentityQueries:
     @strawberry.field(description="The caller, the active tenant and the caller's role there.")
     async def me(self, info: Info) -> Me:
-        principal = info.context.require_principal()
-        async with info.context.session() as session:
-            memberships = (
-                await session.scalars(
-                    select(models.Membership)
-                    .where(models.Membership.user_id == principal.user_id)
-                    .order_by(models.Membership.created_at)
-                )
-            ).all()
-        current = next(m for m in memberships if m.tenant_id == principal.tenant_id)
+        identity = info.context.require_identity()
+        if identity.user is None:
+            raise AuthenticationRequired("`me` is for users and their tokens, not endpoints")
         return Me(
-            user=User.from_model(current.user),
-            tenant=Tenant.from_model(current.tenant),
-            role=current.role,
-            tenants=[Membership.from_model(m) for m in memberships],
+            user=User.from_model(identity.user),
+            tenant=Tenant.from_model(identity.tenant),
+            role=identity.principal.role,
         )
 
     @strawberry.field(description="Members of the active tenant and their roles.")

@@ -8,7 +8,10 @@ from datetime import datetime
 import strawberry
 
 from crontopus.server.db import models
+from crontopus.server.graphql.context import Info
+from crontopus.server.security.identity_cache import TenantView, UserView
 from crontopus.server.services.accounts import Session
+from crontopus.server.services.members import list_user_memberships
 
 Role = strawberry.enum(models.Role, name="Role", description="What a member may do in a tenant.")
 
@@ -21,7 +24,7 @@ class User:
     created_at: datetime
 
     @classmethod
-    def from_model(cls, user: models.User) -> User:
+    def from_model(cls, user: models.User | UserView) -> User:
         return cls(id=user.id, username=user.username, email=user.email, created_at=user.created_at)
 
 
@@ -32,7 +35,7 @@ class Tenant:
     name: str
 
     @classmethod
-    def from_model(cls, tenant: models.Tenant) -> Tenant:
+    def from_model(cls, tenant: models.Tenant | TenantView) -> Tenant:
         return cls(id=tenant.id, slug=tenant.slug, name=tenant.name)
 
 
@@ -58,9 +61,16 @@ class Me:
     user: User
     tenant: Tenant
     role: Role  # type: ignore[valid-type]
-    tenants: list[Membership] = strawberry.field(
+
+    @strawberry.field(
         description="Every tenant the user belongs to (log in with `tenant` to switch)."
     )
+    async def tenants(self, info: Info) -> list[Membership]:
+        # Loaded only when asked for: `me` itself is answered from the authenticated identity.
+        principal = info.context.require_principal()
+        async with info.context.session() as session:
+            memberships = await list_user_memberships(session, principal)
+        return [Membership.from_model(m) for m in memberships]
 
 
 @strawberry.type(description="Tokens for a logged-in session.")

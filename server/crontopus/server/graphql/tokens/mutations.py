@@ -44,7 +44,9 @@ class TokenMutations:
         principal = info.context.require_principal()
         async with info.context.session() as session:
             try:
-                token = await api_tokens.revoke_api_token(session, principal, id)
+                token = await api_tokens.revoke_api_token(
+                    session, principal, id, info.context.identities
+                )
             except ServiceError as error:
                 return to_graphql_error(error)
         return ApiToken.from_model(token)

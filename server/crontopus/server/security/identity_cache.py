@@ -1,0 +1,87 @@
+"""A short-lived, in-process cache of authenticated identities.
+
+Resolving a credential costs a signature check and a database round trip; on a busy
+server the same token arrives many times a second. Entries live at most `ttl` seconds
+(and never past the token's own expiry) and are dropped at once in this process when a
+membership is removed or a token revoked. Other server processes notice within `ttl`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from crontopus.server.security.principal import Principal
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: uuid.UUID
+    username: str
+    email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TenantView:
+    id: uuid.UUID
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An authenticated principal with the user and tenant it stands for."""
+
+    principal: Principal
+    user: UserView | None
+    tenant: TenantView
+    token_digest: str | None = None
+
+
+class IdentityCache:
+    def __init__(
+        self, ttl: float, maxsize: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl = ttl
+        self._maxsize = maxsize
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, Identity]] = OrderedDict()
+
+    def get(self, token: str) -> Identity | None:
+        """Return the identity cached for `token`, if still fresh."""
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        expires, identity = entry
+        if expires <= self._clock():
+            del self._entries[token]
+            return None
+        return identity
+
+    def put(self, token: str, identity: Identity, not_after: float | None = None) -> None:
+        """Cache an identity for at most ttl seconds (or until `not_after`, a monotonic time)."""
+        if self._ttl <= 0:
+            return
+        expires = self._clock() + self._ttl
+        if not_after is not None:
+            expires = min(expires, not_after)
+        self._entries[token] = (expires, identity)
+        if len(self._entries) > self._maxsize:
+            self._entries.popitem(last=False)
+
+    def forget_member(self, user_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
+        """Drop every cached credential of a user in a tenant (membership changed)."""
+        self._drop(lambda i: i.principal.user_id == user_id and i.principal.tenant_id == tenant_id)
+
+    def forget_token(self, digest: str) -> None:
+        """Drop a revoked opaque token."""
+        self._drop(lambda i: i.token_digest == digest)
+
+    def _drop(self, matches: Callable[[Identity], bool]) -> None:
+        for token in [t for t, (_, i) in self._entries.items() if matches(i)]:
+            del self._entries[token]
