@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 
 import httpx
 
@@ -75,7 +76,7 @@ def wait_healthy(url: str) -> None:
 
 
 def wrk(
-    url: str, body: dict[str, object], headers: dict[str, str], seconds: int, connections: int
+    url: str, body: Mapping[str, object], headers: Mapping[str, str], seconds: int, connections: int
 ) -> float:
     lua = ["wrk.method = 'POST'", f"wrk.body = {json.dumps(json.dumps(body))}"]
     lua += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
