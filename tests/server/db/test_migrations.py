@@ -39,9 +39,7 @@ async def _differences(url: str) -> list[object]:
         async with engine.connect() as connection:
 
             def compare(sync_connection: Connection) -> list[object]:
-                context = MigrationContext.configure(
-                    sync_connection, opts={"compare_type": True}
-                )
+                context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
                 return list(compare_metadata(context, Base.metadata))
 
             return await connection.run_sync(compare)

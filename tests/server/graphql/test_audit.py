@@ -40,9 +40,7 @@ async def test_viewers_cannot_read_the_audit_log(api: Api, carol: Persona) -> No
     assert error["extensions"]["code"] == "FORBIDDEN"
 
 
-async def test_a_tenant_sees_only_its_own_events(
-    api: Api, alice: Persona, bob: Persona
-) -> None:
+async def test_a_tenant_sees_only_its_own_events(api: Api, alice: Persona, bob: Persona) -> None:
     data = await api.execute(EVENTS, {"first": 50}, bob.access_token)
     assert {e["target"] for e in data["auditEvents"]["nodes"]} == {"user:bob"}
 

@@ -60,7 +60,11 @@ async def test_an_api_token_authenticates_as_its_user_and_records_last_use(
 ) -> None:
     created = await create(api, alice, ["READ"])
     data = await api.execute(ME, token=created["plaintext"])
-    assert data["me"] == {"user": {"username": "alice"}, "tenant": {"slug": "alice"}, "role": "OWNER"}
+    assert data["me"] == {
+        "user": {"username": "alice"},
+        "tenant": {"slug": "alice"},
+        "role": "OWNER",
+    }
     listed = await api.execute(LIST, token=alice.access_token)
     assert listed["apiTokens"][0]["lastUsedAt"] is not None
 
@@ -101,9 +105,7 @@ async def test_a_token_cannot_mint_more_tokens(api: Api, alice: Persona) -> None
 
 
 async def test_token_input_is_validated_field_by_field(api: Api, alice: Persona) -> None:
-    data = await api.execute(
-        CREATE, {"name": " ", "scopes": [], "days": 0}, alice.access_token
-    )
+    data = await api.execute(CREATE, {"name": " ", "scopes": [], "days": 0}, alice.access_token)
     result = data["createApiToken"]
     assert result["__typename"] == "ValidationError"
     assert {tuple(f["path"]) for f in result["fields"]} == {
