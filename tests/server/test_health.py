@@ -20,7 +20,10 @@ async def test_health_answers_while_the_process_is_up(api: Api) -> None:
 async def test_ready_checks_the_database_and_the_data_directory(api: Api) -> None:
     response = await api.client.get("/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "dataDir": "ok"}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "gitStore": "ok", "dataDir": "ok"},
+    }
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write to a read-only directory")

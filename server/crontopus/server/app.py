@@ -15,21 +15,25 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 
 from crontopus.server.db.engine import SessionFactory, create_engine, create_session_factory
+from crontopus.server.db.models import Tenant
 from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.events.broadcaster import Broadcaster, InProcessBroadcaster
+from crontopus.server.gitstore import GitAccess, GitStore, ManagedGitStore, make_git_http_app
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.schema import create_schema
 from crontopus.server.health import health, ready
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.throttle import LoginThrottle, MemoryLoginThrottle
 from crontopus.server.services.authentication import authenticate, bearer_token
-from crontopus.server.services.tenants import TenantCreatedHook
+from crontopus.server.services.git_access import git_access, tenant_by_slug
+from crontopus.server.services.jobs import publish_job_changes
 from crontopus.server.settings import Settings
 
 logger = logging.getLogger("crontopus.server")
@@ -45,7 +49,25 @@ class AppState:
     session: SessionFactory
     throttle: LoginThrottle
     identities: IdentityCache
-    on_tenant_created: TenantCreatedHook | None = None
+    gitstore: GitStore
+    broadcaster: Broadcaster
+
+    async def on_tenant_created(self, tenant: Tenant) -> None:
+        """Give every new tenant its job repository."""
+        await self.gitstore.ensure_repository(tenant.slug)
+
+    async def git_access(self, tenant_slug: str, password: str) -> GitAccess | None:
+        async with self.session() as session:
+            return await git_access(session, self.settings, self.identities, tenant_slug, password)
+
+    async def on_push(self, tenant_slug: str, old: str | None, new: str) -> None:
+        """Announce the jobs a `git push` changed."""
+        async with self.session() as session:
+            tenant = await tenant_by_slug(session, tenant_slug)
+        if tenant is not None:
+            await publish_job_changes(
+                self.gitstore, self.broadcaster, tenant.id, tenant_slug, old, new
+            )
 
 
 def request_id_of(headers_value: str | None) -> str:
@@ -76,6 +98,8 @@ class CrontopusGraphQL(GraphQL[Context, None]):
             session=state.session,
             throttle=state.throttle,
             identities=state.identities,
+            gitstore=state.gitstore,
+            broadcaster=state.broadcaster,
             request_id=request_id_of(request.headers.get("x-request-id")),
             client_address=client.host if client else "unknown",
             request=request,
@@ -124,6 +148,8 @@ def create_state(settings: Settings) -> AppState:
         session=create_session_factory(engine),
         throttle=MemoryLoginThrottle(),
         identities=IdentityCache(ttl=settings.auth_cache_seconds),
+        gitstore=ManagedGitStore(settings.data_dir / "git"),
+        broadcaster=InProcessBroadcaster(),
     )
 
 
@@ -146,6 +172,9 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
     ]
+    if isinstance(state.gitstore, ManagedGitStore):
+        git_app = make_git_http_app(state.gitstore, state.git_access, state.on_push)
+        routes.append(Mount("/git", app=git_app))
     middleware = []
     if settings.cors_origins:
         middleware.append(

@@ -16,7 +16,7 @@ async def health(_request: Request) -> JSONResponse:
 
 
 async def ready(request: Request) -> JSONResponse:
-    """Answer 200 only when the database answers and the data directory is writable."""
+    """Answer 200 only when the database, the Git store and the data directory all work."""
     state = request.app.state.crontopus
     checks: dict[str, str] = {}
     try:
@@ -25,6 +25,11 @@ async def ready(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as error:  # any failure means "not ready"; the message says which
         checks["database"] = f"error: {type(error).__name__}: {error}"
+    try:
+        await state.gitstore.check()
+        checks["gitStore"] = "ok"
+    except Exception as error:  # the Git store's own message says what is wrong
+        checks["gitStore"] = f"error: {type(error).__name__}: {error}"
     try:
         state.settings.data_dir.mkdir(parents=True, exist_ok=True)
         fd, path = tempfile.mkstemp(prefix=".ready-", dir=state.settings.data_dir)

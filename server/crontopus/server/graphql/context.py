@@ -13,6 +13,8 @@ from starlette.websockets import WebSocket
 
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.events.broadcaster import Broadcaster
+from crontopus.server.gitstore import GitStore
 from crontopus.server.security.identity_cache import Identity, IdentityCache
 from crontopus.server.security.principal import Principal
 from crontopus.server.security.throttle import LoginThrottle
@@ -35,6 +37,8 @@ class Context:
     session: SessionFactory
     throttle: LoginThrottle
     identities: IdentityCache
+    gitstore: GitStore
+    broadcaster: Broadcaster
     request_id: str
     client_address: str
     request: Request | WebSocket

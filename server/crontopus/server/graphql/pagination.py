@@ -39,21 +39,41 @@ class Connection(Generic[Node]):
         return [edge.node for edge in self.edges]
 
 
-def encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
-    """Encode a (time, id) keyset position."""
-    raw = json.dumps([at.isoformat(), str(row_id)]).encode()
+def encode_cursor(*parts: str) -> str:
+    """Encode a keyset position (the sort key of the last row) as an opaque cursor."""
+    raw = json.dumps(list(parts)).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+def decode_cursor(cursor: str | None, arity: int) -> tuple[str, ...] | None:
     """Decode a cursor made by `encode_cursor`; a tampered one is a clear error."""
     if cursor is None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        at, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(at), uuid.UUID(row_id)
+        parts = json.loads(base64.urlsafe_b64decode(padded))
+        if (
+            not isinstance(parts, list)
+            or len(parts) != arity
+            or not all(isinstance(p, str) for p in parts)
+        ):
+            raise ValueError(cursor)
+        return tuple(parts)
     except (ValueError, TypeError, binascii.Error):
+        raise GraphQLError(
+            f"after: {cursor!r} is not a cursor from this API (pass a pageInfo.endCursor)",
+            extensions={"code": "BAD_USER_INPUT"},
+        ) from None
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """Decode a (time, id) cursor."""
+    parts = decode_cursor(cursor, 2)
+    if parts is None:
+        return None
+    try:
+        return datetime.fromisoformat(parts[0]), uuid.UUID(parts[1])
+    except ValueError:
         raise GraphQLError(
             f"after: {cursor!r} is not a cursor from this API (pass a pageInfo.endCursor)",
             extensions={"code": "BAD_USER_INPUT"},
@@ -74,7 +94,7 @@ def build_connection(
     rows: Sequence[Row],
     first: int,
     to_node: Callable[[Row], Node],
-    key: Callable[[Row], tuple[datetime, uuid.UUID]],
+    key: Callable[[Row], tuple[str, ...]],
 ) -> Connection[Node]:
     """Build a connection from `first + 1` fetched rows (the extra one signals a next page)."""
     page = rows[:first]

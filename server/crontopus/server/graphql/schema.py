@@ -8,6 +8,10 @@ from crontopus.server.graphql.audit.queries import AuditQueries
 from crontopus.server.graphql.extensions import build_extensions
 from crontopus.server.graphql.identity.mutations import IdentityMutations
 from crontopus.server.graphql.identity.queries import IdentityQueries
+from crontopus.server.graphql.jobs.mutations import JobMutations
+from crontopus.server.graphql.jobs.queries import JobQueries
+from crontopus.server.graphql.jobs.subscriptions import JobSubscriptions
+from crontopus.server.graphql.schedules.queries import ScheduleQueries
 from crontopus.server.graphql.system.subscriptions import SystemSubscriptions
 from crontopus.server.graphql.tokens.mutations import TokenMutations
 from crontopus.server.graphql.tokens.queries import TokenQueries
@@ -15,17 +19,17 @@ from crontopus.server.settings import Limits
 
 
 @strawberry.type
-class Query(IdentityQueries, TokenQueries, AuditQueries):
+class Query(IdentityQueries, TokenQueries, AuditQueries, JobQueries, ScheduleQueries):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations, TokenMutations):
+class Mutation(IdentityMutations, TokenMutations, JobMutations):
     pass
 
 
 @strawberry.type
-class Subscription(SystemSubscriptions):
+class Subscription(SystemSubscriptions, JobSubscriptions):
     pass
 
 

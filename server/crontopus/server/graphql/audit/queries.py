@@ -11,7 +11,7 @@ from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.pagination import (
     Connection,
     build_connection,
-    decode_cursor,
+    decode_time_cursor,
     page_size,
 )
 from crontopus.server.services.audit import list_audit_events
@@ -27,7 +27,9 @@ class AuditQueries:
         first = page_size(first, info.context.settings.limits.max_page_size)
         async with info.context.session() as session:
             try:
-                rows = await list_audit_events(session, principal, first, decode_cursor(after))
+                rows = await list_audit_events(session, principal, first, decode_time_cursor(after))
             except PermissionDenied as error:
                 raise GraphQLError(error.message, extensions={"code": "FORBIDDEN"}) from None
-        return build_connection(rows, first, AuditEvent.from_model, lambda e: (e.created_at, e.id))
+        return build_connection(
+            rows, first, AuditEvent.from_model, lambda e: (e.created_at.isoformat(), str(e.id))
+        )

@@ -1,0 +1,1 @@
+"""Events fanned out to subscribers (jobs changed, runs reported, endpoints seen)."""

@@ -1,0 +1,1 @@
+"""GraphQL: jobs, namespaces and the repository."""

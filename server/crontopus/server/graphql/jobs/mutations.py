@@ -1,0 +1,129 @@
+"""GraphQL mutations: create, update, delete and adopt jobs; create and delete namespaces."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import strawberry
+
+from crontopus.server.errors import ServiceError
+from crontopus.server.graphql.context import Info
+from crontopus.server.graphql.errors import UserErrors, to_graphql_error
+from crontopus.server.graphql.jobs.inputs import job_spec
+from crontopus.server.graphql.jobs.types import (
+    DeleteJobPayload,
+    DeleteNamespacePayload,
+    Job,
+    JobInput,
+    Namespace,
+)
+from crontopus.server.services import jobs
+
+JobResult = Annotated[Job | UserErrors, strawberry.union("JobResult")]
+DeleteJobResult = Annotated[DeleteJobPayload | UserErrors, strawberry.union("DeleteJobResult")]
+NamespaceResult = Annotated[Namespace | UserErrors, strawberry.union("NamespaceResult")]
+DeleteNamespaceResult = Annotated[
+    DeleteNamespacePayload | UserErrors, strawberry.union("DeleteNamespaceResult")
+]
+
+
+@strawberry.type
+class JobMutations:
+    @strawberry.mutation(description="Create a job; the server assigns its id and commits it.")
+    async def create_job(self, info: Info, input: JobInput) -> JobResult:
+        context = info.context
+        try:
+            entry = await jobs.create_job(
+                context.gitstore,
+                context.broadcaster,
+                context.require_principal(),
+                jobs.author_of(context.require_identity()),
+                job_spec(input),
+            )
+        except ServiceError as error:
+            return to_graphql_error(error)
+        return Job.from_entry(entry)
+
+    @strawberry.mutation(
+        description="Replace a job; fails with a conflict if it changed since `expectedBlobId`."
+    )
+    async def update_job(
+        self, info: Info, id: uuid.UUID, input: JobInput, expected_blob_id: str
+    ) -> JobResult:
+        context = info.context
+        try:
+            entry = await jobs.update_job(
+                context.gitstore,
+                context.broadcaster,
+                context.require_principal(),
+                jobs.author_of(context.require_identity()),
+                id,
+                job_spec(input),
+                expected_blob_id,
+            )
+        except ServiceError as error:
+            return to_graphql_error(error)
+        return Job.from_entry(entry)
+
+    @strawberry.mutation(description="Delete a job unless it changed since `expectedBlobId`.")
+    async def delete_job(self, info: Info, id: uuid.UUID, expected_blob_id: str) -> DeleteJobResult:
+        context = info.context
+        try:
+            entry = await jobs.delete_job(
+                context.gitstore,
+                context.broadcaster,
+                context.require_principal(),
+                jobs.author_of(context.require_identity()),
+                id,
+                expected_blob_id,
+            )
+        except ServiceError as error:
+            return to_graphql_error(error)
+        return DeleteJobPayload(job=Job.from_entry(entry))
+
+    @strawberry.mutation(description="Move a discovered job into a namespace to manage it.")
+    async def adopt_job(self, info: Info, id: uuid.UUID, target_namespace: str) -> JobResult:
+        context = info.context
+        try:
+            entry = await jobs.adopt_job(
+                context.gitstore,
+                context.broadcaster,
+                context.require_principal(),
+                jobs.author_of(context.require_identity()),
+                id,
+                target_namespace,
+            )
+        except ServiceError as error:
+            return to_graphql_error(error)
+        return Job.from_entry(entry)
+
+    @strawberry.mutation(description="Create an empty namespace.")
+    async def create_namespace(self, info: Info, name: str) -> NamespaceResult:
+        context = info.context
+        try:
+            namespace = await jobs.create_namespace(
+                context.gitstore,
+                context.broadcaster,
+                context.require_principal(),
+                jobs.author_of(context.require_identity()),
+                name,
+            )
+        except ServiceError as error:
+            return to_graphql_error(error)
+        return Namespace.from_info(namespace)
+
+    @strawberry.mutation(description="Delete an empty namespace (never default or discovered).")
+    async def delete_namespace(self, info: Info, name: str) -> DeleteNamespaceResult:
+        context = info.context
+        try:
+            namespace = await jobs.delete_namespace(
+                context.gitstore,
+                context.broadcaster,
+                context.require_principal(),
+                jobs.author_of(context.require_identity()),
+                name,
+            )
+        except ServiceError as error:
+            return to_graphql_error(error)
+        return DeleteNamespacePayload(namespace=Namespace.from_info(namespace))

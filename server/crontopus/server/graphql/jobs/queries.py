@@ -1,0 +1,111 @@
+"""GraphQL queries: jobs, namespaces, the repository, manifest validation and job history."""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+from graphql import GraphQLError
+
+from crontopus.server.errors import NotFound
+from crontopus.server.graphql.context import Info
+from crontopus.server.graphql.jobs.types import (
+    Job,
+    JobRevision,
+    KeyValueInput,
+    ManifestProblem,
+    ManifestValidation,
+    Namespace,
+    Repository,
+)
+from crontopus.server.graphql.pagination import (
+    Connection,
+    build_connection,
+    decode_cursor,
+    page_size,
+)
+from crontopus.server.services import jobs
+
+
+def _not_found(error: NotFound) -> GraphQLError:
+    return GraphQLError(error.message, extensions={"code": "NOT_FOUND"})
+
+
+@strawberry.type
+class JobQueries:
+    @strawberry.field(description="Jobs at HEAD, by path; filters combine with AND.")
+    async def jobs(
+        self,
+        info: Info,
+        namespace: str | None = None,
+        search: str | None = None,
+        labels: list[KeyValueInput] | None = None,
+        first: int = 100,
+        after: str | None = None,
+    ) -> Connection[Job]:
+        principal = info.context.require_principal()
+        first = page_size(first, info.context.settings.limits.max_page_size)
+        position = decode_cursor(after, 1)
+        view = await jobs.snapshot(info.context.gitstore, principal)
+        wanted = {item.key: item.value for item in labels or []}
+        entries = jobs.filter_jobs(view, namespace, search, wanted)
+        if position is not None:
+            entries = [e for e in entries if e.path > position[0]]
+        return build_connection(entries[: first + 1], first, Job.from_entry, lambda e: (e.path,))
+
+    @strawberry.field(description="One job by id.")
+    async def job(self, info: Info, id: uuid.UUID) -> Job | None:
+        principal = info.context.require_principal()
+        view = await jobs.snapshot(info.context.gitstore, principal)
+        entry = view.job(id)
+        return Job.from_entry(entry) if entry else None
+
+    @strawberry.field(description="One job by namespace and name.")
+    async def job_by_name(self, info: Info, namespace: str, name: str) -> Job | None:
+        principal = info.context.require_principal()
+        view = await jobs.snapshot(info.context.gitstore, principal)
+        entry = view.job_by_name(namespace, name)
+        return Job.from_entry(entry) if entry else None
+
+    @strawberry.field(description="Every namespace with its number of jobs.")
+    async def namespaces(self, info: Info) -> list[Namespace]:
+        principal = info.context.require_principal()
+        infos = await jobs.list_namespaces(info.context.gitstore, principal)
+        return [Namespace.from_info(i) for i in infos]
+
+    @strawberry.field(description="Check a manifest with the same validator a push goes through.")
+    def validate_manifest(self, info: Info, yaml: str) -> ManifestValidation:
+        info.context.require_principal()
+        manifest, problems = jobs.validate_manifest_text(yaml)
+        return ManifestValidation(
+            valid=not problems,
+            problems=[ManifestProblem.from_problem(p) for p in problems],
+            job=Job.from_manifest(manifest, yaml) if manifest else None,
+        )
+
+    @strawberry.field(description="Commits that touched a job, newest first (at most 100).")
+    async def job_history(self, info: Info, id: uuid.UUID, first: int = 20) -> list[JobRevision]:
+        principal = info.context.require_principal()
+        first = page_size(first, info.context.settings.limits.max_page_size)
+        try:
+            entries = await jobs.job_history(info.context.gitstore, principal, id, first)
+        except NotFound as error:
+            raise _not_found(error) from None
+        return [JobRevision.from_entry(e) for e in entries]
+
+    @strawberry.field(description="Where agents and people clone the tenant's jobs from.")
+    async def repository(self, info: Info) -> Repository:
+        principal = info.context.require_principal()
+        context = info.context
+        base = context.settings.public_url or str(context.request.base_url)
+        store = context.gitstore
+        return Repository(
+            clone_url=store.clone_url(principal.tenant_slug, base),
+            head_commit=await store.head(principal.tenant_slug),
+        )
+
+    @strawberry.field(description="Files at HEAD that are not valid manifests, and why.")
+    async def repository_problems(self, info: Info) -> list[ManifestProblem]:
+        principal = info.context.require_principal()
+        view = await jobs.snapshot(info.context.gitstore, principal)
+        return [ManifestProblem.from_problem(p) for p in view.problems]

@@ -1,0 +1,203 @@
+"""GraphQL types for jobs, namespaces, the repository and job history."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import strawberry
+
+from crontopus.core.manifest import JobManifest, Problem
+from crontopus.core.schedule import next_fire_times
+from crontopus.server.gitstore import HistoryEntry, JobEntry, NamespaceInfo
+
+MAX_NEXT_RUNS = 100
+
+
+@strawberry.enum(description="How overlapping runs of one job are handled.")
+class Concurrency(enum.Enum):
+    ALLOW = "allow"
+    FORBID = "forbid"
+
+
+@strawberry.type(description="A key and its value (labels, environment variables).")
+class KeyValue:
+    key: str
+    value: str
+
+
+@strawberry.input(description="A key and its value (labels, environment variables).")
+class KeyValueInput:
+    key: str
+    value: str
+
+
+def key_values(mapping: Mapping[str, str]) -> list[KeyValue]:
+    return [KeyValue(key=k, value=v) for k, v in sorted(mapping.items())]
+
+
+@strawberry.type(description="One problem in one manifest: the file, the field path and the fix.")
+class ManifestProblem:
+    file: str | None
+    path: str
+    message: str
+
+    @classmethod
+    def from_problem(cls, problem: Problem) -> ManifestProblem:
+        return cls(file=problem.file, path=problem.path, message=problem.message)
+
+
+@strawberry.type(description="A job, read from its manifest in the tenant's Git repository.")
+class Job:
+    id: uuid.UUID
+    name: str
+    namespace: str
+    labels: list[KeyValue]
+    schedule: str
+    timezone: str
+    command: str
+    args: list[str]
+    env: list[KeyValue]
+    enabled: bool
+    paused: bool
+    timeout: int | None
+    grace_time: int
+    concurrency: Concurrency
+    target_labels: list[KeyValue] = strawberry.field(
+        description="Endpoints carrying all of these labels run the job (none: every endpoint)."
+    )
+    is_discovered: bool
+    path: str = strawberry.field(description="Where the manifest lives in the repository.")
+    yaml: str = strawberry.field(description="The manifest exactly as stored in Git.")
+    blob_id: str = strawberry.field(
+        description="Pass it back as expectedBlobId to update or delete this version."
+    )
+
+    @strawberry.field(description="The next fire times in the job's time zone (at most 100).")
+    def next_runs(self, count: int = 5) -> list[datetime]:
+        count = max(1, min(count, MAX_NEXT_RUNS))
+        return next_fire_times(self.schedule, self.timezone, datetime.now(UTC), count)
+
+    @classmethod
+    def from_entry(cls, entry: JobEntry) -> Job:
+        job = cls.from_manifest(entry.manifest, entry.text)
+        job.path, job.blob_id = entry.path, entry.blob_id
+        return job
+
+    @classmethod
+    def from_manifest(cls, m: JobManifest, text: str = "") -> Job:
+        return cls(
+            id=m.id,
+            name=m.name,
+            namespace=m.namespace,
+            labels=key_values(m.labels),
+            schedule=m.schedule,
+            timezone=m.timezone,
+            command=m.command,
+            args=list(m.args),
+            env=key_values(m.env),
+            enabled=m.enabled,
+            paused=m.paused,
+            timeout=m.timeout,
+            grace_time=m.grace_time,
+            concurrency=Concurrency(str(m.concurrency)),
+            target_labels=key_values(m.targets.labels),
+            is_discovered=m.is_discovered,
+            path=m.path,
+            yaml=text,
+            blob_id="",
+        )
+
+
+@strawberry.type(description="A namespace: a directory of the repository.")
+class Namespace:
+    name: str
+    is_system: bool = strawberry.field(description="`default` and `discovered` always exist.")
+    job_count: int
+
+    @classmethod
+    def from_info(cls, info: NamespaceInfo) -> Namespace:
+        return cls(name=info.name, is_system=info.is_system, job_count=info.job_count)
+
+
+@strawberry.type(description="The tenant's job repository.")
+class Repository:
+    clone_url: str = strawberry.field(
+        description="Clone with any user name and an API or endpoint token as password."
+    )
+    head_commit: str | None
+
+
+@strawberry.type(description="One commit that touched a job, with the manifest it left.")
+class JobRevision:
+    commit_id: str
+    author_name: str
+    author_email: str
+    time: datetime
+    message: str
+    path: str | None
+    yaml: str | None = strawberry.field(description="None where this commit deleted the job.")
+
+    @classmethod
+    def from_entry(cls, entry: HistoryEntry) -> JobRevision:
+        return cls(
+            commit_id=entry.commit_id,
+            author_name=entry.author_name,
+            author_email=entry.author_email,
+            time=entry.time,
+            message=entry.message,
+            path=entry.path,
+            yaml=entry.manifest_text,
+        )
+
+
+@strawberry.type(description="The outcome of checking a manifest without saving it.")
+class ManifestValidation:
+    valid: bool
+    problems: list[ManifestProblem]
+    job: Job | None
+
+
+@strawberry.input(description="A job as the user wants it; the server assigns the id.")
+class JobInput:
+    name: str
+    namespace: str = "default"
+    schedule: str
+    command: str
+    timezone: str | None = None
+    args: list[str] = strawberry.field(default_factory=list)
+    env: list[KeyValueInput] = strawberry.field(default_factory=list)
+    labels: list[KeyValueInput] = strawberry.field(default_factory=list)
+    enabled: bool = True
+    paused: bool = False
+    timeout: int | None = None
+    grace_time: int | None = None
+    concurrency: Concurrency | None = None
+    target_labels: list[KeyValueInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.enum
+class JobEventKind(enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+
+
+@strawberry.type(description="A job was created, updated or deleted by a commit.")
+class JobEvent:
+    kind: JobEventKind
+    job_id: uuid.UUID
+    path: str
+    commit_id: str
+
+
+@strawberry.type
+class DeleteJobPayload:
+    job: Job
+
+
+@strawberry.type
+class DeleteNamespacePayload:
+    namespace: Namespace

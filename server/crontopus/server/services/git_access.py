@@ -1,0 +1,45 @@
+"""Who may fetch from and push to a tenant's repository over Git smart HTTP."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crontopus.server.db.models import Role, Tenant
+from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.gitstore import GitAccess
+from crontopus.server.security.identity_cache import IdentityCache
+from crontopus.server.security.principal import Scope
+from crontopus.server.security.tokens import TokenKind, token_kind
+from crontopus.server.services.authentication import authenticate
+from crontopus.server.settings import Settings
+
+
+async def git_access(
+    session: AsyncSession,
+    settings: Settings,
+    identities: IdentityCache,
+    tenant_slug: str,
+    password: str,
+) -> GitAccess | None:
+    """Return what `password` (a token) may do with `tenant_slug`'s repository.
+
+    None means the token is not valid at all (the client is asked to log in again);
+    no access at all is answered "not found" by the Git app, so tenants cannot be probed.
+    """
+    if token_kind(password) is not TokenKind.API:
+        return None
+    try:
+        identity = await authenticate(session, settings, password, identities)
+    except AuthenticationFailed:
+        return None
+    principal = identity.principal
+    if principal.tenant_slug != tenant_slug:
+        return GitAccess(can_read=False, can_write=False)
+    can_write = principal.has_scope(Scope.WRITE) and principal.role.rank >= Role.MEMBER.rank
+    return GitAccess(can_read=True, can_write=can_write)
+
+
+async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
+    """Return the tenant a repository belongs to."""
+    return await session.scalar(select(Tenant).where(Tenant.slug == slug))

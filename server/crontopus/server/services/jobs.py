@@ -1,0 +1,410 @@
+"""Jobs and namespaces: read from the tenant's Git repository, written as commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from crontopus.core.errors import ManifestError, NamespaceError
+from crontopus.core.manifest import (
+    JobManifest,
+    Problem,
+    dump_manifest,
+    manifest_from_dict,
+    manifest_path,
+    manifest_problems,
+    parse_manifest,
+)
+from crontopus.core.namespaces import (
+    DISCOVERED_NAMESPACE,
+    PROTECTED_NAMESPACES,
+    namespace_problem,
+)
+from crontopus.server.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from crontopus.server.events.broadcaster import Broadcaster, Event
+from crontopus.server.gitstore import (
+    Author,
+    Change,
+    ConflictError,
+    Delete,
+    GitStore,
+    HistoryEntry,
+    InvalidChangeError,
+    JobEntry,
+    Mkdir,
+    NamespaceExistsError,
+    NamespaceInfo,
+    NamespaceNotEmptyError,
+    Put,
+    Rmdir,
+    Snapshot,
+)
+from crontopus.server.security.identity_cache import Identity
+from crontopus.server.security.principal import Principal
+
+JOB_EVENTS = "jobs"
+SOURCE_LABEL = "source"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a user asks for when creating or replacing a job (the id is the server's)."""
+
+    name: str
+    namespace: str
+    schedule: str
+    command: str
+    timezone: str | None = None
+    args: Sequence[str] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    enabled: bool = True
+    paused: bool = False
+    timeout: int | None = None
+    grace_time: int | None = None
+    concurrency: str | None = None
+    target_labels: Mapping[str, str] = field(default_factory=dict)
+
+    def to_document(self, job_id: uuid.UUID) -> dict[str, Any]:
+        """Shape the request as a manifest document, so the one validator checks it."""
+        metadata: dict[str, Any] = {"id": str(job_id), "name": self.name}
+        metadata["namespace"] = self.namespace
+        if self.labels:
+            metadata["labels"] = dict(self.labels)
+        spec: dict[str, Any] = {"schedule": self.schedule, "command": self.command}
+        optional = {
+            "timezone": self.timezone,
+            "timeout": self.timeout,
+            "graceTime": self.grace_time,
+            "concurrency": self.concurrency,
+        }
+        spec.update({key: value for key, value in optional.items() if value is not None})
+        if self.args:
+            spec["args"] = list(self.args)
+        if self.env:
+            spec["env"] = dict(self.env)
+        spec["enabled"], spec["paused"] = self.enabled, self.paused
+        if self.target_labels:
+            spec["targets"] = {"labels": dict(self.target_labels)}
+        return {"apiVersion": "crontopus.io/v1", "kind": "Job", "metadata": metadata, "spec": spec}
+
+
+# Manifest field paths and the job-input fields they came from.
+_INPUT_FIELDS = {
+    "metadata.name": "name",
+    "metadata.namespace": "namespace",
+    "metadata.labels": "labels",
+    "spec.targets": "targetLabels",
+    "spec.targets.labels": "targetLabels",
+    "spec.graceTime": "graceTime",
+}
+
+
+def _input_problem(problem: Problem, argument: str) -> FieldProblem:
+    path = problem.path
+    for prefix, name in sorted(_INPUT_FIELDS.items(), key=lambda item: -len(item[0])):
+        if path == prefix or path.startswith(prefix + ".") or path.startswith(prefix + "["):
+            return FieldProblem((argument, name), problem.message)
+    field_name = path.split(".", 1)[1] if path.startswith(("spec.", "metadata.")) else path
+    return FieldProblem((argument, *field_name.split(".")), problem.message)
+
+
+def _validated(spec: JobSpec, job_id: uuid.UUID, argument: str = "input") -> JobManifest:
+    try:
+        return manifest_from_dict(spec.to_document(job_id))
+    except ManifestError as error:
+        raise ValidationFailed([_input_problem(p, argument) for p in error.problems]) from None
+
+
+def author_of(identity: Identity) -> Author:
+    """Return the commit author for the person (or their token) acting."""
+    if identity.user is None:
+        return Author(identity.principal.label, "agent@crontopus.invalid")
+    label = identity.principal.label
+    return Author(label, identity.user.email)
+
+
+async def snapshot(store: GitStore, principal: Principal) -> Snapshot:
+    """Return the tenant's jobs at HEAD (cached per commit)."""
+    return await store.snapshot(principal.tenant_slug)
+
+
+def filter_jobs(
+    view: Snapshot,
+    namespace: str | None = None,
+    search: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> list[JobEntry]:
+    """Return the jobs matching every given filter, ordered by path."""
+    needle = (search or "").strip().lower()
+    result = []
+    for entry in view.jobs.values():
+        manifest = entry.manifest
+        if namespace is not None and manifest.namespace != namespace:
+            continue
+        if (
+            needle
+            and needle not in manifest.name.lower()
+            and needle not in manifest.command.lower()
+        ):
+            continue
+        if labels and any(manifest.labels.get(k) != v for k, v in labels.items()):
+            continue
+        result.append(entry)
+    result.sort(key=lambda e: e.path)
+    return result
+
+
+async def get_job(store: GitStore, principal: Principal, job_id: uuid.UUID) -> JobEntry:
+    """Return one job of the tenant, or NotFound."""
+    entry = (await snapshot(store, principal)).job(job_id)
+    if entry is None:
+        raise NotFound(f"no job with id {job_id}")
+    return entry
+
+
+async def create_job(
+    store: GitStore,
+    broadcaster: Broadcaster,
+    principal: Principal,
+    author: Author,
+    spec: JobSpec,
+) -> JobEntry:
+    """Validate a new job, give it an id and commit it."""
+    principal.require_write("Creating jobs")
+    manifest = _validated(spec, uuid.uuid4())
+    view = await snapshot(store, principal)
+    _check_target_namespace(view, manifest.namespace, "namespace")
+    path = manifest_path(manifest.namespace, manifest.name)
+    if view.blob_id(path) is not None:
+        raise ValidationFailed(
+            [
+                FieldProblem(
+                    ("input", "name"),
+                    f'a job named "{manifest.name}" already exists in namespace '
+                    f'"{manifest.namespace}": choose another name',
+                )
+            ]
+        )
+    changes: list[Change] = [Put(path, dump_manifest(manifest), None)]
+    await _commit(store, broadcaster, principal, author, changes, f"jobs: create {path[:-5]}")
+    return await get_job(store, principal, manifest.id)
+
+
+async def update_job(
+    store: GitStore,
+    broadcaster: Broadcaster,
+    principal: Principal,
+    author: Author,
+    job_id: uuid.UUID,
+    spec: JobSpec,
+    expected_blob_id: str,
+) -> JobEntry:
+    """Replace a job's manifest, refusing if it changed since `expected_blob_id` was read."""
+    principal.require_write("Editing jobs")
+    current = await get_job(store, principal, job_id)
+    if current.manifest.is_discovered:
+        raise ValidationFailed.single(
+            "id", "discovered jobs are read-only: adopt the job into a namespace first"
+        )
+    manifest = _validated(spec, job_id)
+    view = await snapshot(store, principal)
+    _check_target_namespace(view, manifest.namespace, "namespace")
+    path = manifest_path(manifest.namespace, manifest.name)
+    changes: list[Change] = []
+    if path != current.path:
+        if view.blob_id(path) is not None:
+            raise ValidationFailed.single(
+                "input.name", f"{path} already exists: choose another name or namespace"
+            )
+        changes.append(Delete(current.path, expected_blob_id))
+        changes.append(Put(path, dump_manifest(manifest), None))
+    else:
+        changes.append(Put(path, dump_manifest(manifest), expected_blob_id))
+    message = f"jobs: update {path[:-5]}"
+    if path != current.path:
+        message = f"jobs: move {current.path[:-5]} to {path[:-5]}"
+    await _commit(store, broadcaster, principal, author, changes, message)
+    return await get_job(store, principal, job_id)
+
+
+async def delete_job(
+    store: GitStore,
+    broadcaster: Broadcaster,
+    principal: Principal,
+    author: Author,
+    job_id: uuid.UUID,
+    expected_blob_id: str,
+) -> JobEntry:
+    """Delete a job, refusing if it changed since `expected_blob_id` was read."""
+    principal.require_write("Deleting jobs")
+    current = await get_job(store, principal, job_id)
+    if current.manifest.is_discovered:
+        raise ValidationFailed.single(
+            "id",
+            "discovered jobs cannot be deleted through Crontopus: they live on the machine; "
+            "adopt the job to manage it",
+        )
+    changes: list[Change] = [Delete(current.path, expected_blob_id)]
+    await _commit(
+        store, broadcaster, principal, author, changes, f"jobs: delete {current.path[:-5]}"
+    )
+    return current
+
+
+async def adopt_job(
+    store: GitStore,
+    broadcaster: Broadcaster,
+    principal: Principal,
+    author: Author,
+    job_id: uuid.UUID,
+    target_namespace: str,
+) -> JobEntry:
+    """Move a discovered job into a namespace, where Crontopus manages it from now on."""
+    principal.require_write("Adopting jobs")
+    current = await get_job(store, principal, job_id)
+    if not current.manifest.is_discovered:
+        raise ValidationFailed.single("id", "only discovered jobs can be adopted")
+    view = await snapshot(store, principal)
+    _check_target_namespace(view, target_namespace, "targetNamespace", argument=None)
+    labels = {k: v for k, v in current.manifest.labels.items() if k != SOURCE_LABEL}
+    adopted = parse_manifest(current.text)
+    document_path = manifest_path(target_namespace, adopted.name)
+    if view.blob_id(document_path) is not None:
+        raise ValidationFailed.single(
+            "targetNamespace", f"{document_path} already exists: adopt into another namespace"
+        )
+    adopted = replace(adopted, namespace=target_namespace, labels=labels)
+    changes: list[Change] = [
+        Delete(current.path, current.blob_id),
+        Put(document_path, dump_manifest(adopted), None),
+    ]
+    message = f"jobs: adopt {current.path[:-5]} into {target_namespace}"
+    await _commit(store, broadcaster, principal, author, changes, message)
+    return await get_job(store, principal, job_id)
+
+
+def _check_target_namespace(
+    view: Snapshot, namespace: str, field_name: str, argument: str | None = "input"
+) -> None:
+    path = (argument, field_name) if argument else (field_name,)
+    if namespace == DISCOVERED_NAMESPACE:
+        raise ValidationFailed(
+            [FieldProblem(path, "the discovered namespace is filled by agents only")]
+        )
+    if namespace not in view.namespaces:
+        raise ValidationFailed(
+            [FieldProblem(path, f'namespace "{namespace}" does not exist: create it first')]
+        )
+
+
+async def list_namespaces(store: GitStore, principal: Principal) -> list[NamespaceInfo]:
+    """Return every namespace with its job count, by name."""
+    view = await snapshot(store, principal)
+    return sorted(view.namespaces.values(), key=lambda n: n.name)
+
+
+async def create_namespace(
+    store: GitStore, broadcaster: Broadcaster, principal: Principal, author: Author, name: str
+) -> NamespaceInfo:
+    """Create an empty namespace."""
+    principal.require_write("Creating namespaces")
+    if (problem := namespace_problem(name)) is not None:
+        raise ValidationFailed.single("name", problem)
+    try:
+        await _commit(
+            store, broadcaster, principal, author, [Mkdir(name)], f"namespaces: create {name}"
+        )
+    except Conflict as error:
+        raise ValidationFailed.single("name", error.message) from None
+    return NamespaceInfo(name=name, job_count=0, is_system=False)
+
+
+async def delete_namespace(
+    store: GitStore, broadcaster: Broadcaster, principal: Principal, author: Author, name: str
+) -> NamespaceInfo:
+    """Delete an empty namespace (never `default` or `discovered`)."""
+    principal.require_write("Deleting namespaces")
+    if name in PROTECTED_NAMESPACES:
+        raise ValidationFailed.single("name", f'"{name}" always exists and cannot be deleted')
+    view = await snapshot(store, principal)
+    info = view.namespaces.get(name)
+    if info is None:
+        raise NotFound(f'no namespace named "{name}"')
+    await _commit(
+        store, broadcaster, principal, author, [Rmdir(name)], f"namespaces: delete {name}"
+    )
+    return info
+
+
+async def job_history(
+    store: GitStore, principal: Principal, job_id: uuid.UUID, first: int
+) -> list[HistoryEntry]:
+    """Return the commits that touched a job, newest first."""
+    entries = await store.history(principal.tenant_slug, job_id, first)
+    if not entries:
+        raise NotFound(f"no job with id {job_id}")
+    return entries
+
+
+def validate_manifest_text(
+    text: str, file: str | None = None
+) -> tuple[JobManifest | None, list[Problem]]:
+    """Check a manifest without saving it; return it (when valid) and every problem."""
+    problems = manifest_problems(text, file)
+    if problems:
+        return None, problems
+    return parse_manifest(text, file), []
+
+
+async def _commit(
+    store: GitStore,
+    broadcaster: Broadcaster,
+    principal: Principal,
+    author: Author,
+    changes: Sequence[Change],
+    message: str,
+) -> str:
+    tenant = principal.tenant_slug
+    old = await store.head(tenant)
+    try:
+        new = await store.commit_changes(tenant, changes, author, message)
+    except (NamespaceExistsError, NamespaceNotEmptyError) as error:
+        raise Conflict(str(error)) from None
+    except ConflictError as error:
+        raise Conflict(
+            f"{error.path} changed since you read it (your blob {error.expected or 'none'}, "
+            f"now {error.current or 'none'}): reload the job and apply your change again"
+        ) from None
+    except (InvalidChangeError, NamespaceError) as error:
+        raise ValidationFailed.single("input", str(error)) from None
+    await publish_job_changes(store, broadcaster, principal.tenant_id, tenant, old, new)
+    return new
+
+
+async def publish_job_changes(
+    store: GitStore,
+    broadcaster: Broadcaster,
+    tenant_id: uuid.UUID,
+    tenant_slug: str,
+    old: str | None,
+    new: str,
+) -> None:
+    """Announce every job a commit (API or push) created, updated or deleted."""
+    if old == new:
+        return
+    for change in await store.job_changes(tenant_slug, old, new):
+        await broadcaster.publish(
+            Event(
+                tenant_id,
+                JOB_EVENTS,
+                {
+                    "kind": change.kind.value,
+                    "job_id": change.job_id,
+                    "path": change.path,
+                    "commit_id": change.commit_id,
+                },
+            )
+        )
