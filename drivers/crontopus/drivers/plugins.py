@@ -84,8 +84,8 @@ def describe_drivers(pm: pluggy.PluginManager) -> list[DriverInfo]:
     found: list[DriverInfo] = []
     taken: set[str] = set()
     hook = pm.hook.crontopus_driver_classes
-    # pluggy calls the newest registration first; reverse for "first registered wins".
-    for impl in reversed(hook.get_hookimpls()):
+    # get_hookimpls() lists plugins in registration order (pluggy *calls* them newest first).
+    for impl in hook.get_hookimpls():
         plugin_name = impl.plugin_name
         distribution, version = _distribution_of(plugin_name)
         hooks = _hooks_of(pm, impl.plugin)

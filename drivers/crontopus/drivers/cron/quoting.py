@@ -1,11 +1,12 @@
 """Render an argv as a crontab command that cron hands to /bin/sh literally.
 
 Cron reads a command before the shell does: an unescaped `%` ends the command (the rest
-becomes stdin), and `\\%` stands for a literal `%`. Cron removes the backslash of `\\%`
-only; any other backslash is kept together with the character after it, so `\\\\%` is a
-kept `\\\\` followed by a terminating `%`. A literal backslash right before a literal `%`
-can therefore not be written with `\\%` alone; inside a single-quoted word we split the
-two with an empty `''` so the shell still sees one word.
+becomes stdin) and `\\%` stands for a literal `%`. Backslashes differ between crons:
+Debian's cron also turns `\\\\` into `\\` (checked against its daemon), while cronie and
+upstream Vixie cron keep `\\\\` as it is. Both keep a backslash followed by anything else.
+So a literal backslash is always written as `\\''`: it ends its single-quoted piece and an
+empty `''` follows, the shell still sees one word, and no cron ever sees `\\\\` or a
+backslash before a `%` it did not mean as an escape.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def render_command(argv: Sequence[str]) -> str:
             )
     # shlex.quote leaves only [\w@%+=:,./-] unquoted, so every backslash is inside '...'.
     shell = " ".join(shlex.quote(arg) for arg in argv)
-    shell = shell.replace("\\%", "\\''%")
+    shell = shell.replace("\\", "\\''")
     text = shell.replace("%", "\\%")
     if text.startswith("*"):
         # cronie rejects a command starting with "*"; quote() never produces one, but be sure.
