@@ -180,3 +180,35 @@ def test_apply_refuses_a_bad_entry_naming_the_job_and_writes_nothing(harness: Ha
     assert str(bad.job_id) in str(refused.value)
     assert harness.writes() == writes
     assert harness.driver.list_managed() == {}
+
+
+def test_an_entry_hash_changes_with_every_field_that_shapes_the_entry() -> None:
+    job = uuid4()
+    base = entry(job_id=job)
+    variants = [
+        entry("0 3 * * *", job_id=job),
+        entry(job_id=job, name="renamed"),
+        entry(job_id=job, timezone="Europe/Berlin"),
+        entry(job_id=job, timezone=None),
+        DesiredEntry.build(job, "backup", "0 2 * * *", "UTC", [AGENT, "run-job", str(job), "-v"]),
+    ]
+    assert len({base.content_hash, *(variant.content_hash for variant in variants)}) == 6
+    assert entry(job_id=job).content_hash == base.content_hash
+
+
+@pytest.mark.parametrize("bad_hash", ["", "has space", "x" * 129, "new\nline"])
+def test_an_entry_refuses_a_hash_no_marker_could_hold(bad_hash: str) -> None:
+    with pytest.raises(ValueError, match="content_hash"):
+        DesiredEntry(uuid4(), "x", "* * * * *", None, (AGENT,), bad_hash)
+
+
+def test_an_entry_refuses_an_empty_command() -> None:
+    with pytest.raises(ValueError, match="command"):
+        DesiredEntry(uuid4(), "x", "* * * * *", None, (), "abc")
+
+
+def test_fingerprints_ignore_spacing_and_case_of_the_schedule_only() -> None:
+    same = foreign_fingerprint("0 2 * * MON", "/bin/x ", "alice")
+    assert foreign_fingerprint("0  2 * *\tmon", "/bin/x", "alice") == same
+    assert foreign_fingerprint("0 2 * * mon", "/bin/X", "alice") != same
+    assert foreign_fingerprint("0 2 * * mon", "/bin/x", "bob") != same
