@@ -63,7 +63,7 @@ class Session:
 
     def git(
         self, *args: str, cwd: Path | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:  # noqa: E501
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "HOME": str(self.home), "GIT_TERMINAL_PROMPT": "0"}
         env.pop("GIT_DIR", None)
         return subprocess.run(
@@ -100,7 +100,8 @@ def test_clone_edit_push_and_see_the_change_in_jobs_and_history(session: Session
     assert pushed.returncode == 0
 
     data = session.graphql(
-        "query($id: UUID!) { job(id: $id) { schedule } jobHistory(id: $id) { message authorName } }",
+        "query($id: UUID!) { job(id: $id) { schedule } "
+        "jobHistory(id: $id) { message authorName } }",
         {"id": job_id},
         access,
     )

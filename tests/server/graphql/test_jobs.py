@@ -355,10 +355,8 @@ async def test_a_broken_file_is_reported_and_hides_no_other_job(
 
 async def test_validate_manifest_reports_problems_without_saving(api: Api, alice: Persona) -> None:
     query = "query($y: String!) { validateManifest(yaml: $y) { valid problems { path message } } }"
-    bad = await api.execute(
-        query, {"y": "apiVersion: v1\nkind: Job\nmetadata: {name: x}\nspec: {shedule: '* * * * *'}\n"},
-        alice.access_token,
-    )  # fmt: skip
+    text = "apiVersion: v1\nkind: Job\nmetadata: {name: x}\nspec: {shedule: '* * * * *'}\n"
+    bad = await api.execute(query, {"y": text}, alice.access_token)
     result = bad["validateManifest"]
     assert result["valid"] is False
     assert any("schedule" in p["message"] or "schedule" in p["path"] for p in result["problems"])
@@ -369,7 +367,8 @@ async def test_validate_manifest_reports_problems_without_saving(api: Api, alice
 async def test_schedule_preview_follows_cron_and_explains_bad_input(
     api: Api, alice: Persona
 ) -> None:
-    query = """query($s: String!, $tz: String!) { schedulePreview(schedule: $s, timezone: $tz, count: 2) {
+    query = """query($s: String!, $tz: String!) {
+      schedulePreview(schedule: $s, timezone: $tz, count: 2) {
       __typename ... on SchedulePreview { expression nextRuns }
       ... on ValidationError { fields { path message } } } }"""
     good = await api.execute(query, {"s": "@weekly", "tz": "UTC"}, alice.access_token)
