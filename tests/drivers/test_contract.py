@@ -212,3 +212,31 @@ def test_fingerprints_ignore_spacing_and_case_of_the_schedule_only() -> None:
     assert foreign_fingerprint("0  2 * *\tmon", "/bin/x", "alice") == same
     assert foreign_fingerprint("0 2 * * mon", "/bin/X", "alice") != same
     assert foreign_fingerprint("0 2 * * mon", "/bin/x", "bob") != same
+
+
+def test_adopting_replaces_the_foreign_entry_by_the_managed_one(harness: Harness) -> None:
+    (foreign,) = harness.driver.list_foreign()
+    adopted = entry("5 4 * * 1")
+    writes = harness.writes()
+    harness.driver.adopt(adopted, foreign.fingerprint)
+    assert harness.writes() == writes + 1
+    assert harness.driver.list_foreign() == []
+    assert set(harness.driver.list_managed()) == {adopted.job_id}
+    harness.driver.adopt(adopted, foreign.fingerprint)
+    assert harness.writes() == writes + 1
+
+
+def test_adopting_an_unknown_fingerprint_only_applies_the_entry(harness: Harness) -> None:
+    adopted = entry()
+    harness.driver.adopt(adopted, "0" * 64)
+    assert len(harness.driver.list_foreign()) == 1
+    assert set(harness.driver.list_managed()) == {adopted.job_id}
+
+
+def test_a_driver_that_cannot_adopt_says_so() -> None:
+    class Minimal(FakeDriver):
+        name = "minimal"
+        adopt = Driver.adopt
+
+    with pytest.raises(PermanentDriverError, match="cannot adopt"):
+        Minimal().adopt(entry(), "f" * 64)

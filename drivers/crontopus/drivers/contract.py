@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 from uuid import UUID
 
+from crontopus.drivers.errors import PermanentDriverError
+
 # A content hash is written into native markers, so it must survive any native format.
 _HASH_PATTERN = re.compile(r"[A-Za-z0-9_.:+-]{1,128}")
 
@@ -178,6 +180,18 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     def remove(self, ids: Iterable[UUID]) -> None:
         """Remove the managed entries of these jobs; unknown ids are ignored."""
+
+    def adopt(self, entry: DesiredEntry, fingerprint: str) -> None:
+        """Install `entry` in place of the foreign entries with `fingerprint`, in one write.
+
+        Called when a discovered job has been adopted in Git, so the machine never runs it
+        twice. Identical foreign entries share a fingerprint and are all replaced; when none is
+        left this is a plain `apply([entry])`. The default refuses: override it.
+        """
+        raise PermanentDriverError(
+            f"driver {self.name!r} cannot adopt foreign entries: remove the entry with"
+            f" fingerprint {fingerprint} by hand, then sync again"
+        )
 
     @abc.abstractmethod
     def convert(self, schedule: str, timezone: str | None) -> NativeSchedule:

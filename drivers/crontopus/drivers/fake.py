@@ -97,6 +97,18 @@ class FakeDriver(Driver):
         if present:
             self.writes += 1
 
+    def adopt(self, entry: DesiredEntry, fingerprint: str) -> None:
+        """Drop the foreign entries with this fingerprint and store the entry, as one write."""
+        self._require_available()
+        kept = [item for item in self.foreign if item.fingerprint != fingerprint]
+        if len(kept) == len(self.foreign):
+            self.apply([entry])
+            return
+        writes = self.writes
+        self.apply([entry])
+        self.foreign = kept
+        self.writes = writes + 1
+
     def convert(self, schedule: str, timezone: str | None) -> NativeSchedule:
         """Validate with crontopus.core and return the expanded expression and zone."""
         try:

@@ -246,3 +246,17 @@ def test_options_choose_a_file_or_a_user_crontab(tmp_path: Path) -> None:
 def test_bad_options_are_refused_with_the_fix(options: dict[str, str], message: str) -> None:
     with pytest.raises(PermanentDriverError, match=message):
         CronDriver.from_options(options)
+
+
+def test_adopting_removes_every_identical_foreign_line_and_nothing_else(tmp_path: Path) -> None:
+    path = tmp_path / "crontab"
+    path.write_text(
+        "# keep\n0 1 * * * /bin/old\nMAILTO=x\n0  1 * * * /bin/old\n0 1 * * * /bin/other\n"
+    )
+    driver = CronDriver(FileCrontab(path, user="dave"), cron_tz=False, machine_zone="UTC")
+    old = next(item for item in driver.list_foreign() if item.command == "/bin/old")
+    job = uuid4()
+    driver.adopt(entry(job, "0 1 * * *"), old.fingerprint)
+    assert foreign_bytes(path.read_bytes()) == b"# keep\nMAILTO=x\n0 1 * * * /bin/other\n"
+    assert [item.command for item in driver.list_foreign()] == ["/bin/other"]
+    assert set(driver.list_managed()) == {job}

@@ -13,6 +13,7 @@ from crontopus.drivers.contract import (
     ForeignEntry,
     InstalledEntry,
     NativeSchedule,
+    foreign_fingerprint,
 )
 from crontopus.drivers.cron.backend import CommandCrontab, CrontabBackend, FileCrontab
 from crontopus.drivers.cron.convert import DRIVER_NAME, CronConverter
@@ -129,6 +130,15 @@ class CronDriver(Driver):
         desired = {entry.job_id: self._block(entry, pin_machine_zone) for entry in entries}
         self._write_if_changed(text, blocks, merge(blocks, desired, ()))
 
+    def adopt(self, entry: DesiredEntry, fingerprint: str) -> None:
+        """Replace the foreign job lines with this fingerprint by the managed entry."""
+        text = self.backend.read()
+        blocks = parse_crontab(text)
+        kept = [block for block in blocks if self._fingerprint(block) != fingerprint]
+        pin_machine_zone = self._foreign_sets_zone(kept)
+        desired = {entry.job_id: self._block(entry, pin_machine_zone)}
+        self._write_if_changed(text, blocks, merge(kept, desired, ()))
+
     def remove(self, ids: Iterable[UUID]) -> None:
         """Remove the entries of these jobs; write only when one was present."""
         text = self.backend.read()
@@ -156,6 +166,12 @@ class CronDriver(Driver):
             )
         line = f"{plan.line} {command}"
         return managed_block(entry.job_id, entry.content_hash, entry.name, environment, line)
+
+    def _fingerprint(self, block: Block) -> str | None:
+        job = parse_job(block.text) if isinstance(block, ForeignLine) else None
+        if job is None:
+            return None
+        return foreign_fingerprint(job.schedule, job.command, self.backend.user)
 
     def _foreign_sets_zone(self, blocks: Sequence[Block]) -> bool:
         sets_zone = any(
