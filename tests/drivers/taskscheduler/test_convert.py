@@ -1,0 +1,269 @@
+"""Cron to Task Scheduler triggers: the expanded triggers against the core evaluator."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crontopus.core.schedule import iter_fire_times, parse_schedule
+from crontopus.drivers.errors import ConversionRefused
+from crontopus.drivers.taskscheduler.convert import (
+    Run,
+    build_triggers,
+    convert_schedule,
+    day_schedules,
+    segments,
+    time_runs,
+)
+from crontopus.drivers.taskscheduler.expand import expand
+from crontopus.drivers.taskscheduler.triggers import (
+    ALL_MONTHS,
+    PAST_START,
+    BootTrigger,
+    ByDay,
+    ByMonth,
+    ByMonthDayOfWeek,
+    ByWeek,
+    CalendarTrigger,
+    Repetition,
+    TimeTrigger,
+)
+
+BASE = datetime(2026, 2, 20, 10, 17, 30, tzinfo=UTC)
+
+TRICKY = [
+    ("* * * * *", "UTC", 200),
+    ("*/7 * * * *", "UTC", 200),
+    ("*/35 * * * *", "UTC", 100),
+    ("5-59/15 * * * *", "UTC", 100),
+    ("5-40/15 * * * *", "UTC", 100),
+    ("1-5,10-12/2,59 * * * *", "UTC", 200),
+    ("0 */5 * * *", "UTC", 100),
+    ("0 */7 * * *", "UTC", 100),
+    ("15,45 9-17 * * 1-5", "UTC", 200),
+    ("0 0 1 * *", "UTC", 40),
+    ("0 0 31 * *", "UTC", 40),
+    ("0 0 30 * *", "UTC", 40),
+    ("0 0 29 2 *", "UTC", 6),
+    ("0 0 */2 * *", "UTC", 100),
+    ("0 0 */10 * *", "UTC", 60),
+    ("0 0 1 */3 *", "UTC", 20),
+    ("0 0 1-7 * */7", "UTC", 40),
+    ("0 0 1-7 * 1", "UTC", 80),
+    ("0 0 1,15 * 5", "UTC", 80),
+    ("0 0 13 * 5", "UTC", 80),
+    ("0 0 1-31 * 1", "UTC", 40),
+    ("0 0 * * 0", "UTC", 20),
+    ("0 0 * * 7", "UTC", 20),
+    ("0 0 * * 0,7", "UTC", 20),
+    ("0 22 * * 5-7", "UTC", 40),
+    ("0 0 * * 6,0", "UTC", 40),
+    ("0 6 * jan,jul mon", "UTC", 40),
+    ("0 6 * JAN-MAR MON-FRI", "UTC", 40),
+    ("30 4 1,15 feb-apr sun", "UTC", 40),
+    ("0 0 * * */2", "UTC", 40),
+    ("0 12 2-30/3 * 1,3", "UTC", 60),
+    ("@hourly", "UTC", 50),
+    ("@daily", "UTC", 20),
+    ("@midnight", "UTC", 20),
+    ("@weekly", "UTC", 20),
+    ("@monthly", "UTC", 20),
+    ("@yearly", "UTC", 5),
+    ("@annually", "UTC", 5),
+    ("0 12 * * *", "Europe/Berlin", 60),
+    ("0 9 * * 1-5", "America/New_York", 60),
+    ("0 3 * * 0", "Europe/Berlin", 60),
+    ("*/10 * * * *", "Asia/Kolkata", 200),
+    ("0 0 1-7 * 1", "Asia/Kathmandu", 40),
+    ("45 23 31 12 *", "Pacific/Chatham", 4),
+    ("*/15 * * * *", "Europe/Berlin", 4000),
+    ("0 */3 * * *", "Europe/Berlin", 400),
+    ("*/20 9-17 * * 1-5", "America/New_York", 600),
+    ("0 0 * * 1", "Europe/London", 20),
+]
+
+
+@pytest.mark.parametrize(("expression", "zone", "count"), TRICKY)
+def test_the_triggers_fire_exactly_when_cron_would(expression, zone, count):
+    conversion = convert_schedule(expression, zone, machine_timezone=zone, now=BASE)
+    fires = itertools.islice(iter_fire_times(expression, zone, BASE), count)
+    expected = [t.astimezone(UTC) for t in fires]
+    expansion = expand(conversion.triggers, zone, BASE + timedelta(seconds=1), expected[-1])
+    assert expansion.uncertain == ()
+    assert list(expansion.times) == expected
+
+
+def test_an_even_step_over_every_day_becomes_one_repeating_time_trigger():
+    (trigger,) = build_triggers(parse_schedule("*/15 * * * *"))
+    assert trigger == TimeTrigger(PAST_START, Repetition(timedelta(minutes=15)))
+
+
+def test_the_time_trigger_starts_in_the_past_so_it_runs_today():
+    (trigger,) = build_triggers(parse_schedule("5-59/15 * * * *"))
+    assert isinstance(trigger, TimeTrigger)
+    assert trigger.start == datetime(2000, 1, 1, 0, 5)
+
+
+def test_a_step_that_does_not_divide_the_hour_becomes_one_hourly_trigger_per_minute():
+    triggers = build_triggers(parse_schedule("*/7 * * * *"))
+    assert len(triggers) == 9
+    assert all(t.repetition == Repetition(timedelta(hours=1)) for t in triggers)  # type: ignore[union-attr]
+
+
+def test_a_run_within_the_day_repeats_until_halfway_to_the_next_time():
+    (trigger,) = build_triggers(parse_schedule("*/5 9-17 * * 1-5"))
+    assert trigger == CalendarTrigger(
+        datetime(2000, 1, 1, 9, 0),
+        ByWeek(frozenset({1, 2, 3, 4, 5})),
+        Repetition(timedelta(minutes=5), timedelta(hours=8, minutes=57)),
+    )
+
+
+def test_consecutive_minutes_repeat_until_half_a_minute_after_the_last():
+    assert Run(540, 1, 60).repetition() == Repetition(
+        timedelta(minutes=1), timedelta(minutes=59, seconds=30)
+    )
+
+
+def test_segments_split_values_into_evenly_spaced_runs():
+    assert segments([0, 7, 14, 20, 40, 60]) == [Run(0, 7, 3), Run(20, 20, 3)]
+    assert segments([5]) == [Run(5, 0, 1)]
+
+
+def test_it_picks_the_spelling_with_the_fewest_runs():
+    assert time_runs(parse_schedule("1,2,4,8,16,32 * * * *")) == [
+        Run(m, 60, 24) for m in (1, 2, 4, 8, 16, 32)
+    ]
+    assert time_runs(parse_schedule("*/15 9-17 * * *")) == [Run(540, 15, 36)]
+
+
+def test_cron_day_or_becomes_two_triggers():
+    assert day_schedules(parse_schedule("0 0 1,15 * 5")) == [
+        ByMonth(frozenset({1, 15})),
+        ByWeek(frozenset({5})),
+    ]
+
+
+def test_a_weekday_in_the_first_week_becomes_a_month_day_of_week_trigger():
+    assert day_schedules(parse_schedule("0 0 1-7 * */7")) == [
+        ByMonthDayOfWeek(frozenset({1}), frozenset({0}))
+    ]
+    assert day_schedules(parse_schedule("0 0 8-21 * */5")) == [
+        ByMonthDayOfWeek(frozenset({2, 3}), frozenset({0, 5}))
+    ]
+
+
+def test_weekdays_in_some_months_cover_every_week_and_the_last():
+    assert day_schedules(parse_schedule("0 6 * jan,jul mon")) == [
+        ByMonthDayOfWeek(frozenset({1, 2, 3, 4}), frozenset({1}), frozenset({1, 7}), True)
+    ]
+
+
+def test_every_day_is_by_day_and_every_day_of_some_months_is_by_month():
+    assert day_schedules(parse_schedule("0 0 * * *")) == [ByDay(1)]
+    assert day_schedules(parse_schedule("0 0 * 2 *")) == [
+        ByMonth(frozenset(range(1, 32)), frozenset({2}))
+    ]
+    assert ByMonth(frozenset({1})).months == ALL_MONTHS
+
+
+def test_reboot_becomes_a_boot_trigger():
+    conversion = convert_schedule("@reboot", "UTC", now=BASE)
+    assert conversion.triggers == (BootTrigger(),)
+
+
+def test_it_refuses_days_anded_with_weekdays_that_are_not_whole_weeks():
+    with pytest.raises(ConversionRefused, match=r"days \*/2 that are also weekdays 1"):
+        convert_schedule("0 0 */2 * 1", "UTC", now=BASE)
+
+
+def test_it_refuses_more_than_48_triggers():
+    with pytest.raises(ConversionRefused, match="needs 50 Task Scheduler triggers") as refused:
+        convert_schedule("1,2,4,8,16,32,33 1,2,4,8,16,17,19 1 * 1", "UTC", now=BASE)
+    assert "at most 48" in refused.value.reason
+
+
+def test_an_uneven_step_is_spelled_exactly_rather_than_refused():
+    # */7 is :00 :07 ... :56 each hour: one hourly trigger per minute value, at most 9 x 2.
+    conversion = convert_schedule("*/7 */5 1,15 * 1-5", "UTC", now=BASE)
+    assert len(conversion.triggers) == 10
+    end = BASE + timedelta(days=60)
+    fires = (t.astimezone(UTC) for t in iter_fire_times("*/7 */5 1,15 * 1-5", "UTC", BASE))
+    expected = list(itertools.takewhile(lambda t: t <= end, fires))
+    assert list(expand(conversion.triggers, "UTC", BASE, end).times) == expected
+
+
+def test_it_refuses_a_job_zone_with_dst_on_a_machine_in_another_zone():
+    with pytest.raises(ConversionRefused, match="Europe/Berlin differs from this machine's") as r:
+        convert_schedule("0 12 * * *", "Europe/Berlin", machine_timezone="UTC", now=BASE)
+    assert "Set spec.timezone to UTC" in r.value.reason
+
+
+def test_it_refuses_a_fixed_offset_zone_on_a_machine_in_another_zone():
+    with pytest.raises(ConversionRefused, match="Asia/Tokyo differs"):
+        convert_schedule("0 12 * * *", "Asia/Tokyo", machine_timezone="UTC", now=BASE)
+
+
+def test_a_zone_that_keeps_the_machine_clock_is_accepted():
+    assert convert_schedule("0 12 * * *", "Etc/UTC", machine_timezone="UTC", now=BASE)
+    assert convert_schedule(
+        "0 12 * * *", "Europe/Paris", machine_timezone="Europe/Berlin", now=BASE
+    )
+
+
+def test_it_refuses_a_start_inside_the_spring_gap():
+    with pytest.raises(ConversionRefused) as refused:
+        convert_schedule("30 2 * * *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE)
+    reason = refused.value.reason
+    assert "2026-03-29 in Europe/Berlin (clocks jump forward from 02:00 to 03:00)" in reason
+    assert "a trigger starts at 2026-03-29 02:30" in reason
+    assert "spec.taskScheduler.acceptDstDifferences" in reason
+
+
+def test_it_refuses_a_start_in_the_repeated_hour():
+    with pytest.raises(ConversionRefused, match=r"2026-10-25 in Europe/Berlin .*go back"):
+        convert_schedule("30 2 * 10 *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE)
+
+
+def test_it_refuses_a_repetition_that_drifts_from_the_wall_clock():
+    # Every two hours from midnight counts elapsed time: after the spring change it lands on
+    # odd hours. One trigger per time would need 02:00, which does not exist that day.
+    with pytest.raises(ConversionRefused, match="cron runs it at 03-29 04:00"):
+        convert_schedule("0 */2 * * *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE)
+
+
+def test_it_falls_back_to_one_trigger_per_time_when_repetition_would_drift():
+    conversion = convert_schedule(
+        "0 */3 * * *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE
+    )
+    assert len(conversion.triggers) == 8
+    assert all(t.repetition is None for t in conversion.triggers)  # type: ignore[union-attr]
+
+
+def test_a_quarter_hour_step_survives_dst_because_the_shift_is_whole_quarters():
+    conversion = convert_schedule(
+        "*/15 * * * *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE
+    )
+    assert conversion.triggers == (TimeTrigger(PAST_START, Repetition(timedelta(minutes=15))),)
+
+
+def test_the_opt_in_accepts_task_scheduler_behaviour():
+    conversion = convert_schedule(
+        "30 2 * * *",
+        "Europe/Berlin",
+        machine_timezone="Europe/Berlin",
+        now=BASE,
+        accept_dst_difference=True,
+    )
+    assert len(conversion.triggers) == 1
+
+
+def test_repetition_limits_follow_the_schema():
+    with pytest.raises(ValueError, match="outside 1 minute to 31 days"):
+        Repetition(timedelta(seconds=30))
+    with pytest.raises(ValueError, match="outside 1 minute to 31 days"):
+        Repetition(timedelta(days=32))
+    with pytest.raises(ValueError, match="shorter than its interval"):
+        Repetition(timedelta(minutes=10), timedelta(minutes=5))

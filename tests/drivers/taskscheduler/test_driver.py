@@ -1,0 +1,100 @@
+"""The Task Scheduler driver on a stand-in schtasks: apply, list, remove, convert."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+
+from crontopus.drivers import DesiredEntry, get_plugin_manager, load_drivers
+from crontopus.drivers.errors import ConversionRefused
+from crontopus.drivers.taskscheduler.driver import TaskSchedulerDriver
+from crontopus.drivers.taskscheduler.xml import parse_task
+
+JOB = UUID("550e8400-e29b-41d4-a716-446655440000")
+OTHER = UUID("6ba7b810-9dad-41d1-80b4-00c04fd430c8")
+AGENT = "C:\\Crontopus\\crontopus-agent.exe"
+
+
+def entry(job_id=JOB, schedule="*/15 * * * *", timezone=None):
+    return DesiredEntry.build(job_id, "backup", schedule, timezone, [AGENT, "run-job", str(job_id)])
+
+
+def test_it_is_unavailable_off_windows_with_a_reason(fake_schtasks):
+    availability = TaskSchedulerDriver(fake_schtasks, platform="linux").available()
+    assert not availability
+    assert "only on Windows" in availability.reason
+
+
+def test_it_applies_lists_and_removes_a_task(fake_schtasks):
+    driver = TaskSchedulerDriver(fake_schtasks)
+    driver.apply([entry(), entry(OTHER, "0 2 * * 1-5")])
+    assert set(fake_schtasks.tasks) == {
+        f"\\Crontopus\\crontopus-{JOB}",
+        f"\\Crontopus\\crontopus-{OTHER}",
+    }
+    managed = driver.list_managed()
+    assert set(managed) == {JOB, OTHER}
+    assert managed[JOB].content_hash == entry().content_hash
+    driver.remove([JOB, UUID(int=7)])
+    assert set(driver.list_managed()) == {OTHER}
+
+
+def test_a_second_apply_with_nothing_changed_registers_nothing(fake_schtasks):
+    driver = TaskSchedulerDriver(fake_schtasks)
+    driver.apply([entry()])
+    creates = len([c for c in fake_schtasks.calls if c[1] == "/Create"])
+    driver.apply([entry()])
+    assert len([c for c in fake_schtasks.calls if c[1] == "/Create"]) == creates == 1
+
+
+def test_a_changed_schedule_replaces_the_task(fake_schtasks):
+    driver = TaskSchedulerDriver(fake_schtasks)
+    driver.apply([entry()])
+    driver.apply([entry(schedule="0 3 * * *")])
+    summary = parse_task(fake_schtasks.tasks[f"\\Crontopus\\crontopus-{JOB}"])
+    assert len(summary.triggers) == 1
+    assert summary.triggers[0].start.hour == 3  # type: ignore[union-attr]
+
+
+def test_a_refused_entry_registers_nothing_and_names_the_job(fake_schtasks):
+    driver = TaskSchedulerDriver(fake_schtasks)
+    with pytest.raises(ConversionRefused, match=str(OTHER)):
+        driver.apply([entry(), entry(OTHER, "0 12 * * *", "Europe/Berlin")])
+    assert fake_schtasks.tasks == {}
+
+
+def test_foreign_tasks_are_listed_but_windows_own_are_not(fake_schtasks):
+    driver = TaskSchedulerDriver(fake_schtasks)
+    driver.apply([entry()])
+    foreign_xml = fake_schtasks.tasks[f"\\Crontopus\\crontopus-{JOB}"].replace(
+        f"crontopus-job={JOB}", "made by hand"
+    )
+    fake_schtasks.tasks["\\Nightly backup"] = foreign_xml
+    fake_schtasks.tasks["\\Microsoft\\Windows\\Defrag\\ScheduledDefrag"] = foreign_xml
+    (foreign,) = driver.list_foreign()
+    assert foreign.user == "\\Nightly backup"
+    assert foreign.schedule == "from 2000-01-01 00:00 every 0:15:00"
+    assert foreign.command.startswith(AGENT)
+    assert driver.list_managed().keys() == {JOB}
+
+
+def test_convert_prints_the_task_xml():
+    native = TaskSchedulerDriver(platform="win32").convert("0 0 1-7 * */7", None).to_json()
+    assert native["driver"] == "taskscheduler"
+    assert "<ScheduleByMonthDayOfWeek>" in native["native"]["xml"]
+    assert native["native"]["triggers"] == [
+        "Sun of weeks 1 of months 1,2,3,4,5,6,7,8,9,10,11,12 at 00:00"
+    ]
+
+
+def test_the_machine_zone_comes_from_the_options():
+    driver = TaskSchedulerDriver.from_options({"machine_timezone": "Europe/Berlin"})
+    assert (
+        driver.convert("0 12 * * *", "Europe/Berlin").native["machine_timezone"] == "Europe/Berlin"
+    )
+
+
+def test_the_plugin_registers_the_driver_through_its_entry_point():
+    drivers = load_drivers(get_plugin_manager())
+    assert drivers["taskscheduler"] is TaskSchedulerDriver
