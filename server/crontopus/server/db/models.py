@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from crontopus.core.enums import RunStatus
 from crontopus.server.db.types import UTCDateTime, utcnow
 
 # Explicit constraint names keep Alembic revisions identical on SQLite and PostgreSQL.
@@ -141,4 +142,142 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(300))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EnrollmentToken(Base):
+    """A token agents use once (or up to `max_uses` times) to enroll their machine."""
+
+    __tablename__ = "enrollment_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    max_uses: Mapped[int | None]
+    use_count: Mapped[int] = mapped_column(default=0)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Endpoint(Base):
+    """An enrolled machine running the agent; its token is stored hashed."""
+
+    __tablename__ = "endpoints"
+    __table_args__ = (UniqueConstraint("tenant_id", "machine_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    hostname: Mapped[str] = mapped_column(String(255))
+    platform: Mapped[str] = mapped_column(String(100))
+    machine_id: Mapped[str] = mapped_column(String(128))
+    agent_version: Mapped[str] = mapped_column(String(50))
+    driver: Mapped[str | None] = mapped_column(String(50))
+    drivers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    enrolled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]
+    applied_commit: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None]
+
+
+class Run(Base):
+    """One execution of a job on an endpoint; `id` is the wrapper's idempotency key."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_tenant_started", "tenant_id", "started_at", "id"),
+        Index("ix_runs_tenant_job_started", "tenant_id", "job_id", "started_at", "id"),
+        Index("ix_runs_tenant_endpoint_started", "tenant_id", "endpoint_id", "started_at", "id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    job_id: Mapped[uuid.UUID]
+    job_name: Mapped[str | None] = mapped_column(String(63))
+    namespace: Mapped[str | None] = mapped_column(String(63))
+    endpoint_id: Mapped[uuid.UUID | None]
+    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus, "run_status"))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    duration_ms: Mapped[int | None]
+    exit_code: Mapped[int | None]
+    output: Mapped[str] = mapped_column(default="")
+    output_truncated: Mapped[bool] = mapped_column(default=False)
+    commit_id: Mapped[str | None] = mapped_column(String(64))
+    unknown_job: Mapped[bool] = mapped_column(default=False)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobHealthHour(Base):
+    """Finished runs of one job in one hour, maintained on ingest."""
+
+    __tablename__ = "job_health_hourly"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    job_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    runs: Mapped[int] = mapped_column(default=0)
+    successes: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_run_at: Mapped[datetime | None]
+
+
+class EndpointHealthHour(Base):
+    """Finished runs on one endpoint in one hour, maintained on ingest."""
+
+    __tablename__ = "endpoint_health_hourly"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    runs: Mapped[int] = mapped_column(default=0)
+    successes: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_run_at: Mapped[datetime | None]
+
+
+class JobInstance(Base):
+    """What an endpoint's scheduler holds for a job, as the agent last reported it."""
+
+    __tablename__ = "job_instances"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("endpoints.id", ondelete="CASCADE"), primary_key=True
+    )
+    job_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, index=True)
+    driver: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DiscoveredJob(Base):
+    """A foreign scheduler entry an agent reported, committed once to `discovered/`."""
+
+    __tablename__ = "discovered_jobs"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[uuid.UUID]
+    first_endpoint_id: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
