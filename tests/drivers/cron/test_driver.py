@@ -260,3 +260,15 @@ def test_adopting_removes_every_identical_foreign_line_and_nothing_else(tmp_path
     assert foreign_bytes(path.read_bytes()) == b"# keep\nMAILTO=x\n0 1 * * * /bin/other\n"
     assert [item.command for item in driver.list_foreign()] == ["/bin/other"]
     assert set(driver.list_managed()) == {job}
+
+
+@pytest.mark.parametrize("machine_zone", ["Not/AZone", "Europe/Paris\nX=1"])
+def test_a_bad_machine_zone_is_never_written_into_the_crontab(
+    tmp_path: Path, machine_zone: str
+) -> None:
+    path = tmp_path / "crontab"
+    path.write_text("CRON_TZ=America/New_York\n")
+    driver = CronDriver(FileCrontab(path), cron_tz=True, machine_zone=machine_zone)
+    with pytest.raises(ConversionRefused, match="machine's zone"):
+        driver.apply([entry(uuid4(), timezone=None)])
+    assert path.read_text() == "CRON_TZ=America/New_York\n"

@@ -78,8 +78,12 @@ class CronConverter:
             raise ConversionRefused(
                 "the crontab sets CRON_TZ above Crontopus' entries and the machine's own zone"
                 " cannot be named (/etc/localtime is not a link into zoneinfo and"
-                " /etc/timezone is empty): give the job an explicit timezone"
+                " /etc/timezone is empty): set the cron driver option machine_zone"
             )
+        try:
+            load_timezone(zone)
+        except ScheduleError as exc:
+            raise ConversionRefused(f"the machine's zone: {exc}") from exc
         return (f"{CRON_TZ}={zone}",)
 
     def _environment(self, parsed: CronSchedule, timezone: str | None) -> tuple[str, ...]:
