@@ -46,7 +46,7 @@ class Principal:
         return self.username or "unknown"
 
     def has_scope(self, scope: Scope) -> bool:
-        return self.kind is not PrincipalKind.API_TOKEN or scope in self.scopes
+        return self.kind is PrincipalKind.USER or scope in self.scopes
 
     def require_role(self, minimum: Role, action: str) -> None:
         """Refuse `action` unless the principal's role is at least `minimum`."""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crontopus.server.db.models import ApiToken, Membership
+from crontopus.server.db.models import ApiToken, Endpoint, Membership, Role, Tenant
 from crontopus.server.errors import AuthenticationFailed
 from crontopus.server.security.identity_cache import Identity, IdentityCache, TenantView, UserView
 from crontopus.server.security.jwt import decode_access_token
@@ -39,6 +39,8 @@ async def authenticate(
     kind = token_kind(token)
     if kind is TokenKind.API:
         identity, not_after = await _api_token_identity(session, token)
+    elif kind is TokenKind.ENDPOINT:
+        identity, not_after = await _endpoint_identity(session, token), None
     elif kind is not None:
         raise AuthenticationFailed(
             f"a {kind.name.lower()} token cannot be used here; use an access or API token"
@@ -129,3 +131,31 @@ async def _api_token_identity(session: AsyncSession, token: str) -> tuple[Identi
     )
     identity = Identity(principal, user, tenant, token_digest=token_digest)
     return identity, _monotonic_deadline(api_token.expires_at)
+
+
+async def _endpoint_identity(session: AsyncSession, token: str) -> Identity:
+    token_digest = digest(token)
+    found = (
+        await session.execute(
+            select(Endpoint, Tenant)
+            .join(Tenant, Tenant.id == Endpoint.tenant_id)
+            .where(Endpoint.token_hash == token_digest)
+        )
+    ).first()
+    if found is None:
+        raise AuthenticationFailed("unknown endpoint token; enroll the agent again")
+    endpoint, tenant = found
+    if endpoint.revoked_at is not None:
+        raise AuthenticationFailed("this endpoint was revoked; enroll the agent again")
+    principal = Principal(
+        kind=PrincipalKind.ENDPOINT,
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        # Endpoints read jobs and report runs; the role only matters for user actions.
+        role=Role.VIEWER,
+        scopes=frozenset({Scope.READ, Scope.CHECKIN}),
+        endpoint_id=endpoint.id,
+    )
+    return Identity(
+        principal, None, TenantView(tenant.id, tenant.slug, tenant.name), token_digest=token_digest
+    )

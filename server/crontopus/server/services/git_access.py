@@ -9,7 +9,7 @@ from crontopus.server.db.models import Role, Tenant
 from crontopus.server.errors import AuthenticationFailed
 from crontopus.server.gitstore import GitAccess
 from crontopus.server.security.identity_cache import IdentityCache
-from crontopus.server.security.principal import Scope
+from crontopus.server.security.principal import PrincipalKind, Scope
 from crontopus.server.security.tokens import TokenKind, token_kind
 from crontopus.server.services.authentication import authenticate
 from crontopus.server.settings import Settings
@@ -27,7 +27,7 @@ async def git_access(
     None means the token is not valid at all (the client is asked to log in again);
     no access at all is answered "not found" by the Git app, so tenants cannot be probed.
     """
-    if token_kind(password) is not TokenKind.API:
+    if token_kind(password) not in (TokenKind.API, TokenKind.ENDPOINT):
         return None
     try:
         identity = await authenticate(session, settings, password, identities)
@@ -36,7 +36,12 @@ async def git_access(
     principal = identity.principal
     if principal.tenant_slug != tenant_slug:
         return GitAccess(can_read=False, can_write=False)
-    can_write = principal.has_scope(Scope.WRITE) and principal.role.rank >= Role.MEMBER.rank
+    # Endpoints only ever fetch; people push with a write-scoped API token.
+    can_write = (
+        principal.kind is PrincipalKind.API_TOKEN
+        and principal.has_scope(Scope.WRITE)
+        and principal.role.rank >= Role.MEMBER.rank
+    )
     return GitAccess(can_read=True, can_write=can_write)
 
 
