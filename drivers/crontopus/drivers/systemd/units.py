@@ -13,6 +13,7 @@ from uuid import UUID
 
 UNIT_PREFIX = "crontopus-"
 MARKER_KEY = "X-Crontopus-Job"
+HASH_KEY = "X-Crontopus-Hash"
 HEADER = "# Managed by Crontopus: edits are overwritten on the next reconcile.\n"
 
 # Characters that need no quoting in an ExecStart= word.
@@ -71,15 +72,23 @@ def _description(job_id: UUID, name: str | None) -> str:
     return escape_specifiers(label.replace("\n", " "))
 
 
-def render_timer(job_id: UUID, on_calendar: Sequence[str], *, name: str | None = None) -> str:
+def render_timer(
+    job_id: UUID,
+    on_calendar: Sequence[str],
+    *,
+    name: str | None = None,
+    content_hash: str | None = None,
+) -> str:
     """Render the `.timer` unit: exact elapses, no catch-up, no random delay."""
     if not on_calendar:
         raise ValueError("a timer needs at least one OnCalendar= expression")
     calendar = "".join(f"OnCalendar={escape_specifiers(line)}\n" for line in on_calendar)
+    digest = f"{HASH_KEY}={content_hash}\n" if content_hash else ""
     return (
         HEADER + "[Unit]\n"
         f"Description={_description(job_id, name)}\n"
         f"{MARKER_KEY}={job_id}\n"
+        f"{digest}"
         "\n[Timer]\n"
         f"{calendar}"
         # The one-minute default lets the timer fire anywhere in that minute.
@@ -115,6 +124,7 @@ class TimerUnit:
     on_calendar: tuple[str, ...]
     job_id: UUID | None
     unit: str | None  # the Unit= it starts, when set
+    content_hash: str | None = None
 
     @property
     def managed(self) -> bool:
@@ -128,6 +138,7 @@ def parse_timer(name: str, text: str) -> TimerUnit:
     on_calendar: list[str] = []
     job_id: UUID | None = None
     unit: str | None = None
+    content_hash: str | None = None
     for key, value, current in _entries(text):
         section = current
         if section == "Timer" and key == "OnCalendar":
@@ -140,7 +151,23 @@ def parse_timer(name: str, text: str) -> TimerUnit:
                 job_id = UUID(value)
             except ValueError:
                 job_id = None
-    return TimerUnit(name=name, on_calendar=tuple(on_calendar), job_id=job_id, unit=unit)
+        elif section == "Unit" and key == HASH_KEY:
+            content_hash = value
+    return TimerUnit(
+        name=name,
+        on_calendar=tuple(on_calendar),
+        job_id=job_id,
+        unit=unit,
+        content_hash=content_hash,
+    )
+
+
+def parse_exec_start(text: str) -> str | None:
+    """Return the first `ExecStart=` of a service unit as written, for discovery."""
+    for key, value, section in _entries(text):
+        if section == "Service" and key == "ExecStart" and value:
+            return value.replace("%%", "%")
+    return None
 
 
 def _entries(text: str) -> list[tuple[str, str, str]]:
