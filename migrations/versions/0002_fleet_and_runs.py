@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 04:25:40.247471
+Create Date: 2026-11-26 04:27:33.862285
 """
 
 from collections.abc import Sequence
@@ -147,6 +147,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("start_reported", sa.Boolean(), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("duration_ms", sa.Integer(), nullable=True),
         sa.Column("exit_code", sa.Integer(), nullable=True),

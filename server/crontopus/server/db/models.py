@@ -209,6 +209,7 @@ class Run(Base):
     endpoint_id: Mapped[uuid.UUID | None]
     status: Mapped[RunStatus] = mapped_column(_enum(RunStatus, "run_status"))
     started_at: Mapped[datetime]
+    start_reported: Mapped[bool] = mapped_column(default=False)
     finished_at: Mapped[datetime | None]
     duration_ms: Mapped[int | None]
     exit_code: Mapped[int | None]
