@@ -130,8 +130,20 @@ REJECTED = {
         'the schedule is empty: write five fields such as "0 2 * * *" or a macro such as "@daily"'
     ),
     "0 0 * * *\n": (
-        "'0 0 * * *\\n' is not valid cron (a schedule is one line: remove the line break or "
-        "control character)"
+        "'0 0 * * *\\n' is not valid cron (a schedule is one line of visible text: "
+        "remove the line break)"
+    ),
+    "0\u00a02 * * *": (
+        "'0\\xa02 * * *' is not valid cron (a schedule is one line of visible text: "
+        "remove the invisible character U+00A0)"
+    ),
+    "*-5 * * * *": (
+        '"*-5 * * * *" is not valid cron ("*-5" in minute mixes "*" with other text: '
+        '"*" stands alone or takes a step, as in "*/5")'
+    ),
+    "*5 * * * *": (
+        '"*5 * * * *" is not valid cron ("*5" in minute mixes "*" with other text: '
+        '"*" stands alone or takes a step, as in "*/5")'
     ),
     "0 0 30 2 *": (
         '"0 0 30 2 *" never fires: no chosen day of month (30) exists in Feb; '
@@ -160,7 +172,7 @@ def test_it_refuses_with_the_reason_and_a_fix(expression: str, message: str) -> 
 
 
 def test_a_newline_inside_the_schedule_is_refused() -> None:
-    with pytest.raises(ScheduleError, match="one line"):
+    with pytest.raises(ScheduleError, match="line break"):
         parse_schedule("0 0 * * *\n* * * * * rm -rf /")
 
 

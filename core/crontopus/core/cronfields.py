@@ -114,6 +114,11 @@ def _parse_item(item: str, spec: FieldSpec) -> range:
     step = _parse_step(item, step_text, spec) if slash else 1
     if base == "*":
         return range(spec.low, spec.high + 1, step)
+    if "*" in base:
+        raise FieldProblem(
+            f'"{item}" in {spec.name} mixes "*" with other text: "*" stands alone or takes a '
+            'step, as in "*/5"'
+        )
     start_text, dash, end_text = base.partition("-")
     if not dash:
         value = _parse_value(base, spec)

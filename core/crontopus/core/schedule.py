@@ -136,10 +136,12 @@ def _parse_schedule(text: str, allow_reboot: bool) -> CronSchedule:
             f"the schedule is {len(written)} characters long: cron lines stay under "
             f"{MAX_SCHEDULE_LENGTH}, so shorten it (ranges and steps are shorter than long lists)"
         )
-    if any(not char.isprintable() and char != "\t" for char in written):
+    hidden = next((char for char in written if not char.isprintable() and char != "\t"), None)
+    if hidden is not None:
+        what = "line break" if hidden in "\r\n" else f"invisible character U+{ord(hidden):04X}"
         raise ScheduleError(
-            f"{written!r} is not valid cron (a schedule is one line: remove the line break or "
-            "control character)"
+            f"{written!r} is not valid cron (a schedule is one line of visible text: "
+            f"remove the {what})"
         )
     if written.startswith("@"):
         return _parse_macro(text, written, allow_reboot)
