@@ -147,7 +147,17 @@ def _debian_crontab() -> str | None:
     if crontab is None:
         return None
     usage = subprocess.run([crontab, "-h"], capture_output=True, text=True, check=False)
-    return crontab if "-n" in usage.stdout + usage.stderr else None
+    if "-n" not in usage.stdout + usage.stderr:
+        return None
+    # -n still needs the spool directory; a known-good line tells whether this user may use it.
+    probe = subprocess.run(
+        [crontab, "-n", "-"],
+        input="0 0 * * * /bin/true\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return crontab if probe.returncode == 0 else None
 
 
 CRONTAB = _debian_crontab()
@@ -158,7 +168,7 @@ def _crontab_accepts(expression: str, tmp_path: Path) -> bool:
     assert CRONTAB is not None
     table = tmp_path / "crontab"
     table.write_text(f"{expression} /bin/true\n")
-    # -n only checks the syntax; it installs nothing.
+    # -n only checks the syntax (through a temporary file it removes); it installs nothing.
     result = subprocess.run([CRONTAB, "-n", str(table)], capture_output=True, check=False)
     return result.returncode == 0
 
