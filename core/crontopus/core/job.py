@@ -1,0 +1,114 @@
+"""A job as its manifest describes it, and where its file lives in the repository."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from crontopus.core.enums import Concurrency
+from crontopus.core.errors import ManifestError
+from crontopus.core.namespaces import slug_problem, validate_namespace
+from crontopus.core.problems import Problem
+from crontopus.core.schedule import CronSchedule, parse_schedule
+
+API_VERSIONS: Final = ("crontopus.io/v1", "v1")
+KIND: Final = "Job"
+DEFAULT_GRACE_TIME: Final = 300
+SOURCE_LABEL: Final = "source"
+DISCOVERED_SOURCE: Final = "discovered"
+MANIFEST_SUFFIX: Final = ".yaml"
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Which endpoints run a job: those carrying all of these labels (none = every endpoint)."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def matches(self, endpoint_labels: Mapping[str, str]) -> bool:
+        """Tell whether an endpoint with `endpoint_labels` runs the job."""
+        return all(endpoint_labels.get(key) == value for key, value in self.labels.items())
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self.labels.items()))
+
+
+@dataclass(frozen=True)
+class JobManifest:
+    """One job, as its manifest describes it; treat the mappings as read-only."""
+
+    id: uuid.UUID
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    schedule: str
+    timezone: str
+    command: str
+    args: tuple[str, ...]
+    env: Mapping[str, str]
+    enabled: bool = True
+    paused: bool = False
+    timeout: int | None = None
+    grace_time: int = DEFAULT_GRACE_TIME
+    concurrency: Concurrency = Concurrency.ALLOW
+    targets: Targets = field(default_factory=Targets)
+    api_version: str = API_VERSIONS[0]
+    # Reserved for spec keys added later (such as "alerts"); the parser leaves it empty for now.
+    extra_spec: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_discovered(self) -> bool:
+        """Tell whether the agent found this job on a machine instead of someone writing it."""
+        return self.labels.get(SOURCE_LABEL) == DISCOVERED_SOURCE
+
+    @property
+    def cron(self) -> CronSchedule:
+        """Return the parsed schedule."""
+        return parse_schedule(self.schedule)
+
+    @property
+    def active(self) -> bool:
+        """Tell whether the job is meant to fire (enabled and not paused)."""
+        return self.enabled and not self.paused
+
+    @property
+    def path(self) -> str:
+        """Return the file of this job in the repository, e.g. "backup/backup-database.yaml"."""
+        return manifest_path(self.namespace, self.name)
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+def manifest_path(namespace: str, name: str) -> str:
+    """Return the repository path of a job, e.g. "backup/backup-database.yaml"."""
+    validate_namespace(namespace)
+    problem = slug_problem(name, "name")
+    if problem is not None:
+        raise ManifestError([Problem(None, "metadata.name", problem)])
+    return f"{namespace}/{name}{MANIFEST_SUFFIX}"
+
+
+def split_manifest_path(path: str) -> tuple[str, str] | None:
+    """Return (namespace, name) for a path shaped like a manifest's, else None."""
+    directory, slash, file_name = path.partition("/")
+    if not slash or "/" in file_name or not file_name.endswith(MANIFEST_SUFFIX):
+        return None
+    return directory, file_name.removesuffix(MANIFEST_SUFFIX)
+
+
+def path_problems(path: str, manifest: JobManifest) -> list[Problem]:
+    """Return the problems of keeping `manifest` at `path` (it belongs at namespace/name.yaml)."""
+    expected = manifest_path(manifest.namespace, manifest.name)
+    if path == expected:
+        return []
+    return [
+        Problem(
+            path,
+            "metadata.name",
+            f'a job named "{manifest.name}" in namespace "{manifest.namespace}" belongs in '
+            f'"{expected}": move the file or change the name',
+        )
+    ]
