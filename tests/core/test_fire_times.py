@@ -129,6 +129,13 @@ DST = [
         id="berlin-spring-fixed-time-on-the-hour",
     ),
     pytest.param(
+        "0,30 2 * * *",
+        "Europe/Berlin",
+        datetime(2026, 3, 29, 0, 0, tzinfo=UTC),
+        ["2026-03-29T03:00:00+02:00", "2026-03-30T02:00:00+02:00"],
+        id="berlin-spring-two-skipped-times-run-once-at-03:00",
+    ),
+    pytest.param(
         "*/30 * * * *",
         "Europe/Berlin",
         datetime(2026, 3, 29, 0, 0, tzinfo=UTC),
@@ -225,6 +232,21 @@ DST = [
         datetime(2026, 9, 6, 0, 0, tzinfo=UTC),
         ["2026-09-06T01:00:00-03:00", "2026-09-06T01:30:00-03:00"],
         id="santiago-midnight-gap-wildcard",
+    ),
+    pytest.param(
+        # Australia/Lord_Howe moves from 02:00 to 02:30 on 4 October 2026.
+        "30 * * * *",
+        "Australia/Lord_Howe",
+        datetime(2026, 10, 3, 14, 0, tzinfo=UTC),
+        ["2026-10-04T01:30:00+10:30", "2026-10-04T02:30:00+11:00", "2026-10-04T03:30:00+11:00"],
+        id="lord-howe-half-hour-change-wildcard",
+    ),
+    pytest.param(
+        "0 2 * * *",
+        "Australia/Lord_Howe",
+        datetime(2026, 10, 3, 6, 0, tzinfo=UTC),
+        ["2026-10-04T02:30:00+11:00", "2026-10-05T02:00:00+11:00"],
+        id="lord-howe-half-hour-change-fixed-time",
     ),
     pytest.param(
         "0 0 * * *",
