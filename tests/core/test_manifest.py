@@ -536,7 +536,7 @@ def test_args_are_a_list_of_strings() -> None:
     assert job.args == ("--days", "7", "", "a b")
     assert problems_of(manifest_with(spec="args: [--days, 7, true]")) == [
         'f.yaml: spec.args[1]: must be a string, not a number: quote it, e.g. "7"',
-        'f.yaml: spec.args[2]: must be a string, not true/false: quote it, e.g. "True"',
+        'f.yaml: spec.args[2]: must be a string, not true/false: quote it, e.g. "true"',
     ]
     assert problems_of(manifest_with(spec="args: --full")) == [
         'f.yaml: spec.args: must be a list such as ["--full"], not a string'
@@ -544,6 +544,14 @@ def test_args_are_a_list_of_strings() -> None:
     too_many = ", ".join(["a"] * (MAX_ARGS + 1))
     (problem,) = problems_of(manifest_with(spec=f"args: [{too_many}]"))
     assert f"has {MAX_ARGS + 1} arguments, more than {MAX_ARGS}" in problem
+
+
+def test_empty_and_nested_values_are_not_strings() -> None:
+    assert problems_of(manifest_with(spec="env: {A: , B: [x], C: {d: e}}")) == [
+        'f.yaml: spec.env.A: must be a string, not empty (null): write "" for an empty value',
+        "f.yaml: spec.env.B: must be a string, not a list",
+        "f.yaml: spec.env.C: must be a string, not a mapping",
+    ]
 
 
 def test_env_names_are_shell_identifiers_and_values_strings() -> None:

@@ -127,7 +127,7 @@ def check_labels(value: object, c: Checker, path: str) -> dict[str, str]:
         if problem is not None:
             c.add(where, problem)
         if not isinstance(label, str):
-            c.add(where, f'must be a string, not {describe_type(label)}: quote it, e.g. "{label}"')
+            c.add(where, _not_a_string(label))
             continue
         problem = label_value_problem(label)
         if problem is not None:
@@ -186,7 +186,7 @@ def check_args(value: object, c: Checker) -> tuple[str, ...]:
     for index, arg in enumerate(value):
         where = join_path(path, index)
         if not isinstance(arg, str):
-            c.add(where, f'must be a string, not {describe_type(arg)}: quote it, e.g. "{arg}"')
+            c.add(where, _not_a_string(arg))
         elif len(arg) > MAX_ARG_LENGTH:
             c.add(where, f"is {len(arg)} characters long, more than {MAX_ARG_LENGTH}")
         elif "\0" in arg:
@@ -225,7 +225,7 @@ def check_env(value: object, c: Checker) -> dict[str, str]:
         if not isinstance(variable, str):
             c.add(
                 where,
-                f'must be a string, not {describe_type(variable)}: quote it, e.g. "{variable}"',
+                _not_a_string(variable),
             )
         elif len(variable) > MAX_ENV_VALUE_LENGTH:
             c.add(where, f"is {len(variable)} characters long, more than {MAX_ENV_VALUE_LENGTH}")
@@ -282,6 +282,16 @@ def check_concurrency(value: object, c: Checker) -> Concurrency:
         )
         c.add(path, f'"{text}" is not a concurrency policy: {fix}')
         return Concurrency.ALLOW
+
+
+def _not_a_string(value: object) -> str:
+    if value is None:
+        return 'must be a string, not empty (null): write "" for an empty value'
+    if isinstance(value, bool | int | float):
+        # YAML read it as true/false or a number: the quoted spelling keeps what was written.
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        return f'must be a string, not {describe_type(value)}: quote it, e.g. "{shown}"'
+    return f"must be a string, not {describe_type(value)}"
 
 
 def _has_control_characters(text: str) -> bool:
