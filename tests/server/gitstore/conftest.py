@@ -6,54 +6,15 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import uvicorn
 
-from crontopus.server.gitstore import Author, GitAccess, ManagedGitStore, make_git_http_app
-
-ALICE = Author("Alice Example", "alice@example.com")
-BOB = Author("Bob Example", "bob@example.com")
-
-# Tokens of the HTTP tests: tenant → rights.
-TOKENS: dict[str, tuple[str, GitAccess]] = {
-    "ctp_acme_write": ("acme", GitAccess(can_read=True, can_write=True)),
-    "ctp_acme_read": ("acme", GitAccess(can_read=True, can_write=False)),
-    "ctp_globex_write": ("globex", GitAccess(can_read=True, can_write=True)),
-}
-
-ManifestFactory = Callable[..., str]
-
-
-def manifest(
-    name: str,
-    namespace: str = "default",
-    job_id: uuid.UUID | str | None = None,
-    *,
-    schedule: str = "0 2 * * *",
-    command: str = "/opt/scripts/run.sh",
-    labels: dict[str, str] | None = None,
-) -> str:
-    """Return the YAML of a valid job manifest."""
-    label_lines = ""
-    if labels:
-        label_lines = "  labels:\n" + "".join(f"    {k}: {v}\n" for k, v in labels.items())
-    return (
-        "apiVersion: crontopus.io/v1\n"
-        "kind: Job\n"
-        "metadata:\n"
-        f"  id: {job_id or uuid.uuid4()}\n"
-        f"  name: {name}\n"
-        f"  namespace: {namespace}\n"
-        f"{label_lines}"
-        "spec:\n"
-        f'  schedule: "{schedule}"\n'
-        f"  command: {command}\n"
-    )
+from crontopus.server.gitstore import GitAccess, ManagedGitStore, make_git_http_app
+from tests.server.gitstore.support import TOKENS, ManifestFactory, manifest
 
 
 @pytest.fixture
@@ -159,7 +120,13 @@ async def git_server(store: ManagedGitStore) -> AsyncIterator[GitServer]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, lifespan="off", log_level="warning", ws="none", http="h11", access_log=False
+        app,
+        lifespan="off",
+        log_level="warning",
+        ws="none",
+        http="h11",
+        access_log=False,
+        timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

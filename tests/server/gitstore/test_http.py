@@ -1,0 +1,150 @@
+"""Git smart HTTP driven by the real `git` command line and by pygit2."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pygit2
+
+from crontopus.server.gitstore import ManagedGitStore, Put
+from tests.server.gitstore.conftest import GitCli, GitServer
+from tests.server.gitstore.support import ALICE, manifest
+
+
+async def clone(git: GitCli, git_server: GitServer, tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    await git.ok("clone", git_server.url(), str(work))
+    return work
+
+
+async def test_a_user_clones_edits_and_pushes_and_the_store_sees_it(
+    git: GitCli, git_server: GitServer, store: ManagedGitStore, tmp_path: Path
+) -> None:
+    job_id = uuid.uuid4()
+    await store.commit_changes(
+        "acme", [Put("default/db.yaml", manifest("db", "default", job_id))], ALICE, "jobs: create"
+    )
+    work = await clone(git, git_server, tmp_path)
+    assert (work / "default" / "db.yaml").read_text() == manifest("db", "default", job_id)
+    (work / "default" / "db.yaml").write_text(
+        manifest("db", "default", job_id, schedule="30 4 * * *")
+    )
+    await git.ok("commit", "-am", "jobs: run db later", cwd=work)
+    old = await store.head("acme")
+    await git.ok("push", "origin", "main", cwd=work)
+    new = await store.head("acme")
+    snap = await store.snapshot("acme")
+    assert snap.jobs[job_id].manifest.schedule == "30 4 * * *"
+    assert git_server.pushes == [("acme", old, new)]
+    history = await store.history("acme", job_id)
+    assert [h.message for h in history] == ["jobs: run db later", "jobs: create"]
+    assert history[0].author_email == "alice@example.com"
+
+
+async def test_a_push_with_a_broken_manifest_is_refused_with_the_validator_message(
+    git: GitCli, git_server: GitServer, store: ManagedGitStore, tmp_path: Path
+) -> None:
+    work = await clone(git, git_server, tmp_path)
+    head = await store.head("acme")
+    (work / "default" / "db.yaml").write_text(manifest("db", schedule="5/15 * * * *"))
+    await git.ok("add", ".", cwd=work)
+    await git.ok("commit", "-m", "jobs: broken", cwd=work)
+    result = await git("push", "origin", "main", cwd=work)
+    assert result.returncode != 0
+    assert "remote: Crontopus refused this push" in result.stderr
+    assert "remote:   default/db.yaml: spec.schedule:" in result.stderr
+    assert "pre-receive hook declined" in result.stderr
+    assert await store.head("acme") == head
+    assert git_server.pushes == []
+
+
+async def test_a_push_to_another_branch_is_refused(
+    git: GitCli, git_server: GitServer, tmp_path: Path
+) -> None:
+    work = await clone(git, git_server, tmp_path)
+    (work / "default" / "db.yaml").write_text(manifest("db"))
+    await git.ok("add", ".", cwd=work)
+    await git.ok("commit", "-m", "draft", cwd=work)
+    result = await git("push", "origin", "HEAD:refs/heads/draft", cwd=work)
+    assert result.returncode != 0
+    assert "only the main branch holds jobs" in result.stderr
+
+
+async def test_a_force_push_that_rewrites_history_is_refused(
+    git: GitCli, git_server: GitServer, store: ManagedGitStore, tmp_path: Path
+) -> None:
+    await store.commit_changes("acme", [Put("default/a.yaml", manifest("a"))], ALICE, "a")
+    work = await clone(git, git_server, tmp_path)
+    await git.ok("reset", "--hard", "HEAD~1", cwd=work)
+    (work / "default" / "b.yaml").write_text(manifest("b"))
+    await git.ok("add", ".", cwd=work)
+    await git.ok("commit", "-m", "rewrite", cwd=work)
+    result = await git("push", "--force", "origin", "main", cwd=work)
+    assert result.returncode != 0
+    assert "history cannot be rewritten" in result.stderr
+
+
+async def test_a_wrong_token_fails_authentication(
+    git: GitCli, git_server: GitServer, tmp_path: Path
+) -> None:
+    result = await git("clone", git_server.url(token="ctp_wrong"), str(tmp_path / "w"))
+    assert result.returncode != 0
+    assert "Authentication failed" in result.stderr
+
+
+async def test_no_credentials_get_a_basic_challenge(
+    git: GitCli, git_server: GitServer, tmp_path: Path
+) -> None:
+    url = f"http://127.0.0.1:{git_server.port}/acme/jobs.git"
+    result = await git("clone", url, str(tmp_path / "w"))
+    assert result.returncode != 0
+    assert "could not read Username" in result.stderr
+
+
+async def test_another_tenants_repository_is_not_found(
+    git: GitCli, git_server: GitServer, tmp_path: Path
+) -> None:
+    for tenant in ("globex", "initech"):
+        result = await git(
+            "clone", git_server.url(tenant, "ctp_acme_write"), str(tmp_path / tenant)
+        )
+        assert result.returncode != 0
+        assert "not found" in result.stderr
+
+
+async def test_a_read_only_token_clones_but_cannot_push(
+    git: GitCli, git_server: GitServer, store: ManagedGitStore, tmp_path: Path
+) -> None:
+    work = tmp_path / "ro"
+    await git.ok("clone", git_server.url(token="ctp_acme_read"), str(work))
+    (work / "default" / "db.yaml").write_text(manifest("db"))
+    await git.ok("add", ".", cwd=work)
+    await git.ok("commit", "-m", "try", cwd=work)
+    head = await store.head("acme")
+    result = await git("push", "origin", "main", cwd=work)
+    assert result.returncode != 0
+    assert "403" in result.stderr
+    assert await store.head("acme") == head
+
+
+async def test_a_fetch_after_an_api_commit_brings_the_new_job(
+    git: GitCli, git_server: GitServer, store: ManagedGitStore, tmp_path: Path
+) -> None:
+    work = await clone(git, git_server, tmp_path)
+    await store.commit_changes("acme", [Put("default/new.yaml", manifest("new"))], ALICE, "new")
+    # Old protocol as well as protocol v2 (the default of this git).
+    await git.ok("-c", "protocol.version=0", "pull", "--ff-only", cwd=work)
+    assert (work / "default" / "new.yaml").exists()
+
+
+async def test_pygit2_clones_over_http(git_server: GitServer, tmp_path: Path) -> None:
+    # In a thread: the server under test answers on this event loop.
+    repo = await asyncio.to_thread(
+        pygit2.clone_repository,
+        f"http://127.0.0.1:{git_server.port}/acme/jobs.git",
+        str(tmp_path / "agent"),
+        callbacks=pygit2.RemoteCallbacks(credentials=pygit2.UserPass("agent", "ctp_acme_read")),
+    )
+    assert (Path(repo.workdir) / "default" / ".keep").exists()
