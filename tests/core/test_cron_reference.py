@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from cronsim import CronSim
 
+from crontopus.core.errors import ScheduleError
 from crontopus.core.schedule import CronSchedule, iter_fire_times, parse_schedule
 
 EXPRESSIONS = [
@@ -58,6 +59,18 @@ def test_cronsim_reads_each_field_as_we_do(expression: str) -> None:
     assert frozenset(theirs.months) == ours.months
     assert frozenset(day % 7 for day in theirs.weekdays if isinstance(day, int)) == ours.weekdays
     assert theirs.day_and is not ours.days_are_ored
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["5/15 * * * *", "0 0 L * *", "0 0 LW * *", "0 0 * * 5L", "0 0 * * 1#2", "0 0 1 1 * *"],
+)
+def test_cronsim_alone_accepts_what_cron_refuses_so_our_parser_stands_in_front(
+    expression: str,
+) -> None:
+    CronSim(expression, datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(ScheduleError):
+        parse_schedule(expression)
 
 
 def _fires_on(schedule: CronSchedule, wall: datetime) -> bool:
