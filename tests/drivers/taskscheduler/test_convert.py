@@ -121,10 +121,8 @@ def test_a_run_within_the_day_repeats_until_halfway_to_the_next_time():
     )
 
 
-def test_consecutive_minutes_repeat_until_half_a_minute_after_the_last():
-    assert Run(540, 1, 60).repetition() == Repetition(
-        timedelta(minutes=1), timedelta(minutes=59, seconds=30)
-    )
+def test_consecutive_minutes_repeat_up_to_the_last_which_the_schema_includes():
+    assert Run(540, 1, 60).repetition() == Repetition(timedelta(minutes=1), timedelta(minutes=59))
 
 
 def test_segments_split_values_into_evenly_spaced_runs():

@@ -49,13 +49,12 @@ class Run:
         """Return the repetition that fires this run after its first time, none if single."""
         if self.count == 1:
             return None
-        last = (self.count - 1) * self.interval
-        # End halfway to the next would-be repetition, so that whether the schedule counts
-        # the boundary itself in or out cannot add a run.
-        slack = (
-            timedelta(minutes=self.interval // 2) if self.interval >= 2 else timedelta(seconds=30)
-        )
-        return Repetition(timedelta(minutes=self.interval), timedelta(minutes=last) + slack)
+        last = timedelta(minutes=(self.count - 1) * self.interval)
+        # Microsoft documents the end as included (every minute for four minutes runs five
+        # times); ending halfway to the next would-be repetition makes that rule irrelevant.
+        # One-minute steps have no whole minute halfway, so they rely on the documented rule.
+        slack = timedelta(minutes=self.interval // 2)
+        return Repetition(timedelta(minutes=self.interval), last + slack)
 
     @property
     def covers_every_day_evenly(self) -> bool:
