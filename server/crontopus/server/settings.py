@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 import secrets
@@ -15,6 +16,13 @@ _ORIGIN = re.compile(r"^https?://[^/\s]+/?$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 SECRET_KEY_FILE = "secret_key"
+
+
+class EventBus(enum.Enum):
+    """What carries live events between subscribers (`CRONTOPUS_EVENT_BUS`)."""
+
+    INPROCESS = "inprocess"
+    POSTGRES = "postgres"
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class Settings:
     jwt_audience: str = "crontopus-api"
     public_url: str | None = None
     auth_cache_seconds: float = 5.0
+    event_bus: EventBus | None = None  # None: PostgreSQL's when the database is PostgreSQL
     limits: Limits = Limits()
 
     @property
@@ -72,6 +81,7 @@ class Settings:
             refresh_token_ttl=env.integer("CRONTOPUS_REFRESH_TOKEN_TTL", 30 * 24 * 3600, low=60),
             public_url=(env.text("CRONTOPUS_PUBLIC_URL") or None),
             auth_cache_seconds=env.integer("CRONTOPUS_AUTH_CACHE_SECONDS", 5, low=0, high=300),
+            event_bus=event_bus_of(env.text("CRONTOPUS_EVENT_BUS"), database_url),
             limits=Limits(
                 max_query_depth=env.integer("CRONTOPUS_MAX_QUERY_DEPTH", 12, low=2),
                 max_aliases=env.integer("CRONTOPUS_MAX_ALIASES", 30, low=1),
@@ -96,6 +106,24 @@ def normalise_database_url(url: str) -> str:
         f"CRONTOPUS_DATABASE_URL: unsupported database URL {url.split('://')[0]}://… "
         "(use sqlite:///path/to/file.db or postgresql://user@host/dbname)"
     )
+
+
+def event_bus_of(value: str, database_url: str) -> EventBus | None:
+    """Parse CRONTOPUS_EVENT_BUS; the PostgreSQL bus needs a PostgreSQL database."""
+    if not value:
+        return None
+    try:
+        bus = EventBus(value.lower())
+    except ValueError:
+        raise ConfigurationError(
+            f"CRONTOPUS_EVENT_BUS: {value!r} is not an event bus (use inprocess or postgres)"
+        ) from None
+    if bus is EventBus.POSTGRES and not database_url.startswith("postgresql"):
+        raise ConfigurationError(
+            "CRONTOPUS_EVENT_BUS: postgres needs CRONTOPUS_DATABASE_URL to be a PostgreSQL "
+            "database (it is SQLite); unset CRONTOPUS_EVENT_BUS or set it to inprocess"
+        )
+    return bus
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:

@@ -2,7 +2,9 @@
 
 `InProcessBroadcaster` serves one server process. Every subscriber gets a bounded queue:
 a subscriber that falls behind is cut off with `SubscriberTooSlow` instead of slowing the
-publisher, which is on the path of a commit or a check-in.
+publisher, which is on the path of a commit or a check-in. `PostgresBroadcaster`
+(`events/postgres.py`) carries events between processes and uses this one for its local
+fan-out.
 """
 
 from __future__ import annotations
@@ -14,6 +16,28 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from crontopus.server.events.codec import encode_event
+from crontopus.server.events.errors import (
+    EventBusInterrupted,
+    EventBusUnavailable,
+    EventsLost,
+    EventTooLarge,
+    InvalidEvent,
+    SubscriberTooSlow,
+)
+
+__all__ = [
+    "Broadcaster",
+    "Event",
+    "EventBusInterrupted",
+    "EventBusUnavailable",
+    "EventTooLarge",
+    "EventsLost",
+    "InProcessBroadcaster",
+    "InvalidEvent",
+    "SubscriberTooSlow",
+]
+
 
 @dataclass(frozen=True)
 class Event:
@@ -24,33 +48,48 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class SubscriberTooSlow(Exception):
-    """The subscriber's queue overflowed; it must reconnect and re-read current state."""
-
-
 class Broadcaster(Protocol):
+    async def start(self) -> None:
+        """Acquire what delivery needs (a database connection); called by the app lifespan."""
+
+    async def stop(self) -> None:
+        """End every subscriber's stream and release connections."""
+
     async def publish(self, event: Event) -> None:
-        """Deliver `event` to every current subscriber of its tenant and topic."""
+        """Deliver `event` to every current subscriber of its tenant and topic, never blocking."""
 
     def subscribe(self, tenant_id: uuid.UUID, topic: str) -> AsyncIterator[Event]:
         """Yield the tenant's events of `topic` until the consumer stops."""
 
 
+_END = None  # queue item that ends a stream cleanly (server shutting down)
+
+
 class _Subscriber:
     def __init__(self, capacity: int) -> None:
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=capacity)
-        self.overflowed = False
+        self.queue: asyncio.Queue[Event | EventsLost | None] = asyncio.Queue(maxsize=capacity)
+        self.ended = False
 
     def offer(self, event: Event) -> None:
-        if self.overflowed:
+        if self.ended:
             return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
-            self.overflowed = True
-            # Wake the consumer so it learns at once that it was cut off.
-            self.queue = asyncio.Queue(maxsize=1)
-            self.queue.put_nowait(None)
+            self.end(
+                SubscriberTooSlow(
+                    f"more than {self.queue.maxsize} {event.topic} events were waiting for "
+                    "this subscriber; resubscribe and reload the current state"
+                )
+            )
+
+    def end(self, reason: EventsLost | None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        # A fresh queue drops the backlog at once and wakes the consumer with the reason.
+        self.queue = asyncio.Queue(maxsize=1)
+        self.queue.put_nowait(reason)
 
 
 class InProcessBroadcaster:
@@ -60,9 +99,30 @@ class InProcessBroadcaster:
         self._capacity = capacity
         self._subscribers: dict[tuple[uuid.UUID, str], set[_Subscriber]] = defaultdict(set)
 
+    async def start(self) -> None:
+        """Nothing to acquire: in-process delivery needs no connection."""
+
+    async def stop(self) -> None:
+        self.end_all(None)
+
     async def publish(self, event: Event) -> None:
+        self.publish_nowait(event)
+
+    def publish_nowait(self, event: Event) -> None:
+        """Publish from synchronous code (a commit hook); same checks as `publish`."""
+        encode_event(event)  # the PostgreSQL bus's limits hold here too, so tests catch them
+        self.deliver(event)
+
+    def deliver(self, event: Event) -> None:
+        """Offer `event` to local subscribers without checks (it was checked when published)."""
         for subscriber in list(self._subscribers.get((event.tenant_id, event.topic), ())):
             subscriber.offer(event)
+
+    def end_all(self, reason: EventsLost | None) -> None:
+        """End every current stream, with `reason` raised to the consumer (None: cleanly)."""
+        for subscribers in list(self._subscribers.values()):
+            for subscriber in list(subscribers):
+                subscriber.end(reason)
 
     async def subscribe(self, tenant_id: uuid.UUID, topic: str) -> AsyncIterator[Event]:
         subscriber = _Subscriber(self._capacity)
@@ -70,17 +130,19 @@ class InProcessBroadcaster:
         self._subscribers[key].add(subscriber)
         try:
             while True:
-                event = await subscriber.queue.get()
-                if event is None:
-                    raise SubscriberTooSlow(
-                        f"too many {topic} events were waiting for this subscriber; "
-                        "reconnect and reload the current state"
-                    )
-                yield event
+                item = await subscriber.queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, EventsLost):
+                    # A fresh instance per consumer: one reason may end many streams.
+                    raise type(item)(*item.args)
+                yield item
         finally:
-            self._subscribers[key].discard(subscriber)
-            if not self._subscribers[key]:
-                del self._subscribers[key]
+            subscribers = self._subscribers.get(key)
+            if subscribers is not None:
+                subscribers.discard(subscriber)
+                if not subscribers:
+                    del self._subscribers[key]
 
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self._subscribers.values())
