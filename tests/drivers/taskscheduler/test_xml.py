@@ -28,8 +28,9 @@ JOB = UUID("550e8400-e29b-41d4-a716-446655440000")
 NOW = datetime(2026, 2, 20, tzinfo=UTC)
 AGENT = r"C:\Program Files\Crontopus\crontopus-agent.exe"
 
-# Sequences in the Task Scheduler 1.2 schema (taskschedulerschema.xsd): children must appear in
-# this order, each at most once unless noted.
+# Child order from the Task Scheduler 1.2 schema: triggerBaseType and calendarTriggerType are
+# xs:sequence; Repetition and the schedule types are xs:all, checked here in the order Windows
+# itself exports, which is also valid.
 TRIGGER_BASE = ["Enabled", "StartBoundary", "EndBoundary", "Repetition", "ExecutionTimeLimit"]
 SEQUENCES = {
     "TimeTrigger": [*TRIGGER_BASE, "RandomDelay"],
@@ -108,7 +109,7 @@ def check_schema_rules(text: str) -> ET.Element:
             assert timedelta(minutes=1) <= interval <= timedelta(days=31)
             duration = repetition.findtext(f"{NS}Duration")
             if duration is not None:
-                assert parse_duration(duration) >= interval
+                assert parse_duration(duration) >= max(interval, timedelta(minutes=1))
     for day in root.iter(f"{NS}Day"):
         assert day.text == "Last" or 1 <= int(day.text or "0") <= 31
     for week in root.iter(f"{NS}Week"):
