@@ -24,7 +24,8 @@ from strawberry.types.unset import UnsetType
 from crontopus.server.db.engine import SessionFactory, create_engine, create_session_factory
 from crontopus.server.db.models import Tenant
 from crontopus.server.errors import AuthenticationFailed
-from crontopus.server.events.broadcaster import Broadcaster, InProcessBroadcaster
+from crontopus.server.events.broadcaster import Broadcaster
+from crontopus.server.events.factory import create_broadcaster
 from crontopus.server.gitstore import GitAccess, GitStore, ManagedGitStore, make_git_http_app
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.schema import create_schema
@@ -149,7 +150,7 @@ def create_state(settings: Settings) -> AppState:
         throttle=MemoryLoginThrottle(),
         identities=IdentityCache(ttl=settings.auth_cache_seconds),
         gitstore=ManagedGitStore(settings.data_dir / "git"),
-        broadcaster=InProcessBroadcaster(),
+        broadcaster=create_broadcaster(settings),
     )
 
 
@@ -161,9 +162,11 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await state.broadcaster.start()
         try:
             yield
         finally:
+            await state.broadcaster.stop()
             await state.engine.dispose()
 
     routes: list[BaseRoute] = [
