@@ -125,3 +125,20 @@ def test_the_systemd_model_matches_systemd_around_a_transition(systemd, expressi
     base = low - timedelta(seconds=30)
     elapses = [t for t in systemd.union(conversion.on_calendar, base, 300) if t <= high]
     assert elapses == systemd_fire_times(parse_schedule(expression), zone, low, high)
+
+
+@pytest.mark.parametrize(
+    "zone", ["America/Santiago", "Asia/Beirut", "America/Havana", "Africa/Cairo", "Pacific/Chatham"]
+)
+@pytest.mark.parametrize(
+    "expression",
+    ["0 0 * * *", "*/30 * * * *", "30 0 * * *", "0 1 * * *", "59 23 * * *", "45 2 * * *"],
+)
+def test_the_systemd_model_holds_where_midnight_or_odd_hours_are_skipped(systemd, zone, expression):
+    schedule = parse_schedule(expression)
+    (line,) = convert_schedule(schedule, zone, now=NOW, accept_dst_difference=True).on_calendar
+    for transition in zone_transitions(load_timezone(zone), NOW, NOW + timedelta(days=365)):
+        low, high = transition.instant - timedelta(hours=3), transition.instant + timedelta(hours=3)
+        predicted = systemd_fire_times(schedule, zone, low, high)
+        elapses = systemd.elapses(line, low - timedelta(seconds=30), len(predicted) + 1)
+        assert [t for t in elapses if t <= high] == predicted, transition.describe()
