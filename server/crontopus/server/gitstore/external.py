@@ -148,7 +148,7 @@ class ExternalGitStore(LocalGitStore):
                 [f"{OUTGOING_REF}:{target}"], callbacks=callbacks
             )
         except pygit2.GitError as error:
-            if "fastforward" in str(error).replace("-", "").lower():
+            if _lost_race(str(error)):
                 return False
             raise RemoteError(
                 f"pushing to {remote.public_url()} failed: {error} "
@@ -156,8 +156,16 @@ class ExternalGitStore(LocalGitStore):
             ) from error
         if callbacks.rejected:
             message = callbacks.rejected.get(target, "")
-            if "fast" in message.replace("-", "").lower() or "fetch first" in message:
+            if _lost_race(message):
                 return False
             raise RemoteError(f"{remote.public_url()} refused the push of {target}: {message}")
         repo.references.create(BRANCH_REF, commit, force=True)
         return True
+
+
+def _lost_race(message: str) -> bool:
+    """Tell whether a push failed only because the remote branch moved on."""
+    text = message.lower().replace("-", "")
+    return any(
+        sign in text for sign in ("fastforward", "fetch first", "not present locally", "stale info")
+    )

@@ -1,0 +1,166 @@
+"""The external store against a second local bare repository acting as the forge."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from crontopus.server.gitstore import (
+    ConflictError,
+    ExternalGitStore,
+    ExternalRemote,
+    Put,
+    RemoteError,
+)
+from tests.server.gitstore.support import ALICE, manifest, raw_commit
+
+
+class RacingStore(ExternalGitStore):
+    """An external store where someone else pushes just before our next push."""
+
+    race: Callable[[], None] | None = None
+
+    async def _publish(self, tenant: str, parent: str | None, commit: str) -> bool:
+        if self.race is not None:
+            race, self.race = self.race, None
+            race()
+        return await super()._publish(tenant, parent, commit)
+
+
+@pytest.fixture
+def forge(tmp_path: Path) -> pygit2.Repository:
+    """The remote: an empty bare repository reached by its file path."""
+    return pygit2.init_repository(
+        str(tmp_path / "forge" / "acme.git"), bare=True, initial_head="main"
+    )
+
+
+@pytest.fixture
+async def external(tmp_path: Path, forge: pygit2.Repository) -> RacingStore:
+    store = RacingStore(
+        tmp_path / "mirrors", {"acme": ExternalRemote(forge.path)}, fetch_interval=0
+    )
+    await store.ensure_repository("acme")
+    return store
+
+
+def push_by_hand(forge: pygit2.Repository, files: dict[str, str | bytes | None]) -> None:
+    raw_commit(forge, files)
+
+
+def forge_head(forge: pygit2.Repository) -> str:
+    return str(forge.references["refs/heads/main"].target)
+
+
+async def test_ensure_repository_pushes_default_and_discovered_to_an_empty_remote(
+    external: ExternalGitStore, forge: pygit2.Repository
+) -> None:
+    assert forge_head(forge) == await external.head("acme")
+    tree = forge[forge_head(forge)].peel(pygit2.Commit).tree
+    assert {entry.name for entry in tree} == {"default", "discovered"}
+
+
+async def test_ensure_repository_keeps_what_the_remote_already_has(
+    tmp_path: Path, forge: pygit2.Repository
+) -> None:
+    first = raw_commit(forge, {"README.md": "# jobs"})
+    store = ExternalGitStore(tmp_path / "mirrors", {"acme": ExternalRemote(forge.path)})
+    await store.ensure_repository("acme")
+    commit = forge[forge_head(forge)].peel(pygit2.Commit)
+    assert [str(p) for p in commit.parent_ids] == [first]
+    assert set((await store.snapshot("acme")).files) == {
+        "README.md",
+        "default/.keep",
+        "discovered/.keep",
+    }
+
+
+async def test_a_commit_through_the_api_is_pushed_to_the_remote(
+    external: ExternalGitStore, forge: pygit2.Repository
+) -> None:
+    job_id = uuid.uuid4()
+    commit = await external.commit_changes(
+        "acme", [Put("default/db.yaml", manifest("db", "default", job_id))], ALICE, "jobs: create"
+    )
+    assert forge_head(forge) == commit
+    pushed = forge[commit].peel(pygit2.Commit)
+    assert pushed.author.email == ALICE.email
+    assert job_id in (await external.snapshot("acme")).jobs
+
+
+async def test_a_commit_pushed_by_someone_else_is_read_after_a_fetch(
+    external: ExternalGitStore, forge: pygit2.Repository
+) -> None:
+    job_id = uuid.uuid4()
+    raw_commit(forge, {"default/db.yaml": manifest("db", "default", job_id)})
+    snap = await external.snapshot("acme")
+    assert snap.commit_id == forge_head(forge)
+    assert job_id in snap.jobs
+
+
+async def test_reads_fetch_at_most_once_per_interval(
+    external: ExternalGitStore, forge: pygit2.Repository
+) -> None:
+    external.fetch_interval = 3600
+    before = await external.head("acme")
+    raw_commit(forge, {"default/db.yaml": manifest("db")})
+    assert await external.head("acme") == before
+    await external.fetch("acme")
+    assert await external.head("acme") == forge_head(forge)
+
+
+async def test_a_push_that_lost_a_race_is_rebuilt_on_the_new_remote_tip(
+    external: RacingStore, forge: pygit2.Repository
+) -> None:
+    theirs, ours = uuid.uuid4(), uuid.uuid4()
+    external.race = lambda: push_by_hand(
+        forge, {"default/theirs.yaml": manifest("theirs", "default", theirs)}
+    )
+    await external.commit_changes(
+        "acme", [Put("default/ours.yaml", manifest("ours", "default", ours))], ALICE, "ours"
+    )
+    snap = await external.snapshot("acme")
+    assert {theirs, ours} <= set(snap.jobs)
+    assert snap.commit_id == forge_head(forge)
+    commit = forge[forge_head(forge)].peel(pygit2.Commit)
+    assert commit.message == "ours\n"
+    assert commit.parents[0].message == "edit"
+
+
+async def test_a_push_that_lost_a_race_on_the_same_file_conflicts(
+    external: RacingStore, forge: pygit2.Repository
+) -> None:
+    job_id = uuid.uuid4()
+    await external.commit_changes(
+        "acme", [Put("default/db.yaml", manifest("db", "default", job_id))], ALICE, "create"
+    )
+    blob = (await external.snapshot("acme")).jobs[job_id].blob_id
+    theirs = manifest("db", "default", job_id, schedule="0 5 * * *")
+    external.race = lambda: push_by_hand(forge, {"default/db.yaml": theirs})
+    ours = manifest("db", "default", job_id, schedule="0 6 * * *")
+    with pytest.raises(ConflictError) as caught:
+        await external.commit_changes("acme", [Put("default/db.yaml", ours, blob)], ALICE, "ours")
+    assert caught.value.expected == blob
+    snap = await external.snapshot("acme")
+    assert snap.jobs[job_id].manifest.schedule == "0 5 * * *"
+
+
+async def test_an_unreachable_remote_leaves_reads_stale_and_refuses_writes(
+    external: ExternalGitStore, tmp_path: Path
+) -> None:
+    head = await external.head("acme")
+    external.set_remote("acme", ExternalRemote(str(tmp_path / "gone.git")))
+    assert await external.head("acme") == head
+    with pytest.raises(RemoteError, match="check the repository URL"):
+        await external.commit_changes("acme", [Put("default/a.yaml", manifest("a"))], ALICE, "a")
+
+
+def test_the_clone_url_never_shows_credentials() -> None:
+    remote = ExternalRemote("https://bot:s3cret@git.example.com:8443/ops/jobs.git", password="t")
+    assert remote.public_url() == "https://git.example.com:8443/ops/jobs.git"
+    store = ExternalGitStore(Path("/nonexistent"), {"acme": remote})
+    assert store.clone_url("acme", "https://crontopus.example.com") == remote.public_url()
