@@ -116,8 +116,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def state(settings: Settings) -> AsyncIterator[AppState]:
     state = create_state(settings)
+    await state.start()
     yield state
-    await state.engine.dispose()
+    await state.stop()
 
 
 class GraphQLFailed(AssertionError):

@@ -30,10 +30,13 @@ from crontopus.server.gitstore import GitAccess, GitStore, ManagedGitStore, make
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.schema import create_schema
 from crontopus.server.health import health, ready
+from crontopus.server.routes.checkin import checkin
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.throttle import LoginThrottle, MemoryLoginThrottle
 from crontopus.server.services.authentication import authenticate, bearer_token
 from crontopus.server.services.git_access import git_access, tenant_by_slug
+from crontopus.server.services.ingest import IngestWriter
+from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.jobs import publish_job_changes
 from crontopus.server.settings import Settings
 
@@ -52,6 +55,19 @@ class AppState:
     identities: IdentityCache
     gitstore: GitStore
     broadcaster: Broadcaster
+    ingest: IngestWriter
+    job_directory: JobDirectory
+
+    async def start(self) -> None:
+        """Start the background parts (the check-in writer)."""
+        await self.broadcaster.start()
+        self.ingest.start()
+
+    async def stop(self) -> None:
+        """Drain queued check-ins, then release connections."""
+        await self.ingest.stop()
+        await self.broadcaster.stop()
+        await self.engine.dispose()
 
     async def on_tenant_created(self, tenant: Tenant) -> None:
         """Give every new tenant its job repository."""
@@ -101,6 +117,8 @@ class CrontopusGraphQL(GraphQL[Context, None]):
             identities=state.identities,
             gitstore=state.gitstore,
             broadcaster=state.broadcaster,
+            ingest=state.ingest,
+            job_directory=state.job_directory,
             request_id=request_id_of(request.headers.get("x-request-id")),
             client_address=client.host if client else "unknown",
             request=request,
@@ -143,14 +161,19 @@ class CrontopusGraphQL(GraphQL[Context, None]):
 def create_state(settings: Settings) -> AppState:
     """Build the process-wide objects (engine, session factory, throttle)."""
     engine = create_engine(settings.database_url)
+    session = create_session_factory(engine)
+    broadcaster = create_broadcaster(settings)
+    gitstore = ManagedGitStore(settings.data_dir / "git")
     return AppState(
         settings=settings,
         engine=engine,
-        session=create_session_factory(engine),
+        session=session,
         throttle=MemoryLoginThrottle(),
         identities=IdentityCache(ttl=settings.auth_cache_seconds),
-        gitstore=ManagedGitStore(settings.data_dir / "git"),
-        broadcaster=create_broadcaster(settings),
+        gitstore=gitstore,
+        broadcaster=broadcaster,
+        ingest=IngestWriter(session, broadcaster, retention=settings.run_retention),
+        job_directory=JobDirectory(gitstore),
     )
 
 
@@ -162,17 +185,17 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        await state.broadcaster.start()
+        await state.start()
         try:
             yield
         finally:
-            await state.broadcaster.stop()
-            await state.engine.dispose()
+            await state.stop()
 
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/checkin/{job_id}/{event}", checkin, methods=["POST"]),
         WebSocketRoute("/graphql", graphql_app),
     ]
     if isinstance(state.gitstore, ManagedGitStore):

@@ -8,6 +8,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from crontopus.server.errors import ConfigurationError
@@ -16,6 +17,8 @@ _ORIGIN = re.compile(r"^https?://[^/\s]+/?$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 SECRET_KEY_FILE = "secret_key"
+#: An endpoint counts as offline after this many heartbeat intervals without one.
+MISSED_HEARTBEATS_OFFLINE = 3
 
 
 class EventBus(enum.Enum):
@@ -51,11 +54,18 @@ class Settings:
     public_url: str | None = None
     auth_cache_seconds: float = 5.0
     event_bus: EventBus | None = None  # None: PostgreSQL's when the database is PostgreSQL
+    run_retention: int = 1000
+    heartbeat_interval: int = 30
     limits: Limits = Limits()
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def offline_after(self) -> timedelta:
+        """How long an endpoint may stay silent before it counts as offline."""
+        return timedelta(seconds=self.heartbeat_interval * MISSED_HEARTBEATS_OFFLINE)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +92,8 @@ class Settings:
             public_url=(env.text("CRONTOPUS_PUBLIC_URL") or None),
             auth_cache_seconds=env.integer("CRONTOPUS_AUTH_CACHE_SECONDS", 5, low=0, high=300),
             event_bus=event_bus_of(env.text("CRONTOPUS_EVENT_BUS"), database_url),
+            heartbeat_interval=env.integer("CRONTOPUS_HEARTBEAT_INTERVAL", 30, low=1, high=3600),
+            run_retention=env.integer("CRONTOPUS_RUN_RETENTION", 1000, low=10),
             limits=Limits(
                 max_query_depth=env.integer("CRONTOPUS_MAX_QUERY_DEPTH", 12, low=2),
                 max_aliases=env.integer("CRONTOPUS_MAX_ALIASES", 30, low=1),

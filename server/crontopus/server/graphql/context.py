@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,13 +14,18 @@ from starlette.websockets import WebSocket
 
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.errors import AuthenticationFailed
-from crontopus.server.events.broadcaster import Broadcaster
+from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.gitstore import GitStore
 from crontopus.server.security.identity_cache import Identity, IdentityCache
 from crontopus.server.security.principal import Principal
 from crontopus.server.security.throttle import LoginThrottle
+from crontopus.server.services.ingest import IngestWriter
+from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.tenants import TenantCreatedHook
 from crontopus.server.settings import Settings
+
+COALESCE_WINDOW = 0.05
+COALESCE_MAX_BATCH = 500
 
 
 class AuthenticationRequired(GraphQLError):
@@ -39,6 +45,8 @@ class Context:
     identities: IdentityCache
     gitstore: GitStore
     broadcaster: Broadcaster
+    ingest: IngestWriter
+    job_directory: JobDirectory
     request_id: str
     client_address: str
     request: Request | WebSocket
@@ -59,6 +67,12 @@ class Context:
         raise AuthenticationRequired(
             "authentication required: send `Authorization: Bearer <token>` (log in first)"
         )
+
+    def coalesce(self, source: AsyncIterator[Event]) -> AsyncIterator[list[Event]]:
+        """Batch a subscriber's events over a short window, so a burst is one delivery."""
+        from crontopus.server.events.coalesce import coalesce
+
+        return coalesce(source, window=COALESCE_WINDOW, max_batch=COALESCE_MAX_BATCH)
 
     def require_identity(self) -> Identity:
         """Return the caller's identity (a user or token, never an endpoint)."""

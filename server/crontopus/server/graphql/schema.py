@@ -6,11 +6,15 @@ import strawberry
 
 from crontopus.server.graphql.audit.queries import AuditQueries
 from crontopus.server.graphql.extensions import build_extensions
+from crontopus.server.graphql.health.queries import HealthQueries
 from crontopus.server.graphql.identity.mutations import IdentityMutations
 from crontopus.server.graphql.identity.queries import IdentityQueries
 from crontopus.server.graphql.jobs.mutations import JobMutations
 from crontopus.server.graphql.jobs.queries import JobQueries
 from crontopus.server.graphql.jobs.subscriptions import JobSubscriptions
+from crontopus.server.graphql.runs.mutations import RunMutations
+from crontopus.server.graphql.runs.queries import RunQueries
+from crontopus.server.graphql.runs.subscriptions import RunSubscriptions
 from crontopus.server.graphql.schedules.queries import ScheduleQueries
 from crontopus.server.graphql.system.subscriptions import SystemSubscriptions
 from crontopus.server.graphql.tokens.mutations import TokenMutations
@@ -19,17 +23,25 @@ from crontopus.server.settings import Limits
 
 
 @strawberry.type
-class Query(IdentityQueries, TokenQueries, AuditQueries, JobQueries, ScheduleQueries):
+class Query(
+    IdentityQueries,
+    TokenQueries,
+    AuditQueries,
+    JobQueries,
+    ScheduleQueries,
+    RunQueries,
+    HealthQueries,
+):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations, TokenMutations, JobMutations):
+class Mutation(IdentityMutations, TokenMutations, JobMutations, RunMutations):
     pass
 
 
 @strawberry.type
-class Subscription(SystemSubscriptions, JobSubscriptions):
+class Subscription(SystemSubscriptions, JobSubscriptions, RunSubscriptions):
     pass
 
 

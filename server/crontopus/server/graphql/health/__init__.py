@@ -1,0 +1,1 @@
+"""GraphQL: health from hourly rollups."""

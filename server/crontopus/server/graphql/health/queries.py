@@ -1,0 +1,191 @@
+"""GraphQL queries: `jobHealth`, `endpointHealth` and `dashboard`."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+
+import strawberry
+from sqlalchemy import func, select
+
+from crontopus.core.enums import HealthStatus as CoreHealthStatus
+from crontopus.server.db.models import Endpoint
+from crontopus.server.graphql.context import Info
+from crontopus.server.services import health as rollups
+from crontopus.server.services import jobs
+
+HealthStatus = strawberry.enum(CoreHealthStatus, name="HealthStatus")
+
+
+@strawberry.enum(description="How far back health looks.")
+class HealthWindow(enum.Enum):
+    H24 = "24h"
+    D7 = "7d"
+    D30 = "30d"
+    D90 = "90d"
+
+
+def _window(window: HealthWindow | None) -> rollups.Window:
+    # Optional rather than defaulted: an enum default breaks the sorted SDL export.
+    return rollups.Window[window.name] if window else rollups.Window.H24
+
+
+@strawberry.type(description="Finished runs in a window and what they say about health.")
+class HealthFigures:
+    runs: int
+    successes: int
+    failures: int
+    success_rate: float | None
+    last_run_at: datetime | None
+    health: HealthStatus  # type: ignore[valid-type]
+
+    @classmethod
+    def from_tally(cls, tally: rollups.Tally) -> HealthFigures:
+        return cls(
+            runs=tally.runs,
+            successes=tally.successes,
+            failures=tally.failures,
+            success_rate=tally.success_rate,
+            last_run_at=tally.last_run_at,
+            health=tally.health,
+        )
+
+
+@strawberry.type
+class JobHealth:
+    job_id: uuid.UUID
+    job_name: str | None
+    namespace: str | None
+    figures: HealthFigures
+
+
+@strawberry.type
+class EndpointHealth:
+    endpoint_id: uuid.UUID
+    name: str
+    figures: HealthFigures
+
+
+@strawberry.input
+class JobHealthFilter:
+    namespace: str | None = None
+    job_id: uuid.UUID | None = None
+    health: HealthStatus | None = None  # type: ignore[valid-type]
+
+
+@strawberry.type(description="Totals for the tenant's front page.")
+class Dashboard:
+    endpoints_total: int
+    endpoints_online: int
+    endpoints_offline: int
+    jobs_total: int
+    figures: HealthFigures
+    failing_jobs: list[JobHealth]
+
+
+def _keep(
+    where: JobHealthFilter, namespace: str | None, job_id: uuid.UUID, tally: rollups.Tally
+) -> bool:
+    wanted: CoreHealthStatus | None = where.health
+    return (
+        (where.namespace is None or namespace == where.namespace)
+        and (where.job_id is None or job_id == where.job_id)
+        and (wanted is None or tally.health is wanted)
+    )
+
+
+def _aggregate(tallies: list[rollups.Tally]) -> rollups.Tally:
+    last = max((t.last_run_at for t in tallies if t.last_run_at), default=None)
+    return rollups.Tally(
+        uuid.UUID(int=0),
+        sum(t.runs for t in tallies),
+        sum(t.successes for t in tallies),
+        sum(t.failures for t in tallies),
+        last,
+    )
+
+
+@strawberry.type
+class HealthQueries:
+    @strawberry.field(description="Health of every job (UNKNOWN when it has not run).")
+    async def job_health(
+        self,
+        info: Info,
+        window: HealthWindow | None = None,
+        filter: JobHealthFilter | None = None,
+    ) -> list[JobHealth]:
+        principal = info.context.require_principal()
+        view = await jobs.snapshot(info.context.gitstore, principal)
+        async with info.context.session() as session:
+            tallies = await rollups.job_tallies(session, principal, _window(window))
+        names = {job_id: (e.manifest.name, e.manifest.namespace) for job_id, e in view.jobs.items()}
+        result = []
+        for job_id in sorted(set(names) | set(tallies), key=lambda i: names.get(i, ("~", "~"))):
+            name, namespace = names.get(job_id, (None, None))
+            tally = tallies.get(job_id) or rollups.empty_tally(job_id)
+            if filter is not None and not _keep(filter, namespace, job_id, tally):
+                continue
+            figures = HealthFigures.from_tally(tally)
+            result.append(
+                JobHealth(job_id=job_id, job_name=name, namespace=namespace, figures=figures)
+            )
+        return result
+
+    @strawberry.field(description="Health of every endpoint's runs.")
+    async def endpoint_health(
+        self, info: Info, window: HealthWindow | None = None
+    ) -> list[EndpointHealth]:
+        principal = info.context.require_principal()
+        async with info.context.session() as session:
+            endpoints = (
+                await session.execute(
+                    select(Endpoint.id, Endpoint.name)
+                    .where(Endpoint.tenant_id == principal.tenant_id)
+                    .order_by(Endpoint.name)
+                )
+            ).all()
+            tallies = await rollups.endpoint_tallies(session, principal, _window(window))
+        return [
+            EndpointHealth(
+                endpoint_id=endpoint_id,
+                name=name,
+                figures=HealthFigures.from_tally(
+                    tallies.get(endpoint_id) or rollups.empty_tally(endpoint_id)
+                ),
+            )
+            for endpoint_id, name in endpoints
+        ]
+
+    @strawberry.field(description="Endpoints online and offline, runs and failing jobs.")
+    async def dashboard(self, info: Info, window: HealthWindow | None = None) -> Dashboard:
+        principal = info.context.require_principal()
+        view = await jobs.snapshot(info.context.gitstore, principal)
+        online_since = datetime.now(UTC) - info.context.settings.offline_after
+        async with info.context.session() as session:
+            tallies = await rollups.job_tallies(session, principal, _window(window))
+            alive = Endpoint.tenant_id == principal.tenant_id, Endpoint.revoked_at.is_(None)
+            total = await session.scalar(select(func.count()).where(*alive))
+            online = await session.scalar(
+                select(func.count()).where(*alive, Endpoint.last_seen_at >= online_since)
+            )
+        failing = [
+            JobHealth(
+                job_id=t.owner_id,
+                job_name=view.jobs[t.owner_id].manifest.name if t.owner_id in view.jobs else None,
+                namespace=(
+                    view.jobs[t.owner_id].manifest.namespace if t.owner_id in view.jobs else None
+                ),
+                figures=HealthFigures.from_tally(t),
+            )
+            for t in sorted(tallies.values(), key=lambda t: t.success_rate or 0.0)
+            if t.health is CoreHealthStatus.FAILING
+        ]
+        return Dashboard(
+            endpoints_total=total or 0,
+            endpoints_online=online or 0,
+            endpoints_offline=(total or 0) - (online or 0),
+            jobs_total=len(view.jobs),
+            figures=HealthFigures.from_tally(_aggregate(list(tallies.values()))),
+            failing_jobs=failing,
+        )

@@ -1,0 +1,1 @@
+"""GraphQL: runs and check-ins."""

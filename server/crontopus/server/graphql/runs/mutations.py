@@ -1,0 +1,48 @@
+"""GraphQL mutation `checkIn`: the same service as `POST /checkin/…`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from crontopus.server.errors import ServiceError
+from crontopus.server.graphql.context import Info
+from crontopus.server.graphql.errors import UserErrors, to_graphql_error
+from crontopus.server.graphql.runs.types import CheckInInput, Run
+from crontopus.server.services import runs
+from crontopus.server.services.checkins import CheckInKind
+from crontopus.server.services.ingest import IngestUnavailable
+
+CheckInResult = Annotated[Run | UserErrors, strawberry.union("CheckInResult")]
+
+
+@strawberry.type
+class RunMutations:
+    @strawberry.mutation(description="Report a run's start or finish; answered once stored.")
+    async def check_in(self, info: Info, input: CheckInInput) -> CheckInResult:
+        context = info.context
+        principal = context.require_principal()
+        try:
+            kind, status, exit_code = runs.finish_status(input.event.value)
+            if input.exit_code is not None and kind is CheckInKind.FINISH:
+                exit_code = input.exit_code
+            report = runs.Report(
+                job_id=input.job_id,
+                run_id=input.run_id,
+                kind=kind,
+                status=status,
+                exit_code=exit_code,
+                duration_ms=input.duration_ms,
+                started_at=input.started_at,
+                finished_at=input.finished_at,
+                output=input.output,
+                commit_id=input.commit_id,
+            )
+            state = await runs.check_in(principal, context.ingest, context.job_directory, report)
+        except ServiceError as error:
+            return to_graphql_error(error)
+        except IngestUnavailable as error:
+            # Not the caller's fault: a GraphQL error (retry) rather than a user error.
+            raise strawberry.exceptions.StrawberryGraphQLError(str(error)) from None
+        return Run.from_model(state)

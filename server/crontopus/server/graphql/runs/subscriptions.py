@@ -1,0 +1,44 @@
+"""GraphQL subscription `runEvents`: runs as they start and finish, coalesced per subscriber."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from crontopus.server.graphql.context import Info
+from crontopus.server.graphql.runs.types import Run, RunEvent, RunEventKind, RunFilter
+from crontopus.server.services.ingest import RUN_EVENTS
+
+
+def _matches(run: Run, where: RunFilter | None) -> bool:
+    if where is None:
+        return True
+    checks = (
+        (where.job_id, run.job_id),
+        (where.namespace, run.namespace),
+        (where.job_name, run.job_name),
+        (where.endpoint_id, run.endpoint_id),
+        (where.status, run.status),
+    )
+    return all(wanted is None or wanted == actual for wanted, actual in checks)
+
+
+@strawberry.type
+class RunSubscriptions:
+    @strawberry.subscription(
+        description="Runs starting and finishing, filtered like `runs`; bursts arrive together."
+    )
+    async def run_events(
+        self, info: Info, filter: RunFilter | None = None
+    ) -> AsyncGenerator[list[RunEvent], None]:
+        principal = info.context.require_principal()
+        source = info.context.broadcaster.subscribe(principal.tenant_id, RUN_EVENTS)
+        async for batch in info.context.coalesce(source):
+            events = []
+            for event in batch:
+                run = Run.from_event(event.data)
+                if _matches(run, filter):
+                    events.append(RunEvent(kind=RunEventKind(event.data["kind"]), run=run))
+            if events:
+                yield events

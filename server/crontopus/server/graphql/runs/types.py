@@ -1,0 +1,122 @@
+"""GraphQL types for runs."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from crontopus.core.enums import RunStatus as CoreRunStatus
+from crontopus.server.db.models import Run as RunModel
+from crontopus.server.services.checkins import RunState
+
+RunStatus = strawberry.enum(CoreRunStatus, name="RunStatus", description="Where a run stands.")
+
+
+@strawberry.type(description="One execution of a job on an endpoint.")
+class Run:
+    id: uuid.UUID
+    job_id: uuid.UUID
+    job_name: str | None
+    namespace: str | None
+    endpoint_id: uuid.UUID | None
+    status: RunStatus  # type: ignore[valid-type]
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: int | None
+    exit_code: int | None
+    output: str | None = strawberry.field(
+        description="The output's tail (at most 64 KiB); null in live events — query `run`."
+    )
+    output_truncated: bool
+    commit_id: str | None
+    unknown_job: bool = strawberry.field(
+        description="No job with this id was in Git when the run arrived."
+    )
+
+    @classmethod
+    def from_model(cls, run: RunModel | RunState) -> Run:
+        return cls(
+            id=run.id,
+            job_id=run.job_id,
+            job_name=run.job_name,
+            namespace=run.namespace,
+            endpoint_id=run.endpoint_id,
+            status=run.status,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            duration_ms=run.duration_ms,
+            exit_code=run.exit_code,
+            output=run.output,
+            output_truncated=run.output_truncated,
+            commit_id=run.commit_id,
+            unknown_job=run.unknown_job,
+        )
+
+    @classmethod
+    def from_event(cls, data: dict[str, Any]) -> Run:
+        endpoint = data.get("endpoint_id")
+        finished = data.get("finished_at")
+        return cls(
+            id=uuid.UUID(data["id"]),
+            job_id=uuid.UUID(data["job_id"]),
+            job_name=data.get("job_name"),
+            namespace=data.get("namespace"),
+            endpoint_id=uuid.UUID(endpoint) if endpoint else None,
+            status=CoreRunStatus(data["status"]),
+            started_at=datetime.fromisoformat(data["started_at"]),
+            finished_at=datetime.fromisoformat(finished) if finished else None,
+            duration_ms=data.get("duration_ms"),
+            exit_code=data.get("exit_code"),
+            output=None,
+            output_truncated=False,
+            commit_id=None,
+            unknown_job=bool(data.get("unknown_job")),
+        )
+
+
+@strawberry.input(description="Which runs to return; given fields combine with AND.")
+class RunFilter:
+    job_id: uuid.UUID | None = None
+    namespace: str | None = None
+    job_name: str | None = None
+    endpoint_id: uuid.UUID | None = None
+    status: RunStatus | None = None  # type: ignore[valid-type]
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@strawberry.enum(description="What a check-in reports.")
+class CheckInEvent(enum.Enum):
+    START = "start"
+    SUCCESS = "success"
+    FAILURE = "fail"
+    TIMEOUT = "timeout"
+
+
+@strawberry.input(description="A start or finish report of one run.")
+class CheckInInput:
+    run_id: uuid.UUID = strawberry.field(description="Made by the reporter; repeats are safe.")
+    job_id: uuid.UUID
+    event: CheckInEvent
+    exit_code: int | None = None
+    duration_ms: int | None = None
+    output: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    commit_id: str | None = None
+
+
+@strawberry.enum
+class RunEventKind(enum.Enum):
+    STARTED = "started"
+    FINISHED = "finished"
+
+
+@strawberry.type(description="A run started or finished.")
+class RunEvent:
+    kind: RunEventKind
+    run: Run

@@ -1,0 +1,120 @@
+"""`POST /checkin/<job-id>/<start|success|fail|timeout|exit-code>?rid=<run-uuid>`: runs by curl.
+
+The body is the run's output (its tail is kept). The answer is 200 only once the run is
+durably stored; 4xx says what to fix and must not be retried; 503 means "retry later".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from crontopus.server.errors import (
+    AuthenticationFailed,
+    PermissionDenied,
+    ServiceError,
+    ValidationFailed,
+)
+from crontopus.server.services.authentication import authenticate, bearer_token
+from crontopus.server.services.checkins import CheckInKind
+from crontopus.server.services.ingest import IngestUnavailable
+from crontopus.server.services.runs import Report, check_in, finish_status
+
+# Read at most this much of a body; only the last 64 KiB of it is kept anyway.
+MAX_BODY = 1024 * 1024
+
+
+def _error(status: int, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": message, **extra}, status_code=status)
+
+
+def _uuid(value: str | None, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        raise ValidationFailed.single(name, f"{value!r} is not a UUID") from None
+
+
+def _report(request: Request) -> Report:
+    job_id = _uuid(request.path_params["job_id"], "job-id")
+    kind, status, exit_code = finish_status(request.path_params["event"])
+    query = request.query_params
+    if "rid" not in query:
+        raise ValidationFailed.single(
+            "rid", "is required: pass the run's UUID as ?rid= so retries are not counted twice"
+        )
+    run_id = _uuid(query.get("rid"), "rid")
+    duration_ms = None
+    if (duration := query.get("duration")) is not None:
+        try:
+            duration_ms = round(float(duration) * 1000)
+        except ValueError:
+            raise ValidationFailed.single("duration", f"{duration!r} is not seconds") from None
+    started_at = None
+    if (started := query.get("started")) is not None:
+        try:
+            started_at = datetime.fromisoformat(started)
+        except ValueError:
+            raise ValidationFailed.single(
+                "started", f"{started!r} is not an RFC 3339 time like 2026-01-31T02:00:00Z"
+            ) from None
+        if started_at.tzinfo is None:
+            raise ValidationFailed.single("started", "needs a UTC offset, like ...T02:00:00Z")
+    return Report(
+        job_id=job_id,
+        run_id=run_id,
+        kind=kind,
+        status=status,
+        exit_code=exit_code,
+        duration_ms=duration_ms,
+        started_at=started_at,
+        commit_id=query.get("commit"),
+    )
+
+
+async def checkin(request: Request) -> JSONResponse:
+    """Store a start or finish check-in from a script or the agent's wrapper."""
+    state = request.app.state.crontopus
+    try:
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None:
+            raise AuthenticationFailed(
+                "send `Authorization: Bearer <endpoint or API token>` to report runs"
+            )
+        identity = state.identities.get(token)
+        if identity is None:
+            async with state.session() as session:
+                identity = await authenticate(session, state.settings, token, state.identities)
+        report = _report(request)
+        if report.kind is CheckInKind.FINISH:
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > 2 * MAX_BODY:
+                    del body[:-MAX_BODY]
+            output = bytes(body[-MAX_BODY:]).decode("utf-8", "replace")
+            report = dataclasses.replace(report, output=output)
+        run = await check_in(identity.principal, state.ingest, state.job_directory, report)
+    except AuthenticationFailed as error:
+        return _error(401, error.message)
+    except PermissionDenied as error:
+        return _error(403, error.message)
+    except ValidationFailed as error:
+        field = ".".join(error.problems[0].path) if error.problems else None
+        return _error(400, error.message, field=field)
+    except ServiceError as error:
+        return _error(400, error.message)
+    except IngestUnavailable as error:
+        return _error(503, str(error))
+    return JSONResponse(
+        {
+            "ok": True,
+            "runId": str(run.id),
+            "status": run.status.value,
+            "unknownJob": run.unknown_job,
+        }
+    )

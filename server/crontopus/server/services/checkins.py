@@ -1,0 +1,133 @@
+"""Check-ins: what a wrapper or script reports about one run, and how reports merge.
+
+A run's start and finish may arrive in either order, more than once, or the finish
+alone; merging is a pure function of the stored run and the check-in, so every
+arrival order ends in the same run.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from crontopus.core.enums import RunStatus
+
+OUTPUT_LIMIT = 64 * 1024
+
+
+class CheckInKind(enum.Enum):
+    START = "start"
+    FINISH = "finish"
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """One report about one run; `status` is set for finishes."""
+
+    tenant_id: uuid.UUID
+    run_id: uuid.UUID
+    job_id: uuid.UUID
+    kind: CheckInKind
+    at: datetime
+    endpoint_id: uuid.UUID | None = None
+    status: RunStatus | None = None
+    exit_code: int | None = None
+    duration_ms: int | None = None
+    started_at: datetime | None = None
+    output: str = ""
+    output_truncated: bool = False
+    commit_id: str | None = None
+    job_name: str | None = None
+    namespace: str | None = None
+    unknown_job: bool = False
+
+
+@dataclass
+class RunState:
+    """The stored form of a run while a batch is being merged."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    job_id: uuid.UUID
+    status: RunStatus
+    started_at: datetime
+    start_reported: bool = False
+    endpoint_id: uuid.UUID | None = None
+    job_name: str | None = None
+    namespace: str | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    exit_code: int | None = None
+    output: str = ""
+    output_truncated: bool = False
+    commit_id: str | None = None
+    unknown_job: bool = False
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def finished(self) -> bool:
+        return self.status is not RunStatus.RUNNING
+
+
+def bound_output(text: str, limit: int = OUTPUT_LIMIT) -> tuple[str, bool]:
+    """Keep the last `limit` bytes of output (the tail holds the error); flag truncation."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text, False
+    return data[-limit:].decode("utf-8", "ignore"), True
+
+
+def status_for_exit_code(exit_code: int) -> RunStatus:
+    return RunStatus.SUCCESS if exit_code == 0 else RunStatus.FAILURE
+
+
+def new_run(check_in: CheckIn) -> RunState:
+    """Start a run from its first check-in (which may be the finish)."""
+    state = RunState(
+        tenant_id=check_in.tenant_id,
+        id=check_in.run_id,
+        job_id=check_in.job_id,
+        status=RunStatus.RUNNING,
+        started_at=check_in.at,
+        job_name=check_in.job_name,
+        namespace=check_in.namespace,
+        unknown_job=check_in.unknown_job,
+    )
+    return merge(state, check_in)
+
+
+def merge(run: RunState, check_in: CheckIn) -> RunState:
+    """Fold one check-in into a run: the first start and the first finish win."""
+    merged = replace(run)
+    merged.endpoint_id = merged.endpoint_id or check_in.endpoint_id
+    merged.commit_id = merged.commit_id or check_in.commit_id
+    if check_in.kind is CheckInKind.START:
+        if not merged.start_reported:
+            merged.started_at = check_in.started_at or check_in.at
+            merged.start_reported = True
+            if merged.finished_at is not None:
+                elapsed = merged.finished_at - merged.started_at
+                merged.duration_ms = max(0, int(elapsed.total_seconds() * 1000))
+        return merged
+    if merged.finished:
+        return merged
+    assert check_in.status is not None
+    merged.status = check_in.status
+    merged.exit_code = check_in.exit_code
+    merged.finished_at = check_in.at
+    merged.output, merged.output_truncated = check_in.output, check_in.output_truncated
+    if check_in.started_at is not None:
+        merged.started_at, merged.start_reported = check_in.started_at, True
+    if check_in.duration_ms is not None:
+        merged.duration_ms = check_in.duration_ms
+        if not merged.start_reported:
+            # No start seen: the reported duration is the best estimate of when it began.
+            merged.started_at = merged.finished_at - timedelta(milliseconds=check_in.duration_ms)
+    elif merged.start_reported:
+        elapsed = merged.finished_at - merged.started_at
+        merged.duration_ms = max(0, int(elapsed.total_seconds() * 1000))
+    else:
+        merged.started_at = merged.finished_at
+    return merged

@@ -1,0 +1,55 @@
+"""Job id → (namespace, name), per tenant, for stamping runs at ingest without Git I/O."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from crontopus.server.gitstore import GitStore
+
+
+@dataclass(frozen=True)
+class JobLabel:
+    namespace: str
+    name: str
+
+
+class JobDirectory:
+    """The jobs of each tenant at a recent HEAD, refreshed at most every `max_age` seconds.
+
+    Check-ins arrive thousands of times a second; reading HEAD for each would put Git
+    on the hot path. A job created a moment ago may be missing for up to `max_age`:
+    such runs are stored and flagged `unknownJob`, then stamped on their next check-in.
+    """
+
+    def __init__(
+        self, store: GitStore, max_age: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._store = store
+        self._max_age = max_age
+        self._clock = clock
+        self._tenants: dict[str, tuple[float, dict[uuid.UUID, JobLabel]]] = {}
+
+    async def lookup(self, tenant_slug: str, job_id: uuid.UUID) -> JobLabel | None:
+        """Return where a job lives, or None when HEAD has no such job."""
+        cached = self._tenants.get(tenant_slug)
+        now = self._clock()
+        if (
+            cached is None
+            or now - cached[0] > self._max_age
+            or (job_id not in cached[1] and now - cached[0] > 0.2)
+        ):
+            snapshot = await self._store.snapshot(tenant_slug)
+            jobs = {
+                job_id: JobLabel(entry.manifest.namespace, entry.manifest.name)
+                for job_id, entry in snapshot.jobs.items()
+            }
+            cached = (now, jobs)
+            self._tenants[tenant_slug] = cached
+        return cached[1].get(job_id)
+
+    def forget(self, tenant_slug: str) -> None:
+        """Drop a tenant's entry after a commit so the next lookup reads the new HEAD."""
+        self._tenants.pop(tenant_slug, None)

@@ -1,0 +1,161 @@
+"""Reporting runs (check-ins) and reading run history."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crontopus.core.enums import RunStatus
+from crontopus.server.db.models import Role, Run
+from crontopus.server.errors import FieldProblem, NotFound, PermissionDenied, ValidationFailed
+from crontopus.server.security.principal import Principal, PrincipalKind, Scope
+from crontopus.server.services.checkins import (
+    CheckIn,
+    CheckInKind,
+    RunState,
+    bound_output,
+    status_for_exit_code,
+)
+from crontopus.server.services.ingest import IngestWriter
+from crontopus.server.services.job_directory import JobDirectory
+
+MAX_DURATION_MS = 366 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Report:
+    """A check-in as a client states it, before it is checked."""
+
+    job_id: uuid.UUID
+    run_id: uuid.UUID
+    kind: CheckInKind
+    status: RunStatus | None = None
+    exit_code: int | None = None
+    duration_ms: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    output: str = ""
+    commit_id: str | None = None
+
+
+def finish_status(event: str) -> tuple[CheckInKind, RunStatus | None, int | None]:
+    """Interpret the last part of `/checkin/<job>/<event>`; raise ValidationFailed if unknown."""
+    match event:
+        case "start":
+            return CheckInKind.START, None, None
+        case "success":
+            return CheckInKind.FINISH, RunStatus.SUCCESS, 0
+        case "fail":
+            return CheckInKind.FINISH, RunStatus.FAILURE, None
+        case "timeout":
+            return CheckInKind.FINISH, RunStatus.TIMEOUT, None
+    if event.isdigit() and 0 <= int(event) <= 255:
+        code = int(event)
+        return CheckInKind.FINISH, status_for_exit_code(code), code
+    raise ValidationFailed.single(
+        "event",
+        f"{event!r} is not a check-in: use start, success, fail, timeout or an exit code 0-255",
+    )
+
+
+async def check_in(
+    principal: Principal,
+    writer: IngestWriter,
+    directory: JobDirectory,
+    report: Report,
+) -> RunState:
+    """Store one check-in durably and return the run as it now stands."""
+    if principal.kind is PrincipalKind.USER:
+        principal.require_role(Role.MEMBER, "Reporting runs")
+    elif not principal.has_scope(Scope.CHECKIN):
+        raise PermissionDenied(
+            "reporting runs needs an endpoint token or an API token with the CHECKIN scope"
+        )
+    problems = []
+    if report.duration_ms is not None and not 0 <= report.duration_ms <= MAX_DURATION_MS:
+        problems.append(FieldProblem(("duration",), "must be between 0 and one year"))
+    if report.exit_code is not None and not 0 <= report.exit_code <= 255:
+        problems.append(FieldProblem(("exitCode",), "must be between 0 and 255"))
+    if report.commit_id is not None and len(report.commit_id) > 64:
+        problems.append(FieldProblem(("commit",), "is not a Git commit id"))
+    if problems:
+        raise ValidationFailed(problems)
+    label = await directory.lookup(principal.tenant_slug, report.job_id)
+    output, truncated = bound_output(report.output)
+    now = datetime.now(UTC)
+    status = report.status
+    if report.kind is CheckInKind.FINISH and status is None:
+        status = status_for_exit_code(report.exit_code or 0)
+    return await writer.submit(
+        CheckIn(
+            tenant_id=principal.tenant_id,
+            run_id=report.run_id,
+            job_id=report.job_id,
+            kind=report.kind,
+            at=(report.finished_at or now) if report.kind is CheckInKind.FINISH else now,
+            endpoint_id=principal.endpoint_id,
+            status=status,
+            exit_code=report.exit_code,
+            duration_ms=report.duration_ms,
+            started_at=report.started_at,
+            output=output,
+            output_truncated=truncated,
+            commit_id=report.commit_id,
+            job_name=label.name if label else None,
+            namespace=label.namespace if label else None,
+            unknown_job=label is None,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    job_id: uuid.UUID | None = None
+    namespace: str | None = None
+    job_name: str | None = None
+    endpoint_id: uuid.UUID | None = None
+    status: RunStatus | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def list_runs(
+    session: AsyncSession,
+    principal: Principal,
+    where: RunFilter,
+    first: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> Sequence[Run]:
+    """Return up to `first` + 1 runs, newest first, after a keyset cursor."""
+    query = select(Run).where(Run.tenant_id == principal.tenant_id)
+    if where.job_id is not None:
+        query = query.where(Run.job_id == where.job_id)
+    if where.namespace is not None:
+        query = query.where(Run.namespace == where.namespace)
+    if where.job_name is not None:
+        query = query.where(Run.job_name == where.job_name)
+    if where.endpoint_id is not None:
+        query = query.where(Run.endpoint_id == where.endpoint_id)
+    if where.status is not None:
+        query = query.where(Run.status == where.status)
+    if where.since is not None:
+        query = query.where(Run.started_at >= where.since)
+    if where.until is not None:
+        query = query.where(Run.started_at < where.until)
+    if after is not None:
+        query = query.where(tuple_(Run.started_at, Run.id) < tuple_(*after))
+    query = query.order_by(Run.started_at.desc(), Run.id.desc()).limit(first + 1)
+    return (await session.scalars(query)).all()
+
+
+async def get_run(session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> Run:
+    """Return one run of the tenant, or NotFound."""
+    run = await session.get(Run, (principal.tenant_id, run_id))
+    if run is None:
+        raise NotFound(f"no run with id {run_id}")
+    return run
