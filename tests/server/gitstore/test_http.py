@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pygit2
+import pytest
 
-from crontopus.server.gitstore import ManagedGitStore, Put
-from tests.server.gitstore.conftest import GitCli, GitServer
+from crontopus.server.gitstore import ManagedGitStore, Put, make_git_http_app
+from crontopus.server.gitstore.http import pkt_line
+from tests.server.gitstore.conftest import GitCli, GitServer, authenticate
 from tests.server.gitstore.support import ALICE, manifest
 
 
@@ -148,3 +153,56 @@ async def test_pygit2_clones_over_http(git_server: GitServer, tmp_path: Path) ->
         callbacks=pygit2.RemoteCallbacks(credentials=pygit2.UserPass("agent", "ctp_acme_read")),
     )
     assert (Path(repo.workdir) / "default" / ".keep").exists()
+
+
+@pytest.fixture
+async def http(store: ManagedGitStore) -> AsyncIterator[httpx.AsyncClient]:
+    """The smart-HTTP app driven in-process, for what the git CLI never sends."""
+
+    async def on_push(tenant: str, old: str | None, new: str) -> None:
+        return None
+
+    app = make_git_http_app(store, authenticate, on_push)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://git.test") as client:
+        yield client
+
+
+async def test_a_gzip_request_body_is_inflated(
+    http: httpx.AsyncClient, store: ManagedGitStore
+) -> None:
+    head = await store.head("acme")
+    request = pkt_line(f"want {head} side-band-64k\n") + b"0000" + b"0009done\n"
+    response = await http.post(
+        "/acme/jobs.git/git-upload-pack",
+        content=gzip.compress(request),
+        headers={
+            "Content-Encoding": "gzip",
+            "Content-Type": "application/x-git-upload-pack-request",
+        },
+        auth=("x", "ctp_acme_read"),
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-git-upload-pack-result"
+    assert response.content.startswith(b"0008NAK\n")
+    assert b"PACK" in response.content
+
+
+async def test_missing_credentials_get_a_basic_challenge_and_probing_finds_nothing(
+    http: httpx.AsyncClient,
+) -> None:
+    refs = "/acme/jobs.git/info/refs?service=git-upload-pack"
+    missing = await http.get(refs)
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == 'Basic realm="Crontopus"'
+    assert (await http.get(refs, auth=("x", "ctp_nope"))).status_code == 401
+    other = await http.get(refs, auth=("x", "ctp_globex_write"))
+    unknown = await http.get(
+        "/initech/jobs.git/info/refs?service=git-upload-pack", auth=("x", "ctp_globex_write")
+    )
+    assert (other.status_code, other.text) == (unknown.status_code, unknown.text)
+    assert other.status_code == 404
+    dumb = await http.get("/acme/jobs.git/info/refs", auth=("x", "ctp_acme_read"))
+    assert dumb.status_code == 403
+    advertised = await http.get(refs, auth=("x", "ctp_acme_read"))
+    assert advertised.content.startswith(b"001e# service=git-upload-pack\n0000")

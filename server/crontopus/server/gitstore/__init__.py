@@ -1,6 +1,7 @@
 """The per-tenant Git store: job manifests live in one Git repository per tenant."""
 
 from .errors import (
+    CommitNotFoundError,
     ConflictError,
     GitStoreError,
     InvalidChangeError,
@@ -31,6 +32,7 @@ from .validation import validate_push, validate_ref_update
 __all__ = [
     "Author",
     "Change",
+    "CommitNotFoundError",
     "ConflictError",
     "Delete",
     "ExternalGitStore",

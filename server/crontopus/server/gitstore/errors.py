@@ -2,6 +2,7 @@
 
 GitStoreError
 ├── RepositoryNotFoundError      the tenant has no repository (yet)
+├── CommitNotFoundError          a commit id the repository does not hold
 ├── RemoteError                  an external remote could not be fetched or pushed
 ├── InvalidChangeError           a change breaks the repository layout
 │   └── ProtectedNamespaceError  a change would remove `default/`, `discovered/` or touch `system/`
@@ -25,6 +26,16 @@ class RepositoryNotFoundError(GitStoreError):
             f"tenant {tenant!r} has no job repository: create it with ensure_repository()"
         )
         self.tenant = tenant
+
+
+class CommitNotFoundError(GitStoreError):
+    """The repository holds no commit with this id."""
+
+    def __init__(self, commit_id: str) -> None:
+        super().__init__(
+            f"commit {commit_id!r} is not in the job repository: use an id from the history"
+        )
+        self.commit_id = commit_id
 
 
 class RemoteError(GitStoreError):

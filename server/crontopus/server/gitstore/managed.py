@@ -43,7 +43,7 @@ class ManagedGitStore(LocalGitStore):
         script = hooks / "pre-receive"
         body = f'#!/bin/sh\nexec "{sys.executable}" -m {HOOK_MODULE}\n'
         if not script.exists() or script.read_text() != body:
-            temporary = hooks / "pre-receive.tmp"
+            temporary = hooks / f"pre-receive.{os.getpid()}.tmp"
             temporary.write_text(body)
             temporary.chmod(temporary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
             os.replace(temporary, script)

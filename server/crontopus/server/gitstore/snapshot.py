@@ -20,6 +20,7 @@ from crontopus.core.errors import ManifestError
 from crontopus.core.manifest import JobManifest, Problem, parse_manifest, path_problems
 from crontopus.core.namespaces import PROTECTED_NAMESPACES, namespace_problem
 
+from .errors import CommitNotFoundError
 from .layout import ROOT_FILES, PathKind, classify
 from .model import JobEntry, NamespaceInfo, Snapshot
 from .repository import commit_at
@@ -120,9 +121,12 @@ def build_snapshot(
     namespaces: dict[str, int] = {name: 0 for name in PROTECTED_NAMESPACES}
     if commit_id is None:
         return Snapshot(None, {}, _namespace_infos(namespaces), ())
-    commit = commit_at(repo, commit_id)
+    try:
+        commit = commit_at(repo, commit_id)
+    except ValueError:  # not a hex object id at all
+        commit = None
     if commit is None:
-        raise KeyError(f"commit {commit_id} is not in the repository")
+        raise CommitNotFoundError(commit_id)
     jobs: dict[uuid.UUID, JobEntry] = {}
     files: dict[str, str] = {}
     problems: list[Problem] = []
