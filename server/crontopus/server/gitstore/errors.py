@@ -5,7 +5,7 @@ GitStoreError
 ├── CommitNotFoundError          a commit id the repository does not hold
 ├── RemoteError                  an external remote could not be fetched or pushed
 ├── InvalidChangeError           a change breaks the repository layout
-│   └── ProtectedNamespaceError  a change would remove `default/`, `discovered/` or touch `system/`
+│   └── ProtectedNamespaceError  a change would remove `default/` or `discovered/`
 └── ConflictError                the repository moved under the caller's feet
     ├── NamespaceExistsError     mkdir of a namespace that already exists
     └── NamespaceNotEmptyError   rmdir of a namespace that still holds files
