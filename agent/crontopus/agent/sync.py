@@ -1,0 +1,252 @@
+"""One sync: fetch the repository, plan, apply, remember, and report to the server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from crontopus.agent.config import AgentConfig
+from crontopus.agent.errors import NotEnrolled, ServerError, SyncError
+from crontopus.agent.gitsync import ManifestSet, Mirror
+from crontopus.agent.plan import Plan
+from crontopus.agent.reconcile import Reconciler
+from crontopus.agent.server import ServerClient
+from crontopus.agent.statedir import StateDir, write_atomic
+from crontopus.core.enums import JobSource
+from crontopus.drivers import Driver, ForeignEntry, InstalledEntry
+
+log = logging.getLogger(__name__)
+_ZERO = uuid.UUID(int=0)  # any id: the wrapper argv shape is what matters
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """What the last sync applied, kept in sync-state.json for skipping and for `status`."""
+
+    commit: str | None = None
+    fingerprint: str | None = None
+    applied_at: str | None = None
+    repository_url: str | None = None
+    reported: bool = False
+    jobs: int = 0
+    problems: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    # job id -> fingerprint, as the server answered reportDiscoveredJobs (adoption keeps the id).
+    discovered: dict[str, str] = field(default_factory=dict)
+
+    def discovered_ids(self) -> dict[uuid.UUID, str]:
+        """Return the discovered-job mapping keyed by UUID."""
+        return {uuid.UUID(job_id): fingerprint for job_id, fingerprint in self.discovered.items()}
+
+    @classmethod
+    def load(cls, state: StateDir) -> SyncState:
+        """Read the saved state (defaults when there is none)."""
+        try:
+            raw: dict[str, Any] = json.loads(state.sync_state.read_bytes())
+        except (FileNotFoundError, ValueError):
+            return cls()
+        raw["problems"] = tuple(raw.get("problems", ()))
+        raw["refused"] = tuple(raw.get("refused", ()))
+        known = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in raw.items() if key in known})
+
+    def save(self, state: StateDir) -> None:
+        """Write the state atomically."""
+        data = asdict(self)
+        write_atomic(state.sync_state, json.dumps(data, indent=1).encode(), mode=0o600)
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What one sync did."""
+
+    commit: str | None
+    skipped: bool
+    plan: Plan | None = None
+    problems: tuple[str, ...] = ()
+    fetch_error: str | None = None
+    report_error: str | None = None
+    job_files_changed: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+class Syncer:
+    """Runs syncs for one state directory with one driver and an optional server client."""
+
+    def __init__(
+        self,
+        state: StateDir,
+        config: AgentConfig,
+        driver: Driver,
+        client: ServerClient | None = None,
+    ) -> None:
+        self.state = state
+        self.config = config
+        self.driver = driver
+        self.client = client
+        self.reconciler = Reconciler(state, config, driver)
+
+    def sync(self, *, dry_run: bool = False, force: bool = False) -> SyncOutcome:
+        """Fetch, and apply the repository when it or the scheduler changed since last time."""
+        saved = SyncState.load(self.state)
+        token = self.state.read_token()
+        if token is None:
+            raise NotEnrolled(
+                f"{self.state.token}: no endpoint token: run `crontopus-agent enroll` first"
+            )
+        url = self._repository_url(saved)
+        mirror = Mirror(self.state.mirror, url, token, self.config.branch)
+        fetch_error: str | None = None
+        try:
+            commit = mirror.fetch()
+        except SyncError as exc:
+            # Keep applying the last fetched commit: the scheduler may have drifted meanwhile.
+            fetch_error = str(exc)
+            log.warning("%s; using the last fetched commit", exc)
+            commit = mirror.head()
+        installed = self.driver.list_managed()
+        foreign = self.driver.list_foreign()
+        fingerprint = self._fingerprint(commit, installed, foreign)
+        if not force and not dry_run and fingerprint == saved.fingerprint and saved.reported:
+            return SyncOutcome(commit, True, problems=saved.problems, fetch_error=fetch_error)
+        manifests = mirror.manifests(commit)
+        plan = self.reconciler.plan(manifests, installed, foreign, saved.discovered_ids())
+        problems = tuple(str(problem) for problem in manifests.problems)
+        for problem in problems:
+            log.warning("manifest problem: %s", problem)
+        if dry_run:
+            return SyncOutcome(commit, False, plan, problems, fetch_error)
+        changed = self.reconciler.apply(plan, manifests)
+        if plan.changes_scheduler or changed:
+            log.info("applied %s: %s", commit, plan.lines()[-1])
+        installed = self.driver.list_managed()
+        foreign = self.driver.list_foreign()
+        discovered = dict(saved.discovered)
+        report_error = self._report(manifests, plan, installed, foreign, discovered)
+        SyncState(
+            commit=commit,
+            fingerprint=self._fingerprint(commit, installed, foreign),
+            applied_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            repository_url=url,
+            reported=report_error is None,
+            jobs=len(installed),
+            problems=problems,
+            refused=tuple(f"{s.name}: {s.reason}" for s in plan.refused),
+            discovered=discovered,
+        ).save(self.state)
+        return SyncOutcome(
+            commit, False, plan, problems, fetch_error, report_error, job_files_changed=changed
+        )
+
+    def _repository_url(self, saved: SyncState) -> str:
+        if self.config.repository_url:
+            return self.config.repository_url
+        if saved.repository_url:
+            return saved.repository_url
+        if self.client is None:
+            raise SyncError(
+                "repository_url: unknown and no server to ask: set repository_url"
+                " or enroll the agent"
+            )
+        try:
+            return self.client.repository().clone_url
+        except ServerError as exc:
+            raise SyncError(f"asking the server for the repository URL failed: {exc}") from exc
+
+    def _fingerprint(
+        self,
+        commit: str | None,
+        installed: Mapping[Any, InstalledEntry],
+        foreign: Sequence[ForeignEntry],
+    ) -> str:
+        """Hash everything a sync depends on, so an unchanged cycle can skip all work."""
+        try:
+            job_files = sorted(os.listdir(self.state.jobs))
+        except FileNotFoundError:
+            job_files = []
+        inputs = {
+            "commit": commit,
+            "config": repr(sorted(self.config.to_yaml_dict().items(), key=lambda kv: kv[0])),
+            "wrapper": self.reconciler.wrapper_argv(_ZERO),
+            "installed": sorted(f"{k}:{v.content_hash}:{v.native}" for k, v in installed.items()),
+            "foreign": sorted(entry.fingerprint for entry in foreign),
+            "job_files": job_files,
+        }
+        encoded = json.dumps(inputs, sort_keys=True, default=str).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+    def _report(
+        self,
+        manifests: ManifestSet,
+        plan: Plan,
+        installed: Mapping[Any, InstalledEntry],
+        foreign: Sequence[ForeignEntry],
+        discovered: dict[str, str],
+    ) -> str | None:
+        """Report instances and foreign entries; learn the job ids of the foreign ones."""
+        if self.client is None:
+            return None
+        items = [
+            {
+                "schedule": entry.schedule,
+                "command": entry.command,
+                "user": entry.user,
+                "driver": entry.driver,
+                "fingerprint": entry.fingerprint,
+            }
+            for entry in foreign
+        ]
+        try:
+            answered = self.client.report_discovered_jobs(items)
+            present = {entry.fingerprint for entry in foreign}
+            # Forget ids of entries gone from the machine; keep those the server just named.
+            kept = {job: fp for job, fp in discovered.items() if fp in present}
+            kept.update({str(job_id): fp for fp, job_id in answered.items()})
+            discovered.clear()
+            discovered.update(kept)
+            instances = instance_reports(self.driver.name, manifests, plan, installed)
+            instances += [
+                {
+                    "jobId": job_id,
+                    "driver": self.driver.name,
+                    "state": "INSTALLED",
+                    "source": JobSource.DISCOVERED.value,
+                }
+                for job_id in sorted(discovered)
+            ]
+            self.client.report_job_instances(instances)
+        except ServerError as exc:
+            log.warning("reporting to the server failed (retried next cycle): %s", exc)
+            return str(exc)
+        return None
+
+
+def instance_reports(
+    driver: str, manifests: ManifestSet, plan: Plan, installed: Mapping[Any, InstalledEntry]
+) -> list[dict[str, str]]:
+    """Say, per job meant for this endpoint, what its scheduler holds."""
+    states: dict[Any, str] = {}
+    for skipped in plan.skipped:
+        if skipped.reason.startswith("the job is"):
+            states[skipped.job_id] = "DISABLED"
+    for refused in plan.refused:
+        states[refused.job_id] = "FAILED"
+    for job_id in plan.desired:
+        states[job_id] = "INSTALLED" if job_id in installed else "FAILED"
+    return [
+        {
+            "jobId": str(job_id),
+            "driver": driver,
+            "state": state,
+            "source": JobSource.MANAGED.value,
+        }
+        for job_id, state in sorted(states.items(), key=lambda kv: str(kv[0]))
+        if job_id in manifests.jobs
+    ]

@@ -1,0 +1,239 @@
+"""The run wrapper (`crontopus-agent run-job UUID`): run one job and report it.
+
+The scheduler fires this. It reads the job's config file, takes the per-job lock when the job
+forbids overlaps, sends a start check-in, runs the command in its own process group, enforces
+the timeout, keeps the last 64 KiB of output, and sends the finish check-in. Check-ins the
+server cannot take go to the spool. Imports stay to the standard library: this runs every minute.
+"""
+
+from __future__ import annotations
+
+import enum
+import fcntl
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from crontopus.agent.checkin import OUTPUT_LIMIT, CheckIn, Delivery, send_checkin
+from crontopus.agent.jobfiles import JobConfig, read_job_config
+from crontopus.agent.spool import Spool
+from crontopus.agent.statedir import StateDir
+
+TIMEOUT_EXIT_CODE = 124  # what GNU timeout(1) exits with, so scripts read it the same way
+LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: a previous run still holds the lock
+MISSING_EXIT_CODE = 78  # EX_CONFIG: the job is not installed in this state directory
+KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a run times out
+READER_GRACE = 2.0  # seconds to wait for output after the command exits
+# Characters that mean nothing special to /bin/sh, so such a command can be run without one.
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:,+@-% ")
+
+
+class Outcome(enum.Enum):
+    """How a run ended."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What the wrapper learnt from one run."""
+
+    outcome: Outcome
+    exit_code: int
+    duration: float
+    output: str
+
+
+def argv_for(config: JobConfig) -> list[str]:
+    """Return the argv that runs the job's command line with its args appended.
+
+    `command` is a shell command line: it runs as `/bin/sh -c "command 'arg' ..."` with each arg
+    quoted, so pipes and variables work and args stay literal. A command made only of plain
+    words is exec'd directly (same meaning, one process fewer).
+    """
+    line = config.command
+    if config.args:
+        line = f"{line} {shlex.join(config.args)}"
+    words = config.command.split()
+    if (
+        set(config.command) <= _PLAIN
+        and words
+        and "=" not in words[0]
+        and shutil.which(words[0]) is not None
+    ):
+        return [*words, *config.args]
+    return ["/bin/sh", "-c", line]
+
+
+def run_command(config: JobConfig) -> RunResult:
+    """Run the job's command, enforce its timeout and capture the tail of its output."""
+    env = {**os.environ, **config.env}
+    env["CRONTOPUS_JOB_ID"] = config.job_id
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(  # noqa: S603 - the job's own command is what we must run
+            argv_for(config),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # its own process group, so a timeout kills all of it
+        )
+    except OSError as exc:
+        return RunResult(Outcome.FAILURE, 127, time.monotonic() - started, f"crontopus: {exc}\n")
+    tail = _TailReader(process)
+    tail.start()
+    timed_out = False
+    try:
+        process.wait(timeout=config.timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(process)
+    duration = time.monotonic() - started
+    output = tail.result(READER_GRACE)
+    if timed_out:
+        note = f"\ncrontopus: killed after the {config.timeout} s timeout\n"
+        return RunResult(Outcome.TIMEOUT, TIMEOUT_EXIT_CODE, duration, output + note)
+    code = process.returncode
+    if code < 0:
+        code = 128 - code  # killed by a signal: report it as a shell would
+    outcome = Outcome.SUCCESS if code == 0 else Outcome.FAILURE
+    return RunResult(outcome, code, duration, output)
+
+
+def run_job(state: StateDir, job_id: uuid.UUID) -> int:
+    """Run one installed job with locking and check-ins; return the job's exit code."""
+    config = read_job_config(state, job_id)
+    if config is None:
+        print(
+            f"crontopus-agent run-job: job {job_id} is not installed in {state.root}"
+            " (no job config): run `crontopus-agent sync --once`",
+            file=sys.stderr,
+        )
+        return MISSING_EXIT_CODE
+    lock_fd = _lock(state, job_id) if config.concurrency == "forbid" else None
+    if lock_fd == -1:
+        print(
+            f"crontopus-agent run-job: job {config.namespace}/{config.name} ({job_id}) is"
+            " still running and forbids overlapping runs: this run is skipped",
+            file=sys.stderr,
+        )
+        return LOCKED_EXIT_CODE
+    try:
+        return _run_and_report(state, config)
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
+
+
+def _run_and_report(state: StateDir, config: JobConfig) -> int:
+    reporter = _Reporter(state, config)
+    run_id = str(uuid.uuid4())
+    started = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    reporter.report(CheckIn(config.job_id, run_id, "start", started, commit=config.commit))
+    result = run_command(config)
+    # The server records TIMEOUT only from the `timeout` event; an exit code reads as a failure.
+    event = "timeout" if result.outcome is Outcome.TIMEOUT else str(result.exit_code)
+    finish = CheckIn(
+        config.job_id,
+        run_id,
+        event,
+        started,
+        duration=result.duration,
+        commit=config.commit,
+        output=result.output,
+    )
+    reporter.report(finish)
+    return result.exit_code
+
+
+class _Reporter:
+    """Sends check-ins, spooling them once the server has proven unreachable."""
+
+    def __init__(self, state: StateDir, config: JobConfig) -> None:
+        self.config = config
+        self.spool = Spool(state.spool, config.spool_max_entries)
+        self.token = state.read_token()
+        self.server_down = not (config.server and self.token)
+
+    def report(self, checkin: CheckIn) -> None:
+        if not self.server_down and self.config.server and self.token:
+            result = send_checkin(
+                self.config.server, self.token, checkin, self.config.checkin_timeout
+            )
+            if result.delivery is Delivery.DELIVERED:
+                return
+            if result.delivery is Delivery.REFUSED:
+                print(
+                    f"crontopus-agent run-job: the server refused check-in {checkin.event} of"
+                    f" run {checkin.run_id}: {result.status} {result.message}; not retried",
+                    file=sys.stderr,
+                )
+                return
+            # Once unreachable, do not make the finish wait for another timeout.
+            self.server_down = True
+        self.spool.append(checkin)
+
+
+class _TailReader(threading.Thread):
+    """Reads a process's output in the background, keeping only the last 64 KiB."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.process = process
+        self.buffer = bytearray()
+
+    def run(self) -> None:
+        stream = self.process.stdout
+        assert stream is not None
+        fd = stream.fileno()
+        while chunk := os.read(fd, 65536):
+            self.buffer += chunk
+            if len(self.buffer) > 2 * OUTPUT_LIMIT:
+                del self.buffer[:-OUTPUT_LIMIT]
+
+    def result(self, grace: float) -> str:
+        # A background child may keep the pipe open after the command exits: do not wait for it.
+        self.join(grace)
+        return bytes(self.buffer[-OUTPUT_LIMIT:]).decode("utf-8", "replace")
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            if sig is signal.SIGTERM:
+                # The leader is gone; make sure nothing else in its group lingers.
+                os.killpg(process.pid, signal.SIGKILL)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            return
+
+
+def _lock(state: StateDir, job_id: uuid.UUID) -> int:
+    """Take the job's lock without waiting; return the fd, or -1 when another run holds it."""
+    path = state.lock_file(job_id)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return -1
+    return fd
