@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crontopus.core.errors import ScheduleError
-from crontopus.core.schedule import next_fire_times, parse_schedule
+from crontopus.core.schedule import load_timezone, next_fire_times, parse_schedule
 from crontopus.drivers.errors import ConversionRefused
-from crontopus.drivers.systemd.calendar import convert_schedule
-from crontopus.drivers.systemd.dst import systemd_fire_times
+from crontopus.drivers.systemd.calendar import convert_schedule, on_calendar_lines
+from crontopus.drivers.systemd.dst import systemd_fire_times, unreliable_gap_times, zone_transitions
 
 FIELDS = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
 
@@ -72,13 +72,24 @@ def test_a_random_schedule_fires_like_cron_or_is_refused(systemd, expression, zo
         ("Europe/Berlin", datetime(2026, 10, 25, 1, 0, tzinfo=UTC)),
         ("America/New_York", datetime(2026, 3, 8, 7, 0, tzinfo=UTC)),
         ("America/New_York", datetime(2026, 11, 1, 6, 0, tzinfo=UTC)),
+        ("Pacific/Chatham", datetime(2026, 4, 4, 14, 0, tzinfo=UTC)),
+        ("Pacific/Chatham", datetime(2026, 9, 26, 14, 0, tzinfo=UTC)),
+        ("Australia/Lord_Howe", datetime(2026, 4, 4, 15, 0, tzinfo=UTC)),
+        ("Australia/Lord_Howe", datetime(2026, 10, 3, 15, 30, tzinfo=UTC)),
     ],
 )
 def test_the_systemd_model_predicts_systemd_around_transitions(systemd, expression, zone, instant):
     schedule = parse_schedule(expression)
-    conversion = convert_schedule(schedule, zone, now=BASE, accept_dst_difference=True)
+    (transition,) = zone_transitions(
+        load_timezone(zone), instant - timedelta(hours=2), instant + timedelta(hours=2)
+    )
+    if unreliable_gap_times(schedule, transition):
+        with pytest.raises(ConversionRefused, match="no opt-in helps"):
+            convert_schedule(schedule, zone, now=BASE, accept_dst_difference=True)
+        return
+    lines = on_calendar_lines(schedule, zone)
     low, high = instant - timedelta(hours=3), instant + timedelta(hours=3)
     predicted = systemd_fire_times(schedule, zone, low, high)
     # One elapse past the prediction shows both a missing and an extra elapse.
-    elapses = systemd.union(conversion.on_calendar, low - timedelta(seconds=30), len(predicted) + 1)
+    elapses = systemd.union(lines, low - timedelta(seconds=30), len(predicted) + 1)
     assert [t for t in elapses if t <= high] == predicted

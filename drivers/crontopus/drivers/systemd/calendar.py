@@ -117,6 +117,9 @@ def convert_schedule(
     load_timezone(timezone)  # an unknown zone fails here, with the core's message
     lines = on_calendar_lines(parsed, timezone)
     differences = find_dst_differences(parsed, timezone, now=now, years=horizon_years)
+    broken = next((d for d in differences if d.unreliable), None)
+    if broken is not None:
+        raise ConversionRefused(_unreliable_reason(parsed, timezone, broken))
     if differences and not accept_dst_difference:
         raise ConversionRefused(_dst_reason(parsed, timezone, differences[0], len(differences)))
     return CalendarConversion(
@@ -132,6 +135,18 @@ def _reboot_reason(schedule: CronSchedule) -> str:
         f'the schedule "{schedule.source}" has no calendar meaning and a systemd timer cannot '
         "run a job once per boot the way cron does (OnBootSec= also fires when the timer is "
         "installed after boot): use the cron driver for @reboot jobs"
+    )
+
+
+def _unreliable_reason(schedule: CronSchedule, timezone: str, broken: DstDifference) -> str:
+    transition = broken.transition
+    first = broken.unreliable[0]
+    return (
+        f'the schedule "{schedule.source}" in {timezone} names {first:%Y-%m-%d %H:%M}, a wall '
+        f"time skipped by the daylight-saving change of {transition.describe()}; systemd "
+        "cannot compute elapses reliably inside a gap that is not whole hours (it can skip "
+        "later runs or stop the timer), so no opt-in helps: choose times outside "
+        f"{transition.wall_before:%H:%M}-{transition.wall_after:%H:%M}, or use the cron driver"
     )
 
 

@@ -63,6 +63,8 @@ class DstDifference:
     transition: Transition
     cron_only: tuple[datetime, ...]
     systemd_only: tuple[datetime, ...]
+    # Wall times named inside a gap where systemd's own arithmetic breaks down (see below).
+    unreliable: tuple[datetime, ...] = ()
 
     def describe(self) -> str:
         """Say which runs cron makes that systemd does not, and the reverse, in wall time."""
@@ -177,6 +179,27 @@ def cron_fire_times(
     return found
 
 
+def unreliable_gap_times(schedule: CronSchedule, transition: Transition) -> tuple[datetime, ...]:
+    """Return the wall times the schedule names inside a gap that is not whole hours.
+
+    systemd normalises a skipped wall time with mktime(); when the gap does not start and end
+    on the hour (Chatham's 02:45-03:45, Lord Howe's 02:00-02:30) that normalisation can go
+    backwards, and systemd 252 then fails the calculation ("Infinite loop in calendar
+    calculation", EDEADLK) or skips the first valid time after the gap. No model of that is
+    trustworthy, so such schedules are refused outright.
+    """
+    before, after = transition.wall_before, transition.wall_after
+    if not transition.is_gap or (before.minute == 0 and after.minute == 0):
+        return ()
+    return tuple(
+        wall
+        for wall in _minutes(before, after - timedelta(minutes=1))
+        if wall.minute in schedule.minutes
+        and wall.hour in schedule.hours
+        and schedule.matches_day(wall.date())
+    )
+
+
 def find_dst_differences(
     schedule: CronSchedule,
     timezone: str,
@@ -195,12 +218,14 @@ def find_dst_differences(
         low, high = transition.instant - _WINDOW, transition.instant + _WINDOW
         cron = set(cron_fire_times(schedule, timezone, low, high))
         systemd = set(systemd_fire_times(schedule, timezone, low, high))
-        if cron != systemd:
+        unreliable = unreliable_gap_times(schedule, transition)
+        if cron != systemd or unreliable:
             differences.append(
                 DstDifference(
                     transition=transition,
                     cron_only=tuple(t.astimezone(zone) for t in sorted(cron - systemd)),
                     systemd_only=tuple(t.astimezone(zone) for t in sorted(systemd - cron)),
+                    unreliable=unreliable,
                 )
             )
     return differences
