@@ -1,0 +1,155 @@
+"""`POST /checkin/...` stores runs durably for scripts, with clear answers for bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+
+from crontopus.server.app import AppState
+from crontopus.server.db.models import JobHealthHour, Run
+from tests.server.conftest import Api, Persona
+
+CREATE_JOB = """
+mutation { createJob(input: {name: "backup", schedule: "0 2 * * *", command: "/bin/backup"}) {
+  ... on Job { id } } }
+"""
+CREATE_TOKEN = """
+mutation($scopes: [TokenScope!]!) {
+  createApiToken(name: "reporter", scopes: $scopes) { ... on CreatedApiToken { plaintext } }
+}
+"""
+RUNS = """
+query($filter: RunFilter) {
+  runs(filter: $filter, first: 100) {
+    nodes {
+      id jobId jobName namespace status exitCode durationMs output outputTruncated unknownJob
+    }
+  }
+}
+"""
+
+
+async def setup(api: Api, persona: Persona, scopes: list[str] | None = None) -> tuple[str, str]:
+    job_id = (await api.execute(CREATE_JOB, token=persona.access_token))["createJob"]["id"]
+    token = (
+        await api.execute(CREATE_TOKEN, {"scopes": scopes or ["CHECKIN"]}, persona.access_token)
+    )["createApiToken"]["plaintext"]
+    return job_id, token
+
+
+async def post(
+    api: Api, token: str | None, path: str, body: bytes = b"", **params: Any
+) -> tuple[int, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await api.client.post(path, content=body, params=params, headers=headers)
+    data: dict[str, Any] = response.json()
+    return response.status_code, data
+
+
+async def test_a_curl_style_start_and_finish_make_one_successful_run(
+    api: Api, alice: Persona
+) -> None:
+    job_id, token = await setup(api, alice)
+    rid = str(uuid.uuid4())
+    status, body = await post(api, token, f"/checkin/{job_id}/start", rid=rid)
+    assert (status, body["status"]) == (200, "RUNNING")
+    status, body = await post(api, token, f"/checkin/{job_id}/0", b"all good\n", rid=rid)
+    assert (status, body["status"]) == (200, "SUCCESS")
+    runs = (await api.execute(RUNS, token=alice.access_token))["runs"]["nodes"]
+    assert len(runs) == 1
+    assert runs[0]["jobName"] == "backup"
+    assert runs[0]["namespace"] == "default"
+    assert runs[0]["exitCode"] == 0
+    assert runs[0]["output"] == "all good\n"
+
+
+async def test_a_nonzero_exit_code_is_a_failure_and_a_retry_is_not_counted_twice(
+    api: Api, alice: Persona, state: AppState
+) -> None:
+    job_id, token = await setup(api, alice)
+    rid = str(uuid.uuid4())
+    for _ in range(3):
+        status, body = await post(
+            api, token, f"/checkin/{job_id}/2", b"oops", rid=rid, duration="1.5"
+        )
+        assert (status, body["status"]) == (200, "FAILURE")
+    runs = (await api.execute(RUNS, token=alice.access_token))["runs"]["nodes"]
+    assert [(r["status"], r["exitCode"], r["durationMs"]) for r in runs] == [("FAILURE", 2, 1500)]
+    async with state.session() as session:
+        assert await session.scalar(select(func.sum(JobHealthHour.runs))) == 1
+
+
+async def test_a_check_in_for_an_unknown_job_is_kept_and_flagged(api: Api, alice: Persona) -> None:
+    _job_id, token = await setup(api, alice)
+    unknown = uuid.uuid4()
+    status, body = await post(api, token, f"/checkin/{unknown}/success", rid=str(uuid.uuid4()))
+    assert status == 200
+    assert body["unknownJob"] is True
+    runs = (await api.execute(RUNS, token=alice.access_token))["runs"]["nodes"]
+    assert runs[0]["unknownJob"] is True
+    assert runs[0]["jobId"] == str(unknown)
+
+
+async def test_bad_input_gets_a_400_that_names_the_problem(api: Api, alice: Persona) -> None:
+    job_id, token = await setup(api, alice)
+    status, body = await post(api, token, f"/checkin/{job_id}/start")
+    assert status == 400
+    assert body["field"] == "rid"
+    status, body = await post(api, token, f"/checkin/{job_id}/exploded", rid=str(uuid.uuid4()))
+    assert status == 400
+    assert "use start, success, fail, timeout or an exit code" in body["error"]
+    status, body = await post(api, token, "/checkin/not-a-uuid/start", rid=str(uuid.uuid4()))
+    assert (status, body["field"]) == (400, "job-id")
+    status, body = await post(
+        api, token, f"/checkin/{job_id}/0", rid=str(uuid.uuid4()), duration="x"
+    )
+    assert (status, body["field"]) == (400, "duration")
+
+
+async def test_authentication_and_scope_are_checked(api: Api, alice: Persona) -> None:
+    job_id, _token = await setup(api, alice)
+    status, _ = await post(api, None, f"/checkin/{job_id}/start", rid=str(uuid.uuid4()))
+    assert status == 401
+    token = (await api.execute(CREATE_TOKEN, {"scopes": ["READ"]}, alice.access_token))[
+        "createApiToken"
+    ]["plaintext"]
+    status, body = await post(api, token, f"/checkin/{job_id}/start", rid=str(uuid.uuid4()))
+    assert status == 403
+    assert "CHECKIN" in body["error"]
+
+
+async def test_long_output_keeps_its_tail(api: Api, alice: Persona) -> None:
+    job_id, token = await setup(api, alice)
+    output = b"x" * 100_000 + b"the error at the end"
+    await post(api, token, f"/checkin/{job_id}/1", output, rid=str(uuid.uuid4()))
+    run = (await api.execute(RUNS, token=alice.access_token))["runs"]["nodes"][0]
+    assert run["outputTruncated"] is True
+    assert run["output"].endswith("the error at the end")
+    assert len(run["output"]) == 64 * 1024
+
+
+async def test_concurrent_check_ins_are_all_stored(
+    api: Api, alice: Persona, state: AppState
+) -> None:
+    job_id, token = await setup(api, alice)
+    results = await asyncio.gather(
+        *(post(api, token, f"/checkin/{job_id}/0", rid=str(uuid.uuid4())) for _ in range(200))
+    )
+    assert all(status == 200 for status, _ in results)
+    async with state.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Run)) == 200
+
+
+async def test_runs_of_another_tenant_are_invisible(api: Api, alice: Persona, bob: Persona) -> None:
+    job_id, token = await setup(api, alice)
+    rid = str(uuid.uuid4())
+    await post(api, token, f"/checkin/{job_id}/0", rid=rid)
+    runs = (await api.execute(RUNS, token=bob.access_token))["runs"]["nodes"]
+    assert runs == []
+    one = await api.execute(
+        "query($id: UUID!) { run(id: $id) { id } }", {"id": rid}, bob.access_token
+    )
+    assert one["run"] is None
