@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pygit2
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from crontopus.server.gitstore import ManagedGitStore, Put, make_git_http_app
 from crontopus.server.gitstore.http import pkt_line
@@ -206,3 +208,18 @@ async def test_missing_credentials_get_a_basic_challenge_and_probing_finds_nothi
     assert dumb.status_code == 403
     advertised = await http.get(refs, auth=("x", "ctp_acme_read"))
     assert advertised.content.startswith(b"001e# service=git-upload-pack\n0000")
+
+
+async def test_the_app_works_mounted_at_git(store: ManagedGitStore) -> None:
+    async def on_push(tenant: str, old: str | None, new: str) -> None:
+        return None
+
+    app = Starlette(routes=[Mount("/git", make_git_http_app(store, authenticate, on_push))])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://crontopus.test") as client:
+        response = await client.get(
+            "/git/acme/jobs.git/info/refs?service=git-receive-pack", auth=("x", "ctp_acme_write")
+        )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-git-receive-pack-advertisement"
+    assert b"refs/heads/main" in response.content

@@ -221,32 +221,28 @@ def make_git_http_app(
             await _feed(request, process.stdin, commands if service == RECEIVE_PACK else None)
         except (ClientDisconnect, ConnectionError, zlib.error) as error:
             log.warning("%s request for %s broke off: %s", service, tenant, error)
-            process.kill()
+            if process.returncode is None:
+                process.kill()
             await process.wait()
             pump.cancel()
             errors.cancel()
             return PlainTextResponse("bad request body\n", status_code=400)
 
+        async def end() -> None:
+            await _finish(process, pump, errors, f"{service} for {tenant}")
+            if service == RECEIVE_PACK:
+                await _announce(store, tenant, commands.commands, on_push)
+
+        # The ending runs as its own task: a pusher who hangs up early must not
+        # cancel on_push for a push that landed. The response still waits for it.
+        ending = asyncio.create_task(end())
+        _tasks.add(ending)
+        ending.add_done_callback(_tasks.discard)
+
         async def body() -> AsyncIterator[bytes]:
-            try:
-                while True:
-                    chunk = await output.get()
-                    if not chunk:
-                        break
-                    yield chunk
-                await pump
-                status = await process.wait()
-                stderr = (await errors).decode(errors="replace").strip()
-                if status != 0 and stderr:
-                    log.info("%s for %s exited %s: %s", service, tenant, status, stderr)
-                if service == RECEIVE_PACK:
-                    await _announce(store, tenant, commands.commands, on_push)
-            finally:
-                if process.returncode is None:
-                    process.kill()
-                    await process.wait()
-                pump.cancel()
-                errors.cancel()
+            while chunk := await output.get():
+                yield chunk
+            await asyncio.shield(ending)
 
         return StreamingResponse(
             body(),
@@ -267,6 +263,24 @@ def make_git_http_app(
             Route("/{tenant}/jobs.git/git-receive-pack", receive_pack, methods=["POST"]),
         ]
     )
+
+
+#: Endings of git processes still running (asyncio holds only weak references).
+_tasks: set[asyncio.Task[None]] = set()
+
+
+async def _finish(
+    process: asyncio.subprocess.Process,
+    pump: asyncio.Task[None],
+    errors: asyncio.Task[bytes],
+    what: str,
+) -> None:
+    """Wait for git to exit after its output was read; log what it said on failure."""
+    await pump
+    status = await process.wait()
+    stderr = (await errors).decode(errors="replace").strip()
+    if status != 0:
+        log.info("%s exited %s: %s", what, status, stderr)
 
 
 async def _pump(stream: asyncio.StreamReader, queue: asyncio.Queue[bytes]) -> None:
