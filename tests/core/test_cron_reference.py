@@ -7,6 +7,7 @@ simulator written from the rules (star rule, DST catch-up, fixed-time once), and
 
 from __future__ import annotations
 
+import random
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import pytest
 from cronsim import CronSim
 
 from crontopus.core.errors import ScheduleError
-from crontopus.core.schedule import CronSchedule, iter_fire_times, parse_schedule
+from crontopus.core.schedule import CronSchedule, iter_fire_times, next_fire_times, parse_schedule
 
 EXPRESSIONS = [
     "* * * * *",
@@ -217,3 +218,94 @@ def test_the_real_crontab_accepts_what_we_accept(expression: str, tmp_path: Path
 )
 def test_the_real_crontab_also_refuses_these(expression: str, tmp_path: Path) -> None:
     assert not _crontab_accepts(expression, tmp_path)
+
+
+def _random_field(rng: random.Random, low: int, high: int, names: tuple[str, ...]) -> str:
+    def value() -> str:
+        number = rng.randint(low, high)
+        if names and rng.random() < 0.3:
+            return names[min(number - (1 if low == 1 else 0), len(names) - 1)].upper()
+        return str(number)
+
+    items = []
+    for _ in range(rng.choice([1, 1, 1, 2, 3])):
+        shape = rng.random()
+        if shape < 0.25:
+            items.append("*")
+        elif shape < 0.45:
+            items.append(f"*/{rng.randint(1, high - low + 1)}")
+        elif shape < 0.7:
+            start, end = sorted((rng.randint(low, high), rng.randint(low, high)))
+            step = f"/{rng.randint(1, high - low + 1)}" if rng.random() < 0.4 else ""
+            items.append(f"{start}-{end}{step}")
+        else:
+            items.append(value())
+    return ",".join(items)
+
+
+def _random_expressions(count: int) -> list[str]:
+    rng = random.Random(20260329)
+    months = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+    days = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+    found: list[str] = []
+    while len(found) < count:
+        expression = " ".join(
+            [
+                _random_field(rng, 0, 59, ()),
+                _random_field(rng, 0, 23, ()),
+                _random_field(rng, 1, 31, ()),
+                _random_field(rng, 1, 12, months),
+                _random_field(rng, 0, 7, days),
+            ]
+        )
+        try:
+            parse_schedule(expression)
+        except ScheduleError:
+            continue
+        found.append(expression)
+    return found
+
+
+RANDOM_EXPRESSIONS = _random_expressions(300)
+
+
+def _brute_force_fire_times(schedule: CronSchedule, after: datetime, count: int) -> list[str]:
+    """Walk the calendar day by day with the rules of SCHEDULING.md, no cronsim involved."""
+    found: list[str] = []
+    day = after.date()
+    while len(found) < count:
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        if _fires_on(
+            schedule, midnight.replace(hour=min(schedule.hours), minute=min(schedule.minutes))
+        ):
+            for hour in sorted(schedule.hours):
+                for minute in sorted(schedule.minutes):
+                    moment = midnight.replace(hour=hour, minute=minute)
+                    if moment > after and len(found) < count:
+                        found.append(moment.isoformat())
+        day += timedelta(days=1)
+    return found
+
+
+def test_fire_times_of_hundreds_of_generated_expressions_match_a_brute_force_walk() -> None:
+    after = datetime(2026, 2, 27, 13, 7, 30, tzinfo=UTC)
+    for expression in RANDOM_EXPRESSIONS:
+        schedule = parse_schedule(expression)
+        expected = _brute_force_fire_times(schedule, after, 12)
+        got = [m.isoformat() for m in next_fire_times(schedule, None, after, 12)]
+        assert got == expected, expression
+
+
+def test_a_stepped_range_of_one_value_is_that_value() -> None:
+    # cronsim alone reads "9-9/18" like "9/18" (the 9th and the 27th); cron reads the 9th.
+    assert CronSim("0 0 9-9/18 * *", datetime(2026, 1, 1)).days == {9, 27}
+    schedule = parse_schedule("0 0 9-9/18 * *")
+    assert schedule.days == frozenset({9})
+    after = datetime(2026, 1, 10, tzinfo=UTC)
+    assert [m.day for m in next_fire_times(schedule, None, after, 3)] == [9, 9, 9]
+
+
+@needs_crontab
+def test_the_real_crontab_accepts_every_generated_expression_we_accept(tmp_path: Path) -> None:
+    rejected = [e for e in RANDOM_EXPRESSIONS[:100] if not _crontab_accepts(e, tmp_path)]
+    assert rejected == []

@@ -87,6 +87,22 @@ def parse_field(text: str, spec: FieldSpec) -> frozenset[int]:
     return frozenset(values)
 
 
+def plain_field(text: str, spec: FieldSpec) -> str:
+    """Rewrite a valid field so only "*", "*/n" and plain numbers remain, keeping its first item.
+
+    cronsim reads a stepped one-value range such as "9-9/18" as "9/18" (9, 27); cronie reads it as
+    9. Spelling every item other than "*" and "*/n" as its values leaves nothing to misread, and
+    a field that starts with "*" still does, which keeps the day-of-month/day-of-week rule.
+    """
+    items = []
+    for item in text.split(","):
+        if item == "*" or item.startswith("*/"):
+            items.append(item)
+        else:
+            items.extend(str(value) for value in _parse_item(item, spec))
+    return ",".join(items)
+
+
 def _check_characters(text: str, spec: FieldSpec) -> None:
     if "?" in text:
         raise FieldProblem('"?" is a Quartz placeholder, not cron: use "*"')

@@ -26,6 +26,7 @@ from crontopus.core.cronfields import (
     FIELDS,
     FieldProblem,
     parse_field,
+    plain_field,
 )
 from crontopus.core.errors import ScheduleError
 from crontopus.core.timezones import load_timezone
@@ -241,7 +242,7 @@ def iter_fire_times(
 
 def _fire_times(cron: CronSchedule, zone: ZoneInfo, limit: datetime) -> Iterator[datetime]:
     if zone.key == "UTC":
-        for fire in CronSim(cron.expression, limit):
+        for fire in CronSim(_plain_expression(cron.expression), limit):
             yield fire.replace(tzinfo=zone)
     elif cron.wildcard_time:
         yield from _wildcard_fire_times(cron, zone, limit)
@@ -257,7 +258,9 @@ def _fire_times(cron: CronSchedule, zone: ZoneInfo, limit: datetime) -> Iterator
 
 def _fixed_fire_times(cron: CronSchedule, zone: ZoneInfo, limit: datetime) -> Iterator[datetime]:
     latest = limit
-    for wall in CronSim(cron.expression, limit.astimezone(zone).replace(tzinfo=None)):
+    for wall in CronSim(
+        _plain_expression(cron.expression), limit.astimezone(zone).replace(tzinfo=None)
+    ):
         # fold=0: in a repeated hour, a fixed-time job runs in the first copy only.
         moment = wall.replace(tzinfo=zone)
         while _is_imaginary(moment):
@@ -277,7 +280,7 @@ def _wildcard_fire_times(cron: CronSchedule, zone: ZoneInfo, limit: datetime) ->
         # The second copy of a repeated hour comes after wall times that are later than it.
         start -= _TRANSITION_MARGIN
     pending: list[tuple[datetime, datetime]] = []
-    for wall in CronSim(cron.expression, start):
+    for wall in CronSim(_plain_expression(cron.expression), start):
         first = wall.replace(tzinfo=zone, fold=0)
         if _is_imaginary(first):
             continue  # skipped by a jump forward: wildcard jobs do not catch up
@@ -292,6 +295,13 @@ def _wildcard_fire_times(cron: CronSchedule, zone: ZoneInfo, limit: datetime) ->
             heapq.heappush(pending, (second_instant, second))
     while pending:
         yield heapq.heappop(pending)[1]
+
+
+@functools.lru_cache(maxsize=8192)
+def _plain_expression(expression: str) -> str:
+    return " ".join(
+        plain_field(text, spec) for text, spec in zip(expression.split(" "), FIELDS, strict=True)
+    )
 
 
 def _is_imaginary(moment: datetime) -> bool:
