@@ -17,6 +17,7 @@ from crontopus.drivers.taskscheduler.convert import (
     segments,
     time_runs,
 )
+from crontopus.drivers.taskscheduler.dst import check_steady_state
 from crontopus.drivers.taskscheduler.expand import expand
 from crontopus.drivers.taskscheduler.triggers import (
     ALL_MONTHS,
@@ -97,7 +98,7 @@ def test_the_triggers_fire_exactly_when_cron_would(expression, zone, count):
 
 def test_an_even_step_over_every_day_becomes_one_repeating_time_trigger():
     (trigger,) = build_triggers(parse_schedule("*/15 * * * *"))
-    assert trigger == TimeTrigger(PAST_START, Repetition(timedelta(minutes=15)))
+    assert trigger == TimeTrigger(PAST_START, Repetition(timedelta(minutes=15)), utc=True)
 
 
 def test_the_time_trigger_starts_in_the_past_so_it_runs_today():
@@ -244,7 +245,44 @@ def test_a_quarter_hour_step_survives_dst_because_the_shift_is_whole_quarters():
     conversion = convert_schedule(
         "*/15 * * * *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE
     )
-    assert conversion.triggers == (TimeTrigger(PAST_START, Repetition(timedelta(minutes=15))),)
+    assert conversion.triggers == (
+        TimeTrigger(PAST_START, Repetition(timedelta(minutes=15)), utc=True),
+    )
+
+
+def test_an_endless_repetition_is_anchored_on_the_zone_wall_clock_grid():
+    conversion = convert_schedule(
+        "*/20 * * * *", "Asia/Kathmandu", machine_timezone="Asia/Kathmandu", now=BASE
+    )
+    # +05:45: 00:15Z is 06:00 in Kathmandu, on the :00/:20/:40 grid.
+    assert conversion.triggers == (
+        TimeTrigger(datetime(2000, 1, 1, 0, 15), Repetition(timedelta(minutes=20)), utc=True),
+    )
+
+
+def test_the_anchor_is_the_same_in_summer_and_winter():
+    summer = datetime(2026, 7, 1, tzinfo=UTC)
+    assert convert_schedule(
+        "*/15 * * * *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=summer
+    ) == convert_schedule(
+        "*/15 * * * *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE
+    )
+
+
+def test_an_hourly_job_in_a_half_hour_zone_is_anchored_at_half_past_utc():
+    conversion = convert_schedule(
+        "0 * * * *", "Asia/Kolkata", machine_timezone="Asia/Kolkata", now=BASE
+    )
+    (trigger,) = conversion.triggers
+    assert trigger == TimeTrigger(
+        datetime(2000, 1, 1, 0, 30), Repetition(timedelta(hours=1)), utc=True
+    )
+
+
+def test_triggers_off_the_wall_clock_grid_are_refused_by_the_steady_state_check():
+    misaligned = (TimeTrigger(PAST_START, Repetition(timedelta(hours=1)), utc=True),)
+    with pytest.raises(ConversionRefused, match=r"would miss runs at 02-20 16:00\+0530"):
+        check_steady_state(parse_schedule("0 * * * *"), "Asia/Kolkata", misaligned, BASE)
 
 
 def test_the_opt_in_accepts_task_scheduler_behaviour():

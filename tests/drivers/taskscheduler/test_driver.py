@@ -74,7 +74,7 @@ def test_foreign_tasks_are_listed_but_windows_own_are_not(fake_schtasks):
     fake_schtasks.tasks["\\Microsoft\\Windows\\Defrag\\ScheduledDefrag"] = foreign_xml
     (foreign,) = driver.list_foreign()
     assert foreign.user == "\\Nightly backup"
-    assert foreign.schedule == "from 2000-01-01 00:00 every 0:15:00"
+    assert foreign.schedule == "from 2000-01-01 00:00 UTC every 0:15:00"
     assert foreign.command.startswith(AGENT)
     assert driver.list_managed().keys() == {JOB}
 

@@ -51,7 +51,17 @@ BASE = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("expression", random_schedules(2027, 80))
-@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York"])
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "UTC",
+        "Europe/Berlin",
+        "America/New_York",
+        "Asia/Kathmandu",
+        "Australia/Lord_Howe",
+        "Pacific/Chatham",
+    ],
+)
 def test_a_random_schedule_expands_like_cron_or_is_refused(expression, zone):
     try:
         conversion = convert_schedule(expression, zone, machine_timezone=zone, now=BASE)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from crontopus.core.schedule import CronSchedule, load_timezone, parse_schedule
 from crontopus.drivers.errors import ConversionRefused
-from crontopus.drivers.taskscheduler.dst import check_dst, check_machine_zone
+from crontopus.drivers.taskscheduler.dst import check_dst, check_machine_zone, check_steady_state
 from crontopus.drivers.taskscheduler.triggers import (
     ALL_MONTHS,
     ALL_WEEKDAYS,
@@ -142,12 +142,17 @@ def _on_weekdays(weekdays: frozenset[int], months: frozenset[int]) -> Schedule:
 
 
 def build_triggers(
-    schedule: CronSchedule, *, without_repetition: bool = False
+    schedule: CronSchedule,
+    *,
+    without_repetition: bool = False,
+    utc_offset: timedelta = timedelta(0),
 ) -> tuple[Trigger, ...]:
     """Build the triggers for a schedule in wall time, refusing what Task Scheduler lacks.
 
     `without_repetition` gives every time of day its own trigger: repetition counts elapsed
     time, which drifts from the wall clock across a DST change, while each start does not.
+    `utc_offset` is the zone's offset now: an endless repetition is anchored at a UTC instant
+    that falls on the schedule's wall-clock grid under that offset.
     """
     if schedule.reboot:
         return (BootTrigger(),)
@@ -162,7 +167,12 @@ def build_triggers(
     for run in runs:
         start = PAST_START + timedelta(minutes=run.start)
         if every_day and run.covers_every_day_evenly:
-            triggers.append(TimeTrigger(start, Repetition(timedelta(minutes=run.interval))))
+            # Only the anchor's place on the grid matters; reducing it modulo the interval
+            # keeps it the same in summer and winter whenever the shift is whole intervals.
+            offset = int(utc_offset.total_seconds()) // 60
+            anchor = PAST_START + timedelta(minutes=(run.start - offset) % run.interval)
+            repetition = Repetition(timedelta(minutes=run.interval))
+            triggers.append(TimeTrigger(anchor, repetition, utc=True))
             continue
         triggers.extend(CalendarTrigger(start, day, run.repetition()) for day in calendars)
     if len(triggers) > MAX_TRIGGERS:
@@ -191,11 +201,13 @@ def convert_schedule(
     start = (now or datetime.now(UTC)).astimezone(UTC)
     end = start + timedelta(days=366 * horizon_years)
     check_machine_zone(zone_name, machine_timezone, start, end)
-    triggers = build_triggers(parsed)
+    offset = start.astimezone(load_timezone(zone_name)).utcoffset() or timedelta(0)
+    triggers = build_triggers(parsed, utc_offset=offset)
     if parsed.reboot or accept_dst_difference:
         return TriggerConversion(parsed, zone_name, triggers)
     try:
         check_dst(parsed, zone_name, triggers, start, end)
+        check_steady_state(parsed, zone_name, triggers, start)
     except ConversionRefused as refused:
         # Starts without repetition follow the wall clock; try them when few enough.
         if len(parsed.hours) * len(parsed.minutes) * len(day_schedules(parsed)) > MAX_TRIGGERS:
@@ -203,6 +215,7 @@ def convert_schedule(
         triggers = build_triggers(parsed, without_repetition=True)
         try:
             check_dst(parsed, zone_name, triggers, start, end)
+            check_steady_state(parsed, zone_name, triggers, start)
         except ConversionRefused:
             raise refused from None
     return TriggerConversion(parsed, zone_name, triggers)

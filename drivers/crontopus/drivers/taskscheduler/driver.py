@@ -212,9 +212,9 @@ def describe_trigger(trigger: Trigger) -> str:
     match trigger:
         case BootTrigger():
             return "at boot"
-        case TimeTrigger(start=start, repetition=repetition):
+        case TimeTrigger(start=start, repetition=repetition, utc=utc):
             every = f" every {repetition.interval}" if repetition else ""
-            return f"from {start:%Y-%m-%d %H:%M}{every}"
+            return f"from {start:%Y-%m-%d %H:%M}{' UTC' if utc else ''}{every}"
         case CalendarTrigger(start=start, schedule=schedule, repetition=repetition):
             then = ""
             if repetition is not None:

@@ -21,6 +21,7 @@ DST_OPT_IN_FIELD = "spec.taskScheduler.acceptDstDifferences"
 # started up to a day before it; four hours after it cover the wall-clock shift itself.
 _BEFORE = timedelta(hours=4)
 _AFTER = timedelta(hours=28)
+_STEADY = timedelta(days=2)
 
 
 def _signature(name: str, start: datetime, end: datetime) -> tuple[object, ...]:
@@ -63,6 +64,30 @@ def check_dst(
                 f"differ there; set {DST_OPT_IN_FIELD}: true to accept Task Scheduler's "
                 "behaviour, or use the cron driver"
             )
+
+
+def check_steady_state(
+    schedule: CronSchedule, timezone: str, triggers: tuple[Trigger, ...], start: datetime
+) -> None:
+    """Refuse when the triggers and cron disagree over the next two days, away from any change.
+
+    A `TimeTrigger` counts from a fixed instant in 2000; in a zone whose offset is not a whole
+    number of repetition intervals away from UTC (Asia/Kolkata's +05:30 and an hourly job) its
+    runs would land on the wrong minute every day.
+    """
+    low, high = start, start + _STEADY
+    expansion = expand(triggers, timezone, low, high)
+    cron = set(cron_fire_times(schedule, timezone, low, high))
+    if expansion.uncertain or set(expansion.times) != cron:
+        zone = load_timezone(timezone)
+        missing = sorted(cron - set(expansion.times))
+        extra = sorted(set(expansion.times) - cron)
+        shown = _walls(missing or extra, zone)
+        raise ConversionRefused(
+            f'the schedule "{schedule.source}" in {timezone} cannot be spelled with repeating '
+            f"Task Scheduler triggers: they would {'miss' if missing else 'add'} runs at "
+            f"{shown}; use the cron driver"
+        )
 
 
 def _difference(

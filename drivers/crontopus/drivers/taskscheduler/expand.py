@@ -71,8 +71,8 @@ def expand(
         match trigger:
             case BootTrigger():
                 continue
-            case TimeTrigger(start=start, repetition=repetition):
-                anchor = start.replace(tzinfo=zone).astimezone(UTC)
+            case TimeTrigger(start=start, repetition=repetition, utc=utc):
+                anchor = start.replace(tzinfo=UTC if utc else zone).astimezone(UTC)
                 times.update(_repeat(anchor, repetition, low, high))
             case CalendarTrigger(start=start, schedule=schedule, repetition=repetition):
                 for wall in _calendar_starts(start, schedule, repetition, zone, low, high):

@@ -98,10 +98,15 @@ Schedule = ByDay | ByWeek | ByMonth | ByMonthDayOfWeek
 
 @dataclass(frozen=True)
 class TimeTrigger:
-    """A one-time start, repeating from then on: how Crontopus spells "every N minutes"."""
+    """A one-time start, repeating from then on: how Crontopus spells "every N minutes".
+
+    With `utc`, `start` is a UTC instant (written with `Z`): the repetition then counts from a
+    fixed instant, independent of how Windows reads old zone rules for the year 2000.
+    """
 
     start: datetime
     repetition: Repetition | None = None
+    utc: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from crontopus.core.enums import Concurrency
@@ -150,10 +150,10 @@ def _trigger(parent: ET.Element, trigger: Trigger) -> None:
     match trigger:
         case BootTrigger():
             _sub(_sub(parent, "BootTrigger"), "Enabled", "true")
-        case TimeTrigger(start=start, repetition=repetition):
+        case TimeTrigger(start=start, repetition=repetition, utc=utc):
             element = _sub(parent, "TimeTrigger")
             _sub(element, "Enabled", "true")
-            _sub(element, "StartBoundary", _boundary(start))
+            _sub(element, "StartBoundary", _boundary(start) + ("Z" if utc else ""))
             _repetition(element, repetition)
         case CalendarTrigger(start=start, schedule=schedule, repetition=repetition):
             element = _sub(parent, "CalendarTrigger")
@@ -309,10 +309,12 @@ def _read_trigger(element: ET.Element) -> Trigger | None:
     start_text = _text(element, "StartBoundary")
     if start_text is None or kind not in ("TimeTrigger", "CalendarTrigger"):
         return None
-    start = datetime.fromisoformat(start_text).replace(tzinfo=None)
+    moment = datetime.fromisoformat(start_text.replace("Z", "+00:00"))
+    # An offset makes the boundary a fixed instant; without one it is the machine's wall time.
+    start = moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
     repetition = _read_repetition(element.find(f"{_NS}Repetition"))
     if kind == "TimeTrigger":
-        return TimeTrigger(start, repetition)
+        return TimeTrigger(start, repetition, utc=moment.tzinfo is not None)
     schedule = _read_schedule(element)
     return None if schedule is None else CalendarTrigger(start, schedule, repetition)
 
