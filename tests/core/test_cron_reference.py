@@ -309,3 +309,27 @@ def test_a_stepped_range_of_one_value_is_that_value() -> None:
 def test_the_real_crontab_accepts_every_generated_expression_we_accept(tmp_path: Path) -> None:
     rejected = [e for e in RANDOM_EXPRESSIONS[:100] if not _crontab_accepts(e, tmp_path)]
     assert rejected == []
+
+
+TIME_OF_DAY_EXPRESSIONS = sorted(
+    {" ".join([*e.split()[:2], "*", "*", "*"]) for e in RANDOM_EXPRESSIONS}
+)[:40]
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "start"), WINDOWS[:7], ids=[f"{z}-{s:%m}" for z, s in WINDOWS[:7]]
+)
+def test_generated_times_of_day_match_the_cron_simulator_across_clock_changes(
+    zone_name: str, start: datetime
+) -> None:
+    zone = ZoneInfo(zone_name)
+    end = start + timedelta(days=1)
+    for expression in TIME_OF_DAY_EXPRESSIONS:
+        schedule = parse_schedule(expression)
+        expected = [m.isoformat() for m in simulate_cron(schedule, zone, start, end)]
+        got = []
+        for moment in iter_fire_times(schedule, zone_name, start - timedelta(seconds=1)):
+            if moment.astimezone(UTC) > end:
+                break
+            got.append(moment.isoformat())
+        assert got == expected, expression
