@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from crontopus.server.gitstore import ManagedGitStore, Put, make_git_http_app
-from crontopus.server.gitstore.http import pkt_line
+from crontopus.server.gitstore.pktline import pkt_line
 from tests.server.gitstore.conftest import GitCli, GitServer, authenticate
 from tests.server.gitstore.support import ALICE, manifest
 

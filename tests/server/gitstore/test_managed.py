@@ -10,6 +10,7 @@ import pygit2
 import pytest
 
 from crontopus.server.gitstore import (
+    CommitNotFoundError,
     ConflictError,
     Delete,
     InvalidChangeError,
@@ -342,3 +343,19 @@ async def test_the_clone_url_names_the_tenant(store: ManagedGitStore) -> None:
         == "https://crontopus.example.com/git/acme/jobs.git"
     )
     await store.check()
+
+
+async def test_concurrent_first_reads_of_a_commit_share_one_parse(
+    store: ManagedGitStore, make_manifest: ManifestFactory
+) -> None:
+    await store.commit_changes("acme", [Put("default/a.yaml", make_manifest("a"))], ALICE, "a")
+    snaps = await asyncio.gather(*(store.snapshot("acme") for _ in range(5)))
+    assert all(snap is snaps[0] for snap in snaps)
+    assert len(snaps[0].jobs) == 1
+
+
+async def test_an_unknown_commit_is_reported_as_such(store: ManagedGitStore) -> None:
+    with pytest.raises(CommitNotFoundError):
+        await store.snapshot("acme", "0" * 40)
+    with pytest.raises(CommitNotFoundError):
+        await store.snapshot("acme", "not-a-commit")

@@ -17,27 +17,23 @@ import pygit2
 from .layout import MANIFEST_SUFFIX
 from .model import HistoryEntry
 from .repository import diff_trees
-from .snapshot import ManifestParser, loose_id
+from .snapshot import quick_id
 
 #: How far back a history walk looks before it gives up.
 MAX_COMMITS_WALKED = 10_000
 
 
 class _IdReader:
-    """Find the job id of a blob, even one whose manifest is otherwise broken."""
+    """Find the job id of a blob cheaply, even one whose manifest is otherwise broken."""
 
-    def __init__(self, repo: pygit2.Repository, parser: ManifestParser) -> None:
+    def __init__(self, repo: pygit2.Repository) -> None:
         self._repo = repo
-        self._parser = parser
-        self._loose: dict[str, uuid.UUID | None] = {}
+        self._ids: dict[str, uuid.UUID | None] = {}
 
-    def id_of(self, path: str, blob_id: str) -> uuid.UUID | None:
-        parsed = self._parser.parse(self._repo, path, blob_id)
-        if parsed.manifest is not None:
-            return parsed.manifest.id
-        if blob_id not in self._loose:
-            self._loose[blob_id] = loose_id(parsed.text)
-        return self._loose[blob_id]
+    def id_of(self, blob_id: str) -> uuid.UUID | None:
+        if blob_id not in self._ids:
+            self._ids[blob_id] = quick_id(_text(self._repo, blob_id))
+        return self._ids[blob_id]
 
 
 def _text(repo: pygit2.Repository, blob_id: str) -> str:
@@ -63,12 +59,11 @@ def job_history(
     head: pygit2.Commit | None,
     target: uuid.UUID | str,
     first: int,
-    parser: ManifestParser,
 ) -> list[HistoryEntry]:
     """Return up to `first` commits, newest first, that changed the job (by id or path)."""
     if head is None or first <= 0:
         return []
-    ids = _IdReader(repo, parser)
+    ids = _IdReader(repo)
     walker = repo.walk(head.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
     entries: list[HistoryEntry] = []
     for walked, commit in enumerate(walker):
@@ -107,4 +102,4 @@ def _matches(path: str, blob_id: str, target: uuid.UUID | str, ids: _IdReader) -
         return path == target
     if not path.endswith(MANIFEST_SUFFIX):
         return False
-    return ids.id_of(path, blob_id) == target
+    return ids.id_of(blob_id) == target

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp
 from . import repository
 from .layout import BRANCH_REF
 from .managed import ManagedGitStore
+from .pktline import PushCommands, pkt_line
 from .validation import ZERO_ID
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
 _CHUNK = 64 * 1024
-_MAX_COMMAND_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,6 @@ class GitAccess:
 Authenticate = Callable[[str, str], Awaitable[GitAccess | None]]
 #: (tenant slug, old commit or None, new commit) after a push moved `main`.
 OnPush = Callable[[str, str | None, str], Awaitable[None]]
-
-
-def pkt_line(text: str) -> bytes:
-    """Encode one pkt-line of the Git protocol."""
-    data = text.encode()
-    return f"{len(data) + 4:04x}".encode() + data
 
 
 def _password(request: Request) -> str | None:
@@ -84,38 +78,6 @@ def _unauthorized() -> Response:
 
 def _not_found() -> Response:
     return PlainTextResponse("Repository not found\n", status_code=404)
-
-
-class _PushCommands:
-    """Collect the `old new ref` commands at the head of a receive-pack request."""
-
-    def __init__(self) -> None:
-        self.buffer = bytearray()
-        self.done = False
-        self.commands: list[tuple[str, str, str]] = []
-
-    def feed(self, data: bytes) -> None:
-        if self.done:
-            return
-        self.buffer += data
-        while len(self.buffer) >= 4:
-            try:
-                size = int(self.buffer[:4], 16)
-            except ValueError:
-                self.done = True
-                return
-            if size == 0:
-                self.done = True
-                return
-            if len(self.buffer) < size:
-                break
-            line = bytes(self.buffer[4:size]).split(b"\0", 1)[0].decode(errors="replace")
-            del self.buffer[:size]
-            fields = line.split()
-            if len(fields) == 3 and len(fields[0]) == len(fields[1]) == 40:
-                self.commands.append((fields[0], fields[1], fields[2]))
-        if len(self.buffer) > _MAX_COMMAND_BYTES:
-            self.done = True
 
 
 def make_git_http_app(
@@ -216,7 +178,7 @@ def make_git_http_app(
         output: asyncio.Queue[bytes] = asyncio.Queue()
         pump = asyncio.create_task(_pump(process.stdout, output))
         errors = asyncio.create_task(process.stderr.read())
-        commands = _PushCommands()
+        commands = PushCommands()
         try:
             await _feed(request, process.stdin, commands if service == RECEIVE_PACK else None)
         except (ClientDisconnect, ConnectionError, zlib.error) as error:
@@ -292,7 +254,7 @@ async def _pump(stream: asyncio.StreamReader, queue: asyncio.Queue[bytes]) -> No
 
 
 async def _feed(
-    request: Request, stdin: asyncio.StreamWriter, commands: _PushCommands | None
+    request: Request, stdin: asyncio.StreamWriter, commands: PushCommands | None
 ) -> None:
     encoding = request.headers.get("content-encoding", "").lower()
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding in ("gzip", "x-gzip") else None

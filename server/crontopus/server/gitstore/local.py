@@ -62,6 +62,7 @@ class LocalGitStore(GitStore):
         *,
         committer: Author = DEFAULT_COMMITTER,
         snapshot_cache_size: int = 16,
+        parse_cache_size: int = 20_000,
     ) -> None:
         self.root = Path(root)
         self.committer = committer
@@ -69,7 +70,7 @@ class LocalGitStore(GitStore):
         self._snapshots: OrderedDict[tuple[str, str], Snapshot] = OrderedDict()
         self._building: dict[tuple[str, str], asyncio.Future[Snapshot]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self.parser = ManifestParser()
+        self.parser = ManifestParser(parse_cache_size)
 
     # -- hooks for subclasses -------------------------------------------------
 
@@ -140,7 +141,7 @@ class LocalGitStore(GitStore):
     async def snapshot(self, tenant: str, commit: str | None = None) -> Snapshot:
         commit_id = commit if commit is not None else await self.head(tenant)
         if commit_id is None:
-            return await self._run(build_snapshot, self._open(tenant), None, self.parser)
+            return await self._run(lambda: build_snapshot(self._open(tenant), None, self.parser))
         key = (tenant, commit_id)
         cached = self._snapshots.get(key)
         if cached is not None:
@@ -149,19 +150,29 @@ class LocalGitStore(GitStore):
         building = self._building.get(key)
         if building is not None:
             # Another reader is already parsing this commit: share its result.
-            return await asyncio.shield(building)
+            try:
+                return await asyncio.shield(building)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling() or not building.cancelled():
+                    raise
+                # The reader building it was cancelled, not this one: build it here.
         future: asyncio.Future[Snapshot] = asyncio.get_running_loop().create_future()
         self._building[key] = future
         try:
             snap = await self._run(
                 lambda: build_snapshot(self._open(tenant), commit_id, self.parser)
             )
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as error:
             future.set_exception(error)
             future.exception()  # mark retrieved: the waiters (if any) re-raise it
             raise
         finally:
-            del self._building[key]
+            if self._building.get(key) is future:
+                del self._building[key]
         future.set_result(snap)
         self._snapshots[key] = snap
         if len(self._snapshots) > self._snapshot_cache_size:
@@ -259,7 +270,7 @@ class LocalGitStore(GitStore):
 
         def walk() -> list[HistoryEntry]:
             repo = self._open(tenant)
-            return job_history(repo, repository.head_commit(repo), found, first, self.parser)
+            return job_history(repo, repository.head_commit(repo), found, first)
 
         return await self._run(walk)
 

@@ -38,7 +38,7 @@ class Parsed:
 class ManifestParser:
     """Parse manifest blobs, remembering the last `capacity` results."""
 
-    def __init__(self, capacity: int = 50_000) -> None:
+    def __init__(self, capacity: int = 20_000) -> None:
         self._capacity = capacity
         self._cache: OrderedDict[tuple[str, str], Parsed] = OrderedDict()
         self._lock = threading.Lock()
