@@ -217,7 +217,7 @@ def _check_document(data: object, c: Checker, directory: str | None) -> JobManif
         enabled=enabled,
         paused=paused,
         timeout=timeout,
-        grace_time=grace_time or DEFAULT_GRACE_TIME,
+        grace_time=DEFAULT_GRACE_TIME if grace_time is None else grace_time,
         concurrency=concurrency,
         targets=targets,
         api_version=api_version,
