@@ -1,13 +1,220 @@
-"""The installed `crontopus-agent` command starts and reports its version."""
+"""The `crontopus-agent` command as an operator runs it."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
+import pytest
 
-def test_the_agent_command_reports_its_version() -> None:
-    command = Path(sys.executable).parent / "crontopus-agent"
-    result = subprocess.run([command, "--version"], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "crontopus-agent 0.1.0"
+from crontopus.agent.cli import main
+from crontopus.agent.config import AgentConfig, save_config
+from crontopus.agent.statedir import StateDir
+from tests.agent.conftest import FOREIGN_CRONTAB, JobRepo, free_port, manifest
+
+AGENT = str(Path(sys.executable).parent / "crontopus-agent")
+
+
+def agent(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [AGENT, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_version_prints_the_distribution_version() -> None:
+    result = agent("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("crontopus-agent ")
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    assert "run-job" in capsys.readouterr().out
+
+
+def test_drivers_lists_the_built_in_drivers_with_their_distribution(tmp_path: Path) -> None:
+    result = agent("--state-dir", str(tmp_path), "drivers", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert {"cron", "systemd", "taskscheduler"} <= set(rows)
+    assert rows["cron"]["distribution"] == "crontopus-drivers"
+    assert rows["cron"]["version"]
+    assert "crontopus_driver_classes" in rows["cron"]["hooks"]
+    assert rows["taskscheduler"]["available"] is False
+    assert rows["taskscheduler"]["reason"]
+
+
+def test_drivers_prints_a_table_for_people(tmp_path: Path) -> None:
+    result = agent("--state-dir", str(tmp_path), "drivers")
+    assert result.returncode == 0
+    assert any(line.startswith("cron ") for line in result.stdout.splitlines())
+
+
+def test_drivers_convert_prints_the_native_form(tmp_path: Path) -> None:
+    result = agent(
+        "--state-dir", str(tmp_path), "drivers", "convert", "systemd", "--schedule", "0 2 * * *",
+        "--timezone", "UTC", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["driver"] == "systemd"
+    assert document["native"]
+
+
+def test_drivers_convert_exits_3_with_the_refusal(tmp_path: Path) -> None:
+    result = agent(
+        "--state-dir", str(tmp_path), "drivers", "convert", "cron", "--schedule", "5/15 * * * *",
+        "--json",
+    )  # fmt: skip
+    assert result.returncode == 3
+    assert "5/15" in json.loads(result.stdout)["error"]
+
+
+def test_drivers_convert_names_the_installed_drivers_for_an_unknown_one(tmp_path: Path) -> None:
+    result = agent(
+        "--state-dir", str(tmp_path), "drivers", "convert", "launchd", "--schedule", "* * * * *",
+        "--json",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "found: cron" in json.loads(result.stdout)["error"]
+
+
+def test_validate_config_names_what_is_missing(tmp_path: Path) -> None:
+    result = agent("--state-dir", str(tmp_path), "validate-config")
+    assert result.returncode == 1
+    assert "server: not set" in result.stderr
+    assert "endpoint-token: missing" in result.stderr
+
+
+def test_validate_config_accepts_a_complete_setup(
+    state: StateDir, config: AgentConfig, tmp_path: Path
+) -> None:
+    save_config(state, AgentConfig(**{**config.__dict__, "server": "https://c.example.com"}))
+    result = agent("--state-dir", str(state.root), "validate-config")
+    assert result.returncode == 0, result.stderr
+
+
+def test_validate_config_reports_a_bad_environment_override(state: StateDir) -> None:
+    result = agent(
+        "--state-dir",
+        str(state.root),
+        "validate-config",
+        env={"CRONTOPUS_AGENT_SYNC_INTERVAL": "-1"},
+    )
+    assert result.returncode == 1
+    assert "CRONTOPUS_AGENT_SYNC_INTERVAL: sync_interval" in result.stderr
+
+
+def test_sync_without_once_points_at_the_daemon(state: StateDir) -> None:
+    result = agent("--state-dir", str(state.root), "sync")
+    assert result.returncode == 2
+    assert "crontopus-agent run" in result.stderr
+
+
+def test_sync_once_applies_and_dry_run_only_prints(
+    state: StateDir, config: AgentConfig, job_repo: JobRepo, crontab: Path
+) -> None:
+    job_id, path, text = manifest("backup")
+    job_repo.commit({path: text})
+
+    dry = agent("--state-dir", str(state.root), "sync", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"+ add     {job_id}" in dry.stdout
+    assert crontab.read_bytes() == FOREIGN_CRONTAB
+
+    real = agent("--state-dir", str(state.root), "sync", "--once")
+    assert real.returncode == 0, real.stderr
+    assert f"run-job {job_id}" in crontab.read_text("latin-1")
+    again = agent("--state-dir", str(state.root), "sync", "--once")
+    assert "nothing changed" in again.stdout
+
+
+def test_status_shows_the_last_sync_and_the_spool(
+    state: StateDir, config: AgentConfig, job_repo: JobRepo
+) -> None:
+    _, path, text = manifest("backup")
+    commit = job_repo.commit({path: text})
+    agent("--state-dir", str(state.root), "sync", "--once")
+    result = agent("--state-dir", str(state.root), "status", "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["appliedCommit"] == commit
+    assert info["installedJobs"] == 1
+    assert info["spooledCheckIns"] == 0
+    assert info["enrolled"] is True
+
+
+def test_sync_without_enrollment_says_to_enroll(tmp_path: Path) -> None:
+    result = agent("--state-dir", str(tmp_path / "empty"), "sync", "--once")
+    assert result.returncode == 1
+    assert "crontopus-agent enroll" in result.stderr
+
+
+def test_enroll_refuses_a_bad_label_before_calling_the_server(tmp_path: Path) -> None:
+    result = agent(
+        "--state-dir", str(tmp_path), "enroll", "--server", "http://127.0.0.1:9",
+        "--token", "cten_x", "--label", "noequals",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "--label: 'noequals' is not key=value" in result.stderr
+
+
+def test_enroll_reports_an_unreachable_server(tmp_path: Path) -> None:
+    result = agent(
+        "--state-dir", str(tmp_path), "enroll", "--server", f"http://127.0.0.1:{free_port()}",
+        "--token", "cten_x",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "ConnectError" in result.stderr
+    assert not (tmp_path / "endpoint-token").exists()
+
+
+def test_the_daemon_stops_cleanly_on_sigterm(
+    state: StateDir, job_repo: JobRepo, crontab: Path, config: AgentConfig
+) -> None:
+    save_config(
+        state,
+        AgentConfig(
+            **{
+                **config.__dict__,
+                "server": f"http://127.0.0.1:{free_port()}",
+                "sync_interval": 0.2,
+                "heartbeat_interval": 0.2,
+            }
+        ),
+    )
+    job_id, path, text = manifest("backup")
+    job_repo.commit({path: text})
+    daemon = subprocess.Popen(
+        [AGENT, "--state-dir", str(state.root), "run"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while f"run-job {job_id}" not in crontab.read_text("latin-1"):
+            assert time.monotonic() < deadline, "the daemon never applied the job"
+            time.sleep(0.1)
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=15)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    assert daemon.returncode == 0, stderr
+    assert "stopping after the current step" in stderr
+    assert crontab.read_bytes().startswith(FOREIGN_CRONTAB + b"\n")
+
+
+def test_run_job_needs_a_uuid(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run-job", "not-a-uuid"]) == 2
+    assert "not a job UUID" in capsys.readouterr().err
+    assert main(["run-job", str(uuid.uuid4()), "--bogus"]) == 2

@@ -81,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
 def dispatch(argv: Sequence[str]) -> int:
     """Parse `argv` and run the subcommand."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors end here
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command is None:
         parser.print_help()
         return EXIT_OK

@@ -183,7 +183,8 @@ def _check(key: str, value: Any) -> Any:
     if key == "server":
         return _check_url(value, "the server's base URL, e.g. https://crontopus.example.com")
     if key == "repository_url":
-        return _check_url(value, "a Git smart-HTTP URL, e.g. https://host/git/acme/jobs.git")
+        example = "a Git smart-HTTP URL, e.g. https://host/git/acme/jobs.git"
+        return _check_url(value, example, schemes=("http", "https", "file"))
     if key in ("endpoint_id", "name", "driver", "branch"):
         return _check_text(value)
     if key == "wrapper":
@@ -216,11 +217,12 @@ def _check_text(value: Any) -> str:
     return value.strip()
 
 
-def _check_url(value: Any, example: str) -> str:
+def _check_url(value: Any, example: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
     text = _check_text(value)
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{text!r} is not an http(s) URL: use {example}")
+    has_place = bool(parts.netloc) or (parts.scheme == "file" and parts.path.startswith("/"))
+    if parts.scheme not in schemes or not has_place:
+        raise ValueError(f"{text!r} is not a {'/'.join(schemes)} URL: use {example}")
     return text.rstrip("/")
 
 

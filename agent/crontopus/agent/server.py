@@ -13,7 +13,7 @@ from crontopus.agent.errors import ServerRefused, ServerUnreachable
 ENROLL = """
 mutation Enroll($enrollmentToken: String!, $name: String!, $hostname: String!,
                 $platform: String!, $machineId: String!, $agentVersion: String!,
-                $drivers: [String!]!, $labels: JSON) {
+                $drivers: [String!]!, $labels: [KeyValueInput!]!) {
   enrollEndpoint(enrollmentToken: $enrollmentToken, name: $name, hostname: $hostname,
                  platform: $platform, machineId: $machineId, agentVersion: $agentVersion,
                  drivers: $drivers, labels: $labels) {
@@ -137,7 +137,7 @@ class ServerClient:
                 "machineId": machine_id,
                 "agentVersion": agent_version,
                 "drivers": list(drivers),
-                "labels": dict(labels),
+                "labels": [{"key": key, "value": value} for key, value in labels.items()],
             },
         )
         result = data["enrollEndpoint"]

@@ -205,6 +205,8 @@ class _TailReader(threading.Thread):
     def result(self, grace: float) -> str:
         # A background child may keep the pipe open after the command exits: do not wait for it.
         self.join(grace)
+        if not self.is_alive() and self.process.stdout is not None:
+            self.process.stdout.close()
         return bytes(self.buffer[-OUTPUT_LIMIT:]).decode("utf-8", "replace")
 
 

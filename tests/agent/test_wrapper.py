@@ -1,0 +1,152 @@
+"""The run wrapper: command line, output tail, timeout, overlap lock and spooling."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from crontopus.agent.checkin import OUTPUT_LIMIT, CheckIn
+from crontopus.agent.jobfiles import JobConfig, write_job_config
+from crontopus.agent.spool import Spool
+from crontopus.agent.statedir import StateDir
+from crontopus.agent.wrapper import (
+    LOCKED_EXIT_CODE,
+    MISSING_EXIT_CODE,
+    TIMEOUT_EXIT_CODE,
+    Outcome,
+    argv_for,
+    run_command,
+    run_job,
+)
+from tests.agent.conftest import free_port
+
+AGENT = str(Path(sys.executable).parent / "crontopus-agent")
+
+
+def job(command: str, **changes: object) -> JobConfig:
+    values: dict[str, object] = {
+        "job_id": str(uuid.uuid4()),
+        "name": "backup",
+        "namespace": "default",
+        "command": command,
+    }
+    values.update(changes)
+    return JobConfig(**values)  # type: ignore[arg-type]
+
+
+def spooled(state: StateDir) -> list[CheckIn]:
+    return [CheckIn.from_json(path.read_bytes()) for path in Spool(state.spool).entries()]
+
+
+def test_a_plain_command_runs_without_a_shell() -> None:
+    assert argv_for(job("true", args=("--x",))) == ["true", "--x"]
+
+
+def test_a_command_with_shell_syntax_runs_through_sh_with_its_args_quoted() -> None:
+    config = job("echo $HOME | tr a-z A-Z", args=("it's", "a b"))
+    assert argv_for(config) == ["/bin/sh", "-c", "echo $HOME | tr a-z A-Z 'it'\"'\"'s' 'a b'"]
+
+
+def test_args_env_and_quotes_reach_the_command_literally() -> None:
+    config = job(
+        "printf '%s|' \"$GREETING\"",
+        args=("50% off", "it's", "$HOME", "a  b"),
+        env={"GREETING": "hi there"},
+    )
+    result = run_command(config)
+    assert result.outcome is Outcome.SUCCESS
+    assert result.output == "hi there|50% off|it's|$HOME|a  b|"
+
+
+def test_a_failing_command_reports_its_exit_code_and_output() -> None:
+    result = run_command(job("echo broken >&2; exit 3"))
+    assert (result.outcome, result.exit_code, result.output) == (Outcome.FAILURE, 3, "broken\n")
+
+
+def test_a_missing_program_fails_like_a_shell_would() -> None:
+    result = run_command(job("/nonexistent/program"))
+    assert result.exit_code == 127
+
+
+def test_only_the_last_64_kib_of_output_are_kept() -> None:
+    script = "import sys; sys.stdout.write('x' * 200000 + 'THE END')"
+    result = run_command(job(f'{sys.executable} -c "{script}"'))
+    assert len(result.output.encode()) == OUTPUT_LIMIT
+    assert result.output.endswith("THE END")
+
+
+def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    marker = tmp_path / "survivor"
+    command = f"(sleep 3; touch {marker}) & sleep 30"
+    started = time.monotonic()
+    result = run_command(job(command, timeout=1))
+    assert result.outcome is Outcome.TIMEOUT
+    assert result.exit_code == TIMEOUT_EXIT_CODE
+    assert time.monotonic() - started < 10
+    assert "timeout" in result.output
+    time.sleep(3.5)
+    assert not marker.exists()
+
+
+def test_run_job_spools_start_and_finish_when_the_server_is_down(state: StateDir) -> None:
+    config = job("echo spooled", server=f"http://127.0.0.1:{free_port()}", commit="abc123")
+    write_job_config(state, config)
+    assert run_job(state, uuid.UUID(config.job_id)) == 0
+    start, finish = spooled(state)
+    assert (start.event, finish.event) == ("start", "0")
+    assert start.run_id == finish.run_id
+    assert finish.output == "spooled\n"
+    assert finish.commit == "abc123"
+    assert finish.duration is not None
+    assert finish.duration >= 0
+
+
+def test_a_timed_out_run_is_reported_as_a_timeout(state: StateDir) -> None:
+    config = job("sleep 20", timeout=1)
+    write_job_config(state, config)
+    assert run_job(state, uuid.UUID(config.job_id)) == TIMEOUT_EXIT_CODE
+    assert [c.event for c in spooled(state)] == ["start", "timeout"]
+
+
+def test_a_job_that_forbids_overlap_is_skipped_while_a_run_holds_its_lock(
+    state: StateDir,
+) -> None:
+    config = job("echo again", concurrency="forbid")
+    write_job_config(state, config)
+    job_id = uuid.UUID(config.job_id)
+    fd = os.open(state.lock_file(job_id), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert run_job(state, job_id) == LOCKED_EXIT_CODE
+    finally:
+        os.close(fd)
+    assert spooled(state) == []
+    assert run_job(state, job_id) == 0
+
+
+def test_run_job_for_an_unknown_job_says_how_to_install_it(state: StateDir) -> None:
+    result = subprocess.run(
+        [AGENT, "run-job", str(uuid.uuid4()), "--state-dir", str(state.root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == MISSING_EXIT_CODE
+    assert "sync --once" in result.stderr
+
+
+def test_the_command_line_wrapper_runs_the_job_with_the_state_dir_option(state: StateDir) -> None:
+    config = job("exit 7")
+    write_job_config(state, config)
+    result = subprocess.run(
+        [AGENT, "--state-dir", str(state.root), "run-job", config.job_id],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 7
+    assert [c.event for c in spooled(state)] == ["start", "7"]
