@@ -208,10 +208,17 @@ def find_dst_differences(
     years: int = 5,
 ) -> list[DstDifference]:
     """Compare cron and systemd around each transition of the zone in the coming years."""
-    zone = load_timezone(timezone)
-    # Start at midnight UTC so that the walk over the zone is cached for the whole day.
+    # Start at midnight UTC so that an agent's repeated reconciles hit the cache all day.
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return list(_differences(schedule, timezone, start, years))
+
+
+@lru_cache(maxsize=1024)
+def _differences(
+    schedule: CronSchedule, timezone: str, start: datetime, years: int
+) -> tuple[DstDifference, ...]:
+    zone = load_timezone(timezone)
     end = start + timedelta(days=366 * years)
     differences: list[DstDifference] = []
     for transition in zone_transitions(zone, start, end):
@@ -228,4 +235,4 @@ def find_dst_differences(
                     unreliable=unreliable,
                 )
             )
-    return differences
+    return tuple(differences)

@@ -7,7 +7,8 @@ only when the triggers fire like cron around every transition of that zone.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from crontopus.core.schedule import CronSchedule, load_timezone
 from crontopus.drivers.errors import ConversionRefused
@@ -55,15 +56,34 @@ def check_dst(
     end: datetime,
 ) -> None:
     """Refuse when the triggers and cron disagree around a transition of the zone."""
+    reason = _dst_reason(schedule, timezone, triggers, _midnight(start), _midnight(end))
+    if reason:
+        raise ConversionRefused(reason)
+
+
+def _midnight(moment: datetime) -> datetime:
+    # Whole UTC days let an agent's repeated reconciles hit the cache below.
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@lru_cache(maxsize=1024)
+def _dst_reason(
+    schedule: CronSchedule,
+    timezone: str,
+    triggers: tuple[Trigger, ...],
+    start: datetime,
+    end: datetime,
+) -> str:
     for transition in zone_transitions(load_timezone(timezone), start, end):
         problem = _difference(schedule, timezone, triggers, transition)
         if problem:
-            raise ConversionRefused(
+            return (
                 f'the schedule "{schedule.source}" in {timezone} meets the daylight-saving '
                 f"change of {transition.describe()}: {problem}. Task Scheduler and cron "
                 f"differ there; set {DST_OPT_IN_FIELD}: true to accept Task Scheduler's "
                 "behaviour, or use the cron driver"
             )
+    return ""
 
 
 def check_steady_state(
