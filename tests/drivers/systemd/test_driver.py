@@ -122,11 +122,22 @@ def test_foreign_timers_are_listed_with_their_command_and_left_alone(driver):
     assert foreign.driver == "systemd"
     assert foreign.schedule == "*-*-* 00:00:00; Mon *-*-* 12:00"
     assert foreign.command == "/usr/sbin/logrotate /etc/logrotate.conf"
+    assert foreign.timezone is None
     driver.remove([JOB])
     assert sorted(p.name for p in driver.unit_dir.iterdir()) == [
         "logrotate.service",
         "logrotate.timer",
     ]
+
+
+def test_a_foreign_timer_with_one_zone_on_every_line_reports_that_zone(driver):
+    driver.unit_dir.mkdir(parents=True)
+    (driver.unit_dir / "report.timer").write_text(
+        "[Timer]\nOnCalendar=Mon *-*-* 08:00 Europe/Berlin\nOnCalendar=*-*-01 08:00 Europe/Berlin\n"
+    )
+    (foreign,) = driver.list_foreign()
+    assert foreign.timezone == "Europe/Berlin"
+    assert foreign.command == "report.service"
 
 
 def test_convert_gives_the_lines_and_the_timer_text(driver):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 from uuid import UUID
 
+from crontopus.core.timezones import timezone_problem
 from crontopus.drivers.contract import (
     Availability,
     DesiredEntry,
@@ -164,6 +165,7 @@ class SystemdDriver(Driver):
                     command or service.name,
                     owner,
                     native=path.read_text(errors="replace"),
+                    timezone=_common_zone(unit.on_calendar),
                 )
             )
         return foreign
@@ -226,6 +228,15 @@ class SystemdDriver(Driver):
                 "timer": render_timer(_PLACEHOLDER_JOB, conversion.on_calendar),
             },
         )
+
+
+def _common_zone(lines: Sequence[str]) -> str | None:
+    """Return the zone suffix every OnCalendar= line shares, if they name one."""
+    suffixes = {line.split()[-1] for line in lines if len(line.split()) > 1}
+    if len(suffixes) != 1 or len(lines) != sum(1 for line in lines if len(line.split()) > 1):
+        return None
+    (zone,) = suffixes
+    return zone if timezone_problem(zone) is None else None
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
