@@ -359,3 +359,18 @@ async def test_an_unknown_commit_is_reported_as_such(store: ManagedGitStore) -> 
         await store.snapshot("acme", "0" * 40)
     with pytest.raises(CommitNotFoundError):
         await store.snapshot("acme", "not-a-commit")
+
+
+async def test_a_branch_locked_by_git_is_not_overwritten(
+    store: ManagedGitStore, make_manifest: ManifestFactory
+) -> None:
+    head = await store.head("acme")
+    lock = store.repo_path("acme") / "refs" / "heads" / "main.lock"
+    lock.write_text("held by a git push\n")
+    with pytest.raises(ConflictError, match=r"main\.lock"):
+        await store.commit_changes("acme", [Put("default/a.yaml", make_manifest("a"))], ALICE, "a")
+    assert await store.head("acme") == head
+    assert lock.read_text() == "held by a git push\n"
+    lock.unlink()
+    await store.commit_changes("acme", [Put("default/a.yaml", make_manifest("a"))], ALICE, "a")
+    assert await store.head("acme") != head

@@ -188,7 +188,10 @@ class LocalGitStore(GitStore):
         expected_head: str | None = None,
     ) -> str:
         async with self.lock(tenant):
-            for _attempt in range(MAX_COMMIT_ATTEMPTS):
+            for attempt in range(MAX_COMMIT_ATTEMPTS):
+                if attempt:
+                    # A push holds the branch for a moment: let it finish.
+                    await asyncio.sleep(0.05 * 2**attempt)
                 await self._before_write(tenant)
                 prepared = await self._run(
                     self._prepare, tenant, list(changes), author, message, expected_head, False
@@ -202,7 +205,9 @@ class LocalGitStore(GitStore):
             "refs/heads/main",
             None,
             None,
-            "the branch kept moving while committing: try again in a moment",
+            "the branch kept moving or stayed locked while committing: try again in a moment "
+            f"(if no push is running, remove a stale {self.repo_path(tenant)}/"
+            "refs/heads/main.lock)",
         )
 
     def _prepare(
