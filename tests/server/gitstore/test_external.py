@@ -13,9 +13,11 @@ from crontopus.server.gitstore import (
     ConflictError,
     ExternalGitStore,
     ExternalRemote,
+    ManagedGitStore,
     Put,
     RemoteError,
 )
+from tests.server.gitstore.conftest import GitServer
 from tests.server.gitstore.support import ALICE, manifest, raw_commit
 
 
@@ -164,3 +166,42 @@ def test_the_clone_url_never_shows_credentials() -> None:
     assert remote.public_url() == "https://git.example.com:8443/ops/jobs.git"
     store = ExternalGitStore(Path("/nonexistent"), {"acme": remote})
     assert store.clone_url("acme", "https://crontopus.example.com") == remote.public_url()
+
+
+async def test_the_external_store_logs_in_with_a_token_over_http(
+    tmp_path: Path, git_server: GitServer, store: ManagedGitStore
+) -> None:
+    url = f"http://127.0.0.1:{git_server.port}/acme/jobs.git"
+    remote = ExternalRemote(url, username="crontopus-bot", password="ctp_acme_write")
+    external = ExternalGitStore(tmp_path / "mirrors", {"acme": remote}, fetch_interval=0)
+    await external.ensure_repository("acme")
+    job_id = uuid.uuid4()
+    commit = await external.commit_changes(
+        "acme", [Put("default/db.yaml", manifest("db", "default", job_id))], ALICE, "jobs: create"
+    )
+    assert await store.head("acme") == commit
+    assert job_id in (await store.snapshot("acme")).jobs
+    assert git_server.pushes[-1][2] == commit
+
+
+async def test_a_push_the_remote_refuses_reports_what_the_remote_said(
+    tmp_path: Path, git_server: GitServer, store: ManagedGitStore
+) -> None:
+    url = f"http://127.0.0.1:{git_server.port}/acme/jobs.git"
+    remote = ExternalRemote(url, password="ctp_acme_write")
+    external = ExternalGitStore(tmp_path / "mirrors", {"acme": remote}, fetch_interval=0)
+    head = await store.head("acme")
+    broken = manifest("db", schedule="5/15 * * * *")
+    with pytest.raises(RemoteError) as caught:
+        await external.commit_changes("acme", [Put("default/db.yaml", broken)], ALICE, "bad")
+    assert "pre-receive hook declined" in str(caught.value)
+    assert "default/db.yaml: spec.schedule:" in str(caught.value)
+    assert await store.head("acme") == head
+
+
+async def test_a_wrong_token_is_a_remote_error(tmp_path: Path, git_server: GitServer) -> None:
+    url = f"http://127.0.0.1:{git_server.port}/acme/jobs.git"
+    remote = ExternalRemote(url, password="ctp_wrong")
+    external = ExternalGitStore(tmp_path / "mirrors", {"acme": remote}, fetch_interval=0)
+    with pytest.raises(RemoteError, match="credentials"):
+        await external.ensure_repository("acme")

@@ -58,6 +58,12 @@ class _Callbacks(pygit2.RemoteCallbacks):
             credentials = pygit2.UserPass(remote.username or "git", remote.password)
         super().__init__(credentials=credentials)
         self.rejected: dict[str, str] = {}
+        self.remote_lines: list[str] = []
+
+    def sideband_progress(self, string: str) -> None:
+        # What the remote's hooks print (a Crontopus server's validator, a forge's
+        # branch protection) arrives here; keep it to explain a refusal.
+        self.remote_lines.extend(line for line in string.splitlines() if line.strip())
 
     def push_update_reference(self, refname: str, message: str | None) -> None:
         if message is not None:
@@ -158,7 +164,10 @@ class ExternalGitStore(LocalGitStore):
             message = callbacks.rejected.get(target, "")
             if _lost_race(message):
                 return False
-            raise RemoteError(f"{remote.public_url()} refused the push of {target}: {message}")
+            said = "".join(f"\n  {line}" for line in callbacks.remote_lines)
+            raise RemoteError(
+                f"{remote.public_url()} refused the push of {target}: {message}{said}"
+            )
         repo.references.create(BRANCH_REF, commit, force=True)
         return True
 
