@@ -70,7 +70,8 @@ def one_round(base: Path, repository: Path, jobs: int) -> tuple[float, float]:
     started = time.perf_counter()
     outcome = syncer.sync()
     applied = time.perf_counter() - started
-    assert outcome.plan is not None and len(outcome.plan.add) == jobs, outcome.plan
+    assert outcome.plan is not None
+    assert len(outcome.plan.add) == jobs, outcome.plan.lines()[-1]
     started = time.perf_counter()
     again = syncer.sync()
     noop = time.perf_counter() - started
