@@ -7,7 +7,7 @@ from uuid import UUID
 import pytest
 
 from crontopus.drivers import DesiredEntry, get_plugin_manager, load_drivers
-from crontopus.drivers.errors import ConversionRefused
+from crontopus.drivers.errors import ConversionRefused, PermanentDriverError
 from crontopus.drivers.taskscheduler.driver import TaskSchedulerDriver
 from crontopus.drivers.taskscheduler.xml import parse_task
 
@@ -27,7 +27,7 @@ def test_it_is_unavailable_off_windows_with_a_reason(fake_schtasks):
 
 
 def test_it_applies_lists_and_removes_a_task(fake_schtasks):
-    driver = TaskSchedulerDriver(fake_schtasks)
+    driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
     driver.apply([entry(), entry(OTHER, "0 2 * * 1-5")])
     assert set(fake_schtasks.tasks) == {
         f"\\Crontopus\\crontopus-{JOB}",
@@ -41,7 +41,7 @@ def test_it_applies_lists_and_removes_a_task(fake_schtasks):
 
 
 def test_a_second_apply_with_nothing_changed_registers_nothing(fake_schtasks):
-    driver = TaskSchedulerDriver(fake_schtasks)
+    driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
     driver.apply([entry()])
     creates = len([c for c in fake_schtasks.calls if c[1] == "/Create"])
     driver.apply([entry()])
@@ -49,7 +49,7 @@ def test_a_second_apply_with_nothing_changed_registers_nothing(fake_schtasks):
 
 
 def test_a_changed_schedule_replaces_the_task(fake_schtasks):
-    driver = TaskSchedulerDriver(fake_schtasks)
+    driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
     driver.apply([entry()])
     driver.apply([entry(schedule="0 3 * * *")])
     summary = parse_task(fake_schtasks.tasks[f"\\Crontopus\\crontopus-{JOB}"])
@@ -58,14 +58,14 @@ def test_a_changed_schedule_replaces_the_task(fake_schtasks):
 
 
 def test_a_refused_entry_registers_nothing_and_names_the_job(fake_schtasks):
-    driver = TaskSchedulerDriver(fake_schtasks)
+    driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
     with pytest.raises(ConversionRefused, match=str(OTHER)):
         driver.apply([entry(), entry(OTHER, "0 12 * * *", "Europe/Berlin")])
     assert fake_schtasks.tasks == {}
 
 
 def test_foreign_tasks_are_listed_but_windows_own_are_not(fake_schtasks):
-    driver = TaskSchedulerDriver(fake_schtasks)
+    driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
     driver.apply([entry()])
     foreign_xml = fake_schtasks.tasks[f"\\Crontopus\\crontopus-{JOB}"].replace(
         f"crontopus-job={JOB}", "made by hand"
@@ -79,6 +79,19 @@ def test_foreign_tasks_are_listed_but_windows_own_are_not(fake_schtasks):
     assert driver.list_managed().keys() == {JOB}
 
 
+def test_it_refuses_to_register_without_knowing_the_machine_zone(fake_schtasks):
+    driver = TaskSchedulerDriver(fake_schtasks, platform="win32")
+    with pytest.raises(PermanentDriverError, match="machine_timezone is not set"):
+        driver.apply([entry()])
+    assert fake_schtasks.tasks == {}
+
+
+def test_convert_previews_a_machine_in_the_job_zone_when_none_is_configured():
+    native = TaskSchedulerDriver(platform="win32").convert("0 12 * * *", "Europe/Berlin").native
+    assert native["machine_timezone"] == "Europe/Berlin"
+    assert native["machine_timezone_assumed"] is True
+
+
 def test_convert_prints_the_task_xml():
     native = TaskSchedulerDriver(platform="win32").convert("0 0 1-7 * */7", None).to_json()
     assert native["driver"] == "taskscheduler"
@@ -90,11 +103,21 @@ def test_convert_prints_the_task_xml():
 
 def test_the_machine_zone_comes_from_the_options():
     driver = TaskSchedulerDriver.from_options({"machine_timezone": "Europe/Berlin"})
-    assert (
-        driver.convert("0 12 * * *", "Europe/Berlin").native["machine_timezone"] == "Europe/Berlin"
-    )
+    native = driver.convert("0 12 * * *", "Europe/Berlin").native
+    assert native["machine_timezone"] == "Europe/Berlin"
+    assert native["machine_timezone_assumed"] is False
+    with pytest.raises(ConversionRefused, match="differs from this machine's"):
+        driver.convert("0 12 * * *", "UTC")
 
 
 def test_the_plugin_registers_the_driver_through_its_entry_point():
     drivers = load_drivers(get_plugin_manager())
     assert drivers["taskscheduler"] is TaskSchedulerDriver
+
+
+def test_on_windows_it_is_unavailable_until_the_machine_zone_is_set(fake_schtasks):
+    # /bin/true stands in for schtasks.exe on the PATH.
+    driver = TaskSchedulerDriver(fake_schtasks, platform="win32", schtasks="/bin/true")
+    assert "machine_timezone is not set" in driver.available().reason
+    driver.machine_timezone = "Europe/Berlin"
+    assert driver.available()

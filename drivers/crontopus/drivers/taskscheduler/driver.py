@@ -43,6 +43,11 @@ DRIVER_NAME = "taskscheduler"
 _SYSTEM_FOLDERS = ("\\Microsoft\\",)
 _OPTIONS = ("machine_timezone", "schtasks", "logon_type", "user_id", "accept_dst_differences")
 _PLACEHOLDER_JOB = UUID(int=0)
+_ZONE_UNSET = (
+    "the taskscheduler driver option machine_timezone is not set: Task Scheduler follows the "
+    "machine's clock, so Crontopus must know its IANA zone (e.g. Europe/Berlin; `tzutil /g` "
+    "shows the Windows name of it)"
+)
 
 
 class TaskSchedulerDriver(Driver):
@@ -55,7 +60,7 @@ class TaskSchedulerDriver(Driver):
         self,
         runner: CommandRunner | None = None,
         *,
-        machine_timezone: str = "UTC",
+        machine_timezone: str | None = None,
         schtasks: str = "schtasks.exe",
         logon_type: str = "S4U",
         user_id: str | None = None,
@@ -84,7 +89,7 @@ class TaskSchedulerDriver(Driver):
                 f"taskscheduler driver options: accept_dst_differences={accept!r} must be yes or no"
             )
         return cls(
-            machine_timezone=options.get("machine_timezone", "UTC"),
+            machine_timezone=options.get("machine_timezone"),
             schtasks=options.get("schtasks", "schtasks.exe"),
             logon_type=options.get("logon_type", "S4U"),
             user_id=options.get("user_id"),
@@ -101,16 +106,25 @@ class TaskSchedulerDriver(Driver):
         found = shutil.which(self.schtasks.executable)
         if found is None:
             return Availability.no(f"{self.schtasks.executable} is not on the PATH")
+        if self.machine_timezone is None:
+            return Availability.no(_ZONE_UNSET)
         return Availability.yes(found)
 
     def convert_entry(
         self, schedule: str, timezone: str | None, accept: bool = False
     ) -> TriggerConversion:
         """Convert one schedule for this machine, or raise ConversionRefused."""
+        if self.machine_timezone is None:
+            raise PermanentDriverError(_ZONE_UNSET)
+        return self._convert_for(schedule, timezone, self.machine_timezone, accept)
+
+    def _convert_for(
+        self, schedule: str, timezone: str | None, machine_timezone: str, accept: bool
+    ) -> TriggerConversion:
         return convert_schedule(
             schedule,
             timezone or "UTC",
-            machine_timezone=self.machine_timezone,
+            machine_timezone=machine_timezone,
             accept_dst_difference=accept or self.accept_dst_differences,
         )
 
@@ -187,8 +201,14 @@ class TaskSchedulerDriver(Driver):
             self.schtasks.delete(task_name(job_id))
 
     def convert(self, schedule: str, timezone: str | None) -> NativeSchedule:
-        """Return the task XML for a schedule (with a placeholder job), or refuse."""
-        conversion = self.convert_entry(schedule, timezone)
+        """Return the task XML for a schedule (with a placeholder job), or refuse.
+
+        Without a configured machine zone this previews a machine in the job's own zone, and
+        says so.
+        """
+        assumed = self.machine_timezone is None
+        machine = self.machine_timezone or timezone or "UTC"
+        conversion = self._convert_for(schedule, timezone, machine, False)
         entry = DesiredEntry.build(
             _PLACEHOLDER_JOB,
             "example",
@@ -202,7 +222,8 @@ class TaskSchedulerDriver(Driver):
             {
                 "xml": xml,
                 "triggers": [describe_trigger(t) for t in conversion.triggers],
-                "machine_timezone": self.machine_timezone,
+                "machine_timezone": machine,
+                "machine_timezone_assumed": assumed,
             },
         )
 
