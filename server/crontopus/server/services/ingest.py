@@ -15,9 +15,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -157,10 +157,12 @@ class IngestWriter:
             updates = [
                 run_row(states[k]) for k in keys if k in existing and states[k] != existing[k]
             ]
+            # executemany with a cached statement: building one huge VALUES clause per
+            # batch costs more in SQL compilation than the database spends storing it.
             if inserts:
-                await session.execute(_insert(session).values(inserts).on_conflict_do_nothing())
+                await session.execute(_insert(session, RUNS).on_conflict_do_nothing(), inserts)
             if updates:
-                await session.execute(update(Run), updates)
+                await session.execute(_UPDATE_RUN, [_update_params(row) for row in updates])
             finished = [
                 states[k] for k in keys if states[k].finished and not before.get(k, (False,))[0]
             ]
@@ -194,9 +196,24 @@ class IngestWriter:
                 del self._since_prune[(tenant_id, job_id)]
 
 
-def _insert(session: AsyncSession) -> Any:
+RUNS = cast(Table, Run.__table__)
+_KEY_COLUMNS = ("tenant_id", "id")
+_UPDATE_RUN = (
+    update(RUNS)
+    .where(RUNS.c.tenant_id == bindparam("key_tenant_id"), RUNS.c.id == bindparam("key_id"))
+    .values({name: bindparam(name) for name in _COLUMNS if name not in _KEY_COLUMNS})
+)
+
+
+def _update_params(row: dict[str, Any]) -> dict[str, Any]:
+    params = {name: value for name, value in row.items() if name not in _KEY_COLUMNS}
+    params["key_tenant_id"], params["key_id"] = row["tenant_id"], row["id"]
+    return params
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
     dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Run)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 async def _load(
@@ -233,8 +250,6 @@ async def _roll_up(session: AsyncSession, finished: Sequence[RunState]) -> None:
     """Add newly finished runs to the hourly per-job and per-endpoint counters."""
     if not finished:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for model, key_column in ((JobHealthHour, "job_id"), (EndpointHealthHour, "endpoint_id")):
         buckets: dict[tuple[uuid.UUID, uuid.UUID, datetime], _Bucket] = {}
         for run in finished:
@@ -259,8 +274,8 @@ async def _roll_up(session: AsyncSession, finished: Sequence[RunState]) -> None:
             }
             for (tenant_id, owner, hour), bucket in buckets.items()
         ]
-        statement = insert(model).values(rows)
         table = model.__table__
+        statement = _insert(session, table)
         statement = statement.on_conflict_do_update(
             index_elements=["tenant_id", key_column, "hour"],
             set_={
@@ -270,7 +285,7 @@ async def _roll_up(session: AsyncSession, finished: Sequence[RunState]) -> None:
                 "last_run_at": statement.excluded.last_run_at,
             },
         )
-        await session.execute(statement)
+        await session.execute(statement, rows)
 
 
 async def prune_job(

@@ -1,0 +1,220 @@
+"""Durable HTTP check-ins per second, against a bare Starlette POST+JSON endpoint.
+
+One uvicorn process serves Crontopus (SQLite, the default) and a bare route that parses
+a JSON body and answers; `wrk` drives both from a second process over loopback, each
+request carrying a fresh run UUID (a Lua script), so every request stores a new run.
+Every 2xx answer means the run was committed (group commit), and the script checks the
+stored count against wrk's request count at the end.
+
+    .venv/bin/python benchmarks/checkin_ingest.py [--seconds 10] [--connections 64]
+
+Targets: at least 10,000 check-ins/s on SQLite and at least 0.35 of the bare endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+import httpx
+
+PASSWORD = "load-test-secret-42"
+
+LUA = """
+local counter = 0
+local prefix = ""
+setup = function(thread)
+  thread:set("prefix", string.format("%08x", math.random(0, 0x7fffffff)))
+end
+init = function(args)
+  prefix = string.format("%08x", math.random(0, 0x7fffffff))
+end
+request = function()
+  counter = counter + 1
+  local rid = string.format("%s-0000-4000-8000-%012x", prefix, counter)
+  return wrk.format("POST", "{path}?rid=" .. rid, nil, {body})
+end
+"""
+
+
+def serve(data_dir: str, port: int) -> None:
+    """Child process: Crontopus plus a bare JSON route, under uvicorn."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Mount, Route
+
+    from crontopus.server.app import create_app
+    from crontopus.server.db.migrate import upgrade
+    from crontopus.server.settings import Settings
+
+    settings = Settings.from_env({"CRONTOPUS_DATA_DIR": data_dir})
+    asyncio.run(upgrade(settings.database_url))
+
+    async def bare(request: Request) -> JSONResponse:
+        payload = await request.json()
+        return JSONResponse(
+            {"ok": True, "runId": request.query_params.get("rid"), "n": len(payload)}
+        )
+
+    crontopus = create_app(settings)
+    app = Starlette(
+        routes=[Route("/bare", bare, methods=["POST"]), Mount("/", crontopus)],
+        lifespan=crontopus.router.lifespan_context,
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_healthy(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit("server did not start")
+
+
+def wrk(
+    url: str, path: str, body: str | None, token: str, seconds: int, connections: int
+) -> tuple[float, int]:
+    script = LUA.replace("{path}", path).replace("{body}", json.dumps(body) if body else "nil")
+    headers = [f"wrk.headers['Authorization'] = 'Bearer {token}'"]
+    if body:
+        headers.append("wrk.headers['Content-Type'] = 'application/json'")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write("\n".join(headers) + "\n" + script)
+    try:
+        output = subprocess.run(
+            ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", handle.name,
+             url + path],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if rate is None or total is None or errors is not None:
+        raise SystemExit(f"wrk failed or saw errors:\n{output}")
+    return float(rate.group(1)), int(total.group(1))
+
+
+def graphql_rate(url: str, token: str, job_id: str, seconds: int, connections: int) -> float:
+    query = (
+        "mutation($r: UUID!, $j: UUID!) { checkIn(input: {runId: $r, jobId: $j, "
+        "event: SUCCESS}) { __typename } }"
+    )
+    lua = f"""
+local counter = 0
+local prefix = ""
+init = function(args) prefix = string.format("%08x", math.random(0, 0x7fffffff)) end
+request = function()
+  counter = counter + 1
+  local rid = string.format("%s-0000-4000-9000-%012x", prefix, counter)
+  local body = '{{"query": {json.dumps(query)}, "variables": {{"r": "' .. rid ..
+    '", "j": "{job_id}"}}}}'
+  return wrk.format("POST", "/graphql", nil, body)
+end
+"""
+    headers = (
+        f"wrk.headers['Authorization'] = 'Bearer {token}'\n"
+        "wrk.headers['Content-Type'] = 'application/json'\n"
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(headers + lua)
+    try:
+        output = subprocess.run(
+            ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", handle.name,
+             url + "/graphql"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if rate is None or "Non-2xx" in output:
+        raise SystemExit(f"wrk failed:\n{output}")
+    return float(rate.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--serve", nargs=2, metavar=("DATA_DIR", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]))
+        return
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    data_dir = tempfile.mkdtemp(prefix="crontopus-bench-")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    child = subprocess.Popen([sys.executable, __file__, "--serve", data_dir, str(port)])
+    try:
+        wait_healthy(url)
+        client = httpx.Client(base_url=url)
+        access = client.post("/graphql", json={
+            "query": "mutation($p: String!) { register(username: \"bench\", "
+                     "email: \"bench@example.com\", password: $p) "
+                     "{ ... on AuthPayload { accessToken } } }",
+            "variables": {"p": PASSWORD}}).json()["data"]["register"]["accessToken"]  # fmt: skip
+        auth = {"Authorization": f"Bearer {access}"}
+        token = client.post("/graphql", headers=auth, json={
+            "query": 'mutation { createApiToken(name: "bench", scopes: [CHECKIN]) '
+                     "{ ... on CreatedApiToken { plaintext } } }"}).json()["data"][
+            "createApiToken"]["plaintext"]  # fmt: skip
+        job_id = client.post("/graphql", headers=auth, json={
+            "query": 'mutation { createJob(input: {name: "bench", schedule: "* * * * *", '
+                     'command: "true"}) { ... on Job { id } } }'}).json()[
+            "data"]["createJob"]["id"]  # fmt: skip
+
+        wrk(url, "/bare", '{"output": "ok"}', token, 2, args.connections)
+        bare, _ = wrk(url, "/bare", '{"output": "ok"}', token, args.seconds, args.connections)
+        wrk(url, f"/checkin/{job_id}/0", "ok", token, 2, args.connections)
+        before = sqlite3.connect(os.path.join(data_dir, "crontopus.db")).execute(
+            "select coalesce(sum(runs), 0) from job_health_hourly").fetchone()[0]  # fmt: skip
+        rate, sent = wrk(url, f"/checkin/{job_id}/0", "ok", token, args.seconds, args.connections)
+        time.sleep(0.5)
+        after = sqlite3.connect(os.path.join(data_dir, "crontopus.db")).execute(
+            "select coalesce(sum(runs), 0) from job_health_hourly").fetchone()[0]  # fmt: skip
+        gql = graphql_rate(url, token, job_id, args.seconds, args.connections)
+    finally:
+        child.terminate()
+        child.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    stored = after - before
+    print(f"bare Starlette POST+JSON        : {bare:9.0f} requests/s")
+    print(f"HTTP check-ins (durable, SQLite): {rate:9.0f} check-ins/s   target >= 10000: "
+          f"{'met' if rate >= 10_000 else 'MISSED'}")  # fmt: skip
+    print(f"ratio to bare                   : {rate / bare:9.3f}     target >= 0.35: "
+          f"{'met' if rate / bare >= 0.35 else 'MISSED'}")  # fmt: skip
+    print(f"GraphQL checkIn                 : {gql:9.0f} check-ins/s")
+    print(f"runs stored / answered requests : {stored} / {sent} (stored >= answered: in-flight"
+          f" requests at wrk's deadline are stored too)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
