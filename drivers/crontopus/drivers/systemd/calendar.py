@@ -25,10 +25,7 @@ DST_OPT_IN_FIELD = "spec.systemd.acceptDstDifferences"
 _WEEKDAY_NAMES = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 # systemd lists weekdays Monday first; cron numbers them Sunday=0.
 _WEEKDAY_ORDER = (1, 2, 3, 4, 5, 6, 0)
-_ALL_MINUTES = frozenset(range(60))
-_ALL_HOURS = frozenset(range(24))
 _ALL_DAYS = frozenset(range(1, 32))
-_ALL_MONTHS = frozenset(range(1, 13))
 _ALL_WEEKDAYS = frozenset(range(7))
 
 
