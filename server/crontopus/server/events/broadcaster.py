@@ -67,28 +67,34 @@ _END = None  # queue item that ends a stream cleanly (server shutting down)
 
 class _Subscriber:
     def __init__(self, capacity: int) -> None:
-        self.queue: asyncio.Queue[Event | EventsLost | None] = asyncio.Queue(maxsize=capacity)
+        # Unbounded underneath so a clean end can always be queued behind the backlog;
+        # `offer` enforces the capacity.
+        self.queue: asyncio.Queue[Event | EventsLost | None] = asyncio.Queue()
+        self.capacity = capacity
         self.ended = False
 
     def offer(self, event: Event) -> None:
         if self.ended:
             return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if self.queue.qsize() >= self.capacity:
             self.end(
                 SubscriberTooSlow(
-                    f"more than {self.queue.maxsize} {event.topic} events were waiting for "
+                    f"more than {self.capacity} {event.topic} events were waiting for "
                     "this subscriber; resubscribe and reload the current state"
                 )
             )
+            return
+        self.queue.put_nowait(event)
 
     def end(self, reason: EventsLost | None) -> None:
+        """End the stream: after the backlog when clean, at once (backlog dropped) on a loss."""
         if self.ended:
             return
         self.ended = True
-        # A fresh queue drops the backlog at once and wakes the consumer with the reason.
-        self.queue = asyncio.Queue(maxsize=1)
+        if reason is not None:
+            # Drop the backlog (in place: the consumer may be waiting on this very queue).
+            while not self.queue.empty():
+                self.queue.get_nowait()
         self.queue.put_nowait(reason)
 
 
