@@ -203,19 +203,23 @@ def convert_schedule(
     check_machine_zone(zone_name, machine_timezone, start, end)
     offset = start.astimezone(load_timezone(zone_name)).utcoffset() or timedelta(0)
     triggers = build_triggers(parsed, utc_offset=offset)
-    if parsed.reboot or accept_dst_difference:
+    if parsed.reboot:
         return TriggerConversion(parsed, zone_name, triggers)
+
+    def verify(candidate: tuple[Trigger, ...]) -> None:
+        check_steady_state(parsed, zone_name, candidate, start)
+        if not accept_dst_difference:
+            check_dst(parsed, zone_name, candidate, start, end)
+
     try:
-        check_dst(parsed, zone_name, triggers, start, end)
-        check_steady_state(parsed, zone_name, triggers, start)
+        verify(triggers)
     except ConversionRefused as refused:
         # Starts without repetition follow the wall clock; try them when few enough.
         if len(parsed.hours) * len(parsed.minutes) * len(day_schedules(parsed)) > MAX_TRIGGERS:
             raise
         triggers = build_triggers(parsed, without_repetition=True)
         try:
-            check_dst(parsed, zone_name, triggers, start, end)
-            check_steady_state(parsed, zone_name, triggers, start)
+            verify(triggers)
         except ConversionRefused:
             raise refused from None
     return TriggerConversion(parsed, zone_name, triggers)
