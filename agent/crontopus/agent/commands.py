@@ -159,7 +159,11 @@ def enroll(state: StateDir, args: argparse.Namespace) -> int:
         )
     state.create()
     state.write_token(enrollment.token)
-    save_config(state, with_updates(config, endpoint_id=enrollment.endpoint_id, driver=chosen))
+    updates: dict[str, Any] = {"endpoint_id": enrollment.endpoint_id, "driver": chosen}
+    if enrollment.heartbeat_interval:
+        # The server judges "offline" by its own interval: beat at that pace.
+        updates["heartbeat_interval"] = float(enrollment.heartbeat_interval)
+    save_config(state, with_updates(config, **updates))
     print(f"enrolled {name} as endpoint {enrollment.endpoint_id} (driver {chosen})")
     print(f"state directory: {state.root}")
     return EXIT_OK

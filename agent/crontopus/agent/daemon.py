@@ -16,7 +16,7 @@ from crontopus.agent.errors import AgentError, ServerError
 from crontopus.agent.server import ServerClient
 from crontopus.agent.spool import Spool
 from crontopus.agent.statedir import StateDir
-from crontopus.agent.sync import Syncer, SyncState
+from crontopus.agent.sync import Syncer, SyncState, save_server_labels
 from crontopus.drivers import DriverError
 
 log = logging.getLogger(__name__)
@@ -86,13 +86,14 @@ class Daemon:
         next_heartbeat = next_sync = next_spool = self.clock()
         while not self.stopping.is_set():
             now = self.clock()
-            if now >= next_sync:
-                next_sync = now + self.sync_step()
-            if self.stopping.is_set():
-                break
+            # Heartbeat first: it brings the endpoint's labels, which the sync targets by.
             if now >= next_heartbeat:
                 self.heartbeat_step()
                 next_heartbeat = now + self.config.heartbeat_interval
+            if self.stopping.is_set():
+                break
+            if now >= next_sync:
+                next_sync = now + self.sync_step()
             if self.stopping.is_set():
                 break
             if now >= next_spool:
@@ -118,9 +119,12 @@ class Daemon:
         """Send one heartbeat; a failure is logged and the next one tries again."""
         saved = SyncState.load(self.state)
         try:
-            self.client.heartbeat(self.agent_version, self.syncer.driver.name, saved.commit)
+            driver = self.syncer.driver.name
+            labels = self.client.heartbeat(self.agent_version, driver, saved.commit)
         except ServerError as exc:
             log.warning("heartbeat failed: %s", exc)
+            return
+        save_server_labels(self.state, labels)
 
     def spool_step(self) -> float:
         """Deliver spooled check-ins; return the seconds until the next attempt."""

@@ -69,12 +69,13 @@ class Reconciler:
         manifests: ManifestSet,
         installed: Mapping[uuid.UUID, InstalledEntry],
         foreign: Sequence[ForeignEntry],
+        labels: Mapping[str, str],
         discovered: Mapping[uuid.UUID, str] | None = None,
     ) -> Plan:
         """Plan the changes that make the scheduler match the manifests."""
         return make_plan(
             list(manifests.jobs.values()),
-            self.config.labels,
+            labels,
             installed,
             foreign,
             self.entry_for,

@@ -18,7 +18,7 @@ mutation Enroll($enrollmentToken: String!, $name: String!, $hostname: String!,
                  platform: $platform, machineId: $machineId, agentVersion: $agentVersion,
                  drivers: $drivers, labels: $labels) {
     __typename
-    ... on EnrolledEndpoint { endpointToken endpoint { id } }
+    ... on EnrolledEndpoint { endpointToken heartbeatIntervalSeconds endpoint { id } }
     ... on UserError { message }
   }
 }
@@ -26,7 +26,11 @@ mutation Enroll($enrollmentToken: String!, $name: String!, $hostname: String!,
 
 HEARTBEAT = """
 mutation Heartbeat($input: HeartbeatInput!) {
-  heartbeat(input: $input) { id }
+  heartbeat(input: $input) {
+    __typename
+    ... on Endpoint { id labels { key value } }
+    ... on UserError { message }
+  }
 }
 """
 
@@ -34,13 +38,21 @@ REPOSITORY = "query Repository { repository { cloneUrl headCommit } }"
 
 REPORT_INSTANCES = """
 mutation ReportJobInstances($items: [JobInstanceInput!]!) {
-  reportJobInstances(items: $items)
+  reportJobInstances(items: $items) {
+    __typename
+    ... on JobInstanceReport { total }
+    ... on UserError { message }
+  }
 }
 """
 
 REPORT_DISCOVERED = """
 mutation ReportDiscoveredJobs($items: [DiscoveredJobInput!]!) {
-  reportDiscoveredJobs(items: $items) { results { fingerprint outcome jobId } }
+  reportDiscoveredJobs(items: $items) {
+    __typename
+    ... on DiscoveredJobsReport { results { fingerprint outcome jobId message } }
+    ... on UserError { message }
+  }
 }
 """
 DISCOVERED_BATCH = 500  # the server takes at most this many entries per report
@@ -52,6 +64,7 @@ class Enrollment:
 
     endpoint_id: str
     token: str
+    heartbeat_interval: int | None = None
 
 
 @dataclass(frozen=True)
@@ -140,14 +153,18 @@ class ServerClient:
                 "labels": [{"key": key, "value": value} for key, value in labels.items()],
             },
         )
-        result = data["enrollEndpoint"]
-        if result.get("__typename") != "EnrolledEndpoint":
-            raise ServerRefused(f"enrollment refused: {result.get('message', result)}")
-        return Enrollment(str(result["endpoint"]["id"]), str(result["endpointToken"]))
+        result = _payload(data, "enrollEndpoint", "EnrolledEndpoint", "enrollment")
+        return Enrollment(
+            str(result["endpoint"]["id"]),
+            str(result["endpointToken"]),
+            result.get("heartbeatIntervalSeconds"),
+        )
 
-    def heartbeat(self, agent_version: str, driver: str | None, applied_commit: str | None) -> None:
-        """Tell the server this endpoint is alive and what it has applied."""
-        self.graphql(
+    def heartbeat(
+        self, agent_version: str, driver: str | None, applied_commit: str | None
+    ) -> dict[str, str]:
+        """Tell the server this endpoint is alive and what it applied; return its labels."""
+        data = self.graphql(
             HEARTBEAT,
             {
                 "input": {
@@ -157,6 +174,8 @@ class ServerClient:
                 }
             },
         )
+        endpoint = _payload(data, "heartbeat", "Endpoint", "heartbeat")
+        return {str(item["key"]): str(item["value"]) for item in endpoint.get("labels") or []}
 
     def repository(self) -> RepositoryInfo:
         """Return the clone URL and head commit of the tenant's job repository."""
@@ -164,8 +183,9 @@ class ServerClient:
         return RepositoryInfo(str(data["cloneUrl"]), data.get("headCommit"))
 
     def report_job_instances(self, items: Sequence[Mapping[str, str]]) -> None:
-        """Report what the scheduler holds for each managed job."""
-        self.graphql(REPORT_INSTANCES, {"items": [dict(item) for item in items]})
+        """Report what the scheduler holds for each job (replacing the previous report)."""
+        data = self.graphql(REPORT_INSTANCES, {"items": [dict(item) for item in items]})
+        _payload(data, "reportJobInstances", "JobInstanceReport", "job instance report")
 
     def report_discovered_jobs(self, items: Sequence[Mapping[str, str]]) -> dict[str, str]:
         """Report the scheduler entries Crontopus did not create; return fingerprint -> job id."""
@@ -173,7 +193,19 @@ class ServerClient:
         for start in range(0, len(items), DISCOVERED_BATCH):
             batch = [dict(item) for item in items[start : start + DISCOVERED_BATCH]]
             data = self.graphql(REPORT_DISCOVERED, {"items": batch})
-            for result in data["reportDiscoveredJobs"]["results"]:
+            report = _payload(data, "reportDiscoveredJobs", "DiscoveredJobsReport", "discovery")
+            for result in report["results"]:
                 if result.get("jobId"):
                     job_ids[str(result["fingerprint"])] = str(result["jobId"])
         return job_ids
+
+
+def _payload(data: Mapping[str, Any], field: str, expected: str, what: str) -> dict[str, Any]:
+    """Return a union result of the expected type, or raise with the server's message."""
+    result = data.get(field)
+    if not isinstance(result, dict):
+        raise ServerRefused(f"{what}: the server answered no {field}")
+    if result.get("__typename") != expected:
+        message = result.get("message") or result.get("__typename")
+        raise ServerRefused(f"{what} refused: {message}")
+    return result

@@ -60,6 +60,10 @@ class StateDir:
     def sync_state(self) -> Path:
         return self.root / "sync-state.json"
 
+    @property
+    def server_labels(self) -> Path:
+        return self.root / "endpoint-labels.json"
+
     def job_file(self, job_id: UUID) -> Path:
         return self.jobs / f"{job_id}.json"
 

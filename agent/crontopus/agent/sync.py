@@ -63,6 +63,32 @@ class SyncState:
         write_atomic(state.sync_state, json.dumps(data, indent=1).encode(), mode=0o600)
 
 
+def load_server_labels(state: StateDir) -> dict[str, str] | None:
+    """Return the endpoint's labels as the server last sent them, or None if never."""
+    try:
+        raw = json.loads(state.server_labels.read_bytes())
+    except (FileNotFoundError, ValueError):
+        return None
+    return {str(key): str(value) for key, value in raw.items()} if isinstance(raw, dict) else None
+
+
+def save_server_labels(state: StateDir, labels: Mapping[str, str]) -> None:
+    """Remember the server's copy of the endpoint's labels (written only when it changed)."""
+    if load_server_labels(state) != dict(labels):
+        data = json.dumps(dict(sorted(labels.items())), indent=1).encode()
+        write_atomic(state.server_labels, data, mode=0o600)
+
+
+def effective_labels(state: StateDir, config: AgentConfig) -> dict[str, str]:
+    """Return the labels jobs are targeted by: the server's copy once known, else the config's.
+
+    The server matches targets against its copy too (for drift), and people change labels
+    there, so once a heartbeat has brought them back they win over config.yaml.
+    """
+    server = load_server_labels(state)
+    return dict(config.labels) if server is None else server
+
+
 @dataclass(frozen=True)
 class SyncOutcome:
     """What one sync did."""
@@ -117,7 +143,8 @@ class Syncer:
         if not force and not dry_run and fingerprint == saved.fingerprint and saved.reported:
             return SyncOutcome(commit, True, problems=saved.problems, fetch_error=fetch_error)
         manifests = mirror.manifests(commit)
-        plan = self.reconciler.plan(manifests, installed, foreign, saved.discovered_ids())
+        labels = effective_labels(self.state, self.config)
+        plan = self.reconciler.plan(manifests, installed, foreign, labels, saved.discovered_ids())
         problems = tuple(str(problem) for problem in manifests.problems)
         for problem in problems:
             log.warning("manifest problem: %s", problem)
@@ -174,6 +201,7 @@ class Syncer:
         inputs = {
             "commit": commit,
             "config": repr(sorted(self.config.to_yaml_dict().items(), key=lambda kv: kv[0])),
+            "labels": effective_labels(self.state, self.config),
             "wrapper": self.reconciler.wrapper_argv(_ZERO),
             "installed": sorted(f"{k}:{v.content_hash}:{v.native}" for k, v in installed.items()),
             "foreign": sorted(entry.fingerprint for entry in foreign),
