@@ -247,3 +247,17 @@ def server(tmp_path: Path) -> Iterator[Server]:
     server.start()
     yield server
     server.stop()
+
+
+FLEET_MUTATIONS = ("enrollEndpoint", "heartbeat", "reportJobInstances", "reportDiscoveredJobs")
+
+
+@pytest.fixture
+def fleet_server(server: Server) -> Server:
+    """The server, when it offers the fleet API the agent enrolls and reports through."""
+    data = server.graphql('{ __type(name: "Mutation") { fields { name } } }')
+    names = {field["name"] for field in data["__type"]["fields"]}
+    missing = [name for name in FLEET_MUTATIONS if name not in names]
+    if missing:
+        pytest.skip(f"the server does not offer {', '.join(missing)} yet (fleet API not landed)")
+    return server

@@ -1,0 +1,130 @@
+"""Enroll against a real crontopus-server, fetch its repository, apply, and report back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.agent.conftest import FOREIGN_CRONTAB, Server
+
+AGENT = str(Path(sys.executable).parent / "crontopus-agent")
+CREATE_ENROLLMENT_TOKEN = """
+mutation { createEnrollmentToken(name: "agents") {
+  __typename ... on CreatedEnrollmentToken { plaintext } ... on UserError { message } } }
+"""
+CREATE_JOB = """
+mutation($input: JobInput!) { createJob(input: $input) {
+  __typename ... on Job { id } ... on UserError { message } } }
+"""
+ADOPT_JOB = """
+mutation($id: UUID!, $ns: String!) { adoptJob(id: $id, targetNamespace: $ns) {
+  __typename ... on Job { id } ... on UserError { message } } }
+"""
+JOB_COMMAND = "query($id: UUID!) { job(id: $id) { command } }"
+
+
+def agent(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CRONTOPUS_AGENT_STATE_DIR": str(state)}
+    return subprocess.run([AGENT, *args], capture_output=True, text=True, check=False, env=env)
+
+
+def enrollment_token(server: Server, access: str) -> str:
+    result = server.graphql(CREATE_ENROLLMENT_TOKEN, token=access)["createEnrollmentToken"]
+    assert result["__typename"] == "CreatedEnrollmentToken", result
+    token: str = result["plaintext"]
+    return token
+
+
+def create_job(server: Server, access: str, **fields: Any) -> uuid.UUID:
+    result = server.graphql(CREATE_JOB, {"input": fields}, access)["createJob"]
+    assert result["__typename"] == "Job", result
+    return uuid.UUID(result["id"])
+
+
+def enroll(server: Server, access: str, state: Path, crontab: Path) -> None:
+    token = enrollment_token(server, access)
+    result = agent(
+        state, "enroll", "--server", server.url, "--token", token, "--name", "web-1",
+        "--label", "role=web", "--driver", "cron",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    config = state / "config.yaml"
+    config.write_text(
+        config.read_text()
+        + f"driver_options:\n  crontab_file: {crontab}\n  machine_zone: UTC\n  cron_tz: 'no'\n"
+    )
+
+
+@pytest.fixture
+def crontab(tmp_path: Path) -> Path:
+    path = tmp_path / "crontab"
+    path.write_bytes(FOREIGN_CRONTAB)
+    return path
+
+
+def test_an_enrolled_agent_applies_the_tenants_jobs_and_reports_them(
+    fleet_server: Server, tmp_path: Path, crontab: Path
+) -> None:
+    server = fleet_server
+    access = server.register()
+    state = tmp_path / "agent"
+    enroll(server, access, state, crontab)
+    assert (state / "endpoint-token").stat().st_mode & 0o777 == 0o600
+    job_id = create_job(server, access, name="backup", schedule="0 2 * * *", command="echo hi")
+    other = create_job(
+        server,
+        access,
+        name="db-only",
+        schedule="0 3 * * *",
+        command="echo db",
+        targetLabels=[{"key": "role", "value": "db"}],
+    )
+
+    result = agent(state, "sync", "--once")
+
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr, result.stderr
+    text = crontab.read_text("latin-1")
+    assert f"run-job {job_id}" in text
+    assert str(other) not in text
+    status = json.loads(agent(state, "status", "--json").stdout)
+    assert status["installedJobs"] == 1
+    assert status["endpointId"]
+
+
+def test_an_agent_discovers_foreign_entries_and_adopts_them_once_adopted_in_git(
+    fleet_server: Server, tmp_path: Path, crontab: Path
+) -> None:
+    server = fleet_server
+    access = server.register()
+    state = tmp_path / "agent"
+    enroll(server, access, state, crontab)
+
+    first = agent(state, "sync", "--once")
+    assert first.returncode == 0, first.stderr
+    assert "warning" not in first.stderr, first.stderr
+    saved = json.loads((state / "sync-state.json").read_text())
+    assert len(saved["discovered"]) == 3  # backup, warm-cache and the */10 echo
+    commands = {
+        job: server.graphql(JOB_COMMAND, {"id": job}, access)["job"]["command"]
+        for job in saved["discovered"]
+    }
+    (backup_id,) = [job for job, command in commands.items() if "backup" in command]
+    assert crontab.read_bytes() == FOREIGN_CRONTAB
+
+    adopted = server.graphql(ADOPT_JOB, {"id": backup_id, "ns": "default"}, access)["adoptJob"]
+    assert adopted["__typename"] == "Job", adopted
+    second = agent(state, "sync", "--once")
+
+    assert second.returncode == 0, second.stderr
+    content = crontab.read_bytes()
+    assert b"5 4 * * * /usr/bin/backup --all >/dev/null 2>&1\n" not in content
+    assert content.count(f"run-job {backup_id}".encode()) == 1
+    assert b"@reboot /usr/local/bin/warm-cache\n" in content
