@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -181,6 +182,11 @@ async def test_the_external_store_logs_in_with_a_token_over_http(
     )
     assert await store.head("acme") == commit
     assert job_id in (await store.snapshot("acme")).jobs
+    # libgit2 may hang up once it has read the push report, before on_push ran.
+    for _ in range(500):
+        if git_server.pushes:
+            break
+        await asyncio.sleep(0.01)
     assert git_server.pushes[-1][2] == commit
 
 

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
 _CHUNK = 64 * 1024
+#: The largest pack a push may send: job repositories are small, disks are not infinite.
+MAX_PUSH_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ def make_git_http_app(
             f"core.hooksPath={hooks}",
             "-c",
             "receive.fsckObjects=true",
+            "-c",
+            f"receive.maxInputSize={MAX_PUSH_BYTES}",
             "-c",
             "safe.directory=*",
             service.removeprefix("git-"),
