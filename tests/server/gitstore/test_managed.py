@@ -374,3 +374,19 @@ async def test_a_branch_locked_by_git_is_not_overwritten(
     lock.unlink()
     await store.commit_changes("acme", [Put("default/a.yaml", make_manifest("a"))], ALICE, "a")
     assert await store.head("acme") != head
+
+
+async def test_commits_land_after_git_packs_the_refs(
+    store: ManagedGitStore, make_manifest: ManifestFactory
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "git", "--git-dir", str(store.repo_path("acme")), "pack-refs", "--all", "--prune"
+    )
+    assert await process.wait() == 0
+    head = await store.head("acme")
+    commit = await store.commit_changes(
+        "acme", [Put("default/a.yaml", make_manifest("a"))], ALICE, "a"
+    )
+    assert await store.head("acme") == commit != head
+    repo = pygit2.Repository(str(store.repo_path("acme")))
+    assert str(repo.head.target) == commit

@@ -81,8 +81,14 @@ class ExternalGitStore(LocalGitStore):
         fetch_interval: float = 10.0,
         committer: Author = DEFAULT_COMMITTER,
         snapshot_cache_size: int = 16,
+        parse_cache_size: int = 20_000,
     ) -> None:
-        super().__init__(root, committer=committer, snapshot_cache_size=snapshot_cache_size)
+        super().__init__(
+            root,
+            committer=committer,
+            snapshot_cache_size=snapshot_cache_size,
+            parse_cache_size=parse_cache_size,
+        )
         self.fetch_interval = fetch_interval
         self._remotes: dict[str, ExternalRemote] = dict(remotes or {})
         self._fetched_at: dict[str, float] = {}

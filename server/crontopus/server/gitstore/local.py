@@ -245,6 +245,7 @@ class LocalGitStore(GitStore):
         # Compare-and-swap: rewrite the tip only if it is still the parent we built on.
         # A lock file makes the check and the write atomic against `git receive-pack`.
         lock = path / "refs" / "heads" / "main.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)  # `git pack-refs` may leave none
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:

@@ -7,8 +7,7 @@ import stat
 import sys
 from pathlib import Path
 
-from .local import DEFAULT_COMMITTER, LocalGitStore
-from .model import Author
+from .local import LocalGitStore
 
 HOOK_MODULE = "crontopus.server.gitstore.hook"
 
@@ -19,15 +18,6 @@ class ManagedGitStore(LocalGitStore):
     Commits are built in memory with pygit2 (no work tree). People and agents reach
     the repositories over Git smart HTTP (see `crontopus.server.gitstore.http`).
     """
-
-    def __init__(
-        self,
-        root: Path,
-        *,
-        committer: Author = DEFAULT_COMMITTER,
-        snapshot_cache_size: int = 16,
-    ) -> None:
-        super().__init__(root, committer=committer, snapshot_cache_size=snapshot_cache_size)
 
     def clone_url(self, tenant: str, base_url: str) -> str:
         return f"{base_url.rstrip('/')}/git/{tenant}/jobs.git"
