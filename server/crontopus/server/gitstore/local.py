@@ -71,6 +71,7 @@ class LocalGitStore(GitStore):
         self._building: dict[tuple[str, str], asyncio.Future[Snapshot]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.parser = ManifestParser(parse_cache_size)
+        repository.limit_open_packs()
 
     # -- hooks for subclasses -------------------------------------------------
 

@@ -27,9 +27,18 @@ from .errors import (
 from .layout import BRANCH, BRANCH_REF, KEEP_FILE, PathKind, classify, keep_path
 from .model import Author, Change, Delete, Mkdir, Put, Rmdir
 
-_OPEN_PER_THREAD = 32
+_OPEN_PER_THREAD = 8
+#: Pack files libgit2 keeps open across the process (its default is unlimited, and
+#: every open repository of every worker thread would otherwise hold its packs open).
+PACK_FILE_LIMIT = 256
 _local = threading.local()
 BLOB_MODE = pygit2.enums.FileMode.BLOB
+
+
+def limit_open_packs() -> None:
+    """Bound how many pack files libgit2 keeps open, unless someone already chose."""
+    if pygit2.settings.mwindow_file_limit == 0:
+        pygit2.settings.mwindow_file_limit = PACK_FILE_LIMIT
 
 
 def open_repository(path: Path) -> pygit2.Repository:
