@@ -223,3 +223,17 @@ async def test_the_app_works_mounted_at_git(store: ManagedGitStore) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/x-git-receive-pack-advertisement"
     assert b"refs/heads/main" in response.content
+
+
+async def test_protocol_v2_is_spoken_for_fetches_only(http: httpx.AsyncClient) -> None:
+    v2 = {"Git-Protocol": "version=2"}
+    fetch = await http.get(
+        "/acme/jobs.git/info/refs?service=git-upload-pack", auth=("x", "ctp_acme_read"), headers=v2
+    )
+    assert fetch.content.startswith(b"000eversion 2\n")
+    push = await http.get(
+        "/acme/jobs.git/info/refs?service=git-receive-pack",
+        auth=("x", "ctp_acme_write"),
+        headers=v2,
+    )
+    assert push.content.startswith(b"001f# service=git-receive-pack\n0000")

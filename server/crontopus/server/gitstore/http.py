@@ -104,10 +104,11 @@ def make_git_http_app(
             *args,
         ]
 
-    def environment(request: Request) -> dict[str, str]:
+    def environment(request: Request, service: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         protocol = request.headers.get("git-protocol")
-        if protocol:
+        # Protocol v2 exists for fetches only; pushes always speak v0.
+        if protocol and service == UPLOAD_PACK:
             env["GIT_PROTOCOL"] = protocol
         return env
 
@@ -140,7 +141,7 @@ def make_git_http_app(
         if refused is not None:
             return refused
         path = store.repo_path(request.path_params["tenant"])
-        env = environment(request)
+        env = environment(request, service)
         process = await asyncio.create_subprocess_exec(
             *git_command(service, "--advertise-refs", str(path)),
             stdin=asyncio.subprocess.DEVNULL,
@@ -172,7 +173,7 @@ def make_git_http_app(
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=environment(request),
+            env=environment(request, service),
         )
         assert process.stdin is not None
         assert process.stdout is not None
