@@ -128,3 +128,42 @@ def test_an_agent_discovers_foreign_entries_and_adopts_them_once_adopted_in_git(
     assert b"5 4 * * * /usr/bin/backup --all >/dev/null 2>&1\n" not in content
     assert content.count(f"run-job {backup_id}".encode()) == 1
     assert b"@reboot /usr/local/bin/warm-cache\n" in content
+
+
+def test_the_daemon_heartbeats_and_targets_by_the_servers_labels(
+    fleet_server: Server, tmp_path: Path, crontab: Path
+) -> None:
+    from crontopus.agent.config import load_config
+    from crontopus.agent.daemon import Daemon
+    from crontopus.agent.drivers import build_driver
+    from crontopus.agent.server import ServerClient
+    from crontopus.agent.statedir import StateDir
+    from crontopus.agent.sync import Syncer, load_server_labels
+
+    server = fleet_server
+    access = server.register()
+    state_path = tmp_path / "agent"
+    enroll(server, access, state_path, crontab)
+    job_id = create_job(
+        server,
+        access,
+        name="web-only",
+        schedule="0 3 * * *",
+        command="echo web",
+        targetLabels=[{"key": "role", "value": "web"}],
+    )
+    state = StateDir(state_path)
+    config = load_config(state, {})
+    token = state.read_token()
+    assert token is not None
+    with ServerClient(server.url, token) as client:
+        syncer = Syncer(state, config, build_driver(config), client)
+        daemon = Daemon(state, config, syncer, client, token, "test")
+        daemon.heartbeat_step()
+        assert load_server_labels(state) == {"role": "web"}
+        daemon.sync_step()
+    assert f"run-job {job_id}" in crontab.read_text("latin-1")
+    endpoints = server.graphql(
+        "{ endpoints { nodes { appliedCommit lastSeenAt } } }", token=access
+    )["endpoints"]["nodes"]
+    assert endpoints[0]["lastSeenAt"] is not None
