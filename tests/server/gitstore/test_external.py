@@ -211,3 +211,24 @@ async def test_a_wrong_token_is_a_remote_error(tmp_path: Path, git_server: GitSe
     external = ExternalGitStore(tmp_path / "mirrors", {"acme": remote}, fetch_interval=0)
     with pytest.raises(RemoteError, match="credentials"):
         await external.ensure_repository("acme")
+
+
+class CountingStore(ExternalGitStore):
+    """An external store that counts its fetches."""
+
+    fetches = 0
+
+    @classmethod
+    def _fetch_sync(cls, path: Path, remote: ExternalRemote) -> None:
+        cls.fetches += 1
+        ExternalGitStore._fetch_sync(path, remote)
+
+
+async def test_concurrent_readers_share_one_fetch(tmp_path: Path, forge: pygit2.Repository) -> None:
+    raw_commit(forge, {"default/.keep": "", "discovered/.keep": ""})
+    store = CountingStore(
+        tmp_path / "mirrors", {"acme": ExternalRemote(forge.path)}, fetch_interval=3600
+    )
+    heads = await asyncio.gather(*(store.head("acme") for _ in range(10)))
+    assert set(heads) == {forge_head(forge)}
+    assert store.fetches == 1

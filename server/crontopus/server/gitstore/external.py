@@ -109,23 +109,28 @@ class ExternalGitStore(LocalGitStore):
     def clone_url(self, tenant: str, base_url: str) -> str:
         return self.remote(tenant).public_url()
 
-    async def fetch(self, tenant: str) -> None:
-        """Fetch the tenant's remote branch into the mirror now."""
+    async def fetch(self, tenant: str, max_age: float = 0.0) -> None:
+        """Fetch the tenant's remote branch into the mirror, unless one is younger than max_age."""
         remote = self.remote(tenant)
         lock = self._fetch_locks.setdefault(tenant, asyncio.Lock())
         async with lock:
-            await self._run(self._fetch_sync, self.repo_path(tenant), remote)
-            self._fetched_at[tenant] = time.monotonic()
+            # Readers that queued behind a fetch take its result instead of fetching again.
+            if max_age and time.monotonic() - self._fetched_at.get(tenant, -1e18) < max_age:
+                return
+            try:
+                await self._run(self._fetch_sync, self.repo_path(tenant), remote)
+            finally:
+                # A failed fetch also waits out the interval: a forge that is down
+                # is not hammered by every read.
+                self._fetched_at[tenant] = time.monotonic()
 
     async def _before_read(self, tenant: str) -> None:
         last = self._fetched_at.get(tenant)
         if last is not None and time.monotonic() - last < self.fetch_interval:
             return
         try:
-            await self.fetch(tenant)
+            await self.fetch(tenant, max_age=self.fetch_interval)
         except RemoteError as error:
-            # Serve the mirror as it is; retry on the next read after the interval.
-            self._fetched_at[tenant] = time.monotonic()
             log.warning("reading %s from a stale mirror: %s", tenant, error)
 
     async def _before_write(self, tenant: str) -> None:
