@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pygit2
 
-from crontopus.core.manifest import Problem
+from crontopus.core.manifest import JobManifest, Problem
 from crontopus.core.namespaces import DISCOVERED_NAMESPACE, PROTECTED_NAMESPACES
 
 from .layout import BRANCH, BRANCH_REF, PathKind, classify, keep_path
@@ -72,66 +72,88 @@ def validate_push(
     old_files = _files(repo, old_commit)
     new_files = _files(repo, new_commit)
     changed = sorted(p for p, f in new_files.items() if old_files.get(p) != f)
-    deleted = sorted(set(old_files) - set(new_files))
     problems: list[Problem] = []
     for path in changed:
         problems.extend(_layout_problems(path, new_files[path]))
-    for namespace in sorted(PROTECTED_NAMESPACES):
-        if not any(p.startswith(f"{namespace}/") for p in new_files):
-            problems.append(
-                Problem(
-                    f"{namespace}/",
-                    "",
-                    f"namespace {namespace!r} always exists: keep {keep_path(namespace)}",
-                )
-            )
+    problems.extend(_missing_namespaces(new_files))
+    parsed = {
+        path: parse_blob(path, _data(repo, new_files[path].blob_id))
+        for path in changed
+        if classify(path).kind is PathKind.MANIFEST
+    }
+    ids = _ids(repo, new_files, parsed)
+    for path, result in parsed.items():
+        problems.extend(result.problems)
+        if result.manifest is not None:
+            problems.extend(_manifest_problems(repo, path, result.manifest, old_files, ids, parsed))
+    for path in sorted(set(old_files) - set(new_files)):
+        if classify(path).kind is PathKind.MANIFEST and path.startswith(f"{DISCOVERED_NAMESPACE}/"):
+            job_id = quick_id(_text(repo, old_files[path].blob_id))
+            problems.extend(_adoption_problems(path, job_id, ids, parsed))
+    return problems
 
-    parsed: dict[str, Parsed] = {}
+
+def _missing_namespaces(files: dict[str, _File]) -> list[Problem]:
+    return [
+        Problem(
+            f"{namespace}/",
+            "",
+            f"namespace {namespace!r} always exists: keep {keep_path(namespace)}",
+        )
+        for namespace in sorted(PROTECTED_NAMESPACES)
+        if not any(p.startswith(f"{namespace}/") for p in files)
+    ]
+
+
+def _ids(
+    repo: pygit2.Repository, files: dict[str, _File], parsed: dict[str, Parsed]
+) -> dict[uuid.UUID, list[str]]:
+    """Map every job id of the new tree to the manifests carrying it."""
     ids: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for path, file in new_files.items():
+    for path, file in files.items():
         if classify(path).kind is not PathKind.MANIFEST:
             continue
-        if path in changed:
-            parsed[path] = parse_blob(path, _data(repo, file.blob_id))
+        if path in parsed:
             manifest = parsed[path].manifest
             job_id = manifest.id if manifest is not None else None
         else:
-            job_id = quick_id(_data(repo, file.blob_id).decode("utf-8", errors="replace"))
+            # Unchanged files were checked when they came in: their id is enough.
+            job_id = quick_id(_text(repo, file.blob_id))
         if job_id is not None:
             ids[job_id].append(path)
+    return ids
 
-    for path in changed:
-        if path not in parsed:
-            continue
-        result = parsed[path]
-        problems.extend(result.problems)
-        if result.manifest is None:
-            continue
-        manifest = result.manifest
-        mismatch = name_problem(path, manifest)
-        if mismatch is not None:
-            problems.append(mismatch)
-        for other in ids[manifest.id]:
-            if other != path and (other < path or other not in parsed):
-                problems.append(duplicate_problem(path, manifest.id, other))
-                break
-        if path in old_files:
-            before = quick_id(_data(repo, old_files[path].blob_id).decode("utf-8", "replace"))
-            if before is not None and before != manifest.id:
-                problems.append(
-                    Problem(
-                        path,
-                        "metadata.id",
-                        f"changed from {before} to {manifest.id}: ids are immutable; "
-                        "to make a new job, add a new file with a fresh id",
-                    )
+
+def _manifest_problems(
+    repo: pygit2.Repository,
+    path: str,
+    manifest: JobManifest,
+    old_files: dict[str, _File],
+    ids: dict[uuid.UUID, list[str]],
+    parsed: dict[str, Parsed],
+) -> list[Problem]:
+    """Check what the core validator cannot see: the file name, id rules, discovered/."""
+    problems: list[Problem] = []
+    mismatch = name_problem(path, manifest)
+    if mismatch is not None:
+        problems.append(mismatch)
+    for other in ids[manifest.id]:
+        # Blame the later of two new files, or the new file next to an old one.
+        if other != path and (other < path or other not in parsed):
+            problems.append(duplicate_problem(path, manifest.id, other))
+            break
+    if path in old_files:
+        before = quick_id(_text(repo, old_files[path].blob_id))
+        if before is not None and before != manifest.id:
+            problems.append(
+                Problem(
+                    path,
+                    "metadata.id",
+                    f"changed from {before} to {manifest.id}: ids are immutable; "
+                    "to make a new job, add a new file with a fresh id",
                 )
-        problems.extend(_discovered_problems(path, manifest.namespace))
-
-    for path in deleted:
-        if path.startswith(f"{DISCOVERED_NAMESPACE}/") and path.endswith(".yaml"):
-            text = _data(repo, old_files[path].blob_id).decode("utf-8", errors="replace")
-            problems.extend(_adoption_problems(path, quick_id(text), ids, parsed))
+            )
+    problems.extend(_discovered_problems(path, manifest.namespace))
     return problems
 
 
@@ -158,6 +180,10 @@ def _files(repo: pygit2.Repository, commit_id: str | None) -> dict[str, _File]:
 def _data(repo: pygit2.Repository, blob_id: str) -> bytes:
     blob = repo.get(blob_id)
     return blob.data if isinstance(blob, pygit2.Blob) else b""
+
+
+def _text(repo: pygit2.Repository, blob_id: str) -> str:
+    return _data(repo, blob_id).decode("utf-8", errors="replace")
 
 
 def _layout_problems(path: str, file: _File) -> list[Problem]:
