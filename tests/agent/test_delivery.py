@@ -76,3 +76,32 @@ def test_backoff_doubles_up_to_its_cap_and_resets() -> None:
     assert [backoff.failed() for _ in range(5)] == [1, 2, 4, 5, 5]
     backoff.succeeded()
     assert backoff.failed() == 1
+
+
+def test_the_daemon_delivers_the_spool_once_the_server_is_back(
+    state: StateDir, server: Server
+) -> None:
+    from crontopus.agent.config import AgentConfig
+    from crontopus.agent.daemon import Daemon
+    from crontopus.agent.server import ServerClient
+    from crontopus.agent.sync import Syncer
+    from crontopus.drivers.fake import FakeDriver
+
+    access = server.register()
+    token = server.api_token(access, ["CHECKIN"])
+    state.write_token(token)
+    job_id = install(state, server, "echo later")
+    server.stop()
+    assert run_job(state, job_id) == 0
+    config = AgentConfig(server=server.url, wrapper="/usr/local/bin/crontopus-agent")
+    with ServerClient(server.url, token) as client:
+        daemon = Daemon(
+            state, config, Syncer(state, config, FakeDriver(), client), client, token, "t"
+        )
+        assert daemon.spool_step() == 1.0  # unreachable: back off
+        assert daemon.spool_step() == 2.0
+        server.start()
+        daemon.spool_step()
+    assert Spool(state.spool).entries() == []
+    (run,) = server.runs(access, job_id)
+    assert (run["status"], run["output"]) == ("SUCCESS", "later\n")

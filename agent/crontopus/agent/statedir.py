@@ -71,8 +71,14 @@ class StateDir:
         return self.locks / f"{job_id}.lock"
 
     def is_default(self) -> bool:
-        """Tell whether this is the default directory (the wrapper then needs no --state-dir)."""
-        return self.root == default_state_dir()
+        """Tell whether the wrapper finds this directory without --state-dir.
+
+        Only the defaults that hold in cron's bare environment count: XDG_STATE_HOME is
+        usually unset there, so a directory chosen through it must be named.
+        """
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            return self.root == ROOT_STATE_DIR
+        return self.root == Path.home() / ".local" / "state" / "crontopus-agent"
 
     def create(self) -> None:
         """Create the directory tree, readable by its owner only."""
