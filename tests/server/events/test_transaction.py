@@ -14,7 +14,7 @@ from crontopus.server.db.engine import create_engine
 from crontopus.server.events.broadcaster import Broadcaster, Event, InProcessBroadcaster
 from crontopus.server.events.factory import create_broadcaster
 from crontopus.server.events.postgres import PostgresBroadcaster
-from crontopus.server.events.transaction import publish_in
+from crontopus.server.events.transaction import publish_all_in, publish_in
 from crontopus.server.settings import Settings
 
 TENANT = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
@@ -107,3 +107,15 @@ async def test_publishing_on_a_connection_follows_its_transaction(
         async with connection.begin():
             await publish_in(broadcaster, connection, Event(TENANT, "runs", {"id": "kept"}))
     assert [e.data["id"] for e in await listening] == ["kept"]
+
+
+async def test_a_batch_of_events_from_one_transaction_arrives_whole_and_in_order(
+    broadcaster: Broadcaster, engine: AsyncEngine
+) -> None:
+    listening = asyncio.create_task(received(broadcaster, within=1.0))
+    await asyncio.sleep(0.05)
+    # A group commit may hold the same run twice (start and finish): both must arrive.
+    batch = [Event(TENANT, "runs", {"id": f"r{n // 2}"}) for n in range(500)]
+    async with AsyncSession(engine) as session, session.begin():
+        await publish_all_in(broadcaster, session, batch)
+    assert [e.data["id"] for e in await listening] == [e.data["id"] for e in batch]

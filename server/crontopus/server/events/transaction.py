@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import event as sa_event
@@ -21,7 +22,10 @@ from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.events.codec import encode_event
 from crontopus.server.events.postgres import PostgresBroadcaster
 
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+# One statement for a whole batch: a group commit of a thousand runs costs one round trip.
+_NOTIFY_ALL = text(
+    "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
+)
 # Events waiting for the commit of a session or connection, with the broadcaster to use.
 _pending: weakref.WeakKeyDictionary[Any, list[tuple[Broadcaster, Event]]] = (
     weakref.WeakKeyDictionary()
@@ -33,14 +37,24 @@ async def publish_in(
     broadcaster: Broadcaster, target: AsyncSession | AsyncConnection, event: Event
 ) -> None:
     """Publish `event` when `target`'s current transaction commits; drop it if it rolls back."""
-    if isinstance(broadcaster, PostgresBroadcaster) and _dialect(target) == "postgresql":
-        payload = broadcaster.encode(event)
-        await target.execute(_NOTIFY, {"channel": broadcaster.channel, "payload": payload})
+    await publish_all_in(broadcaster, target, [event])
+
+
+async def publish_all_in(
+    broadcaster: Broadcaster, target: AsyncSession | AsyncConnection, events: Sequence[Event]
+) -> None:
+    """Publish `events`, in order, when `target`'s transaction commits; none on rollback."""
+    if not events:
         return
-    if isinstance(target, AsyncSession):
-        _hold(target.sync_session, "after_commit", "after_rollback", broadcaster, event)
-    else:
-        _hold(target.sync_connection, "commit", "rollback", broadcaster, event)
+    if isinstance(broadcaster, PostgresBroadcaster) and _dialect(target) == "postgresql":
+        payloads = [broadcaster.encode(event) for event in events]
+        await target.execute(_NOTIFY_ALL, {"channel": broadcaster.channel, "payloads": payloads})
+        return
+    for event in events:
+        if isinstance(target, AsyncSession):
+            _hold(target.sync_session, "after_commit", "after_rollback", broadcaster, event)
+        else:
+            _hold(target.sync_connection, "commit", "rollback", broadcaster, event)
 
 
 def _dialect(target: AsyncSession | AsyncConnection) -> str:
