@@ -74,14 +74,15 @@ def test_a_bad_setting_stops_the_server_with_the_variable_named(tmp_path: Path) 
     assert "CRONTOPUS_ALLOW_SIGNUP" in result.stderr
 
 
-def test_serve_migrate_starts_on_embedded_defaults_with_graphiql(tmp_path: Path) -> None:
+def test_serve_migrate_starts_on_embedded_defaults_with_the_playground(tmp_path: Path) -> None:
     server = start_server({"CRONTOPUS_DATA_DIR": str(tmp_path / "data")}, migrate=True)
     try:
         page = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
         ready = httpx.get(f"{server.url}/ready")
     finally:
         stop_server(server)
-    assert page.status_code == 200
-    assert "graphiql" in page.text.lower()
+    # A browser is sent to the bundled offline playground, never to a CDN-loaded GraphiQL.
+    assert page.status_code == 302
+    assert page.headers["location"] == "/playground"
     assert ready.json()["status"] == "ready"
     assert (tmp_path / "data" / "crontopus.db").exists()

@@ -31,6 +31,7 @@ from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.schema import create_schema
 from crontopus.server.health import health, ready
 from crontopus.server.routes.checkin import checkin
+from crontopus.server.routes.console import BrowserRedirect, console_routes
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.throttle import LoginThrottle, MemoryLoginThrottle
 from crontopus.server.services.authentication import authenticate, bearer_token
@@ -100,7 +101,8 @@ class CrontopusGraphQL(GraphQL[Context, None]):
     def __init__(self, state: AppState) -> None:
         super().__init__(
             create_schema(state.settings.limits),
-            graphql_ide="graphiql",
+            # The bundled offline playground replaces GraphiQL from a CDN (see routes/console.py).
+            graphql_ide=None,
             allowed_origins=state.settings.cors_origins,
         )
         self.state = state
@@ -194,7 +196,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
-        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/graphql", BrowserRedirect(graphql_app), methods=["GET", "POST"]),
         Route("/checkin/{job_id}/{event}", checkin, methods=["POST"]),
         WebSocketRoute("/graphql", graphql_app),
     ]
@@ -213,6 +215,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
                 max_age=600,
             )
         )
+    routes.extend(console_routes())  # last: its SPA fallback matches every other path
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.crontopus = state
     return app
