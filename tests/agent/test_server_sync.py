@@ -167,3 +167,31 @@ def test_the_daemon_heartbeats_and_targets_by_the_servers_labels(
         "{ endpoints { nodes { appliedCommit lastSeenAt } } }", token=access
     )["endpoints"]["nodes"]
     assert endpoints[0]["lastSeenAt"] is not None
+
+
+def test_a_new_agent_adopts_an_already_adopted_entry_in_its_first_sync(
+    fleet_server: Server, tmp_path: Path, crontab: Path
+) -> None:
+    server = fleet_server
+    access = server.register()
+    enroll(server, access, tmp_path / "first", crontab)
+    assert agent(tmp_path / "first", "sync", "--once").returncode == 0
+    saved = json.loads((tmp_path / "first" / "sync-state.json").read_text())
+    commands = {
+        job: server.graphql(JOB_COMMAND, {"id": job}, access)["job"]["command"]
+        for job in saved["discovered"]
+    }
+    (backup_id,) = [job for job, command in commands.items() if "backup" in command]
+    adopted = server.graphql(ADOPT_JOB, {"id": backup_id, "ns": "default"}, access)["adoptJob"]
+    assert adopted["__typename"] == "Job", adopted
+
+    # Another machine holding the same foreign entry enrolls after the adoption.
+    second_crontab = tmp_path / "second-crontab"
+    second_crontab.write_bytes(FOREIGN_CRONTAB)
+    enroll(server, access, tmp_path / "second", second_crontab)
+    result = agent(tmp_path / "second", "sync", "--once")
+
+    assert result.returncode == 0, result.stderr
+    content = second_crontab.read_bytes()
+    assert b"5 4 * * * /usr/bin/backup --all" not in content
+    assert content.count(f"run-job {backup_id}".encode()) == 1

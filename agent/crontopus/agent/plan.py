@@ -6,6 +6,7 @@ Planning is pure (manifests, labels and what the driver reports in, a Plan out),
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,15 @@ FINGERPRINT_LABEL = "crontopus.io/fingerprint"
 MIN_FINGERPRINT_LENGTH = 16
 
 
+class SkipKind(enum.Enum):
+    """Why a job is not installed on this endpoint."""
+
+    DISCOVERED = "discovered"  # a foreign entry's manifest: read-only
+    NOT_TARGETED = "not-targeted"  # its targets do not match the endpoint's labels
+    INACTIVE = "inactive"  # enabled: false or paused: true
+    REFUSED = "refused"  # the driver cannot express its schedule
+
+
 @dataclass(frozen=True)
 class Skipped:
     """A job the agent does not install here, and why."""
@@ -27,6 +37,7 @@ class Skipped:
     job_id: uuid.UUID
     name: str
     reason: str
+    kind: SkipKind = SkipKind.REFUSED
 
 
 @dataclass(frozen=True)
@@ -87,16 +98,18 @@ def make_plan(
     for manifest in sorted(manifests, key=lambda m: (m.namespace, m.name, str(m.id))):
         label = f"{manifest.namespace}/{manifest.name}"
         if manifest.is_discovered:
-            skipped.append(Skipped(manifest.id, label, "discovered jobs are never installed"))
+            reason = "discovered jobs are never installed"
+            skipped.append(Skipped(manifest.id, label, reason, SkipKind.DISCOVERED))
             continue
         if not manifest.targets.matches(endpoint_labels):
-            skipped.append(Skipped(manifest.id, label, "its targets do not match this endpoint"))
+            reason = "its targets do not match this endpoint"
+            skipped.append(Skipped(manifest.id, label, reason, SkipKind.NOT_TARGETED))
             continue
         entry = entry_for(manifest)
         fingerprint = adopted_fingerprint(manifest, foreign, discovered or {})
         if not manifest.active:
             state = "disabled" if not manifest.enabled else "paused"
-            skipped.append(Skipped(manifest.id, label, f"the job is {state}"))
+            skipped.append(Skipped(manifest.id, label, f"the job is {state}", SkipKind.INACTIVE))
             if fingerprint is not None:
                 # Adopted and paused at once: the foreign copy must stop too.
                 adopt.append((entry, fingerprint))

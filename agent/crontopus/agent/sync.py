@@ -15,7 +15,7 @@ from typing import Any
 from crontopus.agent.config import AgentConfig
 from crontopus.agent.errors import NotEnrolled, ServerError, SyncError
 from crontopus.agent.gitsync import ManifestSet, Mirror
-from crontopus.agent.plan import Plan
+from crontopus.agent.plan import Plan, SkipKind
 from crontopus.agent.reconcile import Reconciler
 from crontopus.agent.server import ServerClient
 from crontopus.agent.statedir import StateDir, write_atomic
@@ -40,10 +40,6 @@ class SyncState:
     refused: tuple[str, ...] = ()
     # job id -> fingerprint, as the server answered reportDiscoveredJobs (adoption keeps the id).
     discovered: dict[str, str] = field(default_factory=dict)
-
-    def discovered_ids(self) -> dict[uuid.UUID, str]:
-        """Return the discovered-job mapping keyed by UUID."""
-        return {uuid.UUID(job_id): fingerprint for job_id, fingerprint in self.discovered.items()}
 
     @classmethod
     def load(cls, state: StateDir) -> SyncState:
@@ -139,12 +135,18 @@ class Syncer:
             commit = mirror.head()
         installed = self.driver.list_managed()
         foreign = self.driver.list_foreign()
-        fingerprint = self._fingerprint(commit, installed, foreign)
+        fingerprint = self._fingerprint(commit, installed, foreign, saved.discovered)
         if not force and not dry_run and fingerprint == saved.fingerprint and saved.reported:
             return SyncOutcome(commit, True, problems=saved.problems, fetch_error=fetch_error)
+        discovered, report_error = dict(saved.discovered), None
+        if not dry_run:
+            # Report foreign entries before planning: the answer names the job ids they have,
+            # which is how an adopted job is recognised (and never installed twice).
+            discovered, report_error = self._report_discovered(foreign, discovered)
         manifests = mirror.manifests(commit)
         labels = effective_labels(self.state, self.config)
-        plan = self.reconciler.plan(manifests, installed, foreign, labels, saved.discovered_ids())
+        adoptable = {uuid.UUID(job_id): fp for job_id, fp in discovered.items()}
+        plan = self.reconciler.plan(manifests, installed, foreign, labels, adoptable)
         problems = tuple(str(problem) for problem in manifests.problems)
         for problem in problems:
             log.warning("manifest problem: %s", problem)
@@ -155,11 +157,14 @@ class Syncer:
             log.info("applied %s: %s", commit, plan.lines()[-1])
         installed = self.driver.list_managed()
         foreign = self.driver.list_foreign()
-        discovered = dict(saved.discovered)
-        report_error = self._report(manifests, plan, installed, foreign, discovered)
+        present = {entry.fingerprint for entry in foreign}
+        discovered = {job: fp for job, fp in discovered.items() if fp in present}
+        report_error = report_error or self._report_instances(
+            manifests, plan, installed, discovered
+        )
         SyncState(
             commit=commit,
-            fingerprint=self._fingerprint(commit, installed, foreign),
+            fingerprint=self._fingerprint(commit, installed, foreign, discovered),
             applied_at=datetime.now(UTC).isoformat(timespec="seconds"),
             repository_url=url,
             reported=report_error is None,
@@ -192,6 +197,7 @@ class Syncer:
         commit: str | None,
         installed: Mapping[Any, InstalledEntry],
         foreign: Sequence[ForeignEntry],
+        discovered: Mapping[str, str],
     ) -> str:
         """Hash everything a sync depends on, so an unchanged cycle can skip all work."""
         try:
@@ -205,22 +211,18 @@ class Syncer:
             "wrapper": self.reconciler.wrapper_argv(_ZERO),
             "installed": sorted(f"{k}:{v.content_hash}:{v.native}" for k, v in installed.items()),
             "foreign": sorted(entry.fingerprint for entry in foreign),
+            "discovered": dict(discovered),
             "job_files": job_files,
         }
         encoded = json.dumps(inputs, sort_keys=True, default=str).encode()
         return hashlib.sha256(encoded).hexdigest()
 
-    def _report(
-        self,
-        manifests: ManifestSet,
-        plan: Plan,
-        installed: Mapping[Any, InstalledEntry],
-        foreign: Sequence[ForeignEntry],
-        discovered: dict[str, str],
-    ) -> str | None:
-        """Report instances and foreign entries; learn the job ids of the foreign ones."""
-        if self.client is None:
-            return None
+    def _report_discovered(
+        self, foreign: Sequence[ForeignEntry], discovered: dict[str, str]
+    ) -> tuple[dict[str, str], str | None]:
+        """Report the foreign entries; return the job-id map updated from the answer."""
+        if self.client is None or not foreign:
+            return discovered, None
         items = [
             {
                 "schedule": entry.schedule,
@@ -233,25 +235,39 @@ class Syncer:
         ]
         try:
             answered = self.client.report_discovered_jobs(items)
-            present = {entry.fingerprint for entry in foreign}
-            # Forget ids of entries gone from the machine; keep those the server just named.
-            kept = {job: fp for job, fp in discovered.items() if fp in present}
-            kept.update({str(job_id): fp for fp, job_id in answered.items()})
-            discovered.clear()
-            discovered.update(kept)
-            instances = instance_reports(self.driver.name, manifests, plan, installed)
-            instances += [
-                {
-                    "jobId": job_id,
-                    "driver": self.driver.name,
-                    "state": "INSTALLED",
-                    "source": JobSource.DISCOVERED.value,
-                }
-                for job_id in sorted(discovered)
-            ]
+        except ServerError as exc:
+            log.warning("reporting discovered jobs failed (retried next cycle): %s", exc)
+            return discovered, str(exc)
+        updated = {job: fp for job, fp in discovered.items() if fp not in answered}
+        updated.update({job_id: fp for fp, job_id in answered.items()})
+        return updated, None
+
+    def _report_instances(
+        self,
+        manifests: ManifestSet,
+        plan: Plan,
+        installed: Mapping[Any, InstalledEntry],
+        discovered: Mapping[str, str],
+    ) -> str | None:
+        """Report what the scheduler holds: managed jobs and the discovered entries."""
+        if self.client is None:
+            return None
+        instances = instance_reports(self.driver.name, manifests, plan, installed)
+        managed = {item["jobId"] for item in instances}
+        instances += [
+            {
+                "jobId": job_id,
+                "driver": self.driver.name,
+                "state": "INSTALLED",
+                "source": JobSource.DISCOVERED.value,
+            }
+            for job_id in sorted(discovered)
+            if job_id not in managed
+        ]
+        try:
             self.client.report_job_instances(instances)
         except ServerError as exc:
-            log.warning("reporting to the server failed (retried next cycle): %s", exc)
+            log.warning("reporting job instances failed (retried next cycle): %s", exc)
             return str(exc)
         return None
 
@@ -262,7 +278,7 @@ def instance_reports(
     """Say, per job meant for this endpoint, what its scheduler holds."""
     states: dict[Any, str] = {}
     for skipped in plan.skipped:
-        if skipped.reason.startswith("the job is"):
+        if skipped.kind is SkipKind.INACTIVE:
             states[skipped.job_id] = "DISABLED"
     for refused in plan.refused:
         states[refused.job_id] = "FAILED"
