@@ -1,20 +1,65 @@
-"""The `crontopus` command."""
+"""The `crontopus` command: parse, run the handler, turn failures into exit codes."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from importlib.metadata import version
+import importlib
+import os
+import sys
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, TextIO
+
+from crontopus.cli.errors import CliError, ExitCode, report
+from crontopus.cli.invocation import Invocation
+from crontopus.cli.parser import PROG, build_parser
+
+Handler = Callable[[Invocation], Coroutine[Any, Any, int | None]]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     """Run `crontopus`; return the process exit code."""
-    parser = argparse.ArgumentParser(
-        prog="crontopus", description="Manage Crontopus jobs, runs and endpoints."
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse: --help and --version exit 0, bad usage exits 2
+        return int(stop.code or 0) if isinstance(stop.code, int | None) else ExitCode.USAGE
+    handler_name: str | None = getattr(args, "handler", None)
+    if handler_name is None:
+        command_parser: argparse.ArgumentParser = args.command_parser
+        command_parser.print_help(err)
+        return ExitCode.USAGE
+    inv = Invocation(
+        args,
+        os.environ if env is None else env,
+        out=out,
+        err=err,
+        stdin=stdin or sys.stdin,
     )
-    parser.add_argument(
-        "--version", action="version", version=f"crontopus {version('crontopus-cli')}"
-    )
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    try:
+        handler = _load(handler_name)
+        import asyncio
+
+        return int(asyncio.run(handler(inv)) or ExitCode.OK)
+    except CliError as error:
+        report(error, err)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=err)
+        return 130
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error worth a traceback.
+        return ExitCode.OK
+
+
+def _load(name: str) -> Handler:
+    module_name, _, function = name.partition(":")
+    handler: Handler = getattr(importlib.import_module(module_name), function)
+    return handler

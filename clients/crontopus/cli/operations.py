@@ -1,0 +1,274 @@
+"""Every GraphQL document the CLI sends; a test validates each against docs/schema.graphql.
+
+Mutations select the whole errors-as-data union, so every failure reaches the user with the
+server's message and, for validation errors, the field path.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+USER_ERRORS: Final = """
+    ... on UserError { message }
+    ... on ValidationError { fields { path message } }
+    ... on RateLimitedError { retryAfterSeconds }
+"""
+
+AUTH_PAYLOAD: Final = """
+    ... on AuthPayload {
+      accessToken accessTokenExpiresAt refreshToken role
+      user { username } tenant { slug name }
+    }
+"""
+
+JOB_FIELDS: Final = """
+    id name namespace path schedule timezone command args
+    env { key value } labels { key value } targetLabels { key value }
+    enabled paused timeout graceTime concurrency isDiscovered blobId
+"""
+
+RUN_FIELDS: Final = """
+    id jobId jobName namespace endpointId status exitCode startedAt finishedAt durationMs
+    unknownJob commitId
+"""
+
+LOGIN: Final = f"""
+mutation Login($username: String!, $password: String!, $tenant: String) {{
+  login(username: $username, password: $password, tenant: $tenant) {{
+    __typename {AUTH_PAYLOAD} {USER_ERRORS}
+  }}
+}}
+"""
+
+REFRESH: Final = f"""
+mutation Refresh($token: String!) {{
+  refreshToken(token: $token) {{ __typename {AUTH_PAYLOAD} {USER_ERRORS} }}
+}}
+"""
+
+LOGOUT: Final = f"""
+mutation Logout($refreshToken: String!) {{
+  logout(refreshToken: $refreshToken) {{ __typename ... on LogoutPayload {{ ok }} {USER_ERRORS} }}
+}}
+"""
+
+ME: Final = """
+query Me {
+  me {
+    role
+    user { username email }
+    tenant { slug name }
+    tenants { role tenant { slug name } }
+  }
+}
+"""
+
+JOBS: Final = f"""
+query Jobs($namespace: String, $labels: [KeyValueInput!], $search: String, $after: String,
+           $first: Int!) {{
+  jobs(namespace: $namespace, labels: $labels, search: $search, after: $after, first: $first) {{
+    nodes {{ {JOB_FIELDS} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}
+"""
+
+JOB: Final = f"""
+query Job($id: UUID!) {{ job(id: $id) {{ {JOB_FIELDS} yaml }} }}
+"""
+
+JOB_BY_NAME: Final = f"""
+query JobByName($namespace: String!, $name: String!) {{
+  jobByName(namespace: $namespace, name: $name) {{ {JOB_FIELDS} yaml }}
+}}
+"""
+
+JOB_DETAILS: Final = f"""
+query JobDetails($id: UUID!, $count: Int!) {{
+  job(id: $id) {{ {JOB_FIELDS} yaml nextRuns(count: $count) }}
+  runs(filter: {{jobId: $id}}, first: $count) {{ nodes {{ {RUN_FIELDS} }} }}
+}}
+"""
+
+CREATE_JOB: Final = f"""
+mutation CreateJob($input: JobInput!) {{
+  createJob(input: $input) {{ __typename ... on Job {{ {JOB_FIELDS} }} {USER_ERRORS} }}
+}}
+"""
+
+UPDATE_JOB: Final = f"""
+mutation UpdateJob($id: UUID!, $expectedBlobId: String!, $input: JobInput!) {{
+  updateJob(id: $id, expectedBlobId: $expectedBlobId, input: $input) {{
+    __typename ... on Job {{ {JOB_FIELDS} }} {USER_ERRORS}
+  }}
+}}
+"""
+
+DELETE_JOB: Final = f"""
+mutation DeleteJob($id: UUID!, $expectedBlobId: String!) {{
+  deleteJob(id: $id, expectedBlobId: $expectedBlobId) {{
+    __typename ... on DeleteJobPayload {{ job {{ id name namespace path }} }} {USER_ERRORS}
+  }}
+}}
+"""
+
+ADOPT_JOB: Final = f"""
+mutation AdoptJob($id: UUID!, $targetNamespace: String!) {{
+  adoptJob(id: $id, targetNamespace: $targetNamespace) {{
+    __typename ... on Job {{ {JOB_FIELDS} }} {USER_ERRORS}
+  }}
+}}
+"""
+
+JOB_HISTORY: Final = """
+query JobHistory($id: UUID!, $first: Int!) {
+  jobHistory(id: $id, first: $first) {
+    commitId time authorName authorEmail message path yaml
+  }
+}
+"""
+
+RUNS: Final = f"""
+query Runs($filter: RunFilter, $after: String, $first: Int!) {{
+  runs(filter: $filter, after: $after, first: $first) {{
+    nodes {{ {RUN_FIELDS} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}
+"""
+
+RUN: Final = f"""
+query Run($id: UUID!) {{ run(id: $id) {{ {RUN_FIELDS} output outputTruncated }} }}
+"""
+
+RUN_EVENTS: Final = f"""
+subscription RunEvents($filter: RunFilter) {{
+  runEvents(filter: $filter) {{ kind run {{ {RUN_FIELDS} }} }}
+}}
+"""
+
+NAMESPACES: Final = "query Namespaces { namespaces { name jobCount isSystem } }"
+
+CREATE_NAMESPACE: Final = f"""
+mutation CreateNamespace($name: String!) {{
+  createNamespace(name: $name) {{
+    __typename ... on Namespace {{ name jobCount isSystem }} {USER_ERRORS}
+  }}
+}}
+"""
+
+DELETE_NAMESPACE: Final = f"""
+mutation DeleteNamespace($name: String!) {{
+  deleteNamespace(name: $name) {{
+    __typename ... on DeleteNamespacePayload {{ namespace {{ name jobCount isSystem }} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+API_TOKEN_FIELDS: Final = "id name hint scopes createdAt expiresAt lastUsedAt revokedAt"
+
+API_TOKENS: Final = f"query ApiTokens {{ apiTokens {{ {API_TOKEN_FIELDS} }} }}"
+
+CREATE_API_TOKEN: Final = f"""
+mutation CreateApiToken($name: String!, $scopes: [TokenScope!]!, $expiresInDays: Int) {{
+  createApiToken(name: $name, scopes: $scopes, expiresInDays: $expiresInDays) {{
+    __typename ... on CreatedApiToken {{ plaintext token {{ {API_TOKEN_FIELDS} }} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+REVOKE_API_TOKEN: Final = f"""
+mutation RevokeApiToken($id: UUID!) {{
+  revokeApiToken(id: $id) {{ __typename ... on ApiToken {{ {API_TOKEN_FIELDS} }} {USER_ERRORS} }}
+}}
+"""
+
+HEALTH_FIGURES: Final = "figures { health runs successes failures successRate lastRunAt }"
+
+JOB_HEALTH: Final = f"""
+query JobHealth($window: HealthWindow, $filter: JobHealthFilter) {{
+  jobHealth(window: $window, filter: $filter) {{ jobId jobName namespace {HEALTH_FIGURES} }}
+}}
+"""
+
+ENDPOINT_HEALTH: Final = f"""
+query EndpointHealth($window: HealthWindow) {{
+  endpointHealth(window: $window) {{ endpointId name {HEALTH_FIGURES} }}
+}}
+"""
+
+AUDIT_EVENTS: Final = """
+query AuditEvents($after: String, $first: Int!) {
+  auditEvents(after: $after, first: $first) {
+    nodes { id createdAt actor action target details }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+# Fleet: endpoints and the enrollment tokens agents enroll with.
+
+ENDPOINT_FIELDS: Final = """
+    id name hostname platform machineId agentVersion driver drivers labels { key value }
+    status enrolledAt lastSeenAt appliedCommit revokedAt
+"""
+
+ENDPOINTS: Final = f"""
+query Endpoints($filter: EndpointFilter, $after: String, $first: Int!) {{
+  endpoints(filter: $filter, after: $after, first: $first) {{
+    nodes {{ {ENDPOINT_FIELDS} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}
+"""
+
+ENDPOINT: Final = f"""
+query Endpoint($id: UUID!) {{
+  endpoint(id: $id) {{
+    {ENDPOINT_FIELDS}
+    jobs {{ jobId job {{ name namespace }} state driver source reportedAt drift driftReason }}
+  }}
+}}
+"""
+
+REVOKE_ENDPOINT: Final = f"""
+mutation RevokeEndpoint($id: UUID!) {{
+  revokeEndpoint(id: $id) {{ __typename ... on Endpoint {{ {ENDPOINT_FIELDS} }} {USER_ERRORS} }}
+}}
+"""
+
+JOB_ENDPOINTS: Final = """
+query JobEndpoints($id: UUID!) {
+  job(id: $id) {
+    endpoints { endpoint { id name status } state drift driftReason reportedAt }
+  }
+}
+"""
+
+ENROLLMENT_TOKEN_FIELDS: Final = """
+    id name hint createdBy createdAt expiresAt maxUses useCount lastUsedAt revokedAt
+"""
+
+ENROLLMENT_TOKENS: Final = f"""
+query EnrollmentTokens {{ enrollmentTokens {{ {ENROLLMENT_TOKEN_FIELDS} }} }}
+"""
+
+CREATE_ENROLLMENT_TOKEN: Final = f"""
+mutation CreateEnrollmentToken($name: String!, $expiresInDays: Int, $maxUses: Int) {{
+  createEnrollmentToken(name: $name, expiresInDays: $expiresInDays, maxUses: $maxUses) {{
+    __typename
+    ... on CreatedEnrollmentToken {{ plaintext token {{ {ENROLLMENT_TOKEN_FIELDS} }} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+REVOKE_ENROLLMENT_TOKEN: Final = f"""
+mutation RevokeEnrollmentToken($id: UUID!) {{
+  revokeEnrollmentToken(id: $id) {{
+    __typename ... on EnrollmentToken {{ {ENROLLMENT_TOKEN_FIELDS} }} {USER_ERRORS}
+  }}
+}}
+"""

@@ -1,0 +1,174 @@
+"""`runs watch`: a live tail over the `runEvents` subscription that reconnects on its own.
+
+It speaks graphql-transport-ws (asked for explicitly: gql would offer the legacy protocol first)
+and sends the token in `connection_init`. After a lost connection it reconnects with backoff and
+then fills the gap from `runs`, so runs that happened meanwhile are still printed, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import (
+    TransportClosed,
+    TransportConnectionFailed,
+    TransportError,
+    TransportProtocolError,
+    TransportQueryError,
+    TransportServerError,
+)
+from gql.transport.websockets import WebsocketsTransport
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from crontopus.cli import operations as ops
+from crontopus.cli import output
+from crontopus.cli.api import Api, Unauthenticated, query_error, unreachable
+from crontopus.cli.errors import AuthFailure, CliError, ExitCode
+from crontopus.cli.invocation import Invocation
+from crontopus.cli.jobs import duration
+from crontopus.cli.output import STATE_COLOURS, paint, short_time
+from crontopus.cli.pages import collect
+from crontopus.cli.runs import job_label, run_filter
+
+MAX_BACKOFF_SECONDS = 30.0
+# Runs that started this long before the connection dropped may have finished during the gap.
+BACKFILL_MARGIN = timedelta(hours=1)
+BACKFILL_LIMIT = 500
+SEEN_MEMORY = 10_000
+FORBIDDEN_CLOSE = 4403
+LOST = (
+    ConnectionClosed,
+    InvalidHandshake,
+    TransportClosed,
+    TransportConnectionFailed,
+    TransportProtocolError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+def websocket_url(server: str) -> str:
+    """Return the WebSocket URL of the server's GraphQL endpoint."""
+    return server.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/graphql"
+
+
+class Tail:
+    """Print each (run, status) once, as a line or as JSON; say when (re)connected."""
+
+    def __init__(self, inv: Invocation, server: str) -> None:
+        self.inv = inv
+        self.server = server
+        self.seen: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
+        self.ever_connected = False
+        self.just_connected = False
+        self.refused = False
+
+    def connected(self) -> None:
+        """Note a (re)established subscription."""
+        verb = "Reconnected to" if self.ever_connected else "Watching runs on"
+        output.note(self.inv, f"{verb} {self.server} (Ctrl-C to stop).")
+        self.ever_connected = True
+        self.just_connected = True
+        self.refused = False
+
+    def show(self, kind: str, run: dict[str, Any]) -> None:
+        """Print one event unless it was printed already."""
+        key = (run["id"], run["status"])
+        if key in self.seen:
+            return
+        self.seen[key] = None
+        if len(self.seen) > SEEN_MEMORY:
+            self.seen.popitem(last=False)
+        if self.inv.json:
+            output.dump_json_line(self.inv, {"kind": kind, "run": run})
+            return
+        job = job_label(run)
+        when = short_time(run["finishedAt"] if kind == "FINISHED" else run["startedAt"])
+        status = paint(f"{run['status']:<8}", STATE_COLOURS.get(run["status"], ""), self.inv.colour)
+        parts = [when, f"{kind:<8}", status, job]
+        if kind == "FINISHED":
+            parts += [f"exit={run['exitCode'] if run['exitCode'] is not None else '-'}"]
+            parts += [duration(run["durationMs"])]
+        parts.append(f"run={run['id']}")
+        print("  ".join(parts), file=self.inv.out, flush=True)
+
+
+async def _backfill(api: Api, tail: Tail, wanted: dict[str, Any] | None, since: datetime) -> None:
+    variables = {"filter": {**(wanted or {}), "since": (since - BACKFILL_MARGIN).isoformat()}}
+    runs = await collect(api, ops.RUNS, variables, "runs", BACKFILL_LIMIT)
+    for run in reversed(runs):  # oldest first, like the live stream
+        tail.show("STARTED" if run["status"] == "RUNNING" else "FINISHED", run)
+
+
+async def _stream(
+    api: Api, tail: Tail, wanted: dict[str, Any] | None, lost_at: datetime | None
+) -> None:
+    token = await api.fresh_bearer()
+    transport = WebsocketsTransport(
+        url=websocket_url(api.server),
+        init_payload={"authorization": f"Bearer {token}"},
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        connect_timeout=10,
+    )
+    request = GraphQLRequest(ops.RUN_EVENTS, variable_values={"filter": wanted})
+    async with Client(transport=transport) as session:
+        tail.connected()
+        if lost_at is not None:
+            await _backfill(api, tail, wanted, lost_at)
+        async for batch in session.subscribe(request):
+            for event in batch["runEvents"]:
+                tail.show(event["kind"], event["run"])
+
+
+async def watch_runs(inv: Invocation) -> int:
+    """Print runs as they start and finish until interrupted."""
+    api = inv.api()
+    wanted = await run_filter(inv, api)
+    tail = Tail(inv, api.server)
+    lost_at: datetime | None = None
+    backoff = 1.0
+    while True:
+        try:
+            await _stream(api, tail, wanted, lost_at)
+            reason = "the server ended the subscription"
+        except TransportQueryError as error:
+            failure = query_error(error)
+            if not isinstance(failure, Unauthenticated | AuthFailure):
+                raise failure from None
+            if not _can_refresh(api) or tail.refused:
+                raise AuthFailure(failure.message, failure.details) from None
+            tail.refused = True
+            await api.refresh()
+            continue
+        except TransportServerError as error:
+            if error.code != FORBIDDEN_CLOSE:
+                raise unreachable(api.server, error) from None
+            if not _can_refresh(api) or tail.refused:
+                raise AuthFailure(f"{api.server} refused the token: log in again") from None
+            tail.refused = True
+            await api.refresh()
+            continue
+        except (*LOST, TransportError) as error:
+            if not tail.ever_connected:
+                raise unreachable(api.server, error) from None
+            reason = str(error) or type(error).__name__
+        except CliError as error:
+            # The backfill's request failed: the server is away again.
+            if not tail.ever_connected or error.exit_code != ExitCode.UNREACHABLE:
+                raise
+            reason = error.message
+        if tail.just_connected:  # a working connection just ended: the gap starts now
+            tail.just_connected = False
+            lost_at = datetime.now(UTC)
+            backoff = 1.0
+        output.note(inv, f"Connection lost ({reason}); reconnecting in {backoff:.0f} s…")
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+
+def _can_refresh(api: Api) -> bool:
+    return api.static_token is None and api.login is not None
