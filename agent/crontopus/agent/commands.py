@@ -8,11 +8,15 @@ import logging
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crontopus.agent.config import AgentConfig, load_config, parse_label, save_config, with_updates
 from crontopus.agent.errors import AgentError, ConfigError
 from crontopus.agent.statedir import StateDir, resolve_state_dir
+
+if TYPE_CHECKING:
+    from crontopus.agent.sync import Syncer
+    from crontopus.drivers import Driver
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -169,14 +173,19 @@ def enroll(state: StateDir, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _syncer(state: StateDir, config: AgentConfig) -> Any:
-    from crontopus.agent.drivers import build_driver
+def _syncer(state: StateDir, config: AgentConfig) -> Syncer:
     from crontopus.agent.server import ServerClient
     from crontopus.agent.sync import Syncer
 
     token = state.read_token()
     client = ServerClient(config.server, token) if config.server and token else None
-    return Syncer(state, config, build_driver(config), client)
+    return Syncer(state, config, _driver(config), client)
+
+
+def _driver(config: AgentConfig) -> Driver:
+    from crontopus.agent.drivers import build_driver
+
+    return build_driver(config)
 
 
 def run(state: StateDir, args: argparse.Namespace) -> int:
@@ -189,10 +198,13 @@ def run(state: StateDir, args: argparse.Namespace) -> int:
     token = state.read_token()
     if token is None:
         raise NotEnrolled(f"{state.token}: no endpoint token: run `crontopus-agent enroll` first")
-    config.require_server()
+    from crontopus.agent.server import ServerClient
+    from crontopus.agent.sync import Syncer
+
+    client = ServerClient(config.require_server(), token)
     state.create()
-    syncer = _syncer(state, config)
-    daemon = Daemon(state, config, syncer, syncer.client, token, agent_version())
+    syncer = Syncer(state, config, _driver(config), client)
+    daemon = Daemon(state, config, syncer, client, token, agent_version())
     daemon.install_signal_handlers()
     logging.getLogger(__name__).info(
         "crontopus-agent %s running with driver %s, state in %s",
@@ -203,7 +215,7 @@ def run(state: StateDir, args: argparse.Namespace) -> int:
     try:
         daemon.run()
     finally:
-        syncer.client.close()
+        client.close()
     return EXIT_OK
 
 
