@@ -29,7 +29,7 @@ def _run_editor(inv: Invocation, path: Path) -> str:
     command = [*editor_command(inv), str(path)]
     try:
         # The user's own editor, from their own environment: running it is the point.
-        finished = subprocess.run(command, check=False)  # noqa: S603
+        finished = subprocess.run(command, check=False, env=dict(inv.env))  # noqa: S603
     except OSError as error:
         raise UsageFailure(
             f"cannot start the editor {command[0]!r} ({error}): set EDITOR or VISUAL"

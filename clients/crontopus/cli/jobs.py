@@ -93,7 +93,7 @@ async def show_job(inv: Invocation) -> int:
     details = data["job"]
     if details is None:
         raise UserFailure(f"no job with id {job['id']} (deleted meanwhile)")
-    runs = data["runs"]["nodes"]
+    runs = await collect(api, ops.RUNS, {"filter": {"jobId": job["id"]}}, "runs", count)
     endpoints = (await api.execute(ops.JOB_ENDPOINTS, {"id": job["id"]}))["job"]["endpoints"]
     if inv.json:
         output.dump_json(inv, {**details, "endpoints": endpoints, "recentRuns": runs})

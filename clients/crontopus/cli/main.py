@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -28,7 +29,9 @@ def main(
     out, err = stdout or sys.stdout, stderr or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        # argparse prints help, versions and usage errors itself: send them where asked.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
     except SystemExit as stop:  # argparse: --help and --version exit 0, bad usage exits 2
         return int(stop.code or 0) if isinstance(stop.code, int | None) else ExitCode.USAGE
     handler_name: str | None = getattr(args, "handler", None)

@@ -86,7 +86,6 @@ query JobByName($namespace: String!, $name: String!) {{
 JOB_DETAILS: Final = f"""
 query JobDetails($id: UUID!, $count: Int!) {{
   job(id: $id) {{ {JOB_FIELDS} yaml nextRuns(count: $count) }}
-  runs(filter: {{jobId: $id}}, first: $count) {{ nodes {{ {RUN_FIELDS} }} }}
 }}
 """
 

@@ -180,7 +180,12 @@ def _job_fields(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--command", dest="job_command", metavar="PATH", help="the program to run")
     group.add_argument("--namespace", default="default", help="namespace (default: default)")
     group.add_argument("--timezone", metavar="TZ", help="IANA time zone (default UTC)")
-    group.add_argument("--arg", action="append", default=[], help="an argument (repeatable)")
+    group.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        help="an argument (repeatable; --arg=-x for one starting with -)",
+    )
     group.add_argument("--env", action="append", default=[], metavar="K=V", help="(repeatable)")
     group.add_argument("--label", action="append", default=[], metavar="K=V", help="(repeatable)")
     group.add_argument(

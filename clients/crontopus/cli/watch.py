@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from crontopus.cli import operations as ops
 from crontopus.cli import output
 from crontopus.cli.api import Api, Unauthenticated, query_error, unreachable
+from crontopus.cli.config import parse_time
 from crontopus.cli.errors import AuthFailure, CliError, ExitCode
 from crontopus.cli.invocation import Invocation
 from crontopus.cli.jobs import duration
@@ -38,6 +39,7 @@ MAX_BACKOFF_SECONDS = 30.0
 # Runs that started this long before the connection dropped may have finished during the gap.
 BACKFILL_MARGIN = timedelta(hours=1)
 BACKFILL_LIMIT = 500
+CLOCK_SKEW = timedelta(seconds=5)
 SEEN_MEMORY = 10_000
 FORBIDDEN_CLOSE = 4403
 LOST = (
@@ -101,7 +103,11 @@ async def _backfill(api: Api, tail: Tail, wanted: dict[str, Any] | None, since: 
     variables = {"filter": {**(wanted or {}), "since": (since - BACKFILL_MARGIN).isoformat()}}
     runs = await collect(api, ops.RUNS, variables, "runs", BACKFILL_LIMIT)
     for run in reversed(runs):  # oldest first, like the live stream
-        tail.show("STARTED" if run["status"] == "RUNNING" else "FINISHED", run)
+        kind = "STARTED" if run["status"] == "RUNNING" else "FINISHED"
+        happened = run["startedAt"] if kind == "STARTED" else run["finishedAt"] or run["startedAt"]
+        # Only what happened during the gap: older runs were printed live, or predate the watch.
+        if parse_time(happened) >= since - CLOCK_SKEW:
+            tail.show(kind, run)
 
 
 async def _stream(
@@ -144,18 +150,20 @@ async def watch_runs(inv: Invocation) -> int:
             tail.refused = True
             await api.refresh()
             continue
-        except TransportServerError as error:
-            if error.code != FORBIDDEN_CLOSE:
-                raise unreachable(api.server, error) from None
-            if not _can_refresh(api) or tail.refused:
-                raise AuthFailure(f"{api.server} refused the token: log in again") from None
-            tail.refused = True
-            await api.refresh()
-            continue
         except (*LOST, TransportError) as error:
-            if not tail.ever_connected:
-                raise unreachable(api.server, error) from None
-            reason = str(error) or type(error).__name__
+            if close_code(error) != FORBIDDEN_CLOSE:
+                if not tail.ever_connected:
+                    raise unreachable(api.server, error) from None
+                reason = str(error) or type(error).__name__
+            elif not _can_refresh(api) or tail.refused:
+                raise AuthFailure(
+                    f"{api.server} refused the token (WebSocket closed with {FORBIDDEN_CLOSE}): "
+                    "log in again or check CRONTOPUS_TOKEN"
+                ) from None
+            else:
+                tail.refused = True
+                await api.refresh()
+                continue
         except CliError as error:
             # The backfill's request failed: the server is away again.
             if not tail.ever_connected or error.exit_code != ExitCode.UNREACHABLE:
@@ -168,6 +176,18 @@ async def watch_runs(inv: Invocation) -> int:
         output.note(inv, f"Connection lost ({reason}); reconnecting in {backoff:.0f} s…")
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+
+def close_code(error: BaseException) -> int | None:
+    """Return the WebSocket close code behind an error (gql wraps the websockets one)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, TransportServerError) and seen.code:
+            return seen.code
+        if isinstance(seen, ConnectionClosed) and seen.rcvd is not None:
+            return seen.rcvd.code
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _can_refresh(api: Api) -> bool:

@@ -1,0 +1,295 @@
+"""`jobs list|show|create|edit|delete|history` against a real server."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.clients.conftest import Cli
+
+MANIFEST = """\
+apiVersion: crontopus.io/v1
+kind: Job
+metadata:
+  name: db-dump
+  namespace: default
+  labels: {team: data}
+spec:
+  schedule: "30 2 * * *"
+  timezone: Europe/Berlin
+  command: /opt/dump.sh
+  args: ["--full"]
+"""
+JOB_KEYS = {
+    "id", "name", "namespace", "path", "schedule", "timezone", "command", "args", "env",
+    "labels", "targetLabels", "enabled", "paused", "timeout", "graceTime", "concurrency",
+    "isDiscovered", "blobId",
+}  # fmt: skip
+
+
+def create(cli: Cli, name: str, *extra: str) -> str:
+    result = cli("jobs", "create", "--name", name, "--schedule", "*/5 * * * *",
+                 "--command", "/bin/true", *extra)  # fmt: skip
+    assert result.code == 0, result.err
+    return result.out.strip()
+
+
+def test_it_creates_a_job_from_flags_and_prints_its_id(logged_in: Cli) -> None:
+    result = logged_in("jobs", "create", "--name", "backup", "--schedule", "0 2 * * *",
+                       "--command", "/bin/backup", "--arg=--full", "--env", "PGHOST=db1",
+                       "--label", "team=ops", "--timezone", "Europe/Berlin")  # fmt: skip
+    assert result.code == 0, result.err
+    job_id = result.out.strip()
+    assert "Created job default/backup (default/backup.yaml)" in result.err
+    shown = logged_in("jobs", "show", job_id, "--json").json()
+    assert shown["schedule"] == "0 2 * * *"
+    assert shown["timezone"] == "Europe/Berlin"
+    assert shown["args"] == ["--full"]
+    assert shown["env"] == [{"key": "PGHOST", "value": "db1"}]
+    assert shown["labels"] == [{"key": "team", "value": "ops"}]
+
+
+def test_it_refuses_a_bad_schedule_locally_naming_the_flag_and_the_fix(logged_in: Cli) -> None:
+    result = logged_in("jobs", "create", "--name", "x", "--schedule", "5/15 * * * *",
+                       "--command", "/bin/true")  # fmt: skip
+    assert result.code == 1
+    assert (
+        '--schedule (spec.schedule): "5/15 * * * *" is not valid cron '
+        '(a step needs a range or *: use "5-59/15")'
+    ) in result.err
+    assert logged_in("jobs", "list", "--json").json() == []
+
+
+def test_create_without_a_file_or_the_required_flags_is_a_usage_error(logged_in: Cli) -> None:
+    result = logged_in("jobs", "create", "--name", "x")
+    assert result.code == 2
+    assert "--schedule, --command: required without -f FILE" in result.err
+
+
+def test_it_creates_a_job_from_a_manifest_file(logged_in: Cli, tmp_path: Path) -> None:
+    manifest = tmp_path / "db-dump.yaml"
+    manifest.write_text(MANIFEST)
+    result = logged_in("jobs", "create", "-f", str(manifest), "--json")
+    assert result.code == 0, result.err
+    job = result.json()
+    assert set(job) == JOB_KEYS | {"__typename"}
+    assert (job["namespace"], job["name"], job["timezone"]) == (
+        "default",
+        "db-dump",
+        "Europe/Berlin",
+    )
+
+
+def test_a_manifest_from_stdin_with_an_id_gets_the_servers_id(logged_in: Cli) -> None:
+    fixed = "550e8400-e29b-41d4-a716-446655440000"
+    text = MANIFEST.replace("  name: db-dump\n", f"  id: {fixed}\n  name: db-dump\n")
+    result = logged_in("jobs", "create", "-f", "-", stdin=text)
+    assert result.code == 0, result.err
+    assert result.out.strip() != fixed
+    assert "metadata.id is ignored" in result.err
+
+
+def test_an_invalid_manifest_file_lists_every_problem_with_its_path(
+    logged_in: Cli, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "bad.yaml"
+    manifest.write_text(
+        MANIFEST.replace("30 2 * * *", "61 * * * *").replace("Europe/Berlin", "Mars/Olympus")
+    )
+    result = logged_in("jobs", "create", "-f", str(manifest))
+    assert result.code == 1
+    assert f"{manifest}: 2 problems" in result.err
+    assert f"{manifest}: spec.schedule:" in result.err
+    assert f"{manifest}: spec.timezone:" in result.err
+
+
+def test_the_server_refuses_a_duplicate_name_as_a_user_error(logged_in: Cli) -> None:
+    create(logged_in, "twice")
+    result = logged_in("jobs", "create", "--name", "twice", "--schedule", "* * * * *",
+                       "--command", "/bin/true")  # fmt: skip
+    assert result.code == 1
+    assert result.err.startswith("crontopus: error: ")
+    assert "twice" in result.err
+
+
+def test_list_filters_by_namespace_label_and_search(logged_in: Cli) -> None:
+    assert logged_in("namespaces", "create", "ops").code == 0
+    for index in range(5):
+        create(logged_in, f"job-{index}", "--label", f"parity={index % 2}")
+    create(logged_in, "elsewhere", "--namespace", "ops")
+    everything = logged_in("jobs", "list", "--json").json()
+    assert len(everything) == 6
+    assert [
+        j["name"] for j in logged_in("jobs", "list", "--namespace", "ops", "--json").json()
+    ] == ["elsewhere"]
+    even = logged_in("jobs", "list", "--label", "parity=0", "--json").json()
+    assert sorted(j["name"] for j in even) == ["job-0", "job-2", "job-4"]
+    found = logged_in("jobs", "list", "--search", "job-3", "--json").json()
+    assert [j["name"] for j in found] == ["job-3"]
+    assert len(logged_in("jobs", "list", "--limit", "4", "--json").json()) == 4
+
+
+def test_list_prints_a_table_without_colour_when_not_on_a_terminal(logged_in: Cli) -> None:
+    create(logged_in, "tabled")
+    result = logged_in("jobs", "list")
+    header, row = result.out.splitlines()
+    assert header.split() == ["ID", "NAMESPACE", "NAME", "SCHEDULE", "TIMEZONE", "STATE", "COMMAND"]
+    assert row.split()[1:4] == ["default", "tabled", "*/5"]
+    assert "\x1b[" not in result.out
+
+
+def test_show_accepts_namespace_slash_name_and_prints_yaml_and_next_runs(logged_in: Cli) -> None:
+    create(logged_in, "shown")
+    result = logged_in("jobs", "show", "default/shown", "--count", "2")
+    assert result.code == 0, result.err
+    assert 'schedule: "*/5 * * * *"' in result.out
+    next_runs = result.out.split("Next runs:\n")[1].split("\n\n")[0].splitlines()
+    assert len(next_runs) == 2
+    assert "Recent runs:\n  (none)" in result.out
+    shown = logged_in("jobs", "show", "default/shown", "--json").json()
+    assert set(shown) == JOB_KEYS | {"yaml", "nextRuns", "endpoints", "recentRuns"}
+
+
+def test_show_of_a_missing_job_is_a_user_error(logged_in: Cli) -> None:
+    result = logged_in("jobs", "show", "default/nothing")
+    assert (result.code, result.err.strip()) == (
+        1,
+        'crontopus: error: no job named "nothing" in namespace "default"',
+    )
+    assert logged_in("jobs", "show", "not-a-reference").code == 2
+
+
+def _editor(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "editor.py"
+    script.write_text(textwrap.dedent(body))
+    return f"{sys.executable} {script}"
+
+
+def test_edit_saves_the_edited_manifest(logged_in: Cli, tmp_path: Path) -> None:
+    create(logged_in, "edited")
+    editor = _editor(
+        tmp_path,
+        """
+        import pathlib, sys
+        path = pathlib.Path(sys.argv[1])
+        path.write_text(path.read_text().replace("*/5 * * * *", "*/10 * * * *"))
+        """,
+    )
+    result = logged_in("jobs", "edit", "default/edited", env={"EDITOR": editor})
+    assert result.code == 0, result.err
+    assert "Saved job default/edited" in result.err
+    assert (
+        logged_in("jobs", "show", "default/edited", "--json").json()["schedule"] == "*/10 * * * *"
+    )
+    assert len(logged_in("jobs", "history", "default/edited", "--json").json()) == 2
+
+
+def test_edit_without_changes_saves_nothing(logged_in: Cli) -> None:
+    create(logged_in, "untouched")
+    result = logged_in("jobs", "edit", "default/untouched", env={"EDITOR": "true"})
+    assert (result.code, result.err.strip()) == (0, "No changes: nothing was saved.")
+    assert len(logged_in("jobs", "history", "default/untouched", "--json").json()) == 1
+
+
+def test_edit_refuses_an_invalid_manifest_before_sending_it(logged_in: Cli, tmp_path: Path) -> None:
+    create(logged_in, "guarded")
+    editor = _editor(
+        tmp_path,
+        """
+        import pathlib, sys
+        path = pathlib.Path(sys.argv[1])
+        path.write_text(path.read_text().replace("*/5 * * * *", "5/15 * * * *"))
+        """,
+    )
+    result = logged_in("jobs", "edit", "default/guarded", env={"EDITOR": editor})
+    assert result.code == 1
+    assert 'default/guarded.yaml: spec.schedule: "5/15 * * * *" is not valid cron' in result.err
+    kept = Path(result.err.rsplit("kept in ", 1)[1].strip())
+    assert "5/15 * * * *" in kept.read_text()
+    kept.unlink()
+    assert len(logged_in("jobs", "history", "default/guarded", "--json").json()) == 1
+
+
+def test_edit_offers_another_round_on_a_terminal(logged_in: Cli, tmp_path: Path) -> None:
+    create(logged_in, "retried")
+    editor = _editor(
+        tmp_path,
+        """
+        import pathlib, sys
+        path = pathlib.Path(sys.argv[1])
+        text = path.read_text()
+        bad = "5/15 * * * *"
+        if bad in text:
+            path.write_text(text.replace(bad, "5-59/15 * * * *"))
+        else:
+            path.write_text(text.replace("*/5 * * * *", bad))
+        """,
+    )
+    result = logged_in(
+        "jobs", "edit", "default/retried", env={"EDITOR": editor}, stdin="y\n", terminal=True
+    )
+    assert result.code == 0, result.err
+    assert "Edit again? [Y/n]" in result.err
+    assert logged_in("jobs", "show", "default/retried", "--json").json()["schedule"] == (
+        "5-59/15 * * * *"
+    )
+
+
+def test_edit_never_overwrites_a_change_made_meanwhile(logged_in: Cli, tmp_path: Path) -> None:
+    create(logged_in, "contested")
+    # While the user is in the editor, someone else edits the same job (a nested `jobs edit`).
+    editor = _editor(
+        tmp_path,
+        f"""
+        import os, pathlib, subprocess, sys
+        path = pathlib.Path(sys.argv[1])
+        if os.environ.get("INNER"):
+            path.write_text(path.read_text().replace("/bin/true", "/bin/theirs"))
+            sys.exit(0)
+        subprocess.run([{str(Path(sys.executable).parent / "crontopus")!r}, "jobs", "edit",
+                        "default/contested"], env={{**os.environ, "INNER": "1"}}, check=True)
+        path.write_text(path.read_text().replace("/bin/true", "/bin/mine"))
+        """,
+    )
+    result = logged_in("jobs", "edit", "default/contested", env={"EDITOR": editor})
+    assert result.code == 1
+    assert "changed on the server since you opened it" in result.err
+    kept = Path(result.err.split("your edit is kept in ", 1)[1].split(":", 1)[0])
+    assert "/bin/mine" in kept.read_text()
+    kept.unlink()
+    assert logged_in("jobs", "show", "default/contested", "--json").json()["command"] == (
+        "/bin/theirs"
+    )
+
+
+def test_delete_removes_the_job(logged_in: Cli) -> None:
+    job_id = create(logged_in, "doomed")
+    result = logged_in("jobs", "delete", job_id, "--json")
+    assert result.code == 0, result.err
+    assert result.json() == {"id": job_id, "name": "doomed", "namespace": "default",
+                             "path": "default/doomed.yaml"}  # fmt: skip
+    assert logged_in("jobs", "show", job_id).code == 1
+
+
+def test_delete_asks_on_a_terminal_and_keeps_the_job_when_told_no(logged_in: Cli) -> None:
+    create(logged_in, "spared")
+    result = logged_in("jobs", "delete", "default/spared", stdin="n\n", terminal=True)
+    assert result.code == 1
+    assert "cancelled: nothing was changed" in result.err
+    assert logged_in("jobs", "show", "default/spared").code == 0
+
+
+def test_history_lists_commits_newest_first(logged_in: Cli) -> None:
+    create(logged_in, "chronicled")
+    history = logged_in("jobs", "history", "default/chronicled", "--json").json()
+    assert [entry["message"] for entry in history] == ["jobs: create default/chronicled"]
+    assert set(history[0]) == {"commitId", "time", "authorName", "authorEmail", "message",
+                               "path", "yaml"}  # fmt: skip
+
+
+def test_adopting_a_job_that_is_not_discovered_shows_the_servers_message(logged_in: Cli) -> None:
+    create(logged_in, "managed")
+    result = logged_in("jobs", "adopt", "default/managed", "--namespace", "default")
+    assert result.code == 1
+    assert result.err.startswith("crontopus: error: ")
