@@ -63,3 +63,17 @@ def test_spool_files_are_private(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     path = spool.append(checkin())
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_spool_over_its_byte_bound_drops_the_oldest(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=3000)
+    items = [
+        CheckIn(str(uuid.uuid4()), str(uuid.uuid4()), "0", "2026-01-01T00:00:00Z", output="x" * 900)
+        for _ in range(5)
+    ]
+    for item in items:
+        spool.append(item)
+    kept = [CheckIn.from_json(p.read_bytes()) for p in spool.entries()]
+    assert kept == items[-len(kept) :]
+    assert sum(p.stat().st_size for p in spool.entries()) <= 3000
+    assert spool.dropped() == 5 - len(kept)

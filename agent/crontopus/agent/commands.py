@@ -258,7 +258,7 @@ def _drain_spool(state: StateDir, config: AgentConfig) -> None:
     from crontopus.agent.checkin import CheckIn, SendResult, send_checkin
     from crontopus.agent.spool import Spool
 
-    spool = Spool(state.spool, config.spool_max_entries)
+    spool = Spool(state.spool, config.spool_max_entries, config.spool_max_bytes)
     token = state.read_token()
     server = config.server
     if not spool.entries() or token is None or server is None:
@@ -280,7 +280,7 @@ def status(state: StateDir, args: argparse.Namespace) -> int:
 
     config = load_config(state)
     saved = SyncState.load(state)
-    spool = Spool(state.spool, config.spool_max_entries)
+    spool = Spool(state.spool, config.spool_max_entries, config.spool_max_bytes)
     info: dict[str, Any] = {
         "stateDir": str(state.root),
         "enrolled": state.read_token() is not None,

@@ -34,6 +34,7 @@ KEYS = (
     "sync_interval",
     "checkin_timeout",
     "spool_max_entries",
+    "spool_max_bytes",
     "log_level",
 )
 
@@ -55,6 +56,7 @@ class AgentConfig:
     sync_interval: float = 30.0
     checkin_timeout: float = 10.0
     spool_max_entries: int = 10_000
+    spool_max_bytes: int = 64 * 1024 * 1024
     log_level: str = "info"
 
     def require_server(self) -> str:
@@ -203,6 +205,8 @@ def _check(key: str, value: Any) -> Any:
         return _check_number(value, minimum=0.1, maximum=86_400.0)
     if key == "spool_max_entries":
         return int(_check_number(value, minimum=1, maximum=10_000_000, integer=True))
+    if key == "spool_max_bytes":
+        return int(_check_number(value, minimum=1 << 20, maximum=1 << 40, integer=True))
     if key == "log_level":
         text = _check_text(value).lower()
         if text not in LOG_LEVELS:

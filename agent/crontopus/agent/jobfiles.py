@@ -34,6 +34,7 @@ class JobConfig:
     server: str | None = None
     checkin_timeout: float = 10.0
     spool_max_entries: int = 10_000
+    spool_max_bytes: int = 64 * 1024 * 1024
 
     def to_bytes(self) -> bytes:
         """Serialise as canonical JSON, so an unchanged job rewrites nothing."""
@@ -46,9 +47,10 @@ class JobConfig:
     def from_bytes(cls, data: bytes) -> JobConfig:
         """Load a job config written by `to_bytes`."""
         raw = json.loads(data)
-        raw.pop("version", None)
         raw["args"] = tuple(raw.get("args", ()))
-        return cls(**raw)
+        # Keys a newer agent wrote are ignored, so a downgrade keeps running jobs.
+        known = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in raw.items() if key in known})
 
 
 def read_job_config(state: StateDir, job_id: UUID) -> JobConfig | None:

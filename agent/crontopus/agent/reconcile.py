@@ -62,6 +62,7 @@ class Reconciler:
             server=self.config.server,
             checkin_timeout=self.config.checkin_timeout,
             spool_max_entries=self.config.spool_max_entries,
+            spool_max_bytes=self.config.spool_max_bytes,
         )
 
     def plan(

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 SUFFIX = ".checkin"
 DROPPED_FILE = "dropped"
 LOCK_FILE = ".lock"
+# Each check-in carries at most 64 KiB of output; this keeps a long outage from filling the disk.
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -38,21 +40,25 @@ class DrainResult:
 class Spool:
     """A bounded directory of check-ins waiting for delivery."""
 
-    def __init__(self, directory: Path, max_entries: int = 10_000) -> None:
+    def __init__(
+        self, directory: Path, max_entries: int = 10_000, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.directory = directory
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
 
     def append(self, checkin: CheckIn) -> Path:
         """Store a check-in durably, dropping the oldest ones when the spool is full."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data = checkin.to_json()
         with self._locked():
-            self._make_room()
+            self._make_room(len(data))
             name = f"{time.time_ns():020d}-{checkin.run_id}-{checkin.event}{SUFFIX}"
             path = self.directory / name
             temp = self.directory / f".{name}.tmp"
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                os.write(fd, checkin.to_json())
+                os.write(fd, data)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -109,17 +115,25 @@ class Spool:
             fsync_directory(self.directory)
         return DrainResult(delivered, refused, len(self.entries()), unreachable)
 
-    def _make_room(self) -> None:
+    def _make_room(self, incoming: int) -> None:
         entries = self.entries()
-        excess = len(entries) - self.max_entries + 1
+        sizes = [_size(path) for path in entries]
+        total = sum(sizes) + incoming
+        excess = max(0, len(entries) - self.max_entries + 1)
+        while excess < len(entries) and total - sum(sizes[:excess]) > self.max_bytes:
+            excess += 1
         if excess <= 0:
             return
         for path in entries[:excess]:
             path.unlink(missing_ok=True)
         counter = self.directory / DROPPED_FILE
-        total = self.dropped() + excess
-        counter.write_text(f"{total}\n")
-        log.warning("spool: full (%d entries): dropped the %d oldest", self.max_entries, excess)
+        counter.write_text(f"{self.dropped() + excess}\n")
+        log.warning(
+            "spool: full (%d entries or %d bytes at most): dropped the %d oldest",
+            self.max_entries,
+            self.max_bytes,
+            excess,
+        )
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -130,3 +144,10 @@ class Spool:
             yield
         finally:
             os.close(fd)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0

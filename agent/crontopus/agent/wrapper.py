@@ -162,7 +162,7 @@ class _Reporter:
 
     def __init__(self, state: StateDir, config: JobConfig) -> None:
         self.config = config
-        self.spool = Spool(state.spool, config.spool_max_entries)
+        self.spool = Spool(state.spool, config.spool_max_entries, config.spool_max_bytes)
         self.token = state.read_token()
         self.server_down = not (config.server and self.token)
 
