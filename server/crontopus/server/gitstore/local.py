@@ -281,6 +281,15 @@ class LocalGitStore(GitStore):
 
         return await self._run(walk)
 
+    async def parent(self, tenant: str, commit: str) -> str | None:
+        def read() -> str | None:
+            found = repository.commit_at(self._open(tenant), commit)
+            if found is None or not found.parent_ids:
+                return None
+            return str(found.parent_ids[0])
+
+        return await self._run(read)
+
     async def job_changes(self, tenant: str, old: str | None, new: str) -> list[JobChange]:
         before = await self.snapshot(tenant, old) if old else None
         after = await self.snapshot(tenant, new)

@@ -74,6 +74,10 @@ class GitStore(abc.ABC):
         """Return up to `first` commits, newest first, that touched a job (by id or path)."""
 
     @abc.abstractmethod
+    async def parent(self, tenant: str, commit: str) -> str | None:
+        """Return the first parent of `commit` (None for the first commit)."""
+
+    @abc.abstractmethod
     async def job_changes(self, tenant: str, old: str | None, new: str) -> list[JobChange]:
         """List the jobs created, updated and deleted between two commits."""
 

@@ -368,7 +368,7 @@ async def _commit(
     message: str,
 ) -> str:
     tenant = principal.tenant_slug
-    old = await store.head(tenant)
+    before = await store.head(tenant)
     try:
         new = await store.commit_changes(tenant, changes, author, message)
     except (NamespaceExistsError, NamespaceNotEmptyError) as error:
@@ -380,6 +380,10 @@ async def _commit(
         ) from None
     except (InvalidChangeError, NamespaceError) as error:
         raise ValidationFailed.single("input", str(error)) from None
+    if new == before:
+        return new  # nothing changed, so no commit was made
+    # Diff against the commit's own parent: a push landing meanwhile is announced by on_push.
+    old = await store.parent(tenant, new)
     await publish_job_changes(store, broadcaster, principal.tenant_id, tenant, old, new)
     return new
 
