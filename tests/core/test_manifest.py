@@ -307,7 +307,8 @@ def test_unknown_fields_are_errors_with_a_hint() -> None:
         "labels",
         'f.yaml: spec.timeZone: unknown field: did you mean "timezone"?',
         "f.yaml: spec.alerts: unknown field: the fields here are schedule, timezone, command, "
-        "args, env, enabled, paused, timeout, graceTime, concurrency, targets",
+        "args, env, enabled, paused, timeout, graceTime, concurrency, targets, systemd, "
+        "taskScheduler",
     ]
 
 

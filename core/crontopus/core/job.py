@@ -36,6 +36,20 @@ class Targets:
 
 
 @dataclass(frozen=True)
+class SchedulerOptions:
+    """Choices a job makes about one native scheduler (`spec.systemd`, `spec.taskScheduler`)."""
+
+    # systemd and Task Scheduler handle wall times around a clock change differently from cron;
+    # their drivers refuse such jobs unless the job accepts the difference explicitly.
+    accept_dst_differences: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        """Tell whether nothing is set, so the section is left out of the canonical form."""
+        return self == SchedulerOptions()
+
+
+@dataclass(frozen=True)
 class JobManifest:
     """One job, as its manifest describes it; treat the mappings as read-only."""
 
@@ -57,6 +71,8 @@ class JobManifest:
     api_version: str = API_VERSIONS[0]
     # Reserved for spec keys added later (such as "alerts"); the parser leaves it empty for now.
     extra_spec: Mapping[str, Any] = field(default_factory=dict)
+    systemd: SchedulerOptions = SchedulerOptions()
+    task_scheduler: SchedulerOptions = SchedulerOptions()
 
     @property
     def is_discovered(self) -> bool:
@@ -72,6 +88,14 @@ class JobManifest:
     def active(self) -> bool:
         """Tell whether the job is meant to fire (enabled and not paused)."""
         return self.enabled and not self.paused
+
+    def scheduler_options(self, driver: str) -> SchedulerOptions:
+        """Return the job's options for the driver named `driver` (defaults for other drivers)."""
+        if driver == "systemd":
+            return self.systemd
+        if driver == "taskscheduler":
+            return self.task_scheduler
+        return SchedulerOptions()
 
     @property
     def path(self) -> str:

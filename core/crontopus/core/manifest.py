@@ -33,6 +33,7 @@ from crontopus.core.job import (
     MANIFEST_SUFFIX,
     SOURCE_LABEL,
     JobManifest,
+    SchedulerOptions,
     Targets,
     manifest_path,
     path_problems,
@@ -76,6 +77,7 @@ __all__ = [
     "SOURCE_LABEL",
     "JobManifest",
     "Problem",
+    "SchedulerOptions",
     "Targets",
     "dump_manifest",
     "manifest_from_dict",
@@ -101,8 +103,11 @@ SPEC_FIELDS: Final = (
     "graceTime",
     "concurrency",
     "targets",
+    "systemd",
+    "taskScheduler",
 )
 TARGETS_FIELDS: Final = ("labels",)
+SCHEDULER_FIELDS: Final = ("acceptDstDifferences",)
 
 
 def parse_manifest(
@@ -201,6 +206,8 @@ def _check_document(data: object, c: Checker, directory: str | None) -> JobManif
     )
     concurrency = check_concurrency(spec.get("concurrency"), c)
     targets = _check_targets(spec.get("targets"), c)
+    systemd = _check_scheduler_options(spec.get("systemd"), c, "spec.systemd")
+    task_scheduler = _check_scheduler_options(spec.get("taskScheduler"), c, "spec.taskScheduler")
 
     if c.problems:
         return None
@@ -221,6 +228,8 @@ def _check_document(data: object, c: Checker, directory: str | None) -> JobManif
         concurrency=concurrency,
         targets=targets,
         api_version=api_version,
+        systemd=systemd,
+        task_scheduler=task_scheduler,
     )
 
 
@@ -253,6 +262,25 @@ def _check_targets(value: object, c: Checker) -> Targets:
     if targets is None:
         return Targets()
     return Targets(check_labels(targets.get("labels"), c, "spec.targets.labels"))
+
+
+def _check_scheduler_options(value: object, c: Checker, path: str) -> SchedulerOptions:
+    if value is None:
+        return SchedulerOptions()
+    section = c.mapping(value, path, known=SCHEDULER_FIELDS, required={})
+    if section is None:
+        return SchedulerOptions()
+    accept = check_boolean(
+        section.get("acceptDstDifferences"),
+        c,
+        f"{path}.acceptDstDifferences",
+        default=False,
+    )
+    return SchedulerOptions(accept_dst_differences=accept)
+
+
+def _scheduler_options_to_dict(options: SchedulerOptions) -> dict[str, Any]:
+    return {"acceptDstDifferences": options.accept_dst_differences}
 
 
 def _check_source_label(namespace: str, labels: Mapping[str, str], c: Checker) -> None:
@@ -290,6 +318,10 @@ def manifest_to_dict(m: JobManifest) -> dict[str, Any]:
     spec["concurrency"] = str(m.concurrency)
     if m.targets.labels:
         spec["targets"] = {"labels": dict(sorted(m.targets.labels.items()))}
+    if not m.systemd.is_default:
+        spec["systemd"] = _scheduler_options_to_dict(m.systemd)
+    if not m.task_scheduler.is_default:
+        spec["taskScheduler"] = _scheduler_options_to_dict(m.task_scheduler)
     spec.update(m.extra_spec)
     return {"apiVersion": m.api_version, "kind": KIND, "metadata": metadata, "spec": spec}
 
