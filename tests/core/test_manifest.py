@@ -299,15 +299,15 @@ def test_sections_must_be_mappings(text: str, message: str) -> None:
 
 
 def test_unknown_fields_are_errors_with_a_hint() -> None:
-    text = manifest_with(spec="timeZone: UTC\nalerts: {}", metadata="annotations: {}")
+    text = manifest_with(spec="timeZone: UTC\nnotes: {}", metadata="annotations: {}")
     text = text.replace("kind: Job", "kind: Job\nstatus: {}")
     assert problems_of(text) == [
         "f.yaml: status: unknown field: the fields here are apiVersion, kind, metadata, spec",
         "f.yaml: metadata.annotations: unknown field: the fields here are id, name, namespace, "
         "labels",
         'f.yaml: spec.timeZone: unknown field: did you mean "timezone"?',
-        "f.yaml: spec.alerts: unknown field: the fields here are schedule, timezone, command, "
-        "args, env, enabled, paused, timeout, graceTime, concurrency, targets, systemd, "
+        "f.yaml: spec.notes: unknown field: the fields here are schedule, timezone, command, "
+        "args, env, enabled, paused, timeout, graceTime, concurrency, targets, alerts, systemd, "
         "taskScheduler",
     ]
 

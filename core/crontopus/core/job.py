@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from crontopus.core.alerts import Alerts
 from crontopus.core.enums import Concurrency
 from crontopus.core.errors import ManifestError
 from crontopus.core.namespaces import slug_problem, validate_namespace
@@ -69,7 +70,9 @@ class JobManifest:
     concurrency: Concurrency = Concurrency.ALLOW
     targets: Targets = field(default_factory=Targets)
     api_version: str = API_VERSIONS[0]
-    # Reserved for spec keys added later (such as "alerts"); the parser leaves it empty for now.
+    #: spec.alerts as written; None when the manifest has no alerts block (tenant defaults).
+    alerts: Alerts | None = None
+    # Reserved for spec keys added later; the parser leaves it empty for now.
     extra_spec: Mapping[str, Any] = field(default_factory=dict)
     systemd: SchedulerOptions = SchedulerOptions()
     task_scheduler: SchedulerOptions = SchedulerOptions()

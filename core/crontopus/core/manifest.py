@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from crontopus.core.alerts import alerts_to_dict, check_alerts
 from crontopus.core.errors import ManifestError, ScheduleError
 from crontopus.core.fields import (
     check_api_version,
@@ -103,6 +104,7 @@ SPEC_FIELDS: Final = (
     "graceTime",
     "concurrency",
     "targets",
+    "alerts",
     "systemd",
     "taskScheduler",
 )
@@ -206,6 +208,7 @@ def _check_document(data: object, c: Checker, directory: str | None) -> JobManif
     )
     concurrency = check_concurrency(spec.get("concurrency"), c)
     targets = _check_targets(spec.get("targets"), c)
+    alerts = check_alerts(spec.get("alerts"), c)
     systemd = _check_scheduler_options(spec.get("systemd"), c, "spec.systemd")
     task_scheduler = _check_scheduler_options(spec.get("taskScheduler"), c, "spec.taskScheduler")
 
@@ -227,6 +230,7 @@ def _check_document(data: object, c: Checker, directory: str | None) -> JobManif
         grace_time=DEFAULT_GRACE_TIME if grace_time is None else grace_time,
         concurrency=concurrency,
         targets=targets,
+        alerts=alerts,
         api_version=api_version,
         systemd=systemd,
         task_scheduler=task_scheduler,
@@ -322,6 +326,8 @@ def manifest_to_dict(m: JobManifest) -> dict[str, Any]:
         spec["systemd"] = _scheduler_options_to_dict(m.systemd)
     if not m.task_scheduler.is_default:
         spec["taskScheduler"] = _scheduler_options_to_dict(m.task_scheduler)
+    if m.alerts is not None:
+        spec["alerts"] = alerts_to_dict(m.alerts)
     spec.update(m.extra_spec)
     return {"apiVersion": m.api_version, "kind": KIND, "metadata": metadata, "spec": spec}
 
