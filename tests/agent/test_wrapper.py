@@ -40,7 +40,9 @@ def job(command: str, **changes: object) -> JobConfig:
 
 
 def spooled(state: StateDir) -> list[CheckIn]:
-    return [CheckIn.from_json(path.read_bytes()) for path in Spool(state.spool).entries()]
+    """Return the spooled check-ins, start first (the wrapper sends both at once)."""
+    found = [CheckIn.from_json(path.read_bytes()) for path in Spool(state.spool).entries()]
+    return sorted(found, key=lambda checkin: checkin.event != "start")
 
 
 def test_a_plain_command_runs_without_a_shell() -> None:

@@ -1,9 +1,10 @@
 """The run wrapper (`crontopus-agent run-job UUID`): run one job and report it.
 
 The scheduler fires this. It reads the job's config file, takes the per-job lock when the job
-forbids overlaps, sends a start check-in, runs the command in its own process group, enforces
-the timeout, keeps the last 64 KiB of output, and sends the finish check-in. Check-ins the
-server cannot take go to the spool. Imports stay to the standard library: this runs every minute.
+forbids overlaps, sends a start check-in (while the command starts), runs the command in its
+own process group, enforces the timeout, keeps the last 64 KiB of output, and sends the finish
+check-in. Check-ins the server cannot take go to the spool. Imports stay to the standard
+library: this runs every minute.
 """
 
 from __future__ import annotations
@@ -140,7 +141,11 @@ def _run_and_report(state: StateDir, config: JobConfig) -> int:
     reporter = _Reporter(state, config)
     run_id = str(uuid.uuid4())
     started = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    reporter.report(CheckIn(config.job_id, run_id, "start", started, commit=config.commit))
+    start = CheckIn(config.job_id, run_id, "start", started, commit=config.commit)
+    # The start goes out while the command runs: the job never waits for the server, and for a
+    # short job both check-ins are in flight together (the server takes them in either order).
+    sender = threading.Thread(target=reporter.report, args=(start,), daemon=True)
+    sender.start()
     result = run_command(config)
     # The server records TIMEOUT only from the `timeout` event; an exit code reads as a failure.
     event = "timeout" if result.outcome is Outcome.TIMEOUT else str(result.exit_code)
@@ -154,6 +159,7 @@ def _run_and_report(state: StateDir, config: JobConfig) -> int:
         output=result.output,
     )
     reporter.report(finish)
+    sender.join()
     return result.exit_code
 
 
