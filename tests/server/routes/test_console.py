@@ -37,8 +37,9 @@ async def test_it_serves_hashed_assets_with_a_year_long_cache(dist: Path) -> Non
 
 async def test_it_answers_every_console_path_with_an_uncached_index(dist: Path) -> None:
     async with client_for(dist) as client:
-        pages = [await client.get(path) for path in ("/", "/jobs/123", "/playground")]
-    assert [p.status_code for p in pages] == [200, 200, 200]
+        paths = ("/", "/jobs/123", "/playground", "/health-report")
+        pages = [await client.get(path) for path in paths]
+    assert [p.status_code for p in pages] == [200, 200, 200, 200]
     assert all(p.headers["cache-control"] == "no-cache" for p in pages)
     assert all("root" in p.text for p in pages)
 

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
 # Paths the API owns: an unknown path below them is a 404, never the console's page.
-API_PREFIXES = ("/graphql", "/checkin", "/git", "/health", "/ready", "/metrics", "/assets")
+API_ROOTS = frozenset({"graphql", "checkin", "git", "health", "ready", "metrics", "assets"})
 NOT_BUILT = (
     "The Crontopus web console is not built. Build it with `make run` (needs Node 20+) or "
     "`npm --prefix web ci && npm --prefix web run build`; the API at /graphql works without it.\n"
@@ -53,7 +53,7 @@ def console_routes(directory: Path | None = None) -> list[BaseRoute]:
 
     async def page(request: Request) -> Response:
         route = "/" + request.path_params.get("path", "")
-        if route.startswith(API_PREFIXES):
+        if route.split("/", 2)[1] in API_ROOTS:
             return PlainTextResponse("not found\n", status_code=404)
         if root is None:
             return PlainTextResponse(NOT_BUILT, status_code=404)
