@@ -1,4 +1,4 @@
-"""The installed `crontopus` command starts and reports its version."""
+"""The installed `crontopus` command: version, help, usage errors and exit codes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,48 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.clients.conftest import Cli
+
+COMMAND = Path(sys.executable).parent / "crontopus"
+FAMILIES = (
+    "login", "logout", "whoami", "jobs", "runs", "endpoints", "namespaces", "tokens",
+    "enrollment-tokens", "health", "audit", "schedule", "completion",
+)  # fmt: skip
+
 
 def test_the_cli_reports_its_version() -> None:
-    command = Path(sys.executable).parent / "crontopus"
-    result = subprocess.run([command, "--version"], capture_output=True, text=True, check=True)
+    result = subprocess.run([COMMAND, "--version"], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "crontopus 0.1.0"
+
+
+def test_help_lists_every_command_family_but_not_the_hidden_docs(cli: Cli) -> None:
+    result = cli("--help")
+    assert result.code == 0
+    for family in FAMILIES:
+        assert f"\n    {family}" in result.out, family
+    assert "\n    docs" not in result.out
+
+
+def test_a_group_without_a_command_prints_its_help_and_exits_2(cli: Cli) -> None:
+    result = cli("jobs")
+    assert result.code == 2
+    assert "validate" in result.err
+
+
+def test_an_unknown_flag_is_a_usage_error(cli: Cli) -> None:
+    result = cli("jobs", "list", "--frobnicate")
+    assert result.code == 2
+    assert "unrecognized arguments: --frobnicate" in result.err
+
+
+def test_common_options_stand_before_or_after_the_command(cli: Cli) -> None:
+    before = cli("--json", "schedule", "next", "@daily", "--count", "1")
+    after = cli("schedule", "next", "@daily", "--count", "1", "--json")
+    assert before.code == after.code == 0
+    assert before.json()["expression"] == after.json()["expression"] == "0 0 * * *"
+
+
+def test_a_server_url_must_be_http(cli: Cli) -> None:
+    result = cli("jobs", "list", "--server", "ftp://example.com")
+    assert result.code == 2
+    assert "--server: 'ftp://example.com' is not an http:// or https:// URL" in result.err

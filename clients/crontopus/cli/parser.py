@@ -186,8 +186,16 @@ def _job_fields(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="an argument (repeatable; --arg=-x for one starting with -)",
     )
-    group.add_argument("--env", action="append", default=[], metavar="K=V", help="(repeatable)")
-    group.add_argument("--label", action="append", default=[], metavar="K=V", help="(repeatable)")
+    group.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="an environment variable (repeatable)",
+    )
+    group.add_argument(
+        "--label", action="append", default=[], metavar="K=V", help="a label (repeatable)"
+    )
     group.add_argument(
         "--target",
         action="append",
@@ -195,9 +203,14 @@ def _job_fields(parser: argparse.ArgumentParser) -> None:
         metavar="K=V",
         help="run only on endpoints with this label (repeatable)",
     )
-    group.add_argument("--timeout", type=int, metavar="SECONDS")
-    group.add_argument("--grace-time", type=int, metavar="SECONDS")
-    group.add_argument("--concurrency", choices=("allow", "forbid"))
+    group.add_argument("--timeout", type=int, metavar="SECONDS", help="stop a run after this long")
+    group.add_argument(
+        "--grace-time",
+        type=int,
+        metavar="SECONDS",
+        help="how late a run may be before it is missed",
+    )
+    group.add_argument("--concurrency", choices=("allow", "forbid"), help="overlapping runs")
     group.add_argument("--paused", action="store_true", help="create it paused")
     group.add_argument("--disabled", action="store_true", help="create it disabled")
 
@@ -216,7 +229,13 @@ def _jobs(tree: Tree) -> None:
         "crontopus.cli.jobs:show_job",
     )
     show.add_argument("job", help=JOB_HELP)
-    show.add_argument("--count", type=int, default=5, metavar="N", help="next and recent runs")
+    show.add_argument(
+        "--count",
+        type=int,
+        default=5,
+        metavar="N",
+        help="how many next and recent runs (default 5)",
+    )
     create = tree.command(
         "create",
         "Create a job from a manifest file or from flags.",

@@ -113,10 +113,15 @@ def _argument_rows(parser: argparse.ArgumentParser) -> list[str]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction) or COMMON & set(action.option_strings):
             continue
-        flags = action.option_strings or [str(action.metavar or action.dest)]
-        name = ", ".join(f"`{flag}`" for flag in flags)
+        if action.option_strings:
+            value = "" if action.nargs == 0 else f" {action.metavar or action.dest.upper()}"
+            if action.choices and action.metavar is None:
+                value = " {" + ",".join(str(c) for c in action.choices) + "}"
+            name = ", ".join(f"`{flag}{value}`" for flag in action.option_strings)
+        else:
+            name = f"`{action.metavar or action.dest}`"
         details = action.help or ""
-        if action.choices:
+        if action.choices and action.metavar is not None:
             details += f" (one of: {', '.join(str(c) for c in action.choices)})"
         if action.required or not action.option_strings:
             details += " — required"
@@ -130,12 +135,12 @@ def reference() -> str:
     for path, parser, hidden in walk(build_parser()):
         if hidden or not path or parser.get_default("handler") is None:
             continue
-        parts.append(f"\n### `{PROG} {' '.join(path)}`\n")
-        parts.append(f"{parser.description}\n")
+        parts.append(f"\n### `{PROG} {' '.join(path)}`\n\n")
+        parts.append(f"{parser.description}\n\n")
         parts.append(f"```\n{_usage(parser)}\n```\n")
         rows = _argument_rows(parser)
         if rows:
-            parts.append("| argument | meaning |\n|---|---|\n" + "\n".join(rows) + "\n")
+            parts.append("\n| argument | meaning |\n|---|---|\n" + "\n".join(rows) + "\n")
     return "".join(parts)
 
 
