@@ -1,0 +1,195 @@
+// The console's shell: routes, navigation, tenant switcher, theme and session handling.
+import { lazy, Suspense, useEffect, useState, type FormEvent } from "react";
+import { request, sessionFromPayload } from "./api/client";
+import { useQuery } from "./api/hooks";
+import { LoginMutation, LogoutMutation, MeQuery } from "./api/operations";
+import { loadSession, onSessionChange, saveSession, type Session } from "./api/session";
+import { ErrorNote } from "./components/bits";
+import { applyTheme, storedTheme, type ThemeChoice } from "./lib/theme";
+import { AuditPage, MembersPage, NamespacesPage, TokensPage } from "./pages/Admin";
+import { LoginPage, RegisterPage } from "./pages/Auth";
+import { DashboardPage } from "./pages/Dashboard";
+import { EndpointDetailPage, EndpointsPage } from "./pages/Endpoints";
+import { HealthPage } from "./pages/Health";
+import { InstallAgentPage } from "./pages/InstallAgent";
+import { JobDetailPage } from "./pages/JobDetail";
+import { JobFormPage } from "./pages/JobForm";
+import { JobsPage } from "./pages/Jobs";
+import { RunDetailPage, RunsPage } from "./pages/Runs";
+import { Link, matchPath, navigate, useLocation } from "./router";
+
+const PlaygroundPage = lazy(() => import("./pages/Playground"));
+
+const NAV: [string, string][] = [
+  ["/", "Dashboard"],
+  ["/runs", "Run log"],
+  ["/health-report", "Health"],
+  ["/jobs", "Jobs"],
+  ["/endpoints", "Endpoints"],
+  ["/namespaces", "Namespaces"],
+  ["/tokens", "API tokens"],
+  ["/members", "Members"],
+  ["/audit", "Audit"],
+  ["/install", "Install agent"],
+  ["/playground", "Playground"],
+];
+
+function Page({ path }: { path: string }) {
+  let params: Record<string, string> | null;
+  if (path === "/") return <DashboardPage />;
+  if (path === "/runs") return <RunsPage />;
+  if ((params = matchPath("/runs/:id", path))) return <RunDetailPage key={params.id} id={params.id} />;
+  if (path === "/health-report") return <HealthPage />;
+  if (path === "/jobs") return <JobsPage />;
+  if (path === "/jobs/new") return <JobFormPage />;
+  if ((params = matchPath("/jobs/:id/edit", path))) return <JobFormPage key={params.id} id={params.id} />;
+  if ((params = matchPath("/jobs/:id", path))) return <JobDetailPage key={params.id} id={params.id} />;
+  if (path === "/endpoints") return <EndpointsPage />;
+  if ((params = matchPath("/endpoints/:id", path))) return <EndpointDetailPage key={params.id} id={params.id} />;
+  if (path === "/namespaces") return <NamespacesPage />;
+  if (path === "/tokens") return <TokensPage />;
+  if (path === "/members") return <MembersPage />;
+  if (path === "/audit") return <AuditPage />;
+  if (path === "/install") return <InstallAgentPage />;
+  if (path === "/playground")
+    return (
+      <Suspense fallback={<p className="muted">Loading the playground…</p>}>
+        <PlaygroundPage />
+      </Suspense>
+    );
+  return (
+    <>
+      <h1>Not found</h1>
+      <p>
+        Nothing lives at <code>{path}</code>. <Link href="/">Go to the dashboard</Link>.
+      </p>
+    </>
+  );
+}
+
+function ThemeSwitch() {
+  const [choice, setChoice] = useState<ThemeChoice>(storedTheme());
+  useEffect(() => {
+    applyTheme(choice);
+    const media = window.matchMedia?.("(prefers-color-scheme: dark)");
+    const follow = () => applyTheme(choice);
+    media?.addEventListener("change", follow);
+    return () => media?.removeEventListener("change", follow);
+  }, [choice]);
+  return (
+    <select value={choice} onChange={(e) => setChoice(e.target.value as ThemeChoice)} aria-label="Theme" className="theme-select">
+      <option value="system">System theme</option>
+      <option value="light">Light</option>
+      <option value="dark">Dark</option>
+    </select>
+  );
+}
+
+function TenantSwitch({ session }: { session: Session }) {
+  const me = useQuery(MeQuery, {});
+  const [target, setTarget] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const tenants = me.data?.me.tenants ?? [];
+  // Switching is a new login with `tenant`: the API issues tokens per tenant.
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const password = String(new FormData(event.currentTarget).get("password"));
+    const result = (await request(LoginMutation, { username: session.username, password, tenant: target })).login;
+    if (result.__typename === "AuthPayload") {
+      const old = session.refreshToken;
+      saveSession(sessionFromPayload(result));
+      void request(LogoutMutation, { refreshToken: old }).catch(() => undefined);
+      setTarget(null);
+      navigate("/");
+    } else setError("message" in result ? result.message : "Switching failed");
+  };
+  return (
+    <div className="tenant">
+      <select
+        aria-label="Tenant"
+        value={session.tenantSlug}
+        onChange={(e) => {
+          setError(null);
+          setTarget(e.target.value === session.tenantSlug ? null : e.target.value);
+        }}
+      >
+        {tenants.length === 0 && <option value={session.tenantSlug}>{session.tenantName}</option>}
+        {tenants.map((m) => (
+          <option key={m.tenant.slug} value={m.tenant.slug}>
+            {m.tenant.name} ({m.role.toLowerCase()})
+          </option>
+        ))}
+      </select>
+      {target && (
+        <form className="tenant-login" onSubmit={submit}>
+          <input name="password" type="password" placeholder={`Password for ${target}`} autoFocus required aria-label="Password" />
+          <button className="button small primary">Switch</button>
+          <ErrorNote error={error} />
+        </form>
+      )}
+    </div>
+  );
+}
+
+function Shell({ session, path }: { session: Session; path: string }) {
+  const [menu, setMenu] = useState(false);
+  useEffect(() => setMenu(false), [path]);
+  const logout = async () => {
+    try {
+      await request(LogoutMutation, { refreshToken: session.refreshToken });
+    } finally {
+      saveSession(null);
+      navigate("/login", true);
+    }
+  };
+  const section = "/" + (path.split("/")[1] ?? "");
+  return (
+    <div className="shell">
+      <aside className={`sidebar ${menu ? "open" : ""}`}>
+        <div className="brand">
+          <span className="logo" aria-hidden="true">
+            ◉
+          </span>{" "}
+          Crontopus
+          <button className="button small menu-toggle" aria-label="Menu" aria-expanded={menu} onClick={() => setMenu(!menu)}>
+            ☰
+          </button>
+        </div>
+        <nav aria-label="Main">
+          {NAV.map(([href, label]) => (
+            <Link key={href} href={href} className={section === href ? "active" : ""} aria-current={section === href ? "page" : undefined}>
+              {label}
+            </Link>
+          ))}
+        </nav>
+        <div className="sidebar-foot">
+          <TenantSwitch session={session} />
+          <ThemeSwitch />
+          <div className="row spread">
+            <span className="muted small">{session.username}</span>
+            <button className="button small" onClick={logout}>
+              Log out
+            </button>
+          </div>
+        </div>
+      </aside>
+      <main className={path === "/playground" ? "main wide" : "main"}>
+        <Page path={path} />
+      </main>
+    </div>
+  );
+}
+
+export function App() {
+  const { path, query } = useLocation();
+  const [session, setSession] = useState<Session | null>(loadSession());
+  useEffect(() => onSessionChange(setSession), []);
+  const open = path === "/login" || path === "/register";
+  useEffect(() => {
+    if (!session && !open) navigate(`/login?next=${encodeURIComponent(path + window.location.search)}`, true);
+    if (session && open) navigate("/", true);
+  }, [session, open, path]);
+  if (path === "/register") return <RegisterPage />;
+  if (!session || path === "/login") return <LoginPage next={query.get("next")} />;
+  return <Shell session={session} path={path} />;
+}

@@ -1,0 +1,48 @@
+// Operations of the endpoints and enrollment pages.
+import { graphql } from "../gql";
+
+export const EndpointsQuery = graphql(`
+  query Endpoints($filter: EndpointFilter) {
+    endpoints(filter: $filter, first: 100) {
+      nodes { id name hostname platform status driver appliedCommit lastSeenAt agentVersion }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+`);
+
+export const EndpointQuery = graphql(`
+  query Endpoint($id: UUID!) {
+    endpoint(id: $id) {
+      id name hostname platform status driver drivers appliedCommit lastSeenAt agentVersion enrolledAt machineId
+      labels { key value }
+      jobs(first: 100) { jobId state drift driftReason reportedAt job { id name namespace } }
+    }
+  }
+`);
+
+export const RevokeEndpointMutation = graphql(`
+  mutation RevokeEndpoint($id: UUID!) {
+    revokeEndpoint(id: $id) { __typename ... on UserError { message } }
+  }
+`);
+
+export const EnrollmentTokensQuery = graphql(`
+  query EnrollmentTokens { enrollmentTokens { id name hint useCount maxUses expiresAt revokedAt createdAt } }
+`);
+
+export const CreateEnrollmentTokenMutation = graphql(`
+  mutation CreateEnrollmentToken($name: String!, $maxUses: Int, $expiresInDays: Int) {
+    createEnrollmentToken(name: $name, maxUses: $maxUses, expiresInDays: $expiresInDays) {
+      __typename
+      ... on CreatedEnrollmentToken { plaintext token { id name } }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);
+
+export const RevokeEnrollmentTokenMutation = graphql(`
+  mutation RevokeEnrollmentToken($id: UUID!) {
+    revokeEnrollmentToken(id: $id) { __typename ... on UserError { message } }
+  }
+`);

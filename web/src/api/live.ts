@@ -1,0 +1,96 @@
+// Subscriptions over graphql-transport-ws with the session's token in connectionParams;
+// reconnects forever and reports its state for the live indicator.
+import { createClient, type Client } from "graphql-ws";
+import type { TypedDocumentString } from "../gql/graphql";
+import { freshSession } from "./client";
+import { loadSession, onSessionChange } from "./session";
+
+export type LiveState = "connecting" | "live" | "reconnecting" | "offline";
+type StateListener = (state: LiveState) => void;
+
+let client: Client | null = null;
+let state: LiveState = "offline";
+let everConnected = false;
+const stateListeners = new Set<StateListener>();
+
+function setState(next: LiveState): void {
+  state = next;
+  for (const listener of stateListeners) listener(next);
+}
+
+export function liveState(): LiveState {
+  return state;
+}
+
+export function onLiveState(listener: StateListener): () => void {
+  stateListeners.add(listener);
+  return () => stateListeners.delete(listener);
+}
+
+/** The WebSocket URL of the GraphQL endpoint on the page's own origin. */
+export function graphqlWsUrl(location: { protocol: string; host: string } = window.location): string {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/graphql`;
+}
+
+function liveClient(): Client {
+  if (client) return client;
+  const session = loadSession();
+  identity = session ? `${session.username}@${session.tenantSlug}` : null;
+  everConnected = false;
+  client = createClient({
+    url: graphqlWsUrl(),
+    lazy: true,
+    keepAlive: 15_000,
+    retryAttempts: Number.POSITIVE_INFINITY,
+    shouldRetry: () => true,
+    retryWait: async (retries) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** retries, 10_000)));
+    },
+    connectionParams: async () => {
+      const session = await freshSession();
+      return session ? { authorization: `Bearer ${session.accessToken}` } : {};
+    },
+    on: {
+      connecting: () => setState(everConnected ? "reconnecting" : "connecting"),
+      connected: () => {
+        everConnected = true;
+        setState("live");
+      },
+      closed: () => setState(everConnected ? "reconnecting" : "offline"),
+    },
+  });
+  return client;
+}
+
+// A new session (login, tenant switch, logout) needs a new connection with its token.
+// A refreshed token alone keeps the connection: it was authenticated when it opened.
+let identity: string | null = null;
+onSessionChange((session) => {
+  const next = session ? `${session.username}@${session.tenantSlug}` : null;
+  if (next === identity) return;
+  identity = next;
+  const old = client;
+  client = null;
+  if (old) void old.dispose();
+  setState("offline");
+});
+
+/** Subscribe to a typed operation; returns the function that stops it. */
+export function subscribe<TResult, TVariables>(
+  document: TypedDocumentString<TResult, TVariables>,
+  variables: TVariables,
+  onData: (data: TResult) => void,
+  onError: (error: unknown) => void = (error) => console.error("subscription failed", error),
+): () => void {
+  return liveClient().subscribe<TResult>(
+    { query: document.toString(), variables: variables as Record<string, unknown> },
+    {
+      next: (value) => {
+        if (value.data) onData(value.data as TResult);
+      },
+      error: onError,
+      complete: () => undefined,
+    },
+  );
+}

@@ -1,0 +1,247 @@
+// Every operation the console sends; `npm run codegen` types them from docs/schema.graphql
+// and `npm run check:operations` fails when one no longer validates against it.
+import { graphql } from "../gql";
+
+
+export const LoginMutation = graphql(`
+  mutation Login($username: String!, $password: String!, $tenant: String) {
+    login(username: $username, password: $password, tenant: $tenant) {
+      __typename
+      ... on AuthPayload { accessToken accessTokenExpiresAt refreshToken role tenant { slug name } user { username } }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);
+
+export const RegisterMutation = graphql(`
+  mutation Register($username: String!, $email: String!, $password: String!) {
+    register(username: $username, email: $email, password: $password) {
+      __typename
+      ... on AuthPayload { accessToken accessTokenExpiresAt refreshToken role tenant { slug name } user { username } }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);
+
+export const LogoutMutation = graphql(`
+  mutation Logout($refreshToken: String!) {
+    logout(refreshToken: $refreshToken) { __typename ... on UserError { message } }
+  }
+`);
+
+export const MeQuery = graphql(`
+  query Me {
+    me {
+      role
+      user { id username email }
+      tenant { id slug name }
+      tenants { role tenant { slug name } }
+    }
+  }
+`);
+
+export const RunFields = graphql(`
+  fragment RunFields on Run {
+    id jobId jobName namespace endpointId status startedAt finishedAt durationMs exitCode unknownJob
+  }
+`);
+
+export const DashboardQuery = graphql(`
+  query Dashboard($window: HealthWindow) {
+    dashboard(window: $window) {
+      endpointsOnline endpointsOffline endpointsTotal jobsTotal
+      figures { runs failures successes successRate health }
+      failingJobs { jobId jobName namespace figures { runs failures health lastRunAt } }
+    }
+    runs(first: 50) { nodes { ...RunFields } }
+  }
+`);
+
+export const RunsQuery = graphql(`
+  query Runs($filter: RunFilter, $after: String, $first: Int!) {
+    runs(filter: $filter, after: $after, first: $first) {
+      nodes { ...RunFields }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+`);
+
+export const RunQuery = graphql(`
+  query Run($id: UUID!) {
+    run(id: $id) { ...RunFields commitId output outputTruncated }
+  }
+`);
+
+export const RunEventsSubscription = graphql(`
+  subscription RunEvents($filter: RunFilter) {
+    runEvents(filter: $filter) { kind run { ...RunFields } }
+  }
+`);
+
+export const HealthQuery = graphql(`
+  query Health($window: HealthWindow) {
+    jobHealth(window: $window) { jobId jobName namespace figures { runs failures successes successRate health lastRunAt } }
+    endpointHealth(window: $window) { endpointId name figures { runs failures successes successRate health lastRunAt } }
+  }
+`);
+
+export const JobListFields = graphql(`
+  fragment JobListFields on Job {
+    id name namespace schedule timezone command enabled paused isDiscovered path
+    labels { key value }
+  }
+`);
+
+export const JobsQuery = graphql(`
+  query Jobs($namespace: String, $search: String, $labels: [KeyValueInput!], $after: String) {
+    jobs(namespace: $namespace, search: $search, labels: $labels, after: $after, first: 100) {
+      nodes { ...JobListFields }
+      pageInfo { endCursor hasNextPage }
+    }
+    namespaces { name isSystem jobCount }
+  }
+`);
+
+export const JobFields = graphql(`
+  fragment JobFields on Job {
+    ...JobListFields
+    blobId args env { key value } targetLabels { key value } timeout graceTime concurrency yaml
+  }
+`);
+
+export const JobQuery = graphql(`
+  query Job($id: UUID!) {
+    job(id: $id) { ...JobFields nextRuns(count: 5) }
+    jobHistory(id: $id, first: 20) { commitId message authorName authorEmail time path yaml }
+    runs(filter: { jobId: $id }, first: 10) { nodes { ...RunFields } }
+  }
+`);
+
+export const ValidateManifestQuery = graphql(`
+  query ValidateManifest($yaml: String!) {
+    validateManifest(yaml: $yaml) { valid problems { file path message } }
+  }
+`);
+
+export const SchedulePreviewQuery = graphql(`
+  query SchedulePreview($schedule: String!, $timezone: String!) {
+    schedulePreview(schedule: $schedule, timezone: $timezone, count: 5) {
+      __typename
+      ... on SchedulePreview { expression nextRuns timezone }
+      ... on ValidationError { message fields { path message } }
+    }
+  }
+`);
+
+export const CreateJobMutation = graphql(`
+  mutation CreateJob($input: JobInput!) {
+    createJob(input: $input) {
+      __typename
+      ... on Job { ...JobFields }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);
+
+export const UpdateJobMutation = graphql(`
+  mutation UpdateJob($id: UUID!, $expectedBlobId: String!, $input: JobInput!) {
+    updateJob(id: $id, expectedBlobId: $expectedBlobId, input: $input) {
+      __typename
+      ... on Job { ...JobFields }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);
+
+export const DeleteJobMutation = graphql(`
+  mutation DeleteJob($id: UUID!, $expectedBlobId: String!) {
+    deleteJob(id: $id, expectedBlobId: $expectedBlobId) {
+      __typename
+      ... on UserError { message }
+    }
+  }
+`);
+
+export const AdoptJobMutation = graphql(`
+  mutation AdoptJob($id: UUID!, $targetNamespace: String!) {
+    adoptJob(id: $id, targetNamespace: $targetNamespace) {
+      __typename
+      ... on Job { id }
+      ... on UserError { message }
+    }
+  }
+`);
+
+export const NamespacesQuery = graphql(`
+  query Namespaces { namespaces { name isSystem jobCount } }
+`);
+
+export const CreateNamespaceMutation = graphql(`
+  mutation CreateNamespace($name: String!) {
+    createNamespace(name: $name) {
+      __typename
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);
+
+export const DeleteNamespaceMutation = graphql(`
+  mutation DeleteNamespace($name: String!) {
+    deleteNamespace(name: $name) { __typename ... on UserError { message } }
+  }
+`);
+
+export const ApiTokensQuery = graphql(`
+  query ApiTokens { apiTokens { id name hint scopes createdAt expiresAt lastUsedAt revokedAt } }
+`);
+
+export const CreateApiTokenMutation = graphql(`
+  mutation CreateApiToken($name: String!, $scopes: [TokenScope!]!, $expiresInDays: Int) {
+    createApiToken(name: $name, scopes: $scopes, expiresInDays: $expiresInDays) {
+      __typename
+      ... on CreatedApiToken { plaintext token { id name } }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);
+
+export const RevokeApiTokenMutation = graphql(`
+  mutation RevokeApiToken($id: UUID!) {
+    revokeApiToken(id: $id) { __typename ... on UserError { message } }
+  }
+`);
+
+export const MembersQuery = graphql(`
+  query Members { members { role createdAt user { id username email } } }
+`);
+
+export const AddMemberMutation = graphql(`
+  mutation AddMember($username: String!, $role: Role!) {
+    addMember(username: $username, role: $role) { __typename ... on UserError { message } }
+  }
+`);
+
+export const RemoveMemberMutation = graphql(`
+  mutation RemoveMember($userId: UUID!) {
+    removeMember(userId: $userId) { __typename ... on UserError { message } }
+  }
+`);
+
+export const AuditQuery = graphql(`
+  query Audit($after: String) {
+    auditEvents(first: 50, after: $after) {
+      nodes { id action actor target details createdAt }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+`);
+
+export const RepositoryQuery = graphql(`
+  query Repository { repository { cloneUrl headCommit } }
+`);

@@ -1,0 +1,68 @@
+// Small shared pieces: badges, the live indicator, copy buttons, errors.
+import { useState } from "react";
+import type { LiveState } from "../api/live";
+
+const STATUS_CLASS: Record<string, string> = {
+  SUCCESS: "ok",
+  HEALTHY: "ok",
+  ONLINE: "ok",
+  RUNNING: "info",
+  FAILURE: "bad",
+  FAILING: "bad",
+  TIMEOUT: "bad",
+  MISSED: "warn",
+  DEGRADED: "warn",
+  OFFLINE: "warn",
+  REVOKED: "muted",
+  UNKNOWN: "muted",
+};
+
+export function Badge({ value }: { value: string }) {
+  return <span className={`badge badge-${STATUS_CLASS[value] ?? "muted"}`}>{value}</span>;
+}
+
+const LIVE_TEXT: Record<LiveState, string> = {
+  live: "Live",
+  connecting: "Connecting…",
+  reconnecting: "Reconnecting…",
+  offline: "Offline",
+};
+
+export function LiveIndicator({ state }: { state: LiveState }) {
+  return (
+    <span className={`live live-${state}`} role="status" aria-live="polite" data-testid="live-indicator">
+      <span className="live-dot" aria-hidden="true" />
+      {LIVE_TEXT[state]}
+    </span>
+  );
+}
+
+export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      // Without clipboard access (plain HTTP), select-and-copy by hand still works.
+    }
+    setCopied(true);
+    setTimeout(() => setCopied(false), 1500);
+  };
+  return (
+    <button type="button" className="button small" onClick={copy}>
+      {copied ? "Copied" : label}
+    </button>
+  );
+}
+
+export function ErrorNote({ error }: { error: string | null | undefined }) {
+  return error ? (
+    <p className="error" role="alert">
+      {error}
+    </p>
+  ) : null;
+}
+
+export function Loading({ when }: { when: boolean }) {
+  return when ? <p className="muted">Loading…</p> : null;
+}

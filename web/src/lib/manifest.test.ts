@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { emptyForm, jobInput, manifestYaml, parsePairs } from "./manifest";
+
+describe("the job form", () => {
+  const form = {
+    ...emptyForm("backup"),
+    name: "db-dump",
+    schedule: "0 2 * * *",
+    timezone: "Europe/Berlin",
+    command: "/opt/dump.sh",
+    args: "--full\n\n--quiet",
+    env: "PGHOST=db1\nEMPTY=",
+    labels: "team=platform",
+    targetLabels: "role=db",
+    timeout: "3600",
+  };
+
+  it("turns key=value lines into pairs, keeping '=' inside values", () => {
+    expect(parsePairs("A=1\n\n B = x=y \nFLAG")).toEqual([
+      { key: "A", value: "1" },
+      { key: "B", value: " x=y" },
+      { key: "FLAG", value: "" },
+    ]);
+  });
+
+  it("builds the mutation input with lists, numbers and nulls", () => {
+    const input = jobInput(form);
+    expect(input.args).toEqual(["--full", "--quiet"]);
+    expect(input.timeout).toBe(3600);
+    expect(input.graceTime).toBe(300);
+    expect(input.namespace).toBe("backup");
+    expect(input.targetLabels).toEqual([{ key: "role", value: "db" }]);
+    expect(jobInput({ ...form, timeout: "" }).timeout).toBeNull();
+  });
+
+  it("writes a manifest with every value quoted and enums in manifest spelling", () => {
+    const yaml = manifestYaml({ ...form, concurrency: "FORBID" }, "550e8400-e29b-41d4-a716-446655440000");
+    expect(yaml).toContain('  id: "550e8400-e29b-41d4-a716-446655440000"');
+    expect(yaml).toContain('  schedule: "0 2 * * *"');
+    expect(yaml).toContain('    - "--full"');
+    expect(yaml).toContain('    "PGHOST": "db1"');
+    expect(yaml).toContain("  concurrency: forbid");
+    expect(yaml).toContain("  timeout: 3600");
+    expect(yaml).toContain('  targets:\n    labels:\n      "role": "db"');
+  });
+
+  it("quotes a non-numeric timeout so the validator reports it instead of the YAML parser", () => {
+    expect(manifestYaml({ ...form, timeout: "soon" })).toContain('  timeout: "soon"');
+  });
+});

@@ -1,0 +1,313 @@
+// Tenant administration: namespaces, API tokens (shown once), members and roles, audit log.
+import { useState, type FormEvent } from "react";
+import { request } from "../api/client";
+import { useQuery } from "../api/hooks";
+import {
+  AddMemberMutation,
+  ApiTokensQuery,
+  AuditQuery,
+  CreateApiTokenMutation,
+  CreateNamespaceMutation,
+  DeleteNamespaceMutation,
+  MembersQuery,
+  NamespacesQuery,
+  RemoveMemberMutation,
+  RevokeApiTokenMutation,
+} from "../api/operations";
+import { loadSession } from "../api/session";
+import { CopyButton, ErrorNote, Loading } from "../components/bits";
+import type { Role, TokenScope } from "../gql/graphql";
+import { formatAgo, formatTime } from "../lib/format";
+import { Link } from "../router";
+
+type Outcome = { __typename: string; message?: string };
+const failure = (result: Outcome, what: string): string | null =>
+  "message" in result && result.message ? result.message : result.__typename.endsWith("Error") ? `${what} failed` : null;
+
+export function NamespacesPage() {
+  const { data, error, reload } = useQuery(NamespacesQuery, {});
+  const [problem, setProblem] = useState<string | null>(null);
+  const create = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const target = event.currentTarget;
+    const name = String(new FormData(target).get("name"));
+    const result = (await request(CreateNamespaceMutation, { name })).createNamespace;
+    setProblem(failure(result, "Creating the namespace"));
+    if (result.__typename === "Namespace") target.reset();
+    reload();
+  };
+  const remove = async (name: string) => {
+    if (!confirm(`Delete namespace ${name}?`)) return;
+    setProblem(failure((await request(DeleteNamespaceMutation, { name })).deleteNamespace, "Deleting the namespace"));
+    reload();
+  };
+  return (
+    <>
+      <header className="page-head">
+        <h1>Namespaces</h1>
+      </header>
+      <ErrorNote error={error ?? problem} />
+      <form className="filters" onSubmit={create}>
+        <input name="name" placeholder="new-namespace" required pattern="[a-z0-9]([\-a-z0-9]*[a-z0-9])?" aria-label="Namespace name" />
+        <button className="button primary">Create</button>
+      </form>
+      <section className="card">
+        <table>
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th className="num">Jobs</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {data?.namespaces.map((ns) => (
+              <tr key={ns.name}>
+                <td>
+                  <Link href={`/jobs?namespace=${ns.name}`}>{ns.name}</Link> {ns.isSystem && <span className="badge badge-muted">system</span>}
+                </td>
+                <td className="num">{ns.jobCount}</td>
+                <td>
+                  {!ns.isSystem && ns.jobCount === 0 && (
+                    <button className="button small danger" onClick={() => remove(ns.name)}>
+                      Delete
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+    </>
+  );
+}
+
+const SCOPES: TokenScope[] = ["READ", "WRITE", "CHECKIN"];
+
+export function TokensPage() {
+  const { data, error, reload } = useQuery(ApiTokensQuery, {});
+  const [created, setCreated] = useState<{ name: string; plaintext: string } | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const create = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const target = event.currentTarget;
+    const form = new FormData(target);
+    const scopes = SCOPES.filter((s) => form.get(s));
+    const days = String(form.get("days") || "");
+    const result = (
+      await request(CreateApiTokenMutation, { name: String(form.get("name")), scopes, expiresInDays: days ? Number(days) : null })
+    ).createApiToken;
+    if (result.__typename === "CreatedApiToken") {
+      setCreated({ name: result.token.name, plaintext: result.plaintext });
+      setProblem(null);
+      target.reset();
+    } else setProblem(failure(result, "Creating the token"));
+    reload();
+  };
+  const revoke = async (id: string, name: string) => {
+    if (!confirm(`Revoke token ${name}? Anything using it stops working at once.`)) return;
+    setProblem(failure((await request(RevokeApiTokenMutation, { id })).revokeApiToken, "Revoking"));
+    reload();
+  };
+  return (
+    <>
+      <header className="page-head">
+        <h1>API tokens</h1>
+      </header>
+      <ErrorNote error={error ?? problem} />
+      {created && (
+        <section className="card once" role="alert">
+          <h2>Token {created.name} created</h2>
+          <p>Copy it now: it is shown this once only.</p>
+          <div className="row">
+            <code className="secret" data-testid="token-plaintext">
+              {created.plaintext}
+            </code>
+            <CopyButton text={created.plaintext} />
+            <button className="button small" onClick={() => setCreated(null)}>
+              Done
+            </button>
+          </div>
+        </section>
+      )}
+      <form className="card filters" onSubmit={create}>
+        <input name="name" placeholder="Token name" required aria-label="Token name" />
+        {SCOPES.map((scope) => (
+          <label key={scope} className="check">
+            <input type="checkbox" name={scope} defaultChecked={scope === "READ"} /> {scope}
+          </label>
+        ))}
+        <input name="days" placeholder="Expires in days" inputMode="numeric" aria-label="Expires in days" />
+        <button className="button primary">Create token</button>
+      </form>
+      <section className="card">
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Scopes</th>
+                <th>Ends in</th>
+                <th>Created</th>
+                <th>Last used</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {data?.apiTokens.map((t) => (
+                <tr key={t.id} className={t.revokedAt ? "revoked" : ""}>
+                  <td>{t.name}</td>
+                  <td>{t.scopes.join(", ")}</td>
+                  <td>
+                    <code>…{t.hint}</code>
+                  </td>
+                  <td>{formatTime(t.createdAt)}</td>
+                  <td>{formatAgo(t.lastUsedAt)}</td>
+                  <td>
+                    {t.revokedAt ? (
+                      <span className="muted">revoked</span>
+                    ) : (
+                      <button className="button small danger" onClick={() => revoke(t.id, t.name)}>
+                        Revoke
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+    </>
+  );
+}
+
+const ROLES: Role[] = ["OWNER", "ADMIN", "MEMBER", "VIEWER"];
+
+export function MembersPage() {
+  const { data, error, reload } = useQuery(MembersQuery, {});
+  const [problem, setProblem] = useState<string | null>(null);
+  const role = loadSession()?.role;
+  const canManage = role === "OWNER" || role === "ADMIN";
+  const add = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const result = (await request(AddMemberMutation, { username: String(form.get("username")), role: form.get("role") as Role })).addMember;
+    setProblem(failure(result, "Adding the member"));
+    reload();
+  };
+  const remove = async (userId: string, username: string) => {
+    if (!confirm(`Remove ${username} from this tenant?`)) return;
+    setProblem(failure((await request(RemoveMemberMutation, { userId })).removeMember, "Removing the member"));
+    reload();
+  };
+  return (
+    <>
+      <header className="page-head">
+        <h1>Members</h1>
+      </header>
+      <ErrorNote error={error ?? problem} />
+      {canManage && (
+        <form className="card filters" onSubmit={add}>
+          <input name="username" placeholder="Registered user name" required aria-label="User name" />
+          <select name="role" defaultValue="MEMBER" aria-label="Role">
+            {ROLES.map((r) => (
+              <option key={r}>{r}</option>
+            ))}
+          </select>
+          <button className="button primary">Add member</button>
+          <span className="muted small">Adding an existing member again changes their role.</span>
+        </form>
+      )}
+      <section className="card">
+        <table>
+          <thead>
+            <tr>
+              <th>User</th>
+              <th>Email</th>
+              <th>Role</th>
+              <th>Since</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {data?.members.map((m) => (
+              <tr key={m.user.id}>
+                <td>{m.user.username}</td>
+                <td>{m.user.email}</td>
+                <td>{m.role}</td>
+                <td>{formatTime(m.createdAt)}</td>
+                <td>
+                  {canManage && (
+                    <button className="button small danger" onClick={() => remove(m.user.id, m.user.username)}>
+                      Remove
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+    </>
+  );
+}
+
+type AuditRow = { id: string; action: string; actor: string; target: string; details: unknown; createdAt: string };
+
+export function AuditPage() {
+  const { data, error, loading } = useQuery(AuditQuery, { after: null });
+  const [more, setMore] = useState<{ rows: AuditRow[]; end: string | null; hasMore: boolean } | null>(null);
+  const rows = [...(data?.auditEvents.nodes ?? []), ...(more?.rows ?? [])];
+  const end = more ? more.end : (data?.auditEvents.pageInfo.endCursor ?? null);
+  const hasMore = more ? more.hasMore : (data?.auditEvents.pageInfo.hasNextPage ?? false);
+  const loadMore = async () => {
+    const next = (await request(AuditQuery, { after: end })).auditEvents;
+    setMore({ rows: [...(more?.rows ?? []), ...next.nodes], end: next.pageInfo.endCursor ?? null, hasMore: next.pageInfo.hasNextPage });
+  };
+  return (
+    <>
+      <header className="page-head">
+        <h1>Audit log</h1>
+      </header>
+      <ErrorNote error={error} />
+      <Loading when={loading && !data} />
+      <section className="card">
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Actor</th>
+                <th>Action</th>
+                <th>Target</th>
+                <th>Details</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((e) => (
+                <tr key={e.id}>
+                  <td>{formatTime(e.createdAt)}</td>
+                  <td>{e.actor}</td>
+                  <td>
+                    <code>{e.action}</code>
+                  </td>
+                  <td>{e.target}</td>
+                  <td className="truncate">
+                    <code>{JSON.stringify(e.details)}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        {hasMore && (
+          <button className="button" onClick={loadMore}>
+            Load more
+          </button>
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,119 @@
+// Log in and register; both end with a stored session and the page the user wanted.
+import { useState, type FormEvent } from "react";
+import { request, sessionFromPayload, type AuthPayloadLike } from "../api/client";
+import { LoginMutation, RegisterMutation } from "../api/operations";
+import { saveSession } from "../api/session";
+import { ErrorNote } from "../components/bits";
+import { Link, navigate } from "../router";
+
+type AuthAnswer = { __typename: string; message?: string; fields?: { path: string[]; message: string }[] };
+
+/** The message to show for a failed login or registration, naming the fields. */
+export function authFailure(answer: AuthAnswer): string {
+  const fields = answer.fields?.map((f) => `${f.path.join(".")}: ${f.message}`) ?? [];
+  return [answer.message ?? "That did not work", ...fields].join(" — ");
+}
+
+function finish(answer: AuthAnswer & Partial<AuthPayloadLike>, next: string | null): string | null {
+  if (answer.__typename !== "AuthPayload") return authFailure(answer);
+  saveSession(sessionFromPayload(answer as AuthPayloadLike));
+  navigate(next && next.startsWith("/") ? next : "/", true);
+  return null;
+}
+
+export function LoginPage({ next }: { next: string | null }) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    setBusy(true);
+    try {
+      const data = await request(LoginMutation, {
+        username: String(form.get("username")),
+        password: String(form.get("password")),
+        tenant: String(form.get("tenant") || "") || null,
+      });
+      setError(finish(data.login, next));
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="auth">
+      <form className="card auth-card" onSubmit={submit}>
+        <h1>Log in to Crontopus</h1>
+        <label>
+          User name
+          <input name="username" autoComplete="username" required autoFocus />
+        </label>
+        <label>
+          Password
+          <input name="password" type="password" autoComplete="current-password" required />
+        </label>
+        <label>
+          Tenant <span className="muted">(optional slug)</span>
+          <input name="tenant" autoComplete="off" />
+        </label>
+        <ErrorNote error={error} />
+        <button className="button primary" disabled={busy}>
+          Log in
+        </button>
+        <p className="muted">
+          No account? <Link href="/register">Register</Link>
+        </p>
+      </form>
+    </div>
+  );
+}
+
+export function RegisterPage() {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    setBusy(true);
+    try {
+      const data = await request(RegisterMutation, {
+        username: String(form.get("username")),
+        email: String(form.get("email")),
+        password: String(form.get("password")),
+      });
+      setError(finish(data.register, "/"));
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="auth">
+      <form className="card auth-card" onSubmit={submit}>
+        <h1>Create a Crontopus account</h1>
+        <p className="muted">You get a tenant of your own and become its owner.</p>
+        <label>
+          User name
+          <input name="username" autoComplete="username" required autoFocus />
+        </label>
+        <label>
+          Email
+          <input name="email" type="email" autoComplete="email" required />
+        </label>
+        <label>
+          Password
+          <input name="password" type="password" autoComplete="new-password" required minLength={8} />
+        </label>
+        <ErrorNote error={error} />
+        <button className="button primary" disabled={busy}>
+          Register
+        </button>
+        <p className="muted">
+          Have an account? <Link href="/login">Log in</Link>
+        </p>
+      </form>
+    </div>
+  );
+}

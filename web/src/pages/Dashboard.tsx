@@ -1,0 +1,77 @@
+// The front page: fleet and health totals, failing jobs, and the latest runs live.
+import { useState } from "react";
+import { useLiveState, useQuery } from "../api/hooks";
+import { useLiveRuns } from "../api/liveRuns";
+import { DashboardQuery } from "../api/operations";
+import { Badge, ErrorNote, LiveIndicator } from "../components/bits";
+import { RunTable } from "../components/RunTable";
+import type { HealthWindow } from "../gql/graphql";
+import { formatAgo, formatRate } from "../lib/format";
+import { Link } from "../router";
+import { WindowPicker } from "./Health";
+
+export function DashboardPage() {
+  const [window, setWindow] = useState<HealthWindow>("H24");
+  const { data, error } = useQuery(DashboardQuery, { window });
+  const [runs] = useLiveRuns(data?.runs.nodes ?? null, null, 500);
+  const live = useLiveState();
+  const d = data?.dashboard;
+  return (
+    <>
+      <header className="page-head">
+        <h1>Dashboard</h1>
+        <div className="row">
+          <WindowPicker value={window} onChange={setWindow} />
+          <LiveIndicator state={live} />
+        </div>
+      </header>
+      <ErrorNote error={error} />
+      <section className="tiles">
+        <div className="tile">
+          <span className="tile-value" data-testid="endpoints-online">
+            {d ? d.endpointsOnline : "…"}
+          </span>
+          <span className="tile-label">endpoints online</span>
+        </div>
+        <div className="tile">
+          <span className="tile-value">{d ? d.endpointsOffline : "…"}</span>
+          <span className="tile-label">offline of {d?.endpointsTotal ?? "…"}</span>
+        </div>
+        <div className="tile">
+          <span className="tile-value">{d ? d.figures.runs : "…"}</span>
+          <span className="tile-label">runs</span>
+        </div>
+        <div className="tile">
+          <span className="tile-value">{d ? d.figures.failures : "…"}</span>
+          <span className="tile-label">failures ({formatRate(d?.figures.successRate)} ok)</span>
+        </div>
+        <div className="tile">
+          <span className="tile-value">{d ? d.jobsTotal : "…"}</span>
+          <span className="tile-label">jobs</span>
+        </div>
+      </section>
+      {d && d.failingJobs.length > 0 && (
+        <section className="card">
+          <h2>Failing jobs</h2>
+          <ul className="plain">
+            {d.failingJobs.map((job) => (
+              <li key={job.jobId}>
+                <Badge value={job.figures.health} /> <Link href={`/jobs/${job.jobId}`}>{job.jobName ?? job.jobId}</Link>{" "}
+                <span className="muted">
+                  {job.namespace} · {job.figures.failures}/{job.figures.runs} failed · last {formatAgo(job.figures.lastRunAt)}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      <section className="card">
+        <div className="row spread">
+          <h2>Latest runs</h2>
+          <Link href="/runs">Run log →</Link>
+        </div>
+        <RunTable runs={runs} />
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,119 @@
+// Health of every job and endpoint over a window.
+import { useState } from "react";
+import { useQuery } from "../api/hooks";
+import { HealthQuery } from "../api/operations";
+import { Badge, ErrorNote, Loading } from "../components/bits";
+import type { HealthWindow } from "../gql/graphql";
+import { formatAgo, formatRate } from "../lib/format";
+import { Link } from "../router";
+
+const WINDOWS: [HealthWindow, string][] = [
+  ["H24", "24 h"],
+  ["D7", "7 days"],
+  ["D30", "30 days"],
+  ["D90", "90 days"],
+];
+
+export function WindowPicker({ value, onChange }: { value: HealthWindow; onChange: (w: HealthWindow) => void }) {
+  return (
+    <div className="segmented" role="group" aria-label="Window">
+      {WINDOWS.map(([window, label]) => (
+        <button
+          key={window}
+          type="button"
+          className={window === value ? "active" : ""}
+          aria-pressed={window === value}
+          onClick={() => onChange(window)}
+        >
+          {label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+type Figures = { runs: number; failures: number; successRate?: number | null; health: string; lastRunAt?: string | null };
+
+function FigureCells({ figures }: { figures: Figures }) {
+  return (
+    <>
+      <td>
+        <Badge value={figures.health} />
+      </td>
+      <td className="num">{figures.runs}</td>
+      <td className="num">{figures.failures}</td>
+      <td className="num">{formatRate(figures.successRate)}</td>
+      <td>{formatAgo(figures.lastRunAt)}</td>
+    </>
+  );
+}
+
+export function HealthPage() {
+  const [window, setWindow] = useState<HealthWindow>("H24");
+  const { data, error, loading } = useQuery(HealthQuery, { window });
+  return (
+    <>
+      <header className="page-head">
+        <h1>Health</h1>
+        <WindowPicker value={window} onChange={setWindow} />
+      </header>
+      <ErrorNote error={error} />
+      <Loading when={loading && !data} />
+      <section className="card">
+        <h2>By job</h2>
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th>Job</th>
+                <th>Health</th>
+                <th className="num">Runs</th>
+                <th className="num">Failures</th>
+                <th className="num">Success</th>
+                <th>Last run</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data?.jobHealth.map((job) => (
+                <tr key={job.jobId}>
+                  <td>
+                    <Link href={`/jobs/${job.jobId}`}>{job.jobName ?? job.jobId}</Link>{" "}
+                    <span className="muted">{job.namespace}</span>
+                  </td>
+                  <FigureCells figures={job.figures} />
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        {data && data.jobHealth.length === 0 && <p className="muted">No jobs yet.</p>}
+      </section>
+      <section className="card">
+        <h2>By endpoint</h2>
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th>Endpoint</th>
+                <th>Health</th>
+                <th className="num">Runs</th>
+                <th className="num">Failures</th>
+                <th className="num">Success</th>
+                <th>Last run</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data?.endpointHealth.map((endpoint) => (
+                <tr key={endpoint.endpointId}>
+                  <td>{endpoint.name}</td>
+                  <FigureCells figures={endpoint.figures} />
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        {data && data.endpointHealth.length === 0 && <p className="muted">No endpoints have reported runs.</p>}
+      </section>
+    </>
+  );
+}
