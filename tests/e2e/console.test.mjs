@@ -1,0 +1,276 @@
+// The web console in a real browser against a real server: register, create a job with the
+// form, see it in the list and in Git history, report runs over HTTP and watch them arrive
+// live, use the offline playground, and screenshot every page in light and dark mode.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { join } from "node:path";
+import {
+  PASSWORD,
+  checkinToken,
+  graphql,
+  launchBrowser,
+  postCheckIn,
+  screenshotDir,
+  startServer,
+} from "./support.mjs";
+
+let server;
+let chromium;
+let context;
+let page;
+let jobId;
+let token; // an API token with the CHECKIN scope
+const foreignRequests = [];
+const pageErrors = [];
+
+async function accessToken() {
+  return page.evaluate(() => JSON.parse(localStorage.getItem("crontopus.session")).accessToken);
+}
+
+async function open(path) {
+  await page.goto(server.url + path);
+}
+
+describe("the web console", () => {
+  before(async () => {
+    server = await startServer();
+    chromium = await launchBrowser();
+    context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    // Air-gapped sites: the console must never reach beyond its own server.
+    page.on("request", (request) => {
+      const url = request.url();
+      if (!url.startsWith(server.url) && !url.startsWith("ws://127.0.0.1") && !url.startsWith("data:")) foreignRequests.push(url);
+    });
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+  });
+
+  after(async () => {
+    await context?.close();
+    await chromium?.close();
+    await server?.stop();
+  });
+
+  test("a new user registers and lands on a live dashboard", async () => {
+    await open("/");
+    await page.waitForURL(/\/login/);
+    await page.click("text=Register");
+    await page.fill("input[name=username]", "alice");
+    await page.fill("input[name=email]", "alice@example.com");
+    await page.fill("input[name=password]", PASSWORD);
+    await page.click("button:has-text('Register')");
+    await page.waitForSelector("h1:has-text('Dashboard')");
+    await page.waitForSelector("[data-testid=live-indicator]:has-text('Live')");
+  });
+
+  test("the job form validates as one types and creates the job", async () => {
+    await open("/jobs/new");
+    await page.fill("input[name=name]", "nightly-backup");
+    await page.fill("input[name=command]", "/opt/scripts/backup.sh");
+    await page.fill("input[name=schedule]", "5/15 * * * *");
+    await page.waitForSelector("[data-testid=schedule-preview] .error");
+    await page.waitForSelector("[data-testid=validation] .error:has-text('schedule')");
+    await page.fill("input[name=schedule]", "0 2 * * *");
+    await page.fill("input[name=timezone]", "Europe/Berlin");
+    await page.waitForSelector("[data-testid=validation]:has-text('Valid manifest')");
+    await page.waitForSelector("[data-testid=schedule-preview] .chip");
+    await page.click("button:has-text('Create job')");
+    await page.waitForSelector("h1:has-text('nightly-backup')");
+    jobId = page.url().split("/").pop();
+    assert.match(jobId, /^[0-9a-f-]{36}$/);
+    const yaml = await page.textContent("[data-testid=yaml]");
+    assert.match(yaml, /schedule: "?0 2 \* \* \*"?/);
+    assert.equal(await page.locator("[data-testid=next-runs] li").count(), 5);
+    assert.equal(await page.locator("[data-testid=history] li").count(), 1);
+  });
+
+  test("the job appears in the list and an edit shows up in Git history with its diff", async () => {
+    await open("/jobs");
+    await page.waitForSelector("[data-testid=jobs-table] a:has-text('nightly-backup')");
+    await page.click("[data-testid=jobs-table] a:has-text('nightly-backup')");
+    await page.click("a:has-text('Edit')");
+    await page.waitForSelector("input[name=schedule]");
+    await page.waitForFunction(() => document.querySelector("input[name=schedule]")?.value === "0 2 * * *");
+    await page.fill("input[name=schedule]", "30 3 * * *");
+    await page.waitForSelector("[data-testid=validation]:has-text('Valid manifest')");
+    await page.click("button:has-text('Save changes')");
+    await page.waitForSelector("[data-testid=history] li >> nth=1");
+    assert.equal(await page.locator("[data-testid=history] li").count(), 2);
+    const diff = await page.textContent("[data-testid=diff]");
+    assert.match(diff, /-\s*schedule: "?0 2/);
+    assert.match(diff, /\+\s*schedule: "?30 3/);
+  });
+
+  test("an edit that meets someone else's change shows their version instead of overwriting", async () => {
+    await open(`/jobs/${jobId}/edit`);
+    await page.waitForFunction(() => document.querySelector("input[name=schedule]")?.value === "30 3 * * *");
+    const api = await accessToken();
+    const current = await graphql(server.url, api, `query($id: UUID!) { job(id: $id) { blobId } }`, { id: jobId });
+    await graphql(
+      server.url,
+      api,
+      `mutation($id: UUID!, $blob: String!) { updateJob(id: $id, expectedBlobId: $blob, input: {
+        name: "nightly-backup", schedule: "45 4 * * *", command: "/opt/scripts/backup.sh", timezone: "Europe/Berlin" }) { __typename } }`,
+      { id: jobId, blob: current.job.blobId },
+    );
+    await page.fill("input[name=command]", "/opt/scripts/backup.sh --full");
+    await page.click("button:has-text('Save changes')");
+    const conflict = await page.waitForSelector("[data-testid=conflict]");
+    assert.match(await conflict.textContent(), /45 4 \* \* \*/);
+    await page.click("button:has-text('Discard mine, edit theirs')");
+    await page.waitForFunction(() => document.querySelector("input[name=schedule]")?.value === "45 4 * * *");
+  });
+
+  test("an API token is shown once with a copy button", async () => {
+    await open("/tokens");
+    await page.fill("input[name=name]", "cron-scripts");
+    await page.uncheck("input[name=READ]");
+    await page.check("input[name=CHECKIN]");
+    await page.click("button:has-text('Create token')");
+    token = (await page.textContent("[data-testid=token-plaintext]")).trim();
+    assert.match(token, /^ctp_/);
+    await page.reload();
+    await page.waitForSelector("td:has-text('cron-scripts')");
+    assert.equal(await page.locator("[data-testid=token-plaintext]").count(), 0);
+  });
+
+  test("a check-in over HTTP appears on the dashboard without reloading", async () => {
+    await open("/");
+    await page.waitForSelector("[data-testid=live-indicator]:has-text('Live')");
+    const runId = await postCheckIn(server.url, token, jobId, 0, "backup finished\n");
+    await page.waitForSelector(`[data-run-id="${runId}"]`, { timeout: 5_000 });
+    assert.match(await page.textContent(`[data-run-id="${runId}"]`), /SUCCESS/);
+  });
+
+  test("the run log prepends matching runs live and shows a run's output", async () => {
+    await open("/runs?status=FAILURE");
+    await page.waitForSelector("[data-testid=live-indicator]:has-text('Live')");
+    const ok = await postCheckIn(server.url, token, jobId, 0, "fine\n");
+    const failed = await postCheckIn(server.url, token, jobId, 3, "disk full\n");
+    await page.waitForSelector(`[data-run-id="${failed}"]`);
+    assert.equal(await page.locator(`[data-run-id="${ok}"]`).count(), 0, "a SUCCESS run does not match the filter");
+    await open("/runs");
+    await page.waitForSelector(`[data-run-id="${failed}"]`);
+    const next = await postCheckIn(server.url, token, jobId, 0, "again\n");
+    await page.waitForSelector(`[data-run-id="${next}"]`);
+    const first = await page.locator(".vbody [data-run-id]").first().getAttribute("data-run-id");
+    assert.equal(first, next, "the newest run is on top");
+    await page.click(`[data-run-id="${failed}"] a`);
+    await page.waitForSelector("[data-testid=run-output]:has-text('disk full')");
+  });
+
+  test("an endpoint enrolled through the API is listed", async (t) => {
+    const api = await accessToken();
+    const schema = await graphql(server.url, api, `{ __type(name: "Mutation") { fields { name } } }`);
+    if (!schema.__type.fields.some((f) => f.name === "enrollEndpoint")) {
+      t.skip("this server has no enrollEndpoint yet");
+      return;
+    }
+    const made = await graphql(
+      server.url,
+      api,
+      `mutation { createEnrollmentToken(name: "e2e") { __typename ... on CreatedEnrollmentToken { plaintext } ... on UserError { message } } }`,
+    );
+    const enrolled = await graphql(
+      server.url,
+      null,
+      `mutation($t: String!) { enrollEndpoint(enrollmentToken: $t, name: "web-1", hostname: "web-1.example.com",
+        platform: "linux", machineId: "e2e-machine-0001", agentVersion: "0.1.0", drivers: ["cron"]) {
+        __typename ... on UserError { message } } }`,
+      { t: made.createEnrollmentToken.plaintext },
+    );
+    assert.notEqual(enrolled.enrollEndpoint.__typename.endsWith("Error"), true, JSON.stringify(enrolled));
+    await open("/endpoints");
+    await page.waitForSelector("[data-testid=endpoints-table] a:has-text('web-1')");
+  });
+
+  test("the offline playground runs a query and a subscription with the console's token", async () => {
+    await open("/graphql");
+    await page.waitForURL(/\/playground$/);
+    await page.waitForSelector(".graphiql-container .CodeMirror");
+    // GraphiQL takes the operation's name from the editor a moment after a change; the tab
+    // shows it when it is ready to run.
+    const setQuery = async (text, name) => {
+      await page.evaluate((value) => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue(value), text);
+      await page.waitForSelector(`.graphiql-tab:has-text('${name}'), .graphiql-session-header:has-text('${name}')`);
+    };
+    const response = () => page.evaluate(() => document.querySelector(".graphiql-response .CodeMirror").CodeMirror.getValue());
+    await setQuery("query Mine { me { user { username } } }", "Mine");
+    await page.click(".graphiql-execute-button");
+    await page.waitForFunction(() => document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror.getValue().includes("alice"));
+    assert.match(await response(), /"username": "alice"/);
+
+    await setQuery("subscription Watch { runEvents { kind run { id status output } } }", "Watch");
+    await page.click(".graphiql-execute-button");
+    await page.waitForTimeout(500); // the subscription is registered once the socket is acknowledged
+    const runId = await postCheckIn(server.url, token, jobId, 0, "from the playground test\n");
+    await page.waitForFunction(
+      (id) => document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror.getValue().includes(id),
+      runId,
+      { timeout: 10_000 },
+    );
+    await page.click(".graphiql-execute-button"); // stop the subscription
+  });
+
+  test("every page renders in light and dark mode (screenshots in test-artifacts/)", async () => {
+    const dir = screenshotDir();
+    const pages = [
+      ["dashboard", "/"],
+      ["runs", "/runs"],
+      ["health", "/health-report"],
+      ["jobs", "/jobs"],
+      ["job", `/jobs/${jobId}`],
+      ["job-edit", `/jobs/${jobId}/edit`],
+      ["job-new", "/jobs/new"],
+      ["endpoints", "/endpoints"],
+      ["namespaces", "/namespaces"],
+      ["tokens", "/tokens"],
+      ["members", "/members"],
+      ["audit", "/audit"],
+      ["install", "/install"],
+      ["playground", "/playground"],
+    ];
+    for (const scheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const [name, path] of pages) {
+        await open(path);
+        await page.waitForSelector("main h1, [data-testid=playground] .CodeMirror").catch((error) => {
+          throw new Error(`${path} (${scheme}) did not render: ${error.message}`);
+        });
+        await page.waitForLoadState("networkidle");
+        assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), scheme);
+        await page.screenshot({ path: join(dir, `${name}-${scheme}.png`), fullPage: name !== "playground" });
+      }
+    }
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const [name, path] of [["dashboard", "/"], ["job", `/jobs/${jobId}`]]) {
+      await open(path);
+      await page.waitForSelector("main h1");
+      await page.screenshot({ path: join(dir, `${name}-phone-dark.png`), fullPage: true });
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.context().clearCookies();
+    await page.evaluate(() => localStorage.removeItem("crontopus.session"));
+    await open("/login");
+    await page.screenshot({ path: join(dir, "login-light.png") });
+  });
+
+  test("logging out ends the session and returns to the login page", async () => {
+    await page.evaluate(() => localStorage.removeItem("crontopus.session"));
+    await open("/login");
+    await page.fill("input[name=username]", "alice");
+    await page.fill("input[name=password]", PASSWORD);
+    await page.click("button:has-text('Log in')");
+    await page.waitForSelector("h1:has-text('Dashboard')");
+    await page.click("button:has-text('Log out')");
+    await page.waitForURL(/\/login/);
+    assert.equal(await page.evaluate(() => localStorage.getItem("crontopus.session")), null);
+  });
+
+  test("nothing was loaded from beyond the server and no page threw", () => {
+    assert.deepEqual(foreignRequests, []);
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -1,0 +1,145 @@
+// Shared pieces of the browser tests and the console benchmark: a real crontopus-server in a
+// temporary data directory, Debian's Chromium driven by playwright-core, and small API helpers.
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+// playwright-core lives in web/node_modules; the tests sit outside that package.
+const require = createRequire(new URL("../../web/package.json", import.meta.url));
+const { chromium } = require("playwright-core");
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const ARTIFACTS = join(ROOT, "test-artifacts");
+export const CHROMIUM = process.env.CRONTOPUS_CHROMIUM ?? "/usr/bin/chromium";
+export const PASSWORD = "correct horse battery staple";
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Start `crontopus-server serve --migrate` on a free port with a fresh data directory. */
+export async function startServer() {
+  const dataDir = mkdtempSync(join(tmpdir(), "crontopus-e2e-"));
+  const port = await freePort();
+  const bin = process.env.CRONTOPUS_SERVER ?? join(ROOT, ".venv/bin/crontopus-server");
+  const env = { ...process.env, CRONTOPUS_DATA_DIR: dataDir };
+  delete env.CRONTOPUS_DATABASE_URL; // SQLite under the data directory
+  const child = spawn(bin, ["--log-level", "warning", "serve", "--migrate", "--host", "127.0.0.1", "--port", String(port)], {
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`crontopus-server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/health`)).ok) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const console = await fetch(`${url}/`);
+  if (!console.ok) throw new Error(`the server does not serve the console: ${await console.text()}`);
+  return {
+    url,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => {
+        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Launch Debian's Chromium headless, with nothing phoning home (playwright gives every
+ * launch a fresh temporary profile, so no --user-data-dir is passed). */
+export async function launchBrowser() {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+    },
+  };
+}
+
+/** Run a GraphQL operation against the server with a bearer token; fail on GraphQL errors. */
+export async function graphql(url, token, query, variables = {}) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(`${url}/graphql`, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+  const body = await response.json();
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+/** Register a user (who owns a new tenant) over the API; returns the access token. */
+export async function register(url, username) {
+  const data = await graphql(
+    url,
+    null,
+    `mutation($u: String!, $e: String!, $p: String!) { register(username: $u, email: $e, password: $p) {
+      __typename ... on AuthPayload { accessToken } ... on UserError { message } } }`,
+    { u: username, e: `${username}@example.com`, p: PASSWORD },
+  );
+  if (data.register.__typename !== "AuthPayload") throw new Error(data.register.message);
+  return data.register.accessToken;
+}
+
+/** Create an API token with the CHECKIN scope; returns its plaintext. */
+export async function checkinToken(url, accessToken) {
+  const data = await graphql(
+    url,
+    accessToken,
+    `mutation { createApiToken(name: "e2e-checkin", scopes: [CHECKIN]) {
+      __typename ... on CreatedApiToken { plaintext } ... on UserError { message } } }`,
+  );
+  return data.createApiToken.plaintext;
+}
+
+/** Report a finished run over plain HTTP, as a cron one-liner would; returns its run id. */
+export async function postCheckIn(url, token, jobId, exitCode = 0, output = "done\n", runId = randomUUID()) {
+  const response = await fetch(`${url}/checkin/${jobId}/${exitCode}?rid=${runId}&duration=1.5`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}` },
+    body: output,
+  });
+  if (!response.ok) throw new Error(`check-in refused: ${response.status} ${await response.text()}`);
+  return runId;
+}
+
+export function screenshotDir() {
+  const dir = join(ARTIFACTS, "screenshots");
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
