@@ -51,3 +51,16 @@ def test_a_server_url_must_be_http(cli: Cli) -> None:
     result = cli("jobs", "list", "--server", "ftp://example.com")
     assert result.code == 2
     assert "--server: 'ftp://example.com' is not an http:// or https:// URL" in result.err
+
+
+def test_help_imports_none_of_the_heavy_modules() -> None:
+    probe = (
+        "import sys, io\n"
+        "from crontopus.cli.main import main\n"
+        "main(['jobs', 'list', '--help'], stdout=io.StringIO())\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'gql', 'httpx', 'websockets', 'graphql', 'yaml', 'cronsim'} "
+        "or m.startswith('crontopus.core'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
