@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 from uuid import UUID
 
-from crontopus.drivers.errors import PermanentDriverError
+from crontopus.core.enums import Concurrency
+from crontopus.drivers.errors import ConversionRefused, PermanentDriverError
 
 # A content hash is written into native markers, so it must survive any native format.
 _HASH_PATTERN = re.compile(r"[A-Za-z0-9_.:+-]{1,128}")
+_CONCURRENCY = tuple(policy.value for policy in Concurrency)
 
 
 def content_hash(*parts: str | None) -> str:
@@ -60,6 +62,12 @@ class DesiredEntry:
     `command` is the wrapper's argv, built by the agent (absolute path of `crontopus-agent`,
     `run-job`, the job UUID, and `--state-dir DIR` when not the default). Drivers identify
     their entries by `job_id` and detect changes by `content_hash`.
+
+    The last three fields carry manifest choices a native scheduler may need:
+    `accept_dst_difference` is the job's opt-in for this driver (`spec.systemd` or
+    `spec.taskScheduler` `.acceptDstDifferences`), `timeout` is `spec.timeout` in seconds and
+    `concurrency` is `spec.concurrency` ("allow" or "forbid"). Drivers that have no use for
+    them ignore them.
     """
 
     job_id: UUID
@@ -68,6 +76,9 @@ class DesiredEntry:
     timezone: str | None
     command: tuple[str, ...]
     content_hash: str
+    accept_dst_difference: bool = False
+    timeout: int | None = None
+    concurrency: str = Concurrency.ALLOW.value
 
     def __post_init__(self) -> None:
         if not self.command:
@@ -76,6 +87,17 @@ class DesiredEntry:
             raise ValueError(
                 f"job {self.job_id}: content_hash: {self.content_hash!r} must be 1-128 characters"
                 " of letters, digits and _.:+- (use crontopus.drivers.content_hash)"
+            )
+        if self.timeout is not None and (
+            isinstance(self.timeout, bool) or not isinstance(self.timeout, int) or self.timeout < 1
+        ):
+            raise ValueError(
+                f"job {self.job_id}: timeout: {self.timeout!r} must be whole seconds >= 1 or None"
+            )
+        if self.concurrency not in _CONCURRENCY:
+            raise ValueError(
+                f"job {self.job_id}: concurrency: {self.concurrency!r} must be one of"
+                f" {', '.join(_CONCURRENCY)}"
             )
 
     @classmethod
@@ -86,11 +108,37 @@ class DesiredEntry:
         schedule: str,
         timezone: str | None,
         command: Sequence[str],
+        *,
+        accept_dst_difference: bool = False,
+        timeout: int | None = None,
+        concurrency: str = Concurrency.ALLOW.value,
     ) -> Self:
         """Build an entry whose content hash covers every field that shapes it."""
         argv = tuple(command)
-        digest = content_hash(str(job_id), name, schedule, timezone, *argv)
-        return cls(job_id, name, schedule, timezone, argv, digest)
+        policy = str(concurrency)
+        options: list[str | None] = []
+        # Options join the hash only when set, so entries built before they existed keep their
+        # hash and an upgraded agent rewrites nothing. None cannot occur in argv, so it
+        # separates the options from the argv unambiguously.
+        if accept_dst_difference:
+            options.append("accept_dst_difference=true")
+        if timeout is not None:
+            options.append(f"timeout={timeout}")
+        if policy != Concurrency.ALLOW.value:
+            options.append(f"concurrency={policy}")
+        extra: tuple[str | None, ...] = (None, *options) if options else ()
+        digest = content_hash(str(job_id), name, schedule, timezone, *argv, *extra)
+        return cls(
+            job_id,
+            name,
+            schedule,
+            timezone,
+            argv,
+            digest,
+            accept_dst_difference=accept_dst_difference,
+            timeout=timeout,
+            concurrency=policy,
+        )
 
 
 @dataclass(frozen=True)
@@ -196,3 +244,16 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     def convert(self, schedule: str, timezone: str | None) -> NativeSchedule:
         """Convert a cron schedule to the native form, or raise ConversionRefused."""
+
+    def check(self, entry: DesiredEntry) -> None:
+        """Raise ConversionRefused (with the job id) when `apply` would refuse `entry`.
+
+        Writes nothing. The default converts the schedule and zone; drivers whose conversion
+        depends on the entry's options (a DST opt-in) override it.
+        """
+        try:
+            self.convert(entry.schedule, entry.timezone)
+        except ConversionRefused as refused:
+            if refused.job_id is not None:
+                raise
+            raise ConversionRefused(refused.reason, job_id=entry.job_id) from None

@@ -192,12 +192,18 @@ class SystemdDriver(Driver):
             self.systemctl.enable_now(added)
             self.systemctl.restart(changed)
 
-    def _plan(self, entry: DesiredEntry) -> _Planned:
-        accept = bool(getattr(entry, "accept_dst_difference", False))
+    def check(self, entry: DesiredEntry) -> None:
+        """Raise ConversionRefused when the entry's schedule (with its DST opt-in) cannot be met."""
+        self._entry_conversion(entry)
+
+    def _entry_conversion(self, entry: DesiredEntry) -> CalendarConversion:
         try:
-            conversion = self._convert(entry.schedule, entry.timezone, accept)
+            return self._convert(entry.schedule, entry.timezone, entry.accept_dst_difference)
         except ConversionRefused as refused:
             raise ConversionRefused(refused.reason, job_id=entry.job_id) from None
+
+    def _plan(self, entry: DesiredEntry) -> _Planned:
+        conversion = self._entry_conversion(entry)
         try:
             service = render_service(entry.job_id, entry.command, name=entry.name)
         except ValueError as error:

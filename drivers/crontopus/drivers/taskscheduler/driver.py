@@ -5,9 +5,11 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import ClassVar
 from uuid import UUID
 
+from crontopus.core.enums import Concurrency
 from crontopus.drivers.contract import (
     Availability,
     DesiredEntry,
@@ -128,6 +130,16 @@ class TaskSchedulerDriver(Driver):
             accept_dst_difference=accept or self.accept_dst_differences,
         )
 
+    def check(self, entry: DesiredEntry) -> None:
+        """Raise ConversionRefused when the entry's schedule (with its DST opt-in) cannot be met."""
+        self._entry_conversion(entry)
+
+    def _entry_conversion(self, entry: DesiredEntry) -> TriggerConversion:
+        try:
+            return self.convert_entry(entry.schedule, entry.timezone, entry.accept_dst_difference)
+        except ConversionRefused as refused:
+            raise ConversionRefused(refused.reason, job_id=entry.job_id) from None
+
     def _definition(self, entry: DesiredEntry, conversion: TriggerConversion) -> TaskDefinition:
         return TaskDefinition(
             job_id=entry.job_id,
@@ -136,6 +148,8 @@ class TaskSchedulerDriver(Driver):
             command=entry.command[0],
             arguments=entry.command[1:],
             content_hash=entry.content_hash,
+            concurrency=Concurrency(entry.concurrency),
+            timeout=None if entry.timeout is None else timedelta(seconds=entry.timeout),
             logon_type=self.logon_type,
             user_id=self.user_id,
         )
@@ -178,11 +192,7 @@ class TaskSchedulerDriver(Driver):
         """Register each changed entry's task; convert them all before registering any."""
         planned: list[tuple[DesiredEntry, TriggerConversion]] = []
         for entry in entries:
-            accept = bool(getattr(entry, "accept_dst_difference", False))
-            try:
-                planned.append((entry, self.convert_entry(entry.schedule, entry.timezone, accept)))
-            except ConversionRefused as refused:
-                raise ConversionRefused(refused.reason, job_id=entry.job_id) from None
+            planned.append((entry, self._entry_conversion(entry)))
         installed = self.list_managed() if planned else {}
         for entry, conversion in planned:
             current = installed.get(entry.job_id)
