@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from crontopus.server.app import AppState
 from tests.server.conftest import ADD_MEMBER, LOGIN, PASSWORD, REGISTER, Api, Persona, register
 
 ME = "{ me { user { username email } tenant { slug } role tenants { role tenant { slug } } } }"
@@ -220,3 +223,36 @@ async def test_logins_are_throttled_after_ten_failures(
     assert data["login"]["__typename"] == "RateLimitedError"
     assert 0 < data["login"]["retryAfterSeconds"] <= 15 * 60
     assert "try again in" in data["login"]["message"]
+
+
+async def test_logout_with_a_malformed_or_unknown_token_says_so(api: Api, alice: Persona) -> None:
+    bad = await api.execute(LOGOUT, {"token": "nonsense"})
+    assert bad["logout"]["__typename"] == "AuthenticationError"
+    unknown = await api.execute(LOGOUT, {"token": alice.refresh_token[:-6] + "AAAAAA"})
+    assert unknown["logout"]["__typename"] == "AuthenticationError"
+
+
+async def test_an_admin_manages_members_but_not_owners(api: Api, alice: Persona) -> None:
+    await register(api, "dave")
+    await register(api, "erin")
+    added = await api.execute(ADD_MEMBER, {"username": "dave", "role": "ADMIN"}, alice.access_token)
+    assert added["addMember"]["role"] == "ADMIN"
+    dave = (
+        await api.execute(LOGIN, {"username": "dave", "password": PASSWORD, "tenant": "alice"})
+    )["login"]["accessToken"]
+    member = await api.execute(ADD_MEMBER, {"username": "erin", "role": "MEMBER"}, dave)
+    assert member["addMember"]["__typename"] == "Membership"
+    owner = await api.execute(ADD_MEMBER, {"username": "erin", "role": "OWNER"}, dave)
+    assert owner["addMember"]["__typename"] == "PermissionError"
+    removed = await api.execute(REMOVE_MEMBER, {"userId": alice.user_id}, dave)
+    assert removed["removeMember"]["__typename"] == "PermissionError"
+    assert "only an owner" in removed["removeMember"]["message"]
+
+
+async def test_signup_can_be_closed(api: Api, state: AppState) -> None:
+    state.settings = replace(state.settings, allow_signup=False)
+    data = await api.execute(
+        REGISTER, {"username": "frank", "email": "f@example.com", "password": PASSWORD}
+    )
+    assert data["register"]["__typename"] == "PermissionError"
+    assert "sign-up is disabled" in data["register"]["message"]
