@@ -20,6 +20,7 @@ class Window:
 
 ACCOUNT_WINDOW = Window(limit=10, seconds=15 * 60)
 ADDRESS_WINDOW = Window(limit=10, seconds=60)
+MAX_TRACKED_KEYS = 100_000
 
 
 class LoginThrottle(Protocol):
@@ -70,8 +71,18 @@ class MemoryLoginThrottle:
 
     async def record_failure(self, account: str, address: str) -> None:
         now = self._clock()
+        if len(self._failures) > MAX_TRACKED_KEYS:
+            self._forget_expired(now)
         self._failures[("account", account)].append(now)
         self._failures[("address", address)].append(now)
+
+    def _forget_expired(self, now: float) -> None:
+        # A flood of distinct usernames or addresses must not grow memory without bound.
+        longest = max(window.seconds for window in self._windows.values())
+        for key in [
+            k for k, times in self._failures.items() if not times or times[-1] <= now - longest
+        ]:
+            del self._failures[key]
 
     async def record_success(self, account: str) -> None:
         self._failures.pop(("account", account), None)
