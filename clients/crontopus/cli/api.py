@@ -211,7 +211,7 @@ def unwrap(result: dict[str, Any], expected: str) -> dict[str, Any]:
     details = [
         f"{'.'.join(problem['path'])}: {problem['message']}" for problem in result.get("fields", [])
     ]
-    if len(details) == 1 and result["fields"][0]["message"] == message:
+    if len(details) == 1 and message in (result["fields"][0]["message"], details[0]):
         # The one field problem is the message: say it once, with its field path.
         message, details = details[0], []
     if typename == "RateLimitedError":
