@@ -5,6 +5,9 @@ from __future__ import annotations
 import strawberry
 
 from crontopus.server.graphql.audit.queries import AuditQueries
+from crontopus.server.graphql.endpoints.mutations import EndpointMutations
+from crontopus.server.graphql.endpoints.queries import EndpointQueries
+from crontopus.server.graphql.endpoints.subscriptions import EndpointSubscriptions
 from crontopus.server.graphql.extensions import build_extensions
 from crontopus.server.graphql.health.queries import HealthQueries
 from crontopus.server.graphql.identity.mutations import IdentityMutations
@@ -31,17 +34,18 @@ class Query(
     ScheduleQueries,
     RunQueries,
     HealthQueries,
+    EndpointQueries,
 ):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations, TokenMutations, JobMutations, RunMutations):
+class Mutation(IdentityMutations, TokenMutations, JobMutations, RunMutations, EndpointMutations):
     pass
 
 
 @strawberry.type
-class Subscription(SystemSubscriptions, JobSubscriptions, RunSubscriptions):
+class Subscription(SystemSubscriptions, JobSubscriptions, RunSubscriptions, EndpointSubscriptions):
     pass
 
 

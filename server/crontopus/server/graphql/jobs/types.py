@@ -6,12 +6,17 @@ import enum
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from crontopus.core.manifest import JobManifest, Problem
 from crontopus.core.schedule import next_fire_times
 from crontopus.server.gitstore import HistoryEntry, JobEntry, NamespaceInfo
+from crontopus.server.graphql.context import Info
+
+if TYPE_CHECKING:
+    from crontopus.server.graphql.endpoints.types import EndpointJob
 
 MAX_NEXT_RUNS = 100
 
@@ -79,6 +84,17 @@ class Job:
     def next_runs(self, count: int = 5) -> list[datetime]:
         count = max(1, min(count, MAX_NEXT_RUNS))
         return next_fire_times(self.schedule, self.timezone, datetime.now(UTC), count)
+
+    @strawberry.field(
+        description="Endpoints that hold this job or that its targets select, by name, with drift."
+    )
+    async def endpoints(
+        self, info: Info, first: int = 100
+    ) -> list[Annotated[EndpointJob, strawberry.lazy("crontopus.server.graphql.endpoints.types")]]:
+        # Imported here: the endpoint types refer to Job, so a module-level import would cycle.
+        from crontopus.server.graphql.endpoints.types import endpoints_of_job
+
+        return await endpoints_of_job(info, self, first)
 
     @classmethod
     def from_entry(cls, entry: JobEntry) -> Job:

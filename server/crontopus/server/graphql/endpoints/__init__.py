@@ -1,0 +1,1 @@
+"""GraphQL: enrollment, endpoints, job instances and discovery."""

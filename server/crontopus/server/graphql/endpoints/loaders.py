@@ -1,0 +1,75 @@
+"""Per-request DataLoaders for the fleet, so lists of jobs or endpoints cost one query each."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from strawberry.dataloader import DataLoader
+
+from crontopus.server.db.engine import SessionFactory
+from crontopus.server.db.models import Endpoint, JobInstance
+from crontopus.server.graphql.context import Context
+from crontopus.server.services.endpoints import list_active_endpoints
+
+_KEY = "fleet_loaders"
+
+
+@dataclass
+class FleetLoaders:
+    """Batching loaders bound to one tenant and one request."""
+
+    session: SessionFactory
+    tenant_id: uuid.UUID
+    instances_by_job: DataLoader[uuid.UUID, list[JobInstance]] = field(init=False)
+    instances_by_endpoint: DataLoader[uuid.UUID, list[JobInstance]] = field(init=False)
+    active_endpoints: DataLoader[uuid.UUID, Sequence[Endpoint]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # No caching: a WebSocket connection keeps its context for many operations, and a
+        # cache would serve one operation's rows to the next. Batching within one tick is
+        # what removes the N+1 queries.
+        self.instances_by_job = DataLoader(self._load_by_job, cache=False)
+        self.instances_by_endpoint = DataLoader(self._load_by_endpoint, cache=False)
+        self.active_endpoints = DataLoader(self._load_active, cache=False)
+
+    async def _load_active(self, keys: list[uuid.UUID]) -> list[Sequence[Endpoint]]:
+        async with self.session() as session:
+            endpoints = await list_active_endpoints(session, self.tenant_id)
+        return [endpoints for _ in keys]
+
+    async def _instances(
+        self, column: str, keys: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[JobInstance]]:
+        key_column = getattr(JobInstance, column)
+        grouped: dict[uuid.UUID, list[JobInstance]] = defaultdict(list)
+        async with self.session() as session:
+            rows = await session.scalars(
+                select(JobInstance).where(
+                    JobInstance.tenant_id == self.tenant_id, key_column.in_(list(keys))
+                )
+            )
+            for row in rows:
+                grouped[getattr(row, column)].append(row)
+        return grouped
+
+    async def _load_by_job(self, keys: list[uuid.UUID]) -> list[list[JobInstance]]:
+        grouped = await self._instances("job_id", keys)
+        return [grouped.get(key, []) for key in keys]
+
+    async def _load_by_endpoint(self, keys: list[uuid.UUID]) -> list[list[JobInstance]]:
+        grouped = await self._instances("endpoint_id", keys)
+        return [grouped.get(key, []) for key in keys]
+
+
+def fleet_loaders(context: Context) -> FleetLoaders:
+    """Return this request's fleet loaders, creating them on first use."""
+    principal = context.require_principal()
+    loaders = context.extras.get(_KEY)
+    if not isinstance(loaders, FleetLoaders):
+        loaders = FleetLoaders(context.session, principal.tenant_id)
+        context.extras[_KEY] = loaders
+    return loaders

@@ -1,0 +1,208 @@
+"""GraphQL mutations: enrollment tokens, enrollment, heartbeats, revocation and agent reports."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import strawberry
+
+from crontopus.server.errors import ServiceError
+from crontopus.server.graphql.context import Info
+from crontopus.server.graphql.endpoints.types import (
+    CreatedEnrollmentToken,
+    DiscoveredJobInput,
+    DiscoveredJobResult,
+    DiscoveredJobsReport,
+    Endpoint,
+    EnrolledEndpoint,
+    EnrollmentToken,
+    HeartbeatInput,
+    JobInstanceInput,
+    JobInstanceReport,
+    labels_of,
+)
+from crontopus.server.graphql.errors import UserErrors, to_graphql_error
+from crontopus.server.graphql.jobs.types import KeyValueInput
+from crontopus.server.services import discovery, endpoints, enrollment, instances, jobs
+
+CreateEnrollmentTokenResult = Annotated[
+    CreatedEnrollmentToken | UserErrors, strawberry.union("CreateEnrollmentTokenResult")
+]
+RevokeEnrollmentTokenResult = Annotated[
+    EnrollmentToken | UserErrors, strawberry.union("RevokeEnrollmentTokenResult")
+]
+EnrollEndpointResult = Annotated[
+    EnrolledEndpoint | UserErrors, strawberry.union("EnrollEndpointResult")
+]
+HeartbeatResult = Annotated[Endpoint | UserErrors, strawberry.union("HeartbeatResult")]
+RevokeEndpointResult = Annotated[Endpoint | UserErrors, strawberry.union("RevokeEndpointResult")]
+ReportJobInstancesResult = Annotated[
+    JobInstanceReport | UserErrors, strawberry.union("ReportJobInstancesResult")
+]
+ReportDiscoveredJobsResult = Annotated[
+    DiscoveredJobsReport | UserErrors, strawberry.union("ReportDiscoveredJobsResult")
+]
+
+
+@strawberry.type
+class EndpointMutations:
+    @strawberry.mutation(
+        description="Create a token agents enroll with (admins); its plaintext is shown once."
+    )
+    async def create_enrollment_token(
+        self,
+        info: Info,
+        name: str,
+        expires_in_days: int | None = None,
+        max_uses: int | None = None,
+    ) -> CreateEnrollmentTokenResult:
+        principal = info.context.require_principal()
+        async with info.context.session() as session:
+            try:
+                token, plaintext = await enrollment.create_enrollment_token(
+                    session, principal, name, expires_in_days, max_uses
+                )
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return CreatedEnrollmentToken(token=EnrollmentToken.from_model(token), plaintext=plaintext)
+
+    @strawberry.mutation(description="Revoke an enrollment token; enrolled endpoints keep working.")
+    async def revoke_enrollment_token(
+        self, info: Info, id: uuid.UUID
+    ) -> RevokeEnrollmentTokenResult:
+        principal = info.context.require_principal()
+        async with info.context.session() as session:
+            try:
+                token = await enrollment.revoke_enrollment_token(session, principal, id)
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return EnrollmentToken.from_model(token)
+
+    @strawberry.mutation(
+        description="Enroll a machine with an enrollment token (no other credential needed). "
+        "The same machineId reuses its endpoint and gets a new token; the old one stops working."
+    )
+    async def enroll_endpoint(
+        self,
+        info: Info,
+        enrollment_token: str,
+        name: str,
+        hostname: str,
+        platform: str,
+        machine_id: str,
+        agent_version: str,
+        drivers: list[str] | None = None,
+        labels: list[KeyValueInput] | None = None,
+    ) -> EnrollEndpointResult:
+        context = info.context
+        async with context.session() as session:
+            try:
+                request = enrollment.Enrollment(
+                    name=name,
+                    hostname=hostname,
+                    platform=platform,
+                    machine_id=machine_id,
+                    agent_version=agent_version,
+                    drivers=tuple(drivers or ()),
+                    labels=labels_of(labels or [], ("labels",)),
+                )
+                enrolled = await enrollment.enroll_endpoint(
+                    session, context.broadcaster, context.identities, enrollment_token, request
+                )
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return EnrolledEndpoint(
+            endpoint=Endpoint.from_model(enrolled.endpoint, context.settings),
+            endpoint_token=enrolled.token,
+            reused=enrolled.reused,
+            heartbeat_interval_seconds=context.settings.heartbeat_interval,
+        )
+
+    @strawberry.mutation(
+        description="Tell the server the agent is alive (endpoint token), what it runs and "
+        "which commit it applied."
+    )
+    async def heartbeat(self, info: Info, input: HeartbeatInput) -> HeartbeatResult:
+        context = info.context
+        principal = context.require_principal()
+        beat = endpoints.Heartbeat(input.agent_version, input.driver, input.applied_commit)
+        async with context.session() as session:
+            try:
+                row = await endpoints.record_heartbeat(
+                    session, context.broadcaster, context.settings, principal, beat
+                )
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return Endpoint.from_model(row, context.settings)
+
+    @strawberry.mutation(
+        description="Revoke an endpoint (admins); its token stops working at once."
+    )
+    async def revoke_endpoint(self, info: Info, id: uuid.UUID) -> RevokeEndpointResult:
+        context = info.context
+        principal = context.require_principal()
+        async with context.session() as session:
+            try:
+                row = await endpoints.revoke_endpoint(
+                    session, context.broadcaster, context.identities, principal, id
+                )
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return Endpoint.from_model(row, context.settings)
+
+    @strawberry.mutation(
+        description="Report every job the endpoint's scheduler holds (endpoint token); "
+        "jobs held before and not reported now are removed."
+    )
+    async def report_job_instances(
+        self, info: Info, items: list[JobInstanceInput]
+    ) -> ReportJobInstancesResult:
+        principal = info.context.require_principal()
+        reports = [
+            instances.InstanceReport(item.job_id, item.driver, item.state, item.source)
+            for item in items
+        ]
+        async with info.context.session() as session:
+            try:
+                changes = await instances.report_job_instances(session, principal, reports)
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return JobInstanceReport(
+            added=changes.added,
+            updated=changes.updated,
+            removed=changes.removed,
+            total=changes.total,
+        )
+
+    @strawberry.mutation(
+        description="Report scheduler entries Crontopus does not manage (endpoint token); each "
+        "new one is committed once to discovered/."
+    )
+    async def report_discovered_jobs(
+        self, info: Info, items: list[DiscoveredJobInput]
+    ) -> ReportDiscoveredJobsResult:
+        context = info.context
+        principal = context.require_principal()
+        found = [
+            discovery.ForeignJob(
+                item.schedule, item.command, item.user, item.driver, item.fingerprint, item.timezone
+            )
+            for item in items
+        ]
+        async with context.session() as session:
+            try:
+                report = await discovery.report_discovered_jobs(
+                    session,
+                    context.gitstore,
+                    context.broadcaster,
+                    principal,
+                    jobs.author_of(context.require_identity()),
+                    found,
+                )
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return DiscoveredJobsReport(
+            results=[DiscoveredJobResult.from_result(r) for r in report.results],
+            commit_id=report.commit_id,
+        )

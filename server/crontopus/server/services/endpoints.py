@@ -1,0 +1,333 @@
+"""Endpoints: enrolled machines, their heartbeats, their derived status and their revocation."""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, delete, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crontopus.core.enums import EndpointStatus
+from crontopus.core.labels import label_key_problem, label_value_problem
+from crontopus.core.limits import MAX_LABELS
+from crontopus.server.db.engine import SessionFactory
+from crontopus.server.db.models import Endpoint, JobInstance
+from crontopus.server.db.types import utcnow
+from crontopus.server.errors import (
+    AuthenticationFailed,
+    FieldProblem,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from crontopus.server.events.broadcaster import Broadcaster, Event
+from crontopus.server.security.identity_cache import IdentityCache
+from crontopus.server.security.principal import Principal, PrincipalKind
+from crontopus.server.services.audit import record_audit
+from crontopus.server.settings import Settings
+
+ENDPOINT_EVENTS = "endpoints"
+MAX_VERSION_LENGTH = 50
+MAX_DRIVER_LENGTH = 50
+_COMMIT_ID = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+class EndpointEventKind(enum.StrEnum):
+    """What happened to an endpoint, as `endpointEvents` announces it."""
+
+    ENROLLED = "enrolled"
+    ONLINE = "online"
+    OFFLINE = "offline"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class EndpointFilter:
+    """Which endpoints a listing shows; the fields combine with AND."""
+
+    status: EndpointStatus | None = None
+    platform: str | None = None
+    search: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """What an agent tells the server every heartbeat interval."""
+
+    agent_version: str
+    driver: str | None = None
+    applied_commit: str | None = None
+
+
+def endpoint_status(endpoint: Endpoint, settings: Settings, now: datetime) -> EndpointStatus:
+    """Derive an endpoint's status from its revocation and its last heartbeat."""
+    if endpoint.revoked_at is not None:
+        return EndpointStatus.REVOKED
+    if endpoint.last_seen_at is not None and now - endpoint.last_seen_at <= settings.offline_after:
+        return EndpointStatus.ONLINE
+    return EndpointStatus.OFFLINE
+
+
+def require_endpoint(principal: Principal, action: str) -> uuid.UUID:
+    """Return the calling endpoint's id; refuse people and their tokens."""
+    if principal.kind is not PrincipalKind.ENDPOINT or principal.endpoint_id is None:
+        raise PermissionDenied(
+            f"{action} is sent by an agent with its endpoint token (cte_…), not by a person"
+        )
+    return principal.endpoint_id
+
+
+def label_problems(labels: Mapping[str, str], argument: str = "labels") -> list[FieldProblem]:
+    """Return every problem of an endpoint's labels (Kubernetes label rules)."""
+    problems = []
+    if len(labels) > MAX_LABELS:
+        problems.append(
+            FieldProblem((argument,), f"has {len(labels)} labels, more than {MAX_LABELS}")
+        )
+    for key, value in labels.items():
+        problem = label_key_problem(key) or label_value_problem(value)
+        if problem is not None:
+            problems.append(FieldProblem((argument, key), problem))
+    return problems
+
+
+def text_problem(value: str, path: tuple[str, ...], maximum: int) -> FieldProblem | None:
+    """Check a short one-line text field (names, versions, platforms)."""
+    if not value.strip():
+        return FieldProblem(path, "is blank: fill it in")
+    if len(value) > maximum:
+        return FieldProblem(path, f"is longer than {maximum} characters: shorten it")
+    if not value.isprintable():
+        return FieldProblem(path, "holds a line break or control character: keep it on one line")
+    return None
+
+
+async def get_endpoint(
+    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID
+) -> Endpoint:
+    """Return one endpoint of the tenant (an agent sees only itself), or NotFound."""
+    endpoint = await session.scalar(
+        select(Endpoint).where(
+            Endpoint.id == endpoint_id, Endpoint.tenant_id == principal.tenant_id
+        )
+    )
+    visible = principal.kind is not PrincipalKind.ENDPOINT or principal.endpoint_id == endpoint_id
+    if endpoint is None or not visible:
+        raise NotFound(f"no endpoint with id {endpoint_id}")
+    return endpoint
+
+
+def _status_condition(status: EndpointStatus, cutoff: datetime) -> ColumnElement[bool]:
+    if status is EndpointStatus.REVOKED:
+        return Endpoint.revoked_at.is_not(None)
+    online = Endpoint.last_seen_at > cutoff
+    if status is EndpointStatus.ONLINE:
+        return Endpoint.revoked_at.is_(None) & online
+    return Endpoint.revoked_at.is_(None) & or_(Endpoint.last_seen_at.is_(None), ~online)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_endpoints(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    wanted: EndpointFilter,
+    first: int,
+    after: tuple[str, uuid.UUID] | None,
+) -> Sequence[Endpoint]:
+    """Return up to `first` + 1 endpoints ordered by (name, id), after a keyset cursor."""
+    if principal.kind is PrincipalKind.ENDPOINT:
+        raise PermissionDenied("listing endpoints is for people; an agent reads only itself")
+    query = select(Endpoint).where(Endpoint.tenant_id == principal.tenant_id)
+    if wanted.status is not None:
+        cutoff = utcnow() - settings.offline_after
+        query = query.where(_status_condition(wanted.status, cutoff))
+    if wanted.platform:
+        query = query.where(Endpoint.platform == wanted.platform)
+    if wanted.search and wanted.search.strip():
+        pattern = _like(wanted.search.strip())
+        query = query.where(
+            or_(
+                Endpoint.name.ilike(pattern, escape="\\"),
+                Endpoint.hostname.ilike(pattern, escape="\\"),
+            )
+        )
+    for key, value in wanted.labels.items():
+        # JSON element access compiles to json_extract on SQLite and ->> on PostgreSQL.
+        query = query.where(Endpoint.labels[key].as_string() == value)
+    if after is not None:
+        query = query.where(tuple_(Endpoint.name, Endpoint.id) > tuple_(*after))
+    query = query.order_by(Endpoint.name, Endpoint.id).limit(first + 1)
+    return (await session.scalars(query)).all()
+
+
+async def list_active_endpoints(session: AsyncSession, tenant_id: uuid.UUID) -> Sequence[Endpoint]:
+    """Return every endpoint of a tenant that is not revoked, by name (for drift checks)."""
+    query = (
+        select(Endpoint)
+        .where(Endpoint.tenant_id == tenant_id, Endpoint.revoked_at.is_(None))
+        .order_by(Endpoint.name, Endpoint.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def revoke_endpoint(
+    session: AsyncSession,
+    broadcaster: Broadcaster,
+    identities: IdentityCache,
+    principal: Principal,
+    endpoint_id: uuid.UUID,
+) -> Endpoint:
+    """Revoke an endpoint: its token stops working at once and its instances are forgotten."""
+    principal.require_admin("Revoking endpoints")
+    endpoint = await get_endpoint(session, principal, endpoint_id)
+    if endpoint.revoked_at is not None:
+        return endpoint
+    endpoint.revoked_at = utcnow()
+    # What a revoked machine's scheduler holds is no longer known; keeping it would show as drift.
+    await session.execute(
+        delete(JobInstance).where(
+            JobInstance.tenant_id == endpoint.tenant_id, JobInstance.endpoint_id == endpoint.id
+        )
+    )
+    record_audit(
+        session,
+        principal,
+        "endpoint.revoke",
+        f"endpoint:{endpoint.name}",
+        {"endpointId": str(endpoint.id), "machineId": endpoint.machine_id},
+    )
+    await session.commit()
+    identities.forget_token(endpoint.token_hash)
+    await publish_endpoint_event(broadcaster, endpoint, EndpointEventKind.REVOKED)
+    return endpoint
+
+
+def heartbeat_problems(heartbeat: Heartbeat) -> list[FieldProblem]:
+    """Return every problem of a heartbeat's fields."""
+    checks = [text_problem(heartbeat.agent_version, ("input", "agentVersion"), MAX_VERSION_LENGTH)]
+    if heartbeat.driver is not None:
+        checks.append(text_problem(heartbeat.driver, ("input", "driver"), MAX_DRIVER_LENGTH))
+    problems = [p for p in checks if p is not None]
+    if heartbeat.applied_commit is not None and not _COMMIT_ID.match(heartbeat.applied_commit):
+        problems.append(
+            FieldProblem(
+                ("input", "appliedCommit"),
+                "must be a full Git commit id (40 or 64 lowercase hex digits)",
+            )
+        )
+    return problems
+
+
+async def record_heartbeat(
+    session: AsyncSession,
+    broadcaster: Broadcaster,
+    settings: Settings,
+    principal: Principal,
+    heartbeat: Heartbeat,
+) -> Endpoint:
+    """Record that the calling agent is alive, what it runs and which commit it applied."""
+    endpoint_id = require_endpoint(principal, "A heartbeat")
+    if problems := heartbeat_problems(heartbeat):
+        raise ValidationFailed(problems)
+    endpoint = await get_endpoint(session, principal, endpoint_id)
+    if endpoint.revoked_at is not None:
+        raise AuthenticationFailed("this endpoint was revoked; enroll the agent again")
+    now = utcnow()
+    came_back = endpoint_status(endpoint, settings, now) is EndpointStatus.OFFLINE
+    changed = {
+        name: value
+        for name, old, value in (
+            ("agentVersion", endpoint.agent_version, heartbeat.agent_version),
+            ("driver", endpoint.driver, heartbeat.driver),
+        )
+        if old != value
+    }
+    # Conditional on not revoked: a revocation racing this heartbeat must win.
+    result = await session.execute(
+        update(Endpoint)
+        .where(Endpoint.id == endpoint.id, Endpoint.revoked_at.is_(None))
+        .values(
+            last_seen_at=now,
+            agent_version=heartbeat.agent_version,
+            driver=heartbeat.driver,
+            applied_commit=heartbeat.applied_commit,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        await session.rollback()
+        raise AuthenticationFailed("this endpoint was revoked; enroll the agent again")
+    # Heartbeats arrive every few seconds per machine: auditing each one would drown the
+    # log, so only changes of what the machine runs are recorded.
+    if changed:
+        record_audit(session, principal, "endpoint.update", f"endpoint:{endpoint.name}", changed)
+    await session.commit()
+    await session.refresh(endpoint)
+    if came_back:
+        await publish_endpoint_event(broadcaster, endpoint, EndpointEventKind.ONLINE)
+    return endpoint
+
+
+async def publish_endpoint_event(
+    broadcaster: Broadcaster, endpoint: Endpoint, kind: EndpointEventKind
+) -> None:
+    """Announce an endpoint's change to the tenant's `endpointEvents` subscribers."""
+    await broadcaster.publish(
+        Event(
+            endpoint.tenant_id,
+            ENDPOINT_EVENTS,
+            {
+                "kind": kind.value,
+                "endpoint_id": str(endpoint.id),
+                "name": endpoint.name,
+                "at": utcnow().isoformat(),
+            },
+        )
+    )
+
+
+# Where each process's last offline check ended, per database (keyed by session factory):
+# an endpoint that crossed the threshold in (previous check, this check] is announced once.
+_checked_until: weakref.WeakKeyDictionary[SessionFactory, datetime] = weakref.WeakKeyDictionary()
+
+
+async def detect_offline(
+    session_factory: SessionFactory,
+    broadcaster: Broadcaster,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Announce endpoints that went offline since the previous check; return how many."""
+    now = now or utcnow()
+    previous = _checked_until.get(session_factory)
+    if previous is None or previous > now:
+        # First check of this process: look back one interval, so a restart misses little.
+        previous = now - timedelta(seconds=settings.heartbeat_interval)
+    threshold = settings.offline_after
+    async with session_factory() as session:
+        rows = (
+            await session.scalars(
+                select(Endpoint).where(
+                    Endpoint.revoked_at.is_(None),
+                    Endpoint.last_seen_at > previous - threshold,
+                    Endpoint.last_seen_at <= now - threshold,
+                )
+            )
+        ).all()
+    _checked_until[session_factory] = now
+    for endpoint in rows:
+        await publish_endpoint_event(broadcaster, endpoint, EndpointEventKind.OFFLINE)
+    return len(rows)
