@@ -209,3 +209,16 @@ def test_without_a_server_it_says_how_to_name_one(cli: Cli) -> None:
     result = cli("jobs", "list")
     assert result.code == 4
     assert "run `crontopus login --server URL` or set CRONTOPUS_SERVER" in result.err
+
+
+def test_logout_forgets_the_login_even_when_the_server_is_gone(logged_in: Cli) -> None:
+    config = logged_in.config()
+    (url,) = config["servers"]
+    gone = f"http://127.0.0.1:{free_port()}"
+    config["servers"] = {gone: config["servers"][url]}
+    config["server"] = gone
+    logged_in.config_file.write_text(json.dumps(config))
+    result = logged_in("logout")
+    assert result.code == 0, result.err
+    assert "warning: cannot reach the Crontopus server" in result.err
+    assert logged_in.config()["servers"] == {}

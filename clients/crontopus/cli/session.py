@@ -8,7 +8,7 @@ from crontopus.cli import operations as ops
 from crontopus.cli import output
 from crontopus.cli.api import Api, login_from_payload, unwrap
 from crontopus.cli.config import locked, save_config
-from crontopus.cli.errors import UsageFailure
+from crontopus.cli.errors import ServerUnreachable, UsageFailure
 from crontopus.cli.invocation import TOKEN_VARIABLE, Invocation
 
 
@@ -65,14 +65,18 @@ async def logout(inv: Invocation) -> int:
     if api.login is None:
         api.bearer()  # raises "not logged in"
     assert api.login is not None
-    data = await api.execute(ops.LOGOUT, {"refreshToken": api.login.refresh_token}, auth=False)
-    result = data["logout"]
+    try:
+        data = await api.execute(ops.LOGOUT, {"refreshToken": api.login.refresh_token}, auth=False)
+        result = data["logout"]
+        if result["__typename"] != "LogoutPayload":
+            # Already over (expired or revoked): forgetting it is all there is left to do.
+            output.note(inv, f"The server said: {result.get('message')}")
+    except ServerUnreachable as error:
+        # Forget the tokens anyway: a dead server must not keep a login on this machine.
+        output.note(inv, f"warning: {error.message}; the session may stay valid until it expires")
     with locked(inv.config_path):
         config = inv.config().without_login(api.server, api.login.tenant)
         save_config(inv.config_path, config)
-    if result["__typename"] != "LogoutPayload":
-        # The session was already over (expired or revoked): forgetting it is all there is to do.
-        output.note(inv, f"The server said: {result.get('message')}")
     output.note(inv, f"Logged out of {api.server} (tenant {api.login.tenant}).")
     return 0
 
