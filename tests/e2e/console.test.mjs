@@ -188,6 +188,9 @@ describe("the web console", { skip: noBrowser }, () => {
     assert.notEqual(enrolled.enrollEndpoint.__typename.endsWith("Error"), true, JSON.stringify(enrolled));
     await open("/endpoints");
     await page.waitForSelector("[data-testid=endpoints-table] a:has-text('web-1')");
+    await open("/jobs");
+    await page.click("button[aria-label='Endpoints of nightly-backup']");
+    await page.waitForSelector("[data-testid=job-endpoints] a:has-text('web-1')");
   });
 
   test("the offline playground runs a query and a subscription with the console's token", async () => {

@@ -43,7 +43,7 @@ for (const { file, definition } of definitions) {
 }
 const operations = definitions.length - fragments.length;
 if (failures || process.exitCode) {
-  console.error(`${failures} problem(s) in ${operations} operations: fix them or regenerate docs/schema.graphql`);
+  console.error(`${failures} problem(s) in ${operations} operations against ${relative(web, schemaPath)}: fix them or regenerate the schema`);
   process.exit(1);
 }
-console.log(`${operations} operations and ${fragments.length} fragments validate against docs/schema.graphql`);
+console.log(`${operations} operations and ${fragments.length} fragments validate against ${relative(web, schemaPath)}`);

@@ -46,3 +46,13 @@ export const RevokeEnrollmentTokenMutation = graphql(`
     revokeEnrollmentToken(id: $id) { __typename ... on UserError { message } }
   }
 `);
+
+export const JobEndpointsQuery = graphql(`
+  query JobEndpoints($id: UUID!) {
+    job(id: $id) {
+      id
+      endpoints(first: 100) { state drift driftReason reportedAt endpoint { id name status lastSeenAt } }
+    }
+    runs(filter: { jobId: $id }, first: 100) { nodes { ...RunFields } }
+  }
+`);

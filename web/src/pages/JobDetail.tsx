@@ -6,6 +6,7 @@ import { useLiveRuns } from "../api/liveRuns";
 import { AdoptJobMutation, DeleteJobMutation, JobQuery } from "../api/operations";
 import { ErrorNote, Loading } from "../components/bits";
 import { DiffView, YamlView } from "../components/code";
+import { JobEndpoints } from "../components/JobEndpoints";
 import { RunTable } from "../components/RunTable";
 import { formatTime, shortCommit } from "../lib/format";
 import { Link, navigate } from "../router";
@@ -83,6 +84,10 @@ export function JobDetailPage({ id }: { id: string }) {
               {job.nextRuns.length === 0 && <p className="muted">Never fires (or the job is paused).</p>}
             </section>
           </div>
+          <section className="card">
+            <h2>Endpoints</h2>
+            <JobEndpoints jobId={id} />
+          </section>
           <section className="card">
             <h2>Git history</h2>
             <div className="history">

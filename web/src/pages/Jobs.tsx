@@ -1,8 +1,9 @@
 // The jobs list: namespace filter, search, label filter; discovered jobs are marked.
-import { useMemo, type FormEvent } from "react";
+import { Fragment, useMemo, useState, type FormEvent } from "react";
 import { useQuery } from "../api/hooks";
 import { JobsQuery } from "../api/operations";
 import { ErrorNote, Loading } from "../components/bits";
+import { JobEndpoints } from "../components/JobEndpoints";
 import { parsePairs } from "../lib/manifest";
 import { Link, navigate, useLocation } from "../router";
 
@@ -20,6 +21,7 @@ export function JobsPage() {
     };
   }, [search]);
   const { data, error, loading } = useQuery(JobsQuery, variables);
+  const [open, setOpen] = useState<string | null>(null);
 
   const apply = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -56,6 +58,7 @@ export function JobsPage() {
           <table data-testid="jobs-table">
             <thead>
               <tr>
+                <th />
                 <th>Name</th>
                 <th>Namespace</th>
                 <th>Schedule</th>
@@ -65,7 +68,13 @@ export function JobsPage() {
             </thead>
             <tbody>
               {data?.jobs.nodes.map((job) => (
-                <tr key={job.id}>
+                <Fragment key={job.id}>
+                <tr>
+                  <td>
+                    <button className="button small" aria-expanded={open === job.id} aria-label={`Endpoints of ${job.name}`} onClick={() => setOpen(open === job.id ? null : job.id)}>
+                      {open === job.id ? "▾" : "▸"}
+                    </button>
+                  </td>
                   <td>
                     <Link href={`/jobs/${job.id}`}>{job.name}</Link>
                     {job.isDiscovered && <span className="badge badge-muted">discovered</span>}
@@ -84,6 +93,14 @@ export function JobsPage() {
                   </td>
                   <td>{!job.enabled ? "disabled" : job.paused ? "paused" : "active"}</td>
                 </tr>
+                {open === job.id && (
+                  <tr>
+                    <td colSpan={6}>
+                      <JobEndpoints jobId={job.id} />
+                    </td>
+                  </tr>
+                )}
+                </Fragment>
               ))}
             </tbody>
           </table>
