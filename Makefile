@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints.txt
 DISTS := core drivers agent server clients
+# The third-party driver example of docs/drivers.md, installed so its tests run with the suite.
+EXAMPLE_DRIVER := docs/examples/crontopus-driver-crond
 HOST ?= 127.0.0.1
 PORT ?= 8080
 # Build backends (hatchling) are pinned by the same constraints file.
@@ -12,11 +14,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test lint types pytest schema clean
 
-$(BIN)/.installed: $(CONSTRAINTS) pyproject.toml $(foreach d,$(DISTS),$(d)/pyproject.toml)
+$(BIN)/.installed: $(CONSTRAINTS) pyproject.toml $(foreach d,$(DISTS),$(d)/pyproject.toml) $(EXAMPLE_DRIVER)/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Crontopus needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==$$(sed -n 's/^pip==//p' $(CONSTRAINTS))"
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) $(foreach d,$(DISTS),-e ./$(d)) -e '.[all]' --group dev
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ./$(EXAMPLE_DRIVER)
 	touch $@
 
 install: $(BIN)/.installed
@@ -33,7 +36,8 @@ lint:
 	$(BIN)/ruff format --check .
 
 types:
-	$(BIN)/mypy -p crontopus.core -p crontopus.drivers -p crontopus.agent -p crontopus.server -p crontopus.cli benchmarks
+	$(BIN)/mypy -p crontopus.core -p crontopus.drivers -p crontopus.agent -p crontopus.server -p crontopus.cli
+	$(BIN)/mypy benchmarks $(EXAMPLE_DRIVER)/src/crontopus_driver_crond.py
 
 pytest:
 	$(BIN)/pytest $(PYTEST_ARGS)
