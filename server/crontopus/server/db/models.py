@@ -408,9 +408,7 @@ class Notification(Base):
     )
     channel_name: Mapped[str] = mapped_column(String(63))
     channel_kind: Mapped[ChannelKind | None] = mapped_column(_enum(ChannelKind, "channel_kind"))
-    event: Mapped[NotificationEvent] = mapped_column(
-        _enum(NotificationEvent, "notification_event")
-    )
+    event: Mapped[NotificationEvent] = mapped_column(_enum(NotificationEvent, "notification_event"))
     status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "delivery_status"))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
