@@ -9,12 +9,13 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.clients.conftest import COMMAND, Cli, Server
+from tests.clients.conftest import COMMAND, Cli, Server, User
 from tests.server.conftest import LiveServer, start_server, stop_server
 
 RUN_KEYS = {
@@ -211,3 +212,25 @@ def test_watch_reconnects_after_a_server_restart_and_misses_nothing(
         assert watcher.out.count(after) == 1
     finally:
         stop_server(live)
+
+
+def test_watch_refreshes_a_token_the_server_refuses_and_carries_on(
+    logged_in: Cli, server: Server, user: User, watcher_of: list[Watcher]
+) -> None:
+    from tests.clients.test_session import _edit_login, _expired_token
+
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    before = _edit_login(
+        logged_in, accessToken=_expired_token(server, user), accessTokenExpiresAt=future
+    )
+    watcher = Watcher(logged_in)
+    watcher_of.append(watcher)
+    watcher.wait_for("err", "Watching runs on")
+    assert logged_in.stored_login()["refreshToken"] != before["refreshToken"]
+
+
+def test_watch_with_a_refused_api_token_exits_4(cli: Cli, server: Server) -> None:
+    result = cli.run("runs", "watch", env={"CRONTOPUS_SERVER": server.url,
+                                           "CRONTOPUS_TOKEN": "ctp_" + "x" * 36})  # fmt: skip
+    assert result.code == 4
+    assert "refused the token" in result.err
