@@ -182,7 +182,7 @@ async def create_job(inv: Invocation) -> int:
         manifest = manifests.check_manifest(
             text, "(stdin)" if file == "-" else file, id_optional=True
         )
-        if "id:" in text:
+        if manifests.has_id(text):
             output.note(inv, "note: metadata.id is ignored: the server assigns a new job id")
     else:
         manifest = _manifest_from_flags(inv)

@@ -26,6 +26,12 @@ from crontopus.core.manifest import (
 MISSING = "is missing"
 
 
+def has_id(text: str) -> bool:
+    """Say whether a manifest's text sets metadata.id."""
+    data = yaml.safe_load(text)
+    return isinstance(data, dict) and "id" in (data.get("metadata") or {})
+
+
 def check_manifest(text: str, file: str, *, id_optional: bool = False) -> JobManifest:
     """Check a manifest's text locally; raise UserFailure listing every problem."""
     problems = [
@@ -36,7 +42,7 @@ def check_manifest(text: str, file: str, *, id_optional: bool = False) -> JobMan
     if problems:
         raise invalid(file, problems)
     data = yaml.safe_load(text)
-    if id_optional and "id" not in data["metadata"]:
+    if id_optional and not has_id(text):
         data["metadata"]["id"] = str(uuid.uuid4())
     return manifest_from_dict(data, file)
 

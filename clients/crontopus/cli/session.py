@@ -8,7 +8,7 @@ from crontopus.cli import operations as ops
 from crontopus.cli import output
 from crontopus.cli.api import Api, login_from_payload, unwrap
 from crontopus.cli.config import locked, save_config
-from crontopus.cli.errors import ServerUnreachable, UsageFailure
+from crontopus.cli.errors import AuthFailure, ServerUnreachable, UsageFailure
 from crontopus.cli.invocation import TOKEN_VARIABLE, Invocation
 
 
@@ -38,7 +38,10 @@ def _ask_password(inv: Invocation) -> str:
 async def login(inv: Invocation) -> int:
     """Log in with a password and store the tokens."""
     config = inv.config()
-    server = inv.server(config)
+    try:
+        server = inv.server(config)
+    except AuthFailure:
+        raise UsageFailure("--server: give the server's URL to log in to") from None
     username = _ask_username(inv)
     password = _ask_password(inv)
     api = Api(server, inv.config_path)
