@@ -89,6 +89,18 @@ repos:
 and then prints the runs it missed from the `runs` query, each (run, status) once. If the
 server cannot be reached at the start, it exits with code 3.
 
+## Design notes
+
+- Start-up: the parser imports nothing but argparse; gql, httpx, websockets and
+  `crontopus.core` are imported by the command that needs them, so `crontopus --help` adds about
+  60 ms to a bare `python -c pass` (`benchmarks/cli_startup.py`, budget 350 ms).
+- Pages: listings ask for 100 items a page; a server configured with a lower
+  `CRONTOPUS_MAX_PAGE_SIZE` says so in its error, and the CLI continues with that page size.
+- Permission errors (role or token scope) exit with 4, like authentication errors: in both cases
+  other credentials are the fix.
+- Every GraphQL document the CLI sends lives in `crontopus/cli/operations.py` and is validated
+  against the committed `docs/schema.graphql` in `tests/clients/test_operations.py`.
+
 ## Shell completion
 
 `crontopus completion bash|zsh|fish` prints a script generated from the same command tree as
