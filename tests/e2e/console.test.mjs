@@ -127,6 +127,26 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.waitForFunction(() => document.querySelector("input[name=schedule]")?.value === "45 4 * * *");
   });
 
+  test("a dead access token is refreshed without losing the page, for queries and the live socket", async () => {
+    await open("/runs");
+    await page.waitForSelector("[data-testid=live-indicator]:has-text('Live')");
+    const before = await page.evaluate(() => JSON.parse(localStorage.getItem("crontopus.session")).refreshToken);
+    // A token the server rejects, though the page believes it is good for another hour.
+    await page.evaluate(() => {
+      const session = JSON.parse(localStorage.getItem("crontopus.session"));
+      session.accessToken = "not-a-valid-token";
+      session.accessTokenExpiresAt = new Date(Date.now() + 3600e3).toISOString();
+      localStorage.setItem("crontopus.session", JSON.stringify(session));
+    });
+    await page.reload();
+    await page.waitForSelector("h1:has-text('Run log')");
+    await page.waitForSelector("[data-testid=live-indicator]:has-text('Live')");
+    assert.match(page.url(), /\/runs$/);
+    const after = await page.evaluate(() => JSON.parse(localStorage.getItem("crontopus.session")));
+    assert.notEqual(after.refreshToken, before, "the refresh token rotated");
+    assert.notEqual(after.accessToken, "not-a-valid-token");
+  });
+
   test("an API token is shown once with a copy button", async () => {
     await open("/tokens");
     await page.fill("input[name=name]", "cron-scripts");

@@ -2,7 +2,7 @@
 // reconnects forever and reports its state for the live indicator.
 import { createClient, type Client } from "graphql-ws";
 import type { TypedDocumentString } from "../gql/graphql";
-import { freshSession } from "./client";
+import { freshSession, refreshSession } from "./client";
 import { loadSession, onSessionChange } from "./session";
 
 export type LiveState = "connecting" | "live" | "reconnecting" | "offline";
@@ -11,6 +11,8 @@ type StateListener = (state: LiveState) => void;
 let client: Client | null = null;
 let state: LiveState = "offline";
 let everConnected = false;
+// Set when the server refused the socket's token (4401/4403): the next attempt refreshes first.
+let tokenRefused = false;
 const stateListeners = new Set<StateListener>();
 
 function setState(next: LiveState): void {
@@ -48,7 +50,8 @@ function liveClient(): Client {
       await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** retries, 10_000)));
     },
     connectionParams: async () => {
-      const session = await freshSession();
+      const session = tokenRefused ? await refreshSession() : await freshSession();
+      tokenRefused = false;
       return session ? { authorization: `Bearer ${session.accessToken}` } : {};
     },
     on: {
@@ -57,7 +60,11 @@ function liveClient(): Client {
         everConnected = true;
         setState("live");
       },
-      closed: () => setState(everConnected ? "reconnecting" : "offline"),
+      closed: (event) => {
+        const code = (event as { code?: number } | undefined)?.code;
+        if (code === 4401 || code === 4403) tokenRefused = true;
+        setState(everConnected ? "reconnecting" : "connecting");
+      },
     },
   });
   return client;
