@@ -3,6 +3,7 @@ import { useMemo, useState, type FormEvent } from "react";
 import { request } from "../api/client";
 import { useLiveState, useQuery } from "../api/hooks";
 import { useLiveRuns } from "../api/liveRuns";
+import { EndpointQuery, EndpointsQuery } from "../api/endpointOperations";
 import { RunQuery, RunsQuery } from "../api/operations";
 import { Badge, ErrorNote, LiveIndicator, Loading } from "../components/bits";
 import { RunTable } from "../components/RunTable";
@@ -39,6 +40,7 @@ export function RunsPage() {
   const [cursor, setCursor] = useState<{ end: string | null; more: boolean } | null>(null);
   const [moreError, setMoreError] = useState<string | null>(null);
   const live = useLiveState();
+  const endpoints = useQuery(EndpointsQuery, { filter: null });
   const page = cursor ?? { end: data?.runs.pageInfo.endCursor ?? null, more: data?.runs.pageInfo.hasNextPage ?? false };
 
   const loadMore = async () => {
@@ -69,7 +71,17 @@ export function RunsPage() {
       <form className="filters" onSubmit={apply} key={search}>
         <input name="job" placeholder="Job name" defaultValue={query.get("job") ?? ""} aria-label="Job name" />
         <input name="namespace" placeholder="Namespace" defaultValue={query.get("namespace") ?? ""} aria-label="Namespace" />
-        <input name="endpoint" placeholder="Endpoint id" defaultValue={query.get("endpoint") ?? ""} aria-label="Endpoint id" />
+        <select name="endpoint" defaultValue={query.get("endpoint") ?? ""} aria-label="Endpoint">
+          <option value="">Any endpoint</option>
+          {endpoints.data?.endpoints.nodes.map((e) => (
+            <option key={e.id} value={e.id}>
+              {e.name}
+            </option>
+          ))}
+          {query.get("endpoint") && !endpoints.data?.endpoints.nodes.some((e) => e.id === query.get("endpoint")) && (
+            <option value={query.get("endpoint") ?? ""}>{query.get("endpoint")}</option>
+          )}
+        </select>
         <select name="status" defaultValue={query.get("status") ?? ""} aria-label="Status">
           <option value="">Any status</option>
           {STATUSES.map((s) => (
@@ -102,6 +114,7 @@ export function RunsPage() {
 export function RunDetailPage({ id }: { id: string }) {
   const { data, error, loading } = useQuery(RunQuery, { id });
   const run = data?.run;
+  const endpoint = useQuery(EndpointQuery, { id: run?.endpointId ?? "" }, !run?.endpointId);
   return (
     <>
       <header className="page-head">
@@ -131,7 +144,13 @@ export function RunDetailPage({ id }: { id: string }) {
             <dt>Exit code</dt>
             <dd>{run.exitCode ?? "—"}</dd>
             <dt>Endpoint</dt>
-            <dd>{run.endpointId ?? "— (reported over HTTP)"}</dd>
+            <dd>
+              {run.endpointId ? (
+                <Link href={`/endpoints/${run.endpointId}`}>{endpoint.data?.endpoint?.name ?? run.endpointId}</Link>
+              ) : (
+                "— (reported over HTTP)"
+              )}
+            </dd>
             <dt>Commit</dt>
             <dd>{shortCommit(run.commitId)}</dd>
           </dl>
