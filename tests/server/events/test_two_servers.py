@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from crontopus.server.events.postgres import APPLICATION_NAME, dsn_of
 from tests.server.conftest import (
     PASSWORD,
     REGISTER,
@@ -117,3 +119,39 @@ async def test_a_job_created_on_one_server_reaches_subscribers_of_both_exactly_o
     finally:
         for stream in (on_second, on_first, bobs):
             await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_dropped_listener_tells_subscribers_to_reload_and_live_events_resume(
+    servers: tuple[LiveServer, LiveServer], postgres_template: str
+) -> None:
+    first, second = servers
+    alice = await asyncio.to_thread(register, first, "alice")
+    before = watch(second, alice)
+    stale = await anext(before)
+    try:
+        await asyncio.sleep(0.5)
+        admin = await asyncpg.connect(dsn_of(postgres_template))
+        try:
+            terminated = await admin.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = $1 AND datname = current_database()",
+                APPLICATION_NAME,
+            )
+        finally:
+            await admin.close()
+        assert len(terminated) == 2  # one listener per server process
+        message = json.loads(await asyncio.wait_for(stale.ws.recv(), 10))
+        assert "resubscribe and reload" in json.dumps(message), message
+    finally:
+        await before.aclose()  # type: ignore[attr-defined]
+
+    await asyncio.sleep(2)  # both servers reconnect within a second
+    after = watch(second, alice)
+    fresh = await anext(after)
+    try:
+        await asyncio.sleep(0.5)
+        created = await asyncio.to_thread(graphql, first, CREATE_JOB, {}, alice)
+        event = await fresh.next_event()
+        assert event["jobId"] == created["createJob"]["id"]
+    finally:
+        await after.aclose()  # type: ignore[attr-defined]

@@ -35,6 +35,8 @@ from crontopus.server.events.errors import EventBusInterrupted, EventBusUnavaila
 logger = logging.getLogger("crontopus.server.events")
 
 CHANNEL = "crontopus_events"
+# Shown in pg_stat_activity, so an operator can tell the listeners apart from the pool.
+APPLICATION_NAME = "crontopus-events"
 _NOTIFY_MANY = "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload"
 _SEND_BATCH = 500
 
@@ -142,8 +144,12 @@ class PostgresBroadcaster:
                 "live events are unavailable: the server is reconnecting to PostgreSQL; "
                 "retry in a few seconds"
             )
-        async for event in self._local.subscribe(tenant_id, topic):
-            yield event
+        stream = self._local.subscribe(tenant_id, topic)
+        try:
+            async for event in stream:
+                yield event
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]  # unregister now, not at GC
 
     def subscriber_count(self) -> int:
         return self._local.subscriber_count()
@@ -158,7 +164,10 @@ class PostgresBroadcaster:
 
     async def _open(self) -> tuple[Any, asyncio.Event]:
         lost = asyncio.Event()
-        connection = await asyncio.wait_for(asyncpg.connect(self._dsn), self._query_timeout)
+        connection = await asyncio.wait_for(
+            asyncpg.connect(self._dsn, server_settings={"application_name": APPLICATION_NAME}),
+            self._query_timeout,
+        )
 
         def on_terminated(_connection: Any) -> None:
             lost.set()
