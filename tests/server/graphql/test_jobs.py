@@ -406,3 +406,40 @@ async def test_a_viewer_reads_jobs_but_cannot_change_them(
     assert len(listed["jobs"]["nodes"]) == 1
     denied = await create(api, carol, name="sneaky")
     assert denied["__typename"] == "PermissionError"
+
+
+async def test_an_api_edit_keeps_manifest_fields_the_job_input_cannot_express(
+    api: Api, alice: Persona, state: AppState
+) -> None:
+    job_id = "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b"
+    manifest = f"""apiVersion: crontopus.io/v1
+kind: Job
+metadata:
+  id: {job_id}
+  name: backup-database
+  namespace: default
+spec:
+  schedule: "30 2 * * *"
+  timezone: Europe/Berlin
+  command: /opt/scripts/backup.sh
+  systemd:
+    acceptDstDifferences: true
+"""
+    await state.gitstore.commit_changes(
+        alice.tenant_slug,
+        [Put("default/backup-database.yaml", manifest)],
+        Author("alice", "alice@example.com"),
+        "hand-written",
+    )
+    job = (
+        await api.execute(
+            "query($id: UUID!) { job(id: $id) { blobId } }", {"id": job_id}, alice.access_token
+        )
+    )["job"]
+    data = await api.execute(
+        UPDATE,
+        {"id": job_id, "input": job_input(schedule="45 2 * * *"), "blob": job["blobId"]},
+        alice.access_token,
+    )
+    assert data["updateJob"]["schedule"] == "45 2 * * *"
+    assert "acceptDstDifferences: true" in data["updateJob"]["yaml"]

@@ -209,7 +209,7 @@ async def update_job(
         raise ValidationFailed.single(
             "id", "discovered jobs are read-only: adopt the job into a namespace first"
         )
-    manifest = _validated(spec, job_id)
+    manifest = _keep_unexposed_fields(_validated(spec, job_id), current.manifest)
     view = await snapshot(store, principal)
     _check_target_namespace(view, manifest.namespace, "namespace")
     path = manifest_path(manifest.namespace, manifest.name)
@@ -228,6 +228,17 @@ async def update_job(
         message = f"jobs: move {current.path[:-5]} to {path[:-5]}"
     await _commit(store, broadcaster, principal, author, changes, message)
     return await get_job(store, principal, job_id)
+
+
+def _keep_unexposed_fields(new: JobManifest, old: JobManifest) -> JobManifest:
+    """Carry over what the job input cannot express, so an API edit never drops it."""
+    return replace(
+        new,
+        alerts=new.alerts if new.alerts is not None else old.alerts,
+        systemd=old.systemd if new.systemd.is_default else new.systemd,
+        task_scheduler=old.task_scheduler if new.task_scheduler.is_default else new.task_scheduler,
+        extra_spec={**old.extra_spec, **new.extra_spec},
+    )
 
 
 async def delete_job(
