@@ -12,6 +12,7 @@ import {
   graphql,
   launchBrowser,
   postCheckIn,
+  register,
   screenshotDir,
   startServer,
 } from "./support.mjs";
@@ -283,6 +284,32 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.evaluate(() => localStorage.removeItem("crontopus.session"));
     await open("/login");
     await page.screenshot({ path: join(dir, "login-light.png") });
+  });
+
+  test("a member of two tenants switches between them", async () => {
+    const bob = await register(server.url, "bob");
+    const added = await graphql(
+      server.url,
+      bob,
+      `mutation { addMember(username: "alice", role: MEMBER) { __typename ... on UserError { message } } }`,
+    );
+    assert.equal(added.addMember.__typename, "Membership");
+    await page.evaluate(() => localStorage.removeItem("crontopus.session"));
+    await open("/login");
+    await page.fill("input[name=username]", "alice");
+    await page.fill("input[name=password]", PASSWORD);
+    await page.click("button:has-text('Log in')");
+    await page.waitForSelector("select[aria-label=Tenant] option:has-text('bob')", { state: "attached" });
+    await page.selectOption("select[aria-label=Tenant]", "bob");
+    await page.fill("input[aria-label=Password]", PASSWORD);
+    await page.click("button:has-text('Switch')");
+    await page.waitForFunction(() => JSON.parse(localStorage.getItem("crontopus.session")).tenantSlug === "bob");
+    await page.keyboard.press("g");
+    await page.keyboard.press("j");
+    await page.waitForURL(/\/jobs$/);
+    await page.waitForSelector("text=No jobs match.");
+    await page.keyboard.press("/");
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Namespace");
   });
 
   test("logging out ends the session and returns to the login page", async () => {

@@ -5,6 +5,7 @@ import { useQuery } from "./api/hooks";
 import { LoginMutation, LogoutMutation, MeQuery } from "./api/operations";
 import { loadSession, onSessionChange, saveSession, type Session } from "./api/session";
 import { ErrorNote } from "./components/bits";
+import { isTyping, shortcutFor } from "./lib/shortcuts";
 import { applyTheme, storedTheme, type ThemeChoice } from "./lib/theme";
 import { AuditPage, MembersPage, NamespacesPage, TokensPage } from "./pages/Admin";
 import { LoginPage, RegisterPage } from "./pages/Auth";
@@ -131,9 +132,32 @@ function TenantSwitch({ session }: { session: Session }) {
   );
 }
 
+function useShortcuts(): void {
+  useEffect(() => {
+    let previous: { key: string; at: number } | null = null;
+    const onKey = (event: KeyboardEvent) => {
+      if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+      const recent = previous && Date.now() - previous.at < 1000 ? previous.key : null;
+      const action = shortcutFor(recent, event.key);
+      previous = action?.kind === "pending" ? { key: event.key, at: Date.now() } : null;
+      if (action?.kind === "navigate") navigate(action.to);
+      if (action?.kind === "focus-filter") {
+        const field = document.querySelector<HTMLElement>("main .filters input, main .filters select");
+        if (field) {
+          event.preventDefault();
+          field.focus();
+        }
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+}
+
 function Shell({ session, path }: { session: Session; path: string }) {
   const [menu, setMenu] = useState(false);
   useEffect(() => setMenu(false), [path]);
+  useShortcuts();
   const logout = async () => {
     try {
       await request(LogoutMutation, { refreshToken: session.refreshToken });
@@ -165,6 +189,9 @@ function Shell({ session, path }: { session: Session; path: string }) {
         <div className="sidebar-foot">
           <TenantSwitch session={session} />
           <ThemeSwitch />
+          <p className="muted small" title="g then d, r, h, j, n, e, t, a or p goes to a page; / focuses the filter">
+            Keys: <kbd>g</kbd> <kbd>j</kbd> jobs, <kbd>/</kbd> filter
+          </p>
           <div className="row spread">
             <span className="muted small">{session.username}</span>
             <button className="button small" onClick={logout}>

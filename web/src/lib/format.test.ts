@@ -64,3 +64,18 @@ describe("install commands", () => {
     expect(installCommands("windows", "https://c", "cten_1")).toContain("schtasks /Create");
   });
 });
+
+describe("keyboard shortcuts", async () => {
+  const { shortcutFor, isTyping } = await import("./shortcuts");
+  it("go to a page with g and a letter, and focus the filter with /", () => {
+    expect(shortcutFor(null, "g")).toEqual({ kind: "pending" });
+    expect(shortcutFor("g", "j")).toEqual({ kind: "navigate", to: "/jobs" });
+    expect(shortcutFor(null, "j")).toBeNull();
+    expect(shortcutFor(null, "/")).toEqual({ kind: "focus-filter" });
+  });
+
+  it("stay out of the way while typing", () => {
+    expect(isTyping(document.createElement("input"))).toBe(true);
+    expect(isTyping(document.createElement("div"))).toBe(false);
+  });
+});
