@@ -8,11 +8,13 @@ DISTS := core drivers agent server clients
 EXAMPLE_DRIVER := docs/examples/crontopus-driver-crond
 HOST ?= 127.0.0.1
 PORT ?= 8080
+WEB_DIST := web/dist/index.html
+WEB_DEPS := web/node_modules/.crontopus-installed
 # Build backends (hatchling) are pinned by the same constraints file.
 export PIP_CONSTRAINT := $(abspath $(CONSTRAINTS))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint types pytest schema clean
+.PHONY: install run test lint types pytest schema clean web web-test
 
 $(BIN)/.installed: $(CONSTRAINTS) pyproject.toml $(foreach d,$(DISTS),$(d)/pyproject.toml) $(EXAMPLE_DRIVER)/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Crontopus needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -25,11 +27,32 @@ $(BIN)/.installed: $(CONSTRAINTS) pyproject.toml $(foreach d,$(DISTS),$(d)/pypro
 install: $(BIN)/.installed
 
 ## Start the platform on embedded defaults (SQLite and a managed Git store under ./data).
-run: install
+run: install $(WEB_DIST)
 	$(BIN)/crontopus-server serve --migrate --host $(HOST) --port $(PORT)
 
 ## Lint, type-check and run the whole test suite (SQLite always; PostgreSQL when CRONTOPUS_TEST_POSTGRES_URL is set).
-test: install lint types pytest
+test: install lint types web-test pytest
+
+# The web console (web/, npm). Node 20.19+ is needed to build it; `make run` builds it only when
+# web/dist is missing, so a checkout with a built console runs without Node.
+$(WEB_DEPS): web/package.json web/package-lock.json
+	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 19)) { console.error("The Crontopus web console needs Node 20.19 or newer to build, found " + process.version); process.exit(1); }' \
+	  || { echo "Install Node 20.19+ (and npm), or use a crontopus-server wheel, which ships the built console." >&2; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_DIST):
+	$(MAKE) web
+
+## Build the web console into web/dist (typed operations, type-check, bundle).
+web: $(WEB_DEPS)
+	cd web && npm run --silent build -- --logLevel warn
+
+## Web checks: unit tests, operations against docs/schema.graphql, browser tests against a real server.
+web-test: install web
+	cd web && npx vitest run
+	cd web && npm run --silent check:operations
+	node --test --test-concurrency=1 tests/e2e/
 
 lint:
 	$(BIN)/ruff check .
