@@ -23,6 +23,7 @@ let context;
 let page;
 let jobId;
 let token; // an API token with the CHECKIN scope
+let endpointToken; // the enrolled endpoint's own token
 const foreignRequests = [];
 const pageErrors = [];
 
@@ -203,15 +204,58 @@ describe("the web console", { skip: noBrowser }, () => {
       null,
       `mutation($t: String!) { enrollEndpoint(enrollmentToken: $t, name: "web-1", hostname: "web-1.example.com",
         platform: "linux", machineId: "e2e-machine-0001", agentVersion: "0.1.0", drivers: ["cron"]) {
-        __typename ... on UserError { message } } }`,
+        __typename ... on EnrolledEndpoint { endpointToken } ... on UserError { message } } }`,
       { t: made.createEnrollmentToken.plaintext },
     );
-    assert.notEqual(enrolled.enrollEndpoint.__typename.endsWith("Error"), true, JSON.stringify(enrolled));
+    assert.equal(enrolled.enrollEndpoint.__typename, "EnrolledEndpoint", JSON.stringify(enrolled));
+    endpointToken = enrolled.enrollEndpoint.endpointToken;
     await open("/endpoints");
     await page.waitForSelector("[data-testid=endpoints-table] a:has-text('web-1')");
     await open("/jobs");
     await page.click("button[aria-label='Endpoints of nightly-backup']");
     await page.waitForSelector("[data-testid=job-endpoints] a:has-text('web-1')");
+  });
+
+  test("a job the agent discovered is marked, read-only, and adopted into a namespace", async (t) => {
+    if (!endpointToken) {
+      t.skip("no endpoint was enrolled");
+      return;
+    }
+    const report = await graphql(
+      server.url,
+      endpointToken,
+      `mutation { reportDiscoveredJobs(items: [{schedule: "17 * * * *", command: "/usr/local/bin/rotate-logs",
+        user: "root", driver: "cron", fingerprint: "e2e-fingerprint-0001"}]) {
+        __typename ... on DiscoveredJobsReport { results { outcome jobId } } ... on UserError { message } } }`,
+    );
+    const discovered = report.reportDiscoveredJobs.results[0].jobId;
+    assert.ok(discovered, JSON.stringify(report));
+    await open("/jobs?namespace=discovered");
+    const row = page.locator("[data-testid=jobs-table] tr", { hasText: "discovered" }).first();
+    await row.waitFor();
+    await open(`/jobs/${discovered}`);
+    await page.waitForSelector("button:has-text('Adopt')");
+    assert.equal(await page.locator("a:has-text('Edit')").count(), 0, "a discovered job is read-only");
+    await page.fill("input[aria-label='Adopt into namespace']", "default");
+    await page.click("button:has-text('Adopt')");
+    await page.waitForSelector("h1:has-text('in default')");
+    assert.equal(await page.locator("input[aria-label='Adopt into namespace']").count(), 0);
+    await page.waitForSelector("[data-testid=history] li:has-text('adopt')");
+  });
+
+  test("a job is deleted after confirmation and leaves the list", async () => {
+    const api = await accessToken();
+    const made = await graphql(
+      server.url,
+      api,
+      `mutation { createJob(input: {name: "short-lived", schedule: "@daily", command: "/bin/true"}) { __typename ... on Job { id } } }`,
+    );
+    await open(`/jobs/${made.createJob.id}`);
+    page.once("dialog", (dialog) => dialog.accept());
+    await page.click("button:has-text('Delete')");
+    await page.waitForURL(/\/jobs$/);
+    await page.waitForSelector("[data-testid=jobs-table] a:has-text('nightly-backup')");
+    assert.equal(await page.locator("[data-testid=jobs-table] a:has-text('short-lived')").count(), 0);
   });
 
   test("the offline playground runs a query and a subscription with the console's token", async () => {

@@ -28,8 +28,11 @@ export function JobDetailPage({ id }: { id: string }) {
   };
   const adopt = async () => {
     const result = (await request(AdoptJobMutation, { id, targetNamespace: adoptTo })).adoptJob;
-    if (result.__typename === "Job") navigate(`/jobs/${result.id}`);
-    else setActionError("message" in result ? result.message : "The job could not be adopted");
+    if (result.__typename === "Job") {
+      // Adoption keeps the job's id: same page, new data.
+      if (result.id === id) reload();
+      else navigate(`/jobs/${result.id}`);
+    } else setActionError("message" in result ? result.message : "The job could not be adopted");
   };
 
   return (
