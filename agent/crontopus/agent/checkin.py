@@ -1,7 +1,7 @@
 """Check-ins: one run's start or finish, sent to `POST /checkin/<job>/<event>?rid=…`.
 
-This module uses only the standard library (`http.client`), because the wrapper imports it
-on every run and httpx would add tens of milliseconds to each one.
+This module uses only the standard library (a socket for plain HTTP, `http.client` for HTTPS),
+because the wrapper imports it on every run and httpx would add tens of milliseconds to each one.
 """
 
 from __future__ import annotations
@@ -67,32 +67,73 @@ class SendResult:
 
 def send_checkin(server: str, token: str, checkin: CheckIn, timeout: float) -> SendResult:
     """POST one check-in; classify the answer as delivered, refused or unreachable."""
-    import http.client
-
     parts = urlsplit(server)
-    connection: http.client.HTTPConnection
-    if parts.scheme == "https":
-        connection = http.client.HTTPSConnection(parts.netloc, timeout=timeout)
-    else:
-        connection = http.client.HTTPConnection(parts.netloc, timeout=timeout)
     body = checkin.output.encode("utf-8", "replace")[-OUTPUT_LIMIT:]
     headers = {
         "Authorization": f"Bearer {token}",
         "Content-Type": "text/plain; charset=utf-8",
         "User-Agent": USER_AGENT,
     }
+    path = parts.path.rstrip("/") + checkin.path()
     try:
-        connection.request("POST", parts.path.rstrip("/") + checkin.path(), body, headers)
-        response = connection.getresponse()
-        text = response.read(4096).decode("utf-8", "replace").strip()
-        status = response.status
-    except (OSError, http.client.HTTPException) as exc:
+        if parts.scheme == "https":
+            status, text = _post_tls(parts.netloc, path, headers, body, timeout)
+        else:
+            status, text = _post_plain(parts.netloc, path, headers, body, timeout)
+    except (OSError, ValueError) as exc:
         return SendResult(Delivery.UNREACHABLE, None, f"{type(exc).__name__}: {exc}")
-    finally:
-        connection.close()
     if 200 <= status < 300:
         return SendResult(Delivery.DELIVERED, status)
     # 408 and 429 are the server asking for a later retry, not a refusal of the content.
     if 400 <= status < 500 and status not in (408, 429):
         return SendResult(Delivery.REFUSED, status, text)
     return SendResult(Delivery.UNREACHABLE, status, text)
+
+
+def _post_plain(
+    netloc: str, path: str, headers: dict[str, str], body: bytes, timeout: float
+) -> tuple[int, str]:
+    """POST over plain HTTP/1.1 with a bare socket.
+
+    http.client imports ssl and the email package (~10-20 ms, paid on every run); a check-in
+    needs one request with `Connection: close` and the status line, so a socket suffices.
+    """
+    import socket
+
+    address = urlsplit(f"//{netloc}")
+    lines = [f"POST {path} HTTP/1.1", f"Host: {netloc}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines += ["Connection: close", "", ""]
+    request = "\r\n".join(lines).encode("latin-1") + body
+    with socket.create_connection((address.hostname or "", address.port or 80), timeout) as sock:
+        sock.sendall(request)
+        answer = bytearray()
+        while len(answer) < 16384:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, rest = bytes(answer).partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/"):
+        raise ValueError(f"not an HTTP answer: {bytes(answer[:80])!r}")
+    if not status_line[1].isdigit():
+        raise ValueError(f"not an HTTP answer: {bytes(answer[:80])!r}")
+    return int(status_line[1]), rest[:4096].decode("utf-8", "replace").strip()
+
+
+def _post_tls(
+    netloc: str, path: str, headers: dict[str, str], body: bytes, timeout: float
+) -> tuple[int, str]:
+    """POST over HTTPS with http.client (TLS costs its import time anyway)."""
+    import http.client
+
+    connection = http.client.HTTPSConnection(netloc, timeout=timeout)
+    try:
+        connection.request("POST", path, body, headers)
+        response = connection.getresponse()
+        return response.status, response.read(4096).decode("utf-8", "replace").strip()
+    except http.client.HTTPException as exc:
+        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        connection.close()

@@ -8,18 +8,28 @@ one unlink. The run UUID in every check-in makes redelivery idempotent on the se
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crontopus.agent.checkin import CheckIn, Delivery, SendResult
 from crontopus.agent.statedir import fsync_directory
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import logging
+
+
+def _log() -> logging.Logger:
+    # Imported on demand: logging costs the wrapper milliseconds and it rarely logs.
+    import logging
+
+    return logging.getLogger(__name__)
+
+
 SUFFIX = ".checkin"
 DROPPED_FILE = "dropped"
 LOCK_FILE = ".lock"
@@ -91,7 +101,7 @@ class Spool:
             except FileNotFoundError:
                 continue  # another drainer delivered it
             except (ValueError, TypeError) as exc:
-                log.error("spool: %s is unreadable (%s); removing it", path.name, exc)
+                _log().error("spool: %s is unreadable (%s); removing it", path.name, exc)
                 path.unlink(missing_ok=True)
                 continue
             result = send(checkin)
@@ -100,7 +110,7 @@ class Spool:
                 break
             if result.delivery is Delivery.REFUSED:
                 refused += 1
-                log.warning(
+                _log().warning(
                     "spool: server refused check-in %s of run %s (job %s): %s %s; dropped",
                     checkin.event,
                     checkin.run_id,
@@ -128,7 +138,7 @@ class Spool:
             path.unlink(missing_ok=True)
         counter = self.directory / DROPPED_FILE
         counter.write_text(f"{self.dropped() + excess}\n")
-        log.warning(
+        _log().warning(
             "spool: full (%d entries or %d bytes at most): dropped the %d oldest",
             self.max_entries,
             self.max_bytes,

@@ -13,7 +13,6 @@ import enum
 import fcntl
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -66,14 +65,19 @@ def argv_for(config: JobConfig) -> list[str]:
     if config.args:
         line = f"{line} {shlex.join(config.args)}"
     words = config.command.split()
-    if (
-        set(config.command) <= _PLAIN
-        and words
-        and "=" not in words[0]
-        and shutil.which(words[0]) is not None
-    ):
+    if set(config.command) <= _PLAIN and words and "=" not in words[0] and _executable(words[0]):
         return [*words, *config.args]
     return ["/bin/sh", "-c", line]
+
+
+def _executable(program: str) -> bool:
+    """Tell whether `program` runs as is (shutil.which, without importing shutil)."""
+    if "/" in program:
+        candidates = [program]
+    else:
+        directories = os.environ.get("PATH", os.defpath).split(os.pathsep)
+        candidates = [os.path.join(directory or ".", program) for directory in directories]
+    return any(os.access(path, os.X_OK) and not os.path.isdir(path) for path in candidates)
 
 
 def run_command(config: JobConfig) -> RunResult:
