@@ -293,3 +293,36 @@ def test_adopting_a_job_that_is_not_discovered_shows_the_servers_message(logged_
     result = logged_in("jobs", "adopt", "default/managed", "--namespace", "default")
     assert result.code == 1
     assert result.err.startswith("crontopus: error: ")
+
+
+def test_edit_refuses_to_change_a_section_the_api_cannot_carry(
+    logged_in: Cli, tmp_path: Path
+) -> None:
+    create(logged_in, "alerting")
+    editor = _editor(
+        tmp_path,
+        """
+        import pathlib, sys
+        path = pathlib.Path(sys.argv[1])
+        path.write_text(path.read_text() + "  alerts:\\n    onFailure: false\\n")
+        """,
+    )
+    result = logged_in("jobs", "edit", "default/alerting", env={"EDITOR": editor})
+    assert result.code == 1
+    assert (
+        "default/alerting.yaml: spec.alerts: the API cannot change this section; commit the "
+        "manifest to the jobs repository with git push instead (nothing was saved)"
+    ) in result.err
+    Path(result.err.rsplit("kept in ", 1)[1].strip()).unlink()
+    assert len(logged_in("jobs", "history", "default/alerting", "--json").json()) == 1
+
+
+def test_create_from_a_file_with_alerts_is_refused_rather_than_dropped(
+    logged_in: Cli, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "db-dump.yaml"
+    manifest.write_text(MANIFEST + "  alerts:\n    consecutiveFailures: 3\n")
+    result = logged_in("jobs", "create", "-f", str(manifest))
+    assert result.code == 1
+    assert f"{manifest}: spec.alerts: the API cannot set this section" in result.err
+    assert logged_in("jobs", "list", "--json").json() == []

@@ -13,7 +13,8 @@ from crontopus.cli import operations as ops
 from crontopus.cli.errors import ConflictFailure, UsageFailure, UserFailure, report
 from crontopus.cli.invocation import Invocation
 from crontopus.cli.jobs import resolve_job
-from crontopus.core.manifest import JobManifest
+from crontopus.core.errors import ManifestError
+from crontopus.core.manifest import JobManifest, parse_manifest
 
 
 def editor_command(inv: Invocation) -> list[str]:
@@ -41,14 +42,22 @@ def _run_editor(inv: Invocation, path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _check(text: str, file: str, job_id: uuid.UUID) -> JobManifest:
+def _check(text: str, file: str, job_id: uuid.UUID, before: JobManifest | None) -> JobManifest:
     manifest = manifests.check_manifest(text, file)
     if manifest.id != job_id:
         raise UserFailure(
             f"{file}: metadata.id: the id is immutable: put back {job_id} "
             "(create a new job with `crontopus jobs create` instead)"
         )
+    manifests.refuse_unexpressible(file, manifest, before)
     return manifest
+
+
+def _parsed(text: str, file: str) -> JobManifest | None:
+    try:
+        return parse_manifest(text, file)
+    except ManifestError:
+        return None
 
 
 def _again(inv: Invocation) -> bool:
@@ -77,6 +86,7 @@ async def edit_job(inv: Invocation) -> int:
         )
     original: str = job["yaml"]
     job_id = uuid.UUID(job["id"])
+    before = _parsed(original, job["path"])
     with tempfile.TemporaryDirectory(prefix="crontopus-") as directory:
         path = Path(directory) / Path(job["path"]).name
         text = original
@@ -87,7 +97,7 @@ async def edit_job(inv: Invocation) -> int:
                 output.note(inv, "No changes: nothing was saved.")
                 return 0
             try:
-                manifest = _check(text, job["path"], job_id)
+                manifest = _check(text, job["path"], job_id, before)
                 break
             except UserFailure as problem:
                 report(problem, inv.err)

@@ -182,6 +182,7 @@ async def create_job(inv: Invocation) -> int:
         manifest = manifests.check_manifest(
             text, "(stdin)" if file == "-" else file, id_optional=True
         )
+        manifests.refuse_unexpressible(file, manifest, None)
         if manifests.has_id(text):
             output.note(inv, "note: metadata.id is ignored: the server assigns a new job id")
     else:
