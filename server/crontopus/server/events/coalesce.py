@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
@@ -28,46 +29,54 @@ async def coalesce(
     """
     if window < 0 or max_batch < 1:
         raise ValueError(f"coalesce: window ({window}) must be >= 0 and max_batch >= 1")
+    # One reader task per stream and one timer per batch, not a task per item: a thousand
+    # subscribers each reading a thousand events a second must not cost a million tasks.
     loop = asyncio.get_running_loop()
-    # The pending read survives a window's end: cancelling it would close `source`.
-    pending: asyncio.Future[T] | None = None
+    buffer: deque[T] = deque()
+    ended: list[BaseException | None] = []
+    waiter: asyncio.Future[None] | None = None
+
+    def wake() -> None:
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def pump() -> None:
+        try:
+            async for item in source:
+                buffer.append(item)
+                if len(buffer) == 1 or len(buffer) >= max_batch:
+                    wake()
+        except Exception as error:
+            ended.append(error)
+        else:
+            ended.append(None)
+        finally:
+            wake()
+
+    reader = asyncio.create_task(pump())
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(source))
-            try:
-                first = await pending
-            except StopAsyncIteration:
-                return
-            finally:
-                pending = None
-            batch = [first]
-            failure: BaseException | None = None
-            deadline = loop.time() + window
-            while len(batch) < max_batch:
-                pending = asyncio.ensure_future(anext(source))
-                remaining = deadline - loop.time()
-                if remaining > 0:
-                    await asyncio.wait([pending], timeout=remaining)
-                elif window == 0:
-                    await asyncio.sleep(0)  # let an item that is already waiting arrive
-                if not pending.done():
-                    break
-                done, pending = pending, None
-                if done.exception() is not None:
-                    failure = done.exception()
-                    break
-                batch.append(done.result())
-            yield batch
-            if isinstance(failure, StopAsyncIteration):
-                return
-            if failure is not None:
-                raise failure
+            if not buffer and not ended:
+                waiter = loop.create_future()
+                await waiter
+            if buffer and len(buffer) < max_batch and not ended:
+                # The window opens at the first item; `pump` ends it early on a full batch.
+                waiter = loop.create_future()
+                timer = loop.call_later(window, wake)
+                try:
+                    await waiter
+                finally:
+                    timer.cancel()
+            if buffer:
+                yield [buffer.popleft() for _ in range(min(max_batch, len(buffer)))]
+                continue
+            if ended[0] is not None:
+                raise ended[0]
+            return
     finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
         aclose = getattr(source, "aclose", None)
         if aclose is not None:
             await aclose()
