@@ -199,7 +199,7 @@ async def test_retention_keeps_the_newest_runs_of_each_job(
     job_id = await job(api, alice)
     state.ingest._retention = 20  # a small limit keeps the test fast
     now = datetime.now(UTC)
-    for index in range(60):
+    for index in reversed(range(60)):  # oldest first, as runs arrive
         await _ingest(state, alice, job_id, now - timedelta(minutes=index), ok=True)
     async with state.session() as session:
         kept = (await session.scalars(select(Run.started_at).order_by(Run.started_at))).all()

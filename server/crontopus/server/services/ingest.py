@@ -30,6 +30,8 @@ from crontopus.server.services.checkins import CheckIn, RunState, merge, new_run
 logger = logging.getLogger("crontopus.server.ingest")
 
 RUN_EVENTS = "runs"
+# How long shutdown waits for queued check-ins; their senders get an error and retry.
+DRAIN_TIMEOUT = 10.0
 _COLUMNS = [c.name for c in Run.__table__.columns]
 
 
@@ -97,11 +99,19 @@ class IngestWriter:
         """Finish what is queued, then stop."""
         if self._task is None:
             return
-        await self._queue.join()
+        if not self._task.done():
+            try:
+                await asyncio.wait_for(self._queue.join(), timeout=DRAIN_TIMEOUT)
+            except TimeoutError:
+                logger.error("stopping with %d check-ins still queued", self._queue.qsize())
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(IngestUnavailable("the server is shutting down; retry"))
 
     @property
     def depth(self) -> int:
