@@ -41,10 +41,21 @@ MAX_DISCOVERED_PER_REPORT = 500
 CLAIM_TIMEOUT = timedelta(minutes=10)
 COMMIT_ATTEMPTS = 3
 _FINGERPRINT = re.compile(r"^[A-Za-z0-9._:+=/-]{8,64}$")
-# Programs that only wrap the command that matters; the name comes from what they run.
-_WRAPPERS = frozenset(
-    {"sudo", "nice", "ionice", "nohup", "env", "timeout", "flock", "chronic", "exec", "time"}
-)
+# Programs that only wrap the command that matters, with how many positional arguments they
+# take before it and which of their options take a value: the name comes from what they run.
+_WRAPPERS: dict[str, tuple[int, frozenset[str]]] = {
+    "sudo": (0, frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"})),
+    "nice": (0, frozenset({"-n"})),
+    "ionice": (0, frozenset({"-c", "-n", "-p"})),
+    "env": (0, frozenset({"-u", "-C"})),
+    "timeout": (1, frozenset({"-s", "-k"})),
+    "flock": (1, frozenset({"-w", "-E"})),
+    "nohup": (0, frozenset()),
+    "chronic": (0, frozenset()),
+    "exec": (0, frozenset()),
+    "time": (0, frozenset()),
+}
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _INTERPRETERS = frozenset(
     {"sh", "bash", "dash", "zsh", "python", "python3", "perl", "php", "ruby", "node", "pwsh"}
 )
@@ -90,15 +101,12 @@ class DiscoveryReport:
 
 def job_name_for(command: str) -> str:
     """Derive a job name (a slug) from a command line: the script or program it runs."""
-    segments = [s.strip() for s in _SEPARATORS.split(command) if s.strip()]
-    for segment in segments:
+    for segment in (s.strip() for s in _SEPARATORS.split(command)):
         try:
             words = shlex.split(segment)
         except ValueError:
             words = segment.split()
-        words = [w for w in words if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w)]
-        while words and _basename(words[0]) in _WRAPPERS:
-            words = [w for w in words[1:] if not w.startswith("-") and not w.isdigit()]
+        words = _unwrap([w for w in words if not _ASSIGNMENT.match(w)])
         if not words or _basename(words[0]) in {"cd", "test", "[", "true", ":"}:
             continue
         program = _basename(words[0])
@@ -108,8 +116,20 @@ def job_name_for(command: str) -> str:
                 program = _basename(scripts[0])
         stem = program.rsplit(".", 1)[0] if "." in program[1:] else program
         if slug := suggest_slug(stem):
+            # Room for a "-NN" suffix when the name is taken.
             return slug[: MAX_NAME_LENGTH - 4].rstrip("-")
     return "discovered-job"
+
+
+def _unwrap(words: list[str]) -> list[str]:
+    """Skip wrappers such as `sudo -u postgres` or `flock -n /tmp/x.lock` before a command."""
+    while words and (spec := _WRAPPERS.get(_basename(words[0]))) is not None:
+        positional, valued = spec
+        index = 1
+        while index < len(words) and words[index].startswith("-"):
+            index += 2 if words[index] in valued else 1
+        words = [w for w in words[index + positional :] if not _ASSIGNMENT.match(w)]
+    return words
 
 
 def _basename(word: str) -> str:
