@@ -196,6 +196,10 @@ async def _claim_use(session: AsyncSession, plaintext: str) -> EnrollmentToken:
         .execution_options(synchronize_session=False)
     )
     if getattr(claimed, "rowcount", 0) != 1:
+        if token.max_uses is None:
+            raise AuthenticationFailed(
+                "enrollmentToken: this enrollment token was revoked or expired just now"
+            )
         raise AuthenticationFailed(
             f"enrollmentToken: this enrollment token was used its {token.max_uses} times "
             "already; ask an admin for a new one"

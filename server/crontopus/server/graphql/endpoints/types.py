@@ -57,7 +57,7 @@ class EnrollmentToken:
     created_by: str
     created_at: datetime
     expires_at: datetime | None
-    max_uses: int | None = strawberry.field(description="None: any number of enrollments.")
+    max_uses: int | None = strawberry.field(description="null: any number of enrollments.")
     use_count: int
     last_used_at: datetime | None
     revoked_at: datetime | None
@@ -149,9 +149,9 @@ class Endpoint:
 class EndpointJob:
     endpoint: Endpoint
     job_id: uuid.UUID
-    job: Job | None = strawberry.field(description="None when no such job exists in Git.")
+    job: Job | None = strawberry.field(description="null when no such job exists in Git at HEAD.")
     state: InstanceState | None = strawberry.field(  # type: ignore[valid-type]
-        description="None when the endpoint does not report the job."
+        description="null when the endpoint does not report the job."
     )
     driver: str | None
     source: JobSource | None  # type: ignore[valid-type]
