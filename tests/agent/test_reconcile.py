@@ -10,8 +10,9 @@ from crontopus.agent.config import AgentConfig
 from crontopus.agent.jobfiles import read_job_config
 from crontopus.agent.statedir import StateDir
 from crontopus.agent.sync import Syncer, SyncState
-from crontopus.drivers import foreign_fingerprint
+from crontopus.drivers import Driver, ForeignEntry, foreign_fingerprint
 from crontopus.drivers.cron.driver import CronDriver
+from crontopus.drivers.fake import FakeDriver
 from tests.agent.conftest import FOREIGN_CRONTAB, WRAPPER, JobRepo, agent_config, manifest
 
 PAUSED = "  paused: true\n"
@@ -336,3 +337,44 @@ def test_the_sync_state_records_what_was_applied(
     saved = json.loads(state.sync_state.read_text())
     assert saved["commit"] == commit
     assert saved["jobs"] == 1
+
+
+def test_an_adopted_job_that_is_paused_stops_the_foreign_entry_too(
+    syncer: Syncer, job_repo: JobRepo, crontab: Path, state: StateDir
+) -> None:
+    entry = next(e for e in syncer.driver.list_foreign() if "backup" in e.command)
+    job_id = uuid.uuid4()
+    SyncState(discovered={str(job_id): entry.fingerprint}).save(state)
+    _, path, text = manifest(
+        "backup", job_id=job_id, schedule="5 4 * * *", command="/usr/bin/backup --all"
+    )
+    job_repo.commit({path: text + PAUSED})
+
+    syncer.sync()
+
+    content = crontab.read_bytes()
+    assert b"/usr/bin/backup" not in content
+    assert str(job_id).encode() not in content
+    assert read_job_config(state, job_id) is None
+
+
+def test_a_driver_that_cannot_adopt_leaves_the_foreign_entry_and_installs_nothing(
+    state: StateDir, job_repo: JobRepo, crontab: Path
+) -> None:
+    class CannotAdopt(FakeDriver):
+        adopt = Driver.adopt  # the contract's default: a permanent refusal
+
+    foreign = ForeignEntry.build("fake", "5 4 * * *", "/usr/bin/backup", "alice")
+    driver = CannotAdopt(foreign=[foreign])
+    config = agent_config(crontab, job_repo)
+    job_id, path, text = manifest("backup", schedule="5 4 * * *", command="/usr/bin/backup")
+    other_id, other_path, other = manifest("other")
+    SyncState(discovered={str(job_id): foreign.fingerprint}).save(state)
+    job_repo.commit({path: text, other_path: other})
+
+    Syncer(state, config, driver).sync()
+
+    assert set(driver.list_managed()) == {other_id}
+    assert driver.list_foreign() == [foreign]
+    saved = SyncState.load(state)
+    assert any("cannot adopt" in line for line in saved.refused)

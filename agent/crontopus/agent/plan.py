@@ -110,7 +110,7 @@ def make_plan(
         if not manifest.active:
             state = "disabled" if not manifest.enabled else "paused"
             skipped.append(Skipped(manifest.id, label, f"the job is {state}", SkipKind.INACTIVE))
-            if fingerprint is not None:
+            if fingerprint is not None and _expressible(entry, check):
                 # Adopted and paused at once: the foreign copy must stop too.
                 adopt.append((entry, fingerprint))
                 retire.append(manifest.id)
@@ -142,6 +142,14 @@ def make_plan(
         tuple(refused),
         desired,
     )
+
+
+def _expressible(entry: DesiredEntry, check: Callable[[DesiredEntry], None]) -> bool:
+    try:
+        check(entry)
+    except ConversionRefused:
+        return False
+    return True
 
 
 def adopted_fingerprint(

@@ -5,16 +5,31 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from crontopus.agent.config import AgentConfig
 from crontopus.agent.gitsync import ManifestSet
 from crontopus.agent.jobfiles import JobConfig, remove_job_configs, write_job_config
-from crontopus.agent.plan import Plan, make_plan
+from crontopus.agent.plan import Plan, Skipped, make_plan
 from crontopus.agent.statedir import StateDir, fsync_directory
 from crontopus.core.manifest import JobManifest
-from crontopus.drivers import DesiredEntry, Driver, ForeignEntry, InstalledEntry
+from crontopus.drivers import (
+    DesiredEntry,
+    Driver,
+    ForeignEntry,
+    InstalledEntry,
+    PermanentDriverError,
+)
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying a plan did: job files changed, and adoptions the driver refused."""
+
+    job_files_changed: int
+    failed: tuple[Skipped, ...] = ()
 
 
 class Reconciler:
@@ -84,8 +99,8 @@ class Reconciler:
             discovered,
         )
 
-    def apply(self, plan: Plan, manifests: ManifestSet) -> int:
-        """Write job configs, then change the scheduler; return how many job files changed."""
+    def apply(self, plan: Plan, manifests: ManifestSet) -> Applied:
+        """Write job configs, then change the scheduler; say what changed and what failed."""
         commit = manifests.commit
         keep = set(plan.desired) | {entry.job_id for entry, _ in plan.adopt}
         written = 0
@@ -95,18 +110,21 @@ class Reconciler:
                 written += 1
         if written:
             fsync_directory(self.state.jobs)
+        failed: list[Skipped] = []
         for entry, fingerprint in plan.adopt:
-            log.info(
-                "adopting %s (%s) in place of foreign entry %s",
-                entry.name,
-                entry.job_id,
-                fingerprint[:12],
-            )
-            self.driver.adopt(entry, fingerprint)
+            log.info("adopting %s in place of foreign entry %s", entry.name, fingerprint[:12])
+            try:
+                self.driver.adopt(entry, fingerprint)
+            except PermanentDriverError as exc:
+                # Installing it next to the foreign entry would run the job twice: leave both
+                # as they are, report it, and apply everything else.
+                log.error("cannot adopt %s: %s", entry.name, exc)
+                failed.append(Skipped(entry.job_id, entry.name, str(exc)))
         if plan.add or plan.update:
             self.driver.apply([*plan.add, *plan.update])
-        if plan.remove:
-            self.driver.remove(plan.remove)
+        not_adopted = {skipped.job_id for skipped in failed}
+        if remove := [job_id for job_id in plan.remove if job_id not in not_adopted]:
+            self.driver.remove(remove)
         # Configs last on removal: a run already started keeps its config until the entry is gone.
-        removed = remove_job_configs(self.state, set(plan.desired))
-        return written + len(removed)
+        removed = remove_job_configs(self.state, set(plan.desired) - not_adopted)
+        return Applied(written + len(removed), tuple(failed))

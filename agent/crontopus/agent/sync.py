@@ -152,7 +152,8 @@ class Syncer:
             log.warning("manifest problem: %s", problem)
         if dry_run:
             return SyncOutcome(commit, False, plan, problems, fetch_error)
-        changed = self.reconciler.apply(plan, manifests)
+        applied = self.reconciler.apply(plan, manifests)
+        changed = applied.job_files_changed
         if plan.changes_scheduler or changed:
             log.info("applied %s: %s", commit, plan.lines()[-1])
         installed = self.driver.list_managed()
@@ -170,7 +171,7 @@ class Syncer:
             reported=report_error is None,
             jobs=len(installed),
             problems=problems,
-            refused=tuple(f"{s.name}: {s.reason}" for s in plan.refused),
+            refused=tuple(f"{s.name}: {s.reason}" for s in (*plan.refused, *applied.failed)),
             discovered=discovered,
         ).save(self.state)
         return SyncOutcome(
