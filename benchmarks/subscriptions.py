@@ -322,6 +322,8 @@ def main() -> None:
         or not 0 < args.seconds <= 120
     ):
         raise SystemExit("keep it bounded: 1-5000 subscribers, rate <= 5000/s, seconds <= 120")
+    if not 0 <= args.drain <= 120:
+        raise SystemExit("keep it bounded: --drain between 0 and 120 seconds")
     if args.servers > 1 and not (args.database_url or "").startswith("postgres"):
         raise SystemExit("--servers > 1 needs --database-url postgresql://… (the shared bus)")
 
