@@ -24,7 +24,9 @@ from crontopus.agent.checkin import CheckIn, send_checkin
 from crontopus.agent.spool import Spool
 from tests.agent.conftest import Server
 
-pytestmark = pytest.mark.machine
+# Two or three cron minutes plus server restarts: more than the suite's 300 s default on a
+# loaded machine.
+pytestmark = [pytest.mark.machine, pytest.mark.timeout(600)]
 
 AGENT = str(Path(sys.executable).parent / "crontopus-agent")
 ROOT_CRONTAB = Path("/var/spool/cron/crontabs/root")
