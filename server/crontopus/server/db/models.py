@@ -224,6 +224,7 @@ class JobHealthHour(Base):
     """Finished runs of one job in one hour, maintained on ingest."""
 
     __tablename__ = "job_health_hourly"
+    __table_args__ = (Index("ix_job_health_hourly_tenant_hour", "tenant_id", "hour"),)
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
@@ -240,12 +241,47 @@ class EndpointHealthHour(Base):
     """Finished runs on one endpoint in one hour, maintained on ingest."""
 
     __tablename__ = "endpoint_health_hourly"
+    __table_args__ = (Index("ix_endpoint_health_hourly_tenant_hour", "tenant_id", "hour"),)
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     endpoint_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     hour: Mapped[datetime] = mapped_column(primary_key=True)
+    runs: Mapped[int] = mapped_column(default=0)
+    successes: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_run_at: Mapped[datetime | None]
+
+
+class JobHealthDay(Base):
+    """Finished runs of one job in one UTC day: long windows read 90 rows, not 2,160."""
+
+    __tablename__ = "job_health_daily"
+    __table_args__ = (Index("ix_job_health_daily_tenant_day", "tenant_id", "day"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    job_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[datetime] = mapped_column(primary_key=True)
+    runs: Mapped[int] = mapped_column(default=0)
+    successes: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_run_at: Mapped[datetime | None]
+
+
+class EndpointHealthDay(Base):
+    """Finished runs on one endpoint in one UTC day."""
+
+    __tablename__ = "endpoint_health_daily"
+    __table_args__ = (Index("ix_endpoint_health_daily_tenant_day", "tenant_id", "day"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[datetime] = mapped_column(primary_key=True)
     runs: Mapped[int] = mapped_column(default=0)
     successes: Mapped[int] = mapped_column(default=0)
     failures: Mapped[int] = mapped_column(default=0)

@@ -1,8 +1,10 @@
 """Job and endpoint health, answered from the hourly rollups kept on ingest.
 
-The cost of a health query grows with jobs times hours in the window, never with the
-number of runs. Windows start at the hour boundary at or before `now - window`, so a
-24-hour window covers 24 to 25 hours of runs.
+The cost of a health query grows with jobs times buckets in the window, never with the
+number of runs: the 24-hour window reads hourly rows (at most 25 per job), longer windows
+read daily rows (at most 91 per job). A window starts at the bucket boundary at or
+before `now - window`, so a 24-hour window covers 24 to 25 hours of runs and a 7-day
+window 7 to 8 days.
 """
 
 from __future__ import annotations
@@ -12,12 +14,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.core.enums import HealthStatus
-from crontopus.server.db.models import EndpointHealthHour, JobHealthHour
+from crontopus.server.db.models import (
+    EndpointHealthDay,
+    EndpointHealthHour,
+    JobHealthDay,
+    JobHealthHour,
+)
 from crontopus.server.security.principal import Principal
 from crontopus.server.services.ingest import hour_of
 
@@ -59,17 +67,21 @@ class Tally:
 
 
 def window_start(window: Window, now: datetime | None = None) -> datetime:
-    return hour_of((now or datetime.now(UTC)) - window.value)
+    start = hour_of((now or datetime.now(UTC)) - window.value)
+    return start if window is Window.H24 else start.replace(hour=0)
 
 
 async def _tallies(
     session: AsyncSession,
-    model: type[JobHealthHour] | type[EndpointHealthHour],
+    models: tuple[Any, Any],
     owner: str,
     principal: Principal,
     window: Window,
     owners: Sequence[uuid.UUID] | None,
 ) -> dict[uuid.UUID, Tally]:
+    hourly, daily = models
+    model = hourly if window is Window.H24 else daily
+    bucket = model.hour if window is Window.H24 else model.day
     column = getattr(model, owner)
     query = (
         select(
@@ -79,7 +91,7 @@ async def _tallies(
             func.sum(model.failures),
             func.max(model.last_run_at),
         )
-        .where(model.tenant_id == principal.tenant_id, model.hour >= window_start(window))
+        .where(model.tenant_id == principal.tenant_id, bucket >= window_start(window))
         .group_by(column)
     )
     if owners is not None:
@@ -102,7 +114,8 @@ async def job_tallies(
     job_ids: Sequence[uuid.UUID] | None = None,
 ) -> dict[uuid.UUID, Tally]:
     """Return per-job tallies for jobs that ran in the window."""
-    return await _tallies(session, JobHealthHour, "job_id", principal, window, job_ids)
+    models = (JobHealthHour, JobHealthDay)
+    return await _tallies(session, models, "job_id", principal, window, job_ids)
 
 
 async def endpoint_tallies(
@@ -112,9 +125,8 @@ async def endpoint_tallies(
     endpoint_ids: Sequence[uuid.UUID] | None = None,
 ) -> dict[uuid.UUID, Tally]:
     """Return per-endpoint tallies for endpoints that ran jobs in the window."""
-    return await _tallies(
-        session, EndpointHealthHour, "endpoint_id", principal, window, endpoint_ids
-    )
+    models = (EndpointHealthHour, EndpointHealthDay)
+    return await _tallies(session, models, "endpoint_id", principal, window, endpoint_ids)
 
 
 def empty_tally(owner_id: uuid.UUID) -> Tally:

@@ -17,13 +17,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.core.enums import RunStatus
 from crontopus.server.db.engine import SessionFactory
-from crontopus.server.db.models import EndpointHealthHour, JobHealthHour, Run
+from crontopus.server.db.models import (
+    EndpointHealthDay,
+    EndpointHealthHour,
+    JobHealthDay,
+    JobHealthHour,
+    Run,
+)
 from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.services.checkins import CheckIn, RunState, merge, new_run
 
@@ -256,43 +262,58 @@ class _Bucket:
         self.last_run_at = max(self.last_run_at, run.finished_at)
 
 
+def day_of(moment: datetime) -> datetime:
+    return hour_of(moment).replace(hour=0)
+
+
+# (table, owner column, bucket column, bucket of a start time): each finished run is counted
+# once per row kind, hourly for short windows and daily for long ones.
+_ROLLUPS: tuple[tuple[Any, str, str, Callable[[datetime], datetime]], ...] = (
+    (JobHealthHour, "job_id", "hour", hour_of),
+    (EndpointHealthHour, "endpoint_id", "hour", hour_of),
+    (JobHealthDay, "job_id", "day", day_of),
+    (EndpointHealthDay, "endpoint_id", "day", day_of),
+)
+
+
 async def _roll_up(session: AsyncSession, finished: Sequence[RunState]) -> None:
-    """Add newly finished runs to the hourly per-job and per-endpoint counters."""
+    """Add newly finished runs to the hourly and daily per-job and per-endpoint counters."""
     if not finished:
         return
-    for model, key_column in ((JobHealthHour, "job_id"), (EndpointHealthHour, "endpoint_id")):
+    for model, owner_column, bucket_column, bucket_of in _ROLLUPS:
         buckets: dict[tuple[uuid.UUID, uuid.UUID, datetime], _Bucket] = {}
         for run in finished:
-            owner = run.job_id if key_column == "job_id" else run.endpoint_id
+            owner = run.job_id if owner_column == "job_id" else run.endpoint_id
             if owner is None:
                 continue
             assert run.finished_at is not None
-            key = (run.tenant_id, owner, hour_of(run.started_at))
-            bucket = buckets.setdefault(key, _Bucket(last_run_at=run.finished_at))
-            bucket.add(run)
+            key = (run.tenant_id, owner, bucket_of(run.started_at))
+            buckets.setdefault(key, _Bucket(last_run_at=run.finished_at)).add(run)
         if not buckets:
             continue
         rows = [
             {
                 "tenant_id": tenant_id,
-                key_column: owner,
-                "hour": hour,
-                "runs": bucket.runs,
-                "successes": bucket.successes,
-                "failures": bucket.failures,
-                "last_run_at": bucket.last_run_at,
+                owner_column: owner,
+                bucket_column: bucket,
+                "runs": counts.runs,
+                "successes": counts.successes,
+                "failures": counts.failures,
+                "last_run_at": counts.last_run_at,
             }
-            for (tenant_id, owner, hour), bucket in buckets.items()
+            for (tenant_id, owner, bucket), counts in buckets.items()
         ]
         table = model.__table__
         statement = _insert(session, table)
         statement = statement.on_conflict_do_update(
-            index_elements=["tenant_id", key_column, "hour"],
+            index_elements=["tenant_id", owner_column, bucket_column],
             set_={
                 "runs": table.c.runs + statement.excluded.runs,
                 "successes": table.c.successes + statement.excluded.successes,
                 "failures": table.c.failures + statement.excluded.failures,
-                "last_run_at": statement.excluded.last_run_at,
+                "last_run_at": func.max(table.c.last_run_at, statement.excluded.last_run_at)
+                if session.get_bind().dialect.name == "sqlite"
+                else func.greatest(table.c.last_run_at, statement.excluded.last_run_at),
             },
         )
         await session.execute(statement, rows)
