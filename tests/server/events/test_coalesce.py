@@ -90,3 +90,24 @@ async def test_closing_the_batches_closes_the_subscription() -> None:
 async def test_a_bad_window_is_refused() -> None:
     with pytest.raises(ValueError, match="window"):
         await anext(coalesce(numbers([1]), -1, 10))
+
+
+async def test_a_consumer_that_stops_reading_is_cut_off_by_the_sources_bounded_queue() -> None:
+    broadcaster = InProcessBroadcaster(capacity=10)
+    batches = coalesce(broadcaster.subscribe(TENANT, "runs"), 0.01, 5)
+    reader = asyncio.ensure_future(anext(batches))
+    await asyncio.sleep(0.01)
+    await broadcaster.publish(Event(TENANT, "runs", {"n": 0}))
+    assert len(await reader) == 1
+    for number in range(1, 1000):  # nobody reads the batches meanwhile
+        await broadcaster.publish(Event(TENANT, "runs", {"n": number}))
+        await asyncio.sleep(0)
+    held: list[Event] = []
+
+    async def drain() -> None:
+        async for batch in batches:
+            held.extend(batch)
+
+    with pytest.raises(SubscriberTooSlow):
+        await drain()
+    assert len(held) <= 5  # one full batch waited; the rest was never buffered

@@ -35,17 +35,28 @@ async def coalesce(
     buffer: deque[T] = deque()
     ended: list[BaseException | None] = []
     waiter: asyncio.Future[None] | None = None
+    space: asyncio.Future[None] | None = None
 
     def wake() -> None:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def make_room() -> None:
+        if space is not None and not space.done():
+            space.set_result(None)
+
     async def pump() -> None:
+        nonlocal space
         try:
             async for item in source:
                 buffer.append(item)
                 if len(buffer) == 1 or len(buffer) >= max_batch:
                     wake()
+                if len(buffer) >= max_batch:
+                    # Hold at one full batch, so a consumer that stops reading lets the
+                    # source's bounded queue fill and cut it off, instead of this buffer growing.
+                    space = loop.create_future()
+                    await space
         except Exception as error:
             ended.append(error)
         else:
@@ -68,7 +79,9 @@ async def coalesce(
                 finally:
                     timer.cancel()
             if buffer:
-                yield [buffer.popleft() for _ in range(min(max_batch, len(buffer)))]
+                batch = [buffer.popleft() for _ in range(min(max_batch, len(buffer)))]
+                make_room()
+                yield batch
                 continue
             if ended[0] is not None:
                 raise ended[0]
