@@ -276,7 +276,7 @@ def _drain_spool(state: StateDir, config: AgentConfig) -> None:
 def status(state: StateDir, args: argparse.Namespace) -> int:
     """Show enrollment, the last sync and the spool."""
     from crontopus.agent.spool import Spool
-    from crontopus.agent.sync import SyncState
+    from crontopus.agent.sync import SyncState, effective_labels, load_server_labels
 
     config = load_config(state)
     saved = SyncState.load(state)
@@ -287,7 +287,8 @@ def status(state: StateDir, args: argparse.Namespace) -> int:
         "server": config.server,
         "endpointId": config.endpoint_id,
         "name": config.name,
-        "labels": dict(config.labels),
+        "labels": effective_labels(state, config),
+        "labelsFrom": "server" if load_server_labels(state) is not None else "config",
         "driver": config.driver,
         "appliedCommit": saved.commit,
         "appliedAt": saved.applied_at,
