@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -30,10 +28,17 @@ from crontopus.server.gitstore import GitAccess, GitStore, ManagedGitStore, make
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.schema import create_schema
 from crontopus.server.health import health, ready
+from crontopus.server.observability.graphql import METRICS_KEY
+from crontopus.server.observability.ingest import MeteredIngestWriter
+from crontopus.server.observability.logging import RequestIdMiddleware
+from crontopus.server.observability.logging import request_id_of as _request_id_of
+from crontopus.server.observability.metrics import Metrics
+from crontopus.server.observability.routes import metrics as metrics_route
 from crontopus.server.routes.checkin import checkin
 from crontopus.server.routes.console import BrowserRedirect, console_routes
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.throttle import LoginThrottle, MemoryLoginThrottle
+from crontopus.server.services.alerts.engine import AlertEngine
 from crontopus.server.services.authentication import authenticate, bearer_token
 from crontopus.server.services.git_access import git_access, tenant_by_slug
 from crontopus.server.services.ingest import IngestWriter
@@ -42,7 +47,6 @@ from crontopus.server.services.jobs import publish_job_changes
 from crontopus.server.settings import Settings
 
 logger = logging.getLogger("crontopus.server")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
 @dataclass
@@ -58,15 +62,19 @@ class AppState:
     broadcaster: Broadcaster
     ingest: IngestWriter
     job_directory: JobDirectory
+    metrics: Metrics
+    alerts: AlertEngine
 
     async def start(self) -> None:
-        """Start the background parts (the check-in writer)."""
+        """Start the background parts (the check-in writer, alerting)."""
         await self.broadcaster.start()
         self.ingest.start()
+        await self.alerts.start(loops=self.settings.in_process_worker)
 
     async def stop(self) -> None:
         """Drain queued check-ins, then release connections."""
         await self.ingest.stop()
+        await self.alerts.stop()
         await self.broadcaster.stop()
         await self.engine.dispose()
 
@@ -90,9 +98,7 @@ class AppState:
 
 def request_id_of(headers_value: str | None) -> str:
     """Accept a caller's X-Request-ID when it is sane, else make one."""
-    if headers_value and _REQUEST_ID.match(headers_value):
-        return headers_value
-    return uuid.uuid4().hex
+    return _request_id_of(headers_value)
 
 
 class CrontopusGraphQL(GraphQL[Context, None]):
@@ -121,11 +127,14 @@ class CrontopusGraphQL(GraphQL[Context, None]):
             broadcaster=state.broadcaster,
             ingest=state.ingest,
             job_directory=state.job_directory,
-            request_id=request_id_of(request.headers.get("x-request-id")),
+            # The middleware chose the id (and echoes it); fall back for bare ASGI use.
+            request_id=getattr(request.state, "request_id", None)
+            or request_id_of(request.headers.get("x-request-id")),
             client_address=client.host if client else "unknown",
             request=request,
             response=response,
             on_tenant_created=state.on_tenant_created,
+            extras={METRICS_KEY: state.metrics, "alerts": state.alerts},
         )
         await self._authenticate(context, request.headers.get("authorization"))
         return context
@@ -166,6 +175,10 @@ def create_state(settings: Settings) -> AppState:
     session = create_session_factory(engine)
     broadcaster = create_broadcaster(settings)
     gitstore = ManagedGitStore(settings.data_dir / "git")
+    metrics = Metrics()
+    if hasattr(broadcaster, "subscriber_count"):
+        metrics.bind_subscriptions(broadcaster.subscriber_count)
+    alerts = AlertEngine(settings, session, gitstore, broadcaster, metrics)
     return AppState(
         settings=settings,
         engine=engine,
@@ -174,8 +187,16 @@ def create_state(settings: Settings) -> AppState:
         identities=IdentityCache(ttl=settings.auth_cache_seconds),
         gitstore=gitstore,
         broadcaster=broadcaster,
-        ingest=IngestWriter(session, broadcaster, retention=settings.run_retention),
+        ingest=MeteredIngestWriter(
+            session,
+            broadcaster,
+            retention=settings.run_retention,
+            on_stored=alerts.on_stored,
+            metrics=metrics,
+        ),
         job_directory=JobDirectory(gitstore),
+        metrics=metrics,
+        alerts=alerts,
     )
 
 
@@ -196,6 +217,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics_route, methods=["GET"]),
         Route("/graphql", BrowserRedirect(graphql_app), methods=["GET", "POST"]),
         Route("/checkin/{job_id}/{event}", checkin, methods=["POST"]),
         WebSocketRoute("/graphql", graphql_app),
@@ -203,7 +225,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
     if isinstance(state.gitstore, ManagedGitStore):
         git_app = make_git_http_app(state.gitstore, state.git_access, state.on_push)
         routes.append(Mount("/git", app=git_app))
-    middleware = []
+    middleware = [Middleware(RequestIdMiddleware)]
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -28,6 +28,14 @@ class EventBus(enum.Enum):
     POSTGRES = "postgres"
 
 
+class LogFormat(enum.Enum):
+    """How the server writes its log (`CRONTOPUS_LOG_FORMAT`)."""
+
+    AUTO = "auto"  # human-readable on a terminal, JSON lines otherwise
+    JSON = "json"
+    TEXT = "text"
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bounds on what one GraphQL request may ask for."""
@@ -56,6 +64,12 @@ class Settings:
     event_bus: EventBus | None = None  # None: PostgreSQL's when the database is PostgreSQL
     run_retention: int = 1000
     heartbeat_interval: int = 30
+    alert_interval: float = 30.0
+    in_process_worker: bool = True
+    notification_attempts: int = 6
+    notification_backoff: float = 30.0
+    metrics_token: str | None = field(default=None, repr=False)
+    log_format: LogFormat = LogFormat.AUTO
     limits: Limits = Limits()
 
     @property
@@ -94,6 +108,14 @@ class Settings:
             event_bus=event_bus_of(env.text("CRONTOPUS_EVENT_BUS"), database_url),
             heartbeat_interval=env.integer("CRONTOPUS_HEARTBEAT_INTERVAL", 30, low=1, high=3600),
             run_retention=env.integer("CRONTOPUS_RUN_RETENTION", 1000, low=10),
+            alert_interval=env.integer("CRONTOPUS_ALERT_INTERVAL", 30, low=1, high=3600),
+            in_process_worker=env.boolean("CRONTOPUS_IN_PROCESS_WORKER", default=True),
+            notification_attempts=env.integer("CRONTOPUS_NOTIFICATION_ATTEMPTS", 6, low=1, high=50),
+            notification_backoff=env.integer(
+                "CRONTOPUS_NOTIFICATION_BACKOFF", 30, low=1, high=3600
+            ),
+            metrics_token=env.secret("CRONTOPUS_METRICS_TOKEN") or None,
+            log_format=log_format_of(env.text("CRONTOPUS_LOG_FORMAT")),
             limits=Limits(
                 max_query_depth=env.integer("CRONTOPUS_MAX_QUERY_DEPTH", 12, low=2),
                 max_aliases=env.integer("CRONTOPUS_MAX_ALIASES", 30, low=1),
@@ -136,6 +158,16 @@ def event_bus_of(value: str, database_url: str) -> EventBus | None:
             "database (it is SQLite); unset CRONTOPUS_EVENT_BUS or set it to inprocess"
         )
     return bus
+
+
+def log_format_of(value: str) -> LogFormat:
+    """Parse CRONTOPUS_LOG_FORMAT (auto, json or text)."""
+    try:
+        return LogFormat(value.lower() or "auto")
+    except ValueError:
+        raise ConfigurationError(
+            f"CRONTOPUS_LOG_FORMAT: {value!r} is not a log format (use auto, json or text)"
+        ) from None
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:

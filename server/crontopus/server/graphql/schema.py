@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
+from crontopus.server.graphql.alerts.mutations import AlertMutations
+from crontopus.server.graphql.alerts.queries import AlertQueries
+from crontopus.server.graphql.alerts.subscriptions import AlertSubscriptions
 from crontopus.server.graphql.audit.queries import AuditQueries
 from crontopus.server.graphql.endpoints.mutations import EndpointMutations
 from crontopus.server.graphql.endpoints.queries import EndpointQueries
@@ -22,6 +25,7 @@ from crontopus.server.graphql.schedules.queries import ScheduleQueries
 from crontopus.server.graphql.system.subscriptions import SystemSubscriptions
 from crontopus.server.graphql.tokens.mutations import TokenMutations
 from crontopus.server.graphql.tokens.queries import TokenQueries
+from crontopus.server.observability.graphql import OperationMetrics
 from crontopus.server.settings import Limits
 
 
@@ -35,17 +39,31 @@ class Query(
     RunQueries,
     HealthQueries,
     EndpointQueries,
+    AlertQueries,
 ):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations, TokenMutations, JobMutations, RunMutations, EndpointMutations):
+class Mutation(
+    IdentityMutations,
+    TokenMutations,
+    JobMutations,
+    RunMutations,
+    EndpointMutations,
+    AlertMutations,
+):
     pass
 
 
 @strawberry.type
-class Subscription(SystemSubscriptions, JobSubscriptions, RunSubscriptions, EndpointSubscriptions):
+class Subscription(
+    SystemSubscriptions,
+    JobSubscriptions,
+    RunSubscriptions,
+    EndpointSubscriptions,
+    AlertSubscriptions,
+):
     pass
 
 
@@ -55,7 +73,7 @@ def create_schema(limits: Limits | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=build_extensions(limits or Limits()),
+        extensions=[*build_extensions(limits or Limits()), OperationMetrics],
     )
 
 

@@ -1,0 +1,1 @@
+"""GraphQL: incidents, notification channels, deliveries, snoozes, maintenance windows."""

@@ -1,0 +1,291 @@
+"""GraphQL types for alerting."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from crontopus.server.db import models
+from crontopus.server.services.alerts.channels.config import public_config
+from crontopus.server.services.alerts.rules import TenantDefaults
+
+AlertRule = strawberry.enum(models.AlertRule, description="The condition that opened an incident.")
+IncidentStatus = strawberry.enum(models.IncidentStatus, description="Where an incident stands.")
+ChannelKind = strawberry.enum(models.ChannelKind, description="Where a channel delivers.")
+DeliveryStatus = strawberry.enum(
+    models.DeliveryStatus, description="Where one notification stands."
+)
+NotificationEvent = strawberry.enum(
+    models.NotificationEvent, description="What a notification tells."
+)
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _id(value: str | None) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
+
+
+@strawberry.type(description="An alert: opened once per rule and target, resolved by itself.")
+class Incident:
+    id: uuid.UUID
+    rule: AlertRule  # type: ignore[valid-type]
+    status: IncidentStatus  # type: ignore[valid-type]
+    title: str
+    job_id: uuid.UUID | None
+    job_name: str | None
+    namespace: str | None
+    endpoint_id: uuid.UUID | None
+    details: JSON
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+    @classmethod
+    def from_model(cls, incident: models.Incident) -> Incident:
+        return cls(
+            id=incident.id,
+            rule=incident.rule,
+            status=incident.status,
+            title=incident.title,
+            job_id=incident.job_id,
+            job_name=incident.job_name,
+            namespace=incident.namespace,
+            endpoint_id=incident.endpoint_id,
+            details=JSON(dict(incident.details)),
+            opened_at=incident.opened_at,
+            acknowledged_at=incident.acknowledged_at,
+            acknowledged_by=incident.acknowledged_by,
+            resolved_at=incident.resolved_at,
+            resolved_by=incident.resolved_by,
+        )
+
+    @classmethod
+    def from_event(cls, data: dict[str, Any]) -> Incident:
+        return cls(
+            id=uuid.UUID(data["id"]),
+            rule=models.AlertRule(data["rule"]),
+            status=models.IncidentStatus(data["status"]),
+            title=data["title"],
+            job_id=_id(data.get("job_id")),
+            job_name=data.get("job_name"),
+            namespace=data.get("namespace"),
+            endpoint_id=_id(data.get("endpoint_id")),
+            details=JSON(data.get("details") or {}),
+            opened_at=datetime.fromisoformat(data["opened_at"]),
+            acknowledged_at=_time(data.get("acknowledged_at")),
+            acknowledged_by=data.get("acknowledged_by"),
+            resolved_at=_time(data.get("resolved_at")),
+            resolved_by=data.get("resolved_by"),
+        )
+
+
+@strawberry.input(description="Which incidents to return; given fields combine with AND.")
+class IncidentFilter:
+    status: list[IncidentStatus] | None = None  # type: ignore[valid-type]
+    rule: AlertRule | None = None  # type: ignore[valid-type]
+    job_id: uuid.UUID | None = None
+    namespace: str | None = None
+    endpoint_id: uuid.UUID | None = None
+    since: datetime | None = None
+
+
+@strawberry.enum
+class IncidentEventKind(enum.Enum):
+    OPENED = "opened"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@strawberry.type(description="An incident opened, was acknowledged or resolved.")
+class IncidentEvent:
+    kind: IncidentEventKind
+    incident: Incident
+
+
+@strawberry.type(description="A place notifications go. Secret settings show as (set).")
+class Channel:
+    id: uuid.UUID
+    name: str
+    kind: ChannelKind  # type: ignore[valid-type]
+    config: JSON
+    is_default: bool = strawberry.field(
+        description="Gets the alerts of jobs whose manifests name no channels."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, channel: models.AlertChannel) -> Channel:
+        return cls(
+            id=channel.id,
+            name=channel.name,
+            kind=channel.kind,
+            config=JSON(public_config(channel.kind, dict(channel.config))),
+            is_default=channel.is_default,
+            created_at=channel.created_at,
+            updated_at=channel.updated_at,
+        )
+
+
+@strawberry.type(description="One notification to one channel, and how its delivery went.")
+class NotificationDelivery:
+    id: uuid.UUID
+    incident_id: uuid.UUID | None
+    channel_id: uuid.UUID | None
+    channel_name: str
+    channel_kind: ChannelKind | None  # type: ignore[valid-type]
+    event: NotificationEvent  # type: ignore[valid-type]
+    status: DeliveryStatus  # type: ignore[valid-type]
+    attempts: int
+    next_attempt_at: datetime
+    hold_until: datetime | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_model(cls, row: models.Notification) -> NotificationDelivery:
+        return cls(
+            id=row.id,
+            incident_id=row.incident_id,
+            channel_id=row.channel_id,
+            channel_name=row.channel_name,
+            channel_kind=row.channel_kind,
+            event=row.event,
+            status=row.status,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            hold_until=row.hold_until,
+            last_error=row.last_error,
+            created_at=row.created_at,
+            delivered_at=row.delivered_at,
+        )
+
+
+@strawberry.type(description="A job, a namespace or the whole tenant kept quiet until a time.")
+class Snooze:
+    id: uuid.UUID
+    job_id: uuid.UUID | None
+    namespace: str | None
+    until: datetime
+    reason: str
+    created_by: str
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, row: models.Snooze) -> Snooze:
+        return cls(
+            id=row.id,
+            job_id=row.job_id,
+            namespace=row.namespace,
+            until=row.until,
+            reason=row.reason,
+            created_by=row.created_by,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type(description="A time range or recurring window during which alerts are held.")
+class MaintenanceWindow:
+    id: uuid.UUID
+    name: str
+    job_id: uuid.UUID | None
+    namespace: str | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    schedule: str | None
+    timezone: str
+    duration: int | None
+    release_held: bool = strawberry.field(
+        description="Send the held alerts when the window ends (false: drop them)."
+    )
+    created_by: str
+
+    @classmethod
+    def from_model(cls, row: models.MaintenanceWindow) -> MaintenanceWindow:
+        return cls(
+            id=row.id,
+            name=row.name,
+            job_id=row.job_id,
+            namespace=row.namespace,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            schedule=row.schedule,
+            timezone=row.timezone,
+            duration=row.duration,
+            release_held=row.release_held,
+            created_by=row.created_by,
+        )
+
+
+@strawberry.type(description="The alert rules of jobs whose manifests say nothing.")
+class AlertDefaults:
+    on_failure: bool
+    consecutive_failures: int | None
+    missed_run: bool
+    endpoint_offline: bool
+
+    @classmethod
+    def from_defaults(cls, defaults: TenantDefaults) -> AlertDefaults:
+        return cls(
+            on_failure=defaults.on_failure,
+            consecutive_failures=defaults.consecutive_failures,
+            missed_run=defaults.missed_run,
+            endpoint_offline=defaults.endpoint_offline,
+        )
+
+
+@strawberry.input
+class CreateChannelInput:
+    name: str
+    kind: ChannelKind  # type: ignore[valid-type]
+    config: JSON
+    is_default: bool = True
+
+
+@strawberry.input(description="Settings given are merged over the stored ones; null removes one.")
+class UpdateChannelInput:
+    id: uuid.UUID
+    name: str | None = None
+    config: JSON | None = None
+    is_default: bool | None = None
+
+
+@strawberry.input(description="Snooze a job (jobId), a namespace, or with neither the tenant.")
+class CreateSnoozeInput:
+    until: datetime
+    job_id: uuid.UUID | None = None
+    namespace: str | None = None
+    reason: str = ""
+
+
+@strawberry.input(description="Either startsAt and endsAt, or schedule (cron) and duration.")
+class CreateMaintenanceWindowInput:
+    name: str
+    job_id: uuid.UUID | None = None
+    namespace: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    schedule: str | None = None
+    timezone: str = "UTC"
+    duration: int | None = None
+    release_held: bool = True
+
+
+@strawberry.input
+class UpdateAlertDefaultsInput:
+    on_failure: bool | None = None
+    consecutive_failures: int | None = None
+    clear_consecutive_failures: bool = False
+    missed_run: bool | None = None
+    endpoint_offline: bool | None = None

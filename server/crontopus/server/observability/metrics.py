@@ -1,0 +1,161 @@
+"""Prometheus metrics of one server (or worker) process, in a registry of its own.
+
+A registry per process state, not prometheus-client's global one, so several apps in one
+test process do not collide and every gauge reads its own state. docs/operations.md lists
+every metric.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+if TYPE_CHECKING:
+    from crontopus.server.services.checkins import CheckIn
+
+_BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """Every metric Crontopus exports, created once per process state."""
+
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry(auto_describe=True)
+        self.checkins_received = Counter(
+            "crontopus_checkins_received",
+            "Check-ins received by this process, by kind (start or finish).",
+            ["kind"],
+            registry=registry,
+        )
+        self.checkins_stored = Counter(
+            "crontopus_checkins_stored",
+            "Check-ins whose batch was committed.",
+            registry=registry,
+        )
+        self.ingest_batch_size = Histogram(
+            "crontopus_ingest_batch_size",
+            "Check-ins per group-committed ingest batch.",
+            buckets=_BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.ingest_commit_seconds = Histogram(
+            "crontopus_ingest_commit_seconds",
+            "Time to store and commit one ingest batch.",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.ingest_queue_depth = Gauge(
+            "crontopus_ingest_queue_depth",
+            "Check-ins waiting for the ingest writer.",
+            registry=registry,
+        )
+        self.graphql_operations = Counter(
+            "crontopus_graphql_operations",
+            "GraphQL operations executed, by operation name and type.",
+            ["operation", "type"],
+            registry=registry,
+        )
+        self.graphql_errors = Counter(
+            "crontopus_graphql_errors",
+            "GraphQL operations that ended with errors, by operation name.",
+            ["operation"],
+            registry=registry,
+        )
+        self.graphql_seconds = Histogram(
+            "crontopus_graphql_operation_seconds",
+            "GraphQL operation latency, by operation name.",
+            ["operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.subscriptions_active = Gauge(
+            "crontopus_subscriptions_active",
+            "Live subscribers connected to this process.",
+            registry=registry,
+        )
+        self.endpoints = Gauge(
+            "crontopus_endpoints",
+            "Enrolled endpoints by status (online, offline), across tenants.",
+            ["status"],
+            registry=registry,
+        )
+        self.incidents_opened = Counter(
+            "crontopus_incidents_opened",
+            "Incidents opened, by rule.",
+            ["rule"],
+            registry=registry,
+        )
+        self.incidents_resolved = Counter(
+            "crontopus_incidents_resolved",
+            "Incidents resolved, by rule.",
+            ["rule"],
+            registry=registry,
+        )
+        self.notifications_delivered = Counter(
+            "crontopus_notification_deliveries",
+            "Notifications delivered, by channel kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self.notification_failures = Counter(
+            "crontopus_notification_failures",
+            "Notification attempts that failed, by channel kind and whether they will be retried.",
+            ["kind", "retryable"],
+            registry=registry,
+        )
+        self.alert_cycle_seconds = Histogram(
+            "crontopus_alert_cycle_seconds",
+            "Time of one periodic alert evaluation (missed runs, long runs, offline endpoints).",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    def bind_queue_depth(self, depth: Callable[[], int]) -> None:
+        """Read the ingest queue depth at scrape time."""
+        self.ingest_queue_depth.set_function(lambda: float(depth()))
+
+    def bind_subscriptions(self, count: Callable[[], int]) -> None:
+        """Read the number of live subscribers at scrape time."""
+        self.subscriptions_active.set_function(lambda: float(count()))
+
+    def received(self, check_in: CheckIn) -> None:
+        self.checkins_received.labels(check_in.kind.value).inc()
+
+    def stored_batch(self, size: int, seconds: float) -> None:
+        self.checkins_stored.inc(size)
+        self.ingest_batch_size.observe(size)
+        self.ingest_commit_seconds.observe(seconds)
+
+    def operation(self, name: str, kind: str, seconds: float, failed: bool) -> None:
+        self.graphql_operations.labels(name, kind).inc()
+        self.graphql_seconds.labels(name).observe(seconds)
+        if failed:
+            self.graphql_errors.labels(name).inc()
+
+    def exposition(self) -> bytes:
+        """Return the Prometheus text format of every metric."""
+        return generate_latest(self.registry)
+
+
+class Stopwatch:
+    """Measure a duration with a monotonic clock."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started

@@ -1,0 +1,49 @@
+"""`GET /metrics`: the Prometheus text exposition, behind a bearer token when one is set."""
+
+from __future__ import annotations
+
+import hmac
+
+from sqlalchemy import case, func, select
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from crontopus.server.db.models import Endpoint
+from crontopus.server.db.types import utcnow
+from crontopus.server.observability.metrics import CONTENT_TYPE
+
+
+async def metrics(request: Request) -> Response:
+    """Answer a scrape (401 without the token when CRONTOPUS_METRICS_TOKEN is set)."""
+    state = request.app.state.crontopus
+    token = state.settings.metrics_token
+    if token is not None:
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip(), token):
+            return PlainTextResponse(
+                "metrics need `Authorization: Bearer <CRONTOPUS_METRICS_TOKEN>`\n",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+    await _count_endpoints(state)
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
+
+
+async def _count_endpoints(state: object) -> None:
+    settings = state.settings  # type: ignore[attr-defined]
+    online_since = utcnow() - settings.offline_after
+    async with state.session() as session:  # type: ignore[attr-defined]
+        online, total = (
+            await session.execute(
+                select(
+                    func.coalesce(
+                        func.sum(case((Endpoint.last_seen_at >= online_since, 1), else_=0)), 0
+                    ),
+                    func.count(),
+                ).where(Endpoint.revoked_at.is_(None))
+            )
+        ).one()
+    gauge = state.metrics.endpoints  # type: ignore[attr-defined]
+    gauge.labels("online").set(online)
+    gauge.labels("offline").set(total - online)

@@ -1,0 +1,1 @@
+"""Alerting: rules from the manifest, incidents, notification channels and the workers."""

@@ -1,0 +1,1 @@
+"""Notification channels: one module per kind, each a `send(config, message, client)`."""

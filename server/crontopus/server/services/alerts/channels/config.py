@@ -1,0 +1,122 @@
+"""The settings of each channel kind: checked on create and update, secrets never shown."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import httpx
+
+from crontopus.server.db.models import ChannelKind
+from crontopus.server.errors import FieldProblem, ValidationFailed
+from crontopus.server.services.alerts.channels import email, pagerduty, slack, webhook
+from crontopus.server.services.alerts.channels.message import Message
+
+Sender = Callable[[dict[str, Any], Message, httpx.AsyncClient], Awaitable[None]]
+
+SENDERS: Final[dict[ChannelKind, Sender]] = {
+    ChannelKind.WEBHOOK: webhook.send,
+    ChannelKind.SLACK: slack.send,
+    ChannelKind.EMAIL: email.send,
+    ChannelKind.PAGERDUTY: pagerduty.send,
+}
+#: Settings that are secrets: stored, used, never returned.
+SECRET_KEYS: Final = frozenset({"secret", "password", "routing_key"})
+_KNOWN: Final[dict[ChannelKind, tuple[str, ...]]] = {
+    ChannelKind.WEBHOOK: ("url", "secret"),
+    ChannelKind.SLACK: ("url",),
+    ChannelKind.EMAIL: (
+        "host",
+        "port",
+        "security",
+        "username",
+        "password",
+        "sender",
+        "recipients",
+    ),
+    ChannelKind.PAGERDUTY: ("routing_key", "severity", "url"),
+}
+
+
+def check_config(kind: ChannelKind, config: dict[str, Any]) -> dict[str, Any]:
+    """Return the channel settings cleaned up; raise ValidationFailed naming each bad one."""
+    problems: list[FieldProblem] = []
+
+    def bad(key: str, message: str) -> None:
+        problems.append(FieldProblem(("input", "config", key), message))
+
+    known = _KNOWN[kind]
+    for key in config:
+        if key not in known:
+            bad(key, f"is not a {kind.value} setting (the settings are {', '.join(known)})")
+    clean = {key: value for key, value in config.items() if key in known and value is not None}
+    if kind in (ChannelKind.WEBHOOK, ChannelKind.SLACK) or "url" in clean:
+        _check_url(clean, bad, required=kind is not ChannelKind.PAGERDUTY)
+    if kind is ChannelKind.EMAIL:
+        _check_email(clean, bad)
+    if kind is ChannelKind.PAGERDUTY:
+        routing_key = clean.get("routing_key")
+        if not isinstance(routing_key, str) or len(routing_key) != 32:
+            bad("routing_key", "must be the 32-character integration key of a PagerDuty service")
+        severity = clean.setdefault("severity", "error")
+        if severity not in pagerduty.SEVERITIES:
+            bad("severity", f"use one of {', '.join(pagerduty.SEVERITIES)}")
+    if kind is ChannelKind.WEBHOOK and "secret" in clean:
+        secret = clean["secret"]
+        if not isinstance(secret, str) or len(secret) < 16:
+            bad("secret", "must be at least 16 characters (it signs every request)")
+    if problems:
+        raise ValidationFailed(problems)
+    return clean
+
+
+def public_config(kind: ChannelKind, config: dict[str, Any]) -> dict[str, Any]:
+    """Return the settings with secrets replaced by whether they are set."""
+    shown: dict[str, Any] = {}
+    for key, value in config.items():
+        if key in SECRET_KEYS:
+            shown[key] = "(set)" if value else "(not set)"
+        elif key == "url" and kind is ChannelKind.SLACK:
+            # A Slack incoming-webhook URL is itself the credential.
+            shown[key] = str(httpx.URL(str(value)).copy_with(path="/…"))
+        else:
+            shown[key] = value
+    return shown
+
+
+def _check_url(clean: dict[str, Any], bad: Callable[[str, str], None], *, required: bool) -> None:
+    url = clean.get("url")
+    if url is None:
+        if required:
+            bad("url", "is missing: give the http(s) address to POST to")
+        return
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        bad("url", "must be an http:// or https:// address")
+        return
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as error:
+        bad("url", f"is not a usable address: {error}")
+
+
+def _check_email(clean: dict[str, Any], bad: Callable[[str, str], None]) -> None:
+    if not isinstance(clean.get("host"), str) or not clean["host"]:
+        bad("host", "is missing: give the SMTP server's host name")
+    security = clean.setdefault("security", "starttls")
+    if security not in email.SECURITIES:
+        bad("security", f"use one of {', '.join(email.SECURITIES)}")
+    port = clean.get("port")
+    if port is not None and (not isinstance(port, int) or not 1 <= port <= 65535):
+        bad("port", "must be a port number from 1 to 65535")
+    sender = clean.get("sender")
+    if not isinstance(sender, str) or "@" not in sender:
+        bad("sender", "must be the From address, e.g. crontopus@example.com")
+    recipients = clean.get("recipients")
+    if (
+        not isinstance(recipients, list)
+        or not recipients
+        or not all(isinstance(r, str) and "@" in r for r in recipients)
+    ):
+        bad("recipients", 'must be a list of addresses, e.g. ["ops@example.com"]')
+    if clean.get("password") and not clean.get("username"):
+        bad("username", "is missing: a password needs a username")

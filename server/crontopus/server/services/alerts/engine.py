@@ -1,0 +1,124 @@
+"""The alerting engine of one process: run evaluation, the periodic cycle and the dispatcher.
+
+`crontopus-server serve` runs all three by default. With `CRONTOPUS_IN_PROCESS_WORKER=false`
+it keeps only run evaluation (it sees the check-ins) and leaves the cycle and the dispatcher
+to `crontopus-server worker` processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from crontopus.server.db.engine import SessionFactory
+from crontopus.server.db.types import utcnow
+from crontopus.server.events.broadcaster import Broadcaster
+from crontopus.server.gitstore import GitStore
+from crontopus.server.observability.metrics import Metrics
+from crontopus.server.services.alerts.dispatcher import Dispatcher, RetryPolicy
+from crontopus.server.services.alerts.evaluator import RunEvaluator
+from crontopus.server.services.alerts.incidents import Announcer
+from crontopus.server.services.alerts.periodic import CycleReport, PeriodicEvaluator
+from crontopus.server.services.alerts.tenants import GitJobs, JobSource
+from crontopus.server.services.checkins import RunState
+from crontopus.server.settings import Settings
+
+logger = logging.getLogger("crontopus.server.alerts")
+#: The dispatcher looks for due notifications at least this often (it is also woken).
+DISPATCH_POLL = 1.0
+
+
+class AlertEngine:
+    """Alerting for one process; `clock` may be replaced (tests run it in the near past)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session: SessionFactory,
+        gitstore: GitStore,
+        broadcaster: Broadcaster,
+        metrics: Metrics | None = None,
+        *,
+        jobs: JobSource | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        jobs = jobs or GitJobs(gitstore)
+        self.announcer = Announcer(broadcaster, metrics)
+        self.runs = RunEvaluator(session, jobs, self.announcer, self.now, on_change=self.wake)
+        self.periodic = PeriodicEvaluator(
+            session, jobs, self.announcer, self.now, settings.offline_after, metrics
+        )
+        self.dispatcher = Dispatcher(
+            session,
+            policy=RetryPolicy(
+                attempts=settings.notification_attempts, backoff=settings.notification_backoff
+            ),
+            clock=self.now,
+            metrics=metrics,
+            public_url=settings.public_url,
+        )
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def on_stored(self, runs: Sequence[RunState]) -> None:
+        """The ingest writer's `on_stored` callback."""
+        self.runs.on_stored(runs)
+
+    def wake(self) -> None:
+        """Tell the dispatcher that notifications may be waiting."""
+        self._wake.set()
+
+    async def start(self, *, loops: bool) -> None:
+        """Start run evaluation, and the cycle and dispatcher too when `loops`."""
+        self.runs.start()
+        if loops and not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [
+                loop.create_task(self._cycle_loop(), name="alert-cycle"),
+                loop.create_task(self._dispatch_loop(), name="alert-dispatch"),
+            ]
+
+    async def stop(self) -> None:
+        """Finish judging queued runs, stop the loops, close connections to channels."""
+        await self.runs.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.dispatcher.close()
+
+    async def cycle(self) -> CycleReport:
+        """Run one periodic cycle now (and wake the dispatcher if it changed anything)."""
+        report = await self.periodic.cycle()
+        if report.opened or report.resolved or report.released:
+            self.wake()
+        return report
+
+    async def _cycle_loop(self) -> None:
+        while True:
+            try:
+                await self.cycle()
+            except Exception:  # the next cycle tries again; the cursor has not moved
+                logger.exception("the periodic alert cycle failed")
+            await asyncio.sleep(self.settings.alert_interval)
+
+    async def _dispatch_loop(self) -> None:
+        poll = min(DISPATCH_POLL, self.settings.alert_interval)
+        while True:
+            self._wake.clear()
+            try:
+                await self.dispatcher.dispatch_due()
+            except Exception:  # rows stay PENDING or leased; nothing is lost
+                logger.exception("dispatching notifications failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), poll)

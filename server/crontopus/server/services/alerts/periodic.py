@@ -1,0 +1,351 @@
+"""Time-based rules, judged every cycle: missed runs, runs going on too long, offline endpoints.
+
+One cycle judges the fire times whose grace ended since the previous cycle, for every tenant.
+The end of the last judged span is a database row (`alert_cursors`) that a cycle advances with
+a compare-and-set in the transaction that opens its incidents: when several workers race,
+exactly one commits the cycle and the others drop theirs, so each fire time is judged once
+and a restart resumes where the last cycle stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crontopus.core.enums import RunStatus
+from crontopus.server.db.engine import SessionFactory
+from crontopus.server.db.models import AlertCursor, AlertRule, Endpoint, Incident, Run
+from crontopus.server.observability.metrics import Metrics
+from crontopus.server.services.alerts.incidents import (
+    Announcer,
+    Opening,
+    open_incidents,
+    open_incidents_of,
+    open_key,
+    resolve_incidents,
+)
+from crontopus.server.services.alerts.missed import EndpointInfo, LastStarts, find_misses
+from crontopus.server.services.alerts.notifications import release_held
+from crontopus.server.services.alerts.rules import job_rules
+from crontopus.server.services.alerts.sql import insert
+from crontopus.server.services.alerts.tenants import JobSource, TenantView, load_view, tenant_slugs
+
+logger = logging.getLogger("crontopus.server.alerts.periodic")
+CURSOR = "periodic"
+#: On the very first cycle, fire times this far back are judged too.
+STARTUP_LOOKBACK = timedelta(minutes=10)
+#: Starts are read again this far behind the last read, for check-ins that arrive late.
+LATE_ARRIVAL = timedelta(minutes=10)
+#: How far back the first read of starts goes (jobs judged on their runs need one in it).
+FIRST_READ = timedelta(days=1)
+LONGEST_RUN = timedelta(days=31)
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did (for logs, tests and the benchmark)."""
+
+    committed: bool = False
+    opened: int = 0
+    resolved: int = 0
+    released: int = 0
+    seconds: float = 0.0
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass
+class _Plan:
+    openings: list[Opening] = field(default_factory=list)
+    resolutions: list[tuple[Incident, str]] = field(default_factory=list)
+
+
+class _Starts:
+    """Latest start per job and endpoint of one tenant, read incrementally."""
+
+    def __init__(self) -> None:
+        self.by_job: dict[uuid.UUID, dict[uuid.UUID | None, datetime]] = defaultdict(dict)
+        self.read_until: datetime | None = None
+
+    async def refresh(self, session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> None:
+        since = now - FIRST_READ if self.read_until is None else self.read_until - LATE_ARRIVAL
+        rows = await session.execute(
+            select(Run.job_id, Run.endpoint_id, func.max(Run.started_at))
+            .where(Run.tenant_id == tenant_id, Run.started_at >= since)
+            .group_by(Run.job_id, Run.endpoint_id)
+        )
+        by_job = self.by_job
+        for job_id, endpoint_id, started in rows:
+            starts = by_job[job_id]
+            if endpoint_id is not None:
+                known = starts.get(endpoint_id)
+                if known is None or started > known:
+                    starts[endpoint_id] = started
+            known = starts.get(None)
+            if known is None or started > known:
+                starts[None] = started
+        self.read_until = now
+
+
+class PeriodicEvaluator:
+    """Runs the time-based rules of every tenant, one cycle at a time."""
+
+    def __init__(
+        self,
+        session: SessionFactory,
+        jobs: JobSource,
+        announcer: Announcer,
+        clock: Callable[[], datetime],
+        offline_after: timedelta,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._session = session
+        self._jobs = jobs
+        self._announcer = announcer
+        self._clock = clock
+        self._offline_after = offline_after
+        self._metrics = metrics
+        self._starts: dict[uuid.UUID, _Starts] = defaultdict(_Starts)
+
+    async def cycle(self) -> CycleReport:
+        """Judge the span since the last committed cycle; commit it unless another worker did."""
+        started = time.perf_counter()
+        now = self._clock()
+        report = CycleReport(until=now)
+        since = await self._cursor(now)
+        report.since = since
+        if since >= now:
+            return report
+        # Judge first, outside the write transaction, so ingest is not kept waiting on SQLite.
+        async with self._session() as session:
+            slugs = await tenant_slugs(session)
+            plans: list[tuple[TenantView, _Plan]] = []
+            for tenant_id, slug in slugs.items():
+                view = await load_view(session, self._jobs, tenant_id, slug, now)
+                plans.append((view, await self._plan(session, view, since, now)))
+        async with self._session() as session, session.begin():
+            if not await _advance(session, since, now):
+                return report  # another worker judged this span
+            for view, plan in plans:
+                await self._apply(session, view, plan, now, report)
+            report.released = await release_held(session, now)
+        report.committed = True
+        report.seconds = time.perf_counter() - started
+        if self._metrics is not None:
+            self._metrics.alert_cycle_seconds.observe(report.seconds)
+        if report.opened or report.resolved:
+            logger.info(
+                "alert cycle opened %d and resolved %d incidents", report.opened, report.resolved
+            )
+        return report
+
+    async def _cursor(self, now: datetime) -> datetime:
+        async with self._session() as session, session.begin():
+            current = await session.get(AlertCursor, CURSOR)
+            if current is not None:
+                return current.evaluated_until
+            await session.execute(
+                insert(session, AlertCursor.__table__).on_conflict_do_nothing(),
+                [{"name": CURSOR, "evaluated_until": now - STARTUP_LOOKBACK}],
+            )
+        async with self._session() as session:
+            cursor = await session.get(AlertCursor, CURSOR)
+            assert cursor is not None
+            return cursor.evaluated_until
+
+    async def _plan(
+        self, session: AsyncSession, view: TenantView, since: datetime, now: datetime
+    ) -> _Plan:
+        plan = _Plan()
+        endpoints = (
+            await session.scalars(
+                select(Endpoint).where(
+                    Endpoint.tenant_id == view.tenant_id, Endpoint.revoked_at.is_(None)
+                )
+            )
+        ).all()
+        infos = [
+            EndpointInfo(
+                id=e.id,
+                name=e.name,
+                labels=e.labels,
+                enrolled_at=e.enrolled_at,
+                online=self._online(e.last_seen_at or e.enrolled_at, now),
+            )
+            for e in endpoints
+        ]
+        starts = self._starts[view.tenant_id]
+        await starts.refresh(session, view.tenant_id, now)
+        open_now = await open_incidents_of(
+            session,
+            view.tenant_id,
+            rules=[AlertRule.MISSED_RUN, AlertRule.ENDPOINT_OFFLINE, AlertRule.TOO_LONG],
+        )
+        self._missed(view, infos, starts.by_job, since, now, plan, open_now)
+        self._offline(view, infos, now, plan, open_now)
+        await self._too_long(session, view, now, plan)
+        return plan
+
+    def _online(self, last_seen: datetime, now: datetime) -> bool:
+        return last_seen >= now - self._offline_after
+
+    def _missed(
+        self,
+        view: TenantView,
+        infos: list[EndpointInfo],
+        starts: LastStarts,
+        since: datetime,
+        now: datetime,
+        plan: _Plan,
+        open_now: list[Incident],
+    ) -> None:
+        judged = []
+        for job in view.jobs.values():
+            if not job.active or job.is_discovered:
+                continue
+            if not job_rules(job, view.defaults).missed_run:
+                continue
+            if view.quiet.snoozed(job.id, job.namespace, now):
+                continue
+            judged.append(job)
+        for miss in find_misses(judged, infos, starts, since, now):
+            job, endpoint = miss.job, miss.endpoint
+            where = f" on {endpoint.name}" if endpoint else ""
+            plan.openings.append(
+                Opening(
+                    rule=AlertRule.MISSED_RUN,
+                    key=open_key(AlertRule.MISSED_RUN, job.id, endpoint.id if endpoint else None),
+                    title=f"{job.namespace}/{job.name} did not start{where} "
+                    f"(due {miss.expected_at:%Y-%m-%d %H:%M} UTC, grace {job.grace_time} s)",
+                    job_id=job.id,
+                    job_name=job.name,
+                    namespace=job.namespace,
+                    endpoint_id=endpoint.id if endpoint else None,
+                    details={
+                        "expected_at": miss.expected_at.isoformat(),
+                        "grace_time": job.grace_time,
+                        "last_start": miss.last_start.isoformat() if miss.last_start else None,
+                        "endpoint": endpoint.name if endpoint else None,
+                    },
+                    channels=job_rules(job, view.defaults).channels,
+                    hold=view.quiet.hold(job.id, job.namespace, now),
+                )
+            )
+        live = {e.id for e in infos}
+        for incident in open_now:
+            if incident.rule is not AlertRule.MISSED_RUN:
+                continue
+            known = view.jobs.get(incident.job_id) if incident.job_id else None
+            if known is None:
+                plan.resolutions.append((incident, "the job was removed from Git"))
+            elif not known.active:
+                plan.resolutions.append((incident, "the job was disabled or paused"))
+            elif not job_rules(known, view.defaults).missed_run:
+                plan.resolutions.append((incident, "missed-run alerts were turned off"))
+            elif incident.endpoint_id is not None and incident.endpoint_id not in live:
+                plan.resolutions.append((incident, "the endpoint was revoked"))
+
+    def _offline(
+        self,
+        view: TenantView,
+        infos: list[EndpointInfo],
+        now: datetime,
+        plan: _Plan,
+        open_now: list[Incident],
+    ) -> None:
+        by_id = {info.id: info for info in infos}
+        if view.defaults.endpoint_offline:
+            for info in infos:
+                if info.online or view.quiet.snoozed(None, None, now):
+                    continue
+                plan.openings.append(
+                    Opening(
+                        rule=AlertRule.ENDPOINT_OFFLINE,
+                        key=open_key(AlertRule.ENDPOINT_OFFLINE, info.id),
+                        title=f"endpoint {info.name} is offline",
+                        endpoint_id=info.id,
+                        details={"endpoint": info.name},
+                        hold=view.quiet.hold(None, None, now),
+                    )
+                )
+        for incident in open_now:
+            if incident.rule is not AlertRule.ENDPOINT_OFFLINE:
+                continue
+            seen = by_id.get(incident.endpoint_id) if incident.endpoint_id else None
+            if seen is None:
+                plan.resolutions.append((incident, "the endpoint was revoked"))
+            elif seen.online:
+                plan.resolutions.append((incident, "the endpoint is back"))
+            elif not view.defaults.endpoint_offline:
+                plan.resolutions.append((incident, "offline alerts were turned off"))
+
+    async def _too_long(
+        self, session: AsyncSession, view: TenantView, now: datetime, plan: _Plan
+    ) -> None:
+        rows = await session.execute(
+            select(Run.job_id, func.min(Run.started_at))
+            .where(
+                Run.tenant_id == view.tenant_id,
+                Run.status == RunStatus.RUNNING,
+                Run.started_at >= now - LONGEST_RUN,
+            )
+            .group_by(Run.job_id)
+        )
+        for job_id, started in rows:
+            job = view.jobs.get(job_id)
+            if job is None:
+                continue
+            maximum = job_rules(job, view.defaults).max_duration
+            if maximum is None or now - started <= timedelta(seconds=maximum):
+                continue
+            if view.quiet.snoozed(job.id, job.namespace, now):
+                continue
+            plan.openings.append(
+                Opening(
+                    rule=AlertRule.TOO_LONG,
+                    key=open_key(AlertRule.TOO_LONG, job.id),
+                    title=f"{job.namespace}/{job.name} has been running longer than {maximum} s",
+                    job_id=job.id,
+                    job_name=job.name,
+                    namespace=job.namespace,
+                    details={"started_at": started.isoformat(), "max_duration": maximum},
+                    channels=job_rules(job, view.defaults).channels,
+                    hold=view.quiet.hold(job.id, job.namespace, now),
+                )
+            )
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        view: TenantView,
+        plan: _Plan,
+        now: datetime,
+        report: CycleReport,
+    ) -> None:
+        for incident, reason in plan.resolutions:
+            hold = view.quiet.hold(incident.job_id, incident.namespace, now)
+            done = await resolve_incidents(
+                session, [incident], now, self._announcer, hold=hold, reason=reason
+            )
+            report.resolved += len(done)
+        opened = await open_incidents(session, view.tenant_id, plan.openings, now, self._announcer)
+        report.opened += len(opened)
+
+
+async def _advance(session: AsyncSession, since: datetime, now: datetime) -> bool:
+    """Move the cursor from `since` to `now`; False when another worker moved it first."""
+    result = await session.execute(
+        update(AlertCursor)
+        .where(AlertCursor.name == CURSOR, AlertCursor.evaluated_until == since)
+        .values(evaluated_until=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
