@@ -56,3 +56,9 @@ export const JobEndpointsQuery = graphql(`
     runs(filter: { jobId: $id }, first: 100) { nodes { ...RunFields } }
   }
 `);
+
+export const EndpointEventsSubscription = graphql(`
+  subscription EndpointEvents {
+    endpointEvents { endpointId kind name occurredAt }
+  }
+`);

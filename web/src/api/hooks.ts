@@ -47,3 +47,31 @@ export function useDebounced<T>(value: T, delayMs = 250): T {
   }, [value, delayMs]);
   return settled;
 }
+
+/** Call `action` at most once per `intervalMs` after `signal` changes (trailing call kept). */
+export function useThrottledEffect(signal: unknown, action: () => void, intervalMs: number): void {
+  const last = useRef(0);
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const latest = useRef(action);
+  latest.current = action;
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    if (timer.current) return;
+    const wait = Math.max(0, last.current + intervalMs - Date.now());
+    timer.current = setTimeout(() => {
+      timer.current = null;
+      last.current = Date.now();
+      latest.current();
+    }, wait);
+  }, [signal, intervalMs]);
+  useEffect(
+    () => () => {
+      if (timer.current) clearTimeout(timer.current);
+    },
+    [],
+  );
+}

@@ -55,7 +55,6 @@ export const DashboardQuery = graphql(`
       figures { runs failures successes successRate health }
       failingJobs { jobId jobName namespace figures { runs failures health lastRunAt } }
     }
-    runs(first: 50) { nodes { ...RunFields } }
   }
 `);
 

@@ -1,8 +1,9 @@
 // The front page: fleet and health totals, failing jobs, and the latest runs live.
-import { useState } from "react";
-import { useLiveState, useQuery } from "../api/hooks";
+import { useCallback, useState } from "react";
+import { useLiveState, useQuery, useThrottledEffect } from "../api/hooks";
+import { useEndpointEvents } from "../api/liveEndpoints";
 import { useLiveRuns } from "../api/liveRuns";
-import { DashboardQuery } from "../api/operations";
+import { DashboardQuery, RunsQuery } from "../api/operations";
 import { Badge, ErrorNote, LiveIndicator } from "../components/bits";
 import { RunTable } from "../components/RunTable";
 import type { HealthWindow } from "../gql/graphql";
@@ -12,8 +13,14 @@ import { WindowPicker } from "./Health";
 
 export function DashboardPage() {
   const [window, setWindow] = useState<HealthWindow>("H24");
-  const { data, error } = useQuery(DashboardQuery, { window });
-  const [runs] = useLiveRuns(data?.runs.nodes ?? null, null, 500);
+  const { data, error, reload } = useQuery(DashboardQuery, { window });
+  const latest = useQuery(RunsQuery, { filter: null, first: 50, after: null });
+  const [runs, , batches] = useLiveRuns(latest.data?.runs.nodes ?? null, null, 500);
+  // The totals follow live events too, re-read at most every 5 s however busy the fleet is.
+  const [figuresStale, setFiguresStale] = useState(0);
+  useThrottledEffect(batches, reload, 5000);
+  useThrottledEffect(figuresStale, reload, 5000);
+  useEndpointEvents(useCallback(() => setFiguresStale((n) => n + 1), []));
   const live = useLiveState();
   const d = data?.dashboard;
   return (
@@ -25,7 +32,7 @@ export function DashboardPage() {
           <LiveIndicator state={live} />
         </div>
       </header>
-      <ErrorNote error={error} />
+      <ErrorNote error={error ?? latest.error} />
       <section className="tiles">
         <div className="tile">
           <span className="tile-value" data-testid="endpoints-online">

@@ -1,6 +1,7 @@
 // Endpoints: list with status/platform filters and search, expandable job instances,
 // detail, revoke; and enrollment tokens shown once.
 import { Fragment, useMemo, useState, type FormEvent } from "react";
+import { useEndpointEvents } from "../api/liveEndpoints";
 import { request } from "../api/client";
 import { useQuery } from "../api/hooks";
 import {
@@ -56,6 +57,7 @@ export function EndpointsPage() {
     };
   }, [search]);
   const { data, error, loading, reload } = useQuery(EndpointsQuery, { filter });
+  useEndpointEvents(reload);
   const [open, setOpen] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const apply = (event: FormEvent<HTMLFormElement>) => {
