@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from pathlib import Path
 
+import pytest
+
 from crontopus.agent.config import AgentConfig
+from crontopus.agent.errors import SyncError
 from crontopus.agent.jobfiles import read_job_config
 from crontopus.agent.statedir import StateDir
 from crontopus.agent.sync import Syncer, SyncState
@@ -378,3 +382,39 @@ def test_a_driver_that_cannot_adopt_leaves_the_foreign_entry_and_installs_nothin
     assert driver.list_foreign() == [foreign]
     saved = SyncState.load(state)
     assert any("cannot adopt" in line for line in saved.refused)
+
+
+def test_a_first_fetch_that_fails_changes_nothing(
+    state: StateDir, crontab: Path, job_repo: JobRepo, tmp_path: Path
+) -> None:
+    job_id, path, text = manifest("backup")
+    job_repo.commit({path: text})
+    config = agent_config(crontab, job_repo)
+    Syncer(state, config, CronDriver.from_options(dict(config.driver_options))).sync()
+    before = crontab.read_bytes()
+    fresh = StateDir(tmp_path / "fresh")
+    fresh.create()
+    fresh.write_token("cte_test_token")
+    gone = agent_config(crontab, job_repo, repository_url=(tmp_path / "gone.git").as_uri())
+    syncer = Syncer(fresh, gone, CronDriver.from_options(dict(gone.driver_options)))
+
+    with pytest.raises(SyncError, match=r"gone\.git"):
+        syncer.sync()
+
+    assert crontab.read_bytes() == before
+    assert f"run-job {job_id}".encode() in before
+
+
+def test_a_later_failed_fetch_keeps_applying_the_last_commit(
+    syncer: Syncer, job_repo: JobRepo, crontab: Path, state: StateDir
+) -> None:
+    job_id, path, text = manifest("backup")
+    job_repo.commit({path: text})
+    syncer.sync()
+    shutil.rmtree(job_repo.path)
+    crontab.write_bytes(FOREIGN_CRONTAB)  # someone wiped our entry by hand
+
+    outcome = syncer.sync()
+
+    assert outcome.fetch_error is not None
+    assert f"run-job {job_id}" in crontab.read_text("latin-1")

@@ -11,8 +11,9 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from crontopus.agent.config import AgentConfig, load_config, parse_label, save_config, with_updates
-from crontopus.agent.errors import AgentError, ConfigError
+from crontopus.agent.errors import ConfigError
 from crontopus.agent.statedir import StateDir, resolve_state_dir
+from crontopus.core.errors import CrontopusError
 
 if TYPE_CHECKING:
     from crontopus.agent.sync import Syncer
@@ -104,7 +105,7 @@ def dispatch(argv: Sequence[str]) -> int:
     }
     try:
         return handlers[args.command](state, args)
-    except AgentError as exc:
+    except CrontopusError as exc:  # agent and driver errors say what to fix; no traceback
         print(f"crontopus-agent {args.command}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

@@ -130,9 +130,12 @@ class Syncer:
             commit = mirror.fetch()
         except SyncError as exc:
             # Keep applying the last fetched commit: the scheduler may have drifted meanwhile.
+            commit = mirror.head()
+            if commit is None:
+                # Never fetched: applying "no jobs" would remove every installed entry.
+                raise
             fetch_error = str(exc)
             log.warning("%s; using the last fetched commit", exc)
-            commit = mirror.head()
         installed = self.driver.list_managed()
         foreign = self.driver.list_foreign()
         fingerprint = self._fingerprint(commit, installed, foreign, saved.discovered)
