@@ -418,3 +418,26 @@ def test_a_later_failed_fetch_keeps_applying_the_last_commit(
 
     assert outcome.fetch_error is not None
     assert f"run-job {job_id}" in crontab.read_text("latin-1")
+
+
+def test_a_job_whose_manifest_breaks_keeps_running_as_installed(
+    syncer: Syncer, job_repo: JobRepo, crontab: Path, state: StateDir
+) -> None:
+    job_id, path, text = manifest("backup", schedule="0 2 * * *")
+    job_repo.commit({path: text})
+    syncer.sync()
+    before = crontab.read_bytes()
+
+    job_repo.commit({path: text.replace("0 2 * * *", "0 2 * *") + "  retries: 3\n"})
+    outcome = syncer.sync()
+
+    assert outcome.plan is not None
+    assert outcome.plan.kept == (job_id,)
+    assert outcome.plan.remove == ()
+    assert any("default/backup.yaml" in problem for problem in outcome.problems)
+    assert crontab.read_bytes() == before
+    assert read_job_config(state, job_id) is not None
+
+    job_repo.commit({path: None})
+    syncer.sync()
+    assert str(job_id) not in crontab.read_text("latin-1")

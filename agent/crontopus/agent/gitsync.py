@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ class ManifestSet:
     commit: str | None
     jobs: dict[uuid.UUID, JobManifest] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    # Ids read from files that failed validation: their installed entries are kept as they are.
+    broken: frozenset[uuid.UUID] = frozenset()
 
 
 class _TokenCallbacks(pygit2.RemoteCallbacks):
@@ -99,6 +102,7 @@ def read_tree(repo: pygit2.Repository, tree: pygit2.Tree, commit: str) -> Manife
     jobs: dict[uuid.UUID, JobManifest] = {}
     paths: dict[uuid.UUID, str] = {}
     problems: list[Problem] = []
+    broken: set[uuid.UUID] = set()
     for entry in tree:
         name = entry.name or ""
         if not isinstance(entry, pygit2.Tree):
@@ -116,6 +120,8 @@ def read_tree(repo: pygit2.Repository, tree: pygit2.Tree, commit: str) -> Manife
                 manifest = parse_manifest(child.data, path, namespace=name)
             except ManifestError as exc:
                 problems.extend(exc.problems)
+                if (job_id := loose_id(child.data)) is not None:
+                    broken.add(job_id)
                 continue
             if manifest.id in jobs:
                 problems.append(
@@ -127,4 +133,22 @@ def read_tree(repo: pygit2.Repository, tree: pygit2.Tree, commit: str) -> Manife
             problems.extend(path_problems(path, manifest))
             jobs[manifest.id] = manifest
             paths[manifest.id] = path
-    return ManifestSet(commit, jobs, tuple(problems))
+    return ManifestSet(commit, jobs, tuple(problems), frozenset(broken - set(jobs)))
+
+
+_ID_LINE = re.compile(rb"^\s+id:\s*[\"']?([0-9a-fA-F-]{32,36})[\"']?\s*$", re.MULTILINE)
+
+
+def loose_id(data: bytes) -> uuid.UUID | None:
+    """Return the `metadata.id` of a manifest that failed validation, when one can be read.
+
+    A job whose file is broken (a typo, a newer field) keeps running as last installed
+    instead of being removed: the file is reported, the machine is left alone.
+    """
+    found = _ID_LINE.findall(data)
+    if len(found) != 1:
+        return None
+    try:
+        return uuid.UUID(found[0].decode())
+    except ValueError:
+        return None

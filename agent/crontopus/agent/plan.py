@@ -53,6 +53,7 @@ class Plan:
     skipped: tuple[Skipped, ...] = ()
     refused: tuple[Skipped, ...] = ()
     desired: Mapping[uuid.UUID, DesiredEntry] = field(default_factory=dict)
+    kept: tuple[uuid.UUID, ...] = ()  # installed jobs whose manifest is broken: left as they are
 
     @property
     def changes_scheduler(self) -> bool:
@@ -69,6 +70,7 @@ class Plan:
         ]
         out += [f"- remove  {job_id}" for job_id in self.remove]
         out += [f"! refused {s.job_id}  {s.name}: {s.reason}" for s in self.refused]
+        out += [f"= kept    {job_id}  (its manifest is broken)" for job_id in self.kept]
         out.append(
             f"{len(self.add)} to add, {len(self.update)} to update, {len(self.adopt)} to adopt,"
             f" {len(self.remove)} to remove, {len(self.unchanged)} unchanged,"
@@ -85,6 +87,7 @@ def make_plan(
     entry_for: Callable[[JobManifest], DesiredEntry],
     check: Callable[[DesiredEntry], None],
     discovered: Mapping[uuid.UUID, str] | None = None,
+    broken: frozenset[uuid.UUID] = frozenset(),
 ) -> Plan:
     """Plan the changes; `check` raises ConversionRefused for an entry the driver cannot take."""
     add: list[DesiredEntry] = []
@@ -129,7 +132,9 @@ def make_plan(
             update.append(entry)
         else:
             unchanged.append(manifest.id)
-    remove = [job_id for job_id in installed if job_id not in desired]
+    # A job whose file is broken stays as installed: a typo must not stop a running schedule.
+    kept = [job_id for job_id in installed if job_id in broken and job_id not in desired]
+    remove = [job_id for job_id in installed if job_id not in desired and job_id not in broken]
     remove += [job_id for job_id in retire if job_id not in installed]
     return Plan(
         tuple(add),
@@ -141,6 +146,7 @@ def make_plan(
         tuple(skipped),
         tuple(refused),
         desired,
+        tuple(kept),
     )
 
 

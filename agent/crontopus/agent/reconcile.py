@@ -97,6 +97,7 @@ class Reconciler:
             self.entry_for,
             self.check,
             discovered,
+            manifests.broken,
         )
 
     def apply(self, plan: Plan, manifests: ManifestSet) -> Applied:
@@ -126,5 +127,5 @@ class Reconciler:
         if remove := [job_id for job_id in plan.remove if job_id not in not_adopted]:
             self.driver.remove(remove)
         # Configs last on removal: a run already started keeps its config until the entry is gone.
-        removed = remove_job_configs(self.state, set(plan.desired) - not_adopted)
+        removed = remove_job_configs(self.state, (set(plan.desired) - not_adopted) | set(plan.kept))
         return Applied(written + len(removed), tuple(failed))
