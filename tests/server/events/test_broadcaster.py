@@ -74,6 +74,31 @@ async def test_a_slow_subscriber_is_cut_off_with_a_clear_error_and_others_keep_e
     assert broadcaster.subscriber_count() == 0
 
 
+async def test_a_subscriber_that_falls_behind_in_time_is_cut_off_too() -> None:
+    broadcaster = InProcessBroadcaster(capacity=1000, max_lag=0.2)
+    stream = broadcaster.subscribe(ALICE, "runs")
+    reader = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0)
+    await broadcaster.publish(Event(ALICE, "runs", {"n": 0}))
+    assert (await reader).data["n"] == 0
+    # A trickle it never reads: two events, far below the capacity, but 0.3 s old.
+    await broadcaster.publish(Event(ALICE, "runs", {"n": 1}))
+    await asyncio.sleep(0.3)
+    await broadcaster.publish(Event(ALICE, "runs", {"n": 2}))
+    with pytest.raises(SubscriberTooSlow, match=r"runs events waited more than 0.2 s"):
+        await anext(stream)
+
+
+async def test_a_subscriber_that_keeps_up_is_never_cut_off_for_lag() -> None:
+    broadcaster = InProcessBroadcaster(max_lag=0.05)
+    task = await started(broadcaster.subscribe(ALICE, "runs"))
+    for number in range(20):
+        await broadcaster.publish(Event(ALICE, "runs", {"n": number}))
+        await asyncio.sleep(0.01)
+    await broadcaster.stop()
+    assert len(await task) == 20
+
+
 async def test_the_publisher_never_waits_for_a_subscriber_that_does_not_read() -> None:
     broadcaster = InProcessBroadcaster(capacity=100)
     stuck = [broadcaster.subscribe(ALICE, "runs") for _ in range(50)]

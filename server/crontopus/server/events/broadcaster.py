@@ -10,8 +10,9 @@ fan-out.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -66,25 +67,37 @@ _END = None  # queue item that ends a stream cleanly (server shutting down)
 
 
 class _Subscriber:
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_lag: float) -> None:
         # Unbounded underneath so a clean end can always be queued behind the backlog;
         # `offer` enforces the capacity.
         self.queue: asyncio.Queue[Event | EventsLost | None] = asyncio.Queue()
+        self.queued_at: deque[float] = deque()  # when each waiting event was offered
         self.capacity = capacity
+        self.max_lag = max_lag
         self.ended = False
 
     def offer(self, event: Event) -> None:
         if self.ended:
             return
+        now = time.monotonic()
         if self.queue.qsize() >= self.capacity:
-            self.end(
-                SubscriberTooSlow(
-                    f"more than {self.capacity} {event.topic} events were waiting for "
-                    "this subscriber; resubscribe and reload the current state"
-                )
-            )
+            problem = f"more than {self.capacity} {event.topic} events were waiting"
+        elif self.queued_at and now - self.queued_at[0] > self.max_lag:
+            # Behind in time though not in count: a server too busy to send (or a
+            # client too slow to read) a trickle of events is just as stale.
+            problem = f"{event.topic} events waited more than {self.max_lag:g} s"
+        else:
+            self.queue.put_nowait(event)
+            self.queued_at.append(now)
             return
-        self.queue.put_nowait(event)
+        self.end(
+            SubscriberTooSlow(
+                f"{problem} for this subscriber; resubscribe and reload the current state"
+            )
+        )
+
+    def taken(self) -> None:
+        self.queued_at.popleft()
 
     def end(self, reason: EventsLost | None) -> None:
         """End the stream: after the backlog when clean, at once (backlog dropped) on a loss."""
@@ -95,14 +108,16 @@ class _Subscriber:
             # Drop the backlog (in place: the consumer may be waiting on this very queue).
             while not self.queue.empty():
                 self.queue.get_nowait()
+            self.queued_at.clear()
         self.queue.put_nowait(reason)
 
 
 class InProcessBroadcaster:
     """Subscribers of this process only; the default for a single server."""
 
-    def __init__(self, capacity: int = 1000) -> None:
+    def __init__(self, capacity: int = 1000, max_lag: float = 10.0) -> None:
         self._capacity = capacity
+        self._max_lag = max_lag
         self._subscribers: dict[tuple[uuid.UUID, str], set[_Subscriber]] = defaultdict(set)
 
     async def start(self) -> None:
@@ -131,7 +146,7 @@ class InProcessBroadcaster:
                 subscriber.end(reason)
 
     async def subscribe(self, tenant_id: uuid.UUID, topic: str) -> AsyncIterator[Event]:
-        subscriber = _Subscriber(self._capacity)
+        subscriber = _Subscriber(self._capacity, self._max_lag)
         key = (tenant_id, topic)
         self._subscribers[key].add(subscriber)
         try:
@@ -142,6 +157,7 @@ class InProcessBroadcaster:
                 if isinstance(item, EventsLost):
                     # A fresh instance per consumer: one reason may end many streams.
                     raise type(item)(*item.args)
+                subscriber.taken()
                 yield item
         finally:
             subscribers = self._subscribers.get(key)

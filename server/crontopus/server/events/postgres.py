@@ -55,6 +55,7 @@ class PostgresBroadcaster:
         *,
         channel: str = CHANNEL,
         capacity: int = 1000,
+        max_lag: float = 10.0,
         outbox_capacity: int = 10_000,
         reconnect_initial: float = 0.2,
         reconnect_max: float = 30.0,
@@ -63,7 +64,7 @@ class PostgresBroadcaster:
     ) -> None:
         self._dsn = dsn
         self._channel = channel
-        self._local = InProcessBroadcaster(capacity)
+        self._local = InProcessBroadcaster(capacity, max_lag)
         self._outbox: deque[str] = deque()
         self._outbox_capacity = outbox_capacity
         self._wakeup = asyncio.Event()
