@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,8 +17,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `crontopus-server`; return the process exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
+        _configure_logging(args.log_level)
         return int(args.run(args) or 0)
     except ConfigurationError as error:
         print(f"crontopus-server: configuration error: {error}", file=sys.stderr)
@@ -58,10 +58,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     create_user.set_defaults(run=_create_user)
 
+    worker = commands.add_parser(
+        "worker", help="run alert evaluation and notification delivery without the API"
+    )
+    worker.add_argument(
+        "--metrics-port", type=int, help="serve this worker's Prometheus metrics on 127.0.0.1:PORT"
+    )
+    worker.set_defaults(run=_worker)
+
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", type=Path, help="write to this file instead of stdout")
     export.set_defaults(run=_export_schema)
     return parser
+
+
+def _configure_logging(level: str) -> None:
+    from crontopus.server.observability.logging import configure_logging
+    from crontopus.server.settings import log_format_of
+
+    configure_logging(level, log_format_of(os.environ.get("CRONTOPUS_LOG_FORMAT", "")))
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from crontopus.server.services.alerts.worker import run_worker
+    from crontopus.server.settings import Settings
+
+    settings = Settings.from_env()
+    print("Crontopus worker: alert cycles and notification delivery", file=sys.stderr)
+    asyncio.run(run_worker(settings, args.metrics_port))
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -81,6 +106,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         proxy_headers=False,
+        log_config=None,  # keep Crontopus's structured handlers (configured in main)
         ws="websockets-sansio",
     )
     return 0

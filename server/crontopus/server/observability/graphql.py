@@ -31,8 +31,22 @@ def operation_label(name: str | None) -> str:
     return name
 
 
+def _name(extension: SchemaExtension) -> str:
+    context = extension.execution_context
+    name = context.operation_name
+    if name is None:
+        # No operationName in the request: the document's own operation name.
+        operation = context._get_first_operation()
+        name = operation.name.value if operation is not None and operation.name else None
+    return operation_label(name)
+
+
 class OperationMetrics(SchemaExtension):
     """Record each operation's name, type, latency and failure."""
+
+    def on_execute(self) -> Iterator[None]:
+        operation_var.set(_name(self))
+        yield
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
@@ -40,14 +54,14 @@ class OperationMetrics(SchemaExtension):
         # Previous values, not tokens: a subscription's hooks may end in another context.
         tenant_before, operation_before = tenant_var.get(), operation_var.get()
         tenant_var.set(getattr(principal, "tenant_slug", None))
-        name = operation_label(self.execution_context.operation_name)
-        operation_var.set(name)
+        operation_var.set(None)
         started = time.perf_counter()
         try:
             yield
         finally:
             extras = getattr(context, "extras", None) or {}
             metrics = extras.get(METRICS_KEY)
+            name = _name(self)
             if isinstance(metrics, Metrics):
                 try:
                     kind = self.execution_context.operation_type.value

@@ -1,0 +1,46 @@
+"""`crontopus-server worker`: the periodic alert cycle and the dispatcher, without the API.
+
+Run one or more next to `serve` processes started with `CRONTOPUS_IN_PROCESS_WORKER=false`.
+They share the database (and, with the managed Git store, the data directory whose
+repositories hold the jobs). Several workers on one PostgreSQL split the outbox between them
+(SKIP LOCKED) and let exactly one of them commit each cycle (the cursor's compare-and-set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from crontopus.server.settings import Settings
+
+logger = logging.getLogger("crontopus.server.worker")
+
+
+async def run_worker(settings: Settings, metrics_port: int | None = None) -> None:
+    """Run alert cycles and dispatch notifications until SIGTERM or SIGINT."""
+    from crontopus.server.app import create_state
+
+    state = create_state(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1", registry=state.metrics.registry)
+    await state.broadcaster.start()
+    await state.alerts.start(loops=True)
+    logger.info(
+        "worker started: alert cycle every %s s",
+        settings.alert_interval,
+        extra={"metrics_port": metrics_port},
+    )
+    try:
+        await stop.wait()
+    finally:
+        logger.info("worker stopping")
+        await state.alerts.stop()
+        await state.broadcaster.stop()
+        await state.engine.dispose()
