@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crontopus.core.enums import EndpointStatus
 from crontopus.core.labels import label_key_problem, label_value_problem
@@ -254,16 +255,17 @@ async def record_heartbeat(
         )
         if old != value
     }
+    values = {
+        "last_seen_at": now,
+        "agent_version": heartbeat.agent_version,
+        "driver": heartbeat.driver,
+        "applied_commit": heartbeat.applied_commit,
+    }
     # Conditional on not revoked: a revocation racing this heartbeat must win.
     result = await session.execute(
         update(Endpoint)
         .where(Endpoint.id == endpoint.id, Endpoint.revoked_at.is_(None))
-        .values(
-            last_seen_at=now,
-            agent_version=heartbeat.agent_version,
-            driver=heartbeat.driver,
-            applied_commit=heartbeat.applied_commit,
-        )
+        .values(values)
         .execution_options(synchronize_session=False)
     )
     if getattr(result, "rowcount", 0) != 1:
@@ -274,7 +276,9 @@ async def record_heartbeat(
     if changed:
         record_audit(session, principal, "endpoint.update", f"endpoint:{endpoint.name}", changed)
     await session.commit()
-    await session.refresh(endpoint)
+    for name, value in values.items():
+        # What the UPDATE wrote, without another round trip to read it back.
+        set_committed_value(endpoint, name, value)
     if came_back:
         await publish_endpoint_event(broadcaster, endpoint, EndpointEventKind.ONLINE)
     return endpoint
