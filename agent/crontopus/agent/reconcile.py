@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from crontopus.agent.config import AgentConfig
 from crontopus.agent.gitsync import ManifestSet
-from crontopus.agent.jobfiles import JobConfig, remove_job_configs, write_job_config
+from crontopus.agent.jobfiles import JobConfig, remove_job_configs, write_job_configs
 from crontopus.agent.plan import Plan, Skipped, make_plan
-from crontopus.agent.statedir import StateDir, fsync_directory
+from crontopus.agent.statedir import StateDir
 from crontopus.core.manifest import JobManifest
 from crontopus.drivers import (
     DesiredEntry,
@@ -104,13 +104,11 @@ class Reconciler:
         """Write job configs, then change the scheduler; say what changed and what failed."""
         commit = manifests.commit
         keep = set(plan.desired) | {entry.job_id for entry, _ in plan.adopt}
-        written = 0
         # Configs first: an entry must never fire before the wrapper can find its job.
-        for job_id in sorted(keep, key=str):
-            if write_job_config(self.state, self.job_config(manifests.jobs[job_id], commit)):
-                written += 1
-        if written:
-            fsync_directory(self.state.jobs)
+        written = write_job_configs(
+            self.state,
+            (self.job_config(manifests.jobs[job_id], commit) for job_id in sorted(keep, key=str)),
+        )
         failed: list[Skipped] = []
         for entry, fingerprint in plan.adopt:
             log.info("adopting %s in place of foreign entry %s", entry.name, fingerprint[:12])
