@@ -66,6 +66,7 @@ class Daemon:
         self.spool = Spool(state.spool, config.spool_max_entries, config.spool_max_bytes)
         self.spool_backoff = Backoff()
         self.sync_backoff = Backoff(start=config.sync_interval, cap=BACKOFF_MAX)
+        self.synced_once = False
 
     def stop(self, *_: object) -> None:
         """Ask the loop to end after the step in progress (never in the middle of a write)."""
@@ -104,13 +105,17 @@ class Daemon:
 
     def sync_step(self) -> float:
         """Sync once; return the seconds until the next sync."""
+        # The first sync after a start plans in full: whatever happened while the agent was
+        # down (a crash mid-write, a hand edit the skip fingerprint cannot see) is put right.
+        force = not self.synced_once
         try:
-            outcome = self.syncer.sync()
+            outcome = self.syncer.sync(force=force)
         except (AgentError, DriverError) as exc:
             delay = self.sync_backoff.failed()
             log.error("sync failed (retrying in %.0f s): %s", delay, exc)
             return delay
         self.sync_backoff.succeeded()
+        self.synced_once = True
         if outcome.report_error:
             return min(self.config.sync_interval, 60.0)
         return self.config.sync_interval
