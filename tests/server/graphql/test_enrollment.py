@@ -279,3 +279,18 @@ async def test_another_tenants_enrollment_tokens_cannot_be_seen_or_revoked(
     revoked = await api.execute(REVOKE_TOKEN, {"id": created["token"]["id"]}, bob.access_token)
     assert revoked["revokeEnrollmentToken"]["__typename"] == "NotFoundError"
     assert (await enroll(api, created["plaintext"]))["__typename"] == "EnrolledEndpoint"
+
+
+async def test_one_machine_enrolling_twice_at_once_ends_as_one_endpoint(
+    api: Api, alice: Persona, state: AppState
+) -> None:
+    first = (await create_enrollment_token(api, alice, name="a"))["plaintext"]
+    second = (await create_enrollment_token(api, alice, name="b"))["plaintext"]
+    results = await asyncio.gather(enroll(api, first), enroll(api, second))
+    assert [r["__typename"] for r in results] == ["EnrolledEndpoint"] * 2
+    assert results[0]["endpoint"]["id"] == results[1]["endpoint"]["id"]
+    assert sorted(r["reused"] for r in results) == [False, True]
+    working = [r for r in results if "errors" not in await heartbeat(api, r["endpointToken"])]
+    assert len(working) == 1
+    async with state.session() as session:
+        assert len((await session.scalars(select(Endpoint))).all()) == 1
