@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 from starlette.requests import Request
 from starlette.responses import Response
+from websockets.asyncio.client import connect
 
 from crontopus.server.app import AppState, CrontopusGraphQL
 from crontopus.server.db.models import AuditEvent, Endpoint
@@ -20,8 +23,14 @@ from crontopus.server.events.broadcaster import Event
 from crontopus.server.graphql.schema import create_schema
 from crontopus.server.services.endpoints import ENDPOINT_EVENTS, detect_offline
 from crontopus.server.settings import Settings
-from tests.server.conftest import Api, Persona
-from tests.server.graphql.test_enrollment import enrolled_endpoint, heartbeat
+from tests.server.conftest import PASSWORD, REGISTER, Api, LiveServer, Persona
+from tests.server.graphql.test_enrollment import (
+    CREATE_TOKEN,
+    ENROLL,
+    enrolled_endpoint,
+    enrollment,
+    heartbeat,
+)
 
 COMMIT = "a" * 40
 ENDPOINTS = """
@@ -327,3 +336,39 @@ async def test_the_endpoint_events_subscription_yields_the_tenants_events(
         "machine-1",
     )
     await stream.aclose()  # type: ignore[union-attr]
+
+
+async def test_a_websocket_client_of_a_running_server_sees_an_endpoint_enroll(
+    live_server: LiveServer,
+) -> None:
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+
+        async def graphql(query: str, variables: dict[str, Any], token: str = "") -> Any:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = await client.post(
+                "/graphql", json={"query": query, "variables": variables}, headers=headers
+            )
+            return response.json()["data"]
+
+        registered = await graphql(
+            REGISTER, {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
+        )
+        access = registered["register"]["accessToken"]
+        created = await graphql(CREATE_TOKEN, {"name": "fleet"}, access)
+        enrollment_token = created["createEnrollmentToken"]["plaintext"]
+        async with connect(live_server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            init = {"type": "connection_init", "payload": {"authorization": f"Bearer {access}"}}
+            await ws.send(json.dumps(init))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            query = "subscription { endpointEvents { kind endpointId name } }"
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+            await asyncio.sleep(0.3)  # let the server register the subscriber
+            enrolled = await graphql(ENROLL, enrollment(enrollment_token))
+            endpoint_id = enrolled["enrollEndpoint"]["endpoint"]["id"]
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert message["type"] == "next", message
+    assert message["payload"]["data"]["endpointEvents"] == {
+        "kind": "ENROLLED",
+        "endpointId": endpoint_id,
+        "name": "machine-1",
+    }
