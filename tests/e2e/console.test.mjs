@@ -187,6 +187,25 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.waitForSelector("[data-testid=run-output]:has-text('disk full')");
   });
 
+  test("alerts: a failed run opens an incident, acknowledged and resolved here; a snooze is set and ended", async () => {
+    await open("/alerts");
+    await page.waitForSelector("h1:has-text('Alerts')");
+    await postCheckIn(server.url, token, jobId, 2, "backup target unreachable\n");
+    const incident = page.locator("[data-testid=incidents] tr", { hasText: "nightly-backup" }).first();
+    await incident.waitFor({ timeout: 15_000 });
+    await incident.locator("button:has-text('Acknowledge')").click();
+    await page.waitForSelector("[data-testid=incidents] tr:has-text('ack by alice')");
+    await page.locator("[data-testid=incidents] tr", { hasText: "nightly-backup" }).first().locator("button:has-text('Resolve')").click();
+    await page.selectOption("select[aria-label='Incident status']", "RESOLVED");
+    await page.waitForSelector("[data-testid=incidents] tr:has-text('resolved')");
+    await page.fill("input[aria-label='Snooze scope']", "default");
+    await page.fill("input[aria-label=Reason]", "disk swap");
+    await page.click("button:has-text('Snooze')");
+    await page.waitForSelector("tr:has-text('namespace default'):has-text('disk swap')");
+    await page.click("tr:has-text('disk swap') button:has-text('End now')");
+    await page.waitForSelector("text=Nothing is silenced.");
+  });
+
   test("an endpoint enrolled through the API is listed", async (t) => {
     const api = await accessToken();
     const schema = await graphql(server.url, api, `{ __type(name: "Mutation") { fields { name } } }`);
@@ -292,6 +311,7 @@ describe("the web console", { skip: noBrowser }, () => {
       ["dashboard", "/"],
       ["runs", "/runs"],
       ["health", "/health-report"],
+      ["alerts", "/alerts"],
       ["jobs", "/jobs"],
       ["job", `/jobs/${jobId}`],
       ["job-edit", `/jobs/${jobId}/edit`],

@@ -34,7 +34,8 @@ export async function startServer() {
   const dataDir = mkdtempSync(join(tmpdir(), "crontopus-e2e-"));
   const port = await freePort();
   const bin = process.env.CRONTOPUS_SERVER ?? join(ROOT, ".venv/bin/crontopus-server");
-  const env = { ...process.env, CRONTOPUS_DATA_DIR: dataDir };
+  // Alert cycles every second, so incidents open while a test watches.
+  const env = { ...process.env, CRONTOPUS_DATA_DIR: dataDir, CRONTOPUS_ALERT_INTERVAL: "1" };
   delete env.CRONTOPUS_DATABASE_URL; // SQLite under the data directory
   const child = spawn(bin, ["--log-level", "warning", "serve", "--migrate", "--host", "127.0.0.1", "--port", String(port)], {
     env,

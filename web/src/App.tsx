@@ -8,6 +8,7 @@ import { ErrorNote } from "./components/bits";
 import { isTyping, shortcutFor } from "./lib/shortcuts";
 import { applyTheme, storedTheme, type ThemeChoice } from "./lib/theme";
 import { AuditPage, MembersPage, NamespacesPage, TokensPage } from "./pages/Admin";
+import { AlertsPage } from "./pages/Alerts";
 import { LoginPage, RegisterPage } from "./pages/Auth";
 import { DashboardPage } from "./pages/Dashboard";
 import { EndpointDetailPage, EndpointsPage } from "./pages/Endpoints";
@@ -25,6 +26,7 @@ const NAV: [string, string][] = [
   ["/", "Dashboard"],
   ["/runs", "Run log"],
   ["/health-report", "Health"],
+  ["/alerts", "Alerts"],
   ["/jobs", "Jobs"],
   ["/endpoints", "Endpoints"],
   ["/namespaces", "Namespaces"],
@@ -41,6 +43,7 @@ function Page({ path }: { path: string }) {
   if (path === "/runs") return <RunsPage />;
   if ((params = matchPath("/runs/:id", path))) return <RunDetailPage key={params.id} id={params.id} />;
   if (path === "/health-report") return <HealthPage />;
+  if (path === "/alerts") return <AlertsPage />;
   if (path === "/jobs") return <JobsPage />;
   if (path === "/jobs/new") return <JobFormPage />;
   if ((params = matchPath("/jobs/:id/edit", path))) return <JobFormPage key={params.id} id={params.id} />;
@@ -189,7 +192,7 @@ function Shell({ session, path }: { session: Session; path: string }) {
         <div className="sidebar-foot">
           <TenantSwitch session={session} />
           <ThemeSwitch />
-          <p className="muted small" title="g then d, r, h, j, n, e, t, a or p goes to a page; / focuses the filter">
+          <p className="muted small" title="g then d, r, h, a, j, n, e, t, u or p goes to a page; / focuses the filter">
             Keys: <kbd>g</kbd> <kbd>j</kbd> jobs, <kbd>/</kbd> filter
           </p>
           <div className="row spread">

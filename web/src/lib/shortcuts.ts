@@ -7,7 +7,8 @@ export const GO_TO: Record<string, string> = {
   n: "/jobs/new",
   e: "/endpoints",
   t: "/tokens",
-  a: "/audit",
+  a: "/alerts",
+  u: "/audit",
   p: "/playground",
 };
 
