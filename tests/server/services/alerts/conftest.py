@@ -68,8 +68,9 @@ class Receiver:
         return list(self.requests)
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
+@contextlib.asynccontextmanager
+async def serve_receiver() -> AsyncIterator[Receiver]:
+    """Run a recording HTTP peer on a free loopback port."""
     port = free_port()
     peer = Receiver(url=f"http://127.0.0.1:{port}")
 
@@ -90,10 +91,18 @@ async def receiver() -> AsyncIterator[Receiver]:
         if server.started:
             break
         await asyncio.sleep(0.01)
-    yield peer
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    try:
+        yield peer
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with serve_receiver() as peer:
+        yield peer
 
 
 JOB_TEMPLATE = """\
