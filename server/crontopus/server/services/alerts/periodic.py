@@ -178,7 +178,7 @@ class PeriodicEvaluator:
                 name=e.name,
                 labels=e.labels,
                 enrolled_at=e.enrolled_at,
-                online=self._online(e.last_seen_at or e.enrolled_at, now),
+                online=e.last_seen_at is not None and self._online(e.last_seen_at, now),
             )
             for e in endpoints
         ]
@@ -195,7 +195,8 @@ class PeriodicEvaluator:
         return plan
 
     def _online(self, last_seen: datetime, now: datetime) -> bool:
-        return last_seen >= now - self._offline_after
+        # The same rule as the endpoints service: seen within the offline threshold.
+        return now - last_seen <= self._offline_after
 
     def _missed(
         self,
