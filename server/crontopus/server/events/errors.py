@@ -2,7 +2,7 @@
 
 Exception
 ├── EventsLost               the subscriber missed events: resubscribe, reload current state
-│   ├── SubscriberTooSlow    its bounded queue overflowed
+│   ├── SubscriberTooSlow    its queue overflowed, or its oldest waiting event aged past 10 s
 │   └── EventBusInterrupted  the PostgreSQL listener connection dropped (or is reconnecting)
 ├── InvalidEvent (ValueError)  a publisher handed over an event the bus cannot carry
 │   └── EventTooLarge        its encoded form exceeds PostgreSQL's NOTIFY payload limit
