@@ -28,7 +28,7 @@ mutation Refresh($token: String!) {
 LOGOUT = "mutation Logout($t: String!) { logout(refreshToken: $t) { __typename } }"
 
 
-def _edit_login(cli: Cli, **changes: Any) -> dict[str, Any]:
+def edit_login(cli: Cli, **changes: Any) -> dict[str, Any]:
     config = cli.config()
     (logins,) = config["servers"].values()
     login: dict[str, Any] = logins["logins"][logins["current"]]
@@ -37,7 +37,7 @@ def _edit_login(cli: Cli, **changes: Any) -> dict[str, Any]:
     return login
 
 
-def _expired_token(server: Server, user: User) -> str:
+def expired_token(server: Server, user: User) -> str:
     """Sign an access token for `user` with the server's key that expired an hour ago."""
     me = server.graphql(ME, token=user.access_token)["me"]
     settings = Settings.from_env(server.env)
@@ -116,9 +116,9 @@ def test_tenant_picks_among_the_tenants_logged_in_to(cli: Cli, server: Server, u
 def test_an_access_token_the_server_calls_expired_is_refreshed_once_and_stored(
     logged_in: Cli, server: Server, user: User
 ) -> None:
-    before = _edit_login(
+    before = edit_login(
         logged_in,
-        accessToken=_expired_token(server, user),
+        accessToken=expired_token(server, user),
         accessTokenExpiresAt=(datetime.now(UTC) + timedelta(hours=1)).isoformat(),
     )
     result = logged_in("namespaces", "list", "--json")
@@ -134,7 +134,7 @@ def test_an_access_token_the_server_calls_expired_is_refreshed_once_and_stored(
 def test_an_access_token_past_its_expiry_is_refreshed_before_the_request(
     logged_in: Cli,
 ) -> None:
-    before = _edit_login(logged_in, accessTokenExpiresAt="2020-01-01T00:00:00+00:00")
+    before = edit_login(logged_in, accessTokenExpiresAt="2020-01-01T00:00:00+00:00")
     assert logged_in("whoami").code == 0
     after = logged_in.stored_login()
     assert after["refreshToken"] != before["refreshToken"]
@@ -142,7 +142,7 @@ def test_an_access_token_past_its_expiry_is_refreshed_before_the_request(
 
 
 def test_two_commands_refreshing_at_once_both_succeed(logged_in: Cli) -> None:
-    _edit_login(logged_in, accessTokenExpiresAt="2020-01-01T00:00:00+00:00")
+    edit_login(logged_in, accessTokenExpiresAt="2020-01-01T00:00:00+00:00")
     children = [
         subprocess.Popen(
             [COMMAND, "whoami", "--json"],
@@ -161,7 +161,7 @@ def test_two_commands_refreshing_at_once_both_succeed(logged_in: Cli) -> None:
 def test_an_expired_login_exits_4_and_asks_to_log_in_again(
     logged_in: Cli, server: Server, user: User
 ) -> None:
-    login = _edit_login(logged_in, accessToken=_expired_token(server, user))
+    login = edit_login(logged_in, accessToken=expired_token(server, user))
     server.graphql(LOGOUT, {"t": login["refreshToken"]})  # the session ends elsewhere
     result = logged_in("jobs", "list")
     assert result.code == 4
