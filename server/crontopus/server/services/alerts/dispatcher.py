@@ -89,7 +89,11 @@ class Dispatcher:
             claimed = await self.claim()
             if not claimed:
                 return total
-            await asyncio.gather(*(self.deliver(notification_id) for notification_id in claimed))
+            loaded = await self._load(claimed)
+            errors = await asyncio.gather(*(self._send(*row) for row in loaded))
+            # One transaction records the whole batch: a commit per notification would make
+            # the database's fsync, not the channels, the limit on the dispatch rate.
+            await self._record([row[0] for row in loaded], list(errors))
             total += len(claimed)
             if len(claimed) < self._batch:
                 return total
@@ -132,38 +136,67 @@ class Dispatcher:
 
     async def deliver(self, notification_id: uuid.UUID) -> Notification:
         """Send one claimed notification and record the outcome; return the row."""
+        ((notification, incident, channel, slug),) = await self._load([notification_id])
+        error = await self._send(notification, incident, channel, slug)
+        await self._record([notification], [error])
         async with self._session() as session:
-            found = (
+            row = await session.get(Notification, notification_id)
+        assert row is not None
+        return row
+
+    async def _load(
+        self, ids: Sequence[uuid.UUID]
+    ) -> list[tuple[Notification, Incident | None, AlertChannel | None, str]]:
+        async with self._session() as session:
+            rows = (
                 await session.execute(
                     select(Notification, Incident, AlertChannel, Tenant.slug)
                     .join(Tenant, Tenant.id == Notification.tenant_id)
                     .outerjoin(Incident, Incident.id == Notification.incident_id)
                     .outerjoin(AlertChannel, AlertChannel.id == Notification.channel_id)
-                    .where(Notification.id == notification_id)
+                    .where(Notification.id.in_(list(ids)))
                 )
-            ).one()
-        notification: Notification = found[0]
-        incident: Incident | None = found[1]
-        channel: AlertChannel | None = found[2]
-        slug: str = found[3]
-        error: DeliveryError | None = None
+            ).all()
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+    async def _send(
+        self,
+        notification: Notification,
+        incident: Incident | None,
+        channel: AlertChannel | None,
+        slug: str,
+    ) -> DeliveryError | None:
         if channel is None:
-            error = PermanentDelivery(f'the channel "{notification.channel_name}" was deleted')
-        else:
-            message = self.message(notification, incident, slug)
-            try:
-                await SENDERS[channel.kind](dict(channel.config), message, self.client)
-            except DeliveryError as failure:
-                error = failure
-            except Exception as failure:  # a bug in a sender must not stop the outbox
-                logger.exception("sending notification %s failed", notification_id)
-                error = PermanentDelivery(f"unexpected error: {type(failure).__name__}")
-        return await self._record(notification, error)
+            return PermanentDelivery(f'the channel "{notification.channel_name}" was deleted')
+        message = self.message(notification, incident, slug)
+        try:
+            await SENDERS[channel.kind](dict(channel.config), message, self.client)
+        except DeliveryError as failure:
+            return failure
+        except Exception as failure:  # a bug in a sender must not stop the outbox
+            logger.exception("sending notification %s failed", notification.id)
+            return PermanentDelivery(f"unexpected error: {type(failure).__name__}")
+        return None
 
     async def _record(
-        self, notification: Notification, error: DeliveryError | None
-    ) -> Notification:
+        self, notifications: Sequence[Notification], errors: Sequence[DeliveryError | None]
+    ) -> None:
         now = self._clock()
+        async with self._session() as session, session.begin():
+            for notification, error in zip(notifications, errors, strict=True):
+                await session.execute(
+                    update(Notification)
+                    .where(
+                        Notification.id == notification.id,
+                        Notification.status == DeliveryStatus.SENDING,
+                    )
+                    .values(**self._outcome(notification, error, now))
+                    .execution_options(synchronize_session=False)
+                )
+
+    def _outcome(
+        self, notification: Notification, error: DeliveryError | None, now: datetime
+    ) -> dict[str, object]:
         attempts = notification.attempts + 1
         kind = notification.channel_kind.value if notification.channel_kind else "unknown"
         values: dict[str, object] = {"attempts": attempts, "lease_until": None}
@@ -171,39 +204,26 @@ class Dispatcher:
             values.update(status=DeliveryStatus.DELIVERED, delivered_at=now, last_error=None)
             if self._metrics is not None:
                 self._metrics.notifications_delivered.labels(kind).inc()
+            return values
+        retry = error.retryable and attempts < self.policy.attempts
+        values["last_error"] = error.message[:1000]
+        if retry:
+            values.update(
+                status=DeliveryStatus.PENDING, next_attempt_at=now + self.policy.delay(attempts)
+            )
         else:
-            retry = error.retryable and attempts < self.policy.attempts
-            values["last_error"] = error.message[:1000]
-            if retry:
-                values.update(
-                    status=DeliveryStatus.PENDING,
-                    next_attempt_at=now + self.policy.delay(attempts),
-                )
-            else:
-                values["status"] = DeliveryStatus.FAILED
-            if self._metrics is not None:
-                self._metrics.notification_failures.labels(kind, str(retry).lower()).inc()
-            logger.warning(
-                "notification %s to channel %s failed (attempt %d, %s): %s",
-                notification.id,
-                notification.channel_name,
-                attempts,
-                "will retry" if retry else "gave up",
-                error.message,
-            )
-        async with self._session() as session, session.begin():
-            await session.execute(
-                update(Notification)
-                .where(
-                    Notification.id == notification.id,
-                    Notification.status == DeliveryStatus.SENDING,
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            row = await session.get(Notification, notification.id, populate_existing=True)
-        assert row is not None
-        return row
+            values["status"] = DeliveryStatus.FAILED
+        if self._metrics is not None:
+            self._metrics.notification_failures.labels(kind, str(retry).lower()).inc()
+        logger.warning(
+            "notification %s to channel %s failed (attempt %d, %s): %s",
+            notification.id,
+            notification.channel_name,
+            attempts,
+            "will retry" if retry else "gave up",
+            error.message,
+        )
+        return values
 
     def message(
         self, notification: Notification, incident: Incident | None, tenant: str
@@ -236,8 +256,3 @@ class Dispatcher:
             link=link,
             details=dict(incident.details),
         )
-
-
-def pending_ids(rows: Sequence[Notification]) -> list[uuid.UUID]:
-    """Return the ids of rows the dispatcher still has to send."""
-    return [row.id for row in rows if row.status is DeliveryStatus.PENDING]

@@ -41,8 +41,9 @@ class Miss:
     last_start: datetime | None
 
 
-#: Latest start per job, per endpoint (None: the job's latest start on any endpoint).
-LastStarts = Mapping[uuid.UUID, Mapping[uuid.UUID | None, datetime]]
+#: Latest start per job, per endpoint (None: the job's latest start on any endpoint), keyed
+#: by the UUIDs' integers (`uuid.int`), which hash much faster than UUIDs.
+LastStarts = Mapping[int, Mapping[int | None, datetime]]
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -73,7 +74,7 @@ def find_misses(
     online = [e for e in endpoints if e.online]
     targeted: dict[Targets, list[EndpointInfo]] = {}
     misses: list[Miss] = []
-    no_starts: Mapping[uuid.UUID | None, datetime] = {}
+    no_starts: Mapping[int | None, datetime] = {}
     for job in jobs:
         grace = timedelta(seconds=job.grace_time)
         fire = latest_fire(job.schedule, job.timezone, since - grace, now - grace)
@@ -81,7 +82,7 @@ def find_misses(
             continue
         fire = fire.astimezone(now.tzinfo)
         cutoff = fire - START_TOLERANCE
-        job_starts = starts.get(job.id, no_starts)
+        job_starts = starts.get(job.id.int, no_starts)
         chosen = targeted.get(job.targets)
         if chosen is None:
             chosen = [e for e in online if job.targets.matches(e.labels)]
@@ -93,7 +94,7 @@ def find_misses(
                 misses.append(Miss(job, fire, None, last))
             continue
         for endpoint in asked:
-            last = job_starts.get(endpoint.id)
+            last = job_starts.get(endpoint.id.int)
             if last is None or last < cutoff:
                 misses.append(Miss(job, fire, endpoint, last))
     return misses
