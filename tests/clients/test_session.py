@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
+import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from crontopus.server.security.jwt import issue_access_token
 from crontopus.server.settings import Settings
@@ -222,3 +227,28 @@ def test_logout_forgets_the_login_even_when_the_server_is_gone(logged_in: Cli) -
     assert result.code == 0, result.err
     assert "warning: cannot reach the Crontopus server" in result.err
     assert logged_in.config()["servers"] == {}
+
+
+def test_a_server_that_is_not_crontopus_exits_3(cli: Cli, tmp_path: Path) -> None:
+    port = free_port()
+    other = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        result = cli("jobs", "list", env={"CRONTOPUS_SERVER": url, "CRONTOPUS_TOKEN": "ctp_x"})
+    finally:
+        other.terminate()
+        other.wait(timeout=10)
+    assert result.code == 3
+    assert f"{url} has no Crontopus GraphQL endpoint" in result.err

@@ -181,6 +181,11 @@ def server_error(server: str, error: TransportServerError) -> CliError:
     code = error.code or 0
     if code in (401, 403):
         return AuthFailure(f"{server} refused the credentials (HTTP {code}): log in again")
+    if code in (404, 405, 501):
+        return ServerUnreachable(
+            f"{server} has no Crontopus GraphQL endpoint (HTTP {code} from /graphql): "
+            "check the URL (--server or CRONTOPUS_SERVER)"
+        )
     if code >= 500 or code == 0:
         return ServerUnreachable(f"{server} failed (HTTP {code or '?'}): {error}; try again later")
     return UserFailure(f"{server} refused the request (HTTP {code}): {error}")
