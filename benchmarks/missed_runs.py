@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -137,7 +137,7 @@ async def build(folder: Path, jobs: list[JobManifest], now: datetime) -> tuple[s
             )
     for chunk in range(0, len(rows), 50_000):
         async with session() as s, s.begin():
-            await s.execute(Run.__table__.insert(), rows[chunk : chunk + 50_000])
+            await s.execute(insert(Run), rows[chunk : chunk + 50_000])
     await engine.dispose()
     return url, tenant_id
 
@@ -177,7 +177,9 @@ async def bench_cycle(count: int) -> None:
             EndpointInfo(uuid.uuid4(), f"n{i}", {"role": "worker"}, now - timedelta(days=1), True)
             for i in range(ENDPOINTS)
         ]
-        starts = {job.id: {e.id: now - timedelta(minutes=1) for e in endpoints} for job in jobs}
+        starts: dict[int, dict[int | None, datetime]] = {
+            job.id.int: {e.id.int: now - timedelta(minutes=1) for e in endpoints} for job in jobs
+        }
         latest_fire.cache_clear()
         started = time.perf_counter()
         find_misses(jobs, endpoints, starts, now - timedelta(hours=1), now)
