@@ -71,7 +71,7 @@ def test_it_creates_a_job_from_a_manifest_file(logged_in: Cli, tmp_path: Path) -
     result = logged_in("jobs", "create", "-f", str(manifest), "--json")
     assert result.code == 0, result.err
     job = result.json()
-    assert set(job) == JOB_KEYS | {"__typename"}
+    assert set(job) == JOB_KEYS
     assert (job["namespace"], job["name"], job["timezone"]) == (
         "default",
         "db-dump",

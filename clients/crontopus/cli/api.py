@@ -112,7 +112,9 @@ class Api:
     ) -> dict[str, Any]:
         """Run a mutation and return its payload, raising the union's error if it is one."""
         data = await self.execute(document, variables)
-        return unwrap(data[field], expected)
+        payload = unwrap(data[field], expected)
+        # The union member's name is plumbing, not part of the printed shape.
+        return {key: value for key, value in payload.items() if key != "__typename"}
 
     async def refresh(self) -> None:
         """Trade the stored refresh token for a new pair and store it (the old one dies)."""

@@ -10,7 +10,7 @@ from crontopus.cli.errors import UserFailure
 from crontopus.cli.invocation import Invocation
 from crontopus.cli.output import Column, column, key_values, short_time
 from crontopus.cli.pages import collect
-from crontopus.cli.tokens import strip, token_id
+from crontopus.cli.tokens import token_id
 
 ENDPOINT_COLUMNS = [
     column("ID", "id"),
@@ -90,7 +90,7 @@ async def revoke_endpoint(inv: Invocation) -> int:
     variables = {"id": token_id(inv.value("endpoint"))}
     revoked = await inv.api().mutate(ops.REVOKE_ENDPOINT, variables, "revokeEndpoint", "Endpoint")
     if inv.json:
-        output.dump_json(inv, strip(revoked))
+        output.dump_json(inv, revoked)
     else:
         output.note(inv, f"Revoked endpoint {revoked['name']} ({revoked['id']}).")
     return 0
@@ -114,7 +114,7 @@ async def create_enrollment_token(inv: Invocation) -> int:
         ops.CREATE_ENROLLMENT_TOKEN, variables, "createEnrollmentToken", "CreatedEnrollmentToken"
     )
     if inv.json:
-        output.dump_json(inv, strip(created))
+        output.dump_json(inv, created)
         return 0
     print(created["plaintext"], file=inv.out)
     output.note(
@@ -133,7 +133,7 @@ async def revoke_enrollment_token(inv: Invocation) -> int:
         ops.REVOKE_ENROLLMENT_TOKEN, variables, "revokeEnrollmentToken", "EnrollmentToken"
     )
     if inv.json:
-        output.dump_json(inv, strip(revoked))
+        output.dump_json(inv, revoked)
     else:
         output.note(inv, f"Revoked enrollment token {revoked['name']} ({revoked['id']}).")
     return 0

@@ -22,7 +22,6 @@ async def create_namespace(inv: Invocation) -> int:
     created = await inv.api().mutate(
         ops.CREATE_NAMESPACE, {"name": inv.value("name")}, "createNamespace", "Namespace"
     )
-    created.pop("__typename", None)
     if inv.json:
         output.dump_json(inv, created)
     else:

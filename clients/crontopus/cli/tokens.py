@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from crontopus.cli import operations as ops
 from crontopus.cli import output
@@ -33,11 +32,6 @@ def token_id(text: str) -> str:
         ) from None
 
 
-def strip(payload: dict[str, Any]) -> dict[str, Any]:
-    """Drop the union's `__typename` from a payload printed as JSON."""
-    return {key: value for key, value in payload.items() if key != "__typename"}
-
-
 async def list_tokens(inv: Invocation) -> int:
     """List your API tokens in the active tenant."""
     data = await inv.api().execute(ops.API_TOKENS)
@@ -57,7 +51,7 @@ async def create_token(inv: Invocation) -> int:
         ops.CREATE_API_TOKEN, variables, "createApiToken", "CreatedApiToken"
     )
     if inv.json:
-        output.dump_json(inv, strip(created))
+        output.dump_json(inv, created)
         return 0
     print(created["plaintext"], file=inv.out)
     output.note(
@@ -74,7 +68,7 @@ async def revoke_token(inv: Invocation) -> int:
         ops.REVOKE_API_TOKEN, {"id": token_id(inv.value("token"))}, "revokeApiToken", "ApiToken"
     )
     if inv.json:
-        output.dump_json(inv, strip(revoked))
+        output.dump_json(inv, revoked)
     else:
         output.note(inv, f"Revoked API token {revoked['name']} ({revoked['id']}).")
     return 0
