@@ -262,6 +262,18 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.waitForSelector("[data-testid=history] li:has-text('adopt')");
   });
 
+  test("a namespace is created and deleted while empty; system namespaces offer no delete", async () => {
+    await open("/namespaces");
+    await page.fill("input[aria-label='Namespace name']", "reports");
+    await page.click("button:has-text('Create')");
+    const row = page.locator("tr", { hasText: "reports" });
+    await row.waitFor();
+    assert.equal(await page.locator("tr:has-text('discovered') button:has-text('Delete')").count(), 0, "system namespaces stay");
+    page.once("dialog", (dialog) => dialog.accept());
+    await row.locator("button:has-text('Delete')").click();
+    await row.waitFor({ state: "detached" });
+  });
+
   test("a job is deleted after confirmation and leaves the list", async () => {
     const api = await accessToken();
     const made = await graphql(
