@@ -7,7 +7,7 @@ from typing import Any
 from crontopus.cli import manifests, output
 from crontopus.cli import operations as ops
 from crontopus.cli.errors import UserFailure
-from crontopus.cli.invocation import Invocation
+from crontopus.cli.invocation import Invocation, object_id
 from crontopus.cli.output import Column, column, key_values, short_time
 from crontopus.cli.pages import collect
 from crontopus.cli.tokens import token_id
@@ -57,7 +57,7 @@ async def list_endpoints(inv: Invocation) -> int:
 
 async def show_endpoint(inv: Invocation) -> int:
     """Show an endpoint and the jobs it holds or should hold."""
-    endpoint_id = token_id(inv.value("endpoint"))
+    endpoint_id = object_id(inv.value("endpoint"), "an endpoint", ", as `endpoints list` shows")
     data = await inv.api().execute(ops.ENDPOINT, {"id": endpoint_id})
     endpoint = data["endpoint"]
     if endpoint is None:
@@ -87,7 +87,7 @@ async def show_endpoint(inv: Invocation) -> int:
 
 async def revoke_endpoint(inv: Invocation) -> int:
     """Revoke an endpoint's token; its agent stops being able to report."""
-    variables = {"id": token_id(inv.value("endpoint"))}
+    variables = {"id": object_id(inv.value("endpoint"), "an endpoint")}
     revoked = await inv.api().mutate(ops.REVOKE_ENDPOINT, variables, "revokeEndpoint", "Endpoint")
     if inv.json:
         output.dump_json(inv, revoked)
@@ -128,7 +128,7 @@ async def create_enrollment_token(inv: Invocation) -> int:
 
 async def revoke_enrollment_token(inv: Invocation) -> int:
     """Revoke an enrollment token; endpoints already enrolled keep working."""
-    variables = {"id": token_id(inv.value("token"))}
+    variables = {"id": token_id(inv.value("token"), "enrollment-tokens list")}
     revoked = await inv.api().mutate(
         ops.REVOKE_ENROLLMENT_TOKEN, variables, "revokeEnrollmentToken", "EnrollmentToken"
     )

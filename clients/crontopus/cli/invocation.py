@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,15 @@ class Invocation:
     def value(self, name: str, default: Any = None) -> Any:
         """Return an argument by name, or `default` when the command has no such argument."""
         return getattr(self.args, name, default)
+
+
+def object_id(text: str, what: str, hint: str = "", *, flag: str | None = None) -> str:
+    """Check an id given on the command line; fail naming what it should identify."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        where = f"{flag}: " if flag else ""
+        raise UsageFailure(f"{where}{text!r} is not {what} id (a UUID{hint})") from None
 
 
 def normalise_server(url: str) -> str:

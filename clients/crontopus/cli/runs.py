@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +10,7 @@ from crontopus.cli import operations as ops
 from crontopus.cli import output
 from crontopus.cli.api import Api
 from crontopus.cli.errors import UsageFailure, UserFailure
-from crontopus.cli.invocation import Invocation
+from crontopus.cli.invocation import Invocation, object_id
 from crontopus.cli.jobs import duration, resolve_job
 from crontopus.cli.output import Column, column, short_time
 from crontopus.cli.pages import collect
@@ -42,13 +41,6 @@ def parse_instant(text: str, flag: str) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
-def _uuid(text: str, flag: str) -> str:
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise UsageFailure(f"{flag}: {text!r} is not an id (a UUID)") from None
-
-
 async def run_filter(inv: Invocation, api: Api) -> dict[str, Any] | None:
     """Build the API's `RunFilter` from the command's filter flags."""
     wanted: dict[str, Any] = {}
@@ -60,7 +52,7 @@ async def run_filter(inv: Invocation, api: Api) -> dict[str, Any] | None:
     if inv.value("status"):
         wanted["status"] = inv.value("status")
     if inv.value("endpoint"):
-        wanted["endpointId"] = _uuid(inv.value("endpoint"), "--endpoint")
+        wanted["endpointId"] = object_id(inv.value("endpoint"), "an endpoint", flag="--endpoint")
     if inv.value("since"):
         wanted["since"] = parse_instant(inv.value("since"), "--since")
     if inv.value("until"):
@@ -82,7 +74,7 @@ async def list_runs(inv: Invocation) -> int:
 
 async def show_run(inv: Invocation) -> int:
     """Show one run and its output tail."""
-    run_id = _uuid(inv.value("run"), "ID")
+    run_id = object_id(inv.value("run"), "a run")
     data = await inv.api().execute(ops.RUN, {"id": run_id})
     run = data["run"]
     if run is None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 from crontopus.cli import operations as ops
 from crontopus.cli import output
-from crontopus.cli.errors import UsageFailure
-from crontopus.cli.invocation import Invocation
+from crontopus.cli.invocation import Invocation, object_id
 from crontopus.cli.output import Column, column, short_time
 
 COLUMNS = [
@@ -22,14 +19,9 @@ COLUMNS = [
 ]
 
 
-def token_id(text: str) -> str:
-    """Check a token id given on the command line."""
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise UsageFailure(
-            f"{text!r} is not a token id (a UUID, as `tokens list` shows; not the secret)"
-        ) from None
+def token_id(text: str, listing: str = "tokens list") -> str:
+    """Check a token id given on the command line (people paste the secret by mistake)."""
+    return object_id(text, "a token", f", as `{listing}` shows; not the secret")
 
 
 async def list_tokens(inv: Invocation) -> int:
