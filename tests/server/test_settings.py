@@ -65,3 +65,30 @@ def test_signup_can_be_turned_off(tmp_path: Path) -> None:
         {"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_ALLOW_SIGNUP": "false"}
     )
     assert settings.allow_signup is False
+
+
+def test_alerting_and_observability_settings_are_read_and_checked(tmp_path: Path) -> None:
+    from crontopus.server.settings import LogFormat
+
+    token = tmp_path / "metrics-token"
+    token.write_text("scrape-secret\n")
+    settings = Settings.from_env(
+        {
+            "CRONTOPUS_DATA_DIR": str(tmp_path),
+            "CRONTOPUS_ALERT_INTERVAL": "5",
+            "CRONTOPUS_IN_PROCESS_WORKER": "false",
+            "CRONTOPUS_NOTIFICATION_ATTEMPTS": "3",
+            "CRONTOPUS_NOTIFICATION_BACKOFF": "10",
+            "CRONTOPUS_METRICS_TOKEN_FILE": str(token),
+            "CRONTOPUS_LOG_FORMAT": "JSON",
+        }
+    )
+    assert (settings.alert_interval, settings.in_process_worker) == (5, False)
+    assert (settings.notification_attempts, settings.notification_backoff) == (3, 10)
+    assert settings.metrics_token == "scrape-secret"
+    assert "scrape-secret" not in repr(settings)
+    assert settings.log_format is LogFormat.JSON
+    with pytest.raises(ConfigurationError, match="CRONTOPUS_LOG_FORMAT: 'xml'"):
+        Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_LOG_FORMAT": "xml"})
+    with pytest.raises(ConfigurationError, match="CRONTOPUS_ALERT_INTERVAL"):
+        Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_ALERT_INTERVAL": "0"})
