@@ -187,6 +187,14 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.waitForSelector("[data-testid=run-output]:has-text('disk full')");
   });
 
+  test("the run log pages with 'Load more'", async () => {
+    await Promise.all(Array.from({ length: 55 }, (_, i) => postCheckIn(server.url, token, jobId, 0, `batch ${i}\n`)));
+    await open("/runs");
+    await page.waitForSelector("[role=table][aria-rowcount='50']");
+    await page.click("button:has-text('Load more')");
+    await page.waitForFunction(() => Number(document.querySelector("[role=table]").getAttribute("aria-rowcount")) > 50);
+  });
+
   test("alerts: a failed run opens an incident, acknowledged and resolved here; a snooze is set and ended", async () => {
     await open("/alerts");
     await page.waitForSelector("h1:has-text('Alerts')");
@@ -196,8 +204,11 @@ describe("the web console", { skip: noBrowser }, () => {
     await incident.locator("button:has-text('Acknowledge')").click();
     await page.waitForSelector("[data-testid=incidents] tr:has-text('ack by alice')");
     await page.locator("[data-testid=incidents] tr", { hasText: "nightly-backup" }).first().locator("button:has-text('Resolve')").click();
+    await page.waitForSelector("text=No incidents.");
     await page.selectOption("select[aria-label='Incident status']", "RESOLVED");
-    await page.waitForSelector("[data-testid=incidents] tr:has-text('resolved')");
+    await page.waitForSelector("[data-testid=incidents] tr:has-text('resolved')").catch(async (error) => {
+      throw new Error(`${error.message}\n${await page.textContent("main")}`);
+    });
     await page.fill("input[aria-label='Snooze scope']", "default");
     await page.fill("input[aria-label=Reason]", "disk swap");
     await page.click("button:has-text('Snooze')");
@@ -260,6 +271,18 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.waitForSelector("h1:has-text('in default')");
     assert.equal(await page.locator("input[aria-label='Adopt into namespace']").count(), 0);
     await page.waitForSelector("[data-testid=history] li:has-text('adopt')");
+  });
+
+  test("an endpoint is revoked after confirmation", async (t) => {
+    if (!endpointToken) {
+      t.skip("no endpoint was enrolled");
+      return;
+    }
+    await open("/endpoints");
+    const row = page.locator("[data-testid=endpoints-table] tr", { hasText: "web-1" }).first();
+    page.once("dialog", (dialog) => dialog.accept());
+    await row.locator("button:has-text('Revoke')").click();
+    await page.waitForSelector("[data-testid=endpoints-table] tr:has-text('web-1') :text('REVOKED')");
   });
 
   test("a namespace is created and deleted while empty; system namespaces offer no delete", async () => {

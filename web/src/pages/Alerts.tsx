@@ -1,6 +1,6 @@
 // Alerts: incidents (live, acknowledge, resolve), snoozes and maintenance windows, channels and
 // their delivery log.
-import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import {
   AcknowledgeIncidentMutation,
   ChannelsQuery,
@@ -40,7 +40,10 @@ function Incidents() {
   const filter = useMemo(() => (status ? { status: status.split(",") as IncidentStatus[] } : null), [status]);
   const { data, error, loading, reload } = useQuery(IncidentsQuery, { filter, after: null });
   const [problem, setProblem] = useState<string | null>(null);
-  useEffect(() => subscribe(IncidentEventsSubscription, {}, () => reload()), [reload]);
+  // One subscription for the page's life: re-subscribing on every filter change could miss an event.
+  const reloadLatest = useRef(reload);
+  reloadLatest.current = reload;
+  useEffect(() => subscribe(IncidentEventsSubscription, {}, () => reloadLatest.current()), []);
   const act = async (kind: "ack" | "resolve", id: string) => {
     const result =
       kind === "ack"
