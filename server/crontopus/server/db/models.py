@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -338,6 +339,7 @@ class AlertRule(enum.StrEnum):
     TOO_LONG = "TOO_LONG"
     TOO_FAST = "TOO_FAST"
     ENDPOINT_OFFLINE = "ENDPOINT_OFFLINE"
+    ENDPOINT_DRIFT = "ENDPOINT_DRIFT"
 
 
 class IncidentStatus(enum.StrEnum):
@@ -393,6 +395,7 @@ class AlertDefaults(Base):
     consecutive_failures: Mapped[int | None]
     missed_run: Mapped[bool] = mapped_column(default=True)
     endpoint_offline: Mapped[bool] = mapped_column(default=True)
+    drift: Mapped[bool] = mapped_column(default=True, server_default=true())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from crontopus.core.enums import RunStatus
 from crontopus.server.app import AppState, create_state
-from crontopus.server.db.models import AlertCursor, Endpoint
+from crontopus.server.db.models import AlertCursor, Endpoint, JobInstance
 from crontopus.server.db.types import utcnow
 from crontopus.server.services.alerts.periodic import CURSOR
 from crontopus.server.services.checkins import CheckIn, CheckInKind
@@ -145,3 +145,36 @@ async def test_two_racing_cycles_judge_each_span_once(
 def shift_clock_of(engine: object, to: datetime) -> None:
     offset = to - utcnow()
     engine.clock = lambda: utcnow() + offset  # type: ignore[attr-defined]
+
+
+async def test_an_endpoint_whose_scheduler_stays_different_from_git_raises_drift(
+    api: Api, state: AppState, alice: Persona
+) -> None:
+    start = utcnow()
+    endpoint_id = await enroll(state, alice, "db-9", {"role": "db"}, start)
+    job_id = await commit_job(state, alice, "vacuum", extra="  targets: {labels: {role: db}}\n")
+
+    async def look(at: datetime) -> None:
+        async with state.session() as session, session.begin():
+            await session.execute(update(Endpoint).values(last_seen_at=at))
+        shift_clock(state, at)
+        await state.alerts.cycle()
+
+    await look(start + timedelta(seconds=1))  # first look: the agent may still be syncing
+    assert await incidents(api, alice, rule="ENDPOINT_DRIFT") == []
+    await look(start + timedelta(minutes=6))
+    (drift,) = await incidents(api, alice, rule="ENDPOINT_DRIFT")
+    assert drift["title"] == "endpoint db-9 differs from Git: job default/vacuum is missing"
+    async with state.session() as session, session.begin():
+        session.add(
+            JobInstance(
+                tenant_id=uuid.UUID(alice.tenant_id),
+                endpoint_id=endpoint_id,
+                job_id=job_id,
+                driver="cron",
+                state="INSTALLED",
+                source="MANAGED",
+            )
+        )
+    await look(start + timedelta(minutes=12))
+    assert await incidents(api, alice, rule="ENDPOINT_DRIFT", status=["OPEN"]) == []

@@ -220,6 +220,7 @@ class AlertMutations:
                     clear_consecutive_failures=input.clear_consecutive_failures,
                     missed_run=input.missed_run,
                     endpoint_offline=input.endpoint_offline,
+                    drift=input.drift,
                     now=now,
                 )
         except ServiceError as error:

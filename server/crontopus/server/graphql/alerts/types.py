@@ -234,6 +234,9 @@ class AlertDefaults:
     consecutive_failures: int | None
     missed_run: bool
     endpoint_offline: bool
+    drift: bool = strawberry.field(
+        description="Alert when a synced endpoint's scheduler differs from Git (ENDPOINT_DRIFT)."
+    )
 
     @classmethod
     def from_defaults(cls, defaults: TenantDefaults) -> AlertDefaults:
@@ -242,6 +245,7 @@ class AlertDefaults:
             consecutive_failures=defaults.consecutive_failures,
             missed_run=defaults.missed_run,
             endpoint_offline=defaults.endpoint_offline,
+            drift=defaults.drift,
         )
 
 
@@ -289,3 +293,4 @@ class UpdateAlertDefaultsInput:
     clear_consecutive_failures: bool = False
     missed_run: bool | None = None
     endpoint_offline: bool | None = None
+    drift: bool | None = None

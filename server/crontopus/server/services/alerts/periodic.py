@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.core.enums import RunStatus
 from crontopus.server.db.engine import SessionFactory
-from crontopus.server.db.models import AlertCursor, AlertRule, Endpoint, Incident, Run
+from crontopus.server.db.models import (
+    AlertCursor,
+    AlertRule,
+    Endpoint,
+    Incident,
+    JobInstance,
+    Run,
+)
 from crontopus.server.observability.metrics import Metrics
 from crontopus.server.services.alerts.incidents import (
     Announcer,
@@ -38,6 +45,7 @@ from crontopus.server.services.alerts.notifications import release_held
 from crontopus.server.services.alerts.rules import job_rules
 from crontopus.server.services.alerts.sql import insert
 from crontopus.server.services.alerts.tenants import JobSource, TenantView, load_view, tenant_slugs
+from crontopus.server.services.instances import InstanceState, drift_of
 
 logger = logging.getLogger("crontopus.server.alerts.periodic")
 CURSOR = "periodic"
@@ -50,6 +58,9 @@ LATE_ARRIVAL = timedelta(minutes=2)
 #: How far back the first read of starts goes (jobs judged on their runs need one in it).
 FIRST_READ = timedelta(days=1)
 LONGEST_RUN = timedelta(days=31)
+#: Drift is looked for at most this often, and alerts only when seen at two looks in a row
+#: (an agent needs a sync or two after a push before its scheduler matches Git again).
+DRIFT_EVERY = timedelta(minutes=5)
 
 
 @dataclass
@@ -121,6 +132,8 @@ class PeriodicEvaluator:
         self._offline_after = offline_after
         self._metrics = metrics
         self._starts: dict[uuid.UUID, _Starts] = defaultdict(_Starts)
+        # Per tenant: when drift was last looked for, and which endpoints drifted then.
+        self._drift_seen: dict[uuid.UUID, tuple[datetime, dict[uuid.UUID, str]]] = {}
 
     async def cycle(self) -> CycleReport:
         """Judge the span since the last committed cycle; commit it unless another worker did."""
@@ -199,7 +212,46 @@ class PeriodicEvaluator:
         self._missed(view, infos, starts.by_job, since, now, plan, open_now)
         self._offline(view, infos, now, plan, open_now)
         await self._too_long(session, view, now, plan)
+        await self._drift(session, view, endpoints, infos, now, plan)
         return plan
+
+    async def _drift(
+        self,
+        session: AsyncSession,
+        view: TenantView,
+        endpoints: Sequence[Endpoint],
+        infos: list[EndpointInfo],
+        now: datetime,
+        plan: _Plan,
+    ) -> None:
+        previous = self._drift_seen.get(view.tenant_id)
+        if previous is not None and now - previous[0] < DRIFT_EVERY:
+            return
+        online = {info.id for info in infos if info.online}
+        drifted = await drifted_endpoints(session, view, [e for e in endpoints if e.id in online])
+        self._drift_seen[view.tenant_id] = (now, drifted)
+        open_drift = await open_incidents_of(
+            session, view.tenant_id, rules=[AlertRule.ENDPOINT_DRIFT]
+        )
+        names = {e.id: e.name for e in endpoints}
+        for incident in open_drift:
+            if incident.endpoint_id not in drifted or not view.defaults.drift:
+                plan.resolutions.append((incident, "the endpoint matches Git again"))
+        if not view.defaults.drift or previous is None:
+            return
+        for endpoint_id, reason in drifted.items():
+            if endpoint_id not in previous[1]:
+                continue  # seen once: give the agent a sync to catch up
+            plan.openings.append(
+                Opening(
+                    rule=AlertRule.ENDPOINT_DRIFT,
+                    key=open_key(AlertRule.ENDPOINT_DRIFT, endpoint_id),
+                    title=f"endpoint {names[endpoint_id]} differs from Git: {reason}",
+                    endpoint_id=endpoint_id,
+                    details={"endpoint": names[endpoint_id], "drift": reason},
+                    hold=view.quiet.hold(None, None, now),
+                )
+            )
 
     def _online(self, last_seen: datetime, now: datetime) -> bool:
         # The same rule as the endpoints service: seen within the offline threshold.
@@ -362,6 +414,47 @@ class PeriodicEvaluator:
             report.resolved += len(done)
         opened = await open_incidents(session, view.tenant_id, plan.openings, now, self._announcer)
         report.opened += len(opened)
+
+
+async def drifted_endpoints(
+    session: AsyncSession, view: TenantView, endpoints: Sequence[Endpoint]
+) -> dict[uuid.UUID, str]:
+    """Return the endpoints whose scheduler differs from Git, each with its first difference."""
+    if not endpoints:
+        return {}
+    instances = (
+        await session.scalars(select(JobInstance).where(JobInstance.tenant_id == view.tenant_id))
+    ).all()
+    by_endpoint: dict[uuid.UUID, dict[uuid.UUID, JobInstance]] = defaultdict(dict)
+    for instance in instances:
+        by_endpoint[instance.endpoint_id][instance.job_id] = instance
+    drifted: dict[uuid.UUID, str] = {}
+    for endpoint in endpoints:
+        held = by_endpoint.get(endpoint.id, {})
+        reason = _first_drift(view, endpoint, held)
+        if reason is not None:
+            drifted[endpoint.id] = reason
+    return drifted
+
+
+def _first_drift(
+    view: TenantView, endpoint: Endpoint, held: dict[uuid.UUID, JobInstance]
+) -> str | None:
+    for job_id, instance in held.items():
+        if instance.state == InstanceState.FAILED.value:
+            return f"job {_job_label(view, job_id)} failed to install"
+        reason = drift_of(instance, view.jobs.get(job_id), endpoint.labels)
+        if reason is not None:
+            return f"job {_job_label(view, job_id)} is {reason.value.lower().replace('_', ' ')}"
+    for job_id, job in view.jobs.items():
+        if job_id not in held and drift_of(None, job, endpoint.labels) is not None:
+            return f"job {job.namespace}/{job.name} is missing"
+    return None
+
+
+def _job_label(view: TenantView, job_id: uuid.UUID) -> str:
+    job = view.jobs.get(job_id)
+    return f"{job.namespace}/{job.name}" if job is not None else str(job_id)
 
 
 async def _advance(session: AsyncSession, since: datetime, now: datetime) -> bool:

@@ -217,6 +217,7 @@ async def update_defaults(
     clear_consecutive_failures: bool,
     missed_run: bool | None,
     endpoint_offline: bool | None,
+    drift: bool | None = None,
     now: datetime,
 ) -> TenantDefaults:
     """Change the rules of jobs whose manifests say nothing."""
@@ -230,6 +231,7 @@ async def update_defaults(
             on_failure=True,
             missed_run=True,
             endpoint_offline=True,
+            drift=True,
         )
         session.add(row)
     if on_failure is not None:
@@ -242,6 +244,8 @@ async def update_defaults(
         row.missed_run = missed_run
     if endpoint_offline is not None:
         row.endpoint_offline = endpoint_offline
+    if drift is not None:
+        row.drift = drift
     row.updated_at = now
     await session.flush()
     record_audit(session, principal, "alerts.defaults", "tenant")

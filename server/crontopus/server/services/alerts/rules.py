@@ -17,6 +17,7 @@ class TenantDefaults:
     consecutive_failures: int | None = None
     missed_run: bool = True
     endpoint_offline: bool = True
+    drift: bool = True
 
     @classmethod
     def from_row(cls, row: AlertDefaults | None) -> TenantDefaults:
@@ -27,6 +28,7 @@ class TenantDefaults:
             consecutive_failures=row.consecutive_failures,
             missed_run=row.missed_run,
             endpoint_offline=row.endpoint_offline,
+            drift=row.drift,
         )
 
 
