@@ -255,3 +255,78 @@ async def test_bob_never_sees_alices_incidents(
         "query($id: UUID!) { incident(id: $id) { id } }", {"id": other}, alice.access_token
     )
     assert data["incident"] is None
+
+
+async def test_a_failure_rate_over_the_window_alerts_and_recovers(
+    api: Api, state: AppState, alice: Persona
+) -> None:
+    job_id = await commit_job(
+        state,
+        alice,
+        "shaky",
+        alerts="{onFailure: false, failureRate: {percent: 50, window: 3600, minRuns: 4}}",
+    )
+    for status in (RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.SUCCESS):
+        await report(state, alice, job_id, status)
+    assert await incidents(api, alice) == []
+    await report(state, alice, job_id, RunStatus.FAILURE)
+    (incident,) = await incidents(api, alice)
+    assert incident["rule"] == "FAILURE_RATE"
+    assert incident["title"] == "default/shaky failed 2 of its last 4 runs (alerting at 50%)"
+    await report(state, alice, job_id, RunStatus.SUCCESS)
+    (incident,) = await incidents(api, alice)
+    assert incident["status"] == "RESOLVED"
+
+
+async def test_runs_that_finish_too_fast_or_take_too_long_alert(
+    api: Api, state: AppState, alice: Persona
+) -> None:
+    job_id = await commit_job(
+        state, alice, "timed", alerts="{onFailure: false, minDuration: 5, maxDuration: 60}"
+    )
+    await report(state, alice, job_id, RunStatus.SUCCESS, duration=0.5)
+    await report(state, alice, job_id, RunStatus.FAILURE, duration=90)
+    rules = {i["rule"]: i for i in await incidents(api, alice)}
+    assert set(rules) == {"TOO_FAST", "TOO_LONG"}
+    assert rules["TOO_FAST"]["title"] == "default/timed finished in 0.5 s, faster than 5 s"
+    assert rules["TOO_LONG"]["title"] == "default/timed ran 90 s, longer than 60 s"
+    await report(state, alice, job_id, RunStatus.SUCCESS, duration=30)
+    assert await incidents(api, alice, status=["OPEN"]) == []
+
+
+async def test_snoozes_and_windows_are_listed_and_removed(api: Api, alice: Persona) -> None:
+    until = (utcnow() + timedelta(hours=2)).isoformat()
+    snooze = await api.execute(
+        SNOOZE, {"input": {"namespace": "batch", "until": until}}, alice.access_token
+    )
+    bad = await api.execute(
+        SNOOZE, {"input": {"namespace": "batch", "until": "2001-01-01T00:00:00+00:00"}},
+        alice.access_token,
+    )  # fmt: skip
+    assert bad["createSnooze"]["__typename"] == "ValidationError"
+    window = await api.execute(
+        WINDOW,
+        {"input": {"name": "weekly", "schedule": "0 2 * * 0", "duration": 7200,
+                   "timezone": "Europe/Berlin", "releaseHeld": False}},
+        alice.access_token,
+    )  # fmt: skip
+    assert window["createMaintenanceWindow"]["__typename"] == "MaintenanceWindow"
+    refused = await api.execute(
+        WINDOW, {"input": {"name": "odd", "schedule": "0 2 * * 0"}}, alice.access_token
+    )
+    assert refused["createMaintenanceWindow"]["__typename"] == "ValidationError"
+    listed = await api.execute(
+        "{ snoozes { id namespace } maintenanceWindows { name schedule duration releaseHeld } }",
+        token=alice.access_token,
+    )
+    assert listed["snoozes"] == [{"id": snooze["createSnooze"]["id"], "namespace": "batch"}]
+    assert listed["maintenanceWindows"] == [
+        {"name": "weekly", "schedule": "0 2 * * 0", "duration": 7200, "releaseHeld": False}
+    ]
+    removed = await api.execute(
+        "mutation($id: UUID!) { deleteSnooze(id: $id) { __typename } }",
+        {"id": snooze["createSnooze"]["id"]},
+        alice.access_token,
+    )
+    assert removed["deleteSnooze"]["__typename"] == "Snooze"
+    assert (await api.execute("{ snoozes { id } }", token=alice.access_token))["snoozes"] == []
