@@ -29,6 +29,8 @@ from crontopus.server.settings import Settings
 logger = logging.getLogger("crontopus.server.alerts")
 #: The dispatcher looks for due notifications at least this often (it is also woken).
 DISPATCH_POLL = 1.0
+#: How long `stop` waits for a cycle or a dispatch batch in progress before cancelling it.
+STOP_TIMEOUT = 20.0
 
 
 class AlertEngine:
@@ -63,6 +65,7 @@ class AlertEngine:
             public_url=settings.public_url,
         )
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def now(self) -> datetime:
@@ -80,6 +83,7 @@ class AlertEngine:
         """Start run evaluation, and the cycle and dispatcher too when `loops`."""
         self.runs.start()
         if loops and not self._tasks:
+            self._stopping.clear()
             loop = asyncio.get_running_loop()
             self._tasks = [
                 loop.create_task(self._cycle_loop(), name="alert-cycle"),
@@ -89,11 +93,17 @@ class AlertEngine:
     async def stop(self) -> None:
         """Finish judging queued runs, stop the loops, close connections to channels."""
         await self.runs.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Let the loops finish what they are doing: cancelling one in the middle of a database
+        # call can leave its connection half-way through the protocol.
+        self._stopping.set()
+        self._wake.set()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
+            for task in late:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._tasks = []
         await self.dispatcher.close()
 
@@ -105,20 +115,23 @@ class AlertEngine:
         return report
 
     async def _cycle_loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.cycle()
             except Exception:  # the next cycle tries again; the cursor has not moved
                 logger.exception("the periodic alert cycle failed")
-            await asyncio.sleep(self.settings.alert_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.settings.alert_interval)
 
     async def _dispatch_loop(self) -> None:
         poll = min(DISPATCH_POLL, self.settings.alert_interval)
-        while True:
+        while not self._stopping.is_set():
             self._wake.clear()
             try:
                 await self.dispatcher.dispatch_due()
             except Exception:  # rows stay PENDING or leased; nothing is lost
                 logger.exception("dispatching notifications failed")
+            if self._stopping.is_set():
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)
