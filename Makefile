@@ -27,7 +27,9 @@ $(BIN)/.installed: $(CONSTRAINTS) pyproject.toml $(foreach d,$(DISTS),$(d)/pypro
 install: $(BIN)/.installed
 
 ## Start the platform on embedded defaults (SQLite and a managed Git store under ./data).
-run: install $(WEB_DIST)
+# Without Node the API, the Git store and check-ins still run; only the console is missing.
+run: install
+	@test -f $(WEB_DIST) || $(MAKE) web || echo "warning: the web console could not be built (needs Node 20.19+); serving the API only" >&2
 	$(BIN)/crontopus-server serve --migrate --host $(HOST) --port $(PORT)
 
 ## Lint, type-check and run the whole test suite (SQLite always; PostgreSQL when CRONTOPUS_TEST_POSTGRES_URL is set).
