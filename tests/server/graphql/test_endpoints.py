@@ -7,6 +7,7 @@ import base64
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,6 +54,12 @@ mutation Revoke($id: UUID!) {
   }
 }
 """
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These tests call the offline detection themselves: no background cycle beside them."""
+    return replace(settings, in_process_worker=False)
 
 
 async def set_last_seen(state: AppState, endpoint_id: str, ago: timedelta) -> None:

@@ -24,6 +24,7 @@ from crontopus.server.services.alerts.incidents import Announcer
 from crontopus.server.services.alerts.periodic import CycleReport, PeriodicEvaluator
 from crontopus.server.services.alerts.tenants import GitJobs, JobSource
 from crontopus.server.services.checkins import RunState
+from crontopus.server.services.endpoints import detect_offline
 from crontopus.server.settings import Settings
 
 logger = logging.getLogger("crontopus.server.alerts")
@@ -49,6 +50,8 @@ class AlertEngine:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self._session = session
+        self._broadcaster = broadcaster
         jobs = jobs or GitJobs(gitstore)
         self.announcer = Announcer(broadcaster, metrics)
         self.runs = RunEvaluator(session, jobs, self.announcer, self.now, on_change=self.wake)
@@ -110,6 +113,8 @@ class AlertEngine:
     async def cycle(self) -> CycleReport:
         """Run one periodic cycle now (and wake the dispatcher if it changed anything)."""
         report = await self.periodic.cycle()
+        # endpointEvents: announce endpoints that went silent since the previous cycle.
+        await detect_offline(self._session, self._broadcaster, self.settings, now=self.now())
         if report.opened or report.resolved or report.released:
             self.wake()
         return report
