@@ -17,9 +17,7 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +25,7 @@ import tempfile
 import time
 
 import httpx
+from loopback import free_port, wait_healthy, wrk
 
 PASSWORD = "load-test-secret-42"
 
@@ -76,47 +75,14 @@ def serve(data_dir: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit("server did not start")
-
-
-def wrk(
+def checkins(
     url: str, path: str, body: str | None, token: str, seconds: int, connections: int
 ) -> tuple[float, int]:
     script = LUA.replace("{path}", path).replace("{body}", json.dumps(body) if body else "nil")
     headers = [f"wrk.headers['Authorization'] = 'Bearer {token}'"]
     if body:
         headers.append("wrk.headers['Content-Type'] = 'application/json'")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write("\n".join(headers) + "\n" + script)
-    try:
-        output = subprocess.run(
-            ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", handle.name,
-             url + path],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-    finally:
-        os.unlink(handle.name)
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    total = re.search(r"(\d+) requests in", output)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    if rate is None or total is None or errors is not None:
-        raise SystemExit(f"wrk failed or saw errors:\n{output}")
-    return float(rate.group(1)), int(total.group(1))
+    return wrk(url + path, "\n".join(headers) + "\n" + script, seconds, connections)
 
 
 def graphql_rate(url: str, token: str, job_id: str, seconds: int, connections: int) -> float:
@@ -140,20 +106,8 @@ end
         f"wrk.headers['Authorization'] = 'Bearer {token}'\n"
         "wrk.headers['Content-Type'] = 'application/json'\n"
     )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(headers + lua)
-    try:
-        output = subprocess.run(
-            ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", handle.name,
-             url + "/graphql"],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-    finally:
-        os.unlink(handle.name)
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if rate is None or "Non-2xx" in output:
-        raise SystemExit(f"wrk failed:\n{output}")
-    return float(rate.group(1))
+    rate, _ = wrk(url + "/graphql", headers + lua, seconds, connections)
+    return rate
 
 
 def main() -> None:
@@ -190,12 +144,14 @@ def main() -> None:
                      'command: "true"}) { ... on Job { id } } }'}).json()[
             "data"]["createJob"]["id"]  # fmt: skip
 
-        wrk(url, "/bare", '{"output": "ok"}', token, 2, args.connections)
-        bare, _ = wrk(url, "/bare", '{"output": "ok"}', token, args.seconds, args.connections)
-        wrk(url, f"/checkin/{job_id}/0", "ok", token, 2, args.connections)
+        checkins(url, "/bare", '{"output": "ok"}', token, 2, args.connections)
+        bare, _ = checkins(url, "/bare", '{"output": "ok"}', token, args.seconds, args.connections)
+        checkins(url, f"/checkin/{job_id}/0", "ok", token, 2, args.connections)
         before = sqlite3.connect(os.path.join(data_dir, "crontopus.db")).execute(
             "select coalesce(sum(runs), 0) from job_health_hourly").fetchone()[0]  # fmt: skip
-        rate, sent = wrk(url, f"/checkin/{job_id}/0", "ok", token, args.seconds, args.connections)
+        rate, sent = checkins(
+            url, f"/checkin/{job_id}/0", "ok", token, args.seconds, args.connections
+        )
         time.sleep(0.5)
         after = sqlite3.connect(os.path.join(data_dir, "crontopus.db")).execute(
             "select coalesce(sum(runs), 0) from job_health_hourly").fetchone()[0]  # fmt: skip

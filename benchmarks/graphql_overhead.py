@@ -14,17 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping
 
 import httpx
+from loopback import free_port, wait_healthy, wrk
 
 PASSWORD = "load-test-secret-42"
 ME_QUERY = "query Me { me { user { username } tenant { slug } role } }"
@@ -57,43 +54,13 @@ def serve(data_dir: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit("server did not start")
-
-
-def wrk(
+def post_json(
     url: str, body: Mapping[str, object], headers: Mapping[str, str], seconds: int, connections: int
 ) -> float:
     lua = ["wrk.method = 'POST'", f"wrk.body = {json.dumps(json.dumps(body))}"]
     lua += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write("\n".join(lua) + "\n")
-    try:
-        output = subprocess.run(
-            ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", script.name, url],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-    finally:
-        os.unlink(script.name)
-    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    if match is None or errors is not None:
-        raise SystemExit(f"wrk failed or saw errors:\n{output}")
-    return float(match.group(1))
+    rate, _ = wrk(url, "\n".join(lua) + "\n", seconds, connections)
+    return rate
 
 
 def main() -> None:
@@ -129,10 +96,10 @@ def main() -> None:
         assert check["data"]["me"]["user"]["username"] == "bench", check
 
         body = {"query": ME_QUERY}
-        wrk(f"{url}/bare", body, headers, 2, args.connections)  # warm-up
-        bare = wrk(f"{url}/bare", body, headers, args.seconds, args.connections)
-        wrk(f"{url}/graphql", body, headers, 2, args.connections)  # warm-up
-        graphql = wrk(f"{url}/graphql", body, headers, args.seconds, args.connections)
+        post_json(f"{url}/bare", body, headers, 2, args.connections)  # warm-up
+        bare = post_json(f"{url}/bare", body, headers, args.seconds, args.connections)
+        post_json(f"{url}/graphql", body, headers, 2, args.connections)  # warm-up
+        graphql = post_json(f"{url}/graphql", body, headers, args.seconds, args.connections)
     finally:
         child.terminate()
         child.wait()
