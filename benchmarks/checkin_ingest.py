@@ -50,12 +50,14 @@ def serve(data_dir: str, port: int) -> None:
     """Child process: Crontopus plus a bare JSON route, under uvicorn."""
     import uvicorn
     from starlette.applications import Starlette
+    from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Mount, Route
 
     from crontopus.server.app import create_app
     from crontopus.server.db.migrate import upgrade
+    from crontopus.server.observability.logging import RequestIdMiddleware
     from crontopus.server.settings import Settings
 
     settings = Settings.from_env({"CRONTOPUS_DATA_DIR": data_dir})
@@ -69,7 +71,18 @@ def serve(data_dir: str, port: int) -> None:
 
     crontopus = create_app(settings)
     app = Starlette(
-        routes=[Route("/bare", bare, methods=["POST"]), Mount("/", crontopus)],
+        # The bare endpoint sits behind the same mount and middleware as the Crontopus app,
+        # so the ratio measures GraphQL and ingest, not routing layers.
+        routes=[
+            Mount(
+                "/bare",
+                app=Starlette(
+                    routes=[Route("/", bare, methods=["POST"])],
+                    middleware=[Middleware(RequestIdMiddleware)],
+                ),
+            ),
+            Mount("/", crontopus),
+        ],
         lifespan=crontopus.router.lifespan_context,
     )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -144,8 +157,8 @@ def main() -> None:
                      'command: "true"}) { ... on Job { id } } }'}).json()[
             "data"]["createJob"]["id"]  # fmt: skip
 
-        checkins(url, "/bare", '{"output": "ok"}', token, 2, args.connections)
-        bare, _ = checkins(url, "/bare", '{"output": "ok"}', token, args.seconds, args.connections)
+        checkins(url, "/bare/", '{"output": "ok"}', token, 2, args.connections)
+        bare, _ = checkins(url, "/bare/", '{"output": "ok"}', token, args.seconds, args.connections)
         checkins(url, f"/checkin/{job_id}/0", "ok", token, 2, args.connections)
         before = sqlite3.connect(os.path.join(data_dir, "crontopus.db")).execute(
             "select coalesce(sum(runs), 0) from job_health_hourly").fetchone()[0]  # fmt: skip

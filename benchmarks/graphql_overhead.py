@@ -31,12 +31,14 @@ def serve(data_dir: str, port: int) -> None:
     """Child process: the Crontopus app plus a bare JSON route, under uvicorn."""
     import uvicorn
     from starlette.applications import Starlette
+    from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Mount, Route
 
     from crontopus.server.app import create_app
     from crontopus.server.db.migrate import upgrade
+    from crontopus.server.observability.logging import RequestIdMiddleware
     from crontopus.server.settings import Settings
 
     settings = Settings.from_env({"CRONTOPUS_DATA_DIR": data_dir})
@@ -48,7 +50,18 @@ def serve(data_dir: str, port: int) -> None:
 
     crontopus = create_app(settings)
     app = Starlette(
-        routes=[Route("/bare", bare, methods=["POST"]), Mount("/", crontopus)],
+        # The bare endpoint sits behind the same mount and middleware as the Crontopus app,
+        # so the ratio measures GraphQL and ingest, not routing layers.
+        routes=[
+            Mount(
+                "/bare",
+                app=Starlette(
+                    routes=[Route("/", bare, methods=["POST"])],
+                    middleware=[Middleware(RequestIdMiddleware)],
+                ),
+            ),
+            Mount("/", crontopus),
+        ],
         lifespan=crontopus.router.lifespan_context,
     )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -96,8 +109,8 @@ def main() -> None:
         assert check["data"]["me"]["user"]["username"] == "bench", check
 
         body = {"query": ME_QUERY}
-        post_json(f"{url}/bare", body, headers, 2, args.connections)  # warm-up
-        bare = post_json(f"{url}/bare", body, headers, args.seconds, args.connections)
+        post_json(f"{url}/bare/", body, headers, 2, args.connections)  # warm-up
+        bare = post_json(f"{url}/bare/", body, headers, args.seconds, args.connections)
         post_json(f"{url}/graphql", body, headers, 2, args.connections)  # warm-up
         graphql = post_json(f"{url}/graphql", body, headers, args.seconds, args.connections)
     finally:
