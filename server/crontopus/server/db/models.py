@@ -221,7 +221,16 @@ class Run(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class JobHealthHour(Base):
+class RunCounts:
+    """Counters of finished runs shared by the hourly and daily rollup tables."""
+
+    runs: Mapped[int] = mapped_column(default=0)
+    successes: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_run_at: Mapped[datetime | None]
+
+
+class JobHealthHour(RunCounts, Base):
     """Finished runs of one job in one hour, maintained on ingest."""
 
     __tablename__ = "job_health_hourly"
@@ -232,13 +241,9 @@ class JobHealthHour(Base):
     )
     job_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     hour: Mapped[datetime] = mapped_column(primary_key=True)
-    runs: Mapped[int] = mapped_column(default=0)
-    successes: Mapped[int] = mapped_column(default=0)
-    failures: Mapped[int] = mapped_column(default=0)
-    last_run_at: Mapped[datetime | None]
 
 
-class EndpointHealthHour(Base):
+class EndpointHealthHour(RunCounts, Base):
     """Finished runs on one endpoint in one hour, maintained on ingest."""
 
     __tablename__ = "endpoint_health_hourly"
@@ -249,13 +254,9 @@ class EndpointHealthHour(Base):
     )
     endpoint_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     hour: Mapped[datetime] = mapped_column(primary_key=True)
-    runs: Mapped[int] = mapped_column(default=0)
-    successes: Mapped[int] = mapped_column(default=0)
-    failures: Mapped[int] = mapped_column(default=0)
-    last_run_at: Mapped[datetime | None]
 
 
-class JobHealthDay(Base):
+class JobHealthDay(RunCounts, Base):
     """Finished runs of one job in one UTC day: long windows read 90 rows, not 2,160."""
 
     __tablename__ = "job_health_daily"
@@ -266,13 +267,9 @@ class JobHealthDay(Base):
     )
     job_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     day: Mapped[datetime] = mapped_column(primary_key=True)
-    runs: Mapped[int] = mapped_column(default=0)
-    successes: Mapped[int] = mapped_column(default=0)
-    failures: Mapped[int] = mapped_column(default=0)
-    last_run_at: Mapped[datetime | None]
 
 
-class EndpointHealthDay(Base):
+class EndpointHealthDay(RunCounts, Base):
     """Finished runs on one endpoint in one UTC day."""
 
     __tablename__ = "endpoint_health_daily"
@@ -283,10 +280,6 @@ class EndpointHealthDay(Base):
     )
     endpoint_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     day: Mapped[datetime] = mapped_column(primary_key=True)
-    runs: Mapped[int] = mapped_column(default=0)
-    successes: Mapped[int] = mapped_column(default=0)
-    failures: Mapped[int] = mapped_column(default=0)
-    last_run_at: Mapped[datetime | None]
 
 
 class JobInstance(Base):
