@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -47,6 +48,7 @@ from crontopus.server.services.jobs import publish_job_changes
 from crontopus.server.settings import Settings
 
 logger = logging.getLogger("crontopus.server")
+STOP_STEP_TIMEOUT = 20.0
 
 
 @dataclass
@@ -72,11 +74,23 @@ class AppState:
         await self.alerts.start(loops=self.settings.in_process_worker)
 
     async def stop(self) -> None:
-        """Drain queued check-ins, then release connections."""
-        await self.ingest.stop()
-        await self.alerts.stop()
-        await self.broadcaster.stop()
-        await self.engine.dispose()
+        """Drain queued check-ins, then release connections; no step may hang shutdown."""
+        steps = (
+            ("ingest", self.ingest.stop),
+            ("alerts", self.alerts.stop),
+            ("event bus", self.broadcaster.stop),
+            ("database", self.engine.dispose),
+        )
+        for name, step in steps:
+            task = asyncio.ensure_future(step())
+            done, _ = await asyncio.wait({task}, timeout=STOP_STEP_TIMEOUT)
+            if not done:
+                # A peer that stopped answering must not keep the process from exiting; the
+                # task is cancelled without waiting, as its cancellation could hang too.
+                task.cancel()
+                logger.error("stopping the %s took over %.0f s; moving on", name, STOP_STEP_TIMEOUT)
+            elif task.exception() is not None:
+                logger.error("stopping the %s failed", name, exc_info=task.exception())
 
     async def on_tenant_created(self, tenant: Tenant) -> None:
         """Give every new tenant its job repository."""
