@@ -27,7 +27,9 @@ from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.events.factory import create_broadcaster
 from crontopus.server.gitstore import GitAccess, GitStore, ManagedGitStore, make_git_http_app
 from crontopus.server.graphql.context import Context
+from crontopus.server.graphql.groups import SubscriptionGroups
 from crontopus.server.graphql.schema import create_schema
+from crontopus.server.graphql.websocket import GraphQLWSHandler, TransportWSHandler
 from crontopus.server.health import health, ready
 from crontopus.server.observability.graphql import METRICS_KEY
 from crontopus.server.observability.ingest import MeteredIngestWriter
@@ -45,6 +47,7 @@ from crontopus.server.services.git_access import git_access, tenant_by_slug
 from crontopus.server.services.ingest import IngestWriter
 from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.jobs import publish_job_changes
+from crontopus.server.services.run_store import create_run_store
 from crontopus.server.settings import Settings
 
 logger = logging.getLogger("crontopus.server")
@@ -118,14 +121,20 @@ def request_id_of(headers_value: str | None) -> str:
 class CrontopusGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI app with Crontopus authentication on HTTP and WebSocket."""
 
+    # Subscribers with equal results share one execution (graphql/groups.py).
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = GraphQLWSHandler
+
     def __init__(self, state: AppState) -> None:
+        schema = create_schema(state.settings.limits)
         super().__init__(
-            create_schema(state.settings.limits),
+            schema,
             # The bundled offline playground replaces GraphiQL from a CDN (see routes/console.py).
             graphql_ide=None,
             allowed_origins=state.settings.cors_origins,
         )
         self.state = state
+        self.subscription_groups = SubscriptionGroups(schema)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -206,6 +215,7 @@ def create_state(settings: Settings) -> AppState:
             broadcaster,
             retention=settings.run_retention,
             on_stored=alerts.on_stored,
+            runs=create_run_store(engine, session),
             metrics=metrics,
         ),
         job_directory=JobDirectory(gitstore),

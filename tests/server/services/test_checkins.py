@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from crontopus.server.services.checkins import (
     RunState,
     bound_output,
     merge,
+    merge_batch,
     new_run,
 )
 
@@ -88,3 +90,30 @@ def test_output_keeps_the_tail_and_flags_truncation() -> None:
     assert truncated is True
     assert text == "b" * OUTPUT_LIMIT
     assert bound_output("short") == ("short", False)
+
+
+def received_now(runs: list[RunState]) -> list[RunState]:
+    return [replace(run, received_at=T0) for run in runs]
+
+
+def test_a_batch_with_start_and_finish_inserts_one_finished_run() -> None:
+    merged = merge_batch({}, [start(), finish()])
+    assert received_now(merged.inserts) == received_now([fold([start(), finish()])])
+    assert merged.updates == []
+    assert merged.finished == merged.inserts
+
+
+def test_a_batch_that_changes_nothing_writes_nothing_and_counts_nothing() -> None:
+    stored = fold([start(), finish()])
+    merged = merge_batch({(TENANT, RUN): stored}, [finish(), start()])
+    assert merged.inserts == merged.updates == merged.finished == []
+    assert merged.states == {(TENANT, RUN): stored}
+
+
+def test_a_finish_for_a_stored_start_is_an_update_counted_once() -> None:
+    stored = new_run(start())
+    before = replace(stored)
+    merged = merge_batch({(TENANT, RUN): stored}, [finish(), finish(exit_code=9)])
+    assert received_now(merged.updates) == received_now([fold([start(), finish()])])
+    assert merged.finished == merged.updates
+    assert stored == before, "the stored run given in must not change"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -85,7 +86,11 @@ def status_for_exit_code(exit_code: int) -> RunStatus:
 
 def new_run(check_in: CheckIn) -> RunState:
     """Start a run from its first check-in (which may be the finish)."""
-    state = RunState(
+    return _fold(_blank(check_in), check_in)
+
+
+def _blank(check_in: CheckIn) -> RunState:
+    return RunState(
         tenant_id=check_in.tenant_id,
         id=check_in.run_id,
         job_id=check_in.job_id,
@@ -95,12 +100,15 @@ def new_run(check_in: CheckIn) -> RunState:
         namespace=check_in.namespace,
         unknown_job=check_in.unknown_job,
     )
-    return merge(state, check_in)
 
 
 def merge(run: RunState, check_in: CheckIn) -> RunState:
     """Fold one check-in into a run: the first start and the first finish win."""
-    merged = replace(run)
+    return _fold(replace(run), check_in)
+
+
+def _fold(merged: RunState, check_in: CheckIn) -> RunState:
+    """`merge`, changing `merged` in place (it must be a copy the caller owns)."""
     merged.endpoint_id = merged.endpoint_id or check_in.endpoint_id
     merged.commit_id = merged.commit_id or check_in.commit_id
     if check_in.kind is CheckInKind.START:
@@ -131,3 +139,50 @@ def merge(run: RunState, check_in: CheckIn) -> RunState:
     else:
         merged.started_at = merged.finished_at
     return merged
+
+
+RunKey = tuple[uuid.UUID, uuid.UUID]
+
+
+@dataclass
+class MergedBatch:
+    """What one batch of check-ins does to the stored runs."""
+
+    #: Every run the batch touched, as it now stands, by (tenant id, run id).
+    states: dict[RunKey, RunState]
+    #: Runs the batch created, and stored runs it changed.
+    inserts: list[RunState]
+    updates: list[RunState]
+    #: Runs this batch finished: the health counters count each of them once.
+    finished: list[RunState]
+
+    @property
+    def changed(self) -> list[RunState]:
+        """The runs whose stored form is new or different (subscribers hear of these)."""
+        return self.inserts + self.updates
+
+
+def merge_batch(existing: Mapping[RunKey, RunState], check_ins: Sequence[CheckIn]) -> MergedBatch:
+    """Fold a batch of check-ins into the stored runs they name (`existing`, unchanged)."""
+    states: dict[RunKey, RunState] = {}
+    for check_in in check_ins:
+        key = (check_in.tenant_id, check_in.run_id)
+        current = states.get(key)
+        if current is None:
+            stored = existing.get(key)
+            # One copy per run per batch; later check-ins of the batch fold into it in place.
+            current = replace(stored) if stored is not None else _blank(check_in)
+            states[key] = current
+        _fold(current, check_in)
+    inserts, updates, finished = [], [], []
+    for key, state in states.items():
+        stored = existing.get(key)
+        if stored is None:
+            inserts.append(state)
+        elif state != stored:
+            updates.append(state)
+        else:
+            continue
+        if state.finished and (stored is None or not stored.finished):
+            finished.append(state)
+    return MergedBatch(states, inserts, updates, finished)

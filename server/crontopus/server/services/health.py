@@ -27,7 +27,7 @@ from crontopus.server.db.models import (
     JobHealthHour,
 )
 from crontopus.server.security.principal import Principal
-from crontopus.server.services.ingest import hour_of
+from crontopus.server.services.rollups import hour_of
 
 HEALTHY_RATE = 0.95
 DEGRADED_RATE = 0.70

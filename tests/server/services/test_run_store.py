@@ -1,0 +1,151 @@
+"""Both run stores (SQLite's own connection, SQLAlchemy sessions elsewhere) store the same runs."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from crontopus.core.enums import RunStatus
+from crontopus.server.app import AppState
+from crontopus.server.db.models import JobHealthDay, JobHealthHour, Run, Tenant
+from crontopus.server.services.checkins import CheckIn, CheckInKind, RunState, merge, new_run
+from crontopus.server.services.run_store import RunStore, SessionRunStore, create_run_store
+from crontopus.server.services.sqlite_run_store import SqliteRunStore
+
+JOB, ENDPOINT = uuid.uuid4(), uuid.uuid4()
+# Whole seconds on purpose: SQLite text must still carry ".000000" to sort as time.
+T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def tenant(state: AppState) -> uuid.UUID:
+    tenant_id = uuid.uuid4()
+    async with state.session() as session, session.begin():
+        session.add(Tenant(id=tenant_id, slug="acme", name="Acme"))
+    return tenant_id
+
+
+@pytest.fixture
+async def store(state: AppState) -> AsyncIterator[RunStore]:
+    store = create_run_store(state.engine, state.session)
+    yield store
+    await store.close()
+
+
+def start(tenant: uuid.UUID, run: uuid.UUID, at: datetime = T0) -> CheckIn:
+    return CheckIn(tenant, run, JOB, CheckInKind.START, at, endpoint_id=ENDPOINT, job_name="backup")
+
+
+def finish(tenant: uuid.UUID, run: uuid.UUID, **changes: object) -> CheckIn:
+    check_in = CheckIn(
+        tenant,
+        run,
+        JOB,
+        CheckInKind.FINISH,
+        T0 + timedelta(seconds=90, microseconds=250),
+        endpoint_id=ENDPOINT,
+        status=RunStatus.FAILURE,
+        exit_code=2,
+        output="disk full\n",
+        output_truncated=True,
+        commit_id="c0ffee",
+        job_name="backup",
+    )
+    return replace(check_in, **changes)  # type: ignore[arg-type]
+
+
+async def stored_run(state: AppState, tenant: uuid.UUID, run: uuid.UUID) -> RunState:
+    async with state.session() as session:
+        row = await session.get(Run, (tenant, run))
+        assert row is not None
+        return RunState(**{c.name: getattr(row, c.name) for c in Run.__table__.columns})
+
+
+def without_receipt(run: RunState) -> RunState:
+    return replace(run, received_at=T0)
+
+
+def test_the_sqlite_file_gets_its_own_store_and_postgresql_uses_sessions(
+    state: AppState, store: RunStore
+) -> None:
+    expected = SqliteRunStore if state.engine.dialect.name == "sqlite" else SessionRunStore
+    assert isinstance(store, expected)
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(["start", "finish", "again"])))
+async def test_every_arrival_order_across_batches_stores_the_same_run(
+    state: AppState, store: RunStore, tenant: uuid.UUID, order: tuple[str, ...]
+) -> None:
+    run = uuid.uuid4()
+    reports = {"start": start(tenant, run), "finish": finish(tenant, run)}
+    reports["again"] = finish(tenant, run, exit_code=0, status=RunStatus.SUCCESS)
+    for name in order:
+        await store.store([reports[name]])
+    first_finish = "finish" if order.index("finish") < order.index("again") else "again"
+    expected = merge(new_run(reports["start"]), reports[first_finish])
+    assert without_receipt(await stored_run(state, tenant, run)) == without_receipt(expected)
+
+
+async def test_a_run_stored_here_reads_back_through_the_orm_unchanged(
+    state: AppState, store: RunStore, tenant: uuid.UUID
+) -> None:
+    run = uuid.uuid4()
+    merged = await store.store([finish(tenant, run, duration_ms=1500, namespace="nightly")])
+    assert await stored_run(state, tenant, run) == merged.states[(tenant, run)]
+
+
+async def test_a_run_the_orm_wrote_is_loaded_and_merged(
+    state: AppState, store: RunStore, tenant: uuid.UUID
+) -> None:
+    run = uuid.uuid4()
+    started = new_run(start(tenant, run))
+    async with state.session() as session, session.begin():
+        session.add(Run(**{c.name: getattr(started, c.name) for c in Run.__table__.columns}))
+    merged = await store.store([finish(tenant, run)])
+    assert merged.inserts == []
+    assert merged.updates == [merge(started, finish(tenant, run))]
+    assert await stored_run(state, tenant, run) == merge(started, finish(tenant, run))
+
+
+async def test_the_health_counters_count_a_repeated_finish_once(
+    state: AppState, store: RunStore, tenant: uuid.UUID
+) -> None:
+    runs = [uuid.uuid4() for _ in range(3)]
+    await store.store([finish(tenant, run) for run in runs])
+    await store.store([finish(tenant, runs[0]), start(tenant, runs[1])])
+    await store.store([finish(tenant, uuid.uuid4(), status=RunStatus.SUCCESS, exit_code=0)])
+    async with state.session() as session:
+        for model in (JobHealthHour, JobHealthDay):
+            row = (await session.scalars(select(model))).one()
+            assert (row.runs, row.successes, row.failures) == (4, 1, 3)
+            assert row.last_run_at == finish(tenant, runs[0]).at
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_locked_database_fails_the_batch_and_the_next_one_is_stored(
+    state: AppState, tenant: uuid.UUID
+) -> None:
+    path = state.engine.url.database
+    assert path is not None
+    store = SqliteRunStore(path, busy_timeout=0.1)
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
+    # Off the event loop: the app's own tasks may be committing right now.
+    await asyncio.to_thread(blocker.execute, "BEGIN IMMEDIATE")
+    run = uuid.uuid4()
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            await store.store([finish(tenant, run)])
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    merged = await store.store([finish(tenant, run)])
+    await store.close()
+    assert await stored_run(state, tenant, run) == merged.states[(tenant, run)]
