@@ -123,10 +123,13 @@ async def test_the_health_counters_count_a_repeated_finish_once(
     await store.store([finish(tenant, runs[0]), start(tenant, runs[1])])
     await store.store([finish(tenant, uuid.uuid4(), status=RunStatus.SUCCESS, exit_code=0)])
     async with state.session() as session:
-        for model in (JobHealthHour, JobHealthDay):
-            row = (await session.scalars(select(model))).one()
-            assert (row.runs, row.successes, row.failures) == (4, 1, 3)
-            assert row.last_run_at == finish(tenant, runs[0]).at
+        rows: list[JobHealthHour | JobHealthDay] = [
+            (await session.scalars(select(JobHealthHour))).one(),
+            (await session.scalars(select(JobHealthDay))).one(),
+        ]
+    for row in rows:
+        assert (row.runs, row.successes, row.failures) == (4, 1, 3)
+        assert row.last_run_at == finish(tenant, runs[0]).at
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
