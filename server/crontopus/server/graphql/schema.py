@@ -25,7 +25,6 @@ from crontopus.server.graphql.schedules.queries import ScheduleQueries
 from crontopus.server.graphql.system.subscriptions import SystemSubscriptions
 from crontopus.server.graphql.tokens.mutations import TokenMutations
 from crontopus.server.graphql.tokens.queries import TokenQueries
-from crontopus.server.observability.graphql import OperationMetrics
 from crontopus.server.settings import Limits
 
 
@@ -73,7 +72,7 @@ def create_schema(limits: Limits | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[*build_extensions(limits or Limits()), OperationMetrics],
+        extensions=build_extensions(limits or Limits()),
     )
 
 

@@ -1,12 +1,11 @@
-"""A schema extension that counts and times GraphQL operations and labels their log lines."""
+"""Counting and timing GraphQL operations, and labelling their log lines."""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from crontopus.server.observability.logging import operation_var, tenant_var
 from crontopus.server.observability.metrics import Metrics
@@ -31,8 +30,7 @@ def operation_label(name: str | None) -> str:
     return name
 
 
-def _name(extension: SchemaExtension) -> str:
-    context = extension.execution_context
+def _label(context: ExecutionContext) -> str:
     name = context.operation_name
     if name is None:
         # No operationName in the request: the document's own operation name.
@@ -41,34 +39,36 @@ def _name(extension: SchemaExtension) -> str:
     return operation_label(name)
 
 
-class OperationMetrics(SchemaExtension):
-    """Record each operation's name, type, latency and failure."""
+class OperationObservation:
+    """One operation's tenant and name in the logging context, its latency and failure."""
 
-    def on_execute(self) -> Iterator[None]:
-        operation_var.set(_name(self))
-        yield
+    __slots__ = ("context", "operation_before", "started", "tenant_before")
 
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context.context
-        principal = getattr(context, "principal", None)
+    def __init__(self, context: ExecutionContext) -> None:
+        self.context = context
+        principal = getattr(context.context, "principal", None)
         # Previous values, not tokens: a subscription's hooks may end in another context.
-        tenant_before, operation_before = tenant_var.get(), operation_var.get()
+        self.tenant_before, self.operation_before = tenant_var.get(), operation_var.get()
         tenant_var.set(getattr(principal, "tenant_slug", None))
         operation_var.set(None)
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            extras = getattr(context, "extras", None) or {}
-            metrics = extras.get(METRICS_KEY)
-            name = _name(self)
-            if isinstance(metrics, Metrics):
-                try:
-                    kind = self.execution_context.operation_type.value
-                except RuntimeError:  # the document did not parse: no operation type
-                    kind = "invalid"
-                result = self.execution_context.result
-                failed = bool(getattr(result, "errors", None))
-                metrics.operation(name, kind, time.perf_counter() - started, failed)
-            operation_var.set(operation_before)
-            tenant_var.set(tenant_before)
+        self.started = time.perf_counter()
+
+    def label(self) -> None:
+        """Name the operation in its log lines, once its document is known."""
+        if self.context.graphql_document is not None:
+            operation_var.set(_label(self.context))
+
+    def finish(self) -> None:
+        """Record the operation's metrics and restore the logging context."""
+        context = self.context
+        extras = getattr(context.context, "extras", None) or {}
+        metrics = extras.get(METRICS_KEY)
+        if isinstance(metrics, Metrics):
+            try:
+                kind = context.operation_type.value
+            except RuntimeError:  # the document did not parse: no operation type
+                kind = "invalid"
+            failed = bool(getattr(context.result, "errors", None))
+            metrics.operation(_label(context), kind, time.perf_counter() - self.started, failed)
+        operation_var.set(self.operation_before)
+        tenant_var.set(self.tenant_before)

@@ -1,0 +1,80 @@
+"""Parsed and validated GraphQL documents, cached by query text, under the request limits.
+
+Clients send the same few query texts over and over. Parsing and validating one costs more
+than executing a cheap query like `me`, so each distinct text is parsed (under the token
+limit) and validated (with the depth and alias limits) once, and a repeat costs one lookup
+keyed by the text. The key is the text, not the parsed document: hashing a document walks
+its whole tree on every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import NamedTuple
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    parse,
+    specified_rules,
+    validate,
+)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.types import ExecutionContext
+
+from crontopus.server.settings import Limits
+
+#: Distinct query texts kept. An application sends a few dozen; the bound caps the memory a
+#: client inventing new texts can pin (each text is itself capped by the token limit).
+CACHE_SIZE = 512
+
+
+class PreparedDocument(NamedTuple):
+    """A query text parsed and validated against one schema and the request limits."""
+
+    document: DocumentNode
+    errors: tuple[GraphQLError, ...]
+
+
+class DocumentCache:
+    """Parse and validate each distinct query text once."""
+
+    def __init__(self, limits: Limits, maxsize: int = CACHE_SIZE) -> None:
+        self.max_tokens = limits.max_tokens
+        self.limit_rules: tuple[type[ASTValidationRule], ...] = (
+            *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
+            *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+        )
+        self.rules = (*specified_rules, *self.limit_rules)
+        # The schema is part of the key (hashed by identity, so it costs nothing). A text
+        # that does not parse raises, and lru_cache keeps no slot for it.
+        self.document: Callable[[GraphQLSchema, str], PreparedDocument] = lru_cache(maxsize)(
+            self._parse_and_validate
+        )
+
+    def _parse_and_validate(self, schema: GraphQLSchema, query: str) -> PreparedDocument:
+        document = parse(query, max_tokens=self.max_tokens)
+        return PreparedDocument(document, tuple(validate(schema, document, self.rules)))
+
+    def prepare(self, context: ExecutionContext) -> None:
+        """Give an operation its cached document and validation errors before Strawberry parses.
+
+        With both set, Strawberry skips its own parse and validation steps. A text that does
+        not parse is left to Strawberry, under the same limits, so its syntax or token-limit
+        error reaches the result the usual way.
+        """
+        query = context.query
+        if query is None or context.graphql_document is not None:
+            return
+        try:
+            prepared = self.document(context.schema._schema, query)
+        except Exception:  # Strawberry's own parse raises it again and reports it
+            context.parse_options["max_tokens"] = self.max_tokens
+            context.validation_rules = (*context.validation_rules, *self.limit_rules)
+            return
+        context.graphql_document = prepared.document
+        # A fresh list per operation: the result's errors may be replaced later on.
+        context.pre_execution_errors = list(prepared.errors)
