@@ -152,3 +152,18 @@ async def test_a_locked_database_fails_the_batch_and_the_next_one_is_stored(
     merged = await store.store([finish(tenant, run)])
     await store.close()
     assert await stored_run(state, tenant, run) == merged.states[(tenant, run)]
+
+
+async def test_pruning_keeps_each_jobs_newest_runs(
+    state: AppState, store: RunStore, tenant: uuid.UUID
+) -> None:
+    other_job = uuid.uuid4()
+    starts = [T0 + timedelta(minutes=n) for n in range(30)]
+    await store.store([start(tenant, uuid.uuid4(), at) for at in starts])
+    await store.store([replace(start(tenant, uuid.uuid4(), T0), job_id=other_job)])
+    assert await store.prune([(tenant, JOB), (tenant, other_job)], keep=10) == 20
+    async with state.session() as session:
+        kept = (await session.scalars(select(Run.started_at).where(Run.job_id == JOB))).all()
+        others = (await session.scalars(select(Run).where(Run.job_id == other_job))).all()
+    assert sorted(kept) == starts[-10:]
+    assert len(others) == 1

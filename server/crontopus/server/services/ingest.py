@@ -15,11 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crontopus.server.db.engine import SessionFactory
-from crontopus.server.db.models import Run
 from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.services.checkins import CheckIn, RunKey, RunState
 from crontopus.server.services.run_store import RunStore, SessionRunStore
@@ -155,37 +151,10 @@ class IngestWriter:
             self._since_prune[(state.tenant_id, state.job_id)] += 1
 
     async def _prune(self) -> None:
-        due = [
-            key for key, count in self._since_prune.items() if count >= self._retention // 10 + 1
-        ]
+        threshold = self._retention // 10 + 1
+        due = [key for key, count in self._since_prune.items() if count >= threshold][:50]
         if not due:
             return
-        async with self._session() as session, session.begin():
-            for tenant_id, job_id in due[:50]:
-                await prune_job(session, tenant_id, job_id, self._retention)
-                del self._since_prune[(tenant_id, job_id)]
-
-
-async def prune_job(
-    session: AsyncSession, tenant_id: uuid.UUID, job_id: uuid.UUID, keep: int
-) -> int:
-    """Delete a job's runs beyond the newest `keep`; return how many went."""
-    boundary = (
-        await session.execute(
-            select(Run.started_at, Run.id)
-            .where(Run.tenant_id == tenant_id, Run.job_id == job_id)
-            .order_by(Run.started_at.desc(), Run.id.desc())
-            .offset(keep)
-            .limit(1)
-        )
-    ).first()
-    if boundary is None:
-        return 0
-    result = await session.execute(
-        delete(Run).where(
-            Run.tenant_id == tenant_id,
-            Run.job_id == job_id,
-            tuple_(Run.started_at, Run.id) <= tuple_(boundary[0], boundary[1]),
-        )
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+        await self._runs.prune(due, self._retention)
+        for key in due:
+            del self._since_prune[key]

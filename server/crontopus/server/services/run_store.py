@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -30,6 +30,9 @@ KEY_COLUMNS = ("tenant_id", "id")
 class RunStore(Protocol):
     async def store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
         """Merge `check_ins` into the runs they name and commit; raise if nothing was stored."""
+
+    async def prune(self, jobs: Sequence[tuple[uuid.UUID, uuid.UUID]], keep: int) -> int:
+        """Delete the runs of these (tenant id, job id)s beyond each one's newest `keep`."""
 
     async def close(self) -> None:
         """Release connections and threads."""
@@ -69,6 +72,10 @@ class SessionRunStore:
 
     async def close(self) -> None:
         """Nothing of its own: the sessions belong to the app's engine."""
+
+    async def prune(self, jobs: Sequence[tuple[uuid.UUID, uuid.UUID]], keep: int) -> int:
+        async with self._session() as session, session.begin():
+            return sum([await prune_job(session, tenant, job, keep) for tenant, job in jobs])
 
     async def store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
         async with self._session() as session, session.begin():
@@ -143,3 +150,28 @@ def rollup_upsert(dialect: str, rollup: Rollup) -> Any:
             "last_run_at": greatest(table.c.last_run_at, statement.excluded.last_run_at),
         },
     )
+
+
+async def prune_job(
+    session: AsyncSession, tenant_id: uuid.UUID, job_id: uuid.UUID, keep: int
+) -> int:
+    """Delete a job's runs beyond the newest `keep`; return how many went."""
+    boundary = (
+        await session.execute(
+            select(Run.started_at, Run.id)
+            .where(Run.tenant_id == tenant_id, Run.job_id == job_id)
+            .order_by(Run.started_at.desc(), Run.id.desc())
+            .offset(keep)
+            .limit(1)
+        )
+    ).first()
+    if boundary is None:
+        return 0
+    result = await session.execute(
+        delete(Run).where(
+            Run.tenant_id == tenant_id,
+            Run.job_id == job_id,
+            tuple_(Run.started_at, Run.id) <= tuple_(boundary[0], boundary[1]),
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

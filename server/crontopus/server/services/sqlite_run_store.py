@@ -11,13 +11,14 @@ reads rows written here through the ORM and back).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Column, Table, bindparam, select
 from sqlalchemy import types as sqltypes
@@ -36,6 +37,7 @@ from crontopus.server.services.run_store import (
     rollup_upsert,
 )
 
+T = TypeVar("T")
 Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 
 
@@ -111,6 +113,13 @@ def _select_sql(count: int) -> str:
     return str(query.compile(dialect=sqlite.dialect()))
 
 
+# A job's runs older than its newest `keep` (the boundary is the keep+1-th newest).
+_PRUNE_SQL = """
+DELETE FROM runs WHERE tenant_id = ? AND job_id = ? AND (started_at, id) <= (
+    SELECT started_at, id FROM runs WHERE tenant_id = ? AND job_id = ?
+    ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET ?
+)
+"""
 _DECODERS = [(name, _codec(RUNS.c[name])[1]) for name in RUN_COLUMNS]
 _UUID_HEX = _codec(RUNS.c.id)[0]
 
@@ -148,10 +157,15 @@ class SqliteRunStore:
         self._db: sqlite3.Connection | None = None
 
     async def store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
+        return await self._call(self._store, check_ins)
+
+    async def prune(self, jobs: Sequence[tuple[uuid.UUID, uuid.UUID]], keep: int) -> int:
+        return await self._call(self._prune, jobs, keep)
+
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="crontopus-ingest")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._store, check_ins)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
     async def close(self) -> None:
         """Close the connection and end the thread; a later `store` starts them again."""
@@ -177,14 +191,30 @@ class SqliteRunStore:
             self._db.close()
             self._db = None
 
-    def _store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
+    def _prune(self, jobs: Sequence[tuple[uuid.UUID, uuid.UUID]], keep: int) -> int:
+        with self._transaction() as db:
+            return sum(
+                db.execute(_PRUNE_SQL, (tenant.hex, job.hex) * 2 + (keep,)).rowcount
+                for tenant, job in jobs
+            )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         if self._db is None:
             self._db = self._connect()
-        db = self._db
         try:
             # IMMEDIATE takes the write lock before reading, so no other writer can change
             # these runs between the load and the write (PostgreSQL locks them instead).
-            db.execute("BEGIN IMMEDIATE")
+            self._db.execute("BEGIN IMMEDIATE")
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException:
+            # A fresh connection for the next batch: whatever went wrong stays with this one.
+            self._disconnect()
+            raise
+
+    def _store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
+        with self._transaction() as db:
             merged = merge_batch(_load(db, batch_keys(check_ins)), check_ins)
             if merged.inserts:
                 db.executemany(_INSERT_SQL, [_encode(_INSERT_PLAN, s) for s in merged.inserts])
@@ -193,11 +223,6 @@ class SqliteRunStore:
             for rollup, (sql, plan) in zip(ROLLUPS, _ROLLUP_SQL, strict=True):
                 if rows := rollup_rows(rollup, merged.finished):
                     db.executemany(sql, [_encode_row(plan, row) for row in rows])
-            db.execute("COMMIT")
-        except BaseException:
-            # A fresh connection for the next batch: whatever went wrong stays with this one.
-            self._disconnect()
-            raise
         return merged
 
 
