@@ -162,3 +162,15 @@ def test_a_foreign_payload_is_recognised_as_not_an_event() -> None:
         decode_event("hello")
     with pytest.raises(InvalidEvent):
         decode_event('{"t": "not-a-uuid", "o": "jobs", "d": {}}')
+
+
+async def test_a_topic_is_listened_to_only_while_someone_of_that_tenant_subscribes() -> None:
+    broadcaster = InProcessBroadcaster()
+    assert not broadcaster.listened(ALICE, "runs")
+    task = await started(broadcaster.subscribe(ALICE, "runs"))
+    assert broadcaster.listened(ALICE, "runs")
+    assert not broadcaster.listened(BOB, "runs")
+    assert not broadcaster.listened(ALICE, "jobs")
+    await broadcaster.stop()
+    await task
+    assert not broadcaster.listened(ALICE, "runs")

@@ -198,3 +198,10 @@ async def test_a_server_whose_database_is_unreachable_fails_to_start_naming_the_
     broadcaster = PostgresBroadcaster(f"postgresql://nobody@127.0.0.1:{free_port()}/none")
     with pytest.raises(EventBusUnavailable, match="CRONTOPUS_DATABASE_URL"):
         await broadcaster.start()
+
+
+async def test_every_topic_counts_as_listened_since_other_processes_may_subscribe(
+    bus: Factory,
+) -> None:
+    broadcaster = await bus()
+    assert broadcaster.listened(ALICE, "runs")

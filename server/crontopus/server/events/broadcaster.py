@@ -62,6 +62,12 @@ class Broadcaster(Protocol):
     def subscribe(self, tenant_id: uuid.UUID, topic: str) -> AsyncIterator[Event]:
         """Yield the tenant's events of `topic` until the consumer stops."""
 
+    def listened(self, tenant_id: uuid.UUID, topic: str) -> bool:
+        """Tell whether an event of this tenant and topic could reach anyone now.
+
+        A publisher of many events (ingest) skips building those nobody would receive.
+        """
+
 
 _END = None  # queue item that ends a stream cleanly (server shutting down)
 
@@ -165,6 +171,9 @@ class InProcessBroadcaster:
                 subscribers.discard(subscriber)
                 if not subscribers:
                     del self._subscribers[key]
+
+    def listened(self, tenant_id: uuid.UUID, topic: str) -> bool:
+        return (tenant_id, topic) in self._subscribers
 
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self._subscribers.values())

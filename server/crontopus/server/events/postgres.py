@@ -152,6 +152,10 @@ class PostgresBroadcaster:
         finally:
             await stream.aclose()  # type: ignore[attr-defined]  # unregister now, not at GC
 
+    def listened(self, tenant_id: uuid.UUID, topic: str) -> bool:
+        """Always: subscribers on other server processes are not known here."""
+        return True
+
     def subscriber_count(self) -> int:
         return self._local.subscriber_count()
 

@@ -137,11 +137,15 @@ class IngestWriter:
     async def _store(self, check_ins: Sequence[CheckIn]) -> dict[RunKey, RunState]:
         merged = await self._runs.store(check_ins)
         self._count_for_pruning(merged.finished)
+        listened: dict[uuid.UUID, bool] = {}
         for state in merged.changed:
-            kind = "finished" if state.finished else "started"
-            await self._broadcaster.publish(
-                Event(state.tenant_id, RUN_EVENTS, run_event_data(state, kind))
-            )
+            tenant_id = state.tenant_id
+            if tenant_id not in listened:
+                listened[tenant_id] = self._broadcaster.listened(tenant_id, RUN_EVENTS)
+            if listened[tenant_id]:
+                kind = "finished" if state.finished else "started"
+                data = run_event_data(state, kind)
+                await self._broadcaster.publish(Event(tenant_id, RUN_EVENTS, data))
         if self._on_stored is not None:
             self._on_stored(list(merged.states.values()))
         return merged.states
