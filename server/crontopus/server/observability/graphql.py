@@ -42,7 +42,7 @@ def _label(context: ExecutionContext) -> str:
 class OperationObservation:
     """One operation's tenant and name in the logging context, its latency and failure."""
 
-    __slots__ = ("context", "operation_before", "started", "tenant_before")
+    __slots__ = ("context", "name", "operation_before", "started", "tenant_before")
 
     def __init__(self, context: ExecutionContext) -> None:
         self.context = context
@@ -51,12 +51,14 @@ class OperationObservation:
         self.tenant_before, self.operation_before = tenant_var.get(), operation_var.get()
         tenant_var.set(getattr(principal, "tenant_slug", None))
         operation_var.set(None)
+        self.name: str | None = None
         self.started = time.perf_counter()
 
     def label(self) -> None:
         """Name the operation in its log lines, once its document is known."""
         if self.context.graphql_document is not None:
-            operation_var.set(_label(self.context))
+            self.name = _label(self.context)
+            operation_var.set(self.name)
 
     def finish(self) -> None:
         """Record the operation's metrics and restore the logging context."""
@@ -69,6 +71,7 @@ class OperationObservation:
             except RuntimeError:  # the document did not parse: no operation type
                 kind = "invalid"
             failed = bool(getattr(context.result, "errors", None))
-            metrics.operation(_label(context), kind, time.perf_counter() - self.started, failed)
+            name = self.name or _label(context)
+            metrics.operation(name, kind, time.perf_counter() - self.started, failed)
         operation_var.set(self.operation_before)
         tenant_var.set(self.tenant_before)

@@ -81,6 +81,7 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
+        self._operation_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self.subscriptions_active = Gauge(
             "crontopus_subscriptions_active",
             "Live subscribers connected to this process.",
@@ -140,8 +141,16 @@ class Metrics:
         self.ingest_commit_seconds.observe(seconds)
 
     def operation(self, name: str, kind: str, seconds: float, failed: bool) -> None:
-        self.graphql_operations.labels(name, kind).inc()
-        self.graphql_seconds.labels(name).observe(seconds)
+        # `labels()` takes a lock and builds its key on every call; the children of each
+        # (name, type) are looked up once. Names are bounded (operation_label), so is this.
+        key = (name, kind)
+        children = self._operation_children.get(key)
+        if children is None:
+            children = self.graphql_operations.labels(*key), self.graphql_seconds.labels(name)
+            self._operation_children[key] = children
+        count, latency = children
+        count.inc()
+        latency.observe(seconds)
         if failed:
             self.graphql_errors.labels(name).inc()
 
