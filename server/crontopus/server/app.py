@@ -238,13 +238,14 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
         finally:
             await state.stop()
 
+    # The router tries routes in order: the busiest paths come first.
     routes: list[BaseRoute] = [
-        Route("/health", health, methods=["GET"]),
-        Route("/ready", ready, methods=["GET"]),
-        Route("/metrics", metrics_route, methods=["GET"]),
         Route("/graphql", BrowserRedirect(graphql_app), methods=["GET", "POST"]),
         Route("/checkin/{job_id}/{event}", checkin, methods=["POST"]),
         WebSocketRoute("/graphql", graphql_app),
+        Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics_route, methods=["GET"]),
     ]
     if isinstance(state.gitstore, ManagedGitStore):
         git_app = make_git_http_app(state.gitstore, state.git_access, state.on_push)
