@@ -90,8 +90,8 @@ class SessionRunStore:
             if merged.updates:
                 params = [_update_params(state) for state in merged.updates]
                 await session.execute(UPDATE_RUN, params)
-            for rollup in ROLLUPS:
-                if rows := rollup_rows(rollup, merged.finished):
+            for rollup, rows in zip(ROLLUPS, rollup_rows(merged.finished), strict=True):
+                if rows:
                     await session.execute(rollup_upsert(dialect, rollup), rows)
         return merged
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import operator
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -75,18 +76,36 @@ def _codec(column: Column[Any]) -> Codec:
     raise TypeError(f"no SQLite encoding for {column.table.name}.{column.name} ({kind!r})")
 
 
-def _plan(table: Table, names: Sequence[str]) -> list[tuple[str, Callable[[Any], Any]]]:
-    """(attribute, encoder) per positional parameter; `key_x` parameters name column x."""
-    plan = []
-    for name in names:
-        column = name.removeprefix("key_")
-        plan.append((column, _codec(table.c[column])[0]))
-    return plan
+class _Encoder:
+    """Turns a run (or a counters row) into the positional parameters of one statement."""
+
+    def __init__(self, table: Table, names: Sequence[str], *, rows: bool = False) -> None:
+        # `key_x` parameters (the WHERE of an update) name column x.
+        columns = [name.removeprefix("key_") for name in names]
+        self.columns = columns
+        getter = operator.itemgetter if rows else operator.attrgetter
+        self._get = getter(*columns)
+        # Only the columns SQLite stores differently are converted; `encode` runs for
+        # every row of a batch, so it touches nothing else.
+        self._conversions = [
+            (index, encode)
+            for index, column in enumerate(columns)
+            if (encode := _codec(table.c[column])[0]) is not _same
+        ]
+
+    def __call__(self, item: Any) -> list[Any]:
+        values = list(self._get(item))
+        for index, encode in self._conversions:
+            if (value := values[index]) is not None:
+                values[index] = encode(value)
+        return values
 
 
-def _compiled(statement: Any, table: Table, columns: Sequence[str]) -> tuple[str, Any]:
+def _compiled(
+    statement: Any, table: Table, columns: Sequence[str], *, rows: bool = False
+) -> tuple[str, _Encoder]:
     compiled = statement.compile(dialect=sqlite.dialect(), column_keys=list(columns))
-    return str(compiled), _plan(table, compiled.positiontup)
+    return str(compiled), _Encoder(table, compiled.positiontup, rows=rows)
 
 
 _INSERT_SQL, _INSERT_PLAN = _compiled(
@@ -100,6 +119,7 @@ _ROLLUP_SQL = [
         rollup_upsert("sqlite", rollup),
         rollup.model.__table__,
         ["tenant_id", rollup.owner, rollup.bucket, "runs", "successes", "failures", "last_run_at"],
+        rows=True,
     )
     for rollup in ROLLUPS
 ]
@@ -124,19 +144,7 @@ _DECODERS = [(name, _codec(RUNS.c[name])[1]) for name in RUN_COLUMNS]
 _UUID_HEX = _codec(RUNS.c.id)[0]
 
 # Make sure the statements were compiled with the parameters this module fills in.
-assert {name for name, _ in _INSERT_PLAN} == set(RUN_COLUMNS)
-
-
-def _encode(plan: Sequence[tuple[str, Callable[[Any], Any]]], state: RunState) -> tuple[Any, ...]:
-    return tuple(
-        None if (value := getattr(state, name)) is None else encode(value) for name, encode in plan
-    )
-
-
-def _encode_row(
-    plan: Sequence[tuple[str, Callable[[Any], Any]]], row: dict[str, Any]
-) -> tuple[Any, ...]:
-    return tuple(None if (value := row[name]) is None else encode(value) for name, encode in plan)
+assert set(_INSERT_PLAN.columns) == set(RUN_COLUMNS)
 
 
 def _decode(row: Sequence[Any]) -> RunState:
@@ -217,12 +225,12 @@ class SqliteRunStore:
         with self._transaction() as db:
             merged = merge_batch(_load(db, batch_keys(check_ins)), check_ins)
             if merged.inserts:
-                db.executemany(_INSERT_SQL, [_encode(_INSERT_PLAN, s) for s in merged.inserts])
+                db.executemany(_INSERT_SQL, map(_INSERT_PLAN, merged.inserts))
             if merged.updates:
-                db.executemany(_UPDATE_SQL, [_encode(_UPDATE_PLAN, s) for s in merged.updates])
-            for rollup, (sql, plan) in zip(ROLLUPS, _ROLLUP_SQL, strict=True):
-                if rows := rollup_rows(rollup, merged.finished):
-                    db.executemany(sql, [_encode_row(plan, row) for row in rows])
+                db.executemany(_UPDATE_SQL, map(_UPDATE_PLAN, merged.updates))
+            for rows, (sql, encode) in zip(rollup_rows(merged.finished), _ROLLUP_SQL, strict=True):
+                if rows:
+                    db.executemany(sql, map(encode, rows))
         return merged
 
 
