@@ -21,7 +21,7 @@ from prometheus_client import (
 )
 
 if TYPE_CHECKING:
-    from crontopus.server.services.checkins import CheckIn
+    from crontopus.server.services.checkins import CheckIn, CheckInKind
 
 _BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -82,9 +82,15 @@ class Metrics:
             registry=registry,
         )
         self._operation_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+        self._received_children: dict[CheckInKind, Counter] = {}
         self.subscriptions_active = Gauge(
             "crontopus_subscriptions_active",
             "Live subscribers connected to this process.",
+            registry=registry,
+        )
+        self.subscription_groups = Gauge(
+            "crontopus_subscription_groups",
+            "Shared subscription executions: subscribers with equal results share one.",
             registry=registry,
         )
         self.endpoints = Gauge(
@@ -132,8 +138,17 @@ class Metrics:
         """Read the number of live subscribers at scrape time."""
         self.subscriptions_active.set_function(lambda: float(count()))
 
+    def bind_subscription_groups(self, count: Callable[[], int]) -> None:
+        """Read the number of shared subscription executions at scrape time."""
+        self.subscription_groups.set_function(lambda: float(count()))
+
     def received(self, check_in: CheckIn) -> None:
-        self.checkins_received.labels(check_in.kind.value).inc()
+        # Once per check-in: the child counter of each kind is looked up once (see operation).
+        counter = self._received_children.get(check_in.kind)
+        if counter is None:
+            counter = self.checkins_received.labels(check_in.kind.value)
+            self._received_children[check_in.kind] = counter
+        counter.inc()
 
     def stored_batch(self, size: int, seconds: float) -> None:
         self.checkins_stored.inc(size)

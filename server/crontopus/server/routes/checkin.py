@@ -6,7 +6,6 @@ durably stored; 4xx says what to fix and must not be retried; 503 means "retry l
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import datetime
 
@@ -22,7 +21,7 @@ from crontopus.server.errors import (
 from crontopus.server.services.authentication import authenticate, bearer_token
 from crontopus.server.services.checkins import CheckInKind
 from crontopus.server.services.ingest import IngestUnavailable
-from crontopus.server.services.runs import Report, check_in, finish_status
+from crontopus.server.services.runs import Finish, Report, check_in, finish_status
 
 # Read at most this much of a body; only the last 64 KiB of it is kept anyway.
 MAX_BODY = 1024 * 1024
@@ -39,9 +38,9 @@ def _uuid(value: str | None, name: str) -> uuid.UUID:
         raise ValidationFailed.single(name, f"{value!r} is not a UUID") from None
 
 
-def _report(request: Request) -> Report:
+def _report(request: Request, event: Finish, output: str) -> Report:
     job_id = _uuid(request.path_params["job_id"], "job-id")
-    kind, status, exit_code = finish_status(request.path_params["event"])
+    kind, status, exit_code = event
     query = request.query_params
     if "rid" not in query:
         raise ValidationFailed.single(
@@ -72,8 +71,19 @@ def _report(request: Request) -> Report:
         exit_code=exit_code,
         duration_ms=duration_ms,
         started_at=started_at,
+        output=output,
         commit_id=query.get("commit"),
     )
+
+
+async def _output(request: Request) -> str:
+    """The body's last MAX_BODY bytes as text, read without holding more than twice that."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > 2 * MAX_BODY:
+            del body[:-MAX_BODY]
+    return bytes(body[-MAX_BODY:]).decode("utf-8", "replace")
 
 
 async def checkin(request: Request) -> JSONResponse:
@@ -89,15 +99,9 @@ async def checkin(request: Request) -> JSONResponse:
         if identity is None:
             async with state.session() as session:
                 identity = await authenticate(session, state.settings, token, state.identities)
-        report = _report(request)
-        if report.kind is CheckInKind.FINISH:
-            body = bytearray()
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > 2 * MAX_BODY:
-                    del body[:-MAX_BODY]
-            output = bytes(body[-MAX_BODY:]).decode("utf-8", "replace")
-            report = dataclasses.replace(report, output=output)
+        event = finish_status(request.path_params["event"])
+        output = await _output(request) if event[0] is CheckInKind.FINISH else ""
+        report = _report(request, event, output)
         run = await check_in(identity.principal, state.ingest, state.job_directory, report)
     except AuthenticationFailed as error:
         return _error(401, error.message)

@@ -105,7 +105,7 @@ class IngestWriter:
         if self._task is None:
             raise IngestUnavailable("the ingest writer is not running")
         future: asyncio.Future[RunState] = asyncio.get_running_loop().create_future()
-        await self._queue.put((check_in, future))
+        self._queue.put_nowait((check_in, future))  # unbounded: never waits
         return await future
 
     async def _loop(self) -> None:

@@ -43,7 +43,11 @@ class Report:
     commit_id: str | None = None
 
 
-def finish_status(event: str) -> tuple[CheckInKind, RunStatus | None, int | None]:
+#: What the last part of a check-in URL says: the kind, and for finishes status and exit code.
+Finish = tuple[CheckInKind, RunStatus | None, int | None]
+
+
+def finish_status(event: str) -> Finish:
     """Interpret the last part of `/checkin/<job>/<event>`; raise ValidationFailed if unknown."""
     match event:
         case "start":
