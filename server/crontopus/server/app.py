@@ -228,6 +228,14 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
     """Create the Crontopus ASGI application."""
     state = state or create_state(settings)
     graphql_app = CrontopusGraphQL(state)
+    groups = graphql_app.subscription_groups
+    state.metrics.bind_subscription_groups(groups.group_count)
+    bus_count = getattr(state.broadcaster, "subscriber_count", None)
+    if bus_count is not None:
+        # A group holds one event-bus subscription for all its members: count the members.
+        state.metrics.bind_subscriptions(
+            lambda: max(0, bus_count() - groups.group_count()) + groups.member_count()
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -8,12 +8,15 @@ import strawberry
 
 from crontopus.server.graphql.alerts.types import Incident, IncidentEvent, IncidentEventKind
 from crontopus.server.graphql.context import Info
+from crontopus.server.graphql.groups import SHARED
 from crontopus.server.services.alerts.incidents import INCIDENT_EVENTS
 
 
 @strawberry.type
 class AlertSubscriptions:
-    @strawberry.subscription(description="Incidents as they open, are acknowledged and resolve.")
+    @strawberry.subscription(
+        description="Incidents as they open, are acknowledged and resolve.", metadata=SHARED
+    )
     async def incident_events(self, info: Info) -> AsyncGenerator[list[IncidentEvent], None]:
         principal = info.context.require_principal()
         source = info.context.broadcaster.subscribe(principal.tenant_id, INCIDENT_EVENTS)

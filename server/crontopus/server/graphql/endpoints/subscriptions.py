@@ -10,13 +10,15 @@ import strawberry
 
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.endpoints.types import EndpointEvent
+from crontopus.server.graphql.groups import SHARED
 from crontopus.server.services.endpoints import ENDPOINT_EVENTS, EndpointEventKind
 
 
 @strawberry.type
 class EndpointSubscriptions:
     @strawberry.subscription(
-        description="Endpoints as they enroll, come online, go offline or are revoked."
+        description="Endpoints as they enroll, come online, go offline or are revoked.",
+        metadata=SHARED,
     )
     async def endpoint_events(self, info: Info) -> AsyncGenerator[EndpointEvent, None]:
         principal = info.context.require_principal()

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from crontopus.server.graphql.context import Info
+from crontopus.server.graphql.groups import SHARED
 from crontopus.server.graphql.runs.types import Run, RunEvent, RunEventKind, RunFilter
 from crontopus.server.services.ingest import RUN_EVENTS
 
@@ -27,7 +28,8 @@ def _matches(run: Run, where: RunFilter | None) -> bool:
 @strawberry.type
 class RunSubscriptions:
     @strawberry.subscription(
-        description="Runs starting and finishing, filtered like `runs`; bursts arrive together."
+        description="Runs starting and finishing, filtered like `runs`; bursts arrive together.",
+        metadata=SHARED,
     )
     async def run_events(
         self, info: Info, filter: RunFilter | None = None

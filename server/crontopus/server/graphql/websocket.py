@@ -1,0 +1,112 @@
+"""Strawberry's two WebSocket protocols, with shared subscriptions sent from one encoding.
+
+An operation that `SubscriptionGroups.key_for` accepts joins its group (see `groups.py`) and
+sends each encoded result with its own operation id spliced into the frame: one string
+concatenation and one socket write per subscriber, instead of a GraphQL execution and a JSON
+encoding. Everything else (queries, unshared or unauthenticated subscriptions, errors before
+execution) takes Strawberry's own path, so the protocols behave exactly as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Protocol, cast
+
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+    _OperationStreamClosed,  # raised by the base class when it closed the socket itself
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import CompleteMessage, ErrorMessage
+from strawberry.types.execution import PreExecutionError
+
+from crontopus.server.graphql.context import Context
+from crontopus.server.graphql.groups import SubscriptionGroups
+
+
+class GroupedView(Protocol):
+    """A GraphQL view that keeps the process's subscription groups."""
+
+    subscription_groups: SubscriptionGroups
+
+
+async def _send_text(adapter: object, text: str) -> None:
+    try:
+        await cast(ASGIWebSocketAdapter, adapter).ws.send_text(text)
+    except WebSocketDisconnect as error:
+        raise WebSocketDisconnected from error
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """`graphql-transport-ws`, with shared subscriptions."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        groups = cast(GroupedView, self.view).subscription_groups
+        key = groups.key_for(
+            self.context, operation.query, operation.variables, operation.operation_name
+        )
+        if key is None:
+            await super().run_operation(operation)
+            return
+        head = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":'
+        try:
+            async with contextlib.aclosing(groups.stream(key, self.context)) as deliveries:
+                async for delivery in deliveries:
+                    if isinstance(delivery, PreExecutionError):
+                        await self._handle_pre_execution_error(operation, delivery)
+                        break
+                    if operation.completed:
+                        break
+                    await _send_text(self.websocket, head + delivery + "}")
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except _OperationStreamClosed:
+            return  # a document that cannot run: the base class closed the socket
+        except Exception as error:
+            await self.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+
+
+class GraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """The legacy `graphql-ws` protocol, with shared subscriptions."""
+
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        groups = cast(GroupedView, self.view).subscription_groups
+        key = groups.key_for(self.context, query, variables, operation_name)
+        if key is None:
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+            return
+        head = '{"type":"data","id":' + json.dumps(operation_id) + ',"payload":'
+        try:
+            async with contextlib.aclosing(groups.stream(key, self.context)) as deliveries:
+                async for delivery in deliveries:
+                    if isinstance(delivery, PreExecutionError):
+                        assert delivery.errors
+                        await self.send_message(
+                            ErrorMessage(
+                                type="error", id=operation_id, payload=delivery.errors[0].formatted
+                            )
+                        )
+                        return
+                    await _send_text(self.websocket, head + delivery + "}")
+            await self.send_message(CompleteMessage(type="complete", id=operation_id))
+        except asyncio.CancelledError:
+            await self.send_message(CompleteMessage(type="complete", id=operation_id))
+        finally:
+            # As Strawberry's own path: the id is free again and no longer counts.
+            self.subscriptions.pop(operation_id, None)
+            self.tasks.pop(operation_id, None)
