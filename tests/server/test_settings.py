@@ -92,3 +92,11 @@ def test_alerting_and_observability_settings_are_read_and_checked(tmp_path: Path
         Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_LOG_FORMAT": "xml"})
     with pytest.raises(ConfigurationError, match="CRONTOPUS_ALERT_INTERVAL"):
         Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_ALERT_INTERVAL": "0"})
+
+
+def test_websocket_compression_is_off_unless_turned_on(tmp_path: Path) -> None:
+    assert Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path)}).websocket_compression is False
+    settings = Settings.from_env(
+        {"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_WEBSOCKET_COMPRESSION": "true"}
+    )
+    assert settings.websocket_compression is True

@@ -101,3 +101,11 @@ async def test_the_legacy_graphql_ws_protocol_is_accepted(live_server: LiveServe
         beats = [json.loads(await ws.recv()) for _ in range(2)]
         assert [b["type"] for b in beats] == ["data", "data"]
         assert beats[0]["payload"]["data"]["heartbeat"] < beats[1]["payload"]["data"]["heartbeat"]
+
+
+async def test_websockets_are_not_compressed_unless_compression_is_turned_on(
+    live_server: LiveServer,
+) -> None:
+    # The client offers permessage-deflate, as browsers do; the server declines by default.
+    async with connect(live_server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        assert ws.protocol.extensions == []

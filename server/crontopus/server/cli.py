@@ -108,6 +108,9 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
         log_config=None,  # keep Crontopus's structured handlers (configured in main)
         ws="websockets-sansio",
+        # Compressing is per socket: a thousand subscribers of one shared result would each
+        # deflate the same bytes again (see docs/events.md).
+        ws_per_message_deflate=settings.websocket_compression,
     )
     return 0
 

@@ -70,6 +70,7 @@ class Settings:
     notification_backoff: float = 30.0
     metrics_token: str | None = field(default=None, repr=False)
     log_format: LogFormat = LogFormat.AUTO
+    websocket_compression: bool = False
     limits: Limits = Limits()
 
     @property
@@ -116,6 +117,7 @@ class Settings:
             ),
             metrics_token=env.secret("CRONTOPUS_METRICS_TOKEN") or None,
             log_format=log_format_of(env.text("CRONTOPUS_LOG_FORMAT")),
+            websocket_compression=env.boolean("CRONTOPUS_WEBSOCKET_COMPRESSION", default=False),
             limits=Limits(
                 max_query_depth=env.integer("CRONTOPUS_MAX_QUERY_DEPTH", 12, low=2),
                 max_aliases=env.integer("CRONTOPUS_MAX_ALIASES", 30, low=1),
