@@ -48,7 +48,7 @@ def messages(result: Any) -> list[str]:
     return [error.message for error in result.errors or []]
 
 
-async def test_a_repeated_query_text_is_parsed_and_validated_once() -> None:
+def test_a_repeated_query_text_is_parsed_and_validated_once() -> None:
     cache = DocumentCache(LIMITS)
     schema = strawberry.Schema(query=Query)
     first = cache.document(schema._schema, "{ __typename }")
@@ -57,7 +57,7 @@ async def test_a_repeated_query_text_is_parsed_and_validated_once() -> None:
     assert cache.document.cache_info().misses == 1  # type: ignore[attr-defined]
 
 
-async def test_the_cache_keeps_no_more_texts_than_its_size() -> None:
+def test_the_cache_keeps_no_more_texts_than_its_size() -> None:
     cache = DocumentCache(LIMITS, maxsize=2)
     schema = strawberry.Schema(query=Query)
     for alias in ("a", "b", "c"):
@@ -65,7 +65,7 @@ async def test_the_cache_keeps_no_more_texts_than_its_size() -> None:
     assert cache.document.cache_info().currsize == 2  # type: ignore[attr-defined]
 
 
-async def test_a_text_that_does_not_parse_takes_no_cache_slot() -> None:
+def test_a_text_that_does_not_parse_takes_no_cache_slot() -> None:
     cache = DocumentCache(LIMITS)
     schema = strawberry.Schema(query=Query)
     for text in (SYNTAX_ERROR, TOO_LONG):
