@@ -39,6 +39,7 @@ def serve(data_dir: str, port: int) -> None:
     from crontopus.server.app import create_app
     from crontopus.server.db.migrate import upgrade
     from crontopus.server.observability.logging import RequestIdMiddleware
+    from crontopus.server.serving import prepare_process, uvicorn_options
     from crontopus.server.settings import Settings
 
     settings = Settings.from_env({"CRONTOPUS_DATA_DIR": data_dir})
@@ -64,7 +65,16 @@ def serve(data_dir: str, port: int) -> None:
         ],
         lifespan=crontopus.router.lifespan_context,
     )
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # The process runs as `crontopus-server serve` runs it; the bare route shares it.
+    prepare_process()
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        **uvicorn_options(settings),
+    )
 
 
 def post_json(

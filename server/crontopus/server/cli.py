@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import getpass
 import os
 import sys
@@ -12,9 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crontopus.server.errors import ConfigurationError, ServiceError
-
-# Allocations between young collections for `serve` (CPython's default is 700).
-GC_YOUNG_THRESHOLD = 20_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,6 +94,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from crontopus.server.app import create_app
     from crontopus.server.db.migrate import upgrade
+    from crontopus.server.serving import prepare_process, uvicorn_options
     from crontopus.server.settings import Settings
 
     settings = Settings.from_env()
@@ -105,24 +102,14 @@ def _serve(args: argparse.Namespace) -> int:
         asyncio.run(upgrade(settings.database_url))
     print(f"Crontopus listening on http://{args.host}:{args.port}/graphql", file=sys.stderr)
     app = create_app(settings)
-    # What exists now (modules, the schema, the app) lives as long as the process: keep the
-    # cyclic collector from walking it on every full collection, which under a busy live
-    # stream paused the event loop for ~150 ms every few seconds. A fan-out allocates fast, so
-    # young collections come rarer too (each full one still walks every live connection).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
+    prepare_process()
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        proxy_headers=False,
         log_config=None,  # keep Crontopus's structured handlers (configured in main)
-        ws="websockets-sansio",
-        # Compressing is per socket: a thousand subscribers of one shared result would each
-        # deflate the same bytes again (see docs/events.md).
-        ws_per_message_deflate=settings.websocket_compression,
+        **uvicorn_options(settings),
     )
     return 0
 
