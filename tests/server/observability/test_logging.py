@@ -65,6 +65,7 @@ async def test_a_callers_request_id_is_echoed_and_a_missing_one_is_made(api: Api
     assert len(made.headers["x-request-id"]) == 32
     bogus = await api.client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
     assert bogus.headers["x-request-id"] != "bad id\twith spaces"
+    assert made.headers["x-request-id"] != bogus.headers["x-request-id"]
 
 
 async def test_the_request_id_reaches_graphql_and_its_response(api: Api) -> None:

@@ -143,7 +143,7 @@ async def evaluate_runs(
 ) -> bool:
     """Judge one tenant's runs; return whether any incident opened or resolved."""
     by_job: dict[uuid.UUID, list[RunState]] = defaultdict(list)
-    for run in sorted(runs, key=lambda r: (r.started_at, str(r.id))):
+    for run in sorted(runs, key=lambda r: (r.started_at, r.id)):
         by_job[run.job_id].append(run)
     open_now = await open_incidents_of(session, view.tenant_id, job_ids=list(by_job))
     by_key = {incident.open_key: incident for incident in open_now}
@@ -229,6 +229,10 @@ class _JobJudge:
         self._durations(latest)
 
     def _late_runs(self) -> None:
+        prefix = open_key(AlertRule.MISSED_RUN, self.job_id)
+        # Almost always nothing is missed: skip building two keys per run under a flood.
+        if not any(key and key.startswith(prefix) for key in self.open_by_key):
+            return
         for run in self.runs:
             for target in {run.endpoint_id, None}:
                 incident = self.open_by_key.get(open_key(AlertRule.MISSED_RUN, self.job_id, target))
