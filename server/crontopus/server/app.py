@@ -37,7 +37,7 @@ from crontopus.server.observability.logging import RequestIdMiddleware
 from crontopus.server.observability.logging import request_id_of as _request_id_of
 from crontopus.server.observability.metrics import Metrics
 from crontopus.server.observability.routes import metrics as metrics_route
-from crontopus.server.routes.checkin import checkin
+from crontopus.server.routes.checkin import CheckInEndpoint
 from crontopus.server.routes.console import BrowserRedirect, console_routes
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.throttle import LoginThrottle, MemoryLoginThrottle
@@ -249,7 +249,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
     # The router tries routes in order: the busiest paths come first.
     routes: list[BaseRoute] = [
         Route("/graphql", BrowserRedirect(graphql_app), methods=["GET", "POST"]),
-        Route("/checkin/{job_id}/{event}", checkin, methods=["POST"]),
+        Route("/checkin/{job_id}/{event}", CheckInEndpoint(), methods=["POST"]),
         WebSocketRoute("/graphql", graphql_app),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from crontopus.server.app import AppState
+from crontopus.server.app import AppState, create_app
 from crontopus.server.db.models import JobHealthHour, Run
+from crontopus.server.settings import Settings
 from tests.server.conftest import Api, Persona
 
 CREATE_JOB = """
@@ -153,3 +154,38 @@ async def test_runs_of_another_tenant_are_invisible(api: Api, alice: Persona, bo
         "query($id: UUID!) { run(id: $id) { id } }", {"id": rid}, bob.access_token
     )
     assert one["run"] is None
+
+
+async def test_a_client_that_disconnects_mid_body_is_answered_and_nothing_is_stored(
+    api: Api, alice: Persona, state: AppState, settings: Settings
+) -> None:
+    job_id, token = await setup(api, alice)
+    path = f"/checkin/{job_id}/success"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": f"rid={uuid.uuid4()}".encode(),
+        "headers": [(b"authorization", f"Bearer {token}".encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    part: dict[str, Any] = {"type": "http.request", "body": b"half of the out", "more_body": True}
+    messages = iter([part, {"type": "http.disconnect"}])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await create_app(settings, state)(scope, receive, send)
+    assert sent[0]["status"] == 400
+    async with state.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Run)) == 0
