@@ -67,6 +67,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except _OperationStreamClosed:
             return  # a document that cannot run: the base class closed the socket
+        except WebSocketDisconnected:
+            # The subscriber went away mid-send: nothing to answer and nothing to log.
+            self.operations.pop(operation.id, None)
+            return
         except Exception as error:
             await self.handle_task_exception(error)
             with contextlib.suppress(Exception):
@@ -106,6 +110,8 @@ class GraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self.send_message(CompleteMessage(type="complete", id=operation_id))
         except asyncio.CancelledError:
             await self.send_message(CompleteMessage(type="complete", id=operation_id))
+        except WebSocketDisconnected:
+            pass  # the subscriber went away mid-send: nothing to answer and nothing to log
         finally:
             # As Strawberry's own path: the id is free again and no longer counts.
             self.subscriptions.pop(operation_id, None)
