@@ -15,10 +15,12 @@ from sqlalchemy import select
 
 from crontopus.core.enums import RunStatus
 from crontopus.server.app import AppState
+from crontopus.server.db.engine import create_engine, create_session_factory
 from crontopus.server.db.models import JobHealthDay, JobHealthHour, Run, Tenant
 from crontopus.server.services.checkins import CheckIn, CheckInKind, RunState, merge, new_run
 from crontopus.server.services.run_store import RunStore, SessionRunStore, create_run_store
 from crontopus.server.services.sqlite_run_store import SqliteRunStore
+from crontopus.server.settings import Settings
 
 JOB, ENDPOINT = uuid.uuid4(), uuid.uuid4()
 # Whole seconds on purpose: SQLite text must still carry ".000000" to sort as time.
@@ -167,3 +169,27 @@ async def test_pruning_keeps_each_jobs_newest_runs(
         others = (await session.scalars(select(Run).where(Run.job_id == other_job))).all()
     assert sorted(kept) == starts[-10:]
     assert len(others) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_start_and_finish_stored_at_once_by_two_servers_make_one_finished_run(
+    state: AppState, tenant: uuid.UUID, settings: Settings
+) -> None:
+    # A second engine stands for a second server process sharing the database.
+    other_engine = create_engine(settings.database_url)
+    other = SessionRunStore(create_session_factory(other_engine))
+    here = SessionRunStore(state.session)
+    runs = [uuid.uuid4() for _ in range(200)]
+    try:
+        for chunk in range(0, len(runs), 20):
+            batch = runs[chunk : chunk + 20]
+            await asyncio.gather(
+                here.store([start(tenant, run) for run in batch]),
+                other.store([finish(tenant, run) for run in reversed(batch)]),
+            )
+    finally:
+        await other_engine.dispose()
+    async with state.session() as session:
+        statuses = (await session.scalars(select(Run.status))).all()
+    assert len(statuses) == len(runs)
+    assert set(statuses) == {RunStatus.FAILURE}

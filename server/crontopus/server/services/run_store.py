@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -92,17 +92,34 @@ class SessionRunStore:
                 await session.execute(UPDATE_RUN, params)
             for rollup, rows in zip(ROLLUPS, rollup_rows(merged.finished), strict=True):
                 if rows:
+                    # Counter rows are locked in key order, as by every other batch.
+                    rows.sort(
+                        key=lambda row: (row["tenant_id"], row[rollup.owner], row[rollup.bucket])
+                    )
                     await session.execute(rollup_upsert(dialect, rollup), rows)
         return merged
 
 
+# Transaction-scoped advisory locks on a batch's runs, taken in the order given (sorted).
+_LOCK_RUNS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
+
+
+def _lock_key(key: RunKey) -> int:
+    """A 64-bit advisory lock key per run (a collision only makes two batches take turns)."""
+    return int.from_bytes((key[0].int ^ key[1].int).to_bytes(16, "big")[:8], "big", signed=True)
+
+
 async def _load(session: AsyncSession, keys: Sequence[RunKey]) -> dict[RunKey, RunState]:
     lock = session.get_bind().dialect.name == "postgresql"
+    if lock:
+        # Another server process may be merging the same runs right now, or inserting one
+        # this batch has not seen yet (FOR UPDATE cannot lock a row that does not exist):
+        # take turns per run, always in the same order so two batches never deadlock.
+        await session.execute(_LOCK_RUNS, {"keys": sorted({_lock_key(key) for key in keys})})
     result = {}
     for tenant_id, ids in keys_by_tenant(keys).items():
         query = select(*RUNS.c).where(RUNS.c.tenant_id == tenant_id, RUNS.c.id.in_(ids))
         if lock:
-            # Another server process may be merging the same run right now: take turns.
             query = query.with_for_update()
         for row in await session.execute(query):
             result[(row.tenant_id, row.id)] = RunState(**row._mapping)
