@@ -212,10 +212,15 @@ def main() -> None:
     stored = after - before
     print(f"bare Starlette POST+JSON        : {bare:9.0f} requests/s")
     database = "SQLite" if args.database_url is None else "PostgreSQL"
-    print(f"HTTP check-ins (durable, {database:10}): {rate:9.0f} check-ins/s   target >= 10000 "
-          f"(SQLite): {'met' if rate >= 10_000 else 'MISSED'}")  # fmt: skip
+    sqlite = args.database_url is None
+
+    def verdict(met: bool) -> str:
+        return ("met" if met else "MISSED") if sqlite else "n/a (the targets are for SQLite)"
+
+    print(f"HTTP check-ins (durable, {database}): {rate:9.0f} check-ins/s   target >= 10000: "
+          f"{verdict(rate >= 10_000)}")  # fmt: skip
     print(f"ratio to bare                   : {rate / bare:9.3f}     target >= 0.35: "
-          f"{'met' if rate / bare >= 0.35 else 'MISSED'}")  # fmt: skip
+          f"{verdict(rate / bare >= 0.35)}")  # fmt: skip
     print(f"GraphQL checkIn                 : {gql:9.0f} check-ins/s")
     print(f"runs stored / answered requests : {stored} / {sent} (stored >= answered: in-flight"
           f" requests at wrk's deadline are stored too)")  # fmt: skip
