@@ -27,7 +27,7 @@ import time
 
 import httpx
 import sqlalchemy
-from loopback import free_port, wait_healthy, wrk
+from loopback import free_port, run_server, wait_healthy, wrk
 
 PASSWORD = "load-test-secret-42"
 
@@ -50,7 +50,6 @@ end
 
 def serve(data_dir: str, port: int, database_url: str | None) -> None:
     """Child process: Crontopus plus a bare JSON route, under uvicorn."""
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.requests import Request
@@ -60,7 +59,6 @@ def serve(data_dir: str, port: int, database_url: str | None) -> None:
     from crontopus.server.app import create_app
     from crontopus.server.db.migrate import upgrade
     from crontopus.server.observability.logging import RequestIdMiddleware
-    from crontopus.server.serving import prepare_process, uvicorn_options
     from crontopus.server.settings import Settings
 
     env = {"CRONTOPUS_DATA_DIR": data_dir}
@@ -92,15 +90,7 @@ def serve(data_dir: str, port: int, database_url: str | None) -> None:
         lifespan=crontopus.router.lifespan_context,
     )
     # The process runs as `crontopus-server serve` runs it; the bare route shares it.
-    prepare_process()
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        **uvicorn_options(settings),
-    )
+    run_server(app, settings, port)
 
 
 def checkins(

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Mapping
 
 import httpx
-from loopback import free_port, wait_healthy, wrk
+from loopback import free_port, run_server, wait_healthy, wrk
 
 PASSWORD = "load-test-secret-42"
 ME_QUERY = "query Me { me { user { username } tenant { slug } role } }"
@@ -29,7 +29,6 @@ ME_QUERY = "query Me { me { user { username } tenant { slug } role } }"
 
 def serve(data_dir: str, port: int) -> None:
     """Child process: the Crontopus app plus a bare JSON route, under uvicorn."""
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.requests import Request
@@ -39,7 +38,6 @@ def serve(data_dir: str, port: int) -> None:
     from crontopus.server.app import create_app
     from crontopus.server.db.migrate import upgrade
     from crontopus.server.observability.logging import RequestIdMiddleware
-    from crontopus.server.serving import prepare_process, uvicorn_options
     from crontopus.server.settings import Settings
 
     settings = Settings.from_env({"CRONTOPUS_DATA_DIR": data_dir})
@@ -66,15 +64,7 @@ def serve(data_dir: str, port: int) -> None:
         lifespan=crontopus.router.lifespan_context,
     )
     # The process runs as `crontopus-server serve` runs it; the bare route shares it.
-    prepare_process()
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        **uvicorn_options(settings),
-    )
+    run_server(app, settings, port)
 
 
 def post_json(

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from typing import Any
 
 import httpx
 
@@ -30,6 +31,23 @@ def wait_healthy(url: str, seconds: float = 30) -> None:
         except httpx.TransportError:
             time.sleep(0.2)
     raise SystemExit(f"the server at {url} did not start within {seconds:.0f} s")
+
+
+def run_server(app: Any, settings: Any, port: int) -> None:
+    """Serve `app` on 127.0.0.1:`port` the way `crontopus-server serve` runs (blocks)."""
+    import uvicorn
+
+    from crontopus.server.serving import prepare_process, uvicorn_options
+
+    prepare_process()
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        **uvicorn_options(settings),
+    )
 
 
 def wrk(url: str, lua: str, seconds: int, connections: int) -> tuple[float, int]:

@@ -283,6 +283,18 @@ class LiveServer:
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/graphql"
 
+    async def register(self, username: str) -> str:
+        """Register a user (and their tenant) over HTTP; return their access token."""
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            response = await client.post(
+                "/graphql",
+                json={"query": REGISTER, "variables": {
+                    "username": username, "email": f"{username}@example.com",
+                    "password": PASSWORD}},
+            )  # fmt: skip
+        token: str = response.json()["data"]["register"]["accessToken"]
+        return token
+
 
 def free_port() -> int:
     with socket.socket() as sock:

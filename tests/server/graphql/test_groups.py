@@ -21,21 +21,10 @@ from crontopus.server.graphql.groups import SubscriptionGroups
 from crontopus.server.graphql.schema import create_schema
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
 from crontopus.server.services.ingest import RUN_EVENTS
-from tests.server.conftest import PASSWORD, REGISTER, LiveServer
+from tests.server.conftest import LiveServer
 
 RUN_EVENTS_QUERY = "subscription($f: RunFilter) { runEvents(filter: $f) { kind run { id jobId } } }"
 SAMPLES = ("crontopus_subscription_groups", "crontopus_subscriptions_active")
-
-
-async def _register(server: LiveServer, username: str) -> str:
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        response = await client.post(
-            "/graphql",
-            json={"query": REGISTER, "variables": {
-                "username": username, "email": f"{username}@example.com", "password": PASSWORD}},
-        )  # fmt: skip
-    token: str = response.json()["data"]["register"]["accessToken"]
-    return token
 
 
 async def _check_in(server: LiveServer, token: str, job_id: str) -> str:
@@ -125,7 +114,7 @@ async def subscription(
 async def test_subscribers_of_one_tenant_with_the_same_document_share_one_execution(
     live_server: LiveServer,
 ) -> None:
-    alice = await _register(live_server, "alice")
+    alice = await live_server.register("alice")
     async with (
         subscription(live_server, alice) as first,
         subscription(live_server, alice) as second,
@@ -143,7 +132,7 @@ async def test_subscribers_of_one_tenant_with_the_same_document_share_one_execut
 async def test_other_tenants_and_other_arguments_get_executions_of_their_own(
     live_server: LiveServer,
 ) -> None:
-    alice, bob = await _register(live_server, "alice"), await _register(live_server, "bob")
+    alice, bob = await live_server.register("alice"), await live_server.register("bob")
     watched, other = str(uuid.uuid4()), str(uuid.uuid4())
     async with (
         subscription(live_server, alice, {"f": {"jobId": watched}}) as alice_watched,
@@ -161,7 +150,7 @@ async def test_other_tenants_and_other_arguments_get_executions_of_their_own(
 async def test_both_websocket_protocols_share_an_execution_with_their_own_operation_ids(
     live_server: LiveServer,
 ) -> None:
-    alice = await _register(live_server, "alice")
+    alice = await live_server.register("alice")
     async with (
         subscription(live_server, alice, operation_id="new") as modern,
         subscription(live_server, alice, protocol="graphql-ws", operation_id="old") as legacy,
@@ -175,7 +164,7 @@ async def test_both_websocket_protocols_share_an_execution_with_their_own_operat
 async def test_the_stream_goes_on_for_the_others_when_the_first_subscriber_leaves(
     live_server: LiveServer,
 ) -> None:
-    alice = await _register(live_server, "alice")
+    alice = await live_server.register("alice")
     async with subscription(live_server, alice) as second:
         async with subscription(live_server, alice) as first:
             await _wait_for_gauges(live_server, groups=1, subscribers=2)
@@ -189,7 +178,7 @@ async def test_the_stream_goes_on_for_the_others_when_the_first_subscriber_leave
 async def test_an_unauthenticated_subscriber_is_refused_and_joins_no_group(
     live_server: LiveServer,
 ) -> None:
-    alice = await _register(live_server, "alice")
+    alice = await live_server.register("alice")
     async with subscription(live_server, alice):
         await _wait_for_gauges(live_server, groups=1, subscribers=1)
         async with subscription(live_server, None) as anonymous:
@@ -203,7 +192,7 @@ async def test_an_unauthenticated_subscriber_is_refused_and_joins_no_group(
 async def test_an_invalid_selection_of_a_shared_field_is_refused_to_each_subscriber(
     live_server: LiveServer, protocol: str
 ) -> None:
-    alice = await _register(live_server, "alice")
+    alice = await live_server.register("alice")
     query = "subscription { runEvents { nope } }"
     async with (
         subscription(live_server, alice, query=query, protocol=protocol) as first,

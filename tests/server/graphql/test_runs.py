@@ -20,7 +20,7 @@ from crontopus.server.db.models import Role, Run
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
 from crontopus.server.services.checkins import CheckInKind
 from crontopus.server.services.runs import Report, check_in
-from tests.server.conftest import PASSWORD, REGISTER, Api, LiveServer, Persona
+from tests.server.conftest import Api, LiveServer, Persona
 
 CREATE_JOB = """
 mutation($name: String!, $ns: String!) {
@@ -228,21 +228,10 @@ async def test_dashboard_totals(api: Api, alice: Persona, state: AppState) -> No
     }
 
 
-async def _register(server: LiveServer, username: str) -> str:
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        response = await client.post(
-            "/graphql",
-            json={"query": REGISTER, "variables": {
-                "username": username, "email": f"{username}@example.com", "password": PASSWORD}},
-        )  # fmt: skip
-    token: str = response.json()["data"]["register"]["accessToken"]
-    return token
-
-
 async def test_run_events_reach_a_websocket_subscriber_of_the_same_tenant_only(
     live_server: LiveServer,
 ) -> None:
-    alice, bob = await _register(live_server, "alice"), await _register(live_server, "bob")
+    alice, bob = await live_server.register("alice"), await live_server.register("bob")
     async with httpx.AsyncClient(base_url=live_server.url) as client:
         created = await client.post(
             "/graphql",
