@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -88,6 +88,15 @@ def page_size(first: int, maximum: int) -> int:
             extensions={"code": "BAD_USER_INPUT"},
         )
     return first
+
+
+def time_key(moment: str) -> Callable[[Any], tuple[str, str]]:
+    """The cursor key of rows paged by (`moment`, id), as `db.keyset.newest_first` pages them."""
+
+    def key(row: Any) -> tuple[str, str]:
+        return getattr(row, moment).isoformat(), str(row.id)
+
+    return key
 
 
 def build_connection(

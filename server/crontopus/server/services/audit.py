@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crontopus.server.db.keyset import newest_first
 from crontopus.server.db.models import AuditEvent, Role
 from crontopus.server.security.principal import Principal
 
@@ -43,7 +44,5 @@ async def list_audit_events(
     """Return up to `first` + 1 events, newest first, after a keyset cursor."""
     principal.require_role(Role.ADMIN, "Reading the audit log")
     query = select(AuditEvent).where(AuditEvent.tenant_id == principal.tenant_id)
-    if after is not None:
-        query = query.where(tuple_(AuditEvent.created_at, AuditEvent.id) < tuple_(*after))
-    query = query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(first + 1)
+    query = newest_first(query, AuditEvent.created_at, AuditEvent.id, first, after)
     return (await session.scalars(query)).all()

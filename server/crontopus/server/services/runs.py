@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.core.enums import RunStatus
+from crontopus.server.db.keyset import newest_first
 from crontopus.server.db.models import Role, Run
 from crontopus.server.errors import FieldProblem, NotFound, PermissionDenied, ValidationFailed
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
@@ -151,9 +152,7 @@ async def list_runs(
         query = query.where(Run.started_at >= where.since)
     if where.until is not None:
         query = query.where(Run.started_at < where.until)
-    if after is not None:
-        query = query.where(tuple_(Run.started_at, Run.id) < tuple_(*after))
-    query = query.order_by(Run.started_at.desc(), Run.id.desc()).limit(first + 1)
+    query = newest_first(query, Run.started_at, Run.id, first, after)
     return (await session.scalars(query)).all()
 
 

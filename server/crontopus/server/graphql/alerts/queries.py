@@ -23,6 +23,7 @@ from crontopus.server.graphql.pagination import (
     build_connection,
     decode_time_cursor,
     page_size,
+    time_key,
 )
 from crontopus.server.services.alerts import channel_admin, incident_log, quiet_admin
 
@@ -56,9 +57,7 @@ class AlertQueries:
             rows = await incident_log.list_incidents(
                 session, principal, to_filter(filter), first, decode_time_cursor(after)
             )
-        return build_connection(
-            rows, first, Incident.from_model, lambda r: (r.opened_at.isoformat(), str(r.id))
-        )
+        return build_connection(rows, first, Incident.from_model, time_key("opened_at"))
 
     @strawberry.field(description="One incident.")
     async def incident(self, info: Info, id: uuid.UUID) -> Incident | None:
@@ -87,7 +86,7 @@ class AlertQueries:
             rows,
             first,
             NotificationDelivery.from_model,
-            lambda r: (r.created_at.isoformat(), str(r.id)),
+            time_key("created_at"),
         )
 
     @strawberry.field(description="The tenant's notification channels, by name.")

@@ -13,6 +13,7 @@ from crontopus.server.graphql.pagination import (
     build_connection,
     decode_time_cursor,
     page_size,
+    time_key,
 )
 from crontopus.server.services.audit import list_audit_events
 
@@ -30,6 +31,4 @@ class AuditQueries:
                 rows = await list_audit_events(session, principal, first, decode_time_cursor(after))
             except PermissionDenied as error:
                 raise GraphQLError(error.message, extensions={"code": "FORBIDDEN"}) from None
-        return build_connection(
-            rows, first, AuditEvent.from_model, lambda e: (e.created_at.isoformat(), str(e.id))
-        )
+        return build_connection(rows, first, AuditEvent.from_model, time_key("created_at"))

@@ -13,6 +13,7 @@ from crontopus.server.graphql.pagination import (
     build_connection,
     decode_time_cursor,
     page_size,
+    time_key,
 )
 from crontopus.server.graphql.runs.types import Run, RunFilter
 from crontopus.server.services import runs
@@ -48,9 +49,7 @@ class RunQueries:
             rows = await runs.list_runs(
                 session, principal, to_filter(filter), first, decode_time_cursor(after)
             )
-        return build_connection(
-            rows, first, Run.from_model, lambda r: (r.started_at.isoformat(), str(r.id))
-        )
+        return build_connection(rows, first, Run.from_model, time_key("started_at"))
 
     @strawberry.field(description="One run with its output tail.")
     async def run(self, info: Info, id: uuid.UUID) -> Run | None:

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crontopus.server.db.keyset import newest_first
 from crontopus.server.db.models import (
     AlertRule,
     Incident,
@@ -65,9 +66,7 @@ async def list_incidents(
         query = query.where(Incident.endpoint_id == where.endpoint_id)
     if where.since is not None:
         query = query.where(Incident.opened_at >= where.since)
-    if after is not None:
-        query = query.where(tuple_(Incident.opened_at, Incident.id) < tuple_(*after))
-    query = query.order_by(Incident.opened_at.desc(), Incident.id.desc()).limit(first + 1)
+    query = newest_first(query, Incident.opened_at, Incident.id, first, after)
     return (await session.scalars(query)).all()
 
 
@@ -127,7 +126,5 @@ async def list_deliveries(
     query = select(Notification).where(Notification.tenant_id == principal.tenant_id)
     if incident_id is not None:
         query = query.where(Notification.incident_id == incident_id)
-    if after is not None:
-        query = query.where(tuple_(Notification.created_at, Notification.id) < tuple_(*after))
-    query = query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(first + 1)
+    query = newest_first(query, Notification.created_at, Notification.id, first, after)
     return (await session.scalars(query)).all()
