@@ -42,6 +42,7 @@ def create_run_store(engine: AsyncEngine, session: SessionFactory) -> RunStore:
     """The fastest store that is correct for `engine`'s database."""
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        # Imported here: the SQLite store compiles its SQL from this module's statements.
         from crontopus.server.services.sqlite_run_store import SqliteRunStore
 
         return SqliteRunStore(database)
