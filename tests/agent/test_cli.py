@@ -71,13 +71,73 @@ def test_drivers_convert_prints_the_native_form(tmp_path: Path) -> None:
     assert document["native"]
 
 
-def test_drivers_convert_exits_3_with_the_refusal(tmp_path: Path) -> None:
-    result = agent(
-        "--state-dir", str(tmp_path), "drivers", "convert", "cron", "--schedule", "5/15 * * * *",
-        "--json",
+@pytest.mark.parametrize("driver", ["cron", "systemd", "taskscheduler"])
+def test_drivers_convert_exits_2_with_json_for_an_invalid_schedule_whatever_the_driver(
+    tmp_path: Path, driver: str
+) -> None:
+    for schedule in ("0 2 * * * *", "5/15 * * * *"):
+        result = agent(
+            "--state-dir", str(tmp_path), "drivers", "convert", driver, "--schedule", schedule,
+            "--json",
+        )  # fmt: skip
+        assert result.returncode == 2, (schedule, result.stderr)
+        assert json.loads(result.stdout)["error"].startswith(f'--schedule: "{schedule}" is not')
+    zone = agent(
+        "--state-dir", str(tmp_path), "drivers", "convert", driver, "--schedule", "0 2 * * *",
+        "--timezone", "Mars/Olympus", "--json",
     )  # fmt: skip
-    assert result.returncode == 3
-    assert "5/15" in json.loads(result.stdout)["error"]
+    assert zone.returncode == 2
+    assert json.loads(zone.stdout)["error"].startswith('--timezone: unknown time zone "Mars/')
+
+
+@pytest.mark.parametrize("driver", ["cron", "systemd", "taskscheduler"])
+def test_drivers_convert_exits_3_with_json_for_a_refusal_whatever_the_driver(
+    tmp_path: Path, driver: str
+) -> None:
+    # Valid cron in a zone with a daylight-saving change at 02:30 (and not the machine's zone):
+    # each built-in driver refuses it for its own reason, always as exit 3.
+    options = {
+        "CRONTOPUS_AGENT_DRIVER": "cron",
+        "CRONTOPUS_AGENT_DRIVER_OPTIONS": "cron_tz=no,machine_zone=Etc/UTC",
+    }
+    result = agent(
+        "--state-dir", str(tmp_path), "drivers", "convert", driver, "--schedule", "30 2 * * *",
+        "--timezone", "Europe/Berlin", "--json",
+        env={**options, "TZ": "UTC"},
+    )  # fmt: skip
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Europe/Berlin" in json.loads(result.stdout)["error"]
+    plain = agent(
+        "--state-dir", str(tmp_path), "drivers", "convert", driver, "--schedule", "30 2 * * *",
+        "--timezone", "Europe/Berlin", env={**options, "TZ": "UTC"},
+    )  # fmt: skip
+    assert (plain.returncode, plain.stdout) == (3, "")
+    assert plain.stderr.startswith("crontopus-agent drivers convert: ")
+
+
+def test_drivers_convert_prints_words_not_python_values(tmp_path: Path) -> None:
+    result = agent(
+        "--state-dir", str(tmp_path), "drivers", "convert", "cron", "--schedule", "0 2 * * *",
+        "--timezone", "UTC",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["line: 0 2 * * *", "environment: none"]
+
+
+def test_a_reader_closing_the_pipe_early_ends_the_agent_quietly(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [AGENT, "--state-dir", str(tmp_path), "drivers", "convert", "taskscheduler",
+         "--schedule", "0 2 * * *", "--timezone", "UTC"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()  # as `| head` does once it has its lines
+    with process.stderr:
+        stderr = process.stderr.read()
+    assert process.wait(timeout=30) == 0
+    assert stderr == b""
 
 
 def test_drivers_convert_names_the_installed_drivers_for_an_unknown_one(tmp_path: Path) -> None:
@@ -119,6 +179,9 @@ def test_sync_without_once_points_at_the_daemon(state: StateDir) -> None:
     result = agent("--state-dir", str(state.root), "sync")
     assert result.returncode == 2
     assert "crontopus-agent run" in result.stderr
+    dry = agent("--state-dir", str(state.root), "sync", "--dry-run")
+    assert dry.returncode == 2
+    assert "pass --once to sync once (with --dry-run to only print the plan)" in dry.stderr
 
 
 def test_sync_once_applies_and_dry_run_only_prints(
@@ -127,7 +190,7 @@ def test_sync_once_applies_and_dry_run_only_prints(
     job_id, path, text = manifest("backup")
     job_repo.commit({path: text})
 
-    dry = agent("--state-dir", str(state.root), "sync", "--dry-run")
+    dry = agent("--state-dir", str(state.root), "sync", "--once", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert f"+ add     {job_id}" in dry.stdout
     assert crontab.read_bytes() == FOREIGN_CRONTAB
@@ -152,6 +215,9 @@ def test_status_shows_the_last_sync_and_the_spool(
     assert info["installedJobs"] == 1
     assert info["spooledCheckIns"] == 0
     assert info["enrolled"] is True
+    words = agent("--state-dir", str(state.root), "status").stdout.splitlines()
+    assert "enrolled: yes" in words
+    assert not any(("True" in line or "[]" in line or "None" in line) for line in words)
 
 
 def test_sync_without_enrollment_says_to_enroll(tmp_path: Path) -> None:
@@ -165,7 +231,7 @@ def test_enroll_refuses_a_bad_label_before_calling_the_server(tmp_path: Path) ->
         "--state-dir", str(tmp_path), "enroll", "--server", "http://127.0.0.1:9",
         "--token", "cten_x", "--label", "noequals",
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "--label: 'noequals' is not key=value" in result.stderr
 
 

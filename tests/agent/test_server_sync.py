@@ -56,6 +56,8 @@ def enroll(server: Server, access: str, state: Path, crontab: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     config = state / "config.yaml"
+    # The server's interval is written even when it is the default, as docs/agent.md shows.
+    assert "\nheartbeat_interval: 30.0\n" in config.read_text()
     config.write_text(
         config.read_text()
         + f"driver_options:\n  crontab_file: {crontab}\n  machine_zone: UTC\n  cron_tz: 'no'\n"

@@ -51,7 +51,7 @@ def test_it_creates_a_job_from_flags_and_prints_its_id(logged_in: Cli) -> None:
 def test_it_refuses_a_bad_schedule_locally_naming_the_flag_and_the_fix(logged_in: Cli) -> None:
     result = logged_in("jobs", "create", "--name", "x", "--schedule", "5/15 * * * *",
                        "--command", "/bin/true")  # fmt: skip
-    assert result.code == 1
+    assert result.code == 2
     assert (
         '--schedule (spec.schedule): "5/15 * * * *" is not valid cron '
         '(a step needs a range or *: use "5-59/15")'
@@ -160,11 +160,21 @@ def test_show_of_a_missing_job_is_a_user_error(logged_in: Cli) -> None:
 
 def test_delete_removes_the_job(logged_in: Cli) -> None:
     job_id = create(logged_in, "doomed")
-    result = logged_in("jobs", "delete", job_id, "--json")
+    result = logged_in("jobs", "delete", job_id, "--yes", "--json")
     assert result.code == 0, result.err
     assert result.json() == {"id": job_id, "name": "doomed", "namespace": "default",
                              "path": "default/doomed.yaml"}  # fmt: skip
     assert logged_in("jobs", "show", job_id).code == 1
+
+
+def test_delete_without_a_terminal_refuses_unless_told_yes(logged_in: Cli) -> None:
+    create(logged_in, "guarded")
+    refused = logged_in("jobs", "delete", "default/guarded")
+    assert refused.code == 2
+    assert "pass --yes to delete the job without asking (nothing was changed)" in refused.err
+    assert logged_in("jobs", "show", "default/guarded").code == 0
+    assert logged_in("jobs", "delete", "default/guarded", "--yes").code == 0
+    assert logged_in("jobs", "show", "default/guarded").code == 1
 
 
 def test_delete_asks_on_a_terminal_and_keeps_the_job_when_told_no(logged_in: Cli) -> None:

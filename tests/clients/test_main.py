@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+from crontopus.core.manifest import manifest_problems
 from tests.clients.conftest import Cli
 
 COMMAND = Path(sys.executable).parent / "crontopus"
@@ -64,3 +66,42 @@ def test_help_imports_none_of_the_heavy_modules() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_a_value_starting_with_a_dash_gets_a_hint_to_attach_it(cli: Cli) -> None:
+    result = cli("jobs", "create", "--name", "x", "--schedule", "0 2 * * *",
+                 "--command", "/bin/true", "--arg", "--full")  # fmt: skip
+    assert result.code == 2
+    assert result.err.splitlines()[-2:] == [
+        "crontopus jobs create: error: argument --arg: expected one argument",
+        "crontopus: hint: a value starting with '-' must be attached to its flag: "
+        "write --arg=--full",
+    ]
+
+
+def test_every_bad_flag_value_is_a_usage_error(cli: Cli) -> None:
+    label = cli("jobs", "list", "--label", "team", "--server", "http://127.0.0.1:9")
+    assert (label.code, label.err) == (
+        2,
+        "crontopus: error: --label: 'team' is not KEY=VALUE (e.g. --label team=platform)\n",
+    )
+    env = cli("jobs", "create", "--name", "x", "--schedule", "0 2 * * *", "--command", "/bin/true",
+              "--env", "PGHOST", "--server", "http://127.0.0.1:9")  # fmt: skip
+    assert env.code == 2
+    count = cli("schedule", "next", "@daily", "--count", "zero")
+    assert count.code == 2
+
+
+def test_new_id_prints_a_fresh_uuid_the_validator_accepts(cli: Cli) -> None:
+    first, second = cli("jobs", "new-id"), cli("jobs", "new-id")
+    assert first.code == second.code == 0
+    assert first.out != second.out
+    job_id = uuid.UUID(first.out.strip())
+    assert job_id.version == 4
+    text = (
+        f"apiVersion: crontopus.io/v1\nkind: Job\nmetadata:\n  id: {job_id}\n  name: a\n"
+        '  namespace: default\nspec:\n  schedule: "0 2 * * *"\n  command: /bin/true\n'
+    )
+    assert manifest_problems(text) == []
+    (missing,) = manifest_problems(text.replace(f"  id: {job_id}\n", ""))
+    assert 'e.g. the output of "crontopus jobs new-id"' in missing.message

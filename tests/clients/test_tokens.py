@@ -41,3 +41,12 @@ def test_revoke_wants_the_id_not_the_secret(logged_in: Cli) -> None:
     result = logged_in("tokens", "revoke", "ctp_secret")
     assert result.code == 2
     assert "is not a token id" in result.err
+
+
+def test_the_state_column_speaks_one_casing_for_live_and_revoked_tokens(logged_in: Cli) -> None:
+    logged_in("tokens", "create", "kept")
+    doomed = logged_in("tokens", "create", "doomed", "--json").json()["token"]["id"]
+    assert logged_in("tokens", "revoke", doomed).code == 0
+    rows = [line.split() for line in logged_in("tokens", "list").out.splitlines()[1:]]
+    states = {row[1]: row[-1] for row in rows}
+    assert states == {"kept": "active", "doomed": "revoked"}

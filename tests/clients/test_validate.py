@@ -3,7 +3,9 @@ and the pre-commit hook that runs it."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -27,6 +29,7 @@ def manifest(name: str = "db-dump", namespace: str = "backup", schedule: str = "
 @pytest.fixture
 def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A jobs repository checkout as the working directory (as pre-commit runs hooks)."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / "backup").mkdir()
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -65,6 +68,39 @@ def test_a_file_in_the_wrong_place_is_refused_like_a_push(cli: Cli, repository: 
     assert "ops/db-dump.yaml: metadata.namespace:" in result.err
 
 
+def test_paths_are_judged_relative_to_the_repository_root_wherever_it_runs(
+    cli: Cli, repository: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Path("default").mkdir()
+    Path("default/report.yaml").write_text(manifest("report", "default"))
+    from_root = cli("jobs", "validate", "default/report.yaml")
+    absolute = cli("jobs", "validate", str(repository / "default" / "report.yaml"))
+    monkeypatch.chdir(repository / "default")
+    from_inside = cli("jobs", "validate", "./report.yaml")
+    monkeypatch.chdir(repository.parent)
+    from_above = cli("jobs", "validate", os.path.join(repository.name, "default", "report.yaml"))
+    assert [r.code for r in (from_root, absolute, from_inside, from_above)] == [0, 0, 0, 0]
+    Path(repository / "default" / "report.yaml").write_text(manifest("report", "backup"))
+    monkeypatch.chdir(repository / "default")
+    refused = cli("jobs", "validate", "report.yaml")
+    assert refused.code == 1
+    assert 'default/report.yaml: metadata.namespace: "backup" does not match' in refused.err
+
+
+def test_a_misplaced_file_is_reported_together_with_its_other_problems(
+    cli: Cli, repository: Path
+) -> None:
+    Path("backup/other-name.yaml").write_text(manifest(schedule="5/15 * * * *"))
+    result = cli("jobs", "validate", "backup/other-name.yaml")
+    assert result.code == 1
+    assert result.err.splitlines()[:2] == [
+        'backup/other-name.yaml: spec.schedule: "5/15 * * * *" is not valid cron '
+        '(a step needs a range or *: use "5-59/15")',
+        'backup/other-name.yaml: metadata.name: a job named "db-dump" in namespace "backup" '
+        'belongs in "backup/db-dump.yaml": move the file or change the name',
+    ]
+
+
 def test_two_files_with_one_id_are_refused(cli: Cli, repository: Path) -> None:
     first = manifest()
     job_id = re.search(r"id: (\S+)", first)
@@ -91,6 +127,10 @@ def test_files_outside_a_repository_layout_are_checked_for_content_only(
     loose = tmp_path / "anywhere.yaml"
     loose.write_text(manifest())
     assert cli("jobs", "validate", str(loose)).code == 0
+    # Outside a Git work tree no directory is a namespace: only the content is judged.
+    (tmp_path / "mf").mkdir()
+    (tmp_path / "mf" / "db-dump.yaml").write_text(manifest())
+    assert cli("jobs", "validate", str(tmp_path / "mf" / "db-dump.yaml")).code == 0
     missing = cli("jobs", "validate", str(tmp_path / "missing.yaml"))
     assert missing.code == 1
     assert "cannot be read" in missing.err

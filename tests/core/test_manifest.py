@@ -276,7 +276,7 @@ def test_it_requires_the_sections_and_their_fields() -> None:
     ]
     assert problems_of("apiVersion: v1\nkind: Job\nmetadata: {}\nspec:\n") == [
         "f.yaml: spec: is empty: add a spec section with at least schedule and command",
-        'f.yaml: metadata.id: is missing: add a UUID, e.g. the output of "uuidgen"',
+        'f.yaml: metadata.id: is missing: add a UUID, e.g. the output of "crontopus jobs new-id"',
         'f.yaml: metadata.name: is missing: add a name such as "backup-database" '
         "(it becomes the file name)",
         "f.yaml: metadata.namespace: is missing: add the namespace, which is the name of the "
@@ -362,7 +362,7 @@ def test_it_accepts_any_rfc_uuid(job_id: str) -> None:
         (
             "not-a-uuid",
             '"not-a-uuid" is not a UUID written as 8-4-4-4-12 hex digits: generate one with '
-            '"uuidgen" (any RFC 9562 UUID; version 4 is usual)',
+            '"crontopus jobs new-id" (any RFC 9562 UUID; version 4 is usual)',
         ),
         ("550e8400e29b41d4a716446655440000", "is not a UUID written as 8-4-4-4-12 hex digits"),
         ('"{550e8400-e29b-41d4-a716-446655440000}"', "is not a UUID written as 8-4-4-4-12"),

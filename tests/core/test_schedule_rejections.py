@@ -51,11 +51,19 @@ REJECTED = {
     ),
     "0 0 1 1 * 2026": (
         '"0 0 1 1 * 2026" is not valid cron (6 fields where cron has 5 (minute hour day-of-month '
-        "month day-of-week): cron has no seconds or year field, drop it)"
+        "month day-of-week): the last field looks like a year, which cron lacks: drop it "
+        'and write "0 0 1 1 *")'
     ),
     "0 0 2 * * *": (
         '"0 0 2 * * *" is not valid cron (6 fields where cron has 5 (minute hour day-of-month '
-        "month day-of-week): cron has no seconds or year field, drop it)"
+        "month day-of-week): the first field looks like seconds (as in Quartz or Spring), which "
+        'cron lacks: drop it and write "0 2 * * *" (if the last field is a year, drop that one '
+        'instead: "0 0 2 * *"))'
+    ),
+    "0 30 2 ? * MON": (
+        '"0 30 2 ? * MON" is not valid cron (6 fields where cron has 5 (minute hour day-of-month '
+        "month day-of-week): the first field looks like seconds (as in Quartz or Spring), which "
+        'cron lacks: drop it and write "30 2 * * MON")'
     ),
     "* * * * * /usr/bin/backup": (
         '"* * * * * /usr/bin/backup" is not valid cron (6 fields where cron has 5 (minute hour '

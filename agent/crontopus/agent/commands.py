@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from crontopus.agent.config import AgentConfig, load_config, parse_label, save_config, with_updates
-from crontopus.agent.errors import ConfigError
+from crontopus.agent.errors import ConfigError, UsageError
 from crontopus.agent.statedir import StateDir, resolve_state_dir
 from crontopus.core.errors import CrontopusError
 
@@ -104,10 +105,39 @@ def dispatch(argv: Sequence[str]) -> int:
         "run-job": run_job,
     }
     try:
-        return handlers[args.command](state, args)
+        code = handlers[args.command](state, args)
+        sys.stdout.flush()  # inside the try: a closed pipe must surface here, not at exit
+        return code
+    except UsageError as exc:
+        print(f"crontopus-agent {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except CrontopusError as exc:  # agent and driver errors say what to fix; no traceback
         print(f"crontopus-agent {args.command}: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        return stop_on_closed_pipe()
+
+
+def stop_on_closed_pipe() -> int:
+    """End quietly when a reader such as `head` closed standard output early."""
+    # Python flushes stdout again at exit and would print a second traceback: point it at
+    # /dev/null first (the recipe of the Python docs on SIGPIPE).
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_OK
+
+
+def human(value: object) -> str:
+    """Render a value for people: yes/no, "-" for nothing, lists and mappings as words."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(human(item) for item in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={human(v)}" for k, v in value.items()) or "none"
+    return str(value)
 
 
 def _setup_logging(config: AgentConfig) -> None:
@@ -137,7 +167,7 @@ def enroll(state: StateDir, args: argparse.Namespace) -> int:
         try:
             key, value = parse_label(text)
         except ValueError as exc:
-            raise ConfigError(f"--label: {exc}") from None
+            raise UsageError(f"--label: {exc}") from None
         labels[key] = value
     config = load_config(state)
     name = args.name or machine.hostname()
@@ -168,7 +198,8 @@ def enroll(state: StateDir, args: argparse.Namespace) -> int:
     if enrollment.heartbeat_interval:
         # The server judges "offline" by its own interval: beat at that pace.
         updates["heartbeat_interval"] = float(enrollment.heartbeat_interval)
-    save_config(state, with_updates(config, **updates))
+    # Written even when it equals the default: config.yaml then says what the agent beats at.
+    save_config(state, with_updates(config, **updates), always=("heartbeat_interval",))
     print(f"enrolled {name} as endpoint {enrollment.endpoint_id} (driver {chosen})")
     print(f"state directory: {state.root}")
     return EXIT_OK
@@ -222,9 +253,11 @@ def run(state: StateDir, args: argparse.Namespace) -> int:
 
 def sync(state: StateDir, args: argparse.Namespace) -> int:
     """Sync once (or print the plan with --dry-run), then deliver the spool."""
-    if not args.once and not args.dry_run:
+    if not args.once:
         print(
-            "crontopus-agent sync: pass --once to sync once (the daemon is `crontopus-agent run`)",
+            "crontopus-agent sync: pass --once to sync once"
+            f"{' (with --dry-run to only print the plan)' if args.dry_run else ''}"
+            " (the daemon is `crontopus-agent run`)",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -307,10 +340,8 @@ def status(state: StateDir, args: argparse.Namespace) -> int:
             print(f"{key}: {len(value)}")
             for item in value:
                 print(f"  - {item}")
-        elif isinstance(value, dict):
-            print(f"{key}: {', '.join(f'{k}={v}' for k, v in value.items()) or '-'}")
         else:
-            print(f"{key}: {'-' if value is None else value}")
+            print(f"{key}: {human(value)}")
     return EXIT_OK
 
 
@@ -372,7 +403,15 @@ def _options_for(name: str, state: StateDir) -> dict[str, str]:
 
 
 def convert(state: StateDir, args: argparse.Namespace) -> int:
-    """Print a schedule's native form, or exit 3 with the refusal."""
+    """Print a schedule's native form; exit 2 for an invalid schedule, 3 for a refusal.
+
+    The schedule and zone are checked with crontopus.core before any driver sees them, so
+    every driver answers a bad expression the same way (exit 2) and exit 3 always means "valid
+    cron this scheduler cannot run". With --json every failure is `{"error": ...}` on stdout.
+    """
+    from crontopus.core.errors import ScheduleError
+    from crontopus.core.schedule import parse_schedule
+    from crontopus.core.timezones import timezone_problem
     from crontopus.drivers import DriverError, get_plugin_manager, load_drivers
 
     classes = load_drivers(get_plugin_manager())
@@ -388,15 +427,27 @@ def convert(state: StateDir, args: argparse.Namespace) -> int:
         known = ", ".join(sorted(classes)) or "none"
         return fail(f"driver {args.driver!r} is not installed (found: {known})", EXIT_USAGE)
     try:
+        parse_schedule(args.schedule)
+    except ScheduleError as exc:
+        return fail(f"--schedule: {exc}", EXIT_USAGE)
+    if args.timezone is not None and (problem := timezone_problem(args.timezone)) is not None:
+        return fail(f"--timezone: {problem}", EXIT_USAGE)
+    try:
         driver = classes[args.driver].from_options(_options_for(args.driver, state))
         native = driver.convert(args.schedule, args.timezone)
     except DriverError as exc:
         return fail(str(getattr(exc, "reason", exc)), EXIT_REFUSED)
+    except CrontopusError as exc:  # a driver that raises something else still refuses alike
+        return fail(str(exc), EXIT_REFUSED)
     if args.json:
         print(json.dumps(native.to_json()))
     else:
         for key, value in native.native.items():
-            print(f"{key}: {value}")
+            if isinstance(value, str) and "\n" in value:
+                print(f"{key}:")
+                print("  " + value.rstrip("\n").replace("\n", "\n  "))
+            else:
+                print(f"{key}: {human(value)}")
     return EXIT_OK
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -142,11 +142,14 @@ def validate_config(
     return AgentConfig(**values)
 
 
-def save_config(state: StateDir, config: AgentConfig) -> None:
-    """Write config.yaml (mode 0600) with the keys that differ from the defaults."""
+def save_config(state: StateDir, config: AgentConfig, always: Sequence[str] = ()) -> None:
+    """Write config.yaml (mode 0600) with the keys that differ from the defaults (and `always`)."""
     import yaml
 
-    text = yaml.safe_dump(config.to_yaml_dict(), sort_keys=False, allow_unicode=True)
+    data = config.to_yaml_dict()
+    data.update({key: getattr(config, key) for key in always})
+    data = {key: data[key] for key in KEYS if key in data}
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     write_atomic(state.config, text.encode("utf-8"), mode=0o600)
 
 

@@ -4,6 +4,7 @@ Hierarchy::
 
     CrontopusError (crontopus.core.errors)
     └── AgentError                  base of every agent error; the CLI prints it and exits 1
+        ├── UsageError              a command-line value is malformed; the CLI exits 2
         ├── ConfigError             the config file or an environment override is invalid
         ├── NotEnrolled             the state directory holds no endpoint token yet
         ├── ServerError             the server refused or could not be reached
@@ -19,6 +20,10 @@ from crontopus.core.errors import CrontopusError
 
 class AgentError(CrontopusError):
     """Base class of every error the agent raises on purpose."""
+
+
+class UsageError(AgentError):
+    """A flag's value that is not in the flag's form (exit 2, like any usage error)."""
 
 
 class ConfigError(AgentError):

@@ -8,7 +8,7 @@ from crontopus.cli import manifests, output
 from crontopus.cli import operations as ops
 from crontopus.cli.errors import UserFailure
 from crontopus.cli.invocation import Invocation, object_id
-from crontopus.cli.output import Column, column, key_values, short_time
+from crontopus.cli.output import Column, column, key_values, short_time, token_state
 from crontopus.cli.pages import collect
 from crontopus.cli.tokens import token_id
 
@@ -37,7 +37,7 @@ ENROLLMENT_COLUMNS = [
     Column("USES", lambda t: f"{t['useCount']}/{t['maxUses'] if t['maxUses'] else '∞'}"),
     column("CREATED BY", "createdBy"),
     Column("EXPIRES", lambda t: short_time(t["expiresAt"])),
-    Column("STATE", lambda t: "REVOKED" if t["revokedAt"] else "active", coloured=True),
+    Column("STATE", token_state, coloured=True),
 ]
 
 

@@ -202,9 +202,15 @@ def _print_job(inv: Invocation, job: dict[str, Any], verb: str) -> int:
     return 0
 
 
-def _confirm(inv: Invocation, question: str) -> None:
-    if inv.value("yes") or not inv.stdin.isatty():
+def _confirm(inv: Invocation, question: str, action: str) -> None:
+    if inv.value("yes"):
         return
+    if not inv.stdin.isatty():
+        # A script or a pipe cannot answer: deleting unasked would surprise; refuse instead.
+        raise UsageFailure(
+            f"standard input is not a terminal, so there is nobody to confirm: pass --yes to "
+            f"{action} without asking (nothing was changed)"
+        )
     print(f"{question} [y/N] ", end="", file=inv.err, flush=True)
     if inv.stdin.readline().strip().lower() not in ("y", "yes"):
         raise UserFailure("cancelled: nothing was changed")
@@ -214,7 +220,7 @@ async def delete_job(inv: Invocation) -> int:
     """Delete a job (asks first on a terminal)."""
     api = inv.api()
     job = await resolve_job(api, inv.value("job"))
-    _confirm(inv, f"Delete job {job['namespace']}/{job['name']} ({job['id']})?")
+    _confirm(inv, f"Delete job {job['namespace']}/{job['name']} ({job['id']})?", "delete the job")
     result = await api.mutate(
         ops.DELETE_JOB,
         {"id": job["id"], "expectedBlobId": job["blobId"]},
@@ -235,6 +241,12 @@ async def adopt_job(inv: Invocation) -> int:
     variables = {"id": job["id"], "targetNamespace": inv.value("namespace")}
     adopted = await api.mutate(ops.ADOPT_JOB, variables, "adoptJob", "Job")
     return _print_job(inv, adopted, "Adopted")
+
+
+async def new_id(inv: Invocation) -> int:
+    """Print a fresh job id (a random UUID) for a manifest's metadata.id."""
+    print(uuid.uuid4(), file=inv.out)
+    return 0
 
 
 HISTORY_COLUMNS = [

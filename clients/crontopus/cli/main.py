@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import io
 import os
+import re
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TextIO
@@ -28,12 +30,18 @@ def main(
     """Run `crontopus`; return the process exit code."""
     out, err = stdout or sys.stdout, stderr or sys.stderr
     parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    usage = io.StringIO()
     try:
         # argparse prints help, versions and usage errors itself: send them where asked.
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            args = parser.parse_args(argv)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(usage):
+            args = parser.parse_args(words)
     except SystemExit as stop:  # argparse: --help and --version exit 0, bad usage exits 2
+        err.write(usage.getvalue())
+        if (hint := dash_value_hint(usage.getvalue(), words)) is not None:
+            print(hint, file=err)
         return int(stop.code or 0) if isinstance(stop.code, int | None) else ExitCode.USAGE
+    err.write(usage.getvalue())
     handler_name: str | None = getattr(args, "handler", None)
     if handler_name is None:
         command_parser: argparse.ArgumentParser = args.command_parser
@@ -60,6 +68,22 @@ def main(
     except BrokenPipeError:
         # Output piped into `head` and closed early: not an error worth a traceback.
         return ExitCode.OK
+
+
+def dash_value_hint(message: str, words: Sequence[str]) -> str | None:
+    """Explain how to give a flag a value that starts with "-" when argparse took it for a flag."""
+    found = re.search(r"argument (\S+?)(?:/\S+)?: expected one argument", message)
+    if found is None:
+        return None
+    flag = found.group(1)
+    for index, word in enumerate(words[:-1]):
+        if word == flag and words[index + 1].startswith("-"):
+            value = words[index + 1]
+            return (
+                f"{PROG}: hint: a value starting with '-' must be attached to its flag: "
+                f"write {flag}={value}"
+            )
+    return None
 
 
 def _load(name: str) -> Handler:

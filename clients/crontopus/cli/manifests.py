@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import yaml
 
-from crontopus.cli.errors import UserFailure
+from crontopus.cli.errors import UsageFailure, UserFailure
 from crontopus.core.errors import ManifestError
 from crontopus.core.manifest import (
     API_VERSIONS,
@@ -77,14 +77,15 @@ def check_manifest(text: str, file: str, *, id_optional: bool = False) -> JobMan
 
 
 def check_fields(data: Mapping[str, Any]) -> JobManifest:
-    """Check a manifest built from command-line flags; raise UserFailure naming each flag."""
+    """Check a manifest built from command-line flags; raise UsageFailure naming each flag."""
     try:
         return manifest_from_dict(dict(data), "(flags)")
     except ManifestError as error:
         problems = list(error.problems)
     count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
     lines = [f"{_flag_of(p.path)} ({p.path}): {p.message}" for p in problems]
-    raise UserFailure(f"the job: {count}", lines)
+    # Every problem here is the value of a flag the user typed: a usage error, like a bad K=V.
+    raise UsageFailure(f"the job: {count}", lines)
 
 
 # Which command-line flag sets each manifest field, so problems name what the user typed.
@@ -185,6 +186,6 @@ def parse_pairs(items: list[str], flag: str) -> dict[str, str]:
     for item in items:
         key, equals, value = item.partition("=")
         if not equals or not key:
-            raise UserFailure(f"{flag}: {item!r} is not KEY=VALUE (e.g. {flag} team=platform)")
+            raise UsageFailure(f"{flag}: {item!r} is not KEY=VALUE (e.g. {flag} team=platform)")
         result[key] = value
     return result

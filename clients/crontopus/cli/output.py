@@ -27,6 +27,7 @@ STATE_COLOURS: dict[str, str] = {
     "FAILING": RED,
     "OFFLINE": RED,
     "REVOKED": DIM,
+    "revoked": DIM,
     "RUNNING": YELLOW,
     "DEGRADED": YELLOW,
     "UNKNOWN": DIM,
@@ -40,6 +41,11 @@ class Column:
     header: str
     cell: Callable[[Mapping[str, Any]], object]
     coloured: bool = False
+
+
+def token_state(token: Mapping[str, Any]) -> str:
+    """Say in one lowercase word whether a token still works."""
+    return "revoked" if token.get("revokedAt") else "active"
 
 
 def column(header: str, key: str, *, coloured: bool = False) -> Column:

@@ -255,7 +255,12 @@ def _jobs(tree: Tree) -> None:
     edit.add_argument("job", help=JOB_HELP)
     delete = tree.command("delete", "Delete a job.", "crontopus.cli.jobs:delete_job")
     delete.add_argument("job", help=JOB_HELP)
-    delete.add_argument("-y", "--yes", action="store_true", help="do not ask")
+    delete.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="do not ask (required when standard input is not a terminal)",
+    )
     adopt = tree.command(
         "adopt", "Adopt a discovered job into a namespace.", "crontopus.cli.jobs:adopt_job"
     )
@@ -275,6 +280,14 @@ def _jobs(tree: Tree) -> None:
         "is also checked against its path. Exits 1 when any file has a problem.",
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
+    tree.command(
+        "new-id",
+        "Print a fresh job id for metadata.id.",
+        "crontopus.cli.jobs:new_id",
+        description="Print a random UUID for a new manifest's metadata.id, offline (nothing "
+        "else needs to be installed).",
+        json=False,
+    )
 
 
 def _run_filters(parser: argparse.ArgumentParser) -> None:

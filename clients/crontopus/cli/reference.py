@@ -53,8 +53,8 @@ and `--json` shapes stay stable.
 | code | meaning |
 |---|---|
 | 0 | success |
-| 1 | user error: invalid input (local validation or the server's), not found, conflict |
-| 2 | usage: unknown command or flag, missing argument |
+| 1 | user error: an invalid manifest file (local validation or the server's), not found, conflict |
+| 2 | usage: unknown command or flag, missing argument, a flag value that is not valid (a `K=V` without `=`, a bad `--schedule`; each message names the flag), a question no terminal can answer (`jobs delete` without `--yes`) |
 | 3 | the server is unreachable (refused, timed out, not a Crontopus server, or HTTP 5xx) |
 | 4 | authentication: not logged in, login expired, token refused, role or scope too low |
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from crontopus.cli import operations as ops
 from crontopus.cli import output
 from crontopus.cli.invocation import Invocation, object_id
-from crontopus.cli.output import Column, column, short_time
+from crontopus.cli.output import Column, column, short_time, token_state
 
 COLUMNS = [
     column("ID", "id"),
@@ -15,7 +15,7 @@ COLUMNS = [
     Column("CREATED", lambda t: short_time(t["createdAt"])),
     Column("EXPIRES", lambda t: short_time(t["expiresAt"])),
     Column("LAST USED", lambda t: short_time(t["lastUsedAt"])),
-    Column("STATE", lambda t: "REVOKED" if t["revokedAt"] else "active", coloured=True),
+    Column("STATE", token_state, coloured=True),
 ]
 
 

@@ -12,18 +12,34 @@ from crontopus.core.errors import ManifestError
 from crontopus.core.manifest import (
     JobManifest,
     Problem,
+    misplaced_problems,
     parse_manifest,
     path_problems,
     split_manifest_path,
 )
 
 
+def repository_root(start: Path) -> Path | None:
+    """Return the work tree holding `start` (the nearest directory with a `.git`), if any."""
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
 def repository_path(name: str) -> str | None:
-    """Return `NAMESPACE/NAME.yaml` when `name` is shaped like a path in the jobs repository."""
-    if os.path.isabs(name):
+    """Return `NAMESPACE/NAME.yaml` when `name` is a manifest's place in a Git work tree.
+
+    The path is taken relative to the repository root, wherever the command runs from and
+    however the file is named (`mf/report.yaml`, `./report.yaml`, an absolute path): the
+    namespace is the directory below the root, as the push check sees it.
+    """
+    path = Path(os.path.abspath(name))
+    root = repository_root(path.parent)
+    if root is None:
         return None
-    normal = Path(os.path.normpath(name)).as_posix()
-    return normal if split_manifest_path(normal) is not None else None
+    relative = path.relative_to(root).as_posix()
+    return relative if split_manifest_path(relative) is not None else None
 
 
 def check_file(name: str) -> tuple[JobManifest | None, list[Problem]]:
@@ -42,7 +58,10 @@ def check_file(name: str) -> tuple[JobManifest | None, list[Problem]]:
     try:
         manifest = parse_manifest(text, file, namespace=namespace)
     except ManifestError as error:
-        return None, list(error.problems)
+        found = list(error.problems)
+        if in_repository:
+            found += misplaced_problems(in_repository, text)
+        return None, found
     return manifest, path_problems(file, manifest) if in_repository else []
 
 

@@ -34,7 +34,9 @@ _UUID: Final = re.compile(
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NIL_UUIDS: Final = frozenset({uuid.UUID(int=0), uuid.UUID(int=(1 << 128) - 1)})
 _PLACEHOLDER_ID: Final = uuid.UUID(int=0)
-_NEW_UUID_HINT: Final = 'generate one with "uuidgen" (any RFC 9562 UUID; version 4 is usual)'
+_NEW_UUID_HINT: Final = (
+    'generate one with "crontopus jobs new-id" (any RFC 9562 UUID; version 4 is usual)'
+)
 
 
 def check_api_version(value: object, c: Checker, supported: tuple[str, ...]) -> str:

@@ -10,7 +10,7 @@ from typing import Any, Final
 from crontopus.core.alerts import Alerts
 from crontopus.core.enums import Concurrency
 from crontopus.core.errors import ManifestError
-from crontopus.core.namespaces import slug_problem, validate_namespace
+from crontopus.core.namespaces import namespace_problem, slug_problem, validate_namespace
 from crontopus.core.problems import Problem
 from crontopus.core.schedule import CronSchedule, parse_schedule
 
@@ -128,14 +128,39 @@ def split_manifest_path(path: str) -> tuple[str, str] | None:
 
 def path_problems(path: str, manifest: JobManifest) -> list[Problem]:
     """Return the problems of keeping `manifest` at `path` (it belongs at namespace/name.yaml)."""
-    expected = manifest_path(manifest.namespace, manifest.name)
+    return _misplaced(path, manifest.namespace, manifest.name)
+
+
+def loose_path_problems(path: str, data: object) -> list[Problem]:
+    """Return the file-name problem of a manifest the validator refused, when its name is legible.
+
+    A refused file is reported with all its problems at once, so a name that disagrees with the
+    file name is reported next to the others instead of after they are fixed.
+    """
+    split = split_manifest_path(path)
+    metadata = data.get("metadata") if isinstance(data, Mapping) else None
+    if split is None or not isinstance(metadata, Mapping):
+        return []
+    name, namespace = metadata.get("name"), metadata.get("namespace")
+    if not isinstance(name, str) or slug_problem(name, "name") is not None or name == split[1]:
+        return []
+    if not isinstance(namespace, str) or namespace_problem(namespace) is not None:
+        namespace = split[0]
+    if namespace_problem(namespace) is not None:
+        return []
+    # The directory is checked by the validator itself (metadata.namespace); only the name here.
+    return _misplaced(path, namespace, name)
+
+
+def _misplaced(path: str, namespace: str, name: str) -> list[Problem]:
+    expected = manifest_path(namespace, name)
     if path == expected:
         return []
     return [
         Problem(
             path,
             "metadata.name",
-            f'a job named "{manifest.name}" in namespace "{manifest.namespace}" belongs in '
+            f'a job named "{name}" in namespace "{namespace}" belongs in '
             f'"{expected}": move the file or change the name',
         )
     ]

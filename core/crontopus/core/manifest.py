@@ -36,6 +36,7 @@ from crontopus.core.job import (
     JobManifest,
     SchedulerOptions,
     Targets,
+    loose_path_problems,
     manifest_path,
     path_problems,
     split_manifest_path,
@@ -85,6 +86,7 @@ __all__ = [
     "manifest_path",
     "manifest_problems",
     "manifest_to_dict",
+    "misplaced_problems",
     "parse_manifest",
     "path_problems",
     "split_manifest_path",
@@ -127,6 +129,17 @@ def manifest_problems(
 ) -> list[Problem]:
     """Return every problem of a manifest (an empty list when it is valid)."""
     return _read(text, file, namespace)[1]
+
+
+def misplaced_problems(path: str, text: str | bytes) -> list[Problem]:
+    """Return the file-name problem of a refused manifest whose name can still be read."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    return loose_path_problems(path, data)
 
 
 def manifest_from_dict(
@@ -174,7 +187,7 @@ def _check_document(data: object, c: Checker, directory: str | None) -> JobManif
         METADATA_FIELDS,
         c,
         required={
-            "id": 'add a UUID, e.g. the output of "uuidgen"',
+            "id": 'add a UUID, e.g. the output of "crontopus jobs new-id"',
             "name": 'add a name such as "backup-database" (it becomes the file name)',
             "namespace": "add the namespace, which is the name of the directory the file is in",
         },

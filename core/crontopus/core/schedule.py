@@ -65,6 +65,7 @@ _TRANSITION_MARGIN: Final = timedelta(hours=6)
 _BLANKS = re.compile(r"[ \t]+")
 _LOOKS_LIKE_A_FIELD = re.compile(r"[0-9*,/?-]+|[A-Za-z]{3}")
 _FIELD_NAMES: Final = "minute hour day-of-month month day-of-week"
+_YEAR = re.compile(r"\d{4}([-,/]\d{1,4})*")
 
 
 @dataclass(frozen=True)
@@ -198,10 +199,7 @@ def _parse_fields(source: str, written: str, texts: list[str]) -> CronSchedule:
 def _count_fix(texts: list[str]) -> str:
     count = len(texts)
     if count == 6 and _LOOKS_LIKE_A_FIELD.fullmatch(texts[-1]):
-        return (
-            f"6 fields where cron has 5 ({_FIELD_NAMES}): cron has no seconds or year field, "
-            "drop it"
-        )
+        return f"6 fields where cron has 5 ({_FIELD_NAMES}): {_six_field_fix(texts)}"
     if count >= 6:
         return (
             f"{count} fields where cron has 5 ({_FIELD_NAMES}): the command goes in spec.command, "
@@ -209,6 +207,36 @@ def _count_fix(texts: list[str]) -> str:
         )
     plural = "s" if count != 1 else ""
     return f'{count} field{plural} where cron has 5 ({_FIELD_NAMES}), e.g. "0 2 * * *"'
+
+
+def _six_field_fix(texts: list[str]) -> str:
+    # Six-field cron comes in two dialects: seconds first (Quartz, Spring, node-cron) and a year
+    # last (AWS). Dropping the wrong field leaves valid cron that means something else, so say
+    # which one goes and show the result.
+    if _YEAR.fullmatch(texts[-1]):
+        which, kept = "the last field looks like a year, which cron lacks", texts[:5]
+    else:
+        which = "the first field looks like seconds (as in Quartz or Spring), which cron lacks"
+        kept = texts[1:]
+    suggestion = _five_fields(kept)
+    if suggestion is None:
+        return f"{which}: drop it"
+    fix = f'{which}: drop it and write "{suggestion}"'
+    # A last "*" may be an every-year field too; then the other reading is worth showing.
+    other = _five_fields(texts[:5]) if texts[-1] == "*" and kept != texts[:5] else None
+    if other is not None and other != suggestion:
+        fix += f' (if the last field is a year, drop that one instead: "{other}")'
+    return fix
+
+
+def _five_fields(texts: list[str]) -> str | None:
+    # Quartz writes "?" for "no value" in a day field; cron writes "*".
+    candidate = " ".join("*" if text == "?" else text for text in texts)
+    try:
+        _parse_schedule(candidate, False)
+    except ScheduleError:
+        return None
+    return candidate
 
 
 def _check_a_day_exists(written: str, schedule: CronSchedule) -> None:

@@ -56,6 +56,17 @@ async def test_a_file_name_that_disagrees_with_the_name_is_refused(
     ]
 
 
+async def test_a_misplaced_file_is_reported_with_its_other_problems_in_one_push(
+    repo: pygit2.Repository,
+) -> None:
+    found = messages(repo, {"default/other.yaml": manifest("db", schedule="61 * * * *")})
+    assert [line.split(": ")[1] for line in found] == ["spec.schedule", "metadata.name"]
+    assert found[1] == (
+        'default/other.yaml: metadata.name: a job named "db" in namespace "default" belongs '
+        'in "default/db.yaml": move the file or change the name'
+    )
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [

@@ -17,7 +17,13 @@ import pygit2
 import yaml
 
 from crontopus.core.errors import ManifestError
-from crontopus.core.manifest import JobManifest, Problem, parse_manifest, path_problems
+from crontopus.core.manifest import (
+    JobManifest,
+    Problem,
+    misplaced_problems,
+    parse_manifest,
+    path_problems,
+)
 from crontopus.core.namespaces import PROTECTED_NAMESPACES, namespace_problem
 
 from .errors import CommitNotFoundError
@@ -71,7 +77,7 @@ def parse_blob(path: str, data: bytes) -> Parsed:
     try:
         manifest = parse_manifest(text, path, namespace=namespace)
     except ManifestError as error:
-        return Parsed(None, tuple(error.problems), text)
+        return Parsed(None, (*error.problems, *misplaced_problems(path, text)), text)
     return Parsed(manifest, (), text)
 
 
