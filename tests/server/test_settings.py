@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,24 @@ def test_websocket_compression_is_off_unless_turned_on(tmp_path: Path) -> None:
         {"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_WEBSOCKET_COMPRESSION": "true"}
     )
     assert settings.websocket_compression is True
+
+
+def test_the_check_in_window_and_duration_bound_are_read_and_checked(tmp_path: Path) -> None:
+    defaults = Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path)}).checkin_limits
+    assert (defaults.max_age, defaults.max_ahead) == (timedelta(days=90), timedelta(minutes=10))
+    assert defaults.max_duration.total_seconds() * 1000 <= 2**31 - 1
+    limits = Settings.from_env(
+        {
+            "CRONTOPUS_DATA_DIR": str(tmp_path),
+            "CRONTOPUS_CHECKIN_MAX_AGE_DAYS": "7",
+            "CRONTOPUS_CHECKIN_MAX_AHEAD": "30",
+            "CRONTOPUS_CHECKIN_MAX_DURATION": "3600",
+        }
+    ).checkin_limits
+    assert limits.max_age == timedelta(days=7)
+    assert limits.max_ahead == timedelta(seconds=30)
+    assert limits.max_duration == timedelta(hours=1)
+    with pytest.raises(ConfigurationError, match="CRONTOPUS_CHECKIN_MAX_DURATION: 3000000 is out"):
+        Settings.from_env(
+            {"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_CHECKIN_MAX_DURATION": "3000000"}
+        )

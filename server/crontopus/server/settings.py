@@ -46,6 +46,21 @@ class Limits:
     max_page_size: int = 100
 
 
+#: The longest duration a run may have: milliseconds in a GraphQL Int (2^31 - 1 ms, 24.8 days).
+MAX_RUN_DURATION_SECONDS = (2**31 - 1) // 1000
+
+
+@dataclass(frozen=True)
+class CheckInLimits:
+    """Bounds on what one check-in may report (services/checkin_validation.py applies them)."""
+
+    #: How old a reported start or finish may be: spooled check-ins arrive late.
+    max_age: timedelta = timedelta(days=90)
+    #: How far ahead of the server's clock a reported time may be (clock skew).
+    max_ahead: timedelta = timedelta(minutes=10)
+    max_duration: timedelta = timedelta(seconds=MAX_RUN_DURATION_SECONDS)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the server needs to know, fixed at start."""
@@ -72,6 +87,7 @@ class Settings:
     log_format: LogFormat = LogFormat.AUTO
     websocket_compression: bool = False
     limits: Limits = Limits()
+    checkin_limits: CheckInLimits = CheckInLimits()
 
     @property
     def is_sqlite(self) -> bool:
@@ -123,6 +139,22 @@ class Settings:
                 max_aliases=env.integer("CRONTOPUS_MAX_ALIASES", 30, low=1),
                 max_tokens=env.integer("CRONTOPUS_MAX_TOKENS", 2000, low=50),
                 max_page_size=env.integer("CRONTOPUS_MAX_PAGE_SIZE", 100, low=1, high=1000),
+            ),
+            checkin_limits=CheckInLimits(
+                max_age=timedelta(
+                    days=env.integer("CRONTOPUS_CHECKIN_MAX_AGE_DAYS", 90, low=1, high=3650)
+                ),
+                max_ahead=timedelta(
+                    seconds=env.integer("CRONTOPUS_CHECKIN_MAX_AHEAD", 600, low=0, high=86400)
+                ),
+                max_duration=timedelta(
+                    seconds=env.integer(
+                        "CRONTOPUS_CHECKIN_MAX_DURATION",
+                        MAX_RUN_DURATION_SECONDS,
+                        low=1,
+                        high=MAX_RUN_DURATION_SECONDS,
+                    )
+                ),
             ),
         )
 

@@ -18,8 +18,9 @@ from crontopus.core.enums import RunStatus
 from crontopus.server.app import AppState
 from crontopus.server.db.models import Role, Run
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
+from crontopus.server.services.checkin_validation import Report
 from crontopus.server.services.checkins import CheckInKind
-from crontopus.server.services.runs import Report, check_in
+from crontopus.server.services.runs import check_in
 from tests.server.conftest import Api, LiveServer, Persona
 
 CREATE_JOB = """
@@ -113,7 +114,9 @@ async def _ingest(state: AppState, persona: Persona, job_id: str, at: datetime, 
         duration_ms=1000,
         finished_at=at,
     )
-    await check_in(principal, state.ingest, state.job_directory, report)
+    await check_in(
+        principal, state.ingest, state.job_directory, report, state.settings.checkin_limits
+    )
 
 
 async def test_runs_filter_and_page_newest_first_without_gaps_or_repeats(
@@ -283,3 +286,63 @@ async def test_check_in_needs_authentication(api: Api, event: str) -> None:
                              "event": event}},
     )  # fmt: skip
     assert error["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+CHECK_IN_FIELDS = """
+mutation($input: CheckInInput!) {
+  checkIn(input: $input) {
+    __typename
+    ... on Run { status durationMs exitCode output startedAt }
+    ... on ValidationError { message fields { path message } }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("fields", "path", "allowed"),
+    [
+        ({"startedAt": "0046-02-24T15:19:41Z"}, "startedAt", "from 90 days ago to 10 minutes"),
+        ({"finishedAt": "9999-12-31T23:59:59-14:00"}, "finishedAt", "from 90 days ago"),
+        ({"finishedAt": "2026-11-26T02:00:00"}, "finishedAt", "needs a UTC offset"),
+        ({"durationMs": -1}, "durationMs", "between 0 and 2147483000 milliseconds"),
+        ({"exitCode": 1000}, "exitCode", "between -255 and 255"),
+        ({"commitId": "x\u0000"}, "commitId", "4 to 64 hexadecimal digits"),
+    ],
+)
+async def test_an_out_of_range_check_in_is_a_validation_error_naming_the_field(
+    api: Api, alice: Persona, fields: dict[str, Any], path: str, allowed: str
+) -> None:
+    job_id = await job(api, alice)
+    report = {"runId": str(uuid.uuid4()), "jobId": job_id, "event": "FAILURE", **fields}
+    result = (await api.execute(CHECK_IN_FIELDS, {"input": report}, alice.access_token))["checkIn"]
+    assert result["__typename"] == "ValidationError"
+    assert [f["path"] for f in result["fields"]] == [["input", path]]
+    assert allowed in result["fields"][0]["message"]
+
+
+async def test_a_start_and_finish_reported_apart_never_overflow_the_duration(
+    api: Api, alice: Persona
+) -> None:
+    job_id = await job(api, alice)
+    now, rid = datetime.now(UTC), str(uuid.uuid4())
+    for event, time_field, at in [("START", "startedAt", now - timedelta(days=80)),
+                                  ("SUCCESS", "finishedAt", now)]:  # fmt: skip
+        report = {"runId": rid, "jobId": job_id, "event": event, time_field: at.isoformat()}
+        run = await api.execute(CHECK_IN_FIELDS, {"input": report}, alice.access_token)
+    assert run["checkIn"]["durationMs"] == 2**31 - 1
+
+
+async def test_output_with_nul_and_unpaired_surrogates_is_stored(api: Api, alice: Persona) -> None:
+    job_id = await job(api, alice)
+    report = {"runId": str(uuid.uuid4()), "jobId": job_id, "event": "FAILURE",
+              "output": "a\u0000b\ud800c"}  # fmt: skip
+    # ASCII JSON: the unpaired surrogate travels as the escape a client would send.
+    body = json.dumps({"query": CHECK_IN_FIELDS, "variables": {"input": report}})
+    response = await api.client.post(
+        "/graphql",
+        content=body,
+        headers={"Authorization": f"Bearer {alice.access_token}",
+                 "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert response.json()["data"]["checkIn"]["output"] == "a\ufffdb\ufffdc"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from crontopus.server.app import AppState, create_app
@@ -189,3 +191,79 @@ async def test_a_client_that_disconnects_mid_body_is_answered_and_nothing_is_sto
     assert sent[0]["status"] == 400
     async with state.session() as session:
         assert await session.scalar(select(func.count()).select_from(Run)) == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "allowed"),
+    [
+        ({"started": "0001-01-01T00:00:00+14:00"}, "started", "from 90 days ago to 10 minutes"),
+        ({"started": "2026-01-31T02:00:00"}, "started", "needs a UTC offset"),
+        ({"duration": "inf"}, "duration", "not a finite number of seconds"),
+        ({"duration": "-1"}, "duration", "between 0 and 2147483 seconds"),
+        ({"commit": "main"}, "commit", "4 to 64 hexadecimal digits"),
+    ],
+)
+async def test_an_out_of_range_value_gets_a_400_naming_the_field_and_the_allowed_range(
+    api: Api, alice: Persona, state: AppState, params: dict[str, str], field: str, allowed: str
+) -> None:
+    job_id, token = await setup(api, alice)
+    status, body = await post(api, token, f"/checkin/{job_id}/1", rid=str(uuid.uuid4()), **params)
+    assert (status, body["field"]) == (400, field)
+    assert allowed in body["error"]
+    async with state.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Run)) == 0
+
+
+@pytest.mark.parametrize(("event", "accepted"), [("-9", True), ("-255", True), ("256", False)])
+async def test_exit_codes_from_minus_255_to_255_are_accepted(
+    api: Api, alice: Persona, event: str, accepted: bool
+) -> None:
+    job_id, token = await setup(api, alice)
+    status, body = await post(api, token, f"/checkin/{job_id}/{event}", rid=str(uuid.uuid4()))
+    if accepted:
+        assert (status, body["status"]) == (200, "FAILURE")
+    else:
+        assert (status, body["field"]) == (400, "event")
+        assert "an exit code from -255 to 255" in body["error"]
+
+
+async def test_output_with_nul_bytes_and_invalid_utf8_is_stored_with_replacement_characters(
+    api: Api, alice: Persona
+) -> None:
+    job_id, token = await setup(api, alice)
+    body = b"binary\x00junk \xff\xfe then the error\n"
+    status, _ = await post(api, token, f"/checkin/{job_id}/3", body, rid=str(uuid.uuid4()))
+    assert status == 200
+    run = (await api.execute(RUNS, token=alice.access_token))["runs"]["nodes"][0]
+    assert run["output"] == "binary\ufffdjunk \ufffd\ufffd then the error\n"
+
+
+async def test_a_late_spooled_check_in_is_accepted(api: Api, alice: Persona) -> None:
+    job_id, token = await setup(api, alice)
+    started = (datetime.now(UTC) - timedelta(days=60)).isoformat()
+    status, body = await post(
+        api, token, f"/checkin/{job_id}/0", rid=str(uuid.uuid4()), started=started, duration="2"
+    )
+    assert (status, body["status"]) == (200, "SUCCESS")
+
+
+async def test_a_year_one_start_from_one_tenant_does_not_fail_another_tenants_check_ins(
+    api: Api, alice: Persona, bob: Persona, state: AppState
+) -> None:
+    alice_job, alice_token = await setup(api, alice)
+    bob_job, bob_token = await setup(api, bob)
+    poisoned = post(
+        api,
+        bob_token,
+        f"/checkin/{bob_job}/0",
+        rid=str(uuid.uuid4()),
+        started="0001-01-01T00:00:00+14:00",
+    )
+    good = [
+        post(api, alice_token, f"/checkin/{alice_job}/0", rid=str(uuid.uuid4())) for _ in range(60)
+    ]
+    results = await asyncio.gather(*good[:30], poisoned, *good[30:])
+    assert results[30][0] == 400
+    assert [status for status, _ in results[:30] + results[31:]] == [200] * 60
+    async with state.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Run)) == 60

@@ -11,11 +11,9 @@ import pytest
 
 from crontopus.core.enums import RunStatus
 from crontopus.server.services.checkins import (
-    OUTPUT_LIMIT,
     CheckIn,
     CheckInKind,
     RunState,
-    bound_output,
     merge,
     merge_batch,
     new_run,
@@ -83,13 +81,6 @@ def test_a_start_alone_leaves_the_run_running() -> None:
     state = new_run(start())
     assert state.status is RunStatus.RUNNING
     assert state.finished_at is None
-
-
-def test_output_keeps_the_tail_and_flags_truncation() -> None:
-    text, truncated = bound_output("a" * 10 + "b" * OUTPUT_LIMIT)
-    assert truncated is True
-    assert text == "b" * OUTPUT_LIMIT
-    assert bound_output("short") == ("short", False)
 
 
 def received_now(runs: list[RunState]) -> list[RunState]:

@@ -6,9 +6,6 @@ durably stored; 4xx says what to fix and must not be retried; 503 means "retry l
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
@@ -20,9 +17,16 @@ from crontopus.server.errors import (
     ValidationFailed,
 )
 from crontopus.server.services.authentication import authenticate, bearer_token
+from crontopus.server.services.checkin_validation import (
+    HTTP_FIELDS,
+    Report,
+    parse_seconds,
+    parse_time,
+    parse_uuid,
+)
 from crontopus.server.services.checkins import CheckInKind
 from crontopus.server.services.ingest import IngestUnavailable
-from crontopus.server.services.runs import Finish, Report, check_in, finish_status
+from crontopus.server.services.runs import Finish, check_in, finish_status
 
 # Read at most this much of a body; only the last 64 KiB of it is kept anyway.
 MAX_BODY = 1024 * 1024
@@ -32,48 +36,28 @@ def _error(status: int, message: str, **extra: object) -> JSONResponse:
     return JSONResponse({"ok": False, "error": message, **extra}, status_code=status)
 
 
-def _uuid(value: str | None, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value or "")
-    except ValueError:
-        raise ValidationFailed.single(name, f"{value!r} is not a UUID") from None
-
-
 def _report(request: Request, event: Finish, output: str) -> Report:
-    job_id = _uuid(request.path_params["job_id"], "job-id")
+    job_id = parse_uuid(request.path_params["job_id"], "job-id")
     kind, status, exit_code = event
     query = request.query_params
     if "rid" not in query:
         raise ValidationFailed.single(
             "rid", "is required: pass the run's UUID as ?rid= so retries are not counted twice"
         )
-    run_id = _uuid(query.get("rid"), "rid")
-    duration_ms = None
-    if (duration := query.get("duration")) is not None:
-        try:
-            duration_ms = round(float(duration) * 1000)
-        except ValueError:
-            raise ValidationFailed.single("duration", f"{duration!r} is not seconds") from None
-    started_at = None
-    if (started := query.get("started")) is not None:
-        try:
-            started_at = datetime.fromisoformat(started)
-        except ValueError:
-            raise ValidationFailed.single(
-                "started", f"{started!r} is not an RFC 3339 time like 2026-01-31T02:00:00Z"
-            ) from None
-        if started_at.tzinfo is None:
-            raise ValidationFailed.single("started", "needs a UTC offset, like ...T02:00:00Z")
+    run_id = parse_uuid(query.get("rid"), "rid")
+    duration = query.get("duration")
+    started = query.get("started")
     return Report(
         job_id=job_id,
         run_id=run_id,
         kind=kind,
         status=status,
         exit_code=exit_code,
-        duration_ms=duration_ms,
-        started_at=started_at,
+        duration_ms=None if duration is None else parse_seconds(duration, "duration"),
+        started_at=None if started is None else parse_time(started, "started"),
         output=output,
         commit_id=query.get("commit"),
+        fields=HTTP_FIELDS,
     )
 
 
@@ -103,7 +87,13 @@ async def checkin(request: Request) -> JSONResponse:
         event = finish_status(request.path_params["event"])
         output = await _output(request) if event[0] is CheckInKind.FINISH else ""
         report = _report(request, event, output)
-        run = await check_in(identity.principal, state.ingest, state.job_directory, report)
+        run = await check_in(
+            identity.principal,
+            state.ingest,
+            state.job_directory,
+            report,
+            state.settings.checkin_limits,
+        )
     except AuthenticationFailed as error:
         return _error(401, error.message)
     except PermissionDenied as error:

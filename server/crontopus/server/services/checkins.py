@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from crontopus.core.enums import RunStatus
 
 OUTPUT_LIMIT = 64 * 1024
+#: The longest duration a run can have: milliseconds in a GraphQL Int (24.8 days).
+MAX_DURATION_MS = 2**31 - 1
 
 
 class CheckInKind(enum.Enum):
@@ -72,14 +74,6 @@ class RunState:
         return self.status is not RunStatus.RUNNING
 
 
-def bound_output(text: str, limit: int = OUTPUT_LIMIT) -> tuple[str, bool]:
-    """Keep the last `limit` bytes of output (the tail holds the error); flag truncation."""
-    data = text.encode("utf-8", "replace")
-    if len(data) <= limit:
-        return text, False
-    return data[-limit:].decode("utf-8", "ignore"), True
-
-
 def status_for_exit_code(exit_code: int) -> RunStatus:
     return RunStatus.SUCCESS if exit_code == 0 else RunStatus.FAILURE
 
@@ -116,8 +110,7 @@ def _fold(merged: RunState, check_in: CheckIn) -> RunState:
             merged.started_at = check_in.started_at or check_in.at
             merged.start_reported = True
             if merged.finished_at is not None:
-                elapsed = merged.finished_at - merged.started_at
-                merged.duration_ms = max(0, int(elapsed.total_seconds() * 1000))
+                merged.duration_ms = _elapsed_ms(merged.started_at, merged.finished_at)
         return merged
     if merged.finished:
         return merged
@@ -134,11 +127,20 @@ def _fold(merged: RunState, check_in: CheckIn) -> RunState:
             # No start seen: the reported duration is the best estimate of when it began.
             merged.started_at = merged.finished_at - timedelta(milliseconds=check_in.duration_ms)
     elif merged.start_reported:
-        elapsed = merged.finished_at - merged.started_at
-        merged.duration_ms = max(0, int(elapsed.total_seconds() * 1000))
+        merged.duration_ms = _elapsed_ms(merged.started_at, merged.finished_at)
     else:
         merged.started_at = merged.finished_at
     return merged
+
+
+def _elapsed_ms(started_at: datetime, finished_at: datetime) -> int:
+    """The time between a start and a finish reported apart, within what a duration may be.
+
+    Each check-in is validated on its own, so a start and a finish can each be in range
+    while being further apart than a run may last (or in the wrong order).
+    """
+    elapsed = int((finished_at - started_at).total_seconds() * 1000)
+    return min(max(0, elapsed), MAX_DURATION_MS)
 
 
 RunKey = tuple[uuid.UUID, uuid.UUID]

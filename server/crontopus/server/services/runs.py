@@ -13,36 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crontopus.core.enums import RunStatus
 from crontopus.server.db.keyset import newest_first
 from crontopus.server.db.models import Role, Run
-from crontopus.server.errors import FieldProblem, NotFound, PermissionDenied, ValidationFailed
+from crontopus.server.errors import NotFound, PermissionDenied, ValidationFailed
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
-from crontopus.server.services.checkins import (
-    CheckIn,
-    CheckInKind,
-    RunState,
-    bound_output,
-    status_for_exit_code,
+from crontopus.server.services.checkin_validation import (
+    EXIT_CODE_RANGE,
+    Report,
+    parse_exit_code,
+    validate,
 )
+from crontopus.server.services.checkins import CheckIn, CheckInKind, RunState, status_for_exit_code
 from crontopus.server.services.ingest import IngestWriter
 from crontopus.server.services.job_directory import JobDirectory
-
-MAX_DURATION_MS = 366 * 24 * 3600 * 1000
-
-
-@dataclass(frozen=True)
-class Report:
-    """A check-in as a client states it, before it is checked."""
-
-    job_id: uuid.UUID
-    run_id: uuid.UUID
-    kind: CheckInKind
-    status: RunStatus | None = None
-    exit_code: int | None = None
-    duration_ms: int | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    output: str = ""
-    commit_id: str | None = None
-
+from crontopus.server.settings import CheckInLimits
 
 #: What the last part of a check-in URL says: the kind, and for finishes status and exit code.
 Finish = tuple[CheckInKind, RunStatus | None, int | None]
@@ -59,12 +41,14 @@ def finish_status(event: str) -> Finish:
             return CheckInKind.FINISH, RunStatus.FAILURE, None
         case "timeout":
             return CheckInKind.FINISH, RunStatus.TIMEOUT, None
-    if event.isdigit() and 0 <= int(event) <= 255:
-        code = int(event)
+    low, high = EXIT_CODE_RANGE
+    code = parse_exit_code(event)
+    if code is not None and low <= code <= high:
         return CheckInKind.FINISH, status_for_exit_code(code), code
     raise ValidationFailed.single(
         "event",
-        f"{event!r} is not a check-in: use start, success, fail, timeout or an exit code 0-255",
+        f"{event[:40]!r} is not a check-in: use start, success, fail, timeout "
+        f"or an exit code from {low} to {high}",
     )
 
 
@@ -73,26 +57,19 @@ async def check_in(
     writer: IngestWriter,
     directory: JobDirectory,
     report: Report,
+    limits: CheckInLimits,
 ) -> RunState:
-    """Store one check-in durably and return the run as it now stands."""
+    """Check a report against `limits`, store it durably and return the run as it now stands."""
     if principal.kind is PrincipalKind.USER:
         principal.require_role(Role.MEMBER, "Reporting runs")
     elif not principal.has_scope(Scope.CHECKIN):
         raise PermissionDenied(
             "reporting runs needs an endpoint token or an API token with the CHECKIN scope"
         )
-    problems = []
-    if report.duration_ms is not None and not 0 <= report.duration_ms <= MAX_DURATION_MS:
-        problems.append(FieldProblem(("duration",), "must be between 0 and one year"))
-    if report.exit_code is not None and not 0 <= report.exit_code <= 255:
-        problems.append(FieldProblem(("exitCode",), "must be between 0 and 255"))
-    if report.commit_id is not None and len(report.commit_id) > 64:
-        problems.append(FieldProblem(("commit",), "is not a Git commit id"))
-    if problems:
-        raise ValidationFailed(problems)
-    label = await directory.lookup(principal.tenant_slug, report.job_id)
-    output, truncated = bound_output(report.output)
     now = datetime.now(UTC)
+    checked = validate(report, limits, now)
+    report = checked.report
+    label = await directory.lookup(principal.tenant_slug, report.job_id)
     status = report.status
     if report.kind is CheckInKind.FINISH and status is None:
         status = status_for_exit_code(report.exit_code or 0)
@@ -108,8 +85,8 @@ async def check_in(
             exit_code=report.exit_code,
             duration_ms=report.duration_ms,
             started_at=report.started_at,
-            output=output,
-            output_truncated=truncated,
+            output=checked.output,
+            output_truncated=checked.output_truncated,
             commit_id=report.commit_id,
             job_name=label.name if label else None,
             namespace=label.namespace if label else None,

@@ -11,6 +11,7 @@ from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.errors import UserErrors, to_graphql_error
 from crontopus.server.graphql.runs.types import CheckInInput, Run
 from crontopus.server.services import runs
+from crontopus.server.services.checkin_validation import Report
 from crontopus.server.services.checkins import CheckInKind
 from crontopus.server.services.ingest import IngestUnavailable
 
@@ -27,7 +28,7 @@ class RunMutations:
             kind, status, exit_code = runs.finish_status(input.event.value)
             if input.exit_code is not None and kind is CheckInKind.FINISH:
                 exit_code = input.exit_code
-            report = runs.Report(
+            report = Report(
                 job_id=input.job_id,
                 run_id=input.run_id,
                 kind=kind,
@@ -39,7 +40,13 @@ class RunMutations:
                 output=input.output,
                 commit_id=input.commit_id,
             )
-            state = await runs.check_in(principal, context.ingest, context.job_directory, report)
+            state = await runs.check_in(
+                principal,
+                context.ingest,
+                context.job_directory,
+                report,
+                context.settings.checkin_limits,
+            )
         except ServiceError as error:
             return to_graphql_error(error)
         except IngestUnavailable as error:
