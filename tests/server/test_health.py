@@ -23,6 +23,7 @@ async def test_ready_checks_the_database_and_the_data_directory(api: Api) -> Non
     assert response.json() == {
         "status": "ready",
         "checks": {"database": "ok", "gitStore": "ok", "dataDir": "ok"},
+        "dependencies": {"database": {"status": "up"}, "gitStore": {"status": "up"}},
     }
 
 

@@ -20,6 +20,12 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 
+from crontopus.server.availability import (
+    Dependency,
+    DependencyTracker,
+    UnavailableMiddleware,
+    unavailability,
+)
 from crontopus.server.db.engine import SessionFactory, create_engine, create_session_factory
 from crontopus.server.db.models import Tenant
 from crontopus.server.errors import AuthenticationFailed
@@ -30,7 +36,7 @@ from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.groups import SubscriptionGroups
 from crontopus.server.graphql.schema import create_schema
 from crontopus.server.graphql.websocket import GraphQLWSHandler, TransportWSHandler
-from crontopus.server.health import health, ready
+from crontopus.server.health import database_probe, directory_probe, health, ready
 from crontopus.server.observability.graphql import METRICS_KEY
 from crontopus.server.observability.ingest import MeteredIngestWriter
 from crontopus.server.observability.logging import RequestIdMiddleware
@@ -69,6 +75,7 @@ class AppState:
     job_directory: JobDirectory
     metrics: Metrics
     alerts: AlertEngine
+    dependencies: DependencyTracker
 
     async def start(self) -> None:
         """Start the background parts (the check-in writer, alerting)."""
@@ -82,6 +89,7 @@ class AppState:
             ("ingest", self.ingest.stop),
             ("alerts", self.alerts.stop),
             ("event bus", self.broadcaster.stop),
+            ("dependency probes", self.dependencies.stop),
             ("database", self.engine.dispose),
         )
         for name, step in steps:
@@ -157,7 +165,11 @@ class CrontopusGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             on_tenant_created=state.on_tenant_created,
-            extras={METRICS_KEY: state.metrics, "alerts": state.alerts},
+            extras={
+                METRICS_KEY: state.metrics,
+                "alerts": state.alerts,
+                "dependencies": state.dependencies,
+            },
         )
         await self._authenticate(context, request.headers.get("authorization"))
         return context
@@ -169,6 +181,9 @@ class CrontopusGraphQL(GraphQL[Context, None]):
             if not isinstance(header, str):
                 raise ConnectionRejectionError({"message": "authorization must be a string"})
             await self._authenticate(context, header)
+            if context.unavailable is not None:
+                # Not a refusal: the WebSocket handlers close with 1013 "try again later".
+                raise context.unavailable
             if context.auth_error is not None:
                 raise ConnectionRejectionError({"message": context.auth_error.message})
         return await super().on_ws_connect(context)
@@ -190,18 +205,35 @@ class CrontopusGraphQL(GraphQL[Context, None]):
         except AuthenticationFailed as error:
             context.principal = None
             context.auth_error = error
+        except Exception as error:
+            # The database is away: the operation fails with UNAVAILABLE, not a 500.
+            problem = unavailability(error)
+            if problem is None:
+                raise
+            self.state.dependencies.failed(problem)
+            context.principal = None
+            context.unavailable = problem
 
 
 def create_state(settings: Settings) -> AppState:
     """Build the process-wide objects (engine, session factory, throttle)."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, timeout=settings.database_timeout)
     session = create_session_factory(engine)
     broadcaster = create_broadcaster(settings)
     gitstore = ManagedGitStore(settings.data_dir / "git")
     metrics = Metrics()
+    dependencies = DependencyTracker(
+        {
+            Dependency.DATABASE: database_probe(engine),
+            Dependency.GIT_STORE: directory_probe(settings.data_dir / "git"),
+        },
+        metrics,
+    )
     if hasattr(broadcaster, "subscriber_count"):
         metrics.bind_subscriptions(broadcaster.subscriber_count)
-    alerts = AlertEngine(settings, session, gitstore, broadcaster, metrics)
+    alerts = AlertEngine(
+        settings, session, gitstore, broadcaster, metrics, dependencies=dependencies
+    )
     return AppState(
         settings=settings,
         engine=engine,
@@ -215,12 +247,16 @@ def create_state(settings: Settings) -> AppState:
             broadcaster,
             retention=settings.run_retention,
             on_stored=alerts.on_stored,
-            runs=create_run_store(engine, session),
+            runs=create_run_store(engine, session, settings.database_timeout),
             metrics=metrics,
+            max_queue=settings.ingest_queue_limit,
+            wait_timeout=settings.database_timeout,
+            tracker=dependencies,
         ),
         job_directory=JobDirectory(gitstore),
         metrics=metrics,
         alerts=alerts,
+        dependencies=dependencies,
     )
 
 
@@ -256,9 +292,14 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
         Route("/metrics", metrics_route, methods=["GET"]),
     ]
     if isinstance(state.gitstore, ManagedGitStore):
-        git_app = make_git_http_app(state.gitstore, state.git_access, state.on_push)
+        git_app = make_git_http_app(
+            state.gitstore, state.git_access, state.on_push, state.dependencies.failed
+        )
         routes.append(Mount("/git", app=git_app))
-    middleware = [Middleware(RequestIdMiddleware)]
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(UnavailableMiddleware, tracker=state.dependencies),
+    ]
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -86,6 +86,8 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     log_format: LogFormat = LogFormat.AUTO
     websocket_compression: bool = False
+    database_timeout: float = 10.0
+    ingest_queue_limit: int = 10_000
     limits: Limits = Limits()
     checkin_limits: CheckInLimits = CheckInLimits()
 
@@ -134,6 +136,10 @@ class Settings:
             metrics_token=env.secret("CRONTOPUS_METRICS_TOKEN") or None,
             log_format=log_format_of(env.text("CRONTOPUS_LOG_FORMAT")),
             websocket_compression=env.boolean("CRONTOPUS_WEBSOCKET_COMPRESSION", default=False),
+            database_timeout=env.integer("CRONTOPUS_DATABASE_TIMEOUT", 10, low=1, high=300),
+            ingest_queue_limit=env.integer(
+                "CRONTOPUS_INGEST_QUEUE_LIMIT", 10_000, low=100, high=1_000_000
+            ),
             limits=Limits(
                 max_query_depth=env.integer("CRONTOPUS_MAX_QUERY_DEPTH", 12, low=2),
                 max_aliases=env.integer("CRONTOPUS_MAX_ALIASES", 30, low=1),

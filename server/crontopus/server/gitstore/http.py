@@ -27,6 +27,8 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp
 
+from crontopus.server.availability import Unavailable, unavailability
+
 from . import repository
 from .layout import BRANCH_REF
 from .managed import ManagedGitStore
@@ -83,7 +85,10 @@ def _not_found() -> Response:
 
 
 def make_git_http_app(
-    store: ManagedGitStore, authenticate: Authenticate, on_push: OnPush
+    store: ManagedGitStore,
+    authenticate: Authenticate,
+    on_push: OnPush,
+    on_unavailable: Callable[[Unavailable], None] | None = None,
 ) -> ASGIApp:
     """Build the ASGI app serving `/<tenant>/jobs.git/…`; mount it at `/git`."""
     hooks = store.hooks_dir()
@@ -117,7 +122,19 @@ def make_git_http_app(
         password = _password(request)
         if password is None:
             return _unauthorized()
-        access = await authenticate(tenant, password)
+        try:
+            access = await authenticate(tenant, password)
+        except Exception as error:
+            problem = unavailability(error)
+            if problem is None:
+                raise
+            if on_unavailable is not None:
+                on_unavailable(problem)
+            return PlainTextResponse(
+                f"{problem.message}\n",
+                status_code=503,
+                headers={"Retry-After": str(problem.retry_after)},
+            )
         if access is None:
             return _unauthorized()
         if not access.can_read or not await store.exists(tenant):

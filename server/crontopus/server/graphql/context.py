@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from crontopus.server.availability import Unavailable, unavailable_extensions
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.errors import AuthenticationFailed
 from crontopus.server.events.broadcaster import Broadcaster, Event
@@ -35,6 +36,14 @@ class AuthenticationRequired(GraphQLError):
         super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
 
 
+class DependencyUnavailable(GraphQLError):
+    """Raised for an operation that needs a dependency which is away (code UNAVAILABLE)."""
+
+    def __init__(self, problem: Unavailable) -> None:
+        super().__init__(problem.message, extensions=unavailable_extensions(problem))
+        self.problem = problem
+
+
 @dataclass
 class Context:
     """What every resolver gets: a session *factory* (resolvers run concurrently), the caller."""
@@ -54,6 +63,7 @@ class Context:
     principal: Principal | None = None
     identity: Identity | None = None
     auth_error: AuthenticationFailed | None = None
+    unavailable: Unavailable | None = None  # the credential could not be checked: retry
     on_tenant_created: TenantCreatedHook | None = None
     connection_params: dict[str, Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -62,6 +72,8 @@ class Context:
         """Return the authenticated principal or fail the field with UNAUTHENTICATED."""
         if self.principal is not None:
             return self.principal
+        if self.unavailable is not None:
+            raise DependencyUnavailable(self.unavailable)
         if self.auth_error is not None:
             raise AuthenticationRequired(self.auth_error.message)
         raise AuthenticationRequired(

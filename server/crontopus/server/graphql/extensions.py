@@ -6,9 +6,16 @@ import logging
 from collections.abc import Callable, Iterator
 
 from graphql import GraphQLError
+from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from crontopus.server.availability import (
+    DependencyTracker,
+    Unavailable,
+    unavailability,
+    unavailable_extensions,
+)
 from crontopus.server.errors import ServiceError
 from crontopus.server.graphql.documents import DocumentCache
 from crontopus.server.observability.graphql import OperationObservation
@@ -47,7 +54,16 @@ def mask_unexpected_errors(context: ExecutionContext) -> None:
     if not errors:
         return
     request_id = getattr(context.context, "request_id", "unknown")
-    result.errors = [_mask(error, request_id) for error in errors]  # type: ignore[union-attr]
+    masked = [_mask(error, request_id, context) for error in errors]
+    result.errors = masked  # type: ignore[union-attr]
+    retry_after = [
+        e.extensions["retryAfterSeconds"]
+        for e in masked
+        if e.extensions and e.extensions.get("code") == "UNAVAILABLE"
+    ]
+    response = getattr(context.context, "response", None)
+    if retry_after and isinstance(response, Response):
+        response.headers["Retry-After"] = str(max(retry_after))
 
 
 def _expected(error: GraphQLError) -> bool:
@@ -56,9 +72,14 @@ def _expected(error: GraphQLError) -> bool:
     return original is None or isinstance(original, (GraphQLError, ServiceError))
 
 
-def _mask(error: GraphQLError, request_id: str) -> GraphQLError:
+def _mask(error: GraphQLError, request_id: str, context: ExecutionContext) -> GraphQLError:
     if _expected(error):
         return error
+    problem = unavailability(error.original_error) if error.original_error else None
+    if problem is not None:
+        # One warning per outage (the tracker's), not a traceback per request.
+        _tracker(context).failed(problem)
+        return _unavailable(error, problem)
     logger.error(
         "unexpected error in GraphQL (request id %s)",
         request_id,
@@ -71,6 +92,27 @@ def _mask(error: GraphQLError, request_id: str) -> GraphQLError:
         positions=error.positions,
         path=error.path,
         extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )
+
+
+def _tracker(context: ExecutionContext) -> DependencyTracker:
+    extras = getattr(context.context, "extras", None) or {}
+    tracker = extras.get("dependencies")
+    return tracker if isinstance(tracker, DependencyTracker) else _FALLBACK
+
+
+# For schemas executed without a server state (schema export, unit tests).
+_FALLBACK = DependencyTracker()
+
+
+def _unavailable(error: GraphQLError, problem: Unavailable) -> GraphQLError:
+    return GraphQLError(
+        problem.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=unavailable_extensions(problem),
     )
 
 

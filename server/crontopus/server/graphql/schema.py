@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 
+from crontopus.server.availability import unavailability
 from crontopus.server.graphql.alerts.mutations import AlertMutations
 from crontopus.server.graphql.alerts.queries import AlertQueries
 from crontopus.server.graphql.alerts.subscriptions import AlertSubscriptions
@@ -66,9 +69,27 @@ class Subscription(
     pass
 
 
+class CrontopusSchema(strawberry.Schema):
+    """Strawberry's schema, minus an error log line per request while a dependency is away."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # The dependency tracker logs an outage once (availability.py); the rest as before.
+        logged = [e for e in errors if not _unavailable(e)]
+        if logged:
+            super().process_errors(logged, execution_context)
+
+
+def _unavailable(error: GraphQLError) -> bool:
+    if (error.extensions or {}).get("code") == "UNAVAILABLE":
+        return True
+    return error.original_error is not None and unavailability(error.original_error) is not None
+
+
 def create_schema(limits: Limits | None = None) -> strawberry.Schema:
     """Build the schema with the request limits of `limits`."""
-    return strawberry.Schema(
+    return CrontopusSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

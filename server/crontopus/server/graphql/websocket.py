@@ -22,12 +22,30 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
     _OperationStreamClosed,  # raised by the base class when it closed the socket itself
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.subscriptions.protocols.graphql_ws.types import CompleteMessage, ErrorMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    CompleteMessage,
+    ConnectionErrorMessage,
+    ErrorMessage,
+)
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ConnectionInitMessage as LegacyConnectionInitMessage,
+)
 from strawberry.types.execution import PreExecutionError
 
+from crontopus.server.availability import Unavailable
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.groups import SubscriptionGroups
+
+# RFC 6455's "Try Again Later": a client reconnects after the reason's delay, where 4403 would
+# tell it that its credentials were refused.
+TRY_AGAIN_LATER = 1013
+
+
+def _close_reason(problem: Unavailable) -> str:
+    # A close frame's reason holds at most 123 bytes.
+    return f"{problem.dependency.label} unavailable; reconnect in {problem.retry_after} s"[:123]
 
 
 class GroupedView(Protocol):
@@ -45,6 +63,12 @@ async def _send_text(adapter: object, text: str) -> None:
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """`graphql-transport-ws`, with shared subscriptions."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except Unavailable as problem:
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason=_close_reason(problem))
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         groups = cast(GroupedView, self.view).subscription_groups
@@ -81,6 +105,17 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 class GraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
     """The legacy `graphql-ws` protocol, with shared subscriptions."""
+
+    async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except Unavailable as problem:
+            await self.send_message(
+                ConnectionErrorMessage(
+                    type="connection_error", payload={"message": problem.message}
+                )
+            )
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason=_close_reason(problem))
 
     async def handle_async_results(
         self,

@@ -130,6 +130,19 @@ class Metrics:
             registry=registry,
         )
 
+        self.dependency_up = Gauge(
+            "crontopus_dependency_up",
+            "1 while a dependency (database, gitStore) serves, 0 while it is unavailable.",
+            ["dependency"],
+            registry=registry,
+        )
+        self.unavailable_answers = Counter(
+            "crontopus_unavailable_answers",
+            "Requests answered 503 or UNAVAILABLE because a dependency was away, by dependency.",
+            ["dependency"],
+            registry=registry,
+        )
+
     def bind_queue_depth(self, depth: Callable[[], int]) -> None:
         """Read the ingest queue depth at scrape time."""
         self.ingest_queue_depth.set_function(lambda: float(depth()))

@@ -6,16 +6,26 @@ durably stored; 4xx says what to fix and must not be retried; 503 means "retry l
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from crontopus.server.availability import (
+    RETRY_AFTER_SECONDS,
+    Dependency,
+    Unavailable,
+    unavailability,
+    unavailable_body,
+)
 from crontopus.server.errors import (
     AuthenticationFailed,
     PermissionDenied,
     ServiceError,
     ValidationFailed,
 )
+from crontopus.server.security.identity_cache import Identity
 from crontopus.server.services.authentication import authenticate, bearer_token
 from crontopus.server.services.checkin_validation import (
     HTTP_FIELDS,
@@ -34,6 +44,26 @@ MAX_BODY = 1024 * 1024
 
 def _error(status: int, message: str, **extra: object) -> JSONResponse:
     return JSONResponse({"ok": False, "error": message, **extra}, status_code=status)
+
+
+def _unavailable(problem: Unavailable) -> JSONResponse:
+    return JSONResponse(
+        unavailable_body(problem, graphql=False),
+        status_code=503,
+        headers={"Retry-After": str(problem.retry_after or RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _identity(state: Any, token: str) -> Identity:
+    """Look the credential up; a database that is away raises `Unavailable`, not a 500."""
+    try:
+        async with state.session() as session:
+            return await authenticate(session, state.settings, token, state.identities)
+    except Exception as error:
+        problem = unavailability(error)
+        if problem is None:
+            raise
+        raise problem from error
 
 
 def _report(request: Request, event: Finish, output: str) -> Report:
@@ -82,8 +112,7 @@ async def checkin(request: Request) -> JSONResponse:
             )
         identity = state.identities.get(token)
         if identity is None:
-            async with state.session() as session:
-                identity = await authenticate(session, state.settings, token, state.identities)
+            identity = await _identity(state, token)
         event = finish_status(request.path_params["event"])
         output = await _output(request) if event[0] is CheckInKind.FINISH else ""
         report = _report(request, event, output)
@@ -104,7 +133,11 @@ async def checkin(request: Request) -> JSONResponse:
     except ServiceError as error:
         return _error(400, error.message)
     except IngestUnavailable as error:
-        return _error(503, str(error))
+        # The ingest writer has told the dependency tracker already (once per outage).
+        return _unavailable(Unavailable(Dependency.DATABASE, str(error)))
+    except Unavailable as problem:
+        state.dependencies.failed(problem)
+        return _unavailable(problem)
     except ClientDisconnect:
         # Nobody reads this answer; returning one keeps a dropped client out of the error log.
         return _error(400, "the client disconnected before sending the whole body")

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from crontopus.server.availability import Dependency, DependencyTracker, unavailability
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.services.checkins import CheckIn, RunKey, RunState
@@ -49,6 +50,11 @@ def run_event_data(state: RunState, kind: str) -> dict[str, Any]:
     }
 
 
+def _retrieve(future: asyncio.Future[RunState]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class IngestWriter:
     """The single writer of one server process."""
 
@@ -61,6 +67,9 @@ class IngestWriter:
         retention: int = 1000,
         on_stored: Callable[[Sequence[RunState]], None] | None = None,
         runs: RunStore | None = None,
+        max_queue: int = 10_000,
+        wait_timeout: float | None = None,
+        tracker: DependencyTracker | None = None,
     ) -> None:
         self._session = session
         self._runs = runs or SessionRunStore(session)
@@ -68,6 +77,11 @@ class IngestWriter:
         self._max_batch = max_batch
         self._retention = retention
         self._on_stored = on_stored
+        # Both bounds keep a stuck database from holding requests and memory without end:
+        # past them a check-in is answered 503 and the sender retries (same rid, no double).
+        self._max_queue = max_queue
+        self._wait_timeout = wait_timeout
+        self._tracker = tracker
         self._queue: asyncio.Queue[tuple[CheckIn, asyncio.Future[RunState]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         # New finished runs per job since it was last pruned; pruning is amortised.
@@ -104,9 +118,23 @@ class IngestWriter:
         """Queue a check-in and wait until its batch is committed; return the stored run."""
         if self._task is None:
             raise IngestUnavailable("the ingest writer is not running")
+        if self._queue.qsize() >= self._max_queue:
+            raise IngestUnavailable(
+                f"{self._queue.qsize()} check-ins are already waiting for the database; retry"
+            )
         future: asyncio.Future[RunState] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((check_in, future))  # unbounded: never waits
-        return await future
+        self._queue.put_nowait((check_in, future))  # bounded above: never waits
+        if self._wait_timeout is None:
+            return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self._wait_timeout)
+        except TimeoutError:
+            # Nobody awaits the outcome any more; retrieve it so it is not logged as lost.
+            future.add_done_callback(_retrieve)
+            raise IngestUnavailable(
+                f"the database did not store the check-in within {self._wait_timeout:g} s;"
+                " retry with the same rid (it is never counted twice)"
+            ) from None
 
     async def _loop(self) -> None:
         while True:
@@ -117,12 +145,14 @@ class IngestWriter:
             try:
                 stored = await self._store([item for item, _ in batch])
             except Exception as error:  # every waiter learns the batch failed; none is lost
-                logger.exception("storing %d check-ins failed", len(batch))
+                self._failed(error, "storing %d check-ins failed", len(batch))
                 failure = IngestUnavailable(f"could not store the check-in: {error}")
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(failure)
             else:
+                if self._tracker is not None:
+                    self._tracker.succeeded(Dependency.DATABASE)
                 for check_in, future in batch:
                     if not future.done():
                         future.set_result(stored[(check_in.tenant_id, check_in.run_id)])
@@ -131,8 +161,16 @@ class IngestWriter:
                     self._queue.task_done()
             try:
                 await self._prune()
-            except Exception:  # retention is best effort; the next batch tries again
-                logger.exception("pruning old runs failed")
+            except Exception as error:  # retention is best effort; the next batch tries again
+                self._failed(error, "pruning old runs failed")
+
+    def _failed(self, error: Exception, message: str, *args: object) -> None:
+        """Log a failure once per outage when the database is away, else with its traceback."""
+        problem = unavailability(error)
+        if problem is not None and self._tracker is not None:
+            self._tracker.failed(problem)
+        else:
+            logger.error(message, *args, exc_info=error)
 
     async def _store(self, check_ins: Sequence[CheckIn]) -> dict[RunKey, RunState]:
         merged = await self._runs.store(check_ins)

@@ -38,14 +38,16 @@ class RunStore(Protocol):
         """Release connections and threads."""
 
 
-def create_run_store(engine: AsyncEngine, session: SessionFactory) -> RunStore:
+def create_run_store(
+    engine: AsyncEngine, session: SessionFactory, busy_timeout: float = 30.0
+) -> RunStore:
     """The fastest store that is correct for `engine`'s database."""
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database and database != ":memory:":
         # Imported here: the SQLite store compiles its SQL from this module's statements.
         from crontopus.server.services.sqlite_run_store import SqliteRunStore
 
-        return SqliteRunStore(database)
+        return SqliteRunStore(database, busy_timeout)
     return SessionRunStore(session)
 
 

@@ -4,6 +4,10 @@ Claiming flips rows from PENDING to SENDING with a lease in one short transactio
 PostgreSQL the candidate rows are locked with SKIP LOCKED, so several workers take disjoint
 rows and no notification is sent twice. A worker that dies mid-send leaves its rows SENDING;
 when the lease runs out another worker takes them over (at-least-once, never lost).
+
+A batch that was sent while the database went away keeps its outcomes in memory and records
+them before this dispatcher claims anything again, so an outage between sending and recording
+never makes the same worker send a notification twice.
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ class Dispatcher:
         self._public_url = public_url.rstrip("/") if public_url else None
         self._client = client
         self._batch = batch
+        # Outcomes sent but not yet recorded (the database went away in between).
+        self._unrecorded: list[tuple[list[Notification], list[DeliveryError | None]]] = []
 
     async def close(self) -> None:
         if self._client is not None:
@@ -85,6 +91,10 @@ class Dispatcher:
     async def dispatch_due(self) -> int:
         """Send every notification due now (in batches); return how many were attempted."""
         total = 0
+        while self._unrecorded:
+            notifications, outcomes = self._unrecorded[0]
+            await self._record(notifications, outcomes)
+            self._unrecorded.pop(0)
         while True:
             claimed = await self.claim()
             if not claimed:
@@ -93,7 +103,12 @@ class Dispatcher:
             errors = await asyncio.gather(*(self._send(*row) for row in loaded))
             # One transaction records the whole batch: a commit per notification would make
             # the database's fsync, not the channels, the limit on the dispatch rate.
-            await self._record([row[0] for row in loaded], list(errors))
+            sent = [row[0] for row in loaded]
+            try:
+                await self._record(sent, list(errors))
+            except Exception:
+                self._unrecorded.append((sent, list(errors)))
+                raise
             total += len(claimed)
             if len(claimed) < self._batch:
                 return total

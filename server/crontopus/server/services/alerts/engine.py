@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from crontopus.server.availability import Dependency, DependencyTracker, unavailability
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.types import utcnow
 from crontopus.server.events.broadcaster import Broadcaster
@@ -47,8 +48,10 @@ class AlertEngine:
         *,
         jobs: JobSource | None = None,
         clock: Callable[[], datetime] = utcnow,
+        dependencies: DependencyTracker | None = None,
     ) -> None:
         self.settings = settings
+        self._dependencies = dependencies
         self.clock = clock
         self._session = session
         self._broadcaster = broadcaster
@@ -123,19 +126,35 @@ class AlertEngine:
         while not self._stopping.is_set():
             try:
                 await self.cycle()
-            except Exception:  # the next cycle tries again; the cursor has not moved
-                logger.exception("the periodic alert cycle failed")
+            except Exception as error:  # the next cycle tries again; the cursor has not moved
+                self._failed(error, "the periodic alert cycle failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.settings.alert_interval)
+
+    def _failed(self, error: Exception, message: str) -> None:
+        """Log a failure: once per outage when the database is away, else with its traceback."""
+        problem = unavailability(error)
+        if problem is not None and self._dependencies is not None:
+            self._dependencies.failed(problem)
+        else:
+            logger.error(message, exc_info=error)
+
+    async def _database_up(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the database when it is away; tell whether it is up."""
+        if self._dependencies is None or self._dependencies.is_up(Dependency.DATABASE):
+            return True
+        return await self._dependencies.wait_up(Dependency.DATABASE, seconds)
 
     async def _dispatch_loop(self) -> None:
         poll = min(DISPATCH_POLL, self.settings.alert_interval)
         while not self._stopping.is_set():
             self._wake.clear()
+            if not await self._database_up(poll):
+                continue  # paused while the database is away: nothing can be claimed
             try:
                 await self.dispatcher.dispatch_due()
-            except Exception:  # rows stay PENDING or leased; nothing is lost
-                logger.exception("dispatching notifications failed")
+            except Exception as error:  # rows stay PENDING or leased; nothing is lost
+                self._failed(error, "dispatching notifications failed")
             if self._stopping.is_set():
                 return
             with contextlib.suppress(TimeoutError):

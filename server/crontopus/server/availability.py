@@ -1,0 +1,376 @@
+"""Dependencies the server cannot serve without, and how it behaves while one is away.
+
+The contract (docs/reliability.md): a request that needs a dependency which is unavailable is
+answered 503 with `Retry-After` (HTTP) or a GraphQL error with code `UNAVAILABLE`, never a 500;
+the process logs one warning when a dependency goes away and one when it returns, never a
+traceback per request; `/ready` and the `crontopus_dependency_up` gauge report it meanwhile.
+
+`unavailability(error)` tells a dependency failure (a refused connection, a full disk, a lock
+held too long) from a bug; `DependencyTracker` keeps the state of each dependency and probes
+one that went away until it answers again, so its return is noticed without traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import errno
+import logging
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from sqlalchemy import exc as sa_exc
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from crontopus.server.observability.metrics import Metrics
+
+logger = logging.getLogger("crontopus.server.dependencies")
+
+#: What a 503 tells a client to wait before retrying; the agent's spool backs off on its own.
+RETRY_AFTER_SECONDS = 5
+#: How often a dependency that went away is probed until it answers again.
+PROBE_INTERVAL = 1.0
+
+# PostgreSQL error classes that mean "the server cannot serve now", not "this query is wrong":
+# 08 connection exception, 53 insufficient resources (disk full, too many connections),
+# 57 operator intervention (shutdown, statement timeout), 58 system error (I/O).
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58"})
+# 55P03: a lock was not granted within lock_timeout (a slow or stuck transaction elsewhere).
+_UNAVAILABLE_SQLSTATES = frozenset({"55P03"})
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+
+
+class Dependency(enum.Enum):
+    """Something outside the process that requests need."""
+
+    DATABASE = "database"
+    GIT_STORE = "gitStore"
+
+    @property
+    def label(self) -> str:
+        return "database" if self is Dependency.DATABASE else "Git store"
+
+
+class Unavailable(Exception):
+    """A dependency cannot serve now; the caller should retry after `retry_after` seconds."""
+
+    def __init__(
+        self, dependency: Dependency, reason: str, retry_after: int = RETRY_AFTER_SECONDS
+    ) -> None:
+        self.dependency = dependency
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return (
+            f"the {self.dependency.label} is unavailable ({self.reason}); "
+            f"nothing was changed: retry in {self.retry_after} s"
+        )
+
+
+def unavailability(error: BaseException) -> Unavailable | None:
+    """Return what `error` says about a dependency being away, or None if it is a bug."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, Unavailable):
+            return current
+        found = _classify(current, error)
+        if found is not None:
+            return found
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _classify(error: BaseException, outer: BaseException) -> Unavailable | None:
+    if isinstance(error, sa_exc.TimeoutError):
+        return Unavailable(Dependency.DATABASE, "no connection became free in time")
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated or isinstance(
+            error, sa_exc.OperationalError | sa_exc.InterfaceError
+        ):
+            return Unavailable(Dependency.DATABASE, _reason(error.orig or error))
+        sqlstate = _sqlstate(error)
+        if _unavailable_sqlstate(sqlstate):
+            return Unavailable(Dependency.DATABASE, _reason(error.orig or error))
+        return None
+    if isinstance(error, sqlite3.OperationalError):
+        return Unavailable(Dependency.DATABASE, _reason(error))
+    if type(error).__module__.startswith("asyncpg"):
+        sqlstate = getattr(error, "sqlstate", None)
+        if type(error).__name__ in (
+            "InterfaceError",
+            "ConnectionDoesNotExistError",
+        ) or _unavailable_sqlstate(sqlstate):
+            return Unavailable(Dependency.DATABASE, _reason(error))
+        return None
+    if isinstance(error, ConnectionError | TimeoutError) or (
+        isinstance(error, OSError) and error.errno in _DISK_ERRNOS
+    ):
+        return Unavailable(_owner(outer), _reason(error))
+    if type(error).__module__.startswith("pygit2") and "space" in str(error).lower():
+        return Unavailable(Dependency.GIT_STORE, _reason(error))
+    return None
+
+
+def _unavailable_sqlstate(sqlstate: object) -> bool:
+    return isinstance(sqlstate, str) and (
+        sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in _UNAVAILABLE_SQLSTATES
+    )
+
+
+def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
+    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
+        sqlstate = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(sqlstate, str):
+            return sqlstate
+    return None
+
+
+def _owner(error: BaseException) -> Dependency:
+    """Tell which dependency a bare OS error came from, by the code it was raised in."""
+    tb: TracebackType | None = error.__traceback__
+    owner = Dependency.DATABASE
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith(("pygit2", "crontopus.server.gitstore")):
+            owner = Dependency.GIT_STORE
+        elif module.startswith(("sqlalchemy", "asyncpg", "aiosqlite")):
+            return Dependency.DATABASE
+        tb = tb.tb_next
+    return owner
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    name = type(error).__name__
+    return f"{name}: {text[:200]}" if text else name
+
+
+@dataclass
+class DependencyState:
+    """What is known of one dependency now."""
+
+    up: bool = True
+    since: float = 0.0
+    changed_at: datetime | None = None
+    reason: str = ""
+    refused: int = 0  # failures met while it was away
+
+
+Probe = Callable[[], Awaitable[None]]
+
+
+class DependencyTracker:
+    """The up/down state of each dependency, logged on change and exported as a gauge."""
+
+    def __init__(
+        self,
+        probes: Mapping[Dependency, Probe] | None = None,
+        metrics: Metrics | None = None,
+        *,
+        probe_interval: float = PROBE_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._probes = dict(probes or {})
+        self._metrics = metrics
+        self._interval = probe_interval
+        self._clock = clock
+        self._states = {dependency: DependencyState() for dependency in Dependency}
+        self._up_events: dict[Dependency, asyncio.Event] = {}
+        self._probing: dict[Dependency, asyncio.Task[None]] = {}
+        if metrics is not None:
+            for dependency in Dependency:
+                metrics.dependency_up.labels(dependency.value).set(1)
+
+    def state(self, dependency: Dependency) -> DependencyState:
+        return self._states[dependency]
+
+    def is_up(self, dependency: Dependency) -> bool:
+        return self._states[dependency].up
+
+    def report(self) -> dict[str, dict[str, object]]:
+        """The state of every dependency, for `/ready`."""
+        out: dict[str, dict[str, object]] = {}
+        for dependency, state in self._states.items():
+            entry: dict[str, object] = {"status": "up" if state.up else "unavailable"}
+            if state.changed_at is not None:
+                entry["since"] = state.changed_at.isoformat(timespec="seconds")
+            if not state.up:
+                entry["reason"] = state.reason
+            out[dependency.value] = entry
+        return out
+
+    def failed(self, problem: Unavailable) -> None:
+        """Record a request that met `problem`; log only when the dependency just went away."""
+        dependency = problem.dependency
+        state = self._states[dependency]
+        state.refused += 1
+        if self._metrics is not None:
+            self._metrics.unavailable_answers.labels(dependency.value).inc()
+        if not state.up:
+            return
+        state.up = False
+        state.since = self._clock()
+        state.changed_at = datetime.now(UTC)
+        state.reason = problem.reason
+        state.refused = 1
+        self._event(dependency).clear()
+        if self._metrics is not None:
+            self._metrics.dependency_up.labels(dependency.value).set(0)
+        logger.warning(
+            "the %s is unavailable (%s): requests that need it are answered 503 with "
+            "Retry-After until it returns",
+            dependency.label,
+            problem.reason,
+            extra={"dependency": dependency.value},
+        )
+        self._start_probe(dependency)
+
+    def succeeded(self, dependency: Dependency) -> None:
+        """Record that `dependency` served a request (or a probe); log if it just returned."""
+        state = self._states[dependency]
+        if state.up:
+            return
+        state.up = True
+        seconds = self._clock() - state.since
+        state.changed_at = datetime.now(UTC)
+        self._event(dependency).set()
+        if self._metrics is not None:
+            self._metrics.dependency_up.labels(dependency.value).set(1)
+        logger.warning(
+            "the %s is back after %.1f s (%d failed requests or batches meanwhile)",
+            dependency.label,
+            seconds,
+            state.refused,
+            extra={"dependency": dependency.value, "outage_seconds": round(seconds, 1)},
+        )
+        state.reason = ""
+
+    async def wait_up(self, dependency: Dependency, seconds: float) -> bool:
+        """Wait at most `seconds` for `dependency` to be up; return whether it is."""
+        if self.is_up(dependency):
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event(dependency).wait(), seconds)
+        return self.is_up(dependency)
+
+    async def stop(self) -> None:
+        """Stop probing."""
+        tasks = list(self._probing.values())
+        self._probing.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _event(self, dependency: Dependency) -> asyncio.Event:
+        event = self._up_events.get(dependency)
+        if event is None:
+            event = self._up_events[dependency] = asyncio.Event()
+            if self._states[dependency].up:
+                event.set()
+        return event
+
+    def _start_probe(self, dependency: Dependency) -> None:
+        probe = self._probes.get(dependency)
+        if probe is None or dependency in self._probing:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._probe(dependency, probe), name=f"probe-{dependency.value}")
+        self._probing[dependency] = task
+        task.add_done_callback(lambda _: self._probing.pop(dependency, None))
+
+    async def _probe(self, dependency: Dependency, probe: Probe) -> None:
+        while not self.is_up(dependency):
+            await asyncio.sleep(self._interval)
+            if self.is_up(dependency):
+                return
+            try:
+                await asyncio.wait_for(probe(), timeout=max(self._interval, 5.0))
+            except Exception as error:  # still away; the reason may have changed
+                problem = unavailability(error)
+                if problem is None:
+                    logger.debug("probing the %s failed", dependency.label, exc_info=error)
+                else:
+                    self._states[dependency].reason = problem.reason
+                continue
+            self.succeeded(dependency)
+
+
+def unavailable_body(problem: Unavailable, *, graphql: bool) -> dict[str, object]:
+    """The JSON of a 503: a GraphQL result on /graphql, the check-in shape elsewhere."""
+    if graphql:
+        return {"data": None, "errors": [graphql_error_payload(problem)]}
+    return {
+        "ok": False,
+        "error": problem.message,
+        "dependency": problem.dependency.value,
+        "retryAfterSeconds": problem.retry_after,
+    }
+
+
+def graphql_error_payload(problem: Unavailable) -> dict[str, object]:
+    return {"message": problem.message, "extensions": unavailable_extensions(problem)}
+
+
+def unavailable_extensions(problem: Unavailable) -> dict[str, object]:
+    """The `extensions` of a GraphQL error for `problem` (code UNAVAILABLE)."""
+    return {
+        "code": "UNAVAILABLE",
+        "dependency": problem.dependency.value,
+        "retryAfterSeconds": problem.retry_after,
+    }
+
+
+class UnavailableMiddleware:
+    """Answer 503 with Retry-After for any HTTP request that fails on an absent dependency.
+
+    Routes answer the failures they expect themselves; this catches the rest (an identity
+    lookup in the GraphQL context, a metrics scrape) before Starlette turns them into a 500
+    and a traceback per request.
+    """
+
+    def __init__(self, app: ASGIApp, tracker: DependencyTracker) -> None:
+        self.app = app
+        self.tracker = tracker
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as error:
+            problem = unavailability(error)
+            if problem is None or started:
+                raise
+            self.tracker.failed(problem)
+            body = unavailable_body(problem, graphql=scope.get("path") == "/graphql")
+            response = JSONResponse(
+                body, status_code=503, headers={"Retry-After": str(problem.retry_after)}
+            )
+            await response(scope, receive, send)
