@@ -54,12 +54,17 @@ and `--json` shapes stay stable.
 |---|---|
 | 0 | success |
 | 1 | user error: an invalid manifest file (local validation or the server's), not found, conflict |
-| 2 | usage: unknown command or flag, missing argument, a flag value that is not valid (a `K=V` without `=`, a bad `--schedule`; each message names the flag), a question no terminal can answer (`jobs delete` without `--yes`) |
+| 2 | usage: unknown command or flag, missing argument, a bad flag value (see below) |
 | 3 | the server is unreachable (refused, timed out, not a Crontopus server, or HTTP 5xx) |
 | 4 | authentication: not logged in, login expired, token refused, role or scope too low |
 
 Errors go to stderr as `crontopus: error: <the server's message>`, followed by one line per
 field problem, `<field path>: <message>` (the `ValidationError.fields` of the API).
+
+Every flag value that is not valid exits 2 and names the flag: a `K=V` without `=`, a
+`--schedule` or `--timezone` the validator refuses, a number out of range. So does a question
+no terminal can answer: `jobs delete` without `--yes` when standard input is not a terminal. A
+value that starts with `-` is written attached to its flag (`--arg=--full`); the error says so.
 
 ## Manifests, offline
 
