@@ -101,6 +101,35 @@ def test_an_enrolled_agent_applies_the_tenants_jobs_and_reports_them(
     assert status["endpointId"]
 
 
+ENDPOINT_JOBS = """
+query($id: UUID!) { endpoint(id: $id) { jobs { jobId state failureReason } } }
+"""
+
+
+def test_a_schedule_the_driver_refuses_reaches_the_server_with_the_drivers_reason(
+    fleet_server: Server, tmp_path: Path, crontab: Path
+) -> None:
+    server = fleet_server
+    access = server.register()
+    state = tmp_path / "agent"
+    enroll(server, access, state, crontab)  # cron without CRON_TZ on a UTC machine
+    job_id = create_job(
+        server, access, name="berlin", schedule="30 2 * * *", command="echo hi",
+        timezone="Europe/Berlin",
+    )  # fmt: skip
+    result = agent(state, "sync", "--once")
+    assert result.returncode == 0, result.stderr
+    assert str(job_id) not in crontab.read_text("latin-1")
+    status = json.loads(agent(state, "status", "--json").stdout)
+    (refused,) = status["refused"]
+    endpoint_id = status["endpointId"]
+    data = server.graphql(ENDPOINT_JOBS, {"id": endpoint_id}, access)
+    (held,) = [job for job in data["endpoint"]["jobs"] if job["jobId"] == str(job_id)]
+    assert held["state"] == "FAILED"
+    assert held["failureReason"].startswith('time zone "Europe/Berlin": the machine runs in UTC')
+    assert refused == f"default/berlin: {held['failureReason']}"
+
+
 def test_an_agent_discovers_foreign_entries_and_adopts_them_once_adopted_in_git(
     fleet_server: Server, tmp_path: Path, crontab: Path
 ) -> None:

@@ -28,6 +28,11 @@ mutation Report($items: [DiscoveredJobInput!]!) {
   }
 }
 """
+REPORT_INSTANCES = """
+mutation Report($items: [JobInstanceInput!]!) {
+  reportJobInstances(items: $items) { __typename }
+}
+"""
 ENDPOINT_KEYS = {
     "id", "name", "hostname", "platform", "machineId", "agentVersion", "driver", "drivers",
     "labels", "status", "enrolledAt", "lastSeenAt", "appliedCommit", "revokedAt",
@@ -115,3 +120,22 @@ def test_a_discovered_job_is_adopted_into_a_namespace(
     assert adopted.code == 0, adopted.err
     job = adopted.json()
     assert (job["id"], job["namespace"], job["isDiscovered"]) == (result["jobId"], "default", False)
+
+
+def test_a_job_the_endpoint_could_not_install_shows_why_in_jobs_and_endpoints_show(
+    logged_in: Cli, server: Server, endpoint: dict[str, Any]
+) -> None:
+    created = logged_in("jobs", "create", "--name", "berlin", "--schedule", "30 2 * * *",
+                        "--timezone", "Europe/Berlin", "--command", "/bin/true")  # fmt: skip
+    job_id = created.out.strip()
+    reason = 'time zone "Europe/Berlin": the machine runs in Etc/UTC and its cron has no CRON_TZ'
+    item = {"jobId": job_id, "driver": "cron", "state": "FAILED", "failureReason": reason}
+    reported = server.graphql(REPORT_INSTANCES, {"items": [item]}, endpoint["endpointToken"])
+    assert reported["reportJobInstances"]["__typename"] == "JobInstanceReport"
+    job = logged_in("jobs", "show", "default/berlin")
+    assert job.code == 0, job.err
+    assert f"Why not installed:\n  db1: {reason}\n" in job.out
+    shown = logged_in("endpoints", "show", endpoint["endpoint"]["id"])
+    assert f"Why not installed:\n  default/berlin: {reason}\n" in shown.out
+    as_json = logged_in("jobs", "show", "default/berlin", "--json").json()
+    assert [row["failureReason"] for row in as_json["endpoints"]] == [reason]

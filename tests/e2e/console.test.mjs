@@ -273,6 +273,32 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.waitForSelector("[data-testid=history] li:has-text('adopt')");
   });
 
+  test("a job the endpoint could not install shows the driver's reason on the job and endpoint pages", async (t) => {
+    if (!endpointToken) {
+      t.skip("no endpoint was enrolled");
+      return;
+    }
+    const api = await accessToken();
+    const jobs = await graphql(server.url, api, `{ jobs(first: 50) { nodes { id name } } }`);
+    const job = jobs.jobs.nodes.find((j) => j.name === "nightly-backup");
+    assert.ok(job, JSON.stringify(jobs));
+    const reason = 'time zone "Europe/Berlin": the machine runs in Etc/UTC and its cron has no CRON_TZ';
+    const reported = await graphql(
+      server.url,
+      endpointToken,
+      `mutation($items: [JobInstanceInput!]!) { reportJobInstances(items: $items) {
+        __typename ... on JobInstanceReport { total } ... on UserError { message } } }`,
+      { items: [{ jobId: job.id, driver: "cron", state: "FAILED", failureReason: reason }] },
+    );
+    assert.equal(reported.reportJobInstances.__typename, "JobInstanceReport", JSON.stringify(reported));
+    await open(`/jobs/${job.id}`);
+    await page.waitForSelector(`[data-testid=job-endpoints] tr:has-text('web-1') [data-testid=failure-reason]:has-text('${reason}')`);
+    const endpoints = await graphql(server.url, api, `{ endpoints(first: 10) { nodes { id name } } }`);
+    const endpoint = endpoints.endpoints.nodes.find((e) => e.name === "web-1");
+    await open(`/endpoints/${endpoint.id}`);
+    await page.waitForSelector(`tr:has-text('nightly-backup') [data-testid=failure-reason]:has-text('${reason}')`);
+  });
+
   test("an endpoint is revoked after confirmation", async (t) => {
     if (!endpointToken) {
       t.skip("no endpoint was enrolled");

@@ -15,7 +15,7 @@ from typing import Any
 from crontopus.agent.config import AgentConfig
 from crontopus.agent.errors import NotEnrolled, ServerError, SyncError
 from crontopus.agent.gitsync import ManifestSet, Mirror
-from crontopus.agent.plan import Plan, SkipKind
+from crontopus.agent.plan import Plan, SkipKind, Skipped
 from crontopus.agent.reconcile import Reconciler
 from crontopus.agent.server import ServerClient
 from crontopus.agent.statedir import StateDir, write_atomic
@@ -164,7 +164,7 @@ class Syncer:
         present = {entry.fingerprint for entry in foreign}
         discovered = {job: fp for job, fp in discovered.items() if fp in present}
         report_error = report_error or self._report_instances(
-            manifests, plan, installed, discovered
+            manifests, plan, installed, discovered, applied.failed
         )
         SyncState(
             commit=commit,
@@ -252,11 +252,12 @@ class Syncer:
         plan: Plan,
         installed: Mapping[Any, InstalledEntry],
         discovered: Mapping[str, str],
+        failed: Sequence[Skipped] = (),
     ) -> str | None:
         """Report what the scheduler holds: managed jobs and the discovered entries."""
         if self.client is None:
             return None
-        instances = instance_reports(self.driver.name, manifests, plan, installed)
+        instances = instance_reports(self.driver.name, manifests, plan, installed, failed)
         managed = {item["jobId"] for item in instances}
         instances += [
             {
@@ -277,24 +278,45 @@ class Syncer:
 
 
 def instance_reports(
-    driver: str, manifests: ManifestSet, plan: Plan, installed: Mapping[Any, InstalledEntry]
+    driver: str,
+    manifests: ManifestSet,
+    plan: Plan,
+    installed: Mapping[Any, InstalledEntry],
+    failed: Sequence[Skipped] = (),
 ) -> list[dict[str, str]]:
-    """Say, per job meant for this endpoint, what its scheduler holds."""
+    """Say, per job meant for this endpoint, what its scheduler holds (and why not, if not)."""
     states: dict[Any, str] = {}
+    reasons: dict[Any, str] = {}
     for skipped in plan.skipped:
         if skipped.kind is SkipKind.INACTIVE:
             states[skipped.job_id] = "DISABLED"
-    for refused in plan.refused:
-        states[refused.job_id] = "FAILED"
     for job_id in plan.desired:
         states[job_id] = "INSTALLED" if job_id in installed else "FAILED"
-    return [
-        {
+    for refused in (*plan.refused, *failed):
+        states[refused.job_id] = "FAILED"
+        reasons[refused.job_id] = refused.reason
+    for job_id, state in states.items():
+        if state == "FAILED" and job_id not in reasons:
+            reasons[job_id] = "the scheduler does not hold the entry the agent applied"
+    reports = []
+    for job_id, state in sorted(states.items(), key=lambda kv: str(kv[0])):
+        if job_id not in manifests.jobs:
+            continue
+        item = {
             "jobId": str(job_id),
             "driver": driver,
             "state": state,
             "source": JobSource.MANAGED.value,
         }
-        for job_id, state in sorted(states.items(), key=lambda kv: str(kv[0]))
-        if job_id in manifests.jobs
-    ]
+        if state == "FAILED":
+            # The server keeps at most MAX_REASON characters: cut here rather than be refused.
+            item["failureReason"] = _shorten(reasons[job_id], MAX_REASON)
+        reports.append(item)
+    return reports
+
+
+MAX_REASON = 2000
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from crontopus.cli import manifests, output
@@ -82,7 +83,13 @@ async def show_endpoint(inv: Invocation) -> int:
         ],
     )
     output.section(inv, "Jobs", ENDPOINT_JOB_COLUMNS, endpoint["jobs"])
+    output.failure_reasons(inv, endpoint["jobs"], _job_label)
     return 0
+
+
+def _job_label(row: Mapping[str, Any]) -> str:
+    job = row["job"]
+    return f"{job['namespace']}/{job['name']}" if job else str(row["jobId"])
 
 
 async def revoke_endpoint(inv: Invocation) -> int:

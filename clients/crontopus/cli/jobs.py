@@ -118,6 +118,7 @@ async def show_job(inv: Invocation) -> int:
     if not details["nextRuns"]:
         print("  (none)", file=inv.out)
     output.section(inv, "Endpoints", ENDPOINT_JOB_COLUMNS, endpoints)
+    output.failure_reasons(inv, endpoints, lambda row: str(row["endpoint"]["name"]))
     output.section(inv, "Recent runs", RUN_COLUMNS, runs)
     return 0
 

@@ -227,7 +227,9 @@ ENDPOINT: Final = f"""
 query Endpoint($id: UUID!) {{
   endpoint(id: $id) {{
     {ENDPOINT_FIELDS}
-    jobs {{ jobId job {{ name namespace }} state driver source reportedAt drift driftReason }}
+    jobs {{
+      jobId job {{ name namespace }} state driver source reportedAt drift driftReason failureReason
+    }}
   }}
 }}
 """
@@ -241,7 +243,7 @@ mutation RevokeEndpoint($id: UUID!) {{
 JOB_ENDPOINTS: Final = """
 query JobEndpoints($id: UUID!) {
   job(id: $id) {
-    endpoints { endpoint { id name status } state drift driftReason reportedAt }
+    endpoints { endpoint { id name status } state drift driftReason failureReason reportedAt }
   }
 }
 """

@@ -113,6 +113,18 @@ def section(
         print("  (none)", file=inv.out)
 
 
+def failure_reasons(
+    inv: Invocation, rows: Sequence[Mapping[str, Any]], label: Callable[[Mapping[str, Any]], str]
+) -> None:
+    """Print, below a table, why each FAILED row failed (the agent's driver said so)."""
+    failed = [row for row in rows if row.get("failureReason")]
+    if not failed:
+        return
+    print("\nWhy not installed:", file=inv.out)
+    for row in failed:
+        print(f"  {label(row)}: {row['failureReason']}", file=inv.out)
+
+
 def fields(inv: Invocation, pairs: Sequence[tuple[str, object]]) -> None:
     """Print `label: value` lines, labels aligned."""
     width = max(len(label) for label, _ in pairs)

@@ -26,7 +26,7 @@ mutation Report($items: [JobInstanceInput!]!) {
 ENDPOINT_JOBS = """
 query($id: UUID!) {
   endpoint(id: $id) {
-    jobs { jobId job { name } state driver source drift driftReason reportedAt }
+    jobs { jobId job { name } state driver source drift driftReason failureReason reportedAt }
   }
 }
 """
@@ -38,6 +38,7 @@ query($id: UUID!) {
 ALL_JOBS_ENDPOINTS = """
 { jobs(first: 50) { nodes { name endpoints { endpoint { name } drift } } } }
 """
+JOB_REASONS = "query($id: UUID!) { job(id: $id) { endpoints { state failureReason } } }"
 REVOKE = "mutation($id: UUID!) { revokeEndpoint(id: $id) { __typename } }"
 
 
@@ -89,6 +90,43 @@ async def test_reported_instances_show_on_the_endpoint_and_on_the_job(
         "drift": False,
         "driftReason": None,
     }
+
+
+async def test_a_failed_instance_carries_the_drivers_reason_to_the_endpoint_and_the_job(
+    api: Api, alice: Persona
+) -> None:
+    job = await create(api, alice, targetLabels=[])
+    endpoint_id, token = await enrolled_endpoint(api, alice)
+    reason = 'the schedule "30 2 * * *" in Europe/Berlin meets a daylight-saving change'
+    await report(api, token, [item(job["id"], "FAILED", failureReason=reason)])
+    (held,) = await endpoint_jobs(api, alice, endpoint_id)
+    assert (held["state"], held["failureReason"]) == ("FAILED", reason)
+    data = await api.execute(JOB_REASONS, {"id": job["id"]}, alice.access_token)
+    assert data["job"]["endpoints"] == [{"state": "FAILED", "failureReason": reason}]
+    fixed = await report(api, token, [item(job["id"])])
+    assert fixed["updated"] == 1
+    (held,) = await endpoint_jobs(api, alice, endpoint_id)
+    assert (held["state"], held["failureReason"]) == ("INSTALLED", None)
+
+
+async def test_a_failure_reason_is_refused_for_other_states_and_when_too_long(
+    api: Api, alice: Persona
+) -> None:
+    job = await create(api, alice, targetLabels=[])
+    _, token = await enrolled_endpoint(api, alice)
+    result = await report(
+        api,
+        token,
+        [item(job["id"], "INSTALLED", failureReason="no")],
+    )
+    assert result["fields"] == [
+        {
+            "path": ["items", "0", "failureReason"],
+            "message": "is only for state FAILED, not INSTALLED: leave it out",
+        }
+    ]
+    long = await report(api, token, [item(job["id"], "FAILED", failureReason="x" * 2001)])
+    assert long["fields"][0]["message"] == ("is 2001 characters long, more than 2000: shorten it")
 
 
 async def test_an_instance_not_reported_again_is_removed(

@@ -15,7 +15,7 @@ export const EndpointQuery = graphql(`
     endpoint(id: $id) {
       id name hostname platform status driver drivers appliedCommit lastSeenAt agentVersion enrolledAt machineId
       labels { key value }
-      jobs(first: 100) { jobId state drift driftReason reportedAt job { id name namespace } }
+      jobs(first: 100) { jobId state drift driftReason failureReason reportedAt job { id name namespace } }
     }
   }
 `);
@@ -51,7 +51,7 @@ export const JobEndpointsQuery = graphql(`
   query JobEndpoints($id: UUID!) {
     job(id: $id) {
       id
-      endpoints(first: 100) { state drift driftReason reportedAt endpoint { id name status lastSeenAt } }
+      endpoints(first: 100) { state drift driftReason failureReason reportedAt endpoint { id name status lastSeenAt } }
     }
     runs(filter: { jobId: $id }, first: 100) { nodes { ...RunFields } }
   }

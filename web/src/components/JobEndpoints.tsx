@@ -4,7 +4,7 @@ import { JobEndpointsQuery } from "../api/endpointOperations";
 import { formatAgo } from "../lib/format";
 import type { RunRow } from "../lib/runs";
 import { Link } from "../router";
-import { Badge, ErrorNote, Loading } from "./bits";
+import { Badge, ErrorNote, FailureReason, Loading } from "./bits";
 
 /** The newest run of each endpoint among `runs` (which come newest first). */
 export function lastRunByEndpoint(runs: RunRow[]): Map<string, RunRow> {
@@ -32,7 +32,10 @@ export function JobEndpoints({ jobId }: { jobId: string }) {
                   <td>
                     <Link href={`/endpoints/${row.endpoint.id}`}>{row.endpoint.name}</Link> <Badge value={row.endpoint.status} />
                   </td>
-                  <td>{row.state?.toLowerCase() ?? "not reported"}</td>
+                  <td>
+                    {row.state?.toLowerCase() ?? "not reported"}
+                    <FailureReason reason={row.failureReason} />
+                  </td>
                   <td>{row.drift ? <span className="badge badge-warn">drift: {row.driftReason?.toLowerCase()}</span> : "in sync"}</td>
                   <td>
                     {run ? (

@@ -66,3 +66,13 @@ export function ErrorNote({ error }: { error: string | null | undefined }) {
 export function Loading({ when }: { when: boolean }) {
   return when ? <p className="muted">Loading…</p> : null;
 }
+
+/** Why an endpoint could not install a job, as its scheduler driver said (state FAILED). */
+export function FailureReason({ reason }: { reason?: string | null }) {
+  if (!reason) return null;
+  return (
+    <div className="failure-reason" data-testid="failure-reason">
+      {reason}
+    </div>
+  );
+}

@@ -12,7 +12,7 @@ import {
   RevokeEndpointMutation,
   RevokeEnrollmentTokenMutation,
 } from "../api/endpointOperations";
-import { Badge, CopyButton, ErrorNote, Loading } from "../components/bits";
+import { Badge, CopyButton, ErrorNote, FailureReason, Loading } from "../components/bits";
 import type { EndpointStatus } from "../gql/graphql";
 import { formatAgo, formatTime, shortCommit } from "../lib/format";
 import { Link, navigate, useLocation } from "../router";
@@ -29,7 +29,10 @@ function EndpointJobs({ id }: { id: string }) {
         {jobs.map((j) => (
           <tr key={j.jobId}>
             <td>{j.job ? <Link href={`/jobs/${j.jobId}`}>{j.job.name}</Link> : <span className="muted">{j.jobId}</span>}</td>
-            <td>{j.state ?? "not reported"}</td>
+            <td>
+              {j.state ?? "not reported"}
+              <FailureReason reason={j.failureReason} />
+            </td>
             <td>{j.drift ? <span className="badge badge-warn">drift: {j.driftReason}</span> : "in sync"}</td>
             <td className="muted">{formatAgo(j.reportedAt)}</td>
           </tr>

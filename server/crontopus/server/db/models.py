@@ -298,6 +298,8 @@ class JobInstance(Base):
     state: Mapped[str] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(16))
     reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Why the agent could not install the job (the driver's refusal); set only for FAILED.
+    failure_reason: Mapped[str | None] = mapped_column(String(2000), default=None)
 
 
 class DiscoveredJob(Base):

@@ -22,6 +22,7 @@ from crontopus.server.services.audit import record_audit
 from crontopus.server.services.endpoints import get_endpoint, require_endpoint, text_problem
 
 MAX_INSTANCES_PER_REPORT = 5000
+MAX_FAILURE_REASON_LENGTH = 2000
 
 
 class InstanceState(enum.StrEnum):
@@ -48,6 +49,7 @@ class InstanceReport:
     driver: str
     state: InstanceState
     source: JobSource
+    failure_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,23 @@ def _report_problems(items: Sequence[InstanceReport]) -> list[FieldProblem]:
         seen.add(item.job_id)
         if (problem := text_problem(item.driver, ("items", str(index), "driver"), 50)) is not None:
             problems.append(problem)
+        if item.failure_reason is not None:
+            path = ("items", str(index), "failureReason")
+            if item.state is not InstanceState.FAILED:
+                problems.append(
+                    FieldProblem(
+                        path,
+                        f"is only for state FAILED, not {item.state.value}: leave it out",
+                    )
+                )
+            elif len(item.failure_reason) > MAX_FAILURE_REASON_LENGTH:
+                problems.append(
+                    FieldProblem(
+                        path,
+                        f"is {len(item.failure_reason)} characters long, more than "
+                        f"{MAX_FAILURE_REASON_LENGTH}: shorten it",
+                    )
+                )
     return problems
 
 
@@ -190,7 +209,8 @@ async def report_job_instances(
         )
     added = updated = 0
     for job_id, item in wanted.items():
-        values = (item.driver, item.state.value, item.source.value)
+        reason = item.failure_reason.strip() or None if item.failure_reason else None
+        values = (item.driver, item.state.value, item.source.value, reason)
         row = existing.get(job_id)
         if row is None:
             added += 1
@@ -202,13 +222,14 @@ async def report_job_instances(
                     driver=values[0],
                     state=values[1],
                     source=values[2],
+                    failure_reason=values[3],
                     reported_at=now,
                 )
             )
             continue
-        if (row.driver, row.state, row.source) != values:
+        if (row.driver, row.state, row.source, row.failure_reason) != values:
             updated += 1
-        row.driver, row.state, row.source = values
+        row.driver, row.state, row.source, row.failure_reason = values
         row.reported_at = now
     changes = InstanceChanges(added, updated, len(removed), len(wanted))
     # Agents report on every sync; only reports that change something are worth an audit line.

@@ -178,3 +178,33 @@ async def test_an_endpoint_whose_scheduler_stays_different_from_git_raises_drift
         )
     await look(start + timedelta(minutes=12))
     assert await incidents(api, alice, rule="ENDPOINT_DRIFT", status=["OPEN"]) == []
+
+
+async def test_a_drift_alert_for_a_job_that_failed_to_install_carries_the_drivers_reason(
+    api: Api, state: AppState, alice: Persona
+) -> None:
+    start = utcnow()
+    endpoint_id = await enroll(state, alice, "db-8", {"role": "db"}, start)
+    job_id = await commit_job(state, alice, "berlin", extra="  targets: {labels: {role: db}}\n")
+    reason = 'time zone "Europe/Berlin": the machine runs in Etc/UTC and its cron has no CRON_TZ'
+    async with state.session() as session, session.begin():
+        session.add(
+            JobInstance(
+                tenant_id=uuid.UUID(alice.tenant_id),
+                endpoint_id=endpoint_id,
+                job_id=job_id,
+                driver="cron",
+                state="FAILED",
+                source="MANAGED",
+                failure_reason=reason,
+            )
+        )
+    for at in (start + timedelta(seconds=1), start + timedelta(minutes=6)):
+        async with state.session() as session, session.begin():
+            await session.execute(update(Endpoint).values(last_seen_at=at))
+        shift_clock(state, at)
+        await state.alerts.cycle()
+    (drift,) = await incidents(api, alice, rule="ENDPOINT_DRIFT")
+    assert drift["title"] == (
+        f"endpoint db-8 differs from Git: job default/berlin failed to install: {reason}"
+    )

@@ -160,7 +160,9 @@ class EndpointMutations:
     ) -> ReportJobInstancesResult:
         principal = info.context.require_principal()
         reports = [
-            instances.InstanceReport(item.job_id, item.driver, item.state, item.source)
+            instances.InstanceReport(
+                item.job_id, item.driver, item.state, item.source, item.failure_reason
+            )
             for item in items
         ]
         async with info.context.session() as session:

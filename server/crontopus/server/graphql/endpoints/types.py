@@ -158,6 +158,11 @@ class EndpointJob:
     reported_at: datetime | None
     drift: bool = strawberry.field(description="True when the endpoint and Git disagree.")
     drift_reason: DriftReason | None  # type: ignore[valid-type]
+    failure_reason: str | None = strawberry.field(
+        default=None,
+        description="Why the endpoint could not install the job (state FAILED), in the words "
+        "of its scheduler driver, e.g. a time zone the machine's cron cannot run.",
+    )
 
     @classmethod
     def from_row(
@@ -174,6 +179,7 @@ class EndpointJob:
             reported_at=instance.reported_at if instance else None,
             drift=row.drift is not None,
             drift_reason=row.drift,
+            failure_reason=instance.failure_reason if instance else None,
         )
 
 
@@ -242,6 +248,11 @@ class JobInstanceInput:
     driver: str
     state: InstanceState  # type: ignore[valid-type]
     source: JobSource = CoreJobSource.MANAGED  # type: ignore[valid-type]
+    failure_reason: str | None = strawberry.field(
+        default=None,
+        description="For state FAILED: why the job could not be installed (the driver's "
+        "refusal), at most 2,000 characters.",
+    )
 
 
 @strawberry.type(description="How a report changed what the endpoint is known to hold.")

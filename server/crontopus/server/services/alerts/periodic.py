@@ -442,7 +442,8 @@ def _first_drift(
 ) -> str | None:
     for job_id, instance in held.items():
         if instance.state == InstanceState.FAILED.value:
-            return f"job {_job_label(view, job_id)} failed to install"
+            because = f": {instance.failure_reason}" if instance.failure_reason else ""
+            return f"job {_job_label(view, job_id)} failed to install{because}"
         reason = drift_of(instance, view.jobs.get(job_id), endpoint.labels)
         if reason is not None:
             return f"job {_job_label(view, job_id)} is {reason.value.lower().replace('_', ' ')}"
