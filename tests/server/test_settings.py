@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from crontopus.server.errors import ConfigurationError
-from crontopus.server.settings import Settings
+from crontopus.server.settings import Rate, Settings
 
 
 def test_defaults_need_no_configuration_and_persist_a_private_secret_key(
@@ -122,3 +122,34 @@ def test_the_check_in_window_and_duration_bound_are_read_and_checked(tmp_path: P
         Settings.from_env(
             {"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_CHECKIN_MAX_DURATION": "3000000"}
         )
+
+
+def test_rate_limits_read_count_per_period_and_off(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "CRONTOPUS_DATA_DIR": str(tmp_path),
+            "CRONTOPUS_RATE_LIMIT_REGISTER": "5/hour",
+            "CRONTOPUS_RATE_LIMIT_LOGIN": "10/15m",
+            "CRONTOPUS_RATE_LIMIT_CHECKINS": "off",
+        }
+    )
+    assert settings.rate_limits.register == Rate(5, 3600)
+    assert settings.rate_limits.login == Rate(10, 900)
+    assert settings.rate_limits.checkins is None
+    assert settings.rate_limits.mutations == Rate(600, 60)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CRONTOPUS_RATE_LIMIT_REGISTER", "lots", "'lots' is not a rate (write count/period"),
+        ("CRONTOPUS_RATE_LIMIT_ENROLL", "0/minute", "must allow at least 1 per period"),
+        ("CRONTOPUS_RATE_LIMIT_STORE", "redis", "'redis' is not a rate-limit store"),
+        ("CRONTOPUS_RATE_LIMIT_STORE", "postgres", "postgres needs CRONTOPUS_DATABASE_URL"),
+    ],
+)
+def test_a_bad_rate_limit_fails_naming_the_variable(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"{variable}: .*{message.replace('(', '.')}"):
+        Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path), variable: value})

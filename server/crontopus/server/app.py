@@ -45,8 +45,9 @@ from crontopus.server.observability.metrics import Metrics
 from crontopus.server.observability.routes import metrics as metrics_route
 from crontopus.server.routes.checkin import CheckInEndpoint
 from crontopus.server.routes.console import BrowserRedirect, console_routes
+from crontopus.server.security.addresses import client_address
 from crontopus.server.security.identity_cache import IdentityCache
-from crontopus.server.security.throttle import LoginThrottle, MemoryLoginThrottle
+from crontopus.server.security.ratelimit import RateLimiter, create_rate_limiter
 from crontopus.server.services.alerts.engine import AlertEngine
 from crontopus.server.services.authentication import authenticate, bearer_token
 from crontopus.server.services.git_access import git_access, tenant_by_slug
@@ -67,7 +68,7 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     session: SessionFactory
-    throttle: LoginThrottle
+    limiter: RateLimiter
     identities: IdentityCache
     gitstore: GitStore
     broadcaster: Broadcaster
@@ -148,11 +149,10 @@ class CrontopusGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         state = self.state
-        client = request.client
         context = Context(
             settings=state.settings,
             session=state.session,
-            throttle=state.throttle,
+            limiter=state.limiter,
             identities=state.identities,
             gitstore=state.gitstore,
             broadcaster=state.broadcaster,
@@ -161,7 +161,7 @@ class CrontopusGraphQL(GraphQL[Context, None]):
             # The middleware chose the id (and echoes it); fall back for bare ASGI use.
             request_id=getattr(request.state, "request_id", None)
             or request_id_of(request.headers.get("x-request-id")),
-            client_address=client.host if client else "unknown",
+            client_address=client_address(request),
             request=request,
             response=response,
             on_tenant_created=state.on_tenant_created,
@@ -216,7 +216,7 @@ class CrontopusGraphQL(GraphQL[Context, None]):
 
 
 def create_state(settings: Settings) -> AppState:
-    """Build the process-wide objects (engine, session factory, throttle)."""
+    """Build the process-wide objects (engine, session factory, rate limiter)."""
     engine = create_engine(settings.database_url, timeout=settings.database_timeout)
     session = create_session_factory(engine)
     broadcaster = create_broadcaster(settings)
@@ -238,7 +238,7 @@ def create_state(settings: Settings) -> AppState:
         settings=settings,
         engine=engine,
         session=session,
-        throttle=MemoryLoginThrottle(),
+        limiter=create_rate_limiter(settings, engine),
         identities=IdentityCache(ttl=settings.auth_cache_seconds),
         gitstore=gitstore,
         broadcaster=broadcaster,

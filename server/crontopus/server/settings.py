@@ -61,6 +61,60 @@ class CheckInLimits:
     max_duration: timedelta = timedelta(seconds=MAX_RUN_DURATION_SECONDS)
 
 
+class RateLimitStore(enum.Enum):
+    """Where rate-limit buckets live (`CRONTOPUS_RATE_LIMIT_STORE`)."""
+
+    MEMORY = "memory"  # this process only: right for one server process
+    POSTGRES = "postgres"  # shared by every server process on the PostgreSQL database
+
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE = re.compile(r"^(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)s?$")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most `count` in any `seconds`, refilled evenly: a token bucket of `count` tokens."""
+
+    count: int
+    seconds: int
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds
+
+    def __str__(self) -> str:
+        for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60)):
+            if self.seconds == length:
+                return f"{self.count} per {unit}"
+        return f"{self.count} per {self.seconds} seconds"
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How often one client may do what; None turns a limit off."""
+
+    register: Rate | None = Rate(10, 3600)  # sign-ups per client address
+    enroll: Rate | None = Rate(60, 60)  # endpoint enrollments per client address
+    login: Rate | None = Rate(10, 900)  # login attempts per (account, client address)
+    login_address: Rate | None = Rate(30, 60)  # login attempts per client address
+    checkins: Rate | None = Rate(6000, 60)  # check-ins per tenant (HTTP and GraphQL)
+    mutations: Rate | None = Rate(600, 60)  # GraphQL mutations per principal
+    store: RateLimitStore | None = None  # None: PostgreSQL's when the database is PostgreSQL
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """How much one tenant may hold."""
+
+    jobs: int = 1000
+    endpoints: int = 500
+    enrollment_tokens: int = 50
+    api_tokens: int = 50
+    channels: int = 50
+    discovered_jobs: int = 1000
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the server needs to know, fixed at start."""
@@ -90,6 +144,8 @@ class Settings:
     ingest_queue_limit: int = 10_000
     limits: Limits = Limits()
     checkin_limits: CheckInLimits = CheckInLimits()
+    rate_limits: RateLimits = RateLimits()
+    quotas: Quotas = Quotas()
 
     @property
     def is_sqlite(self) -> bool:
@@ -162,6 +218,19 @@ class Settings:
                     )
                 ),
             ),
+            rate_limits=rate_limits_of(env, database_url),
+            quotas=Quotas(
+                jobs=env.integer("CRONTOPUS_QUOTA_JOBS", Quotas.jobs, low=0),
+                endpoints=env.integer("CRONTOPUS_QUOTA_ENDPOINTS", Quotas.endpoints, low=0),
+                enrollment_tokens=env.integer(
+                    "CRONTOPUS_QUOTA_ENROLLMENT_TOKENS", Quotas.enrollment_tokens, low=0
+                ),
+                api_tokens=env.integer("CRONTOPUS_QUOTA_API_TOKENS", Quotas.api_tokens, low=0),
+                channels=env.integer("CRONTOPUS_QUOTA_CHANNELS", Quotas.channels, low=0),
+                discovered_jobs=env.integer(
+                    "CRONTOPUS_QUOTA_DISCOVERED_JOBS", Quotas.discovered_jobs, low=0
+                ),
+            ),
         )
 
 
@@ -198,6 +267,50 @@ def event_bus_of(value: str, database_url: str) -> EventBus | None:
             "database (it is SQLite); unset CRONTOPUS_EVENT_BUS or set it to inprocess"
         )
     return bus
+
+
+def rate_limits_of(env: _Env, database_url: str) -> RateLimits:
+    """Read the CRONTOPUS_RATE_LIMIT_* variables."""
+    defaults = RateLimits()
+    store = env.text("CRONTOPUS_RATE_LIMIT_STORE").lower()
+    try:
+        chosen = RateLimitStore(store) if store else None
+    except ValueError:
+        raise ConfigurationError(
+            f"CRONTOPUS_RATE_LIMIT_STORE: {store!r} is not a rate-limit store "
+            "(use memory or postgres)"
+        ) from None
+    if chosen is RateLimitStore.POSTGRES and not database_url.startswith("postgresql"):
+        raise ConfigurationError(
+            "CRONTOPUS_RATE_LIMIT_STORE: postgres needs CRONTOPUS_DATABASE_URL to be a "
+            "PostgreSQL database (it is SQLite); unset it or set it to memory"
+        )
+    return RateLimits(
+        register=env.rate("CRONTOPUS_RATE_LIMIT_REGISTER", defaults.register),
+        enroll=env.rate("CRONTOPUS_RATE_LIMIT_ENROLL", defaults.enroll),
+        login=env.rate("CRONTOPUS_RATE_LIMIT_LOGIN", defaults.login),
+        login_address=env.rate("CRONTOPUS_RATE_LIMIT_LOGIN_ADDRESS", defaults.login_address),
+        checkins=env.rate("CRONTOPUS_RATE_LIMIT_CHECKINS", defaults.checkins),
+        mutations=env.rate("CRONTOPUS_RATE_LIMIT_MUTATIONS", defaults.mutations),
+        store=chosen,
+    )
+
+
+def parse_rate(name: str, value: str) -> Rate | None:
+    """Parse a rate like `10/minute`, `5/hour` or `10/15m`; `off` turns the limit off."""
+    text = value.strip().lower()
+    if text in {"off", "none", "unlimited"}:
+        return None
+    match = _RATE.match(text)
+    if match is None:
+        raise ConfigurationError(
+            f"{name}: {value!r} is not a rate (write count/period like 10/minute, 5/hour, "
+            "1000/day or 10/15m; or off)"
+        )
+    count, multiple, unit = int(match[1]), int(match[2] or 1), match[3][0]
+    if count < 1 or multiple < 1:
+        raise ConfigurationError(f"{name}: {value!r} must allow at least 1 per period (or: off)")
+    return Rate(count, multiple * _PERIODS[unit])
 
 
 def log_format_of(value: str) -> LogFormat:
@@ -267,6 +380,10 @@ class _Env:
             bound = f"between {low} and {high}" if high is not None else f"at least {low}"
             raise ConfigurationError(f"{name}: {number} is out of range (must be {bound})")
         return number
+
+    def rate(self, name: str, default: Rate | None) -> Rate | None:
+        value = self.text(name)
+        return parse_rate(name, value) if value else default
 
     def listing(self, name: str) -> tuple[str, ...]:
         return tuple(item.strip() for item in self.text(name).split(",") if item.strip())

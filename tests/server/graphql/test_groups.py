@@ -224,7 +224,7 @@ def _principal(**changes: Any) -> Principal:
 
 def _context(principal: Principal | None, broadcaster: InProcessBroadcaster) -> Context:
     fields: dict[str, Any] = dict.fromkeys(
-        ("settings", "session", "throttle", "identities", "gitstore", "ingest", "job_directory",
+        ("settings", "session", "limiter", "identities", "gitstore", "ingest", "job_directory",
          "request"),
     )  # fmt: skip
     return Context(

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Double,
     Enum,
     ForeignKey,
     Index,
@@ -500,3 +501,20 @@ class AlertCursor(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     evaluated_until: Mapped[datetime]
+
+
+class RateLimitBucket(Base):
+    """One token bucket of a rate limit shared by every server process (PostgreSQL).
+
+    Times are seconds since the epoch by the database's clock, so processes on hosts whose
+    clocks differ still agree. `granted` is what the last take got (read back in the same
+    statement that took it).
+    """
+
+    __tablename__ = "rate_limit_buckets"
+
+    bucket: Mapped[str] = mapped_column(String(100), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Double)
+    granted: Mapped[int]
+    refilled_at: Mapped[float] = mapped_column(Double)
+    full_at: Mapped[float] = mapped_column(Double, index=True)

@@ -19,7 +19,7 @@ from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.gitstore import GitStore
 from crontopus.server.security.identity_cache import Identity, IdentityCache
 from crontopus.server.security.principal import Principal
-from crontopus.server.security.throttle import LoginThrottle
+from crontopus.server.security.ratelimit import RateLimiter
 from crontopus.server.services.ingest import IngestWriter
 from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.tenants import TenantCreatedHook
@@ -50,7 +50,7 @@ class Context:
 
     settings: Settings
     session: SessionFactory
-    throttle: LoginThrottle
+    limiter: RateLimiter
     identities: IdentityCache
     gitstore: GitStore
     broadcaster: Broadcaster

@@ -21,6 +21,7 @@ from crontopus.server.graphql.identity.queries import IdentityQueries
 from crontopus.server.graphql.jobs.mutations import JobMutations
 from crontopus.server.graphql.jobs.queries import JobQueries
 from crontopus.server.graphql.jobs.subscriptions import JobSubscriptions
+from crontopus.server.graphql.rates import limit_mutations
 from crontopus.server.graphql.runs.mutations import RunMutations
 from crontopus.server.graphql.runs.queries import RunQueries
 from crontopus.server.graphql.runs.subscriptions import RunSubscriptions
@@ -56,6 +57,9 @@ class Mutation(
     AlertMutations,
 ):
     pass
+
+
+limit_mutations(Mutation)
 
 
 @strawberry.type

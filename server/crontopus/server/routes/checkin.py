@@ -1,7 +1,8 @@
 """`POST /checkin/<job-id>/<start|success|fail|timeout|exit-code>?rid=<run-uuid>`: runs by curl.
 
 The body is the run's output (its tail is kept). The answer is 200 only once the run is
-durably stored; 4xx says what to fix and must not be retried; 503 means "retry later".
+durably stored; 4xx says what to fix and must not be retried; 429 (the tenant's check-in rate,
+with `Retry-After`) and 503 mean "retry later".
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from crontopus.server.availability import (
 from crontopus.server.errors import (
     AuthenticationFailed,
     PermissionDenied,
+    RateLimited,
     ServiceError,
     ValidationFailed,
 )
 from crontopus.server.security.identity_cache import Identity
+from crontopus.server.security.ratelimit import Limit
 from crontopus.server.services.authentication import authenticate, bearer_token
 from crontopus.server.services.checkin_validation import (
     HTTP_FIELDS,
@@ -113,6 +116,8 @@ async def checkin(request: Request) -> JSONResponse:
         identity = state.identities.get(token)
         if identity is None:
             identity = await _identity(state, token)
+        # Before the body is read: a tenant over its rate costs the server next to nothing.
+        await state.limiter.take(Limit.CHECKIN, str(identity.principal.tenant_id))
         event = finish_status(request.path_params["event"])
         output = await _output(request) if event[0] is CheckInKind.FINISH else ""
         report = _report(request, event, output)
@@ -125,6 +130,10 @@ async def checkin(request: Request) -> JSONResponse:
         )
     except AuthenticationFailed as error:
         return _error(401, error.message)
+    except RateLimited as error:
+        response = _error(429, error.message, retryAfterSeconds=error.retry_after)
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
     except PermissionDenied as error:
         return _error(403, error.message)
     except ValidationFailed as error:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -20,7 +26,23 @@ _COMMON = frozenset(
     }
 )  # fmt: skip
 
+T = TypeVar("T")
+
 _hasher = PasswordHasher()  # argon2id with the library's current RFC 9106 defaults
+
+#: Hashes computed at once. argon2 releases the GIL, so each one occupies a core: more
+#: threads than cores would only make every login slower, fewer would leave cores idle.
+HASHING_THREADS = os.cpu_count() or 1
+_pool: ThreadPoolExecutor | None = None
+
+
+async def _off_the_loop(work: Callable[..., T], *args: str) -> T:
+    """Run argon2 work in the hashing threads: tens of milliseconds of CPU must not stall
+    every other request of the process (the pool's size is the semaphore)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(HASHING_THREADS, thread_name_prefix="crontopus-argon2")
+    return await asyncio.get_running_loop().run_in_executor(_pool, work, *args)
 
 
 def password_problems(password: str, *, username: str = "") -> list[str]:
@@ -50,6 +72,16 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def hash_password_off_loop(password: str) -> str:
+    """Return an argon2id hash of `password`, computed in the hashing threads."""
+    return await _off_the_loop(hash_password, password)
+
+
+async def verify_password_off_loop(password_hash: str, password: str) -> bool:
+    """Check `password` against a stored hash in the hashing threads."""
+    return await _off_the_loop(verify_password, password_hash, password)
 
 
 def needs_rehash(password_hash: str) -> bool:

@@ -22,7 +22,7 @@ from crontopus.server.errors import (
 from crontopus.server.security import passwords
 from crontopus.server.security.jwt import issue_access_token
 from crontopus.server.security.principal import Principal, PrincipalKind
-from crontopus.server.security.throttle import LoginThrottle
+from crontopus.server.security.ratelimit import Limit, RateLimiter
 from crontopus.server.security.tokens import TokenKind, digest, issue_token, token_kind
 from crontopus.server.services.audit import record_audit
 from crontopus.server.services.tenants import TenantCreatedHook, create_tenant
@@ -75,6 +75,8 @@ async def create_account(
     username, email = username.strip().lower(), email.strip().lower()
     if problems := _registration_problems(username, email, password):
         raise ValidationFailed(problems)
+    # Hashed before the first query, so no database connection waits on the hashing threads.
+    password_hash = await passwords.hash_password_off_loop(password)
     taken = await session.scalar(
         select(User.username).where((User.username == username) | (User.email == email))
     )
@@ -87,7 +89,7 @@ async def create_account(
         id=uuid.uuid4(),
         username=username,
         email=email,
-        password_hash=passwords.hash_password(password),
+        password_hash=password_hash,
     )
     session.add(user)
     tenant = await create_tenant(session, name=username, preferred_slug=username)
@@ -104,9 +106,11 @@ async def create_account(
 async def register(
     session: AsyncSession,
     settings: Settings,
+    limiter: RateLimiter,
     username: str,
     email: str,
     password: str,
+    client_address: str,
     on_tenant_created: TenantCreatedHook | None = None,
 ) -> Session:
     """Create a user and a tenant the user owns (when sign-up is allowed), and log them in."""
@@ -114,6 +118,7 @@ async def register(
         raise PermissionDenied(
             "sign-up is disabled on this server; ask an administrator to create your account"
         )
+    await limiter.take(Limit.REGISTER, client_address)
     user, tenant = await create_account(session, username, email, password, on_tenant_created)
     result = await _start_session(session, settings, user, tenant, Role.OWNER, family=uuid.uuid4())
     try:
@@ -128,27 +133,38 @@ async def register(
 async def login(
     session: AsyncSession,
     settings: Settings,
-    throttle: LoginThrottle,
+    limiter: RateLimiter,
     username: str,
     password: str,
     client_address: str,
     tenant_slug: str | None = None,
 ) -> Session:
-    """Check a password and open a session in the chosen (or first) tenant."""
+    """Check a password and open a session in the chosen (or first) tenant.
+
+    Every attempt spends a token per (account, address) and per address before the password
+    is checked, so concurrent guesses are counted too; a good password gives them back.
+    Keying on the pair means a guesser elsewhere cannot lock the account's owner out.
+    """
     account = username.strip().lower()
-    if (wait := await throttle.retry_after(account, client_address)) is not None:
-        raise RateLimited(f"too many failed logins; try again in {wait} seconds", retry_after=wait)
+    pair = f"{account}\n{client_address}"
+    await limiter.take(Limit.LOGIN, pair)
+    try:
+        await limiter.take(Limit.LOGIN_ADDRESS, client_address)
+    except RateLimited:
+        limiter.give_back(Limit.LOGIN, pair)
+        raise
     user = await session.scalar(select(User).where(User.username == account))
+    # End the read before hashing: a queue of logins must not hold database connections.
+    await session.commit()
     if user is None:
-        passwords.verify_password(passwords.DUMMY_HASH, password)
-        await throttle.record_failure(account, client_address)
+        await passwords.verify_password_off_loop(passwords.DUMMY_HASH, password)
         raise AuthenticationFailed(_LOGIN_FAILED)
-    if not passwords.verify_password(user.password_hash, password):
-        await throttle.record_failure(account, client_address)
+    if not await passwords.verify_password_off_loop(user.password_hash, password):
         raise AuthenticationFailed(_LOGIN_FAILED)
-    await throttle.record_success(account)
+    await limiter.forget(Limit.LOGIN, pair)
+    limiter.give_back(Limit.LOGIN_ADDRESS, client_address)
     if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
+        user.password_hash = await passwords.hash_password_off_loop(password)
     memberships = (
         await session.scalars(
             select(Membership).where(Membership.user_id == user.id).order_by(Membership.created_at)

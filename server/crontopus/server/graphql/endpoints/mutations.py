@@ -24,6 +24,7 @@ from crontopus.server.graphql.endpoints.types import (
 )
 from crontopus.server.graphql.errors import UserErrors, to_graphql_error
 from crontopus.server.graphql.jobs.types import KeyValueInput
+from crontopus.server.security.ratelimit import Limit
 from crontopus.server.services import discovery, endpoints, enrollment, instances, jobs
 
 CreateEnrollmentTokenResult = Annotated[
@@ -98,6 +99,7 @@ class EndpointMutations:
         context = info.context
         async with context.session() as session:
             try:
+                await context.limiter.take(Limit.ENROLL, context.client_address)
                 request = enrollment.Enrollment(
                     name=name,
                     hostname=hostname,

@@ -36,7 +36,14 @@ class IdentityMutations:
         async with context.session() as session:
             try:
                 result = await accounts.register(
-                    session, context.settings, username, email, password, context.on_tenant_created
+                    session,
+                    context.settings,
+                    context.limiter,
+                    username,
+                    email,
+                    password,
+                    context.client_address,
+                    context.on_tenant_created,
                 )
             except ServiceError as error:
                 return to_graphql_error(error)
@@ -52,7 +59,7 @@ class IdentityMutations:
                 result = await accounts.login(
                     session,
                     context.settings,
-                    context.throttle,
+                    context.limiter,
                     username,
                     password,
                     context.client_address,

@@ -10,6 +10,7 @@ from crontopus.server.errors import ServiceError
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.errors import UserErrors, to_graphql_error
 from crontopus.server.graphql.runs.types import CheckInInput, Run
+from crontopus.server.security.ratelimit import Limit
 from crontopus.server.services import runs
 from crontopus.server.services.checkin_validation import Report
 from crontopus.server.services.checkins import CheckInKind
@@ -25,6 +26,7 @@ class RunMutations:
         context = info.context
         principal = context.require_principal()
         try:
+            await context.limiter.take(Limit.CHECKIN, str(principal.tenant_id))
             kind, status, exit_code = runs.finish_status(input.event.value)
             if input.exit_code is not None and kind is CheckInKind.FINISH:
                 exit_code = input.exit_code

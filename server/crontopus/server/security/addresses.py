@@ -1,0 +1,14 @@
+"""The address a request comes from, as rate limits and audit see it."""
+
+from __future__ import annotations
+
+from starlette.requests import HTTPConnection
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """Return the client's IP address: every per-address limit keys on this one function.
+
+    This is the peer of the TCP connection; behind a reverse proxy it is the proxy's.
+    """
+    client = connection.client
+    return client.host if client else "unknown"
