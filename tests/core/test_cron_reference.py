@@ -1,4 +1,4 @@
-"""Hold the evaluator to the rules in SCHEDULING.md instead of trusting cronsim or ourselves.
+"""Hold the evaluator to the rules of docs/scheduler-facts.md, not to cronsim or to ourselves.
 
 Three independent references: cronsim's own reading of each field, a minute-by-minute cron
 simulator written from the rules (star rule, DST catch-up, fixed-time once), and Debian's real
@@ -81,7 +81,7 @@ def _fires_on(schedule: CronSchedule, wall: datetime) -> bool:
         return False
     dom = wall.day in schedule.days
     dow = wall.isoweekday() % 7 in schedule.weekdays
-    # SCHEDULING.md: ORed only when neither field's text starts with "*".
+    # docs/scheduler-facts.md: ORed only when neither field's text starts with "*".
     if not schedule.fields[2].startswith("*") and not schedule.fields[4].startswith("*"):
         return dom or dow
     return dom and dow
@@ -90,7 +90,7 @@ def _fires_on(schedule: CronSchedule, wall: datetime) -> bool:
 def simulate_cron(
     schedule: CronSchedule, zone: ZoneInfo, start: datetime, end: datetime
 ) -> Iterator[datetime]:
-    """Run cron's clock-change rules minute by minute, written straight from SCHEDULING.md."""
+    """Run cron's clock-change rules minute by minute, written from scheduler-facts.md."""
     wildcard = schedule.fields[0].startswith("*") or schedule.fields[1].startswith("*")
     minute = timedelta(minutes=1)
     moment = start
@@ -273,7 +273,7 @@ RANDOM_EXPRESSIONS = _random_expressions(300)
 
 
 def _brute_force_fire_times(schedule: CronSchedule, after: datetime, count: int) -> list[str]:
-    """Walk the calendar day by day with the rules of SCHEDULING.md, no cronsim involved."""
+    """Walk the calendar day by day by scheduler-facts.md, no cronsim involved."""
     found: list[str] = []
     day = after.date()
     while len(found) < count:

@@ -38,6 +38,20 @@ and `--json` shapes stay stable.
   acts in its own tenant, so `--tenant` is refused with it. `--server` beats both.
 - `logout` ends the session on the server and forgets its tokens.
 
+## A session
+
+After `crontopus login`, a job's life from the terminal (this block runs in the test suite):
+
+```sh
+crontopus jobs create --name db-dump --schedule "0 2 * * *" --timezone Europe/Berlin \
+    --command /opt/scripts/dump.sh --arg=--full --label team=platform
+crontopus jobs list --label team=platform
+crontopus jobs show default/db-dump
+crontopus schedule next "0 2 * * *" --timezone Europe/Berlin --count 3
+crontopus jobs history default/db-dump
+crontopus jobs delete default/db-dump --yes
+```
+
 ## Output
 
 - Listings are tables for people; colour is used only when standard output is a terminal and
@@ -158,7 +172,7 @@ def reference() -> str:
             continue
         parts.append(f"\n### `{PROG} {' '.join(path)}`\n\n")
         parts.append(f"{parser.description}\n\n")
-        parts.append(f"```\n{_usage(parser)}\n```\n")
+        parts.append(f"```sh illustration\n{_usage(parser)}\n```\n")
         rows = _argument_rows(parser)
         if rows:
             parts.append("\n| argument | meaning |\n|---|---|\n" + "\n".join(rows) + "\n")

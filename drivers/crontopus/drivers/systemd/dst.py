@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from crontopus.core.schedule import CronSchedule, iter_fire_times, load_timezone
 
-# Real transitions move the clock by at most three hours (SCHEDULING.md): four hours either
+# Real transitions move the clock by at most three hours (scheduler-facts.md): four hours either
 # side of the instant covers every fire time a transition can disturb.
 _WINDOW = timedelta(hours=4)
 _SAMPLE = timedelta(hours=12)
