@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -36,12 +38,29 @@ HASHING_THREADS = os.cpu_count() or 1
 _pool: ThreadPoolExecutor | None = None
 
 
+#: The niceness of the hashing threads (the event loop's is the process's, usually 0).
+HASHING_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Let the OS prefer the event loop over hashing when the cores are busy.
+
+    On Linux niceness is per thread and inherited by the threads argon2 starts for its
+    lanes, so a login flood slows other logins, not every request of the process.
+    """
+    # Not Linux, or not allowed: hashing still works, at the loop's priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
 async def _off_the_loop(work: Callable[..., T], *args: str) -> T:
     """Run argon2 work in the hashing threads: tens of milliseconds of CPU must not stall
     every other request of the process (the pool's size is the semaphore)."""
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(HASHING_THREADS, thread_name_prefix="crontopus-argon2")
+        _pool = ThreadPoolExecutor(
+            HASHING_THREADS, thread_name_prefix="crontopus-argon2", initializer=_lower_priority
+        )
     return await asyncio.get_running_loop().run_in_executor(_pool, work, *args)
 
 
