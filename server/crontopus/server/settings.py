@@ -44,6 +44,31 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 2000
     max_page_size: int = 100
+    #: The estimated number of values one operation may return (see graphql/cost.py).
+    max_cost: int = 50_000
+
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True)
+class TransportLimits:
+    """Bounds on what one HTTP request or WebSocket may send or hold (docs/security.md)."""
+
+    graphql_body: int = 1 * MIB
+    checkin_body: int = 128 * KIB
+    #: A Git request body (a push's pack), compressed or inflated.
+    git_body: int = 32 * MIB
+    #: Any other request body; the other routes take none worth the name.
+    other_body: int = 64 * KIB
+    websocket_message: int = 1 * MIB
+    websocket_init_seconds: int = 10
+    subscriptions_per_socket: int = 50
+    sockets_per_principal: int = 20
+    git_processes: int = 8
+    #: How long a Git request waits for a free process before it is answered 503.
+    git_queue_seconds: int = 5
 
 
 #: The longest duration a run may have: milliseconds in a GraphQL Int (2^31 - 1 ms, 24.8 days).
@@ -146,6 +171,7 @@ class Settings:
     checkin_limits: CheckInLimits = CheckInLimits()
     rate_limits: RateLimits = RateLimits()
     quotas: Quotas = Quotas()
+    transport: TransportLimits = TransportLimits()
 
     @property
     def is_sqlite(self) -> bool:
@@ -201,6 +227,7 @@ class Settings:
                 max_aliases=env.integer("CRONTOPUS_MAX_ALIASES", 30, low=1),
                 max_tokens=env.integer("CRONTOPUS_MAX_TOKENS", 2000, low=50),
                 max_page_size=env.integer("CRONTOPUS_MAX_PAGE_SIZE", 100, low=1, high=1000),
+                max_cost=env.integer("CRONTOPUS_MAX_QUERY_COST", 50_000, low=100),
             ),
             checkin_limits=CheckInLimits(
                 max_age=timedelta(
@@ -231,7 +258,35 @@ class Settings:
                     "CRONTOPUS_QUOTA_DISCOVERED_JOBS", Quotas.discovered_jobs, low=0
                 ),
             ),
+            transport=transport_limits_of(env),
         )
+
+
+def transport_limits_of(env: _Env) -> TransportLimits:
+    """Read the request-size, WebSocket and Git process limits."""
+    default = TransportLimits()
+    return TransportLimits(
+        graphql_body=env.integer("CRONTOPUS_MAX_GRAPHQL_BODY", default.graphql_body, low=KIB),
+        checkin_body=env.integer("CRONTOPUS_MAX_CHECKIN_BODY", default.checkin_body, low=KIB),
+        git_body=env.integer("CRONTOPUS_MAX_GIT_BODY", default.git_body, low=MIB),
+        other_body=env.integer("CRONTOPUS_MAX_REQUEST_BODY", default.other_body, low=KIB),
+        websocket_message=env.integer(
+            "CRONTOPUS_MAX_WEBSOCKET_MESSAGE", default.websocket_message, low=KIB
+        ),
+        websocket_init_seconds=env.integer(
+            "CRONTOPUS_WEBSOCKET_INIT_TIMEOUT", default.websocket_init_seconds, low=1, high=300
+        ),
+        subscriptions_per_socket=env.integer(
+            "CRONTOPUS_MAX_SUBSCRIPTIONS_PER_SOCKET", default.subscriptions_per_socket, low=1
+        ),
+        sockets_per_principal=env.integer(
+            "CRONTOPUS_MAX_SOCKETS_PER_PRINCIPAL", default.sockets_per_principal, low=1
+        ),
+        git_processes=env.integer("CRONTOPUS_MAX_GIT_PROCESSES", default.git_processes, low=1),
+        git_queue_seconds=env.integer(
+            "CRONTOPUS_GIT_QUEUE_TIMEOUT", default.git_queue_seconds, low=0, high=300
+        ),
+    )
 
 
 def normalise_database_url(url: str) -> str:

@@ -4,7 +4,8 @@ Clients send the same few query texts over and over. Parsing and validating one 
 than executing a cheap query like `me`, so each distinct text is parsed (under the token
 limit) and validated (with the depth and alias limits) once, and a repeat costs one lookup
 keyed by the text. The key is the text, not the parsed document: hashing a document walks
-its whole tree on every request.
+its whole tree on every request. The cost limit (see `cost.py`) depends on the variables
+too: each cached document keeps its verdicts per combination of the variables that size lists.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from graphql import (
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.types import ExecutionContext
 
+from crontopus.server.graphql.cost import DocumentCost
 from crontopus.server.settings import Limits
 
 #: Distinct query texts kept. An application sends a few dozen; the bound caps the memory a
@@ -37,6 +39,8 @@ class PreparedDocument(NamedTuple):
 
     document: DocumentNode
     errors: tuple[GraphQLError, ...]
+    #: None for a document with validation errors: it never runs, so it costs nothing.
+    cost: DocumentCost | None
 
 
 class DocumentCache:
@@ -44,6 +48,7 @@ class DocumentCache:
 
     def __init__(self, limits: Limits, maxsize: int = CACHE_SIZE) -> None:
         self.max_tokens = limits.max_tokens
+        self.max_cost = limits.max_cost
         self.limit_rules: tuple[type[ASTValidationRule], ...] = (
             *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
             *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
@@ -57,7 +62,9 @@ class DocumentCache:
 
     def _parse_and_validate(self, schema: GraphQLSchema, query: str) -> PreparedDocument:
         document = parse(query, max_tokens=self.max_tokens)
-        return PreparedDocument(document, tuple(validate(schema, document, self.rules)))
+        errors = tuple(validate(schema, document, self.rules))
+        cost = None if errors else DocumentCost(schema, document, self.max_cost)
+        return PreparedDocument(document, errors, cost)
 
     def prepare(self, context: ExecutionContext) -> None:
         """Give an operation its cached document and validation errors before Strawberry parses.
@@ -78,3 +85,7 @@ class DocumentCache:
         context.graphql_document = prepared.document
         # A fresh list per operation: the result's errors may be replaced later on.
         context.pre_execution_errors = list(prepared.errors)
+        if prepared.cost is not None:
+            too_costly = prepared.cost.error(context.operation_name, context.variables)
+            if too_costly is not None:
+                context.pre_execution_errors.append(too_costly)
