@@ -4,6 +4,7 @@ the ASGI app, a GraphQL client and the personas alice, bob and carol."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -344,3 +345,21 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     )
     yield server
     stop_server(server)
+
+
+@contextlib.contextmanager
+def sqlite_server(template: Path, directory: Path, env: dict[str, str]) -> Iterator[LiveServer]:
+    """A live server on a copy of the migrated SQLite template, with extra settings in `env`."""
+    path = directory / "crontopus.db"
+    shutil.copyfile(template, path)
+    server = start_server(
+        {
+            "CRONTOPUS_DATA_DIR": str(directory / "data"),
+            "CRONTOPUS_DATABASE_URL": f"sqlite+aiosqlite:///{path}",
+            **env,
+        }
+    )
+    try:
+        yield server
+    finally:
+        stop_server(server)

@@ -32,6 +32,7 @@ from crontopus.server.errors import AuthenticationFailed
 from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.events.factory import create_broadcaster
 from crontopus.server.gitstore import GitAccess, GitStore, ManagedGitStore, make_git_http_app
+from crontopus.server.gitstore.processes import ProcessSlots
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.groups import SubscriptionGroups
 from crontopus.server.graphql.schema import create_schema
@@ -46,6 +47,7 @@ from crontopus.server.observability.routes import metrics as metrics_route
 from crontopus.server.routes.checkin import CheckInEndpoint
 from crontopus.server.routes.console import BrowserRedirect, console_routes
 from crontopus.server.security.addresses import client_address
+from crontopus.server.security.body_limit import BodyLimit, body_rules
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.ratelimit import RateLimiter, create_rate_limiter
 from crontopus.server.services.alerts.engine import AlertEngine
@@ -292,8 +294,14 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
         Route("/metrics", metrics_route, methods=["GET"]),
     ]
     if isinstance(state.gitstore, ManagedGitStore):
+        limits = settings.transport
         git_app = make_git_http_app(
-            state.gitstore, state.git_access, state.on_push, state.dependencies.failed
+            state.gitstore,
+            state.git_access,
+            state.on_push,
+            state.dependencies.failed,
+            max_body=limits.git_body,
+            processes=ProcessSlots(limits.git_processes, limits.git_queue_seconds),
         )
         routes.append(Mount("/git", app=git_app))
     middleware = [
@@ -311,6 +319,9 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
                 max_age=600,
             )
         )
+    # Inside CORS, so that a browser can read the 413 of a body that is too large.
+    rules, other = body_rules(settings.transport)
+    middleware.append(Middleware(BodyLimit, rules=rules, default=other))
     routes.extend(console_routes())  # last: its SPA fallback matches every other path
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.crontopus = state

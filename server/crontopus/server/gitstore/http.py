@@ -33,6 +33,7 @@ from . import repository
 from .layout import BRANCH_REF
 from .managed import ManagedGitStore
 from .pktline import PushCommands, pkt_line
+from .processes import ProcessSlots
 from .validation import ZERO_ID
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,13 @@ log = logging.getLogger(__name__)
 UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
 _CHUNK = 64 * 1024
-#: The largest pack a push may send: job repositories are small, disks are not infinite.
-MAX_PUSH_BYTES = 64 * 1024 * 1024
+#: The largest body a Git request may send, inflated: job repositories are small, disks are
+#: not infinite (`CRONTOPUS_MAX_GIT_BODY`; the app's middleware checks the body as sent).
+MAX_BODY = 32 * 1024 * 1024
+
+
+class InflatedTooLarge(Exception):
+    """A gzip-compressed Git request body inflated past the limit."""
 
 
 @dataclass(frozen=True)
@@ -84,14 +90,27 @@ def _not_found() -> Response:
     return PlainTextResponse("Repository not found\n", status_code=404)
 
 
+def _busy(slots: ProcessSlots) -> Response:
+    return PlainTextResponse(
+        f"The server is running as many git processes as it may ({slots.size}): "
+        f"try again in {slots.retry_after} seconds\n",
+        status_code=503,
+        headers={"Retry-After": str(slots.retry_after)},
+    )
+
+
 def make_git_http_app(
     store: ManagedGitStore,
     authenticate: Authenticate,
     on_push: OnPush,
     on_unavailable: Callable[[Unavailable], None] | None = None,
+    *,
+    max_body: int = MAX_BODY,
+    processes: ProcessSlots | None = None,
 ) -> ASGIApp:
     """Build the ASGI app serving `/<tenant>/jobs.git/…`; mount it at `/git`."""
     hooks = store.hooks_dir()
+    slots = processes or ProcessSlots(8, 5)
 
     def git_command(service: str, *args: str) -> list[str]:
         return [
@@ -101,7 +120,7 @@ def make_git_http_app(
             "-c",
             "receive.fsckObjects=true",
             "-c",
-            f"receive.maxInputSize={MAX_PUSH_BYTES}",
+            f"receive.maxInputSize={max_body}",
             "-c",
             "safe.directory=*",
             service.removeprefix("git-"),
@@ -159,14 +178,20 @@ def make_git_http_app(
             return refused
         path = store.repo_path(request.path_params["tenant"])
         env = environment(request, service)
-        process = await asyncio.create_subprocess_exec(
-            *git_command(service, "--advertise-refs", str(path)),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-        out, err = await process.communicate()
+        release = await slots.take()
+        if release is None:
+            return _busy(slots)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *git_command(service, "--advertise-refs", str(path)),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+            )
+            out, err = await process.communicate()
+        finally:
+            release()
         if process.returncode != 0:
             log.error("%s --advertise-refs failed for %s: %s", service, path, err.decode())
             return PlainTextResponse("git failed\n", status_code=500)
@@ -185,13 +210,20 @@ def make_git_http_app(
             return refused
         tenant = request.path_params["tenant"]
         path = store.repo_path(tenant)
-        process = await asyncio.create_subprocess_exec(
-            *git_command(service, str(path)),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=environment(request, service),
-        )
+        release = await slots.take()
+        if release is None:
+            return _busy(slots)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *git_command(service, str(path)),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=environment(request, service),
+            )
+        except BaseException:
+            release()
+            raise
         assert process.stdin is not None
         assert process.stdout is not None
         assert process.stderr is not None
@@ -202,18 +234,35 @@ def make_git_http_app(
         errors = asyncio.create_task(process.stderr.read())
         commands = PushCommands()
         try:
-            await _feed(request, process.stdin, commands if service == RECEIVE_PACK else None)
-        except (ClientDisconnect, ConnectionError, zlib.error) as error:
-            log.warning("%s request for %s broke off: %s", service, tenant, error)
+            await _feed(
+                request, process.stdin, commands if service == RECEIVE_PACK else None, max_body
+            )
+        except BaseException as error:
+            # Whatever stopped the body (a client gone, a limit, a cancellation), git must not
+            # be left waiting for the rest of it.
             if process.returncode is None:
                 process.kill()
             await process.wait()
             pump.cancel()
             errors.cancel()
+            release()
+            if isinstance(error, InflatedTooLarge):
+                return PlainTextResponse(
+                    f"The request body inflates past {max_body} bytes, the most a Git request "
+                    "may carry; the server's operator sets this limit with "
+                    "CRONTOPUS_MAX_GIT_BODY\n",
+                    status_code=413,
+                )
+            if not isinstance(error, (ClientDisconnect, ConnectionError, zlib.error)):
+                raise
+            log.warning("%s request for %s broke off: %s", service, tenant, error)
             return PlainTextResponse("bad request body\n", status_code=400)
 
         async def end() -> None:
-            await _finish(process, pump, errors, f"{service} for {tenant}")
+            try:
+                await _finish(process, pump, errors, f"{service} for {tenant}")
+            finally:
+                release()
             if service == RECEIVE_PACK:
                 await _announce(store, tenant, commands.commands, on_push)
 
@@ -276,19 +325,30 @@ async def _pump(stream: asyncio.StreamReader, queue: asyncio.Queue[bytes]) -> No
 
 
 async def _feed(
-    request: Request, stdin: asyncio.StreamWriter, commands: PushCommands | None
+    request: Request, stdin: asyncio.StreamWriter, commands: PushCommands | None, limit: int
 ) -> None:
     encoding = request.headers.get("content-encoding", "").lower()
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding in ("gzip", "x-gzip") else None
+    inflated = 0
     try:
         async for chunk in request.stream():
-            data = inflate.decompress(chunk) if inflate is not None else chunk
+            if inflate is not None:
+                # Inflate at most one byte past what is left: a small chunk of a zip bomb
+                # must not expand in memory before it is counted.
+                data = inflate.decompress(chunk, limit - inflated + 1)
+                inflated += len(data)
+                if inflated > limit:
+                    raise InflatedTooLarge
+            else:
+                data = chunk
             if commands is not None:
                 commands.feed(data)
             stdin.write(data)
             await stdin.drain()
         if inflate is not None:
             tail = inflate.flush()
+            if inflated + len(tail) > limit:
+                raise InflatedTooLarge
             if commands is not None:
                 commands.feed(tail)
             stdin.write(tail)
