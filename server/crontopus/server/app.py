@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -36,6 +37,7 @@ from crontopus.server.gitstore.processes import ProcessSlots
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.groups import SubscriptionGroups
 from crontopus.server.graphql.schema import create_schema
+from crontopus.server.graphql.sockets import SocketLimits
 from crontopus.server.graphql.websocket import GraphQLWSHandler, TransportWSHandler
 from crontopus.server.health import database_probe, directory_probe, health, ready
 from crontopus.server.observability.graphql import METRICS_KEY
@@ -138,14 +140,19 @@ class CrontopusGraphQL(GraphQL[Context, None]):
 
     def __init__(self, state: AppState) -> None:
         schema = create_schema(state.settings.limits)
+        limits = state.settings.transport
         super().__init__(
             schema,
             # The bundled offline playground replaces GraphiQL from a CDN (see routes/console.py).
             graphql_ide=None,
             allowed_origins=state.settings.cors_origins,
+            connection_init_wait_timeout=timedelta(seconds=limits.websocket_init_seconds),
+            # The handlers count operations themselves, to answer with a message that helps.
+            max_subscriptions_per_connection=None,
         )
         self.state = state
         self.subscription_groups = SubscriptionGroups(schema)
+        self.socket_limits = SocketLimits(limits)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -188,6 +195,7 @@ class CrontopusGraphQL(GraphQL[Context, None]):
                 raise context.unavailable
             if context.auth_error is not None:
                 raise ConnectionRejectionError({"message": context.auth_error.message})
+        self.socket_limits.admit(context)
         return await super().on_ws_connect(context)
 
     async def _authenticate(self, context: Context, header: str | None) -> None:

@@ -38,4 +38,6 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # Compressing is per socket: a thousand subscribers of one shared result would each
         # deflate the same bytes again (see docs/events.md).
         "ws_per_message_deflate": settings.websocket_compression,
+        # A bigger WebSocket message is refused by uvicorn (close 1009) before it is buffered.
+        "ws_max_size": settings.transport.websocket_message,
     }

@@ -5,6 +5,11 @@ sends each encoded result with its own operation id spliced into the frame: one 
 concatenation and one socket write per subscriber, instead of a GraphQL execution and a JSON
 encoding. Everything else (queries, unshared or unauthenticated subscriptions, errors before
 execution) takes Strawberry's own path, so the protocols behave exactly as before.
+
+Both handlers also enforce the socket limits of `sockets.py`: a principal's sockets are counted
+from the accepted `connection_init` until the socket closes, a socket runs a bounded number of
+operations at once, and a socket that never sends `connection_init` is closed after the init
+timeout (Strawberry does that for `graphql-transport-ws`; `graphql-ws` gets it here).
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Protocol, cast
+from datetime import timedelta
+from typing import Any, Protocol, cast
 
+from graphql import GraphQLError, GraphQLFormattedError
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -23,11 +30,15 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     _OperationStreamClosed,  # raised by the base class when it closed the socket itself
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage as TransportErrorMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     CompleteMessage,
     ConnectionErrorMessage,
     ErrorMessage,
+    StartMessage,
 )
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage as LegacyConnectionInitMessage,
@@ -37,10 +48,13 @@ from strawberry.types.execution import PreExecutionError
 from crontopus.server.availability import Unavailable
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.groups import SubscriptionGroups
+from crontopus.server.graphql.sockets import POLICY_VIOLATION, SocketLimits, TooManySockets
 
 # RFC 6455's "Try Again Later": a client reconnects after the reason's delay, where 4403 would
 # tell it that its credentials were refused.
 TRY_AGAIN_LATER = 1013
+#: graphql-transport-ws closes a socket that sent no connection_init in time with this code.
+INIT_TIMEOUT_CODE = 4408
 
 
 def _close_reason(problem: Unavailable) -> str:
@@ -54,6 +68,21 @@ class GroupedView(Protocol):
     subscription_groups: SubscriptionGroups
 
 
+class LimitedView(Protocol):
+    """A GraphQL view that bounds its sockets."""
+
+    socket_limits: SocketLimits
+    connection_init_wait_timeout: timedelta
+
+
+def _too_many_operations(view: object) -> GraphQLFormattedError:
+    limits = cast(LimitedView, view).socket_limits
+    return GraphQLError(
+        limits.subscription_refusal(),
+        extensions={"code": "TOO_MANY_OPERATIONS", "limit": limits.subscriptions},
+    ).formatted
+
+
 async def _send_text(adapter: object, text: str) -> None:
     try:
         await cast(ASGIWebSocketAdapter, adapter).ws.send_text(text)
@@ -62,13 +91,38 @@ async def _send_text(adapter: object, text: str) -> None:
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """`graphql-transport-ws`, with shared subscriptions."""
+    """`graphql-transport-ws`, with shared subscriptions and socket limits."""
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            cast(LimitedView, self.view).socket_limits.release(self.context)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
             await super().handle_connection_init(message)
         except Unavailable as problem:
             await self.websocket.close(code=TRY_AGAIN_LATER, reason=_close_reason(problem))
+        except TooManySockets as refusal:
+            await self.websocket.close(code=POLICY_VIOLATION, reason=refusal.reason)
+
+    async def handle_subscribe(self, message: Any) -> None:
+        limit = cast(LimitedView, self.view).socket_limits.subscriptions
+        operation_id = message["id"]  # a KeyError is Strawberry's "Failed to parse message"
+        if (
+            self.connection_acknowledged
+            and operation_id not in self.operations
+            and len(self.operations) >= limit
+        ):
+            refusal: TransportErrorMessage = {
+                "id": operation_id,
+                "type": "error",
+                "payload": [_too_many_operations(self.view)],
+            }
+            await self.send_message(refusal)
+            return
+        await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         groups = cast(GroupedView, self.view).subscription_groups
@@ -104,9 +158,29 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 
 class GraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """The legacy `graphql-ws` protocol, with shared subscriptions."""
+    """The legacy `graphql-ws` protocol, with shared subscriptions and socket limits."""
+
+    init_received = False
+
+    async def handle(self) -> None:
+        timeout = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            timeout.cancel()
+            cast(LimitedView, self.view).socket_limits.release(self.context)
+
+    async def _close_unless_initialised(self) -> None:
+        wait = cast(LimitedView, self.view).connection_init_wait_timeout.total_seconds()
+        await asyncio.sleep(wait)
+        if not self.init_received:
+            with contextlib.suppress(Exception):  # the peer may be gone already
+                await self.websocket.close(
+                    code=INIT_TIMEOUT_CODE, reason="Connection initialisation timeout"
+                )
 
     async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
+        self.init_received = True
         try:
             await super().handle_connection_init(message)
         except Unavailable as problem:
@@ -116,6 +190,24 @@ class GraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
                 )
             )
             await self.websocket.close(code=TRY_AGAIN_LATER, reason=_close_reason(problem))
+        except TooManySockets as refusal:
+            await self.send_message(
+                ConnectionErrorMessage(type="connection_error", payload={"message": refusal.reason})
+            )
+            await self.websocket.close(code=POLICY_VIOLATION, reason=refusal.reason)
+
+    async def handle_start(self, message: StartMessage) -> None:
+        limit = cast(LimitedView, self.view).socket_limits.subscriptions
+        operation_id = message["id"]
+        if (
+            self.connection_acknowledged
+            and operation_id not in self.tasks
+            and len(self.tasks) >= limit
+        ):
+            error = _too_many_operations(self.view)
+            await self.send_message(ErrorMessage(type="error", id=operation_id, payload=error))
+            return
+        await super().handle_start(message)
 
     async def handle_async_results(
         self,
