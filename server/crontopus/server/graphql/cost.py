@@ -193,6 +193,14 @@ class DocumentCost:
         ]
         self.verdicts: dict[tuple[object, ...], GraphQLError | None] = {}
 
+    def always_within_budget(self) -> bool:
+        """Whether every operation is within budget whatever its variables."""
+        if self.sizing_variables:
+            return False
+        return all(
+            self._estimate(operation, {}).total <= self.budget for operation in self.operations
+        )
+
     def error(self, operation_name: str | None, variables: Variables | None) -> GraphQLError | None:
         """The error refusing this operation with these variables, or None when in budget."""
         values = variables or {}

@@ -39,7 +39,8 @@ class PreparedDocument(NamedTuple):
 
     document: DocumentNode
     errors: tuple[GraphQLError, ...]
-    #: None for a document with validation errors: it never runs, so it costs nothing.
+    #: None when there is nothing to judge per request: the document has validation errors
+    #: (it never runs), or no variable sizes a list and every operation is within budget.
     cost: DocumentCost | None
 
 
@@ -64,6 +65,8 @@ class DocumentCache:
         document = parse(query, max_tokens=self.max_tokens)
         errors = tuple(validate(schema, document, self.rules))
         cost = None if errors else DocumentCost(schema, document, self.max_cost)
+        if cost is not None and cost.always_within_budget():
+            cost = None  # most documents: nothing left to judge per request
         return PreparedDocument(document, errors, cost)
 
     def prepare(self, context: ExecutionContext) -> None:
