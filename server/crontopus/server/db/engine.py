@@ -24,6 +24,9 @@ def create_engine(database_url: str, *, timeout: float | None = None, **kwargs: 
     a request meets a held lock or an unreachable server as an error within that many seconds
     instead of hanging; the server passes CRONTOPUS_DATABASE_TIMEOUT, migrations wait longer.
     """
+    # Errors never quote statement parameters: they may reach a log line or a message
+    # about one tenant's request while holding another tenant's values.
+    kwargs.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
         wait = timeout if timeout is not None else 30.0
         engine = create_async_engine(

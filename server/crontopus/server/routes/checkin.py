@@ -1,8 +1,9 @@
 """`POST /checkin/<job-id>/<start|success|fail|timeout|exit-code>?rid=<run-uuid>`: runs by curl.
 
 The body is the run's output (its tail is kept). The answer is 200 only once the run is
-durably stored; 4xx says what to fix and must not be retried; 429 (the tenant's check-in rate,
-with `Retry-After`) and 503 mean "retry later".
+durably stored; 4xx says what to fix and must not be retried (422: the database refused
+this one check-in); 429 (the tenant's check-in rate, with `Retry-After`) and 503 mean
+"retry later".
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from crontopus.server.errors import (
     ServiceError,
     ValidationFailed,
 )
+from crontopus.server.observability.logging import request_id_var
 from crontopus.server.security.identity_cache import Identity
 from crontopus.server.security.ratelimit import Limit
 from crontopus.server.services.authentication import authenticate, bearer_token
@@ -38,7 +40,7 @@ from crontopus.server.services.checkin_validation import (
     parse_uuid,
 )
 from crontopus.server.services.checkins import CheckInKind
-from crontopus.server.services.ingest import IngestUnavailable
+from crontopus.server.services.ingest import CheckInRefused, IngestUnavailable
 from crontopus.server.services.runs import Finish, check_in, finish_status
 
 # Read at most this much of a body; only the last 64 KiB of it is kept anyway.
@@ -51,7 +53,7 @@ def _error(status: int, message: str, **extra: object) -> JSONResponse:
 
 def _unavailable(problem: Unavailable) -> JSONResponse:
     return JSONResponse(
-        unavailable_body(problem, graphql=False),
+        {**unavailable_body(problem, graphql=False), "requestId": request_id_var.get()},
         status_code=503,
         headers={"Retry-After": str(problem.retry_after or RETRY_AFTER_SECONDS)},
     )
@@ -141,6 +143,9 @@ async def checkin(request: Request) -> JSONResponse:
         return _error(400, error.message, field=field)
     except ServiceError as error:
         return _error(400, error.message)
+    except CheckInRefused as error:
+        # Permanent: the wrapper drops a check-in answered 4xx instead of spooling it forever.
+        return _error(422, str(error))
     except IngestUnavailable as error:
         # The ingest writer has told the dependency tracker already (once per outage).
         return _unavailable(Unavailable(Dependency.DATABASE, str(error)))

@@ -3,6 +3,14 @@
 Each request enqueues its check-in and awaits the commit of the batch that holds it,
 so a 2xx answer means the run is durably stored, while a busy server commits hundreds
 of check-ins per transaction instead of one.
+
+A batch mixes tenants, so one check-in the database refuses must not fail the others:
+when a batch cannot be stored for a reason other than the database being unavailable
+(`availability.unavailability`), the writer stores it again in halves until the refused
+check-ins are alone, stores all the others, and fails only the refused ones
+(`CheckInRefused`). What a client is told never carries the database's message (which may
+quote other tenants' values), only what happened and the request id under which the
+server logged the details.
 """
 
 from __future__ import annotations
@@ -13,11 +21,13 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from crontopus.server.availability import Dependency, DependencyTracker, unavailability
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.events.broadcaster import Broadcaster, Event
+from crontopus.server.observability.logging import request_id_var
 from crontopus.server.services.checkins import CheckIn, RunKey, RunState
 from crontopus.server.services.run_store import RunStore, SessionRunStore
 
@@ -30,6 +40,27 @@ DRAIN_TIMEOUT = 10.0
 
 class IngestUnavailable(Exception):
     """The batch could not be stored (database down); the caller should retry later."""
+
+
+class CheckInRefused(Exception):
+    """The database refused this check-in on its own; retrying it will not help."""
+
+
+@dataclass
+class _Waiter:
+    """One queued check-in, the request waiting for it, and that request's id for the log."""
+
+    check_in: CheckIn
+    future: asyncio.Future[RunState]
+    request_id: str | None
+
+
+@dataclass
+class _Isolation:
+    """What storing one batch in halves found out."""
+
+    stored_any: bool = False
+    refused: list[tuple[_Waiter, Exception]] = field(default_factory=list)
 
 
 def run_event_data(state: RunState, kind: str) -> dict[str, Any]:
@@ -82,7 +113,7 @@ class IngestWriter:
         self._max_queue = max_queue
         self._wait_timeout = wait_timeout
         self._tracker = tracker
-        self._queue: asyncio.Queue[tuple[CheckIn, asyncio.Future[RunState]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Waiter] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         # New finished runs per job since it was last pruned; pruning is amortised.
         self._since_prune: dict[tuple[uuid.UUID, uuid.UUID], int] = defaultdict(int)
@@ -105,7 +136,7 @@ class IngestWriter:
             await self._task
         self._task = None
         while not self._queue.empty():
-            _, future = self._queue.get_nowait()
+            future = self._queue.get_nowait().future
             if not future.done():
                 future.set_exception(IngestUnavailable("the server is shutting down; retry"))
         await self._runs.close()
@@ -123,7 +154,8 @@ class IngestWriter:
                 f"{self._queue.qsize()} check-ins are already waiting for the database; retry"
             )
         future: asyncio.Future[RunState] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((check_in, future))  # bounded above: never waits
+        # Bounded above: never waits.
+        self._queue.put_nowait(_Waiter(check_in, future, request_id_var.get()))
         if self._wait_timeout is None:
             return await future
         try:
@@ -143,19 +175,10 @@ class IngestWriter:
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                stored = await self._store([item for item, _ in batch])
-            except Exception as error:  # every waiter learns the batch failed; none is lost
-                self._failed(error, "storing %d check-ins failed", len(batch))
-                failure = IngestUnavailable(f"could not store the check-in: {error}")
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(failure)
-            else:
-                if self._tracker is not None:
-                    self._tracker.succeeded(Dependency.DATABASE)
-                for check_in, future in batch:
-                    if not future.done():
-                        future.set_result(stored[(check_in.tenant_id, check_in.run_id)])
+                await self._store_isolating(batch)
+            except Exception:  # a bug here must not lose waiters or stop the writer
+                logger.exception("storing %d check-ins failed", len(batch))
+                _fail(batch, IngestUnavailable("could not store the check-in"))
             finally:
                 for _ in batch:
                     self._queue.task_done()
@@ -172,11 +195,66 @@ class IngestWriter:
         else:
             logger.error(message, *args, exc_info=error)
 
+    async def _store_isolating(self, batch: list[_Waiter]) -> None:
+        """Store `batch`; if the database refuses it, store it in halves to isolate the cause."""
+        round_ = _Isolation()
+        await self._store_halves(batch, round_)
+        for waiter, error in round_.refused:
+            if round_.stored_any:
+                _refuse(waiter, error)
+            else:
+                # Nothing at all could be stored, so nothing shows this check-in is the
+                # cause: its sender retries, and it is judged again among others.
+                logger.error("storing a check-in failed; nothing else was stored", exc_info=error)
+                _fail([waiter], IngestUnavailable("could not store the check-in"))
+
+    async def _store_halves(
+        self, batch: list[_Waiter], round_: _Isolation, *, retried: bool = False
+    ) -> None:
+        try:
+            stored = await self._store([waiter.check_in for waiter in batch])
+        except Exception as error:
+            if (problem := unavailability(error)) is not None:
+                self._failed(error, "storing %d check-ins failed", len(batch))
+                _fail(batch, IngestUnavailable(problem.reason))
+            elif len(batch) > 1:
+                logger.warning(
+                    "the database refused a batch of %d check-ins (%s); storing it in halves",
+                    len(batch),
+                    type(error).__name__,
+                )
+                middle = len(batch) // 2
+                await self._store_halves(batch[:middle], round_)
+                await self._store_halves(batch[middle:], round_)
+            elif not retried:
+                # Alone once more, so a passing failure does not refuse a good check-in.
+                await self._store_halves(batch, round_, retried=True)
+            else:
+                round_.refused.append((batch[0], error))
+            return
+        round_.stored_any = True
+        if self._tracker is not None:
+            self._tracker.succeeded(Dependency.DATABASE)
+        for waiter in batch:
+            if not waiter.future.done():
+                check_in = waiter.check_in
+                waiter.future.set_result(stored[(check_in.tenant_id, check_in.run_id)])
+
     async def _store(self, check_ins: Sequence[CheckIn]) -> dict[RunKey, RunState]:
+        """Commit a batch (raising if nothing was stored), then tell subscribers and alerting."""
         merged = await self._runs.store(check_ins)
         self._count_for_pruning(merged.finished)
+        try:
+            await self._announce(merged.changed)
+            if self._on_stored is not None:
+                self._on_stored(list(merged.states.values()))
+        except Exception:  # the runs are stored: their senders must hear so, not retry
+            logger.exception("announcing %d stored runs failed", len(merged.changed))
+        return merged.states
+
+    async def _announce(self, changed: Sequence[RunState]) -> None:
         listened: dict[uuid.UUID, bool] = {}
-        for state in merged.changed:
+        for state in changed:
             tenant_id = state.tenant_id
             if tenant_id not in listened:
                 listened[tenant_id] = self._broadcaster.listened(tenant_id, RUN_EVENTS)
@@ -184,9 +262,6 @@ class IngestWriter:
                 kind = "finished" if state.finished else "started"
                 data = run_event_data(state, kind)
                 await self._broadcaster.publish(Event(tenant_id, RUN_EVENTS, data))
-        if self._on_stored is not None:
-            self._on_stored(list(merged.states.values()))
-        return merged.states
 
     def _count_for_pruning(self, finished: Iterable[RunState]) -> None:
         for state in finished:
@@ -200,3 +275,33 @@ class IngestWriter:
         await self._runs.prune(due, self._retention)
         for key in due:
             del self._since_prune[key]
+
+
+def _fail(batch: Sequence[_Waiter], error: Exception) -> None:
+    for waiter in batch:
+        if not waiter.future.done():
+            waiter.future.set_exception(error)
+
+
+def _refuse(waiter: _Waiter, error: Exception) -> None:
+    """Fail one check-in the database refused; the details go to the log under its request id."""
+    check_in = waiter.check_in
+    token = request_id_var.set(waiter.request_id)
+    try:
+        logger.error(
+            "the database refused the check-in of run %s (tenant %s, job %s); it was not stored",
+            check_in.run_id,
+            check_in.tenant_id,
+            check_in.job_id,
+            exc_info=error,
+        )
+    finally:
+        request_id_var.reset(token)
+    reference = f" (request id {waiter.request_id})" if waiter.request_id else ""
+    _fail(
+        [waiter],
+        CheckInRefused(
+            f"the server could not store this check-in{reference}; it was not stored and "
+            "sending it again will not help: the server log has the details"
+        ),
+    )

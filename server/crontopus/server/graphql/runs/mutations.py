@@ -14,7 +14,7 @@ from crontopus.server.security.ratelimit import Limit
 from crontopus.server.services import runs
 from crontopus.server.services.checkin_validation import Report
 from crontopus.server.services.checkins import CheckInKind
-from crontopus.server.services.ingest import IngestUnavailable
+from crontopus.server.services.ingest import CheckInRefused, IngestUnavailable
 
 CheckInResult = Annotated[Run | UserErrors, strawberry.union("CheckInResult")]
 
@@ -51,7 +51,11 @@ class RunMutations:
             )
         except ServiceError as error:
             return to_graphql_error(error)
-        except IngestUnavailable as error:
-            # Not the caller's fault: a GraphQL error (retry) rather than a user error.
-            raise strawberry.exceptions.StrawberryGraphQLError(str(error)) from None
+        except (IngestUnavailable, CheckInRefused) as error:
+            # Not the caller's fault: a GraphQL error rather than a user error. Its message
+            # is the writer's own, never the database's.
+            code = "UNAVAILABLE" if isinstance(error, IngestUnavailable) else "CHECKIN_REFUSED"
+            raise strawberry.exceptions.StrawberryGraphQLError(
+                str(error), extensions={"code": code, "requestId": context.request_id}
+            ) from None
         return Run.from_model(state)
