@@ -6,8 +6,9 @@ from typing import Annotated
 
 import strawberry
 
+from crontopus.server.availability import Dependency, Unavailable
 from crontopus.server.errors import ServiceError
-from crontopus.server.graphql.context import Info
+from crontopus.server.graphql.context import DependencyUnavailable, Info
 from crontopus.server.graphql.errors import UserErrors, to_graphql_error
 from crontopus.server.graphql.runs.types import CheckInInput, Run
 from crontopus.server.security.ratelimit import Limit
@@ -51,11 +52,12 @@ class RunMutations:
             )
         except ServiceError as error:
             return to_graphql_error(error)
-        except (IngestUnavailable, CheckInRefused) as error:
-            # Not the caller's fault: a GraphQL error rather than a user error. Its message
-            # is the writer's own, never the database's.
-            code = "UNAVAILABLE" if isinstance(error, IngestUnavailable) else "CHECKIN_REFUSED"
+        except IngestUnavailable as error:
+            # Not the caller's fault: retry later, like every other absent-database answer.
+            raise DependencyUnavailable(Unavailable(Dependency.DATABASE, str(error))) from None
+        except CheckInRefused as error:
+            # The writer's own message (with the request id), never the database's.
             raise strawberry.exceptions.StrawberryGraphQLError(
-                str(error), extensions={"code": code, "requestId": context.request_id}
+                str(error), extensions={"code": "CHECKIN_REFUSED", "requestId": context.request_id}
             ) from None
         return Run.from_model(state)
