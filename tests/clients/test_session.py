@@ -50,6 +50,7 @@ def expired_token(server: Server, user: User) -> str:
         settings,
         uuid.UUID(me["user"]["id"]),
         uuid.UUID(me["tenant"]["id"]),
+        uuid.uuid4(),
         now=datetime.now(UTC) - timedelta(hours=2),
     )
     return token

@@ -1,6 +1,8 @@
 // The web console in a real browser against a real server: register, create a job with the
 // form, see it in the list and in Git history, report runs over HTTP and watch them arrive
-// live, use the offline playground, and screenshot every page in light and dark mode.
+// live, use the offline playground, and screenshot every page in light and dark mode. The
+// console keeps no token in localStorage and runs under the server's Content-Security-Policy:
+// any violation the page reports fails the run.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { existsSync } from "node:fs";
@@ -11,6 +13,7 @@ import {
   checkinToken,
   graphql,
   launchBrowser,
+  login,
   postCheckIn,
   register,
   screenshotDir,
@@ -26,9 +29,19 @@ let token; // an API token with the CHECKIN scope
 let endpointToken; // the enrolled endpoint's own token
 const foreignRequests = [];
 const pageErrors = [];
+const cspViolations = [];
+let apiToken; // alice's own API session for the test's direct GraphQL calls
 
+// The console's tokens are out of reach of page scripts (and so of this test): it talks to the
+// API with a session of its own.
 async function accessToken() {
-  return page.evaluate(() => JSON.parse(localStorage.getItem("crontopus.session")).accessToken);
+  apiToken ??= await login(server.url, "alice");
+  return apiToken;
+}
+
+// The refresh cookie as the browser holds it.
+async function refreshCookie() {
+  return (await context.cookies(server.url + "/auth/refresh")).find((c) => c.name === "crontopus_refresh");
 }
 
 async function open(path) {
@@ -51,6 +64,13 @@ describe("the web console", { skip: noBrowser }, () => {
       if (!url.startsWith(server.url) && !url.startsWith("ws://127.0.0.1") && !url.startsWith("data:")) foreignRequests.push(url);
     });
     page.on("pageerror", (error) => pageErrors.push(error.message));
+    // Every document reports what the Content-Security-Policy blocked.
+    await context.exposeBinding("reportCspViolation", (_source, violation) => cspViolations.push(violation));
+    await context.addInitScript(() => {
+      document.addEventListener("securitypolicyviolation", (event) => {
+        window.reportCspViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"} in ${event.documentURI}`);
+      });
+    });
   });
 
   after(async () => {
@@ -129,24 +149,37 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.waitForFunction(() => document.querySelector("input[name=schedule]")?.value === "45 4 * * *");
   });
 
-  test("a dead access token is refreshed without losing the page, for queries and the live socket", async () => {
+  test("no token is kept in localStorage, and a reload keeps the user logged in, live socket included", async () => {
     await open("/runs");
     await page.waitForSelector("[data-testid=live-indicator]:has-text('Live')");
-    const before = await page.evaluate(() => JSON.parse(localStorage.getItem("crontopus.session")).refreshToken);
-    // A token the server rejects, though the page believes it is good for another hour.
-    await page.evaluate(() => {
-      const session = JSON.parse(localStorage.getItem("crontopus.session"));
-      session.accessToken = "not-a-valid-token";
-      session.accessTokenExpiresAt = new Date(Date.now() + 3600e3).toISOString();
-      localStorage.setItem("crontopus.session", JSON.stringify(session));
-    });
+    const stored = await page.evaluate(() => Object.fromEntries(Object.entries(localStorage)));
+    assert.deepEqual(Object.keys(stored).filter((key) => key !== "crontopus.theme"), []);
+    assert.doesNotMatch(JSON.stringify(stored), /ctr_|eyJ/);
+    const before = await refreshCookie();
+    assert.equal(before.httpOnly, true);
+    assert.equal(before.sameSite, "Strict");
+    assert.equal(before.path, "/auth/refresh");
+    assert.equal(before.secure, false, "plain http: Secure only under https");
+    assert.equal(await page.evaluate(() => document.cookie.includes("crontopus_refresh")), false);
     await page.reload();
     await page.waitForSelector("h1:has-text('Run log')");
     await page.waitForSelector("[data-testid=live-indicator]:has-text('Live')");
     assert.match(page.url(), /\/runs$/);
-    const after = await page.evaluate(() => JSON.parse(localStorage.getItem("crontopus.session")));
-    assert.notEqual(after.refreshToken, before, "the refresh token rotated");
-    assert.notEqual(after.accessToken, "not-a-valid-token");
+    assert.notEqual((await refreshCookie()).value, before.value, "the refresh cookie rotated");
+  });
+
+  test("the refresh path refuses a request from another origin", async () => {
+    const answer = await page.evaluate(async () => {
+      const response = await fetch("/auth/refresh", { method: "POST" });
+      return response.status;
+    });
+    assert.equal(answer, 200, "the console's own origin may refresh");
+    const cookie = await refreshCookie();
+    const foreign = await fetch(`${server.url}/auth/refresh`, {
+      method: "POST",
+      headers: { Origin: "https://evil.example", Cookie: `crontopus_refresh=${cookie.value}` },
+    });
+    assert.equal(foreign.status, 403);
   });
 
   test("an API token is shown once with a copy button", async () => {
@@ -384,6 +417,7 @@ describe("the web console", { skip: noBrowser }, () => {
       ["audit", "/audit"],
       ["install", "/install"],
       ["playground", "/playground"],
+      ["account", "/account"],
     ];
     for (const scheme of ["light", "dark"]) {
       await page.emulateMedia({ colorScheme: scheme });
@@ -406,7 +440,6 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.emulateMedia({ colorScheme: "light" });
     await page.context().clearCookies();
-    await page.evaluate(() => localStorage.removeItem("crontopus.session"));
     await open("/login");
     await page.screenshot({ path: join(dir, "login-light.png") });
   });
@@ -419,7 +452,7 @@ describe("the web console", { skip: noBrowser }, () => {
       `mutation { addMember(username: "alice", role: MEMBER) { __typename ... on UserError { message } } }`,
     );
     assert.equal(added.addMember.__typename, "Membership");
-    await page.evaluate(() => localStorage.removeItem("crontopus.session"));
+    await context.clearCookies();
     await open("/login");
     await page.fill("input[name=username]", "alice");
     await page.fill("input[name=password]", PASSWORD);
@@ -428,7 +461,11 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.selectOption("select[aria-label=Tenant]", "bob");
     await page.fill("input[aria-label=Password]", PASSWORD);
     await page.click("button:has-text('Switch')");
-    await page.waitForFunction(() => JSON.parse(localStorage.getItem("crontopus.session")).tenantSlug === "bob");
+    await page.waitForSelector("input[aria-label=Password]", { state: "detached" });
+    await page.waitForFunction(() => document.querySelector("select[aria-label=Tenant]")?.value === "bob");
+    // The refresh cookie now belongs to the new session: a reload stays in bob's tenant.
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector("select[aria-label=Tenant]")?.value === "bob");
     await page.keyboard.press("g");
     await page.keyboard.press("j");
     await page.waitForURL(/\/jobs$/);
@@ -437,20 +474,62 @@ describe("the web console", { skip: noBrowser }, () => {
     assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Namespace");
   });
 
+  test("the account page lists the sessions and ends another one", async () => {
+    const other = await login(server.url, "alice");
+    await open("/account");
+    await page.waitForSelector("[data-testid=sessions] td:has-text('this session')");
+    const rows = page.locator("[data-testid=sessions] tbody tr");
+    assert.ok((await rows.count()) >= 2);
+    assert.match(await page.textContent("[data-testid=sessions] tr:has-text('this session')"), /Chrom/);
+    // The newest API session is the most recently used one after this page's own.
+    page.once("dialog", (dialog) => dialog.accept());
+    await page.locator("[data-testid=sessions] tbody tr:has(button:has-text('End'))").first().locator("button").click();
+    await page.waitForFunction((count) => document.querySelectorAll("[data-testid=sessions] tbody tr").length === count - 1, await rows.count());
+    const ended = await Promise.all(
+      [other, apiToken].filter(Boolean).map((token) => graphql(server.url, token, "{ me { role } }").then(() => false, () => true)),
+    );
+    assert.ok(ended.includes(true), "one of the API sessions was ended");
+    apiToken = undefined;
+  });
+
   test("logging out ends the session and returns to the login page", async () => {
-    await page.evaluate(() => localStorage.removeItem("crontopus.session"));
+    await context.clearCookies();
     await open("/login");
     await page.fill("input[name=username]", "alice");
     await page.fill("input[name=password]", PASSWORD);
     await page.click("button:has-text('Log in')");
     await page.waitForSelector("h1:has-text('Dashboard')");
+    const cookie = await refreshCookie();
     await page.click("button:has-text('Log out')");
     await page.waitForURL(/\/login/);
-    assert.equal(await page.evaluate(() => localStorage.getItem("crontopus.session")), null);
+    assert.equal(await refreshCookie(), undefined, "the refresh cookie is cleared");
+    await page.reload();
+    await page.waitForSelector("h1:has-text('Log in')");
+    const replay = await fetch(`${server.url}/auth/refresh`, {
+      method: "POST",
+      headers: { Origin: server.url, Cookie: `crontopus_refresh=${cookie.value}` },
+    });
+    assert.equal(replay.status, 401, "the ended session's refresh token is dead");
   });
 
-  test("nothing was loaded from beyond the server and no page threw", () => {
+  test("the Content-Security-Policy is enforced: an injected inline script is blocked and reported", async () => {
+    await open("/login");
+    await page.waitForSelector("h1:has-text('Log in')");
+    const seen = cspViolations.length;
+    await page.evaluate(() => {
+      const script = document.createElement("script");
+      script.textContent = "window.injected = true";
+      document.head.append(script);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(await page.evaluate(() => window.injected), undefined);
+    assert.equal(cspViolations.length, seen + 1, "the violation was reported");
+    assert.match(cspViolations.pop(), /script-src/);
+  });
+
+  test("nothing was loaded from beyond the server, no page threw and nothing broke the CSP", () => {
     assert.deepEqual(foreignRequests, []);
     assert.deepEqual(pageErrors, []);
+    assert.deepEqual(cspViolations, []);
   });
 });

@@ -117,6 +117,19 @@ export async function register(url, username) {
   return data.register.accessToken;
 }
 
+/** Log a user in over the API (a session of its own, apart from the browser's); returns the access token. */
+export async function login(url, username) {
+  const data = await graphql(
+    url,
+    null,
+    `mutation($u: String!, $p: String!) { login(username: $u, password: $p) {
+      __typename ... on AuthPayload { accessToken } ... on UserError { message } } }`,
+    { u: username, p: PASSWORD },
+  );
+  if (data.login.__typename !== "AuthPayload") throw new Error(data.login.message);
+  return data.login.accessToken;
+}
+
 /** Create an API token with the CHECKIN scope; returns its plaintext. */
 export async function checkinToken(url, accessToken) {
   const data = await graphql(

@@ -1,12 +1,13 @@
 // The console's shell: routes, navigation, tenant switcher, theme and session handling.
 import { lazy, Suspense, useEffect, useState, type FormEvent } from "react";
-import { request, sessionFromPayload } from "./api/client";
+import { refreshSession, request, requestAs, sessionFromPayload } from "./api/client";
 import { useQuery } from "./api/hooks";
-import { LoginMutation, LogoutMutation, MeQuery } from "./api/operations";
+import { LoginMutation, LogoutMutation, MeQuery, RevokeSessionMutation, SessionsQuery } from "./api/operations";
 import { loadSession, onSessionChange, saveSession, type Session } from "./api/session";
 import { ErrorNote } from "./components/bits";
 import { isTyping, shortcutFor } from "./lib/shortcuts";
 import { applyTheme, storedTheme, type ThemeChoice } from "./lib/theme";
+import { AccountPage } from "./pages/Account";
 import { AuditPage, MembersPage, NamespacesPage, TokensPage } from "./pages/Admin";
 import { AlertsPage } from "./pages/Alerts";
 import { LoginPage, RegisterPage } from "./pages/Auth";
@@ -35,6 +36,7 @@ const NAV: [string, string][] = [
   ["/audit", "Audit"],
   ["/install", "Install agent"],
   ["/playground", "Playground"],
+  ["/account", "Account"],
 ];
 
 function Page({ path }: { path: string }) {
@@ -55,6 +57,7 @@ function Page({ path }: { path: string }) {
   if (path === "/members") return <MembersPage />;
   if (path === "/audit") return <AuditPage />;
   if (path === "/install") return <InstallAgentPage />;
+  if (path === "/account") return <AccountPage />;
   if (path === "/playground")
     return (
       <Suspense fallback={<p className="muted">Loading the playground…</p>}>
@@ -98,11 +101,14 @@ function TenantSwitch({ session }: { session: Session }) {
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const password = String(new FormData(event.currentTarget).get("password"));
+    const old = session.accessToken;
+    const oldId = (await request(SessionsQuery)).sessions.find((s) => s.current)?.id;
     const result = (await request(LoginMutation, { username: session.username, password, tenant: target })).login;
     if (result.__typename === "AuthPayload") {
-      const old = session.refreshToken;
+      // The new login replaced the refresh cookie, so the old session is ended by id: `logout`
+      // would clear the cookie, which now belongs to the new session.
       saveSession(sessionFromPayload(result));
-      void request(LogoutMutation, { refreshToken: old }).catch(() => undefined);
+      if (oldId) void requestAs(old, RevokeSessionMutation, { id: oldId }).catch(() => undefined);
       setTarget(null);
       navigate("/");
     } else setError("message" in result ? result.message : "Switching failed");
@@ -163,7 +169,7 @@ function Shell({ session, path }: { session: Session; path: string }) {
   useShortcuts();
   const logout = async () => {
     try {
-      await request(LogoutMutation, { refreshToken: session.refreshToken });
+      await request(LogoutMutation);
     } finally {
       saveSession(null);
       navigate("/login", true);
@@ -210,15 +216,31 @@ function Shell({ session, path }: { session: Session; path: string }) {
   );
 }
 
+// The first refresh after a page load: the refresh cookie brings the session back, if any.
+let restoring: Promise<unknown> | null = null;
+
 export function App() {
   const { path, query } = useLocation();
   const [session, setSession] = useState<Session | null>(loadSession());
+  const [restored, setRestored] = useState(session !== null);
   useEffect(() => onSessionChange(setSession), []);
+  useEffect(() => {
+    if (restored) return;
+    restoring ??= refreshSession();
+    void restoring.finally(() => setRestored(true));
+  }, [restored]);
   const open = path === "/login" || path === "/register";
   useEffect(() => {
+    if (!restored) return;
     if (!session && !open) navigate(`/login?next=${encodeURIComponent(path + window.location.search)}`, true);
     if (session && open) navigate("/", true);
-  }, [session, open, path]);
+  }, [session, open, path, restored]);
+  if (!restored)
+    return (
+      <p className="muted restoring" data-testid="restoring">
+        Loading…
+      </p>
+    );
   if (path === "/register") return <RegisterPage />;
   if (!session || path === "/login") return <LoginPage next={query.get("next")} />;
   return <Shell session={session} path={path} />;

@@ -65,6 +65,41 @@ class SendResult:
     message: str = ""
 
 
+# Servers already asked whether plain http is acceptable, and the answer (None: it is).
+_PLAIN_HTTP_VERDICTS: dict[str, str | None] = {}
+
+
+def plain_http_refusal(server: str, timeout: float) -> str | None:
+    """Say why not to send a token to `server` over plain http (None when it may be sent).
+
+    A server whose public URL is https is behind TLS somewhere: a plain-http URL reaches it
+    around the TLS, and the token would cross the network readable. The server names its
+    public URL in `GET /health`, which needs no credential, so asking discloses nothing.
+    Raises OSError or ValueError when the server cannot be asked (then it is unreachable).
+    """
+    parts = urlsplit(server)
+    if parts.scheme != "http":
+        return None
+    if server in _PLAIN_HTTP_VERDICTS:
+        return _PLAIN_HTTP_VERDICTS[server]
+    verdict = None
+    status, text = _request_plain(
+        "GET", parts.netloc, parts.path.rstrip("/") + "/health", {}, b"", timeout
+    )
+    try:
+        public = json.loads(text).get("publicUrl") if status == 200 else None
+    except (ValueError, AttributeError):
+        public = None  # an older server or another program: it names no public URL
+    if isinstance(public, str) and public.startswith("https://"):
+        verdict = (
+            f"the server's public URL is {public}, but the agent is configured with {server}: "
+            "refusing to send the token over plain http "
+            f"(set the agent's server to {public.rstrip('/')})"
+        )
+    _PLAIN_HTTP_VERDICTS[server] = verdict
+    return verdict
+
+
 def send_checkin(server: str, token: str, checkin: CheckIn, timeout: float) -> SendResult:
     """POST one check-in; classify the answer as delivered, refused or unreachable."""
     parts = urlsplit(server)
@@ -76,10 +111,13 @@ def send_checkin(server: str, token: str, checkin: CheckIn, timeout: float) -> S
     }
     path = parts.path.rstrip("/") + checkin.path()
     try:
+        if (refusal := plain_http_refusal(server, timeout)) is not None:
+            # Kept in the spool, not dropped: once the URL is fixed, the runs are delivered.
+            return SendResult(Delivery.UNREACHABLE, None, refusal)
         if parts.scheme == "https":
             status, text = _post_tls(parts.netloc, path, headers, body, timeout)
         else:
-            status, text = _post_plain(parts.netloc, path, headers, body, timeout)
+            status, text = _request_plain("POST", parts.netloc, path, headers, body, timeout)
     except (OSError, ValueError) as exc:
         return SendResult(Delivery.UNREACHABLE, None, f"{type(exc).__name__}: {exc}")
     if 200 <= status < 300:
@@ -90,10 +128,10 @@ def send_checkin(server: str, token: str, checkin: CheckIn, timeout: float) -> S
     return SendResult(Delivery.UNREACHABLE, status, text)
 
 
-def _post_plain(
-    netloc: str, path: str, headers: dict[str, str], body: bytes, timeout: float
+def _request_plain(
+    method: str, netloc: str, path: str, headers: dict[str, str], body: bytes, timeout: float
 ) -> tuple[int, str]:
-    """POST over plain HTTP/1.1 with a bare socket.
+    """Send one request over plain HTTP/1.1 with a bare socket.
 
     http.client imports ssl and the email package (~10-20 ms, paid on every run); a check-in
     needs one request with `Connection: close` and the status line, so a socket suffices.
@@ -101,7 +139,7 @@ def _post_plain(
     import socket
 
     address = urlsplit(f"//{netloc}")
-    lines = [f"POST {path} HTTP/1.1", f"Host: {netloc}", f"Content-Length: {len(body)}"]
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {netloc}", f"Content-Length: {len(body)}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     lines += ["Connection: close", "", ""]
     request = "\r\n".join(lines).encode("latin-1") + body

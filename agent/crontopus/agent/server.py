@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from crontopus.agent.checkin import plain_http_refusal
 from crontopus.agent.errors import ServerRefused, ServerUnreachable
 
 ENROLL = """
@@ -87,6 +88,7 @@ class ServerClient:
         user_agent: str = "crontopus-agent",
     ) -> None:
         self.server = server.rstrip("/")
+        self.timeout = timeout
         headers = {"User-Agent": user_agent}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -104,6 +106,13 @@ class ServerClient:
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Run one operation; return `data` or raise ServerUnreachable / ServerRefused."""
+        # Every operation carries a credential (endpoint or enrollment token).
+        try:
+            refusal = plain_http_refusal(self.server, self.timeout)
+        except (OSError, ValueError) as exc:
+            raise ServerUnreachable(f"{self.server}: {type(exc).__name__}: {exc}") from exc
+        if refusal is not None:
+            raise ServerRefused(refusal)
         try:
             response = self.http.post(
                 "/graphql", json={"query": query, "variables": dict(variables or {})}

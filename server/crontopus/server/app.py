@@ -46,11 +46,14 @@ from crontopus.server.observability.logging import RequestIdMiddleware
 from crontopus.server.observability.logging import request_id_of as _request_id_of
 from crontopus.server.observability.metrics import Metrics
 from crontopus.server.observability.routes import metrics as metrics_route
+from crontopus.server.routes.auth import refresh as refresh_route
 from crontopus.server.routes.checkin import CheckInEndpoint
 from crontopus.server.routes.console import BrowserRedirect, console_routes
 from crontopus.server.security.addresses import client_address
 from crontopus.server.security.body_limit import BodyLimit, body_rules
+from crontopus.server.security.headers import SecurityHeadersMiddleware
 from crontopus.server.security.identity_cache import IdentityCache
+from crontopus.server.security.proxies import trusted_proxies_middleware
 from crontopus.server.security.ratelimit import RateLimiter, create_rate_limiter
 from crontopus.server.services.alerts.engine import AlertEngine
 from crontopus.server.services.authentication import authenticate, bearer_token
@@ -59,6 +62,7 @@ from crontopus.server.services.ingest import IngestWriter
 from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.jobs import publish_job_changes
 from crontopus.server.services.run_store import create_run_store
+from crontopus.server.services.sessions import Device
 from crontopus.server.settings import Settings
 
 logger = logging.getLogger("crontopus.server")
@@ -205,9 +209,12 @@ class CrontopusGraphQL(GraphQL[Context, None]):
                 return
             identity = self.state.identities.get(token)
             if identity is None:
+                device = Device(
+                    context.client_address, context.request.headers.get("user-agent", "")
+                )
                 async with self.state.session() as session:
                     identity = await authenticate(
-                        session, self.state.settings, token, self.state.identities
+                        session, self.state.settings, token, self.state.identities, device
                     )
             context.identity = identity
             context.principal = identity.principal
@@ -300,6 +307,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_route, methods=["GET"]),
+        Route("/auth/refresh", refresh_route, methods=["POST"]),
     ]
     if isinstance(state.gitstore, ManagedGitStore):
         limits = settings.transport
@@ -312,7 +320,10 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
             processes=ProcessSlots(limits.git_processes, limits.git_queue_seconds),
         )
         routes.append(Mount("/git", app=git_app))
+    # Outermost first: the real client and scheme are known before anything else looks.
     middleware = [
+        *trusted_proxies_middleware(settings.trusted_proxies),
+        Middleware(SecurityHeadersMiddleware),
         Middleware(RequestIdMiddleware),
         Middleware(UnavailableMiddleware, tracker=state.dependencies),
     ]

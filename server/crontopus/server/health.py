@@ -19,9 +19,14 @@ from crontopus.server.availability import RETRY_AFTER_SECONDS, Probe, unavailabi
 MIN_FREE_BYTES = 1024 * 1024
 
 
-async def health(_request: Request) -> JSONResponse:
-    """Answer while the process is up; load balancers restart it otherwise."""
-    return JSONResponse({"status": "ok"})
+async def health(request: Request) -> JSONResponse:
+    """Answer while the process is up; load balancers restart it otherwise.
+
+    The public URL is named so an agent configured with plain http can learn, before sending
+    its token, that the server is meant to be reached over https.
+    """
+    public_url = request.app.state.crontopus.settings.public_url
+    return JSONResponse({"status": "ok", **({"publicUrl": public_url} if public_url else {})})
 
 
 async def ready(request: Request) -> JSONResponse:

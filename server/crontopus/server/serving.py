@@ -32,7 +32,8 @@ def prepare_process() -> None:
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for `uvicorn.run` besides the app, host, port and logging."""
     return {
-        # Crontopus reads no forwarded headers; a proxy in front terminates them.
+        # Forwarded headers are read inside the app, from CRONTOPUS_TRUSTED_PROXIES only
+        # (security/proxies.py); uvicorn's own reading would trust 127.0.0.1 by default.
         "proxy_headers": False,
         "ws": "websockets-sansio",
         # Compressing is per socket: a thousand subscribers of one shared result would each

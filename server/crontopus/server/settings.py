@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
 import os
 import re
 import secrets
@@ -167,6 +168,7 @@ class Settings:
     websocket_compression: bool = False
     database_timeout: float = 10.0
     ingest_queue_limit: int = 10_000
+    trusted_proxies: tuple[str, ...] = ()
     limits: Limits = Limits()
     checkin_limits: CheckInLimits = CheckInLimits()
     rate_limits: RateLimits = RateLimits()
@@ -222,6 +224,7 @@ class Settings:
             ingest_queue_limit=env.integer(
                 "CRONTOPUS_INGEST_QUEUE_LIMIT", 10_000, low=100, high=1_000_000
             ),
+            trusted_proxies=env.networks("CRONTOPUS_TRUSTED_PROXIES"),
             limits=Limits(
                 max_query_depth=env.integer("CRONTOPUS_MAX_QUERY_DEPTH", 12, low=2),
                 max_aliases=env.integer("CRONTOPUS_MAX_ALIASES", 30, low=1),
@@ -442,6 +445,19 @@ class _Env:
 
     def listing(self, name: str) -> tuple[str, ...]:
         return tuple(item.strip() for item in self.text(name).split(",") if item.strip())
+
+    def networks(self, name: str) -> tuple[str, ...]:
+        """Parse a comma-separated list of IP addresses and CIDR networks."""
+        networks = []
+        for item in self.listing(name):
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ConfigurationError(
+                    f"{name}: {item!r} is not an IP address or network "
+                    "(write addresses or CIDRs separated by commas, e.g. 10.0.0.0/8,::1)"
+                ) from None
+        return tuple(networks)
 
     def origins(self, name: str) -> tuple[str, ...]:
         origins = self.listing(name)

@@ -1,5 +1,5 @@
-// GraphQL over HTTP with the session's bearer token, refreshed before it expires
-// and once more when the server answers UNAUTHENTICATED.
+// GraphQL over HTTP with the session's bearer token, refreshed (from the HttpOnly refresh
+// cookie) before it expires and once more when the server answers UNAUTHENTICATED.
 import type { TypedDocumentString } from "../gql/graphql";
 import { expiresSoon, loadSession, saveSession, type Session } from "./session";
 
@@ -17,46 +17,40 @@ type GraphQLResponse<T> = {
   errors?: { message: string; extensions?: { code?: string } }[];
 };
 
-const REFRESH = `mutation Refresh($token: String!) {
-  refreshToken(token: $token) {
-    __typename
-    ... on AuthPayload { accessToken accessTokenExpiresAt refreshToken role tenant { slug name } user { username } }
-    ... on UserError { message }
-  }
-}`;
+// The refresh token is an HttpOnly cookie sent to this path only; the answer carries a new
+// access token and rotates the cookie. The browser adds the Origin header the server checks.
+const REFRESH = "/auth/refresh";
+const REFRESH_LOCK = "crontopus-refresh";
 
 let refreshing: Promise<Session | null> | null = null;
 
-/** Trade the refresh token for new tokens; one refresh at a time. */
+/** Trade the refresh cookie for a new access token; one refresh at a time. */
 export function refreshSession(): Promise<Session | null> {
-  refreshing ??= doRefresh().finally(() => {
+  refreshing ??= lockedRefresh().finally(() => {
     refreshing = null;
   });
   return refreshing;
 }
 
+// Tabs share the cookie: two tabs spending the same refresh token at once would look like a
+// stolen token and end the session, so they take turns (Web Locks, where the page has them).
+async function lockedRefresh(): Promise<Session | null> {
+  const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+  return locks ? await locks.request(REFRESH_LOCK, doRefresh) : doRefresh();
+}
+
 async function doRefresh(): Promise<Session | null> {
-  const session = loadSession();
-  if (!session) return null;
-  type Payload = {
-    refreshToken: {
-      __typename: string;
-      accessToken?: string;
-      accessTokenExpiresAt?: string;
-      refreshToken?: string;
-      role?: string;
-      tenant?: { slug: string; name: string };
-      user?: { username: string };
-      message?: string;
-    };
-  };
-  const body = await post<Payload>(REFRESH, { token: session.refreshToken }, null);
-  const result = body.data?.refreshToken;
-  if (!result || result.__typename !== "AuthPayload") {
+  let response: Response;
+  try {
+    response = await fetch(REFRESH, { method: "POST", credentials: "same-origin", cache: "no-store" });
+  } catch {
+    return null; // the server is unreachable: keep what we have, the next request retries
+  }
+  if (!response.ok) {
     saveSession(null);
     return null;
   }
-  const next = sessionFromPayload(result as AuthPayloadLike);
+  const next = sessionFromPayload((await response.json()) as AuthPayloadLike);
   saveSession(next);
   return next;
 }
@@ -64,18 +58,16 @@ async function doRefresh(): Promise<Session | null> {
 export type AuthPayloadLike = {
   accessToken: string;
   accessTokenExpiresAt: string;
-  refreshToken: string;
   role: string;
   tenant: { slug: string; name: string };
   user: { username: string };
 };
 
-/** Build the stored session from a login, register or refresh answer. */
+/** Build the in-memory session from a login, register or refresh answer. */
 export function sessionFromPayload(payload: AuthPayloadLike): Session {
   return {
     accessToken: payload.accessToken,
     accessTokenExpiresAt: payload.accessTokenExpiresAt,
-    refreshToken: payload.refreshToken,
     role: payload.role,
     tenantSlug: payload.tenant.slug,
     tenantName: payload.tenant.name,
@@ -102,6 +94,15 @@ export async function freshSession(): Promise<Session | null> {
   const session = loadSession();
   if (session && expiresSoon(session)) return refreshSession();
   return session;
+}
+
+/** Run a typed operation with a given access token (for ending a session being replaced). */
+export async function requestAs<TResult, TVariables>(
+  token: string,
+  document: TypedDocumentString<TResult, TVariables>,
+  variables: TVariables,
+): Promise<GraphQLResponse<TResult>> {
+  return post<TResult>(document.toString(), variables ?? {}, token);
 }
 
 /** Run a typed operation; GraphQL errors throw, errors-as-data come back as data. */

@@ -5,9 +5,9 @@ import { graphql } from "../gql";
 
 export const LoginMutation = graphql(`
   mutation Login($username: String!, $password: String!, $tenant: String) {
-    login(username: $username, password: $password, tenant: $tenant) {
+    login(username: $username, password: $password, tenant: $tenant, useCookie: true) {
       __typename
-      ... on AuthPayload { accessToken accessTokenExpiresAt refreshToken role tenant { slug name } user { username } }
+      ... on AuthPayload { accessToken accessTokenExpiresAt role tenant { slug name } user { username } }
       ... on UserError { message }
       ... on ValidationError { fields { path message } }
     }
@@ -16,9 +16,9 @@ export const LoginMutation = graphql(`
 
 export const RegisterMutation = graphql(`
   mutation Register($username: String!, $email: String!, $password: String!) {
-    register(username: $username, email: $email, password: $password) {
+    register(username: $username, email: $email, password: $password, useCookie: true) {
       __typename
-      ... on AuthPayload { accessToken accessTokenExpiresAt refreshToken role tenant { slug name } user { username } }
+      ... on AuthPayload { accessToken accessTokenExpiresAt role tenant { slug name } user { username } }
       ... on UserError { message }
       ... on ValidationError { fields { path message } }
     }
@@ -26,8 +26,37 @@ export const RegisterMutation = graphql(`
 `);
 
 export const LogoutMutation = graphql(`
-  mutation Logout($refreshToken: String!) {
-    logout(refreshToken: $refreshToken) { __typename ... on UserError { message } }
+  mutation Logout {
+    logout { __typename ... on UserError { message } }
+  }
+`);
+
+export const SessionsQuery = graphql(`
+  query Sessions {
+    sessions { id userAgent address createdAt lastUsedAt current tenant { slug name } }
+  }
+`);
+
+export const RevokeSessionMutation = graphql(`
+  mutation RevokeSession($id: UUID!) {
+    revokeSession(id: $id) { __typename ... on UserError { message } }
+  }
+`);
+
+export const SignOutEverywhereMutation = graphql(`
+  mutation SignOutEverywhere {
+    signOutEverywhere { __typename ... on EndedSessions { count } ... on UserError { message } }
+  }
+`);
+
+export const ChangePasswordMutation = graphql(`
+  mutation ChangePassword($currentPassword: String!, $newPassword: String!) {
+    changePassword(currentPassword: $currentPassword, newPassword: $newPassword) {
+      __typename
+      ... on PasswordChanged { endedSessions }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
   }
 `);
 

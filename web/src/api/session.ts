@@ -1,30 +1,24 @@
-// The logged-in session: tokens kept in localStorage so a reload keeps the page.
+// The logged-in session, in this page's memory only: nothing is kept in localStorage. A reload
+// gets a new access token from the refresh cookie (`POST /auth/refresh`), which no script can read.
 export type Session = {
   accessToken: string;
   accessTokenExpiresAt: string;
-  refreshToken: string;
   username: string;
   tenantSlug: string;
   tenantName: string;
   role: string;
 };
 
-const KEY = "crontopus.session";
 type Listener = (session: Session | null) => void;
 const listeners = new Set<Listener>();
+let current: Session | null = null;
 
 export function loadSession(): Session | null {
-  try {
-    const raw = localStorage.getItem(KEY);
-    return raw ? (JSON.parse(raw) as Session) : null;
-  } catch {
-    return null;
-  }
+  return current;
 }
 
 export function saveSession(session: Session | null): void {
-  if (session) localStorage.setItem(KEY, JSON.stringify(session));
-  else localStorage.removeItem(KEY);
+  current = session;
   for (const listener of listeners) listener(session);
 }
 

@@ -44,7 +44,6 @@ describe("session", () => {
   it("refreshes an access token shortly before it expires", () => {
     const session = {
       accessToken: "a",
-      refreshToken: "r",
       accessTokenExpiresAt: "2026-01-01T12:00:00Z",
       username: "alice",
       tenantSlug: "alice",

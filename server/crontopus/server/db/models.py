@@ -115,6 +115,30 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class UserSession(Base):
+    """A login on one device: its refresh-token family and every access token it was given.
+
+    Access tokens name their session (`sid`); once the session ends they are refused, so
+    logging out ends the access token too, not only the refresh token.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    tenant: Mapped[Tenant] = relationship(lazy="joined")
+
+
 class RefreshToken(Base):
     """One link of a rotating refresh-token family; reuse of a dead link kills the family."""
 

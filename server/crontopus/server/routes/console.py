@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
 # Paths the API owns: an unknown path below them is a 404, never the console's page.
-API_ROOTS = frozenset({"graphql", "checkin", "git", "health", "ready", "metrics", "assets"})
+API_ROOTS = frozenset({"graphql", "checkin", "git", "health", "ready", "metrics", "assets", "auth"})
 NOT_BUILT = (
     "The Crontopus web console is not built. Build it with `make run` (needs Node 20+) or "
     "`npm --prefix web ci && npm --prefix web run build`; the API at /graphql works without it.\n"

@@ -3,7 +3,8 @@
 Resolving a credential costs a signature check and a database round trip; on a busy
 server the same token arrives many times a second. Entries live at most `ttl` seconds
 (and never past the token's own expiry) and are dropped at once in this process when a
-membership is removed or a token revoked. Other server processes notice within `ttl`.
+membership is removed, a token revoked or a session ended. Other server processes notice
+within `ttl`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Identity:
     user: UserView | None
     tenant: TenantView
     token_digest: str | None = None
+    session_id: uuid.UUID | None = None
 
 
 class IdentityCache:
@@ -81,6 +83,10 @@ class IdentityCache:
     def forget_token(self, digest: str) -> None:
         """Drop a revoked opaque token."""
         self._drop(lambda i: i.token_digest == digest)
+
+    def forget_session(self, session_id: uuid.UUID) -> None:
+        """Drop the access tokens of an ended login session."""
+        self._drop(lambda i: i.session_id == session_id)
 
     def _drop(self, matches: Callable[[Identity], bool]) -> None:
         for token in [t for t, (_, i) in self._entries.items() if matches(i)]:

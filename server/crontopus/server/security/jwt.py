@@ -17,13 +17,19 @@ ALGORITHM = "HS256"
 class AccessClaims:
     user_id: uuid.UUID
     tenant_id: uuid.UUID
+    session_id: uuid.UUID
     expires_at: datetime
 
 
 def issue_access_token(
-    settings: Settings, user_id: uuid.UUID, tenant_id: uuid.UUID, *, now: datetime | None = None
+    settings: Settings,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    session_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
 ) -> tuple[str, datetime]:
-    """Sign an access token for a user acting in one tenant; return it and its expiry."""
+    """Sign an access token for a user's session in one tenant; return it and its expiry."""
     issued = now or datetime.now(UTC)
     expires = issued + timedelta(seconds=settings.access_token_ttl)
     claims = {
@@ -31,6 +37,7 @@ def issue_access_token(
         "aud": settings.jwt_audience,
         "sub": str(user_id),
         "tid": str(tenant_id),
+        "sid": str(session_id),
         "iat": int(issued.timestamp()),
         "exp": int(expires.timestamp()),
         "jti": uuid.uuid4().hex,
@@ -48,11 +55,12 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={"require": ["exp", "iat", "sub", "tid", "iss", "aud"]},
+            options={"require": ["exp", "iat", "sub", "tid", "sid", "iss", "aud"]},
         )
         return AccessClaims(
             user_id=uuid.UUID(claims["sub"]),
             tenant_id=uuid.UUID(claims["tid"]),
+            session_id=uuid.UUID(claims["sid"]),
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         )
     except (jwt.InvalidTokenError, ValueError, KeyError):

@@ -35,6 +35,7 @@ class Principal:
     scopes: frozenset[Scope] = field(default_factory=frozenset)
     token_id: uuid.UUID | None = None
     endpoint_id: uuid.UUID | None = None
+    session_id: uuid.UUID | None = None  # the login session of a USER principal
 
     @property
     def label(self) -> str:

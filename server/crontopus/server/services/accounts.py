@@ -1,4 +1,4 @@
-"""Sign-up, login, token refresh and logout."""
+"""Sign-up, login, token refresh, logout and password change."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crontopus.server.db.models import Membership, RefreshToken, Role, Tenant, User
+from crontopus.server.db.models import Membership, RefreshToken, Role, Tenant, User, UserSession
 from crontopus.server.errors import (
     AuthenticationFailed,
     FieldProblem,
@@ -20,11 +20,18 @@ from crontopus.server.errors import (
     ValidationFailed,
 )
 from crontopus.server.security import passwords
+from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.jwt import issue_access_token
 from crontopus.server.security.principal import Principal, PrincipalKind
 from crontopus.server.security.ratelimit import Limit, RateLimiter
 from crontopus.server.security.tokens import TokenKind, digest, issue_token, token_kind
 from crontopus.server.services.audit import record_audit
+from crontopus.server.services.sessions import (
+    Device,
+    end_sessions,
+    forget,
+    new_session,
+)
 from crontopus.server.services.tenants import TenantCreatedHook, create_tenant
 from crontopus.server.settings import Settings
 
@@ -43,6 +50,7 @@ class Session:
     user: User
     tenant: Tenant
     role: Role
+    session_id: uuid.UUID
 
 
 def _registration_problems(username: str, email: str, password: str) -> list[FieldProblem]:
@@ -112,6 +120,7 @@ async def register(
     password: str,
     client_address: str,
     on_tenant_created: TenantCreatedHook | None = None,
+    device: Device | None = None,
 ) -> Session:
     """Create a user and a tenant the user owns (when sign-up is allowed), and log them in."""
     if not settings.allow_signup:
@@ -120,7 +129,7 @@ async def register(
         )
     await limiter.take(Limit.REGISTER, client_address)
     user, tenant = await create_account(session, username, email, password, on_tenant_created)
-    result = await _start_session(session, settings, user, tenant, Role.OWNER, family=uuid.uuid4())
+    result = await _start_session(session, settings, user, tenant, Role.OWNER, device or Device())
     try:
         await session.commit()
     except IntegrityError:
@@ -138,6 +147,7 @@ async def login(
     password: str,
     client_address: str,
     tenant_slug: str | None = None,
+    user_agent: str = "",
 ) -> Session:
     """Check a password and open a session in the chosen (or first) tenant.
 
@@ -178,13 +188,24 @@ async def login(
         raise AuthenticationFailed("your account belongs to no tenant; ask an owner to add you")
     membership = memberships[0]
     result = await _start_session(
-        session, settings, user, membership.tenant, membership.role, family=uuid.uuid4()
+        session,
+        settings,
+        user,
+        membership.tenant,
+        membership.role,
+        Device(client_address, user_agent),
     )
     await session.commit()
     return result
 
 
-async def refresh(session: AsyncSession, settings: Settings, token: str) -> Session:
+async def refresh(
+    session: AsyncSession,
+    settings: Settings,
+    token: str,
+    device: Device | None = None,
+    identities: IdentityCache | None = None,
+) -> Session:
     """Rotate a refresh token; reusing a spent one revokes its whole family."""
     if token_kind(token) is not TokenKind.REFRESH:
         raise AuthenticationFailed("this is not a Crontopus refresh token (check for typos)")
@@ -194,7 +215,7 @@ async def refresh(session: AsyncSession, settings: Settings, token: str) -> Sess
         raise AuthenticationFailed("unknown refresh token; log in again")
     if row.used_at is not None or row.revoked_at is not None:
         # A spent token coming back means it was copied: end every session descended from it.
-        await revoke_family(session, row.family_id, now)
+        await revoke_family(session, row.family_id, now, identities)
         await session.commit()
         raise AuthenticationFailed("this refresh token was already used; log in again")
     if row.expires_at <= now:
@@ -205,7 +226,7 @@ async def refresh(session: AsyncSession, settings: Settings, token: str) -> Sess
         )
     )
     if membership is None:
-        await revoke_family(session, row.family_id, now)
+        await revoke_family(session, row.family_id, now, identities)
         await session.commit()
         raise AuthenticationFailed("you are no longer a member of this tenant")
     # Conditional update: of two concurrent refreshes with one token, exactly one wins.
@@ -215,39 +236,119 @@ async def refresh(session: AsyncSession, settings: Settings, token: str) -> Sess
         .values(used_at=now)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        await revoke_family(session, row.family_id, now)
+        await revoke_family(session, row.family_id, now, identities)
         await session.commit()
         raise AuthenticationFailed("this refresh token was already used; log in again")
-    result = await _start_session(
+    expires = now + timedelta(seconds=settings.refresh_token_ttl)
+    values: dict[str, object] = {"last_used_at": now, "expires_at": expires}
+    if device is not None and device.address:
+        values["address"] = device.clipped().address
+    await session.execute(
+        update(UserSession).where(UserSession.id == row.family_id).values(**values)
+    )
+    result = await _continue_session(
         session, settings, membership.user, membership.tenant, membership.role, row.family_id
     )
     await session.commit()
     return result
 
 
-async def logout(session: AsyncSession, token: str) -> None:
-    """End the session a refresh token belongs to."""
-    if token_kind(token) is not TokenKind.REFRESH:
-        raise AuthenticationFailed("this is not a Crontopus refresh token (check for typos)")
-    row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(token)))
-    if row is None:
-        raise AuthenticationFailed("unknown refresh token")
-    await revoke_family(session, row.family_id, datetime.now(UTC))
+async def logout(
+    session: AsyncSession,
+    token: str | None = None,
+    principal: Principal | None = None,
+    identities: IdentityCache | None = None,
+) -> None:
+    """End a session: the one a refresh token belongs to, else the caller's own.
+
+    Its refresh tokens die and so do its access tokens, the caller's included.
+    """
+    if token is not None:
+        if token_kind(token) is not TokenKind.REFRESH:
+            raise AuthenticationFailed("this is not a Crontopus refresh token (check for typos)")
+        row = await session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == digest(token))
+        )
+        if row is None:
+            raise AuthenticationFailed("unknown refresh token")
+        family_id = row.family_id
+    elif principal is not None and principal.session_id is not None:
+        family_id = principal.session_id
+    else:
+        raise AuthenticationFailed(
+            "nothing to log out: pass refreshToken, or send a logged-in session's access token"
+        )
+    await revoke_family(session, family_id, datetime.now(UTC), identities)
     await session.commit()
 
 
-async def revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
+async def revoke_family(
+    session: AsyncSession,
+    family_id: uuid.UUID,
+    now: datetime,
+    identities: IdentityCache | None = None,
+) -> None:
+    """End the session of a refresh-token family (its access tokens included)."""
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    # The cache entry goes now; the commit that follows makes other processes refuse it.
+    forget(identities, await end_sessions(session, now, UserSession.id == family_id))
+
+
+async def change_password(
+    session: AsyncSession,
+    limiter: RateLimiter,
+    principal: Principal,
+    current_password: str,
+    new_password: str,
+    client_address: str,
+    identities: IdentityCache | None = None,
+) -> int:
+    """Change the caller's password and end their other sessions; return how many ended."""
+    if principal.kind is not PrincipalKind.USER or principal.user_id is None:
+        raise PermissionDenied(
+            "Changing the password needs a logged-in session, not an API or endpoint token"
+        )
+    user = await session.get(User, principal.user_id)
+    assert user is not None  # authentication found the membership a moment ago
+    account = user.username
+    # A stolen access token must not become a way to guess the password at full speed: each
+    # attempt spends a login token, as a login with the password would.
+    pair = f"{account}\n{client_address}"
+    await limiter.take(Limit.LOGIN, pair)
+    await session.commit()  # end the read before hashing, as login does
+    if not await passwords.verify_password_off_loop(user.password_hash, current_password):
+        raise ValidationFailed([FieldProblem(("currentPassword",), "is not your current password")])
+    await limiter.forget(Limit.LOGIN, pair)
+    problems = [
+        FieldProblem(("newPassword",), problem)
+        for problem in passwords.password_problems(new_password, username=account)
+    ]
+    if new_password == current_password:
+        problems.append(FieldProblem(("newPassword",), "is your current password; choose another"))
+    if problems:
+        raise ValidationFailed(problems)
+    user.password_hash = await passwords.hash_password_off_loop(new_password)
+    ended = await end_sessions(
+        session,
+        datetime.now(UTC),
+        UserSession.user_id == user.id,
+        UserSession.id != principal.session_id,
+    )
+    record_audit(session, principal, "user.password_change", f"user:{account}")
+    await session.commit()
+    forget(identities, ended)
+    return len(ended)
 
 
 async def revoke_user_sessions(
     session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID
 ) -> None:
-    """Revoke every refresh token a user holds in one tenant."""
+    """End every session a user has in one tenant (refresh and access tokens alike)."""
+    now = datetime.now(UTC)
     await session.execute(
         update(RefreshToken)
         .where(
@@ -255,7 +356,10 @@ async def revoke_user_sessions(
             RefreshToken.tenant_id == tenant_id,
             RefreshToken.revoked_at.is_(None),
         )
-        .values(revoked_at=datetime.now(UTC))
+        .values(revoked_at=now)
+    )
+    await end_sessions(
+        session, now, UserSession.user_id == user_id, UserSession.tenant_id == tenant_id
     )
 
 
@@ -265,20 +369,34 @@ async def _start_session(
     user: User,
     tenant: Tenant,
     role: Role,
-    family: uuid.UUID,
+    device: Device,
 ) -> Session:
-    access, expires = issue_access_token(settings, user.id, tenant.id)
+    now = datetime.now(UTC)
+    expires = now + timedelta(seconds=settings.refresh_token_ttl)
+    row = new_session(session, user.id, tenant.id, device, expires, now)
+    return await _continue_session(session, settings, user, tenant, role, row.id)
+
+
+async def _continue_session(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    tenant: Tenant,
+    role: Role,
+    session_id: uuid.UUID,
+) -> Session:
+    access, expires = issue_access_token(settings, user.id, tenant.id, session_id)
     refresh_token = issue_token(TokenKind.REFRESH)
     session.add(
         RefreshToken(
             tenant_id=tenant.id,
             user_id=user.id,
-            family_id=family,
+            family_id=session_id,
             token_hash=refresh_token.digest,
             expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl),
         )
     )
-    return Session(access, expires, refresh_token.plaintext, user, tenant, role)
+    return Session(access, expires, refresh_token.plaintext, user, tenant, role, session_id)
 
 
 def _user_principal(user: User, tenant: Tenant, role: Role) -> Principal:

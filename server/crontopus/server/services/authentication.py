@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crontopus.server.db.models import ApiToken, Endpoint, Membership, Role, Tenant
+from crontopus.server.db.models import ApiToken, Endpoint, Membership, Role, Tenant, UserSession
 from crontopus.server.errors import AuthenticationFailed
 from crontopus.server.security.identity_cache import Identity, IdentityCache, TenantView, UserView
 from crontopus.server.security.jwt import decode_access_token
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
 from crontopus.server.security.tokens import TokenKind, digest, token_kind
+from crontopus.server.services.sessions import Device, touch_session
 from crontopus.server.settings import Settings
 
 # Writing last_used_at on every request would turn reads into writes; a minute is precise enough.
@@ -31,7 +32,11 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 async def authenticate(
-    session: AsyncSession, settings: Settings, token: str, cache: IdentityCache | None = None
+    session: AsyncSession,
+    settings: Settings,
+    token: str,
+    cache: IdentityCache | None = None,
+    device: Device | None = None,
 ) -> Identity:
     """Resolve an access token or a personal API token to the identity it stands for."""
     if cache is not None and (identity := cache.get(token)) is not None:
@@ -46,7 +51,7 @@ async def authenticate(
             f"a {kind.name.lower()} token cannot be used here; use an access or API token"
         )
     else:
-        identity, not_after = await _access_token_identity(session, settings, token)
+        identity, not_after = await _access_token_identity(session, settings, token, device)
     if cache is not None:
         cache.put(token, identity, not_after)
     return identity
@@ -67,20 +72,27 @@ def _views(membership: Membership) -> tuple[UserView, TenantView]:
 
 
 async def _access_token_identity(
-    session: AsyncSession, settings: Settings, token: str
+    session: AsyncSession, settings: Settings, token: str, device: Device | None
 ) -> tuple[Identity, float | None]:
     if token.count(".") != 2:
         raise AuthenticationFailed("malformed token (check that it was copied whole)")
     claims = decode_access_token(settings, token)
     if claims is None:
         raise AuthenticationFailed("invalid or expired access token; log in or refresh")
-    membership = await session.scalar(
-        select(Membership).where(
-            Membership.user_id == claims.user_id, Membership.tenant_id == claims.tenant_id
+    found = (
+        await session.execute(
+            select(Membership, UserSession)
+            .outerjoin(UserSession, UserSession.id == claims.session_id)
+            .where(Membership.user_id == claims.user_id, Membership.tenant_id == claims.tenant_id)
         )
-    )
-    if membership is None:
+    ).first()
+    if found is None:
         raise AuthenticationFailed("you are no longer a member of this tenant; log in again")
+    membership, login = found
+    # The session row is the deny-list: a token of an ended session dies with it, before expiry.
+    if login is None or login.revoked_at is not None or login.user_id != claims.user_id:
+        raise AuthenticationFailed("this session has ended (logged out); log in again")
+    await touch_session(session, login, device, datetime.now(UTC))
     user, tenant = _views(membership)
     principal = Principal(
         kind=PrincipalKind.USER,
@@ -90,8 +102,10 @@ async def _access_token_identity(
         user_id=user.id,
         username=user.username,
         scopes=frozenset(Scope),
+        session_id=login.id,
     )
-    return Identity(principal, user, tenant), _monotonic_deadline(claims.expires_at)
+    identity = Identity(principal, user, tenant, session_id=login.id)
+    return identity, _monotonic_deadline(claims.expires_at)
 
 
 async def _api_token_identity(session: AsyncSession, token: str) -> tuple[Identity, float | None]:

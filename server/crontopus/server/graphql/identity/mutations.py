@@ -1,4 +1,4 @@
-"""GraphQL mutations: sign-up, login, refresh, logout and membership."""
+"""GraphQL mutations: sign-up, login, refresh, logout, sessions, password and membership."""
 
 from __future__ import annotations
 
@@ -6,19 +6,24 @@ import uuid
 from typing import Annotated
 
 import strawberry
+from starlette.responses import Response
 
-from crontopus.server.errors import ServiceError
-from crontopus.server.graphql.context import Info
+from crontopus.server.errors import ServiceError, ValidationFailed
+from crontopus.server.graphql.context import Context, Info
 from crontopus.server.graphql.errors import UserErrors, to_graphql_error
 from crontopus.server.graphql.identity.types import (
     AuthPayload,
+    EndedSessions,
     LogoutPayload,
     Membership,
+    PasswordChanged,
     RemoveMemberPayload,
     Role,
     User,
 )
-from crontopus.server.services import accounts, members
+from crontopus.server.security.cookies import clear_refresh_cookie, set_refresh_cookie
+from crontopus.server.services import accounts, members, sessions
+from crontopus.server.services.sessions import Device
 
 AuthResult = Annotated[AuthPayload | UserErrors, strawberry.union("AuthResult")]
 LogoutResult = Annotated[LogoutPayload | UserErrors, strawberry.union("LogoutResult")]
@@ -26,13 +31,51 @@ MemberResult = Annotated[Membership | UserErrors, strawberry.union("MemberResult
 RemoveMemberResult = Annotated[
     RemoveMemberPayload | UserErrors, strawberry.union("RemoveMemberResult")
 ]
+EndSessionsResult = Annotated[EndedSessions | UserErrors, strawberry.union("EndSessionsResult")]
+ChangePasswordResult = Annotated[
+    PasswordChanged | UserErrors, strawberry.union("ChangePasswordResult")
+]
+
+USE_COOKIE = (
+    "Set the refresh token as an HttpOnly, SameSite=Strict cookie for `POST /auth/refresh` "
+    "instead of returning it (what the web console does)."
+)
+
+
+def _device(context: Context) -> Device:
+    return Device(context.client_address, context.request.headers.get("user-agent", ""))
+
+
+def _answer(context: Context, result: accounts.Session, use_cookie: bool) -> AuthPayload:
+    if not use_cookie:
+        return AuthPayload.from_session(result)
+    assert isinstance(context.response, Response)
+    set_refresh_cookie(context.response, context.request, context.settings, result.refresh_token)
+    return AuthPayload.from_session(result, with_refresh_token=False)
+
+
+def _cookie_refused(context: Context, use_cookie: bool) -> UserErrors | None:
+    if use_cookie and not isinstance(context.response, Response):
+        return to_graphql_error(
+            ValidationFailed.single("useCookie", "needs an HTTP request (not a WebSocket)")
+        )
+    return None
 
 
 @strawberry.type
 class IdentityMutations:
     @strawberry.mutation(description="Create an account and a tenant you own, and log in.")
-    async def register(self, info: Info, username: str, email: str, password: str) -> AuthResult:
+    async def register(
+        self,
+        info: Info,
+        username: str,
+        email: str,
+        password: str,
+        use_cookie: Annotated[bool, strawberry.argument(description=USE_COOKIE)] = False,
+    ) -> AuthResult:
         context = info.context
+        if (refused := _cookie_refused(context, use_cookie)) is not None:
+            return refused
         async with context.session() as session:
             try:
                 result = await accounts.register(
@@ -44,16 +87,24 @@ class IdentityMutations:
                     password,
                     context.client_address,
                     context.on_tenant_created,
+                    _device(context),
                 )
             except ServiceError as error:
                 return to_graphql_error(error)
-        return AuthPayload.from_session(result)
+        return _answer(context, result, use_cookie)
 
     @strawberry.mutation(description="Log in; `tenant` (a slug) picks the tenant to act in.")
     async def login(
-        self, info: Info, username: str, password: str, tenant: str | None = None
+        self,
+        info: Info,
+        username: str,
+        password: str,
+        tenant: str | None = None,
+        use_cookie: Annotated[bool, strawberry.argument(description=USE_COOKIE)] = False,
     ) -> AuthResult:
         context = info.context
+        if (refused := _cookie_refused(context, use_cookie)) is not None:
+            return refused
         async with context.session() as session:
             try:
                 result = await accounts.login(
@@ -64,30 +115,90 @@ class IdentityMutations:
                     password,
                     context.client_address,
                     tenant,
+                    user_agent=_device(context).user_agent,
+                )
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return _answer(context, result, use_cookie)
+
+    @strawberry.mutation(
+        description="Trade a refresh token for new tokens; the old one stops working."
+    )
+    async def refresh_token(self, info: Info, token: str) -> AuthResult:
+        context = info.context
+        async with context.session() as session:
+            try:
+                result = await accounts.refresh(
+                    session, context.settings, token, _device(context), context.identities
                 )
             except ServiceError as error:
                 return to_graphql_error(error)
         return AuthPayload.from_session(result)
 
     @strawberry.mutation(
-        description="Trade a refresh token for new tokens; the old one stops working."
+        description=(
+            "End a session: the one `refreshToken` belongs to, else the caller's own. Its "
+            "access tokens stop working too."
+        )
     )
-    async def refresh_token(self, info: Info, token: str) -> AuthResult:
-        async with info.context.session() as session:
+    async def logout(self, info: Info, refresh_token: str | None = None) -> LogoutResult:
+        context = info.context
+        async with context.session() as session:
             try:
-                result = await accounts.refresh(session, info.context.settings, token)
+                await accounts.logout(session, refresh_token, context.principal, context.identities)
             except ServiceError as error:
                 return to_graphql_error(error)
-        return AuthPayload.from_session(result)
-
-    @strawberry.mutation(description="End the session a refresh token belongs to.")
-    async def logout(self, info: Info, refresh_token: str) -> LogoutResult:
-        async with info.context.session() as session:
-            try:
-                await accounts.logout(session, refresh_token)
-            except ServiceError as error:
-                return to_graphql_error(error)
+        if isinstance(context.response, Response):
+            clear_refresh_cookie(context.response, context.request)
         return LogoutPayload(ok=True)
+
+    @strawberry.mutation(description="End one of your sessions (see `sessions`).")
+    async def revoke_session(self, info: Info, id: uuid.UUID) -> EndSessionsResult:
+        principal = info.context.require_principal()
+        async with info.context.session() as session:
+            try:
+                count = await sessions.revoke_session(
+                    session, principal, id, info.context.identities
+                )
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return EndedSessions(count=count)
+
+    @strawberry.mutation(description="End every session of yours, this one included.")
+    async def sign_out_everywhere(self, info: Info) -> EndSessionsResult:
+        context = info.context
+        principal = context.require_principal()
+        async with context.session() as session:
+            try:
+                count = await sessions.sign_out_everywhere(session, principal, context.identities)
+            except ServiceError as error:
+                return to_graphql_error(error)
+        if isinstance(context.response, Response):
+            clear_refresh_cookie(context.response, context.request)
+        return EndedSessions(count=count)
+
+    @strawberry.mutation(
+        description="Change your password; your other sessions end, this one stays."
+    )
+    async def change_password(
+        self, info: Info, current_password: str, new_password: str
+    ) -> ChangePasswordResult:
+        context = info.context
+        principal = context.require_principal()
+        async with context.session() as session:
+            try:
+                ended = await accounts.change_password(
+                    session,
+                    context.limiter,
+                    principal,
+                    current_password,
+                    new_password,
+                    context.client_address,
+                    context.identities,
+                )
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return PasswordChanged(ended_sessions=ended)
 
     @strawberry.mutation(description="Add a registered user to the active tenant.")
     async def add_member(

@@ -1,12 +1,15 @@
-"""GraphQL queries: `me` and `members`."""
+"""GraphQL queries: `me`, `members` and `sessions`."""
 
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 
+from crontopus.server.errors import PermissionDenied
 from crontopus.server.graphql.context import AuthenticationRequired, Info
-from crontopus.server.graphql.identity.types import Me, Membership, Tenant, User
+from crontopus.server.graphql.identity.types import LoginSession, Me, Membership, Tenant, User
 from crontopus.server.services.members import list_members
+from crontopus.server.services.sessions import list_sessions
 
 
 @strawberry.type
@@ -27,3 +30,15 @@ class IdentityQueries:
         principal = info.context.require_principal()
         async with info.context.session() as session:
             return [Membership.from_model(m) for m in await list_members(session, principal)]
+
+    @strawberry.field(
+        description="Your live login sessions in every tenant, most recently used first."
+    )
+    async def sessions(self, info: Info) -> list[LoginSession]:
+        principal = info.context.require_principal()
+        async with info.context.session() as session:
+            try:
+                rows = await list_sessions(session, principal)
+            except PermissionDenied as error:
+                raise GraphQLError(error.message, extensions={"code": "FORBIDDEN"}) from None
+        return [LoginSession.from_model(row, principal.session_id) for row in rows]

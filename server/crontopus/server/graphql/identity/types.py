@@ -77,18 +77,20 @@ class Me:
 class AuthPayload:
     access_token: str
     access_token_expires_at: datetime
-    refresh_token: str
+    refresh_token: str | None = strawberry.field(
+        description="The refresh token; null when it was set as a cookie (`useCookie`)."
+    )
     token_type: str
     user: User
     tenant: Tenant
     role: Role  # type: ignore[valid-type]
 
     @classmethod
-    def from_session(cls, session: Session) -> AuthPayload:
+    def from_session(cls, session: Session, *, with_refresh_token: bool = True) -> AuthPayload:
         return cls(
             access_token=session.access_token,
             access_token_expires_at=session.access_expires_at,
-            refresh_token=session.refresh_token,
+            refresh_token=session.refresh_token if with_refresh_token else None,
             token_type="Bearer",
             user=User.from_model(session.user),
             tenant=Tenant.from_model(session.tenant),
@@ -104,3 +106,38 @@ class LogoutPayload:
 @strawberry.type
 class RemoveMemberPayload:
     user: User
+
+
+@strawberry.type(name="Session", description="A login on one device, until it logs out or expires.")
+class LoginSession:
+    id: uuid.UUID
+    tenant: Tenant
+    user_agent: str = strawberry.field(description="The browser or program that logged in.")
+    address: str = strawberry.field(description="The client address it was last used from.")
+    created_at: datetime
+    last_used_at: datetime = strawberry.field(description="Last use, to the minute.")
+    expires_at: datetime = strawberry.field(description="When it ends unless used again.")
+    current: bool = strawberry.field(description="Whether this is the session asking.")
+
+    @classmethod
+    def from_model(cls, row: models.UserSession, current: uuid.UUID | None) -> LoginSession:
+        return cls(
+            id=row.id,
+            tenant=Tenant.from_model(row.tenant),
+            user_agent=row.user_agent,
+            address=row.address,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            expires_at=row.expires_at,
+            current=row.id == current,
+        )
+
+
+@strawberry.type(description="Sessions that were ended; their access tokens stop working.")
+class EndedSessions:
+    count: int
+
+
+@strawberry.type(description="The password was changed; your other sessions were ended.")
+class PasswordChanged:
+    ended_sessions: int
