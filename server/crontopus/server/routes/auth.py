@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.security.addresses import client_address
 from crontopus.server.security.cookies import (
     REFRESH_COOKIE,
     clear_refresh_cookie,
     origin_allowed,
     set_refresh_cookie,
 )
-from crontopus.server.security.addresses import client_address
 from crontopus.server.services import accounts
 from crontopus.server.services.sessions import Device
 
