@@ -6,9 +6,10 @@ import re
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
+import pytest
 from graphql import parse
 
-from crontopus.server.graphql.cost import LIST_SIZE, DocumentCost
+from crontopus.server.graphql.cost import LIST_SIZE, DocumentCost, expanded_selections
 from crontopus.server.graphql.schema import create_schema
 from crontopus.server.settings import Limits
 from tests.server.conftest import Api, Persona
@@ -85,7 +86,9 @@ def test_the_default_budget_lets_every_console_operation_through() -> None:
     schema = create_schema()._schema
     budget = Limits().max_cost
     for text in operations:
-        cost = DocumentCost(schema, parse(text + fragments), budget)
+        document = parse(text + fragments)
+        assert expanded_selections(document) < 500, text
+        cost = DocumentCost(schema, document, budget)
         assert cost.error(None, None) is None, text
         # Console pages stay far under the limit, leaving room for what users add.
         assert cost.estimate(None, None).total < budget / 5, text
@@ -100,3 +103,28 @@ async def test_a_subscription_over_budget_is_refused_before_it_starts() -> None:
     errors = first.errors
     assert errors, first
     assert errors[0].extensions["code"] == "QUERY_TOO_COSTLY"
+
+
+def _doubling(levels: int) -> str:
+    """A document whose fragments each spread the one before twice: 2^levels copies of `me`."""
+    fragments = ["fragment F0 on Query { me { role } }"]
+    for level in range(1, levels + 1):
+        fragments.append(f"fragment F{level} on Query {{ ...F{level - 1} ...F{level - 1} }}")
+    return f"query Doubling {{ ...F{levels} }}\n" + "\n".join(fragments)
+
+
+@pytest.mark.timeout(30)
+async def test_fragments_spreading_each_other_over_and_over_are_refused_before_validation() -> None:
+    # The depth and alias limits follow every spread: this would keep them busy for days.
+    result = await create_schema().execute(_doubling(40))
+    assert result.errors is not None
+    error = result.errors[0]
+    assert error.extensions == {"code": "DOCUMENT_TOO_LARGE", "limit": 4000}
+    assert "fragments expand to 2,199,023,255,552 selections" in error.message
+
+
+@pytest.mark.timeout(30)
+def test_the_cost_of_fragments_spread_over_and_over_is_estimated_without_expanding_them() -> None:
+    document = parse(_doubling(40))
+    estimate = DocumentCost(create_schema()._schema, document, 10**9).estimate(None, None)
+    assert estimate.total == 2**41

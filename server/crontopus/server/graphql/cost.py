@@ -16,7 +16,7 @@ for each combination of their values it meets.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -68,6 +68,9 @@ class _Sizing:
     fragments: Mapping[str, FragmentDefinitionNode]
     defaults: Mapping[str, Any]
     variables: Variables
+    #: Each fragment is estimated once per type and page: a fragment spreading another twice,
+    #: over and over, would otherwise take time doubling with every level.
+    spread: dict[tuple[str, str, int | None], Estimate] = field(default_factory=dict)
 
     def size(self, field: GraphQLField, node: FieldNode) -> int | None:
         """The size argument of `node` (given, from a variable or defaulted), if it has one."""
@@ -108,17 +111,19 @@ class _Sizing:
                 fragment = self.fragments.get(name)
                 if fragment is None or name in seen:
                     continue  # validation reports unknown and cyclic fragments
-                condition: Any = fragment.type_condition
-                inner = fragment.selection_set
-                within = seen | {name}
+                target: Any = self.schema.get_type(fragment.type_condition.name.value)
+                memo = (name, getattr(target, "name", ""), page)
+                estimate = self.spread.get(memo)
+                if estimate is None:
+                    estimate = self.spread[memo] = self.selection(
+                        target, fragment.selection_set, page, seen | {name}
+                    )
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
-                inner = selection.selection_set
-                within = seen
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                estimate = self.selection(target, selection.selection_set, page, seen)
             else:
                 continue
-            target = self.schema.get_type(condition.name.value) if condition else parent
-            estimate = self.selection(target, inner, page, within)
             if target is parent:
                 own.append(estimate)
             else:
@@ -161,6 +166,43 @@ def _sum(estimates: list[Estimate]) -> Estimate:
         return EMPTY
     costliest = max(estimates, key=lambda e: e.path_count)
     return Estimate(sum(e.total for e in estimates), costliest.path, costliest.path_count)
+
+
+def expanded_selections(document: DocumentNode) -> int:
+    """Count the selections of `document` with every fragment spread written out in place.
+
+    Validation rules that follow fragments (the depth and alias limits among them) walk this
+    expanded tree: a few hundred tokens of fragments that spread each other twice make it
+    astronomically large, so it is counted first, once per fragment. A spread that leads back
+    into itself counts nothing here; validation reports the cycle.
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    sizes: dict[str, int] = {}
+
+    def size(selection_set: SelectionSetNode | None, open_: frozenset[str]) -> int:
+        total = 0
+        for selection in selection_set.selections if selection_set is not None else ():
+            if isinstance(selection, FieldNode):
+                total += 1 + size(selection.selection_set, open_)
+            elif isinstance(selection, InlineFragmentNode):
+                total += size(selection.selection_set, open_)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is None or name in open_:
+                    continue
+                if name not in sizes:
+                    sizes[name] = size(fragment.selection_set, open_ | {name})
+                total += sizes[name]
+        return total
+
+    return sum(
+        size(d.selection_set, frozenset())
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
 
 
 class _VariableUses(Visitor):

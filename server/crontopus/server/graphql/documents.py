@@ -26,12 +26,14 @@ from graphql import (
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.types import ExecutionContext
 
-from crontopus.server.graphql.cost import DocumentCost
+from crontopus.server.graphql.cost import DocumentCost, expanded_selections
 from crontopus.server.settings import Limits
 
 #: Distinct query texts kept. An application sends a few dozen; the bound caps the memory a
 #: client inventing new texts can pin (each text is itself capped by the token limit).
 CACHE_SIZE = 512
+#: Selections a document may expand to per token of its limit (see `expanded_selections`).
+EXPANSION_PER_TOKEN = 2
 
 
 class PreparedDocument(NamedTuple):
@@ -50,6 +52,9 @@ class DocumentCache:
     def __init__(self, limits: Limits, maxsize: int = CACHE_SIZE) -> None:
         self.max_tokens = limits.max_tokens
         self.max_cost = limits.max_cost
+        # A document without fragments has fewer selections than tokens; one whose fragments
+        # expand far past that would cost the validation rules that follow fragments dearly.
+        self.max_expanded = EXPANSION_PER_TOKEN * limits.max_tokens
         self.limit_rules: tuple[type[ASTValidationRule], ...] = (
             *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
             *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
@@ -63,6 +68,14 @@ class DocumentCache:
 
     def _parse_and_validate(self, schema: GraphQLSchema, query: str) -> PreparedDocument:
         document = parse(query, max_tokens=self.max_tokens)
+        expanded = expanded_selections(document)
+        if expanded > self.max_expanded:
+            too_large = GraphQLError(
+                f"This document's fragments expand to {expanded:,} selections, over the limit "
+                f"of {self.max_expanded:,}: spread each fragment fewer times",
+                extensions={"code": "DOCUMENT_TOO_LARGE", "limit": self.max_expanded},
+            )
+            return PreparedDocument(document, (too_large,), None)
         errors = tuple(validate(schema, document, self.rules))
         cost = None if errors else DocumentCost(schema, document, self.max_cost)
         if cost is not None and cost.always_within_budget():
