@@ -110,7 +110,7 @@ def make_git_http_app(
 ) -> ASGIApp:
     """Build the ASGI app serving `/<tenant>/jobs.git/…`; mount it at `/git`."""
     hooks = store.hooks_dir()
-    slots = processes or ProcessSlots(8, 5)
+    slots = processes or ProcessSlots()
 
     def git_command(service: str, *args: str) -> list[str]:
         return [

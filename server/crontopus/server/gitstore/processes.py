@@ -18,7 +18,7 @@ RETRY_AFTER = 5
 class ProcessSlots:
     """At most `size` git processes at once; a request waits at most `wait` seconds for one."""
 
-    def __init__(self, size: int, wait: float) -> None:
+    def __init__(self, size: int = 8, wait: float = 5) -> None:
         self.size = size
         self.wait = wait
         self._free = asyncio.Semaphore(size)

@@ -4,6 +4,11 @@ A declared `Content-Length` over the route's limit is answered at once, without 
 byte of the body. A body without one (chunked) is counted as the route reads it; the read that
 crosses the limit raises `BodyTooLarge`, and the client gets the same 413 unless the route had
 already begun its answer. One middleware holds every limit so that no route can forget one.
+
+Starlette's own `RequestBodyLimitMiddleware` answers a bare "Content Too Large" in plain text
+once the route starts reading; this one answers before the route runs (no authentication, no
+git process for a body that cannot be taken), in each route's own error format, naming the
+limit and the setting that raises it.
 """
 
 from __future__ import annotations
