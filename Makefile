@@ -14,7 +14,7 @@ WEB_DEPS := web/node_modules/.crontopus-installed
 export PIP_CONSTRAINT := $(abspath $(CONSTRAINTS))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint types pytest schema clean web web-test
+.PHONY: install run test lint types pytest schema clean web web-test bench
 
 $(BIN)/.installed: $(CONSTRAINTS) pyproject.toml $(foreach d,$(DISTS),$(d)/pyproject.toml) $(EXAMPLE_DRIVER)/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Crontopus needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -66,6 +66,10 @@ types:
 
 pytest:
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Run every benchmark and print one table (BENCH_ARGS="--write-readme" updates benchmarks/README.md).
+bench: install
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 ## Regenerate docs/schema.graphql from the server's schema.
 schema: install

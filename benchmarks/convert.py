@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crontopus_driver_crond import CronDDriver
+from results import record
 
 from crontopus.core.schedule import parse_schedule
 from crontopus.drivers import ConversionRefused, Driver
@@ -180,6 +181,13 @@ def main() -> None:
             f" {result.warm_rate:>10,.0f} {warm_cost:>6.1f}x"
         )
     print("cost = time per conversion in cold parse_schedule calls, measured in this run")
+    record(
+        "convert.py",
+        "schedule conversions per second per driver (cold)",
+        "—",
+        ", ".join(f"{r.name} {r.cold_rate:,.0f}/s" for r in results),
+        None,
+    )
 
 
 if __name__ == "__main__":

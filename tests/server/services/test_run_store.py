@@ -171,6 +171,31 @@ async def test_pruning_keeps_each_jobs_newest_runs(
     assert len(others) == 1
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_prune_commits_without_its_own_fsync_and_batches_stay_fully_durable(
+    state: AppState, tenant: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = state.engine.url.database
+    assert path is not None
+    store = SqliteRunStore(path)
+    await store.store([start(tenant, uuid.uuid4(), T0 + timedelta(minutes=n)) for n in range(5)])
+    modes: list[int] = []
+    original = SqliteRunStore._transaction
+
+    def spying(self: SqliteRunStore) -> object:
+        assert self._db is not None
+        modes.append(self._db.execute("PRAGMA synchronous").fetchone()[0])
+        return original(self)
+
+    monkeypatch.setattr(SqliteRunStore, "_transaction", spying)
+    assert await store.prune([(tenant, JOB)], keep=2) == 3
+    await store.store([start(tenant, uuid.uuid4())])
+    monkeypatch.undo()
+    await store.close()
+    # 1 is NORMAL (the WAL is synced by the next FULL commit), 2 is FULL (fsync at commit).
+    assert modes == [1, 2]
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_start_and_finish_stored_at_once_by_two_servers_make_one_finished_run(
     state: AppState, tenant: uuid.UUID, settings: Settings
