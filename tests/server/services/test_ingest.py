@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -40,11 +41,16 @@ class GatedStore:
         self.gate = asyncio.Event()
         self.waiting = 0
         self.attempts: list[int] = []
+        #: Runs whose check-ins are poisoned on their way to the database, past validation.
+        self.poisoned: set[uuid.UUID] = set()
 
     async def store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
         self.waiting = len(check_ins)
         await self.gate.wait()
         self.attempts.append(len(check_ins))
+        check_ins = [
+            replace(c, started_at=YEAR_ONE) if c.run_id in self.poisoned else c for c in check_ins
+        ]
         return await self.store_.store(check_ins)
 
     async def prune(self, jobs: Sequence[tuple[uuid.UUID, uuid.UUID]], keep: int) -> int:
@@ -182,3 +188,47 @@ async def test_a_postgresql_that_cannot_serve_is_unavailable_and_refused_data_is
             assert unavailability(failure.value) is None, repr(failure.value)
     finally:
         await engine.dispose()
+
+
+CHECK_IN = """
+mutation($input: CheckInInput!) {
+  checkIn(input: $input) { __typename ... on Run { id } }
+}
+"""
+
+
+async def test_both_entry_points_answer_a_refused_check_in_with_a_request_id_and_no_sql(
+    api: Api, alice: Persona, bob: Persona, state: AppState
+) -> None:
+    alice_job, alice_token = await setup(api, alice)
+    bob_job, bob_token = await setup(api, bob)
+    gated = GatedStore(state.ingest._runs)
+    state.ingest._runs = gated
+    refused_http, refused_graphql = uuid.uuid4(), uuid.uuid4()
+    gated.poisoned |= {refused_http, refused_graphql}
+    good = [
+        asyncio.create_task(
+            post(api, alice_token, f"/checkin/{alice_job}/0", rid=str(uuid.uuid4()))
+        )
+        for _ in range(20)
+    ]
+    await queued(state, gated, 10)
+    http = asyncio.create_task(
+        post(api, bob_token, f"/checkin/{bob_job}/start", rid=str(refused_http))
+    )
+    report = {"runId": str(refused_graphql), "jobId": bob_job, "event": "START"}
+    graphql = asyncio.create_task(api.post(CHECK_IN, {"input": report}, bob.access_token))
+    await queued(state, gated, 22)
+    gated.gate.set()
+    assert [status for status, _ in await asyncio.gather(*good)] == [200] * 20
+    status, body = await http
+    assert status == 422
+    assert "could not store this check-in (request id " in body["error"]
+    (error,) = (await graphql)["errors"]
+    assert error["extensions"]["code"] == "CHECKIN_REFUSED"
+    assert f"(request id {error['extensions']['requestId']})" in error["message"]
+    for message in (body["error"], error["message"]):
+        assert "INSERT" not in message
+        assert "out of range" not in message  # the driver's words stay in the log
+    assert await runs_of(state, alice.tenant_id) == 20
+    assert await runs_of(state, bob.tenant_id) == 0
