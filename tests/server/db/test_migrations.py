@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
@@ -73,3 +75,57 @@ def test_the_migrations_ship_inside_the_server_package_or_the_source_tree() -> N
     directory = migrations_dir()
     assert (directory / "env.py").exists()
     assert any((directory / "versions").glob("0001_*.py"))
+
+
+async def test_live_refresh_token_families_become_sessions_on_upgrade(empty_database: str) -> None:
+    # The tables as revision 0007 has them (the models have moved on since).
+    when = sa.DateTime(timezone=True)
+    tenants = sa.table(
+        "tenants",
+        *(sa.column(n) for n in ("slug", "name")),
+        sa.column("id", sa.Uuid()),
+        sa.column("created_at", when),
+    )
+    users = sa.table(
+        "users",
+        *(sa.column(n) for n in ("username", "email", "password_hash")),
+        sa.column("id", sa.Uuid()),
+        sa.column("created_at", when),
+    )
+    refresh = sa.table("refresh_tokens", sa.column("token_hash"),
+                       *(sa.column(n, sa.Uuid()) for n in ("id", "tenant_id", "user_id",
+                                                           "family_id")),
+                       *(sa.column(n, when) for n in ("created_at", "expires_at",
+                                                      "revoked_at")))  # fmt: skip
+    await upgrade(empty_database, "0007")
+    tenant, user, family, dead = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    engine = create_engine(empty_database)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                tenants.insert().values(id=tenant, slug="a", name="a", created_at=now)
+            )
+            await connection.execute(
+                users.insert().values(
+                    id=user, username="alice", email="a@example.com", password_hash="x",
+                    created_at=now,
+                )
+            )  # fmt: skip
+            # Two links of a live family, and a family that was logged out.
+            for family_id, revoked in ((family, None), (family, None), (dead, now)):
+                await connection.execute(
+                    refresh.insert().values(
+                        id=uuid.uuid4(), tenant_id=tenant, user_id=user, family_id=family_id,
+                        token_hash=uuid.uuid4().hex, created_at=now,
+                        expires_at=now + timedelta(days=30), revoked_at=revoked,
+                    )
+                )  # fmt: skip
+        await upgrade(empty_database)
+        sessions = sa.table("user_sessions", *(sa.column(n, sa.Uuid()) for n in ("id", "user_id")))
+        async with engine.connect() as connection:
+            rows = (await connection.execute(sa.select(sessions.c.id, sessions.c.user_id))).all()
+    finally:
+        await engine.dispose()
+    # Nobody is logged out by the upgrade; what was already ended stays ended.
+    assert [tuple(row) for row in rows] == [(family, user)]
