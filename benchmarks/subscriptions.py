@@ -544,7 +544,12 @@ def main() -> None:
     data_dir = tempfile.mkdtemp(prefix="crontopus-bench-")
     # One tenant sends every trigger: a check-in rate far above the load keeps the limiter's
     # bookkeeping in the measured path without refusing anything (as checkin_ingest.py does).
-    env = {"CRONTOPUS_DATA_DIR": data_dir, "CRONTOPUS_RATE_LIMIT_CHECKINS": "10000000/minute"}
+    # Every subscriber uses the one token, so the per-principal socket cap must admit them all.
+    env = {
+        "CRONTOPUS_DATA_DIR": data_dir,
+        "CRONTOPUS_RATE_LIMIT_CHECKINS": "10000000/minute",
+        "CRONTOPUS_MAX_SOCKETS_PER_PRINCIPAL": str(args.subscribers + 10),
+    }
     if args.database_url:
         env["CRONTOPUS_DATABASE_URL"] = args.database_url
     processes: list[subprocess.Popen[bytes]] = []
