@@ -214,6 +214,24 @@ async def test_retention_keeps_the_newest_runs_of_each_job(
     assert kept == reported[-len(kept) :]
 
 
+async def test_runs_that_only_ever_started_are_pruned_like_finished_ones(
+    api: Api, alice: Persona, state: AppState
+) -> None:
+    job_id = await job(api, alice)
+    state.ingest._retention = 20
+    for _ in range(60):  # a wrapper killed every time: starts, never a finish
+        started = await api.execute(
+            CHECK_IN,
+            {"input": {"runId": str(uuid.uuid4()), "jobId": job_id, "event": "START"}},
+            alice.access_token,
+        )
+        assert started["checkIn"]["status"] == "RUNNING"
+    async with state.session() as session:
+        kept = (await session.scalars(select(Run.status))).all()
+    assert 20 <= len(kept) <= 20 + 20 // 10 + 1
+    assert set(kept) == {RunStatus.RUNNING}
+
+
 async def test_dashboard_totals(api: Api, alice: Persona, state: AppState) -> None:
     job_id = await job(api, alice)
     for ok in (True, False, False, False):

@@ -243,7 +243,9 @@ class IngestWriter:
     async def _store(self, check_ins: Sequence[CheckIn]) -> dict[RunKey, RunState]:
         """Commit a batch (raising if nothing was stored), then tell subscribers and alerting."""
         merged = await self._runs.store(check_ins)
-        self._count_for_pruning(merged.finished)
+        # New runs, not finished ones: runs that only ever start (their wrapper was killed,
+        # or a client sends starts alone) must be pruned like the others.
+        self._count_for_pruning(merged.inserts)
         try:
             await self._announce(merged.changed)
             if self._on_stored is not None:
@@ -263,8 +265,8 @@ class IngestWriter:
                 data = run_event_data(state, kind)
                 await self._broadcaster.publish(Event(tenant_id, RUN_EVENTS, data))
 
-    def _count_for_pruning(self, finished: Iterable[RunState]) -> None:
-        for state in finished:
+    def _count_for_pruning(self, created: Iterable[RunState]) -> None:
+        for state in created:
             self._since_prune[(state.tenant_id, state.job_id)] += 1
 
     async def _prune(self) -> None:
