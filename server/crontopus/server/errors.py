@@ -5,7 +5,8 @@
     └── ServiceError              the user's request cannot be honoured (shown to the user)
         ├── ValidationFailed      input is malformed; carries field problems
         ├── AuthenticationFailed  missing, wrong or expired credentials
-        ├── RateLimited           too many failed attempts; carries retry_after
+        ├── RateLimited           too many attempts too fast; carries retry_after
+        ├── QuotaExceeded         the tenant holds as many as its quota allows
         ├── PermissionDenied      authenticated, but the role or scope does not allow it
         ├── NotFound              does not exist, or belongs to another tenant
         └── Conflict              the thing changed or exists already
@@ -63,6 +64,14 @@ class RateLimited(ServiceError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class QuotaExceeded(ServiceError):
+    def __init__(self, message: str, quota: str, limit: int, setting: str) -> None:
+        super().__init__(message)
+        self.quota = quota
+        self.limit = limit
+        self.setting = setting
 
 
 class PermissionDenied(ServiceError):

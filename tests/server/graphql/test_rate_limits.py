@@ -28,6 +28,15 @@ mutation($name: String!) { createJob(input: {name: $name, schedule: "0 2 * * *",
 async def server(database_url: str, tmp_path: Path, **limits: str) -> AsyncIterator[Starlette]:
     """A server with these CRONTOPUS_RATE_LIMIT_* settings (the rest default)."""
     env = {f"CRONTOPUS_RATE_LIMIT_{name.upper()}": value for name, value in limits.items()}
+    async with server_with(database_url, tmp_path, env) as app:
+        yield app
+
+
+@contextlib.asynccontextmanager
+async def server_with(
+    database_url: str, tmp_path: Path, env: dict[str, str]
+) -> AsyncIterator[Starlette]:
+    """The app with these settings on top of the test database, started and stopped."""
     settings = Settings.from_env(
         {"CRONTOPUS_DATA_DIR": str(tmp_path / "data"), "CRONTOPUS_DATABASE_URL": database_url} | env
     )

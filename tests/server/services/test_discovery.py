@@ -63,6 +63,7 @@ async def report(state: AppState, identity: Identity, items: list[ForeignJob]) -
             identity.principal,
             jobs.author_of(identity),
             items,
+            quotas=state.settings.quotas,
         )
 
 

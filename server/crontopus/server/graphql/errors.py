@@ -43,6 +43,15 @@ class RateLimitedError(UserError):
     retry_after_seconds: int
 
 
+@strawberry.type(
+    description="The tenant holds as many of these as its quota allows; `setting` raises it."
+)
+class QuotaExceededError(UserError):
+    quota: str
+    limit: int
+    setting: str
+
+
 @strawberry.type(description="The thing changed meanwhile or already exists.")
 class ConflictError(UserError):
     pass
@@ -54,6 +63,7 @@ UserErrors = (
     | PermissionError
     | AuthenticationError
     | RateLimitedError
+    | QuotaExceededError
     | ConflictError
 )
 
@@ -67,6 +77,10 @@ def to_graphql_error(error: errors.ServiceError) -> UserErrors:
         )
     if isinstance(error, errors.RateLimited):
         return RateLimitedError(message=error.message, retry_after_seconds=error.retry_after)
+    if isinstance(error, errors.QuotaExceeded):
+        return QuotaExceededError(
+            message=error.message, quota=error.quota, limit=error.limit, setting=error.setting
+        )
     if isinstance(error, errors.NotFound):
         return NotFoundError(message=error.message)
     if isinstance(error, errors.PermissionDenied):

@@ -15,6 +15,8 @@ from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
 from crontopus.server.security.tokens import TokenKind, issue_token
 from crontopus.server.services.audit import record_audit
+from crontopus.server.services.quotas import Quota, require_row_room
+from crontopus.server.settings import Quotas
 
 MAX_EXPIRY_DAYS = 3650
 MAX_TOKENS_PER_USER = 100
@@ -26,6 +28,8 @@ async def create_api_token(
     name: str,
     scopes: Sequence[Scope],
     expires_in_days: int | None,
+    *,
+    quotas: Quotas,
 ) -> tuple[ApiToken, str]:
     """Create a token for the calling user; return the row and the plaintext (shown once)."""
     if principal.kind is not PrincipalKind.USER:
@@ -50,6 +54,7 @@ async def create_api_token(
         raise ValidationFailed.single(
             "name", f"you already have {MAX_TOKENS_PER_USER} tokens; revoke unused ones first"
         )
+    await require_row_room(session, Quota.API_TOKENS, quotas, principal.tenant_id)
     issued = issue_token(TokenKind.API)
     token = ApiToken(
         id=uuid.uuid4(),

@@ -34,7 +34,9 @@ from crontopus.server.gitstore import Author, ConflictError, GitStore, Put, Snap
 from crontopus.server.security.principal import Principal
 from crontopus.server.services.audit import record_audit
 from crontopus.server.services.endpoints import require_endpoint
-from crontopus.server.services.jobs import publish_job_changes
+from crontopus.server.services.jobs import discovered_job_count, publish_job_changes
+from crontopus.server.services.quotas import Quota, quota_exceeded
+from crontopus.server.settings import Quotas
 
 MAX_DISCOVERED_PER_REPORT = 500
 #: A claim older than this whose file is not in Git was orphaned by a crash and is retried.
@@ -241,6 +243,8 @@ async def report_discovered_jobs(
     principal: Principal,
     author: Author,
     items: Sequence[ForeignJob],
+    *,
+    quotas: Quotas,
 ) -> DiscoveryReport:
     """Commit every entry not seen before to `discovered/`, once per tenant and fingerprint."""
     endpoint_id = require_endpoint(principal, "Reporting discovered jobs")
@@ -255,8 +259,14 @@ async def report_discovered_jobs(
     tenant_id, tenant = principal.tenant_id, principal.tenant_slug
     skipped = {i.fingerprint: reason for i in items if (reason := _check(i)) is not None}
     valid = {i.fingerprint: i for i in items if i.fingerprint not in skipped}
-    claimed = await _claim(session, tenant_id, endpoint_id, list(valid))
     view = await store.snapshot(tenant)
+    if over := await _over_quota(session, view, tenant_id, list(valid), quotas):
+        quota, held = Quota.DISCOVERED_JOBS, discovered_job_count(view)
+        refusal = quota_exceeded(quota, quota.limit(quotas), held).message
+        for fingerprint in over:
+            del valid[fingerprint]
+            skipped[fingerprint] = refusal
+    claimed = await _claim(session, tenant_id, endpoint_id, list(valid))
     known: dict[str, DiscoveryResult] = {}
     pending = {fp: (valid[fp], job_id) for fp, job_id in claimed.items()}
     others = [fp for fp in valid if fp not in claimed]
@@ -311,6 +321,28 @@ async def report_discovered_jobs(
         else:
             results.append(known[fingerprint])
     return DiscoveryReport(results, commit_id)
+
+
+async def _over_quota(
+    session: AsyncSession,
+    view: Snapshot,
+    tenant_id: uuid.UUID,
+    fingerprints: list[str],
+    quotas: Quotas,
+) -> list[str]:
+    """The new fingerprints that would take the tenant past its discovered-jobs quota."""
+    if not fingerprints:
+        return []
+    known = set(
+        await session.scalars(
+            select(DiscoveredJob.fingerprint).where(
+                DiscoveredJob.tenant_id == tenant_id, DiscoveredJob.fingerprint.in_(fingerprints)
+            )
+        )
+    )
+    new = [fingerprint for fingerprint in fingerprints if fingerprint not in known]
+    room = max(0, Quota.DISCOVERED_JOBS.limit(quotas) - discovered_job_count(view))
+    return new[room:]
 
 
 async def _commit(

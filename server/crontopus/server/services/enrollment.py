@@ -30,6 +30,8 @@ from crontopus.server.services.endpoints import (
     publish_endpoint_event,
     text_problem,
 )
+from crontopus.server.services.quotas import Quota, require_row_room
+from crontopus.server.settings import Quotas
 
 MAX_EXPIRY_DAYS = 3650
 MAX_USES = 1_000_000
@@ -64,6 +66,8 @@ async def create_enrollment_token(
     name: str,
     expires_in_days: int | None,
     max_uses: int | None,
+    *,
+    quotas: Quotas,
 ) -> tuple[EnrollmentToken, str]:
     """Create an enrollment token; return the row and its plaintext (shown once)."""
     principal.require_admin("Creating enrollment tokens")
@@ -81,6 +85,7 @@ async def create_enrollment_token(
         )
     if problems:
         raise ValidationFailed(problems)
+    await require_row_room(session, Quota.ENROLLMENT_TOKENS, quotas, principal.tenant_id)
     issued = issue_token(TokenKind.ENROLLMENT)
     token = EnrollmentToken(
         id=uuid.uuid4(),
@@ -213,17 +218,19 @@ async def enroll_endpoint(
     identities: IdentityCache,
     enrollment_token: str,
     request: Enrollment,
+    *,
+    quotas: Quotas,
 ) -> Enrolled:
     """Enroll a machine with an enrollment token; the same machine id reuses its endpoint."""
     if problems := enrollment_problems(request):
         raise ValidationFailed(problems)
     try:
-        return await _enroll(session, broadcaster, identities, enrollment_token, request)
+        return await _enroll(session, broadcaster, identities, enrollment_token, request, quotas)
     except IntegrityError:
         # The same machine enrolled concurrently and won the insert: take its endpoint over.
         await session.rollback()
     try:
-        return await _enroll(session, broadcaster, identities, enrollment_token, request)
+        return await _enroll(session, broadcaster, identities, enrollment_token, request, quotas)
     except IntegrityError:
         await session.rollback()
         raise Conflict("machineId: this machine is enrolling twice at once; retry") from None
@@ -235,6 +242,7 @@ async def _enroll(
     identities: IdentityCache,
     enrollment_token: str,
     request: Enrollment,
+    quotas: Quotas,
 ) -> Enrolled:
     token = await _claim_use(session, enrollment_token)
     tenant = await session.get_one(Tenant, token.tenant_id)
@@ -246,6 +254,9 @@ async def _enroll(
     issued = issue_token(TokenKind.ENDPOINT)
     now = datetime.now(UTC)
     old_digest = endpoint.token_hash if endpoint is not None else None
+    if endpoint is None or endpoint.revoked_at is not None:
+        # A new machine, or a revoked one coming back: either adds a live endpoint.
+        await require_row_room(session, Quota.ENDPOINTS, quotas, tenant.id)
     if endpoint is None:
         endpoint = Endpoint(id=uuid.uuid4(), tenant_id=tenant.id, machine_id=request.machine_id)
         session.add(endpoint)

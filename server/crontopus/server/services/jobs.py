@@ -43,6 +43,8 @@ from crontopus.server.gitstore import (
 )
 from crontopus.server.security.identity_cache import Identity
 from crontopus.server.security.principal import Principal
+from crontopus.server.services.quotas import Quota, require_room
+from crontopus.server.settings import Quotas
 
 JOB_EVENTS = "jobs"
 SOURCE_LABEL = "source"
@@ -171,12 +173,15 @@ async def create_job(
     principal: Principal,
     author: Author,
     spec: JobSpec,
+    *,
+    quotas: Quotas,
 ) -> JobEntry:
     """Validate a new job, give it an id and commit it."""
     principal.require_write("Creating jobs")
     manifest = _validated(spec, uuid.uuid4())
     view = await snapshot(store, principal)
     _check_target_namespace(view, manifest.namespace, "namespace")
+    require_room(Quota.JOBS, quotas, managed_job_count(view))
     path = manifest_path(manifest.namespace, manifest.name)
     if view.blob_id(path) is not None:
         raise ValidationFailed(
@@ -272,6 +277,8 @@ async def adopt_job(
     author: Author,
     job_id: uuid.UUID,
     target_namespace: str,
+    *,
+    quotas: Quotas,
 ) -> JobEntry:
     """Move a discovered job into a namespace, where Crontopus manages it from now on."""
     principal.require_write("Adopting jobs")
@@ -280,6 +287,7 @@ async def adopt_job(
         raise ValidationFailed.single("id", "only discovered jobs can be adopted")
     view = await snapshot(store, principal)
     _check_target_namespace(view, target_namespace, "targetNamespace", argument=None)
+    require_room(Quota.JOBS, quotas, managed_job_count(view))
     labels = {k: v for k, v in current.manifest.labels.items() if k != SOURCE_LABEL}
     adopted = parse_manifest(current.text)
     document_path = manifest_path(target_namespace, adopted.name)
@@ -295,6 +303,16 @@ async def adopt_job(
     message = f"jobs: adopt {current.path[:-5]} into {target_namespace}"
     await _commit(store, broadcaster, principal, author, changes, message)
     return await get_job(store, principal, job_id)
+
+
+def managed_job_count(view: Snapshot) -> int:
+    """The jobs the jobs quota counts: every job but the discovered ones."""
+    return sum(1 for entry in view.jobs.values() if not entry.manifest.is_discovered)
+
+
+def discovered_job_count(view: Snapshot) -> int:
+    """The jobs the discovered-jobs quota counts."""
+    return len(view.jobs) - managed_job_count(view)
 
 
 def _check_target_namespace(

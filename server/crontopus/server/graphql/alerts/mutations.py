@@ -89,6 +89,7 @@ class AlertMutations:
                     _settings(input.config, "input.config"),
                     input.is_default,
                     now,
+                    quotas=info.context.settings.quotas,
                 )
                 result = Channel.from_model(channel)
         except ServiceError as error:

@@ -62,7 +62,12 @@ class EndpointMutations:
         async with info.context.session() as session:
             try:
                 token, plaintext = await enrollment.create_enrollment_token(
-                    session, principal, name, expires_in_days, max_uses
+                    session,
+                    principal,
+                    name,
+                    expires_in_days,
+                    max_uses,
+                    quotas=info.context.settings.quotas,
                 )
             except ServiceError as error:
                 return to_graphql_error(error)
@@ -110,7 +115,12 @@ class EndpointMutations:
                     labels=labels_of(labels or [], ("labels",)),
                 )
                 enrolled = await enrollment.enroll_endpoint(
-                    session, context.broadcaster, context.identities, enrollment_token, request
+                    session,
+                    context.broadcaster,
+                    context.identities,
+                    enrollment_token,
+                    request,
+                    quotas=context.settings.quotas,
                 )
             except ServiceError as error:
                 return to_graphql_error(error)
@@ -203,6 +213,7 @@ class EndpointMutations:
                     principal,
                     jobs.author_of(context.require_identity()),
                     found,
+                    quotas=context.settings.quotas,
                 )
             except ServiceError as error:
                 return to_graphql_error(error)

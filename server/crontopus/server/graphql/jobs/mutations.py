@@ -40,6 +40,7 @@ class JobMutations:
                 context.require_principal(),
                 jobs.author_of(context.require_identity()),
                 job_spec(input),
+                quotas=context.settings.quotas,
             )
         except ServiceError as error:
             return to_graphql_error(error)
@@ -93,6 +94,7 @@ class JobMutations:
                 jobs.author_of(context.require_identity()),
                 id,
                 target_namespace,
+                quotas=context.settings.quotas,
             )
         except ServiceError as error:
             return to_graphql_error(error)

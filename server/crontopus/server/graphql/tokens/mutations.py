@@ -33,7 +33,12 @@ class TokenMutations:
         async with info.context.session() as session:
             try:
                 token, plaintext = await api_tokens.create_api_token(
-                    session, principal, name, scopes, expires_in_days
+                    session,
+                    principal,
+                    name,
+                    scopes,
+                    expires_in_days,
+                    quotas=info.context.settings.quotas,
                 )
             except ServiceError as error:
                 return to_graphql_error(error)

@@ -23,6 +23,8 @@ from crontopus.server.errors import Conflict, NotFound, ValidationFailed
 from crontopus.server.security.principal import Principal
 from crontopus.server.services.alerts.channels.config import SECRET_KEYS, check_config
 from crontopus.server.services.audit import record_audit
+from crontopus.server.services.quotas import Quota, require_row_room
+from crontopus.server.settings import Quotas
 
 #: A test delivery is sent at once, by the request, and never retried.
 TEST_LEASE_SECONDS = 60
@@ -68,12 +70,15 @@ async def create_channel(
     config: dict[str, Any],
     is_default: bool,
     now: datetime,
+    *,
+    quotas: Quotas,
 ) -> AlertChannel:
     """Add a channel; its settings are checked for its kind."""
     principal.require_admin("Creating a channel")
     _check_name(name)
     clean = check_config(kind, config)
     await _name_free(session, principal.tenant_id, name)
+    await require_row_room(session, Quota.CHANNELS, quotas, principal.tenant_id)
     channel = AlertChannel(
         tenant_id=principal.tenant_id,
         name=name,

@@ -1,0 +1,107 @@
+"""Per-tenant quotas: how many jobs, endpoints, tokens and channels one tenant may hold.
+
+Database-backed quotas count the tenant's rows in the transaction that adds one. On
+PostgreSQL that transaction first takes an advisory lock per (tenant, quota), so two
+servers adding at once take turns and the count they see is exact; SQLite has one writer,
+and the count is only as exact as requests that interleave between count and commit allow.
+Job quotas count the manifests at the repository's HEAD.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crontopus.server.db.models import AlertChannel, ApiToken, Endpoint, EnrollmentToken
+from crontopus.server.errors import QuotaExceeded
+from crontopus.server.settings import Quotas
+
+
+class Quota(enum.Enum):
+    """What a tenant's quota bounds."""
+
+    JOBS = "jobs"
+    ENDPOINTS = "endpoints"
+    ENROLLMENT_TOKENS = "enrollment tokens"
+    API_TOKENS = "API tokens"
+    CHANNELS = "channels"
+    DISCOVERED_JOBS = "discovered jobs"
+
+    @property
+    def setting(self) -> str:
+        return "CRONTOPUS_QUOTA_" + self.name
+
+    def limit(self, quotas: Quotas) -> int:
+        limit: int = getattr(quotas, self.name.lower())
+        return limit
+
+    @property
+    def remedy(self) -> str:
+        return {
+            Quota.JOBS: "delete jobs you no longer need",
+            Quota.ENDPOINTS: "revoke endpoints that are gone",
+            Quota.ENROLLMENT_TOKENS: "revoke enrollment tokens you no longer hand out",
+            Quota.API_TOKENS: "revoke unused API tokens",
+            Quota.CHANNELS: "delete channels you no longer use",
+            Quota.DISCOVERED_JOBS: "adopt or delete discovered jobs",
+        }[self]
+
+
+def require_room(quota: Quota, quotas: Quotas, used: int, adding: int = 1) -> None:
+    """Raise QuotaExceeded unless `adding` more fit beside the `used` ones."""
+    limit = quota.limit(quotas)
+    if used + adding > limit:
+        raise quota_exceeded(quota, limit, used)
+
+
+def quota_exceeded(quota: Quota, limit: int, used: int) -> QuotaExceeded:
+    return QuotaExceeded(
+        f"quota reached: this tenant holds {used} {quota.value} and may hold at most {limit} "
+        f"(set by {quota.setting}); {quota.remedy}, or ask the operator to raise the quota",
+        quota=quota.value,
+        limit=limit,
+        setting=quota.setting,
+    )
+
+
+async def require_row_room(
+    session: AsyncSession, quota: Quota, quotas: Quotas, tenant_id: uuid.UUID
+) -> None:
+    """Count the tenant's live rows for `quota` (locking the count on PostgreSQL) and check."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_LOCK, {"key": _lock_key(tenant_id, quota)})
+    now = datetime.now(UTC)
+    model, live = _ROWS[quota]
+    used = await session.scalar(
+        select(func.count()).select_from(model).where(model.tenant_id == tenant_id, *live(now))
+    )
+    require_room(quota, quotas, used or 0)
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+def _lock_key(tenant_id: uuid.UUID, quota: Quota) -> int:
+    digest = hashlib.blake2b(tenant_id.bytes + quota.name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _unexpired(model: Any, now: datetime) -> list[Any]:
+    return [
+        model.revoked_at.is_(None),
+        or_(model.expires_at.is_(None), model.expires_at > now),
+    ]
+
+
+_ROWS: dict[Quota, tuple[type[Any], Any]] = {
+    Quota.ENDPOINTS: (Endpoint, lambda now: [Endpoint.revoked_at.is_(None)]),
+    Quota.ENROLLMENT_TOKENS: (EnrollmentToken, lambda now: _unexpired(EnrollmentToken, now)),
+    Quota.API_TOKENS: (ApiToken, lambda now: _unexpired(ApiToken, now)),
+    Quota.CHANNELS: (AlertChannel, lambda now: []),
+}
