@@ -21,7 +21,7 @@ from crontopus.server.settings import Settings
 from tests.server.conftest import PASSWORD, REGISTER, free_port
 
 TICK = 0.01
-LOGINS = 80
+LOGINS = 60
 
 # The flood comes from another process, so the client's own work cannot show as server lag.
 FLOOD = textwrap.dedent(
@@ -32,7 +32,7 @@ FLOOD = textwrap.dedent(
     LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { __typename }}'
 
     async def main(url: str, count: int) -> None:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=240) as client:
             async def one(n: int) -> str:
                 user = "alice" if n % 2 else f"nobody{n}"
                 body = {"query": LOGIN, "variables": {"u": user, "p": f"wrong-{n}-password"}}
@@ -106,14 +106,14 @@ def test_the_event_loop_stays_responsive_during_a_login_flood(tmp_path: Path) ->
             [sys.executable, "-c", FLOOD, url, str(LOGINS)],
             capture_output=True,
             text=True,
-            timeout=120,
-            check=True,
+            timeout=300,
         )
         took = time.perf_counter() - started
         server.probing = False
     finally:
         server.server.should_exit = True
         server.join(timeout=30)
+    assert flood.returncode == 0, flood.stderr
     # Rate limits are off: every one of the logins was refused by a password check.
     assert flood.stdout.strip() == "AuthenticationError"
     lags = sorted(server.lags)
