@@ -17,6 +17,7 @@ import contextlib
 import enum
 import errno
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -46,6 +47,7 @@ _UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58"})
 # 55P03: a lock was not granted within lock_timeout (a slow or stuck transaction elsewhere).
 _UNAVAILABLE_SQLSTATES = frozenset({"55P03"})
 _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+_DISK_MESSAGES = tuple(os.strerror(code) for code in sorted(_DISK_ERRNOS))
 
 
 class Dependency(enum.Enum):
@@ -119,8 +121,10 @@ def _classify(error: BaseException, outer: BaseException) -> Unavailable | None:
         isinstance(error, OSError) and error.errno in _DISK_ERRNOS
     ):
         return Unavailable(_owner(outer), _reason(error))
-    if type(error).__module__.startswith("pygit2") and "space" in str(error).lower():
-        return Unavailable(Dependency.GIT_STORE, _reason(error))
+    # libgit2 reports a full disk as an OSError (or GitError) without errno, in its message.
+    from_git = type(error).__module__.startswith("pygit2")
+    if (isinstance(error, OSError) or from_git) and any(m in str(error) for m in _DISK_MESSAGES):
+        return Unavailable(_owner(outer), _reason(error))
     return None
 
 
@@ -311,6 +315,21 @@ class DependencyTracker:
                     self._states[dependency].reason = problem.reason
                 continue
             self.succeeded(dependency)
+
+
+def log_failure(
+    log: logging.Logger,
+    tracker: DependencyTracker | None,
+    error: BaseException,
+    message: str,
+    *args: object,
+) -> None:
+    """Log a background failure: once per outage when a dependency is away, else in full."""
+    problem = unavailability(error)
+    if problem is not None and tracker is not None:
+        tracker.failed(problem)
+    else:
+        log.error(message, *args, exc_info=error)
 
 
 def unavailable_body(problem: Unavailable, *, graphql: bool) -> dict[str, object]:

@@ -73,14 +73,15 @@ def database_probe(engine: AsyncEngine) -> Probe:
             free = shutil.disk_usage(folder).free
             if free < MIN_FREE_BYTES:
                 raise OSError(errno.ENOSPC, f"{free} bytes free next to {database}")
-        async with engine.connect() as connection:
-            if database:
-                # The write lock, taken and given back: a SELECT passes while another
-                # process holds it, and so would announce a return too early.
+        # The lock the ingest writer needs, taken and given back: a SELECT passes while
+        # another process holds it, and would announce a return too early (then fail again).
+        if database:
+            async with engine.connect() as connection:
                 await connection.exec_driver_sql("BEGIN IMMEDIATE")
                 await connection.exec_driver_sql("ROLLBACK")
-            else:
-                await connection.execute(text("SELECT 1"))
+        else:
+            async with engine.begin() as connection:
+                await connection.execute(text("LOCK TABLE runs IN ROW EXCLUSIVE MODE NOWAIT"))
 
     return probe
 

@@ -190,6 +190,7 @@ class PostgresBroadcaster:
 
     async def _supervise(self, connection: Any, lost: asyncio.Event) -> None:
         delay = self._reconnect_initial
+        failing = False  # one warning per outage, not one per reconnect attempt
         while True:
             try:
                 if connection is None:
@@ -197,9 +198,12 @@ class PostgresBroadcaster:
                     self.reconnects += 1
                     logger.warning("event bus: listening on PostgreSQL again")
                     delay = self._reconnect_initial
+                    failing = False
                 await self._send_until_lost(connection, lost)
             except Exception as error:  # the supervisor must outlive any connection failure
-                logger.warning("event bus: PostgreSQL connection failed: %s", error)
+                log = logger.debug if failing else logger.warning
+                log("event bus: PostgreSQL connection failed: %s; reconnecting", error)
+                failing = True
             finally:
                 was_connected = self._connected
                 self._connected = False

@@ -11,12 +11,14 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from crontopus.server.availability import (
+    Dependency,
     DependencyTracker,
     Unavailable,
     unavailability,
     unavailable_extensions,
 )
 from crontopus.server.errors import ServiceError
+from crontopus.server.events.errors import EventBusInterrupted
 from crontopus.server.graphql.documents import DocumentCache
 from crontopus.server.observability.graphql import OperationObservation
 from crontopus.server.settings import Limits
@@ -53,8 +55,7 @@ def mask_unexpected_errors(context: ExecutionContext) -> None:
     errors = getattr(result, "errors", None)
     if not errors:
         return
-    request_id = getattr(context.context, "request_id", "unknown")
-    masked = [_mask(error, request_id, context) for error in errors]
+    masked = mask_errors(errors, context.context)
     result.errors = masked  # type: ignore[union-attr]
     retry_after = [
         e.extensions["retryAfterSeconds"]
@@ -66,19 +67,29 @@ def mask_unexpected_errors(context: ExecutionContext) -> None:
         response.headers["Retry-After"] = str(max(retry_after))
 
 
+def mask_errors(errors: list[GraphQLError], context_value: object) -> list[GraphQLError]:
+    """Return `errors` as a client may see them (also for results a shared stream sends)."""
+    request_id = getattr(context_value, "request_id", "unknown")
+    return [_mask(error, request_id, _tracker(context_value)) for error in errors]
+
+
 def _expected(error: GraphQLError) -> bool:
     original = error.original_error
     # No original error: a syntax, validation or limit error raised by GraphQL itself.
     return original is None or isinstance(original, (GraphQLError, ServiceError))
 
 
-def _mask(error: GraphQLError, request_id: str, context: ExecutionContext) -> GraphQLError:
+def _mask(error: GraphQLError, request_id: str, tracker: DependencyTracker) -> GraphQLError:
     if _expected(error):
         return error
+    if isinstance(error.original_error, EventBusInterrupted):
+        # A live stream cut by the PostgreSQL listener: its reason, and "resubscribe"; the
+        # event bus logs the outage once itself.
+        return _unavailable(error, Unavailable(Dependency.DATABASE, str(error.original_error)))
     problem = unavailability(error.original_error) if error.original_error else None
     if problem is not None:
         # One warning per outage (the tracker's), not a traceback per request.
-        _tracker(context).failed(problem)
+        tracker.failed(problem)
         return _unavailable(error, problem)
     logger.error(
         "unexpected error in GraphQL (request id %s)",
@@ -95,8 +106,8 @@ def _mask(error: GraphQLError, request_id: str, context: ExecutionContext) -> Gr
     )
 
 
-def _tracker(context: ExecutionContext) -> DependencyTracker:
-    extras = getattr(context.context, "extras", None) or {}
+def _tracker(context_value: object) -> DependencyTracker:
+    extras = getattr(context_value, "extras", None) or {}
     tracker = extras.get("dependencies")
     return tracker if isinstance(tracker, DependencyTracker) else _FALLBACK
 

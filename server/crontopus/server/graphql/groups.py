@@ -37,6 +37,7 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationT
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from crontopus.server.graphql.context import Context
+from crontopus.server.graphql.extensions import mask_errors
 from crontopus.server.security.principal import Principal
 
 logger = logging.getLogger("crontopus.server.graphql")
@@ -263,6 +264,9 @@ class SubscriptionGroups:
                         group.offer(result)
                         return
                     first = False
+                    if result.errors:
+                        # As on every other path: failures masked, outages UNAVAILABLE.
+                        result.errors = mask_errors(result.errors, context)
                     group.offer(encode_result(result))
         except Exception:
             logger.exception("shared subscription %s failed", group.field)

@@ -7,6 +7,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from crontopus.server.availability import unavailability
+from crontopus.server.events.errors import EventBusInterrupted
 from crontopus.server.graphql.alerts.mutations import AlertMutations
 from crontopus.server.graphql.alerts.queries import AlertQueries
 from crontopus.server.graphql.alerts.subscriptions import AlertSubscriptions
@@ -88,7 +89,10 @@ class CrontopusSchema(strawberry.Schema):
 def _unavailable(error: GraphQLError) -> bool:
     if (error.extensions or {}).get("code") == "UNAVAILABLE":
         return True
-    return error.original_error is not None and unavailability(error.original_error) is not None
+    original = error.original_error
+    if isinstance(original, EventBusInterrupted):
+        return True  # the event bus logged it once
+    return original is not None and unavailability(original) is not None
 
 
 def create_schema(limits: Limits | None = None) -> strawberry.Schema:

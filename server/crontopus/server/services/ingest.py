@@ -24,7 +24,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from crontopus.server.availability import Dependency, DependencyTracker, unavailability
+from crontopus.server.availability import (
+    Dependency,
+    DependencyTracker,
+    log_failure,
+    unavailability,
+)
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.observability.logging import request_id_var
@@ -188,12 +193,7 @@ class IngestWriter:
                 self._failed(error, "pruning old runs failed")
 
     def _failed(self, error: Exception, message: str, *args: object) -> None:
-        """Log a failure once per outage when the database is away, else with its traceback."""
-        problem = unavailability(error)
-        if problem is not None and self._tracker is not None:
-            self._tracker.failed(problem)
-        else:
-            logger.error(message, *args, exc_info=error)
+        log_failure(logger, self._tracker, error, message, *args)
 
     async def _store_isolating(self, batch: list[_Waiter]) -> None:
         """Store `batch`; if the database refuses it, store it in halves to isolate the cause."""

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from crontopus.server.availability import Dependency, DependencyTracker, unavailability
+from crontopus.server.availability import Dependency, DependencyTracker, log_failure
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.types import utcnow
 from crontopus.server.events.broadcaster import Broadcaster
@@ -57,7 +57,9 @@ class AlertEngine:
         self._broadcaster = broadcaster
         jobs = jobs or GitJobs(gitstore)
         self.announcer = Announcer(broadcaster, metrics)
-        self.runs = RunEvaluator(session, jobs, self.announcer, self.now, on_change=self.wake)
+        self.runs = RunEvaluator(
+            session, jobs, self.announcer, self.now, on_change=self.wake, dependencies=dependencies
+        )
         self.periodic = PeriodicEvaluator(
             session, jobs, self.announcer, self.now, settings.offline_after, metrics
         )
@@ -132,12 +134,7 @@ class AlertEngine:
                 await asyncio.wait_for(self._stopping.wait(), self.settings.alert_interval)
 
     def _failed(self, error: Exception, message: str) -> None:
-        """Log a failure: once per outage when the database is away, else with its traceback."""
-        problem = unavailability(error)
-        if problem is not None and self._dependencies is not None:
-            self._dependencies.failed(problem)
-        else:
-            logger.error(message, exc_info=error)
+        log_failure(logger, self._dependencies, error, message)
 
     async def _database_up(self, seconds: float) -> bool:
         """Wait up to `seconds` for the database when it is away; tell whether it is up."""

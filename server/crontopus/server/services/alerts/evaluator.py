@@ -19,6 +19,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.core.enums import RunStatus
+from crontopus.server.availability import (
+    Dependency,
+    DependencyTracker,
+    unavailability,
+)
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import AlertRule, Incident, Run
 from crontopus.server.services.alerts.incidents import (
@@ -43,6 +48,10 @@ COALESCE_WINDOW = 0.02
 #: Evaluations start at most this often: under a flood of check-ins, each one judges a
 #: fifth of a second's batches instead of reloading the tenant fifty times a second.
 MIN_INTERVAL = 0.2
+#: Runs stored just before the database went away are judged once it returns: tried this
+#: often, waiting up to OUTAGE_WAIT seconds for the database before each retry.
+OUTAGE_ATTEMPTS = 10
+OUTAGE_WAIT = 30.0
 
 
 class RunEvaluator:
@@ -55,8 +64,10 @@ class RunEvaluator:
         announcer: Announcer,
         clock: Callable[[], datetime],
         on_change: Callable[[], None] | None = None,
+        dependencies: DependencyTracker | None = None,
     ) -> None:
         self._session = session
+        self._dependencies = dependencies
         self._jobs = jobs
         self._announcer = announcer
         self._clock = clock
@@ -104,12 +115,26 @@ class RunEvaluator:
             while not self._queue.empty():
                 batches.append(self._queue.get_nowait())
             try:
-                await self.evaluate([run for batch in batches for run in batch])
-            except Exception:  # one bad batch must not end alerting
-                logger.exception("evaluating %d stored runs failed", sum(map(len, batches)))
+                await self._evaluate_through_outages([run for batch in batches for run in batch])
             finally:
                 for _ in batches:
                     self._queue.task_done()
+
+    async def _evaluate_through_outages(self, runs: Sequence[RunState]) -> None:
+        """Evaluate; while the database is away, wait for it and try again (a stored failure
+        must still alert), up to OUTAGE_ATTEMPTS times."""
+        for attempt in range(1, OUTAGE_ATTEMPTS + 1):
+            try:
+                await self.evaluate(runs)
+                return
+            except Exception as error:  # one bad batch must not end alerting
+                problem = unavailability(error)
+                tracker = self._dependencies
+                if tracker is None or problem is None or attempt == OUTAGE_ATTEMPTS:
+                    logger.error("evaluating %d stored runs failed", len(runs), exc_info=error)
+                    return
+                tracker.failed(problem)
+                await tracker.wait_up(Dependency.DATABASE, OUTAGE_WAIT)
 
     async def evaluate(self, runs: Sequence[RunState]) -> None:
         """Judge runs (of any tenants) and open or resolve incidents."""
