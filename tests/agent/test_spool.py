@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
+
+import pytest
 
 from crontopus.agent.checkin import CheckIn, Delivery, SendResult
 from crontopus.agent.spool import Spool
@@ -77,3 +80,60 @@ def test_a_spool_over_its_byte_bound_drops_the_oldest(tmp_path: Path) -> None:
     assert kept == items[-len(kept) :]
     assert sum(p.stat().st_size for p in spool.entries()) <= 3000
     assert spool.dropped() == 5 - len(kept)
+
+
+class Clock:
+    """A settable wall clock, so an hour of outage takes no time."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_check_ins_older_than_the_max_age_are_dropped_and_the_drop_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    spool = Spool(tmp_path / "spool", max_age=1000, clock=clock)
+    items = [checkin(str(n)) for n in range(4)]
+    for item in items:
+        spool.append(item)
+        clock.now += 300  # one every five minutes
+    clock.now += 300
+    with caplog.at_level(logging.WARNING):
+        assert spool.expire() == 2  # spooled 25 and 20 minutes ago; 15 and 10 remain
+    assert [CheckIn.from_json(p.read_bytes()) for p in spool.entries()] == items[2:]
+    drops = spool.drops()
+    assert drops.counts == {"full": 0, "expired": 2, "diskFull": 0}
+    assert drops.last is not None
+    assert drops.last["reason"] == "expired"
+    assert drops.last["why"] == "they waited longer than spool_max_age"
+    assert "dropped 2 check-ins older than 1000 s (spool_max_age)" in caplog.text
+
+
+def test_drops_are_counted_per_reason_across_spool_instances(tmp_path: Path) -> None:
+    clock = Clock()
+    Spool(tmp_path / "spool", max_entries=2, clock=clock).append(checkin())
+    for _ in range(3):
+        Spool(tmp_path / "spool", max_entries=2, clock=clock).append(checkin())
+    clock.now += 10_000
+    Spool(tmp_path / "spool", max_age=3600, clock=clock).expire()
+    never = checkin()
+    Spool(tmp_path / "spool", clock=clock).note_unspooled(never)
+    drops = Spool(tmp_path / "spool").drops()
+    assert drops.counts == {"full": 2, "expired": 2, "diskFull": 1}
+    assert drops.total == 4 + 1
+    assert drops.last is not None
+    assert drops.last["reason"] == "diskFull"
+
+
+def test_the_counter_of_older_agents_is_kept_as_full_drops(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", max_entries=1)
+    spool.directory.mkdir()
+    (spool.directory / "dropped").write_text("7\n")
+    spool.append(checkin())
+    spool.append(checkin())
+    assert spool.drops().counts["full"] == 8
+    assert not (spool.directory / "dropped").exists()

@@ -292,7 +292,9 @@ def _drain_spool(state: StateDir, config: AgentConfig) -> None:
     from crontopus.agent.checkin import CheckIn, SendResult, send_checkin
     from crontopus.agent.spool import Spool
 
-    spool = Spool(state.spool, config.spool_max_entries, config.spool_max_bytes)
+    spool = Spool(
+        state.spool, config.spool_max_entries, config.spool_max_bytes, config.spool_max_age
+    )
     token = state.read_token()
     server = config.server
     if not spool.entries() or token is None or server is None:
@@ -314,7 +316,10 @@ def status(state: StateDir, args: argparse.Namespace) -> int:
 
     config = load_config(state)
     saved = SyncState.load(state)
-    spool = Spool(state.spool, config.spool_max_entries, config.spool_max_bytes)
+    spool = Spool(
+        state.spool, config.spool_max_entries, config.spool_max_bytes, config.spool_max_age
+    )
+    drops = spool.drops()
     info: dict[str, Any] = {
         "stateDir": str(state.root),
         "enrolled": state.read_token() is not None,
@@ -330,7 +335,9 @@ def status(state: StateDir, args: argparse.Namespace) -> int:
         "problems": list(saved.problems),
         "refused": list(saved.refused),
         "spooledCheckIns": len(spool.entries()),
-        "droppedCheckIns": spool.dropped(),
+        "droppedCheckIns": drops.total,
+        "droppedByReason": drops.counts,
+        "lastDrop": drops.last,
     }
     if args.json:
         print(json.dumps(info, indent=2))

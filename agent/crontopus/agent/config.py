@@ -35,6 +35,7 @@ KEYS = (
     "checkin_timeout",
     "spool_max_entries",
     "spool_max_bytes",
+    "spool_max_age",
     "log_level",
 )
 
@@ -57,6 +58,7 @@ class AgentConfig:
     checkin_timeout: float = 10.0
     spool_max_entries: int = 10_000
     spool_max_bytes: int = 64 * 1024 * 1024
+    spool_max_age: float = 7 * 24 * 3600.0
     log_level: str = "info"
 
     def require_server(self) -> str:
@@ -210,6 +212,8 @@ def _check(key: str, value: Any) -> Any:
         return int(_check_number(value, minimum=1, maximum=10_000_000, integer=True))
     if key == "spool_max_bytes":
         return int(_check_number(value, minimum=1 << 20, maximum=1 << 40, integer=True))
+    if key == "spool_max_age":
+        return _check_number(value, minimum=60, maximum=365 * 86_400.0)
     if key == "log_level":
         text = _check_text(value).lower()
         if text not in LOG_LEVELS:

@@ -63,7 +63,9 @@ class Daemon:
         self.agent_version = agent_version
         self.clock = clock
         self.stopping = threading.Event()
-        self.spool = Spool(state.spool, config.spool_max_entries, config.spool_max_bytes)
+        self.spool = Spool(
+            state.spool, config.spool_max_entries, config.spool_max_bytes, config.spool_max_age
+        )
         self.spool_backoff = Backoff()
         self.sync_backoff = Backoff(start=config.sync_interval, cap=BACKOFF_MAX)
         self.synced_once = False

@@ -37,6 +37,7 @@ class JobConfig:
     checkin_timeout: float = 10.0
     spool_max_entries: int = 10_000
     spool_max_bytes: int = 64 * 1024 * 1024
+    spool_max_age: float = 7 * 24 * 3600.0
 
     def to_bytes(self) -> bytes:
         """Serialise as canonical JSON, so an unchanged job rewrites nothing."""

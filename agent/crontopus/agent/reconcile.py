@@ -78,6 +78,7 @@ class Reconciler:
             checkin_timeout=self.config.checkin_timeout,
             spool_max_entries=self.config.spool_max_entries,
             spool_max_bytes=self.config.spool_max_bytes,
+            spool_max_age=self.config.spool_max_age,
         )
 
     def plan(

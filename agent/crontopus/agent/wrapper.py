@@ -172,7 +172,9 @@ class _Reporter:
 
     def __init__(self, state: StateDir, config: JobConfig) -> None:
         self.config = config
-        self.spool = Spool(state.spool, config.spool_max_entries, config.spool_max_bytes)
+        self.spool = Spool(
+            state.spool, config.spool_max_entries, config.spool_max_bytes, config.spool_max_age
+        )
         self.token = state.read_token()
         self.server_down = not (config.server and self.token)
 
@@ -192,7 +194,17 @@ class _Reporter:
                 return
             # Once unreachable, do not make the finish wait for another timeout.
             self.server_down = True
-        self.spool.append(checkin)
+        try:
+            self.spool.append(checkin)
+        except OSError as error:
+            # Monitoring is best effort; the job is not: the run goes on unreported.
+            print(
+                f"crontopus-agent run-job: could not spool check-in {checkin.event} of run"
+                f" {checkin.run_id} (job {checkin.job_id}): {error}; it is dropped and counted"
+                " as diskFull in `crontopus-agent status`",
+                file=sys.stderr,
+            )
+            self.spool.note_unspooled(checkin)
 
 
 class _TailReader(threading.Thread):
@@ -238,11 +250,20 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
             return
 
 
-def _lock(state: StateDir, job_id: uuid.UUID) -> int:
-    """Take the job's lock without waiting; return the fd, or -1 when another run holds it."""
+def _lock(state: StateDir, job_id: uuid.UUID) -> int | None:
+    """Take the job's lock without waiting; return the fd, -1 when another run holds it, or
+    None when no lock can be created at all (the job then runs without one)."""
     path = state.lock_file(job_id)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    except OSError as error:
+        # A lock that cannot be created (a full or read-only disk) must not stop the job.
+        print(
+            f"crontopus-agent run-job: cannot create the lock {path}: {error}; running without it",
+            file=sys.stderr,
+        )
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
