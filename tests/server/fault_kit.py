@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
+import json
 import os
 import shutil
 import signal
@@ -15,17 +15,22 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from crontopus.server.db.engine import create_engine
 from crontopus.server.db.models import Run
 from crontopus.server.settings import normalise_database_url
 from tests.server.conftest import PASSWORD, free_port
+from tests.support import fill, tmpfs
+
+__all__ = ["fill", "tmpfs"]  # the machine helpers live in tests/support.py
 
 REGISTER = (
     'mutation($p: String!) { register(username: "ops", email: "ops@example.com", '
@@ -39,8 +44,8 @@ CREATE_JOB = (
     'mutation($name: String!) { createJob(input: {name: $name, schedule: "* * * * *", '
     'command: "true"}) { __typename ... on Job { id } ... on UserError { message } } }'
 )
-#: A log may say a dependency went away and came back, a few times over; a flood is hundreds.
-LOG_FLOOD = 60
+#: One outage is a handful of lines (gone, back, the event bus likewise); the flood was 7,000.
+LOG_FLOOD = 10
 
 
 @dataclass
@@ -140,16 +145,16 @@ class Load:
     first_refusal: float | None = None
     last_refusal: float | None = None
     started: float = field(default_factory=time.monotonic)
+    successes: list[float] = field(default_factory=list)  # when each 200 arrived
 
     @property
     def answered_503(self) -> int:
         return self.statuses[503]
 
-    def recovery_after(self, cleared: float) -> float | None:
-        """Seconds from `cleared` (a monotonic time) to the last refusal (0 if none after)."""
-        if self.last_refusal is None:
-            return 0.0
-        return max(0.0, self.last_refusal - cleared)
+    def recovery_after(self, cleared: float) -> float:
+        """Seconds from `cleared` (when the fault ended) to the first acknowledgement after it."""
+        after = [moment for moment in self.successes if moment >= cleared]
+        return min(after) - cleared if after else float("inf")
 
     def summary(self, stored: int) -> str:
         answers = sorted(self.statuses.items(), key=str)
@@ -195,6 +200,7 @@ async def check_in_load(
             load.statuses[answer.status_code] += 1
             if answer.status_code == 200:
                 load.acknowledged.add(run_id)
+                load.successes.append(time.monotonic())
             else:
                 now = time.monotonic()
                 load.first_refusal = load.first_refusal or now
@@ -204,6 +210,46 @@ async def check_in_load(
     async with httpx.AsyncClient(base_url=url, timeout=patience, limits=limits) as client:
         await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
     return load
+
+
+RUN_EVENTS = "subscription { runEvents { kind run { id } } }"
+
+
+async def watch_runs(
+    ws_url: str, token: str, until: Callable[[], bool], seen: list[tuple[float, str]]
+) -> None:
+    """Follow `runEvents` like a console would: note each event, and each end with its reason,
+    then subscribe again half a second later."""
+    init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+    subscribe = {"id": "1", "type": "subscribe", "payload": {"query": RUN_EVENTS}}
+    while not until():
+        try:
+            async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+                await ws.send(json.dumps(init))
+                ack = json.loads(await ws.recv())
+                if ack["type"] != "connection_ack":
+                    seen.append((time.monotonic(), f"refused: {ack}"))
+                    continue
+                await ws.send(json.dumps(subscribe))
+                while not until():
+                    try:
+                        message = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                    except TimeoutError:
+                        continue
+                    payload = message.get("payload")
+                    errors = payload.get("errors") if isinstance(payload, dict) else payload
+                    if message["type"] == "next" and not errors:
+                        seen.append((time.monotonic(), "event"))
+                        continue
+                    codes = [e.get("extensions", {}).get("code") for e in errors or []]
+                    seen.append((time.monotonic(), f"{message['type']}: {codes}"))
+                    break
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else None
+            seen.append((time.monotonic(), f"closed: {code}"))
+        except OSError as error:
+            seen.append((time.monotonic(), f"unreachable: {type(error).__name__}"))
+        await asyncio.sleep(0.5)
 
 
 async def stored_runs(database_url: str) -> set[uuid.UUID]:
@@ -239,40 +285,6 @@ def errors_and_tracebacks(lines: list[str]) -> list[str]:
 # ---- the machine: mounts and a private PostgreSQL ----------------------------------------
 
 
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    """Mount a tmpfs of `size` at `path` for the block; unmount it after, whatever happened."""
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
-                   check=True)  # fmt: skip
-    try:
-        yield path
-    finally:
-        result = subprocess.run(["umount", str(path)], check=False, capture_output=True)
-        if result.returncode != 0:
-            subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def fill(directory: Path) -> Path:
-    """Write a file in `directory` until its filesystem is full; return it (unlink to free)."""
-    filler = directory / "filler"
-    chunk = b"\0" * 65536
-    with filler.open("wb") as handle:
-        try:
-            while True:
-                handle.write(chunk)
-                handle.flush()
-        except OSError as error:
-            if error.errno != errno.ENOSPC:
-                raise
-        # Then the last few bytes a chunk could not take.
-        with contextlib.suppress(OSError):
-            while True:
-                handle.write(b"\0" * 512)
-                handle.flush()
-    return filler
-
-
 POSTGRES_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
 
 
@@ -296,7 +308,18 @@ class PrivatePostgres:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    def running(self) -> bool:
+        result = subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(self.bin / "pg_ctl"), "-D", str(self.data),
+             "status"],
+            capture_output=True,
+            check=False,
+        )  # fmt: skip
+        return result.returncode == 0
+
     def start(self) -> None:
+        if self.running():
+            return
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._as_postgres(
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
