@@ -32,6 +32,8 @@ from crontopus.server.settings import Rate, RateLimits, RateLimitStore, Settings
 MAX_TRACKED_BUCKETS = 100_000
 PRUNE_EVERY = 60.0
 LEASE_FRACTION = 50
+#: Keys up to this long (a UUID, an IP address) name their bucket as they are.
+MAX_PLAIN_KEY = 60
 
 
 class Limit(enum.Enum):
@@ -224,12 +226,14 @@ class RateLimiter:
     def __init__(self, rates: RateLimits, buckets: Buckets) -> None:
         self.rates = rates
         self._buckets = buckets
+        # Looked up on every check-in: resolved once here.
+        self._rate = {limit: limit.rate(rates) for limit in Limit}
         # Tokens this process took from shared buckets but has not spent yet.
         self._leased: dict[str, int] = {}
 
     async def take(self, limit: Limit, key: str) -> None:
         """Spend one token of `limit` for `key`; raise RateLimited when there is none."""
-        rate = limit.rate(self.rates)
+        rate = self._rate[limit]
         if rate is None:
             return
         bucket = bucket_name(limit, key)
@@ -252,7 +256,7 @@ class RateLimiter:
 
     def give_back(self, limit: Limit, key: str) -> None:
         """Return a token `take` spent on an attempt that should not count (a good login)."""
-        if limit.rate(self.rates) is None:
+        if self._rate[limit] is None:
             return
         bucket = bucket_name(limit, key)
         # Kept by this process: it is spent by its next take for this key.
@@ -266,8 +270,10 @@ class RateLimiter:
 
 
 def bucket_name(limit: Limit, key: str) -> str:
-    """The stored name of a bucket; keys are hashed, as they may be long user input."""
-    return f"{limit.value}:{hashlib.blake2b(key.encode(), digest_size=20).hexdigest()}"
+    """The stored name of a bucket; long keys (user input, like a login name) are hashed."""
+    if len(key) > MAX_PLAIN_KEY:
+        key = "#" + hashlib.blake2b(key.encode(), digest_size=20).hexdigest()
+    return f"{limit.value}:{key}"
 
 
 def create_rate_limiter(settings: Settings, engine: AsyncEngine) -> RateLimiter:
