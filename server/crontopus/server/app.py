@@ -318,6 +318,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
             state.dependencies.failed,
             max_body=limits.git_body,
             processes=ProcessSlots(limits.git_processes, limits.git_queue_seconds),
+            max_jobs=settings.quotas.jobs,
         )
         routes.append(Mount("/git", app=git_app))
     # Outermost first: the real client and scheme are known before anything else looks.

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.server.conftest import Api, Persona, register
+from crontopus.server.settings import Settings
+from tests.server.conftest import Api, Persona, register, start_server, stop_server
 from tests.server.graphql.test_enrollment import (
     ENROLL,
     REVOKE_TOKEN,
@@ -23,6 +25,8 @@ from tests.server.graphql.test_rate_limits import client_from, server_with
 from tests.server.graphql.test_tokens import CREATE as CREATE_API_TOKEN
 from tests.server.services.alerts.conftest import create_channel
 from tests.server.services.test_discovery import REPORT as REPORT_DISCOVERED
+from tests.server.test_git_http import CREATE_JOB as GIT_CREATE_JOB
+from tests.server.test_git_http import Session
 
 QUOTA_FIELDS = "... on QuotaExceededError { quota limit setting }"
 CREATE_JOB = f"""
@@ -166,3 +170,39 @@ async def test_concurrent_creations_never_pass_the_quota_on_postgresql(
         )
     kinds = sorted(answer["createApiToken"]["__typename"] for answer in answers)
     assert kinds == ["CreatedApiToken"] * 3 + ["QuotaExceededError"] * 7
+
+
+def test_a_push_past_the_jobs_quota_is_refused_naming_the_quota(
+    settings: Settings, tmp_path: Path
+) -> None:
+    live = start_server(
+        {
+            "CRONTOPUS_DATA_DIR": str(settings.data_dir),
+            "CRONTOPUS_DATABASE_URL": settings.database_url,
+            "CRONTOPUS_QUOTA_JOBS": "1",
+        }
+    )
+    try:
+        session = Session(live, tmp_path)
+        access = session.register("alice")
+        session.graphql(GIT_CREATE_JOB, token=access)
+        token = session.api_token(access, ["READ", "WRITE"])
+        session.git("clone", session.clone_url("alice", token), "jobs")
+        work = tmp_path / "jobs"
+        original = (work / "default" / "backup.yaml").read_text()
+        job_id = original.split("id: ", 1)[1].split()[0]
+        copy = original.replace(job_id, str(uuid.uuid4())).replace("name: backup", "name: other")
+        (work / "default" / "other.yaml").write_text(copy)
+        session.git("add", ".", cwd=work)
+        session.git("commit", "-m", "A second job", cwd=work)
+        refused = session.git("push", "origin", "main", cwd=work, check=False)
+        assert refused.returncode != 0
+        assert "quota reached: this push leaves 2 jobs" in refused.stderr
+        assert "at most 1 (set by CRONTOPUS_QUOTA_JOBS)" in refused.stderr
+        # Removing jobs is always allowed, even with the tenant over its quota.
+        session.git("reset", "--hard", "HEAD~1", cwd=work)
+        session.git("rm", "default/backup.yaml", cwd=work)
+        session.git("commit", "-m", "No more backups", cwd=work)
+        assert session.git("push", "origin", "main", cwd=work, check=False).returncode == 0
+    finally:
+        stop_server(live)

@@ -17,10 +17,12 @@ import pygit2
 
 from crontopus.core.manifest import Problem
 
-from .validation import validate_ref_update
+from .validation import JOB_QUOTA_VARIABLE, validate_ref_update
 
 
-def check_push(git_dir: str, commands: Iterable[str], quarantine: str | None) -> list[Problem]:
+def check_push(
+    git_dir: str, commands: Iterable[str], quarantine: str | None, max_jobs: int | None = None
+) -> list[Problem]:
     """Validate the `old new ref` lines git feeds a pre-receive hook."""
     repo = pygit2.Repository(git_dir)
     if quarantine:
@@ -31,7 +33,7 @@ def check_push(git_dir: str, commands: Iterable[str], quarantine: str | None) ->
         fields = line.split()
         if len(fields) == 3:
             old, new, ref = fields
-            problems.extend(validate_ref_update(repo, ref, old, new))
+            problems.extend(validate_ref_update(repo, ref, old, new, max_jobs))
     return problems
 
 
@@ -47,7 +49,10 @@ def main() -> int:
     """Run as git's pre-receive hook; return the exit status."""
     git_dir = os.environ.get("GIT_DIR", ".")
     try:
-        problems = check_push(git_dir, sys.stdin, os.environ.get("GIT_QUARANTINE_PATH"))
+        # The server sets the quota for the git process it starts (gitstore/http.py).
+        quota = os.environ.get(JOB_QUOTA_VARIABLE)
+        max_jobs = int(quota) if quota else None
+        problems = check_push(git_dir, sys.stdin, os.environ.get("GIT_QUARANTINE_PATH"), max_jobs)
     except Exception as error:  # a crash must refuse the push, never let it through
         sys.stderr.write(f"Crontopus could not check this push: {error!r}\n")
         return 1

@@ -34,7 +34,7 @@ from .layout import BRANCH_REF
 from .managed import ManagedGitStore
 from .pktline import PushCommands, pkt_line
 from .processes import ProcessSlots
-from .validation import ZERO_ID
+from .validation import JOB_QUOTA_VARIABLE, ZERO_ID
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ def make_git_http_app(
     *,
     max_body: int = MAX_BODY,
     processes: ProcessSlots | None = None,
+    max_jobs: int | None = None,
 ) -> ASGIApp:
     """Build the ASGI app serving `/<tenant>/jobs.git/…`; mount it at `/git`."""
     hooks = store.hooks_dir()
@@ -130,6 +131,10 @@ def make_git_http_app(
 
     def environment(request: Request, service: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        # The push hook holds pushes to the tenant's jobs quota (gitstore/validation.py).
+        env.pop(JOB_QUOTA_VARIABLE, None)
+        if max_jobs is not None:
+            env[JOB_QUOTA_VARIABLE] = str(max_jobs)
         protocol = request.headers.get("git-protocol")
         # Protocol v2 exists for fetches only; pushes always speak v0.
         if protocol and service == UPLOAD_PACK:

@@ -11,6 +11,8 @@
 - Ids are unique across the tree and immutable: a file keeps its id; a job may
   move to another file (rename or namespace move) carrying its id along.
 - `default/` and `discovered/` keep existing.
+- The tenant's jobs quota holds: a push may not take the number of jobs outside
+  `discovered/` past it (one that keeps or lowers an over-quota count passes).
 - Discovered jobs are not hand-edited: files under `discovered/` cannot be
   added or changed, and one may leave only by adoption — its id reappears in
   another namespace in the same push, without `labels.source: discovered`.
@@ -41,7 +43,13 @@ class _File:
     mode: int
 
 
-def validate_ref_update(repo: pygit2.Repository, refname: str, old: str, new: str) -> list[Problem]:
+#: The environment variable carrying the jobs quota from the server to the hook process.
+JOB_QUOTA_VARIABLE = "CRONTOPUS_QUOTA_JOBS"
+
+
+def validate_ref_update(
+    repo: pygit2.Repository, refname: str, old: str, new: str, max_jobs: int | None = None
+) -> list[Problem]:
     """Check one ref update of a push (`old`/`new` as git passes them, zeros for none)."""
     if refname != BRANCH_REF:
         return [
@@ -62,11 +70,11 @@ def validate_ref_update(repo: pygit2.Repository, refname: str, old: str, new: st
                 f"run git pull --rebase origin {BRANCH} and push again",
             )
         ]
-    return validate_push(repo, None if old == ZERO_ID else old, new)
+    return validate_push(repo, None if old == ZERO_ID else old, new, max_jobs)
 
 
 def validate_push(
-    repo: pygit2.Repository, old_commit: str | None, new_commit: str
+    repo: pygit2.Repository, old_commit: str | None, new_commit: str, max_jobs: int | None = None
 ) -> list[Problem]:
     """Return every problem the move from `old_commit` to `new_commit` would bring."""
     old_files = _files(repo, old_commit)
@@ -76,6 +84,7 @@ def validate_push(
     for path in changed:
         problems.extend(_layout_problems(path, new_files[path]))
     problems.extend(_missing_namespaces(new_files))
+    problems.extend(_quota_problems(old_files, new_files, max_jobs))
     parsed = {
         path: parse_blob(path, _data(repo, new_files[path].blob_id))
         for path in changed
@@ -91,6 +100,32 @@ def validate_push(
             job_id = quick_id(_text(repo, old_files[path].blob_id))
             problems.extend(_adoption_problems(path, job_id, ids, parsed))
     return problems
+
+
+def _job_count(files: dict[str, _File]) -> int:
+    return sum(
+        1
+        for path in files
+        if classify(path).kind is PathKind.MANIFEST
+        and not path.startswith(f"{DISCOVERED_NAMESPACE}/")
+    )
+
+
+def _quota_problems(
+    old_files: dict[str, _File], new_files: dict[str, _File], max_jobs: int | None
+) -> list[Problem]:
+    jobs = _job_count(new_files)
+    if max_jobs is None or jobs <= max_jobs or jobs <= _job_count(old_files):
+        return []
+    return [
+        Problem(
+            None,
+            "",
+            f"quota reached: this push leaves {jobs} jobs and the tenant may hold at most "
+            f"{max_jobs} (set by {JOB_QUOTA_VARIABLE}); delete jobs you no longer need, or ask "
+            "the operator to raise the quota",
+        )
+    ]
 
 
 def _missing_namespaces(files: dict[str, _File]) -> list[Problem]:
