@@ -24,8 +24,8 @@ from strawberry.types.unset import UnsetType
 from crontopus.server.availability import (
     Dependency,
     DependencyTracker,
-    UnavailableMiddleware,
     unavailability,
+    unavailable_handlers,
 )
 from crontopus.server.db.engine import SessionFactory, create_engine, create_session_factory
 from crontopus.server.db.models import Tenant
@@ -326,7 +326,6 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
         *trusted_proxies_middleware(settings.trusted_proxies),
         Middleware(SecurityHeadersMiddleware),
         Middleware(RequestIdMiddleware),
-        Middleware(UnavailableMiddleware, tracker=state.dependencies),
     ]
     if settings.cors_origins:
         middleware.append(
@@ -343,6 +342,12 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
     rules, other = body_rules(settings.transport)
     middleware.append(Middleware(BodyLimit, rules=rules, default=other))
     routes.extend(console_routes())  # last: its SPA fallback matches every other path
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        # A dependency that is away: 503 with Retry-After, not a 500 (availability.py).
+        exception_handlers=unavailable_handlers(state.dependencies),
+    )
     app.state.crontopus = state
     return app

@@ -24,11 +24,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import exc as sa_exc
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ExceptionHandler
 
 if TYPE_CHECKING:
     from crontopus.server.observability.metrics import Metrics
@@ -357,39 +359,31 @@ def unavailable_extensions(problem: Unavailable) -> dict[str, object]:
     }
 
 
-class UnavailableMiddleware:
-    """Answer 503 with Retry-After for any HTTP request that fails on an absent dependency.
+def unavailable_handlers(tracker: DependencyTracker) -> dict[Any, ExceptionHandler]:
+    """Starlette exception handlers: 503 with Retry-After for any HTTP request that fails on
+    an absent dependency; anything else goes on to the server error handler (a 500).
 
-    Routes answer the failures they expect themselves; this catches the rest (an identity
-    lookup in the GraphQL context, a metrics scrape) before Starlette turns them into a 500
-    and a traceback per request.
+    Routes answer the failures they expect themselves; these catch the rest (an identity lookup
+    in the GraphQL context, a metrics scrape). Exception handlers cost nothing until something
+    is raised, where a middleware would wrap every request on the check-in path.
     """
 
-    def __init__(self, app: ASGIApp, tracker: DependencyTracker) -> None:
-        self.app = app
-        self.tracker = tracker
+    async def answer(request: Request, error: Exception) -> Response:
+        problem = unavailability(error)
+        if problem is None or request.scope["type"] != "http":
+            raise error
+        tracker.failed(problem)
+        body = unavailable_body(problem, graphql=request.url.path == "/graphql")
+        return JSONResponse(
+            body, status_code=503, headers={"Retry-After": str(problem.retry_after)}
+        )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watched)
-        except Exception as error:
-            problem = unavailability(error)
-            if problem is None or started:
-                raise
-            self.tracker.failed(problem)
-            body = unavailable_body(problem, graphql=scope.get("path") == "/graphql")
-            response = JSONResponse(
-                body, status_code=503, headers={"Retry-After": str(problem.retry_after)}
-            )
-            await response(scope, receive, send)
+    kinds: tuple[type[Exception], ...] = (
+        Unavailable,
+        sa_exc.SQLAlchemyError,
+        sqlite3.Error,
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+    )
+    return dict.fromkeys(kinds, answer)
