@@ -57,6 +57,7 @@ BENCHMARKS = (
     Benchmark("cli_startup", (PYTHON, "cli_startup.py")),
     Benchmark("missed_runs", (PYTHON, "missed_runs.py")),
     Benchmark("convert", (PYTHON, "convert.py")),
+    Benchmark("login_flood", (PYTHON, "login_flood.py")),
     Benchmark("web_bundle", ("node", "web_bundle.mjs"), ("node", str(ROOT / "web/dist"))),
 )
 
