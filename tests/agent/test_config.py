@@ -78,6 +78,15 @@ def test_an_interval_out_of_range_names_the_range(state: StateDir) -> None:
         load_config(state, {})
 
 
+def test_the_spool_age_bound_is_read_and_checked(state: StateDir) -> None:
+    write(state, "spool_max_age: 3600\n")
+    assert load_config(state, {}).spool_max_age == 3600
+    assert load_config(state, {"CRONTOPUS_AGENT_SPOOL_MAX_AGE": "120"}).spool_max_age == 120
+    write(state, "spool_max_age: 10\n")
+    with pytest.raises(ConfigError, match=r"spool_max_age: 10\.0 is out of range: use 60"):
+        load_config(state, {})
+
+
 def test_a_bad_label_says_what_a_label_looks_like(state: StateDir) -> None:
     write(state, "labels: {'-bad': x}\n")
     with pytest.raises(ConfigError, match=r"labels: '-bad=x'"):

@@ -52,6 +52,8 @@ def test_the_secret_key_can_come_from_a_file(tmp_path: Path) -> None:
         ("CRONTOPUS_ACCESS_TOKEN_TTL", "soon", "CRONTOPUS_ACCESS_TOKEN_TTL: 'soon' is not"),
         ("CRONTOPUS_SECRET_KEY", "short", "CRONTOPUS_SECRET_KEY: must be at least 32"),
         ("CRONTOPUS_CORS_ORIGINS", "example.com/app", "CRONTOPUS_CORS_ORIGINS: 'example.com/app'"),
+        ("CRONTOPUS_DATABASE_TIMEOUT", "0", "CRONTOPUS_DATABASE_TIMEOUT: 0 is out of range"),
+        ("CRONTOPUS_INGEST_QUEUE_LIMIT", "10", "CRONTOPUS_INGEST_QUEUE_LIMIT: 10 is out of range"),
     ],
 )
 def test_a_bad_value_fails_naming_the_variable(
