@@ -81,6 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     run_job.add_argument("job_id", metavar="UUID")
 
     commands.add_parser("validate-config", help="check the config, token and driver")
+
+    unenroll = commands.add_parser(
+        "unenroll",
+        help="remove every managed scheduler entry, revoke this endpoint and forget its token",
+    )
+    unenroll.add_argument(
+        "--local-only",
+        action="store_true",
+        help="clean up this machine without telling the server (an admin revokes it there)",
+    )
+
+    from crontopus.agent.service.command import add_parser as add_service_parser
+
+    add_service_parser(commands)
     return parser
 
 
@@ -103,6 +117,8 @@ def dispatch(argv: Sequence[str]) -> int:
         "drivers": drivers,
         "validate-config": validate_config,
         "run-job": run_job,
+        "unenroll": unenroll,
+        "service": service,
     }
     try:
         code = handlers[args.command](state, args)
@@ -505,3 +521,31 @@ def validate_config(state: StateDir, args: argparse.Namespace) -> int:
         return EXIT_ERROR
     print(f"{state.config}: ok")
     return EXIT_OK
+
+
+def unenroll(state: StateDir, args: argparse.Namespace) -> int:
+    """Leave the fleet: empty the scheduler, revoke the endpoint, forget the token."""
+    from crontopus.agent.unenroll import unenroll as leave
+
+    config = load_config(state)
+    if not args.local_only:
+        _drain_spool(state, config)  # runs already made still reach the server
+    outcome = leave(state, config, keep_server=args.local_only)
+    print(
+        f"removed {outcome.removed_entries} scheduler entries from {config.driver or 'the driver'}"
+    )
+    for note in outcome.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for warning in outcome.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if outcome.server_told:
+        print(f"endpoint {config.endpoint_id} revoked on {config.server}")
+    print(f"forgot the endpoint token in {state.root}")
+    return EXIT_ERROR if outcome.warnings else EXIT_OK
+
+
+def service(state: StateDir, args: argparse.Namespace) -> int:
+    """Install, remove, start, stop or show the agent's service."""
+    from crontopus.agent.service.command import service as act
+
+    return act(state, args)

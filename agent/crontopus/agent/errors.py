@@ -10,7 +10,8 @@ Hierarchy::
         ├── ServerError             the server refused or could not be reached
         │   ├── ServerUnreachable   no answer or a 5xx: retry later
         │   └── ServerRefused       a 4xx or a GraphQL error: retrying the same call fails again
-        └── SyncError               the job repository could not be fetched or read
+        ├── SyncError               the job repository could not be fetched or read
+        └── ServiceError            the service manager (systemd, launchd, schtasks) failed
 """
 
 from __future__ import annotations
@@ -48,3 +49,7 @@ class ServerRefused(ServerError):
 
 class SyncError(AgentError):
     """The job repository could not be fetched or read."""
+
+
+class ServiceError(AgentError):
+    """Installing, starting or stopping the agent's service failed; the message says how."""

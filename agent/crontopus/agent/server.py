@@ -35,6 +35,16 @@ mutation Heartbeat($input: HeartbeatInput!) {
 }
 """
 
+UNENROLL = """
+mutation UnenrollEndpoint {
+  unenrollEndpoint {
+    __typename
+    ... on Endpoint { id }
+    ... on UserError { message }
+  }
+}
+"""
+
 REPOSITORY = "query Repository { repository { cloneUrl headCommit } }"
 
 REPORT_INSTANCES = """
@@ -185,6 +195,10 @@ class ServerClient:
         )
         endpoint = _payload(data, "heartbeat", "Endpoint", "heartbeat")
         return {str(item["key"]): str(item["value"]) for item in endpoint.get("labels") or []}
+
+    def unenroll(self) -> None:
+        """Revoke this endpoint: the server shows it as revoked and refuses its token."""
+        _payload(self.graphql(UNENROLL), "unenrollEndpoint", "Endpoint", "unenrollment")
 
     def repository(self) -> RepositoryInfo:
         """Return the clone URL and head commit of the tenant's job repository."""

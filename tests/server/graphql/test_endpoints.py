@@ -234,6 +234,43 @@ async def test_only_admins_revoke_endpoints(api: Api, alice: Persona, carol: Per
     assert await status_of(api, carol, endpoint_id) == "ONLINE"
 
 
+UNENROLL = """
+mutation { unenrollEndpoint {
+  __typename ... on Endpoint { id status revokedAt } ... on UserError { message } } }
+"""
+
+
+async def test_an_agent_unenrolls_itself_and_only_itself(
+    api: Api, alice: Persona, state: AppState
+) -> None:
+    endpoint_id, token = await enrolled_endpoint(api, alice, "leaving")
+    other_id, _ = await enrolled_endpoint(api, alice, "staying")
+
+    left = await api.execute(UNENROLL, {}, token)
+
+    assert left["unenrollEndpoint"]["id"] == endpoint_id
+    assert left["unenrollEndpoint"]["status"] == "REVOKED"
+    assert await status_of(api, alice, endpoint_id) == "REVOKED"
+    assert await status_of(api, alice, other_id) == "ONLINE"
+    body = await heartbeat(api, token)
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    async with state.session() as session:
+        actions = (await session.scalars(select(AuditEvent.action))).all()
+    assert "endpoint.unenroll" in actions
+
+
+async def test_a_person_cannot_unenroll_as_if_they_were_an_endpoint(
+    api: Api, alice: Persona
+) -> None:
+    endpoint_id, _ = await enrolled_endpoint(api, alice)
+
+    refused = await api.execute(UNENROLL, {}, alice.access_token)
+
+    assert refused["unenrollEndpoint"]["__typename"] == "PermissionError"
+    assert "endpoint token" in refused["unenrollEndpoint"]["message"]
+    assert await status_of(api, alice, endpoint_id) == "ONLINE"
+
+
 async def test_another_tenants_endpoint_answers_not_found(
     api: Api, alice: Persona, bob: Persona
 ) -> None:

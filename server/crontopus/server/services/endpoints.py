@@ -193,6 +193,29 @@ async def revoke_endpoint(
     """Revoke an endpoint: its token stops working at once and its instances are forgotten."""
     principal.require_admin("Revoking endpoints")
     endpoint = await get_endpoint(session, principal, endpoint_id)
+    return await _revoke(session, broadcaster, identities, principal, endpoint, "endpoint.revoke")
+
+
+async def unenroll_endpoint(
+    session: AsyncSession,
+    broadcaster: Broadcaster,
+    identities: IdentityCache,
+    principal: Principal,
+) -> Endpoint:
+    """Revoke the calling endpoint: its agent leaves the fleet (`crontopus-agent unenroll`)."""
+    endpoint_id = require_endpoint(principal, "Unenrolling")
+    endpoint = await get_endpoint(session, principal, endpoint_id)
+    return await _revoke(session, broadcaster, identities, principal, endpoint, "endpoint.unenroll")
+
+
+async def _revoke(
+    session: AsyncSession,
+    broadcaster: Broadcaster,
+    identities: IdentityCache,
+    principal: Principal,
+    endpoint: Endpoint,
+    action: str,
+) -> Endpoint:
     if endpoint.revoked_at is not None:
         return endpoint
     endpoint.revoked_at = utcnow()
@@ -205,7 +228,7 @@ async def revoke_endpoint(
     record_audit(
         session,
         principal,
-        "endpoint.revoke",
+        action,
         f"endpoint:{endpoint.name}",
         {"endpointId": str(endpoint.id), "machineId": endpoint.machine_id},
     )

@@ -164,6 +164,22 @@ class EndpointMutations:
         return Endpoint.from_model(row, context.settings)
 
     @strawberry.mutation(
+        description="Revoke the calling endpoint (endpoint token): the agent leaves the fleet "
+        "and its token stops working at once."
+    )
+    async def unenroll_endpoint(self, info: Info) -> RevokeEndpointResult:
+        context = info.context
+        principal = context.require_principal()
+        async with context.session() as session:
+            try:
+                row = await endpoints.unenroll_endpoint(
+                    session, context.broadcaster, context.identities, principal
+                )
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return Endpoint.from_model(row, context.settings)
+
+    @strawberry.mutation(
         description="Report every job the endpoint's scheduler holds (endpoint token); "
         "jobs held before and not reported now are removed."
     )
