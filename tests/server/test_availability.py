@@ -167,7 +167,9 @@ async def test_every_entry_point_answers_unavailable_while_the_database_is_away(
     assert ready.status_code == 503
     assert ready.headers["Retry-After"] == "5"
     assert ready.json()["dependencies"]["database"]["status"] == "unavailable"
-    assert metrics.status_code == 503
+    assert metrics.status_code == 200, metrics.text  # the scrape that shows the outage
+    assert 'crontopus_dependency_up{dependency="database"} 0.0' in metrics.text
+    assert 'crontopus_dependency_up{dependency="gitStore"} 1.0' in metrics.text
     async with connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
         await ws.send(
             json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {api}"}})

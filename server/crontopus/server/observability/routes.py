@@ -8,6 +8,7 @@ from sqlalchemy import case, func, select
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from crontopus.server.availability import unavailability
 from crontopus.server.db.models import Endpoint
 from crontopus.server.db.types import utcnow
 from crontopus.server.observability.metrics import CONTENT_TYPE
@@ -26,7 +27,15 @@ async def metrics(request: Request) -> Response:
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
-    await _count_endpoints(state)
+    try:
+        await _count_endpoints(state)
+    except Exception as error:
+        # The scrape that shows crontopus_dependency_up at 0 must not fail with the database:
+        # the endpoint gauges keep their last counts meanwhile.
+        problem = unavailability(error)
+        if problem is None:
+            raise
+        state.dependencies.failed(problem)
     return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
 
 
