@@ -55,6 +55,26 @@ def test_the_tracker_logs_once_when_a_dependency_goes_and_once_when_it_returns(
     assert metrics.unavailable_answers.labels("database")._value.get() == 500
 
 
+async def test_a_dependency_that_went_away_is_probed_until_it_answers_without_traffic(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answers = [ConnectionRefusedError(111, "refused"), OSError(28, "No space left on device")]
+
+    async def probe() -> None:
+        if answers:
+            raise answers.pop(0)
+
+    tracker = DependencyTracker({Dependency.DATABASE: probe}, probe_interval=0.05)
+    with caplog.at_level(logging.INFO, logger=DEPENDENCY_LOGGER):
+        tracker.failed(Unavailable(Dependency.DATABASE, "ConnectionRefusedError: refused"))
+        assert await tracker.wait_up(Dependency.DATABASE, 5)
+    assert answers == []
+    lines = [r.getMessage() for r in caplog.records if r.name == DEPENDENCY_LOGGER]
+    assert len(lines) == 2
+    assert "back after" in lines[1]
+    await tracker.stop()
+
+
 @pytest.mark.parametrize(
     ("error", "dependency"),
     [

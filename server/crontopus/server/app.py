@@ -245,6 +245,7 @@ def create_state(settings: Settings) -> AppState:
             Dependency.GIT_STORE: directory_probe(settings.data_dir / "git"),
         },
         metrics,
+        probe_timeout=settings.database_timeout + 5,
     )
     if hasattr(broadcaster, "subscriber_count"):
         metrics.bind_subscriptions(broadcaster.subscriber_count)

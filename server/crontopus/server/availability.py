@@ -187,11 +187,15 @@ class DependencyTracker:
         metrics: Metrics | None = None,
         *,
         probe_interval: float = PROBE_INTERVAL,
+        probe_timeout: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._probes = dict(probes or {})
         self._metrics = metrics
         self._interval = probe_interval
+        # Longer than the database's own waits: a probe cancelled inside a driver call could
+        # hand a connection back to the pool in the middle of it.
+        self._probe_timeout = probe_timeout
         self._clock = clock
         self._states = {dependency: DependencyState() for dependency in Dependency}
         self._up_events: dict[Dependency, asyncio.Event] = {}
@@ -308,7 +312,7 @@ class DependencyTracker:
             if self.is_up(dependency):
                 return
             try:
-                await asyncio.wait_for(probe(), timeout=max(self._interval, 5.0))
+                await asyncio.wait_for(probe(), timeout=self._probe_timeout)
             except Exception as error:  # still away; the reason may have changed
                 problem = unavailability(error)
                 if problem is None:
