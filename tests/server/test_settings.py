@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from datetime import timedelta
 from pathlib import Path
@@ -148,10 +149,12 @@ def test_rate_limits_read_count_per_period_and_off(tmp_path: Path) -> None:
         ("CRONTOPUS_RATE_LIMIT_ENROLL", "0/minute", "must allow at least 1 per period"),
         ("CRONTOPUS_RATE_LIMIT_STORE", "redis", "'redis' is not a rate-limit store"),
         ("CRONTOPUS_RATE_LIMIT_STORE", "postgres", "postgres needs CRONTOPUS_DATABASE_URL"),
+        ("CRONTOPUS_QUOTA_JOBS", "-1", "-1 is out of range (must be at least 0)"),
+        ("CRONTOPUS_QUOTA_CHANNELS", "many", "'many' is not a whole number"),
     ],
 )
-def test_a_bad_rate_limit_fails_naming_the_variable(
+def test_a_bad_rate_limit_or_quota_fails_naming_the_variable(
     tmp_path: Path, variable: str, value: str, message: str
 ) -> None:
-    with pytest.raises(ConfigurationError, match=f"{variable}: .*{message.replace('(', '.')}"):
+    with pytest.raises(ConfigurationError, match=f"{variable}: .*{re.escape(message)}"):
         Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path), variable: value})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -12,7 +13,16 @@ from starlette.applications import Starlette
 
 from crontopus.server.app import create_app, create_state
 from crontopus.server.settings import Settings
-from tests.server.conftest import LOGIN, PASSWORD, REGISTER, Api, register
+from tests.server.conftest import (
+    LOGIN,
+    PASSWORD,
+    REGISTER,
+    Api,
+    _truncate,
+    register,
+    start_server,
+    stop_server,
+)
 from tests.server.graphql.test_enrollment import ENROLL, create_enrollment_token, enrollment
 from tests.server.graphql.test_runs import CHECK_IN
 from tests.server.routes.test_checkin import setup
@@ -187,3 +197,35 @@ async def test_mutations_are_limited_per_principal(database_url: str, tmp_path: 
         assert "changes (mutations) by you" in data["createJob"]["message"]
         data = await Api(first).execute(CREATE_JOB, {"name": "j1"}, bob.access_token)
         assert data["createJob"]["__typename"] == "Job"
+
+
+def test_a_limit_holds_across_two_server_processes_on_postgresql(
+    postgres_template: str, tmp_path: Path
+) -> None:
+    asyncio.run(_truncate(postgres_template))
+    env = {
+        "CRONTOPUS_DATA_DIR": str(tmp_path / "data"),
+        "CRONTOPUS_DATABASE_URL": postgres_template,
+        "CRONTOPUS_RATE_LIMIT_REGISTER": "4/hour",
+    }
+    first = start_server(env)
+    try:
+        second = start_server(env)
+        try:
+            answers = []
+            for n in range(6):
+                server = (first, second)[n % 2]
+                variables = {
+                    "username": f"user{n}",
+                    "email": f"user{n}@example.com",
+                    "password": PASSWORD,
+                }
+                response = httpx.post(
+                    f"{server.url}/graphql", json={"query": REGISTER, "variables": variables}
+                )
+                answers.append(response.json()["data"]["register"]["__typename"])
+        finally:
+            stop_server(second)
+    finally:
+        stop_server(first)
+    assert answers == ["AuthPayload"] * 4 + ["RateLimitedError"] * 2
