@@ -54,6 +54,8 @@ from crontopus.server.db.models import (
     Tenant,
 )
 from crontopus.server.events.broadcaster import InProcessBroadcaster
+from crontopus.server.security.outbound import OutboundPolicy, parse_allow_list
+from crontopus.server.services.alerts.channels.network import Network
 from crontopus.server.services.alerts.dispatcher import Dispatcher, RetryPolicy
 from crontopus.server.services.alerts.incidents import Announcer, Opening, open_incidents
 from crontopus.server.services.alerts.missed import EndpointInfo, find_misses, latest_fire
@@ -251,7 +253,11 @@ async def bench_dispatch(count: int) -> None:
                 ]
                 await open_incidents(s, tenant_id, openings, now, Announcer(InProcessBroadcaster()))
             dispatcher = Dispatcher(
-                session, policy=replace(RetryPolicy(), attempts=1), clock=lambda: datetime.now(UTC)
+                session,
+                policy=replace(RetryPolicy(), attempts=1),
+                clock=lambda: datetime.now(UTC),
+                # The receiver listens on loopback, which channels reach only when allowed.
+                network=Network(OutboundPolicy(parse_allow_list("127.0.0.1/32"))),
             )
             started = time.perf_counter()
             sent = await dispatcher.dispatch_due()

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from crontopus.server.errors import ConfigurationError
+from crontopus.server.security.outbound import ALLOW_VARIABLE, OutboundPolicy, parse_allow_list
 
 _ORIGIN = re.compile(r"^https?://[^/\s]+/?$")
 _TRUE = {"1", "true", "yes", "on"}
@@ -163,6 +164,8 @@ class Settings:
     in_process_worker: bool = True
     notification_attempts: int = 6
     notification_backoff: float = 30.0
+    notification_timeout: float = 30.0
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     metrics_token: str | None = field(default=None, repr=False)
     log_format: LogFormat = LogFormat.AUTO
     websocket_compression: bool = False
@@ -217,6 +220,8 @@ class Settings:
             notification_backoff=env.integer(
                 "CRONTOPUS_NOTIFICATION_BACKOFF", 30, low=1, high=3600
             ),
+            notification_timeout=env.integer("CRONTOPUS_NOTIFICATION_TIMEOUT", 30, low=1, high=300),
+            outbound=outbound_policy_of(env.text(ALLOW_VARIABLE)),
             metrics_token=env.secret("CRONTOPUS_METRICS_TOKEN") or None,
             log_format=log_format_of(env.text("CRONTOPUS_LOG_FORMAT")),
             websocket_compression=env.boolean("CRONTOPUS_WEBSOCKET_COMPRESSION", default=False),
@@ -369,6 +374,14 @@ def parse_rate(name: str, value: str) -> Rate | None:
     if count < 1 or multiple < 1:
         raise ConfigurationError(f"{name}: {value!r} must allow at least 1 per period (or: off)")
     return Rate(count, multiple * _PERIODS[unit])
+
+
+def outbound_policy_of(value: str) -> OutboundPolicy:
+    """Parse CRONTOPUS_OUTBOUND_ALLOW into the policy alert channels connect under."""
+    try:
+        return OutboundPolicy(parse_allow_list(value))
+    except ValueError as error:
+        raise ConfigurationError(f"{ALLOW_VARIABLE}: {error}") from None
 
 
 def log_format_of(value: str) -> LogFormat:

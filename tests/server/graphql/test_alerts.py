@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -13,8 +14,10 @@ from websockets.asyncio.client import connect
 
 from crontopus.core.enums import RunStatus
 from crontopus.server.app import AppState
+from crontopus.server.settings import Settings, outbound_policy_of
 from tests.server.conftest import Api, LiveServer, Persona, register
 from tests.server.services.alerts.conftest import (
+    LOCAL_RECEIVERS,
     Receiver,
     commit_job,
     create_channel,
@@ -22,6 +25,12 @@ from tests.server.services.alerts.conftest import (
     report,
     serve_receiver,
 )
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Channels may reach loopback, where the receivers listen."""
+    return replace(settings, outbound=outbound_policy_of(LOCAL_RECEIVERS))
 
 
 @pytest.fixture
@@ -101,13 +110,13 @@ async def test_a_channel_is_created_listed_changed_and_deleted_with_secrets_hidd
 
 
 async def test_a_bad_channel_is_refused_with_the_field_and_the_fix(
-    api: Api, alice: Persona
+    api: Api, alice: Persona, receiver: Receiver
 ) -> None:
     refused = await create_channel(api, alice, "Bad Name", "SLACK", {"url": "nope"})
     assert refused["__typename"] == "ValidationError"
-    first = await create_channel(api, alice, "dup", "SLACK", {"url": "https://example.com/x"})
+    first = await create_channel(api, alice, "dup", "SLACK", {"url": f"{receiver.url}/x"})
     assert first["__typename"] == "Channel"
-    again = await create_channel(api, alice, "dup", "SLACK", {"url": "https://example.com/y"})
+    again = await create_channel(api, alice, "dup", "SLACK", {"url": f"{receiver.url}/y"})
     assert again["__typename"] == "ConflictError"
     fields = await create_channel(api, alice, "pd", "PAGERDUTY", {"routing_key": "short"})
     assert fields["fields"][0]["path"] == ["input", "config", "routing_key"]
@@ -135,11 +144,11 @@ async def test_testing_a_channel_sends_now_and_answers_how_it_went(
 
 
 async def test_viewers_read_but_do_not_change_alerting(
-    api: Api, alice: Persona, carol: Persona, bob: Persona
+    api: Api, alice: Persona, carol: Persona, bob: Persona, receiver: Receiver
 ) -> None:
-    channel = await create_channel(api, alice, "ops", "SLACK", {"url": "https://example.com/x"})
+    channel = await create_channel(api, alice, "ops", "SLACK", {"url": f"{receiver.url}/x"})
     assert len((await api.execute(CHANNELS, token=carol.access_token))["channels"]) == 1
-    refused = await create_channel(api, carol, "mine", "SLACK", {"url": "https://example.com"})
+    refused = await create_channel(api, carol, "mine", "SLACK", {"url": f"{receiver.url}/y"})
     assert refused["__typename"] == "PermissionError"
     data = await api.execute(DELETE, {"id": channel["id"]}, bob.access_token)
     assert data["deleteChannel"]["__typename"] == "NotFoundError"

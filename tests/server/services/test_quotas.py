@@ -120,7 +120,7 @@ async def test_api_tokens_past_the_quota_are_refused(database_url: str, tmp_path
 
 async def test_channels_past_the_quota_are_refused(database_url: str, tmp_path: Path) -> None:
     async with tenants(database_url, tmp_path, channels="1") as (api, alice, _):
-        slack = {"url": "https://example.com/x"}
+        slack = {"url": "https://8.8.8.8/x"}  # a public address: judged, saved, never called
         assert (await create_channel(api, alice, "one", "SLACK", slack))["__typename"] == "Channel"
         second = await create_channel(api, alice, "two", "SLACK", slack)
         assert second["__typename"] == "QuotaExceededError"

@@ -24,15 +24,35 @@ from crontopus.core.manifest import dump_manifest, parse_manifest
 from crontopus.server.app import AppState
 from crontopus.server.db.types import utcnow
 from crontopus.server.gitstore import Author, Put
+from crontopus.server.services.alerts.channels.network import Network
 from crontopus.server.services.checkins import CheckIn, CheckInKind
-from crontopus.server.settings import Settings
+from crontopus.server.settings import Settings, outbound_policy_of
 from tests.server.conftest import Api, Persona, free_port
+
+#: The operator's allow-list that lets channels reach the receivers these tests run on loopback.
+LOCAL_RECEIVERS = "127.0.0.1/32"
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """Alert cycles every second and retries after a fifth of a second, so tests run quickly."""
-    return replace(settings, alert_interval=1, notification_backoff=0.2)
+    """Alert cycles every second and retries after a fifth of a second, so tests run quickly;
+    channels may reach loopback, where the receivers listen."""
+    return replace(
+        settings,
+        alert_interval=1,
+        notification_backoff=0.2,
+        outbound=outbound_policy_of(LOCAL_RECEIVERS),
+    )
+
+
+@contextlib.asynccontextmanager
+async def local_network(allow: str = LOCAL_RECEIVERS) -> AsyncIterator[Network]:
+    """What channels connect through, with `allow` as CRONTOPUS_OUTBOUND_ALLOW."""
+    network = Network(outbound_policy_of(allow))
+    try:
+        yield network
+    finally:
+        await network.aclose()
 
 
 @dataclass
@@ -54,6 +74,10 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+    #: When set, every answer waits for it (a slow peer); the request is recorded first.
+    gate: asyncio.Event | None = None
+    #: The body of every answer (JSON `{"status": "success"}` when None).
+    answer: bytes | None = None
 
     async def wait_for(self, count: int, within: float = 10.0) -> list[Received]:
         """Wait until `count` requests arrived; return them all."""
@@ -69,22 +93,11 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def serve_receiver() -> AsyncIterator[Receiver]:
-    """Run a recording HTTP peer on a free loopback port."""
+async def serve_app(app: Starlette, **tls: str) -> AsyncIterator[int]:
+    """Serve `app` on a free loopback port (with `ssl_certfile`/`ssl_keyfile` for HTTPS)."""
     port = free_port()
-    peer = Receiver(url=f"http://127.0.0.1:{port}")
-
-    async def record(request: Request) -> Response:
-        body = await request.body()
-        async with peer.arrived:
-            peer.requests.append(Received(request.url.path, dict(request.headers), body))
-            peer.arrived.notify_all()
-        status = peer.statuses.pop(0) if peer.statuses else 200
-        return JSONResponse({"status": "success"}, status_code=status)
-
-    app = Starlette(routes=[Route("/{path:path}", record, methods=["POST"])])
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **tls)
     )
     task = asyncio.create_task(server.serve())
     for _ in range(1000):  # up to 10 s for the port to open
@@ -92,11 +105,36 @@ async def serve_receiver() -> AsyncIterator[Receiver]:
             break
         await asyncio.sleep(0.01)
     try:
-        yield peer
+        yield port
     finally:
         server.should_exit = True
+        # A held answer would keep the server waiting for its connection to finish.
+        server.force_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@contextlib.asynccontextmanager
+async def serve_receiver() -> AsyncIterator[Receiver]:
+    """Run a recording HTTP peer on a free loopback port."""
+    peer = Receiver(url="")
+
+    async def record(request: Request) -> Response:
+        body = await request.body()
+        async with peer.arrived:
+            peer.requests.append(Received(request.url.path, dict(request.headers), body))
+            peer.arrived.notify_all()
+        if peer.gate is not None:
+            await peer.gate.wait()
+        status = peer.statuses.pop(0) if peer.statuses else 200
+        if peer.answer is not None:
+            return Response(peer.answer, status_code=status)
+        return JSONResponse({"status": "success"}, status_code=status)
+
+    app = Starlette(routes=[Route("/{path:path}", record, methods=["POST"])])
+    async with serve_app(app) as port:
+        peer.url = f"http://127.0.0.1:{port}"
+        yield peer
 
 
 @pytest.fixture

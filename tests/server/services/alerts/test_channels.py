@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
@@ -29,7 +28,7 @@ from crontopus.server.services.alerts.channels.errors import (
 )
 from crontopus.server.services.alerts.channels.message import Message
 from tests.server.conftest import free_port
-from tests.server.services.alerts.conftest import Receiver
+from tests.server.services.alerts.conftest import Receiver, local_network
 
 INCIDENT = uuid.uuid4()
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
@@ -55,8 +54,8 @@ def message(event: NotificationEvent = NotificationEvent.TRIGGER) -> Message:
 
 
 async def test_a_webhook_is_signed_over_timestamp_and_body(receiver: Receiver) -> None:
-    async with httpx.AsyncClient() as client:
-        await webhook.send({"url": f"{receiver.url}/in", "secret": "s" * 20}, message(), client)
+    async with local_network() as network:
+        await webhook.send({"url": f"{receiver.url}/in", "secret": "s" * 20}, message(), network)
     (got,) = await receiver.wait_for(1)
     stamp, signature = got.headers["x-crontopus-timestamp"], got.headers["x-crontopus-signature"]
     assert signature.startswith("v1=")
@@ -69,8 +68,8 @@ async def test_a_webhook_is_signed_over_timestamp_and_body(receiver: Receiver) -
 
 
 async def test_slack_gets_an_incoming_webhook_message(receiver: Receiver) -> None:
-    async with httpx.AsyncClient() as client:
-        await slack.send({"url": f"{receiver.url}/services/T/B/X"}, message(), client)
+    async with local_network() as network:
+        await slack.send({"url": f"{receiver.url}/services/T/B/X"}, message(), network)
     (got,) = await receiver.wait_for(1)
     body = got.json
     assert body["text"].startswith("[Crontopus] backup/db failed")
@@ -81,9 +80,9 @@ async def test_slack_gets_an_incoming_webhook_message(receiver: Receiver) -> Non
 
 async def test_pagerduty_triggers_and_resolves_with_one_dedup_key(receiver: Receiver) -> None:
     config = {"routing_key": ROUTING_KEY, "url": f"{receiver.url}/v2/enqueue"}
-    async with httpx.AsyncClient() as client:
-        await pagerduty.send(config, message(), client)
-        await pagerduty.send(config, message(NotificationEvent.RESOLVE), client)
+    async with local_network() as network:
+        await pagerduty.send(config, message(), network)
+        await pagerduty.send(config, message(NotificationEvent.RESOLVE), network)
     trigger, resolve = (r.json for r in await receiver.wait_for(2))
     assert trigger["event_action"] == "trigger"
     assert trigger["routing_key"] == ROUTING_KEY
@@ -102,16 +101,16 @@ async def test_http_answers_are_classified_retryable_or_permanent(
     receiver: Receiver, status: int, kind: type[Exception]
 ) -> None:
     receiver.statuses = [status]
-    async with httpx.AsyncClient() as client:
+    async with local_network() as network:
         with pytest.raises(kind, match=f"answered {status}"):
-            await slack.send({"url": f"{receiver.url}/hook"}, message(), client)
+            await slack.send({"url": f"{receiver.url}/hook"}, message(), network)
 
 
 async def test_an_unreachable_peer_is_retryable_and_its_url_path_is_not_logged() -> None:
     url = f"http://127.0.0.1:{free_port()}/services/SECRET/TOKEN"
-    async with httpx.AsyncClient() as client:
+    async with local_network() as network:
         with pytest.raises(RetryableDelivery) as caught:
-            await slack.send({"url": url}, message(), client)
+            await slack.send({"url": url}, message(), network)
     assert "SECRET" not in caught.value.message
     assert "unreachable" in caught.value.message
 
@@ -217,8 +216,8 @@ async def test_email_is_sent_over_starttls_with_login(
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     port, mailbox = smtp_server
-    async with httpx.AsyncClient() as client:
-        await email_channel.send(_mail_config(port), message(), client)
+    async with local_network() as network:
+        await email_channel.send(_mail_config(port), message(), network)
     (mail,) = mailbox.messages
     assert mail["Subject"] == "[Crontopus] backup/db failed 3 times in a row (exit code 2)"
     assert mail["X-Crontopus-Incident"] == str(INCIDENT)
@@ -235,9 +234,9 @@ async def test_a_refused_smtp_login_is_permanent(
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     port, mailbox = smtp_server
-    async with httpx.AsyncClient() as client:
+    async with local_network() as network:
         with pytest.raises(PermanentDelivery, match="refused the login"):
-            await email_channel.send(_mail_config(port, password="wrong"), message(), client)
+            await email_channel.send(_mail_config(port, password="wrong"), message(), network)
     assert mailbox.messages == []
 
 
@@ -245,15 +244,15 @@ async def test_an_untrusted_smtp_certificate_is_permanent(
     smtp_server: tuple[int, Mailbox],
 ) -> None:
     port, _ = smtp_server
-    async with httpx.AsyncClient() as client:
+    async with local_network() as network:
         with pytest.raises(PermanentDelivery, match="not trusted"):
-            await email_channel.send(_mail_config(port), message(), client)
+            await email_channel.send(_mail_config(port), message(), network)
 
 
 async def test_a_missing_smtp_server_is_retryable() -> None:
     config = _mail_config(free_port(), security="none", username=None, password=None)
     started = time.monotonic()
-    async with httpx.AsyncClient() as client:
+    async with local_network() as network:
         with pytest.raises(RetryableDelivery, match="unreachable"):
-            await email_channel.send(config, message(), client)
+            await email_channel.send(config, message(), network)
     assert time.monotonic() - started < 15

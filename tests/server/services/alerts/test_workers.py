@@ -18,6 +18,7 @@ from crontopus.server.app import AppState, create_state
 from crontopus.server.settings import Settings
 from tests.server.conftest import Api, Persona
 from tests.server.services.alerts.conftest import (
+    LOCAL_RECEIVERS,
     Receiver,
     commit_job,
     create_channel,
@@ -51,6 +52,7 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
         "CRONTOPUS_DATABASE_URL": settings.database_url,
         "CRONTOPUS_ALERT_INTERVAL": "1",
         "CRONTOPUS_LOG_FORMAT": "json",
+        "CRONTOPUS_OUTBOUND_ALLOW": LOCAL_RECEIVERS,
     }
     return subprocess.Popen([WORKER, "--log-level", "warning", "worker"], env=env)
 

@@ -90,6 +90,7 @@ class AlertMutations:
                     input.is_default,
                     now,
                     quotas=info.context.settings.quotas,
+                    policy=info.context.settings.outbound,
                 )
                 result = Channel.from_model(channel)
         except ServiceError as error:
@@ -111,6 +112,7 @@ class AlertMutations:
                     config=config,
                     is_default=input.is_default,
                     now=now,
+                    policy=info.context.settings.outbound,
                 )
                 result = Channel.from_model(channel)
         except ServiceError as error:

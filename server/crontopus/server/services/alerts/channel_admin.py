@@ -20,14 +20,20 @@ from crontopus.server.db.models import (
     Role,
 )
 from crontopus.server.errors import Conflict, NotFound, ValidationFailed
+from crontopus.server.security.outbound import OutboundPolicy
 from crontopus.server.security.principal import Principal
-from crontopus.server.services.alerts.channels.config import SECRET_KEYS, check_config
+from crontopus.server.services.alerts.channels.config import (
+    SECRET_KEYS,
+    check_config,
+    check_destination,
+)
 from crontopus.server.services.audit import record_audit
 from crontopus.server.services.quotas import Quota, require_row_room
 from crontopus.server.settings import Quotas
 
-#: A test delivery is sent at once, by the request, and never retried.
-TEST_LEASE_SECONDS = 60
+#: A test delivery is sent at once, by the request, and never retried (the lease outlasts the
+#: longest CRONTOPUS_NOTIFICATION_TIMEOUT).
+TEST_LEASE_SECONDS = 600
 
 
 async def list_channels(session: AsyncSession, principal: Principal) -> Sequence[AlertChannel]:
@@ -72,11 +78,13 @@ async def create_channel(
     now: datetime,
     *,
     quotas: Quotas,
+    policy: OutboundPolicy,
 ) -> AlertChannel:
-    """Add a channel; its settings are checked for its kind."""
+    """Add a channel; its settings are checked for its kind, its peer against `policy`."""
     principal.require_admin("Creating a channel")
     _check_name(name)
     clean = check_config(kind, config)
+    await check_destination(kind, clean, policy)
     await _name_free(session, principal.tenant_id, name)
     await require_row_room(session, Quota.CHANNELS, quotas, principal.tenant_id)
     channel = AlertChannel(
@@ -103,6 +111,7 @@ async def update_channel(
     config: dict[str, Any] | None,
     is_default: bool | None,
     now: datetime,
+    policy: OutboundPolicy,
 ) -> AlertChannel:
     """Change a channel; settings given are merged over the old ones (secrets kept if left out)."""
     principal.require_admin("Changing a channel")
@@ -115,7 +124,9 @@ async def update_channel(
         merged = {**channel.config, **config}
         # An explicit null removes a setting; a secret left out keeps its stored value.
         merged = {k: v for k, v in merged.items() if v is not None}
-        channel.config = check_config(channel.kind, merged)
+        clean = check_config(channel.kind, merged)
+        await check_destination(channel.kind, clean, policy)
+        channel.config = clean
     if is_default is not None:
         channel.is_default = is_default
     channel.updated_at = now

@@ -1,5 +1,9 @@
 """The dispatcher: claims due notifications, sends them, and records the outcome.
 
+Each tenant's notifications go through their own lane (see `Dispatcher`), and each send is
+cut off after `CRONTOPUS_NOTIFICATION_TIMEOUT` seconds, so one tenant's slow peer cannot
+delay another tenant's notifications.
+
 Claiming flips rows from PENDING to SENDING with a lease in one short transaction; on
 PostgreSQL the candidate rows are locked with SKIP LOCKED, so several workers take disjoint
 rows and no notification is sent twice. A worker that dies mid-send leaves its rows SENDING;
@@ -18,9 +22,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
-import httpx
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import (
@@ -32,12 +36,21 @@ from crontopus.server.db.models import (
 )
 from crontopus.server.observability.metrics import Metrics
 from crontopus.server.services.alerts.channels.config import SENDERS
-from crontopus.server.services.alerts.channels.errors import DeliveryError, PermanentDelivery
+from crontopus.server.services.alerts.channels.errors import (
+    DeliveryError,
+    PermanentDelivery,
+    RetryableDelivery,
+)
 from crontopus.server.services.alerts.channels.message import Message
+from crontopus.server.services.alerts.channels.network import Network
 from crontopus.server.services.alerts.sql import is_postgres
 
 logger = logging.getLogger("crontopus.server.alerts.dispatch")
 MAX_BACKOFF = timedelta(hours=1)
+#: Notifications of one tenant sent at once by one lane.
+TENANT_BATCH = 50
+#: Tenants served at once by one process (so at most 32 x 50 connections to channels).
+MAX_LANES = 32
 
 
 @dataclass(frozen=True)
@@ -54,7 +67,13 @@ class RetryPolicy:
 
 
 class Dispatcher:
-    """Sends the outbox of every tenant."""
+    """Sends the outbox of every tenant, each tenant in its own lane.
+
+    A lane sends one claimed batch of one tenant's notifications and ends; the dispatch loop
+    starts lanes for the tenants whose notifications waited longest, at most one per tenant
+    and `lanes` at once. So a tenant whose peer is slow holds up only its own lane (for at
+    most `send_timeout` per notification), never another tenant's deliveries.
+    """
 
     def __init__(
         self,
@@ -62,43 +81,81 @@ class Dispatcher:
         *,
         policy: RetryPolicy,
         clock: Callable[[], datetime],
+        network: Network,
         metrics: Metrics | None = None,
         public_url: str | None = None,
-        client: httpx.AsyncClient | None = None,
-        batch: int = 50,
+        batch: int = TENANT_BATCH,
+        lanes: int = MAX_LANES,
+        send_timeout: float = 30.0,
+        on_lane_done: Callable[[], None] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
     ) -> None:
         self._session = session
         self.policy = policy
         self._clock = clock
+        self._network = network
         self._metrics = metrics
         self._public_url = public_url.rstrip("/") if public_url else None
-        self._client = client
         self._batch = batch
+        self._max_lanes = lanes
+        self.send_timeout = send_timeout
+        self._on_lane_done = on_lane_done
+        self._on_error = on_error
+        self._lanes: dict[uuid.UUID, asyncio.Task[int]] = {}
+        self._starting = asyncio.Lock()
         # Outcomes sent but not yet recorded (the database went away in between).
         self._unrecorded: list[tuple[list[Notification], list[DeliveryError | None]]] = []
 
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(follow_redirects=False)
-        return self._client
+    async def close(self, grace: float = 20.0) -> None:
+        """Let running lanes finish (cancel them after `grace` seconds), close connections."""
+        lanes = list(self._lanes.values())
+        if lanes:
+            _, late = await asyncio.wait(lanes, timeout=grace)
+            for lane in late:
+                lane.cancel()  # its rows stay SENDING until the lease runs out; none is lost
+            await asyncio.gather(*lanes, return_exceptions=True)
+        await self._network.aclose()
 
     async def dispatch_due(self) -> int:
-        """Send every notification due now (in batches); return how many were attempted."""
+        """Send every notification due now and wait for it; return how many were attempted."""
         total = 0
-        while self._unrecorded:
-            notifications, outcomes = self._unrecorded[0]
-            await self._record(notifications, outcomes)
-            self._unrecorded.pop(0)
         while True:
-            claimed = await self.claim()
-            if not claimed:
+            await self.start_due()
+            if not self._lanes:
                 return total
+            done, _ = await asyncio.wait(
+                list(self._lanes.values()), return_when=asyncio.FIRST_COMPLETED
+            )
+            total += sum(lane.result() for lane in done if not lane.cancelled())
+
+    async def start_due(self) -> int:
+        """Start a lane for each tenant with notifications due (oldest first); return how many."""
+        async with self._starting:
+            while self._unrecorded:
+                notifications, outcomes = self._unrecorded[0]
+                await self._record(notifications, outcomes)
+                self._unrecorded.pop(0)
+            free = self._max_lanes - len(self._lanes)
+            if free <= 0:
+                return 0
+            tenants = [t for t in await self._due_tenants(free) if t not in self._lanes]
+            loop = asyncio.get_running_loop()
+            for tenant_id in tenants:
+                lane = loop.create_task(self._lane(tenant_id), name=f"alert-lane-{tenant_id}")
+                self._lanes[tenant_id] = lane
+                lane.add_done_callback(partial(self._lane_done, tenant_id))
+            return len(tenants)
+
+    def _lane_done(self, tenant_id: uuid.UUID, _: object) -> None:
+        self._lanes.pop(tenant_id, None)
+        if self._on_lane_done is not None:
+            self._on_lane_done()
+
+    async def _lane(self, tenant_id: uuid.UUID) -> int:
+        try:
+            claimed = await self.claim(tenant_id)
+            if not claimed:
+                return 0
             loaded = await self._load(claimed)
             errors = await asyncio.gather(*(self._send(*row) for row in loaded))
             # One transaction records the whole batch: a commit per notification would make
@@ -109,28 +166,45 @@ class Dispatcher:
             except Exception:
                 self._unrecorded.append((sent, list(errors)))
                 raise
-            total += len(claimed)
-            if len(claimed) < self._batch:
-                return total
+            return len(claimed)
+        except Exception as error:  # rows stay PENDING or leased; a later lane tries again
+            if self._on_error is not None:
+                self._on_error(error)
+            else:
+                logger.exception("dispatching notifications of tenant %s failed", tenant_id)
+            return 0
 
-    async def claim(self) -> list[uuid.UUID]:
-        """Take due rows for this worker (PENDING, or SENDING with an expired lease)."""
+    def _due(self, now: datetime) -> ColumnElement[bool]:
+        return or_(
+            and_(
+                Notification.status == DeliveryStatus.PENDING,
+                Notification.next_attempt_at <= now,
+            ),
+            and_(
+                Notification.status == DeliveryStatus.SENDING,
+                Notification.lease_until < now,
+            ),
+        )
+
+    async def _due_tenants(self, limit: int) -> list[uuid.UUID]:
+        query = (
+            select(Notification.tenant_id)
+            .where(self._due(self._clock()))
+            .group_by(Notification.tenant_id)
+            .order_by(func.min(Notification.next_attempt_at))
+        )
+        if self._lanes:
+            query = query.where(Notification.tenant_id.not_in(list(self._lanes)))
+        async with self._session() as session:
+            return list((await session.scalars(query.limit(limit))).all())
+
+    async def claim(self, tenant_id: uuid.UUID) -> list[uuid.UUID]:
+        """Take a tenant's due rows for this worker (PENDING, or SENDING with an expired lease)."""
         now = self._clock()
         async with self._session() as session, session.begin():
             candidates = (
                 select(Notification.id)
-                .where(
-                    or_(
-                        and_(
-                            Notification.status == DeliveryStatus.PENDING,
-                            Notification.next_attempt_at <= now,
-                        ),
-                        and_(
-                            Notification.status == DeliveryStatus.SENDING,
-                            Notification.lease_until < now,
-                        ),
-                    )
-                )
+                .where(Notification.tenant_id == tenant_id, self._due(now))
                 .order_by(Notification.next_attempt_at, Notification.created_at)
                 .limit(self._batch)
             )
@@ -142,7 +216,8 @@ class Dispatcher:
             lease = now + timedelta(seconds=self.policy.lease)
             result = await session.execute(
                 update(Notification)
-                .where(Notification.id.in_(ids))
+                # Due again here: on SQLite another claim may have taken them meanwhile.
+                .where(Notification.id.in_(ids), self._due(now))
                 .values(status=DeliveryStatus.SENDING, lease_until=lease)
                 .returning(Notification.id)
                 .execution_options(synchronize_session=False)
@@ -184,10 +259,18 @@ class Dispatcher:
         if channel is None:
             return PermanentDelivery(f'the channel "{notification.channel_name}" was deleted')
         message = self.message(notification, incident, slug)
+        deadline = asyncio.timeout(self.send_timeout)
         try:
-            await SENDERS[channel.kind](dict(channel.config), message, self.client)
+            async with deadline:
+                await SENDERS[channel.kind](dict(channel.config), message, self._network)
         except DeliveryError as failure:
             return failure
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            return RetryableDelivery(
+                f"the delivery took longer than {self.send_timeout:g} s and was cut off"
+            )
         except Exception as failure:  # a bug in a sender must not stop the outbox
             logger.exception("sending notification %s failed", notification.id)
             return PermanentDelivery(f"unexpected error: {type(failure).__name__}")

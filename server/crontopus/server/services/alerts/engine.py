@@ -19,6 +19,7 @@ from crontopus.server.db.types import utcnow
 from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.gitstore import GitStore
 from crontopus.server.observability.metrics import Metrics
+from crontopus.server.services.alerts.channels.network import Network
 from crontopus.server.services.alerts.dispatcher import Dispatcher, RetryPolicy
 from crontopus.server.services.alerts.evaluator import RunEvaluator
 from crontopus.server.services.alerts.incidents import Announcer
@@ -66,11 +67,18 @@ class AlertEngine:
         self.dispatcher = Dispatcher(
             session,
             policy=RetryPolicy(
-                attempts=settings.notification_attempts, backoff=settings.notification_backoff
+                attempts=settings.notification_attempts,
+                backoff=settings.notification_backoff,
+                # A claimed batch must be recorded before another worker may take it over.
+                lease=max(60.0, 2 * settings.notification_timeout),
             ),
             clock=self.now,
+            network=Network(settings.outbound),
             metrics=metrics,
             public_url=settings.public_url,
+            send_timeout=settings.notification_timeout,
+            on_lane_done=self.wake,
+            on_error=lambda error: self._failed(error, "dispatching notifications failed"),
         )
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -113,7 +121,7 @@ class AlertEngine:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._tasks = []
-        await self.dispatcher.close()
+        await self.dispatcher.close(STOP_TIMEOUT)
 
     async def cycle(self) -> CycleReport:
         """Run one periodic cycle now (and wake the dispatcher if it changed anything)."""
@@ -149,7 +157,8 @@ class AlertEngine:
             if not await self._database_up(poll):
                 continue  # paused while the database is away: nothing can be claimed
             try:
-                await self.dispatcher.dispatch_due()
+                # Lanes run on their own; each wakes this loop when it ends.
+                await self.dispatcher.start_due()
             except Exception as error:  # rows stay PENDING or leased; nothing is lost
                 self._failed(error, "dispatching notifications failed")
             if self._stopping.is_set():

@@ -9,10 +9,17 @@ import httpx
 
 from crontopus.server.db.models import ChannelKind
 from crontopus.server.errors import FieldProblem, ValidationFailed
+from crontopus.server.security.outbound import (
+    OutboundPolicy,
+    OutboundRefused,
+    OutboundUnresolved,
+    Service,
+)
 from crontopus.server.services.alerts.channels import email, pagerduty, slack, webhook
 from crontopus.server.services.alerts.channels.message import Message
+from crontopus.server.services.alerts.channels.network import Network
 
-Sender = Callable[[dict[str, Any], Message, httpx.AsyncClient], Awaitable[None]]
+Sender = Callable[[dict[str, Any], Message, Network], Awaitable[None]]
 
 SENDERS: Final[dict[ChannelKind, Sender]] = {
     ChannelKind.WEBHOOK: webhook.send,
@@ -70,6 +77,39 @@ def check_config(kind: ChannelKind, config: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+async def check_destination(
+    kind: ChannelKind, config: dict[str, Any], policy: OutboundPolicy
+) -> None:
+    """Raise ValidationFailed naming the setting when the channel's peer may not be reached.
+
+    `config` has passed `check_config`. Delivery judges the peer again, at every connection:
+    what a name resolves to can change after it was saved.
+    """
+    if kind is ChannelKind.EMAIL:
+        host, port = email.destination(config)
+        key, service, shown = "host", Service.SMTP, f"{host}:{port}"
+    elif "url" in config:
+        url = httpx.URL(str(config["url"]))
+        host, port, key, service = url.host, url.port or _PORTS[url.scheme], "url", Service.HTTP
+        shown = f"{url.scheme}://{url.netloc.decode()}"  # paths may hold secrets
+    else:
+        return  # PagerDuty's own address
+    try:
+        await policy.resolve(host, port, service)
+    except OutboundRefused as refused:
+        if refused.port and kind is ChannelKind.EMAIL:
+            key = "port"
+        problem = f"{shown}: {refused.message}"
+        raise ValidationFailed.single(f"input.config.{key}", problem) from None
+    except OutboundUnresolved as unresolved:
+        raise ValidationFailed.single(
+            f"input.config.{key}", f"{unresolved.message}: check the host name"
+        ) from None
+
+
+_PORTS: Final = {"http": 80, "https": 443}
+
+
 def public_config(kind: ChannelKind, config: dict[str, Any]) -> dict[str, Any]:
     """Return the settings with secrets replaced by whether they are set."""
     shown: dict[str, Any] = {}
@@ -94,9 +134,12 @@ def _check_url(clean: dict[str, Any], bad: Callable[[str, str], None], *, requir
         bad("url", "must be an http:// or https:// address")
         return
     try:
-        httpx.URL(url)
+        parsed = httpx.URL(url)
     except httpx.InvalidURL as error:
         bad("url", f"is not a usable address: {error}")
+        return
+    if not parsed.host:
+        bad("url", "has no host: write it like https://hooks.example.com/crontopus")
 
 
 def _check_email(clean: dict[str, Any], bad: Callable[[str, str], None]) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-import httpx
-
 from crontopus.server.db.models import NotificationEvent
 from crontopus.server.services.alerts.channels.http import post
 from crontopus.server.services.alerts.channels.message import Message
+from crontopus.server.services.alerts.channels.network import Network
 
 EVENTS_URL: Final = "https://events.pagerduty.com/v2/enqueue"
 SEVERITIES: Final = ("critical", "error", "warning", "info")
@@ -43,8 +42,8 @@ def payload(config: dict[str, Any], message: Message) -> dict[str, Any]:
     return body
 
 
-async def send(config: dict[str, Any], message: Message, client: httpx.AsyncClient) -> None:
+async def send(config: dict[str, Any], message: Message, network: Network) -> None:
     """Send a trigger or resolve event."""
     body = json.dumps(payload(config, message)).encode()
     url = str(config.get("url") or EVENTS_URL)
-    await post(client, url, body, {"Content-Type": "application/json"})
+    await post(network, url, body, {"Content-Type": "application/json"})

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
 from crontopus.server.db.models import NotificationEvent
 from crontopus.server.services.alerts.channels.http import post
 from crontopus.server.services.alerts.channels.message import Message
+from crontopus.server.services.alerts.channels.network import Network
 
 _COLOURS = {
     NotificationEvent.TRIGGER: "#d93025",
@@ -39,7 +38,7 @@ def payload(message: Message) -> dict[str, Any]:
     return {"text": message.summary, "attachments": [attachment]}
 
 
-async def send(config: dict[str, Any], message: Message, client: httpx.AsyncClient) -> None:
+async def send(config: dict[str, Any], message: Message, network: Network) -> None:
     """POST the message to the incoming-webhook URL."""
     body = json.dumps(payload(message)).encode()
-    await post(client, str(config["url"]), body, {"Content-Type": "application/json"})
+    await post(network, str(config["url"]), body, {"Content-Type": "application/json"})

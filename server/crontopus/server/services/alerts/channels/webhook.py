@@ -12,10 +12,9 @@ import json
 import time
 from typing import Any
 
-import httpx
-
 from crontopus.server.services.alerts.channels.http import post
 from crontopus.server.services.alerts.channels.message import Message
+from crontopus.server.services.alerts.channels.network import Network
 
 SIGNATURE_HEADER = "X-Crontopus-Signature"
 TIMESTAMP_HEADER = "X-Crontopus-Timestamp"
@@ -50,7 +49,7 @@ def verify(
     return hmac.compare_digest(sign(secret, sent, body), signature)
 
 
-async def send(config: dict[str, Any], message: Message, client: httpx.AsyncClient) -> None:
+async def send(config: dict[str, Any], message: Message, network: Network) -> None:
     """POST the message as JSON, signed when the channel has a secret."""
     body = json.dumps(message.as_json(), separators=(",", ":")).encode()
     timestamp = int(time.time())
@@ -64,4 +63,4 @@ async def send(config: dict[str, Any], message: Message, client: httpx.AsyncClie
     secret = config.get("secret")
     if secret:
         headers[SIGNATURE_HEADER] = sign(str(secret), timestamp, body)
-    await post(client, str(config["url"]), body, headers)
+    await post(network, str(config["url"]), body, headers)
