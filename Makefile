@@ -63,6 +63,9 @@ lint:
 types:
 	$(BIN)/mypy -p crontopus.core -p crontopus.drivers -p crontopus.agent -p crontopus.server -p crontopus.cli
 	$(BIN)/mypy benchmarks $(EXAMPLE_DRIVER)/src/crontopus_driver_crond.py
+	# The agent and its drivers run on Windows and macOS too: type-check them as those platforms.
+	$(BIN)/mypy --platform win32 -p crontopus.core -p crontopus.drivers -p crontopus.agent
+	$(BIN)/mypy --platform darwin -p crontopus.core -p crontopus.drivers -p crontopus.agent
 
 pytest:
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -10,6 +10,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from crontopus.agent.checkin import OUTPUT_LIMIT, CheckIn
 from crontopus.agent.jobfiles import JobConfig, write_job_config
 from crontopus.agent.spool import Spool
@@ -20,6 +22,7 @@ from crontopus.agent.wrapper import (
     TIMEOUT_EXIT_CODE,
     Outcome,
     argv_for,
+    popen_args,
     run_command,
     run_job,
 )
@@ -52,6 +55,21 @@ def test_a_plain_command_runs_without_a_shell() -> None:
 def test_a_command_with_shell_syntax_runs_through_sh_with_its_args_quoted() -> None:
     config = job("echo $HOME | tr a-z A-Z", args=("it's", "a b"))
     assert argv_for(config) == ["/bin/sh", "-c", "echo $HOME | tr a-z A-Z 'it'\"'\"'s' 'a b'"]
+
+
+def test_on_windows_a_shell_line_runs_through_cmd_with_its_args_quoted_for_the_c_runtime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COMSPEC", r"C:\Windows\system32\cmd.exe")
+    config = job("backup.cmd > nul && echo done", args=("C:\\Program Files", 'say "hi"'))
+
+    argv = argv_for(config, platform="win32")
+
+    line = 'backup.cmd > nul && echo done "C:\\Program Files" "say \\"hi\\""'
+    assert argv == [r"C:\Windows\system32\cmd.exe", "/d", "/s", "/c", f'"{line}"']
+    # Passed as written: Popen would otherwise escape the quotes again for cmd.exe.
+    assert popen_args(argv, platform="win32") == rf'C:\Windows\system32\cmd.exe /d /s /c "{line}"'
+    assert popen_args(["/bin/sh", "-c", "x"], platform="linux") == ["/bin/sh", "-c", "x"]
 
 
 def test_args_env_and_quotes_reach_the_command_literally() -> None:

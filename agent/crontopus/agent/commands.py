@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crontopus.agent.config import AgentConfig, load_config, parse_label, save_config, with_updates
@@ -58,7 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--driver", help="the scheduler driver (default: the platform's)")
     enroll.add_argument("--force", action="store_true", help="enroll again, replacing the token")
 
-    commands.add_parser("run", help="run the agent daemon (heartbeat, sync, spool delivery)")
+    daemon = commands.add_parser(
+        "run", help="run the agent daemon (heartbeat, sync, spool delivery)"
+    )
+    daemon.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="also log to PATH, rotated at 10 MiB with 5 kept (for managers that keep no"
+        " output, such as Windows Task Scheduler)",
+    )
 
     sync = commands.add_parser("sync", help="sync the scheduler with the repository once")
     sync.add_argument("--once", action="store_true", help="sync once and exit")
@@ -156,12 +165,23 @@ def human(value: object) -> str:
     return str(value)
 
 
-def _setup_logging(config: AgentConfig) -> None:
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_FILE_BYTES = 10 * 1024 * 1024
+LOG_FILE_COUNT = 5
+
+
+def _setup_logging(config: AgentConfig, log_file: str | None = None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        from logging.handlers import RotatingFileHandler
+
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(
+            RotatingFileHandler(
+                log_file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_COUNT, encoding="utf-8"
+            )
+        )
+    logging.basicConfig(level=config.log_level.upper(), format=LOG_FORMAT, handlers=handlers)
 
 
 def enroll(state: StateDir, args: argparse.Namespace) -> int:
@@ -242,7 +262,7 @@ def run(state: StateDir, args: argparse.Namespace) -> int:
     from crontopus.agent.errors import NotEnrolled
 
     config = load_config(state)
-    _setup_logging(config)
+    _setup_logging(config, args.log_file)
     token = state.read_token()
     if token is None:
         raise NotEnrolled(f"{state.token}: no endpoint token: run `crontopus-agent enroll` first")
@@ -502,7 +522,7 @@ def validate_config(state: StateDir, args: argparse.Namespace) -> int:
         problems.append("server: not set: enroll first or set CRONTOPUS_AGENT_SERVER")
     if state.read_token() is None:
         problems.append(f"{state.token}: missing: run `crontopus-agent enroll`")
-    elif state.token.stat().st_mode & 0o077:
+    elif sys.platform != "win32" and state.token.stat().st_mode & 0o077:
         problems.append(f"{state.token}: readable by others: chmod 600 {state.token}")
     try:
         driver = build_driver(config)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from crontopus.agent.statedir import StateDir, fsync_directory
+from crontopus.agent.statedir import BINARY, StateDir, fsync_directory, restrict
 
 FORMAT_VERSION = 1
 
@@ -104,9 +104,9 @@ def _write_batch(files: list[tuple[Path, bytes]]) -> None:
     try:
         for path, data in files:
             temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            fds.append(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            fds.append(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | BINARY, 0o600))
             temps.append(temp)
-            os.fchmod(fds[-1], 0o600)
+            restrict(fds[-1], 0o600)
             view = memoryview(data)
             while view:
                 view = view[os.write(fds[-1], view) :]

@@ -24,11 +24,9 @@ def raw_machine_id() -> str | None:
             continue
         if text:
             return text
-    if sys.platform == "darwin":
-        return _macos_platform_uuid()
-    if sys.platform == "win32":
-        return _windows_machine_guid()
-    return None
+    readers = {"darwin": _macos_platform_uuid, "win32": _windows_machine_guid}
+    reader = readers.get(sys.platform)
+    return reader() if reader is not None else None
 
 
 def machine_id() -> str:
@@ -74,4 +72,5 @@ def _windows_machine_guid() -> str | None:
         except OSError:
             return None
         return str(value)
-    return None
+    else:
+        return None

@@ -13,7 +13,6 @@ so it is counted once there is room again.
 from __future__ import annotations
 
 import enum
-import fcntl
 import json
 import os
 import time
@@ -24,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crontopus.agent.checkin import CheckIn, Delivery, SendResult
-from crontopus.agent.statedir import fsync_directory
+from crontopus.agent.locks import lock, release
+from crontopus.agent.statedir import BINARY, fsync_directory
 
 if TYPE_CHECKING:
     import logging
@@ -113,7 +113,7 @@ class Spool:
             name = f"{round(self.clock() * 1e9):020d}-{checkin.run_id}-{checkin.event}{SUFFIX}"
             path = self.directory / name
             temp = self.directory / f".{name}.tmp"
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, 0o600)
             try:
                 os.write(fd, data)
                 os.fsync(fd)
@@ -278,10 +278,10 @@ class Spool:
         # Appends hold the lock only to keep the size bound and the dropped counter exact.
         fd = os.open(self.directory / LOCK_FILE, os.O_WRONLY | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            lock(fd, wait=True)
             yield
         finally:
-            os.close(fd)
+            release(fd)
 
 
 def _spooled_at(path: Path) -> float:

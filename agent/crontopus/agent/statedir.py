@@ -3,20 +3,52 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
 STATE_DIR_VARIABLE = "CRONTOPUS_AGENT_STATE_DIR"
 ROOT_STATE_DIR = Path("/var/lib/crontopus-agent")
+MACOS_ROOT_STATE_DIR = Path("/Library/Application Support/Crontopus/agent")
+# Windows opens files in text mode unless told otherwise, and would write \n as \r\n.
+BINARY = getattr(os, "O_BINARY", 0)
+# SYSTEM and the Administrators group: the only principals a Windows state directory admits.
+WINDOWS_OWNERS = ("*S-1-5-18", "*S-1-5-32-544")
 
 
-def default_state_dir() -> Path:
-    """Return the state directory used when neither --state-dir nor the environment names one."""
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def default_state_dir(
+    platform: str = sys.platform,
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
+    root: bool | None = None,
+) -> Path:
+    """Return the state directory used when neither --state-dir nor the environment names one.
+
+    Linux and other Unix: /var/lib/crontopus-agent for root, the XDG state home otherwise.
+    macOS: /Library/Application Support/Crontopus/agent for root, the same under ~ otherwise.
+    Windows: %ProgramData%\\Crontopus\\agent (the service runs as LocalSystem).
+    """
+    env = os.environ if environ is None else environ
+    home = Path.home() if home is None else home
+    root = _is_root() if root is None else root
+    if platform == "win32":
+        base = env.get("ProgramData") or env.get("PROGRAMDATA") or r"C:\ProgramData"
+        return Path(base) / "Crontopus" / "agent"
+    if platform == "darwin":
+        if root:
+            return MACOS_ROOT_STATE_DIR
+        return home / "Library" / "Application Support" / "Crontopus" / "agent"
+    if root:
         return ROOT_STATE_DIR
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    base = env.get("XDG_STATE_HOME") or str(home / ".local" / "state")
     return Path(base) / "crontopus-agent"
 
 
@@ -76,14 +108,19 @@ class StateDir:
         Only the defaults that hold in cron's bare environment count: XDG_STATE_HOME is
         usually unset there, so a directory chosen through it must be named.
         """
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            return self.root == ROOT_STATE_DIR
-        return self.root == Path.home() / ".local" / "state" / "crontopus-agent"
+        return self.root == default_state_dir(environ={})
 
     def create(self) -> None:
         """Create the directory tree, readable by its owner only."""
+        fresh = not self.root.exists()
         for path in (self.root, self.jobs, self.locks, self.spool):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if fresh and sys.platform == "win32":
+            # mkdir's mode means nothing on Windows, and %ProgramData% lets every user read
+            # what is created in it: the token must not be.
+            subprocess.run(  # noqa: S603 - icacls with our own arguments
+                restrict_command(self.root), capture_output=True, check=True
+            )
 
     def read_token(self) -> str | None:
         """Return the endpoint token, or None before enrollment."""
@@ -97,6 +134,18 @@ class StateDir:
         write_atomic(self.token, (token + "\n").encode(), mode=0o600)
 
 
+def restrict_command(root: Path) -> list[str]:
+    """Return the icacls command that leaves a Windows directory to SYSTEM and Administrators."""
+    grants = [part for owner in WINDOWS_OWNERS for part in ("/grant:r", f"{owner}:(OI)(CI)F")]
+    return ["icacls", str(root), "/inheritance:r", *grants]
+
+
+def restrict(fd: int, mode: int) -> None:
+    """Give an open file `mode`, which os.open's mode only sets after the umask took its part."""
+    if sys.platform != "win32":  # Windows has no modes; the directory's ACL protects the file
+        os.fchmod(fd, mode)
+
+
 def write_atomic(
     path: Path, data: bytes, *, mode: int = 0o600, sync_directory: bool = True
 ) -> None:
@@ -104,10 +153,10 @@ def write_atomic(
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Not tempfile.mkstemp: importing tempfile costs the wrapper milliseconds on every run.
     temp = path.parent / f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, mode)
     try:
         try:
-            os.fchmod(fd, mode)  # os.open's mode passes through the umask
+            restrict(fd, mode)
             _write_all(fd, data)
             os.fsync(fd)
         finally:

@@ -10,7 +10,6 @@ library: this runs every minute.
 from __future__ import annotations
 
 import enum
-import fcntl
 import os
 import shlex
 import signal
@@ -21,9 +20,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from crontopus.agent.checkin import OUTPUT_LIMIT, CheckIn, Delivery, send_checkin
 from crontopus.agent.jobfiles import JobConfig, read_job_config
+from crontopus.agent.locks import lock, release
 from crontopus.agent.spool import Spool
 from crontopus.agent.statedir import StateDir
 
@@ -54,20 +55,43 @@ class RunResult:
     output: str
 
 
-def argv_for(config: JobConfig) -> list[str]:
+def argv_for(config: JobConfig, platform: str = sys.platform) -> list[str]:
     """Return the argv that runs the job's command line with its args appended.
 
     `command` is a shell command line: it runs as `/bin/sh -c "command 'arg' ..."` with each arg
     quoted, so pipes and variables work and args stay literal. A command made only of plain
-    words is exec'd directly (same meaning, one process fewer).
+    words is exec'd directly (same meaning, one process fewer). On Windows the shell is
+    `cmd.exe /d /s /c` and the args are quoted as the C runtime splits them.
     """
+    windows = platform == "win32"
     line = config.command
     if config.args:
-        line = f"{line} {shlex.join(config.args)}"
+        quoted = subprocess.list2cmdline(config.args) if windows else shlex.join(config.args)
+        line = f"{line} {quoted}"
     words = config.command.split()
     if set(config.command) <= _PLAIN and words and "=" not in words[0] and _executable(words[0]):
         return [*words, *config.args]
+    if windows:
+        # /d skips AutoRun commands of the registry; /s keeps the line's own quotes as written.
+        return [os.environ.get("COMSPEC", "cmd.exe"), "/d", "/s", "/c", f'"{line}"']
     return ["/bin/sh", "-c", line]
+
+
+def popen_args(argv: list[str], platform: str = sys.platform) -> list[str] | str:
+    """Return what Popen is given: on Windows a shell line is passed as written, because
+    Popen would quote it again with backslashes, which cmd.exe does not read."""
+    if platform == "win32" and argv[1:4] == ["/d", "/s", "/c"]:
+        shell = f'"{argv[0]}"' if " " in argv[0] else argv[0]
+        return " ".join([shell, *argv[1:]])
+    return argv
+
+
+def _own_group() -> dict[str, Any]:
+    """Popen arguments that give the command its own process group, so a timeout kills all of it."""
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    else:
+        return {"start_new_session": True}
 
 
 def _executable(program: str) -> bool:
@@ -87,12 +111,12 @@ def run_command(config: JobConfig) -> RunResult:
     started = time.monotonic()
     try:
         process = subprocess.Popen(  # noqa: S603 - the job's own command is what we must run
-            argv_for(config),
+            popen_args(argv_for(config)),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
-            start_new_session=True,  # its own process group, so a timeout kills all of it
+            **_own_group(),
         )
     except OSError as exc:
         return RunResult(Outcome.FAILURE, 127, time.monotonic() - started, f"crontopus: {exc}\n")
@@ -138,7 +162,7 @@ def run_job(state: StateDir, job_id: uuid.UUID) -> int:
         return _run_and_report(state, config)
     finally:
         if lock_fd is not None:
-            os.close(lock_fd)
+            release(lock_fd)
 
 
 def _run_and_report(state: StateDir, config: JobConfig) -> int:
@@ -233,21 +257,31 @@ class _TailReader(threading.Thread):
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            if sig is signal.SIGTERM:
-                # The leader is gone; make sure nothing else in its group lingers.
-                os.killpg(process.pid, signal.SIGKILL)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            return
+    if sys.platform == "win32":
+        # No signals to a group on Windows: taskkill ends the whole tree, then the leader.
+        subprocess.run(  # noqa: S603 - a fixed program and a pid
+            ["taskkill", "/T", "/F", "/PID", str(process.pid)],  # noqa: S607 - a system program
+            capture_output=True,
+            check=False,
+        )
+        process.kill()
+        process.wait()
+    else:
+        for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                process.wait(timeout=wait)
+                if sig is signal.SIGTERM:
+                    # The leader is gone; make sure nothing else in its group lingers.
+                    os.killpg(process.pid, signal.SIGKILL)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+            except ProcessLookupError:
+                return
 
 
 def _lock(state: StateDir, job_id: uuid.UUID) -> int | None:
@@ -264,9 +298,7 @@ def _lock(state: StateDir, job_id: uuid.UUID) -> int | None:
             file=sys.stderr,
         )
         return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not lock(fd, wait=False):
         os.close(fd)
         return -1
     return fd

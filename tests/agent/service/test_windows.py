@@ -32,7 +32,10 @@ def test_the_action_quotes_a_state_directory_with_spaces() -> None:
 
     assert root.findtext(f"{NS}Actions/{NS}Exec/{NS}Command") == AGENT
     arguments = root.findtext(f"{NS}Actions/{NS}Exec/{NS}Arguments")
-    assert arguments == r'--state-dir "C:\ProgramData\Crontopus Agent" run'
+    assert arguments == (
+        r'--state-dir "C:\ProgramData\Crontopus Agent" run'
+        r' --log-file "C:\ProgramData\Crontopus Agent\agent.log"'
+    )
 
 
 def test_the_task_file_is_utf16_and_registered_from_the_state_directory() -> None:

@@ -28,6 +28,11 @@ def task_file(spec: ServiceSpec) -> PureWindowsPath:
     return PureWindowsPath(str(spec.state_dir)) / TASK_FILE
 
 
+def log_file(spec: ServiceSpec) -> PureWindowsPath:
+    """Return the daemon's log file."""
+    return PureWindowsPath(str(spec.state_dir)) / "agent.log"
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
     element = ET.SubElement(parent, tag)
     element.text = text
@@ -71,7 +76,9 @@ def render_task(spec: ServiceSpec) -> str:
     actions = _sub(root, "Actions")
     actions.set("Context", "Author")
     execute = _sub(actions, "Exec")
+    # Task Scheduler keeps no output: the daemon writes its own, rotated, log.
     program, *arguments = spec.arguments()
+    arguments += ["--log-file", str(log_file(spec))]
     _sub(execute, "Command", program)
     _sub(execute, "Arguments", " ".join(quote_argument(a) for a in arguments))
     ET.indent(root, space="  ")
