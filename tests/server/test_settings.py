@@ -140,6 +140,10 @@ def test_rate_limits_read_count_per_period_and_off(tmp_path: Path) -> None:
     assert settings.rate_limits.login == Rate(10, 900)
     assert settings.rate_limits.checkins is None
     assert settings.rate_limits.mutations == Rate(600, 60)
+    # Sixty sign-ups in a row from one address no longer all succeed by default.
+    assert Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path)}).rate_limits.register == Rate(
+        10, 3600
+    )
 
 
 @pytest.mark.parametrize(
