@@ -14,9 +14,9 @@ WEB_DEPS := web/node_modules/.crontopus-installed
 export PIP_CONSTRAINT := $(abspath $(CONSTRAINTS))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint types pytest schema clean web web-test bench
+.PHONY: install run test lint types pytest schema clean web web-test bench dist
 
-$(BIN)/.installed: $(CONSTRAINTS) pyproject.toml $(foreach d,$(DISTS),$(d)/pyproject.toml) $(EXAMPLE_DRIVER)/pyproject.toml
+$(BIN)/.installed: $(CONSTRAINTS) VERSION pyproject.toml $(foreach d,$(DISTS),$(d)/pyproject.toml) $(EXAMPLE_DRIVER)/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Crontopus needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==$$(sed -n 's/^pip==//p' $(CONSTRAINTS))"
@@ -73,6 +73,20 @@ pytest:
 ## Run every benchmark and print one table (BENCH_ARGS="--write-readme" updates benchmarks/README.md).
 bench: install
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+## Build the wheels and sdists of every distribution into $(DIST_DIR), all of version $(VERSION).
+# The agent's distributions come first: the server's wheel carries them (see server/hatch_build.py),
+# along with the migrations and the built console.
+DIST_DIR ?= dist
+VERSION := $(shell cat VERSION)
+dist: install $(WEB_DIST)
+	mkdir -p $(DIST_DIR)
+	rm -f $(DIST_DIR)/crontopus-* $(DIST_DIR)/crontopus_*
+	for d in core drivers agent clients .; do \
+	  $(BIN)/python -m build --no-isolation --outdir $(DIST_DIR) $$d >/dev/null || exit 1; done
+	CRONTOPUS_AGENT_WHEELS=$(abspath $(DIST_DIR)) \
+	  $(BIN)/python -m build --no-isolation --outdir $(DIST_DIR) server >/dev/null
+	@ls -1 $(DIST_DIR) | grep -E '^crontopus([-_][a-z]+)?-$(VERSION)[-.]'
 
 ## Regenerate docs/schema.graphql from the server's schema.
 schema: install

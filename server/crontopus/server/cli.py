@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crontopus.server.errors import ConfigurationError, ServiceError
+from crontopus.server.version import server_version
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crontopus-server",
         description="The Crontopus server. Configuration comes from CRONTOPUS_* variables.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"crontopus-server {server_version()}"
     )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
