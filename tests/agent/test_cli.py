@@ -235,6 +235,19 @@ def test_enroll_refuses_a_bad_label_before_calling_the_server(tmp_path: Path) ->
     assert "--label: 'noequals' is not key=value" in result.stderr
 
 
+def test_enroll_takes_the_token_from_standard_input_or_the_option_never_both(
+    tmp_path: Path,
+) -> None:
+    base = ["--state-dir", str(tmp_path), "enroll", "--server", "http://127.0.0.1:9"]
+    both = agent(*base, "--token", "cten_x", "--token-stdin")
+    empty = subprocess.run(
+        [AGENT, *base, "--token-stdin"], input="\n", capture_output=True, text=True, check=False
+    )
+    assert both.returncode == empty.returncode == 2
+    assert "not allowed with argument" in both.stderr
+    assert "--token-stdin: standard input held no token" in empty.stderr
+
+
 def test_enroll_reports_an_unreachable_server(tmp_path: Path) -> None:
     result = agent(
         "--state-dir", str(tmp_path), "enroll", "--server", f"http://127.0.0.1:{free_port()}",

@@ -195,6 +195,20 @@ describe("the web console", { skip: noBrowser }, () => {
     assert.equal(await page.locator("[data-testid=token-plaintext]").count(), 0);
   });
 
+  test("the install page shows the server's one-line installer with a fresh enrollment token", async () => {
+    await open("/install");
+    await page.click("button:has-text('Make an enrollment token')");
+    await page.waitForSelector("[data-testid=install-commands]:has-text('cten_')");
+    const linux = (await page.textContent("[data-testid=install-commands]")).trim();
+    assert.match(linux, new RegExp(`^curl -fsSL ${server.url}/install/agent\\.sh \\| sudo sh -s -- --token cten_\\S+$`));
+    const script = await fetch(`${server.url}/install/agent.sh`);
+    assert.equal(script.status, 200);
+    assert.match(await script.text(), new RegExp(`^#!/bin/sh\\n[^]*\\nSERVER='${server.url}'\\n`));
+    await page.click("button:has-text('Windows')");
+    const windows = await page.textContent("[data-testid=install-commands]");
+    assert.ok(windows.includes(`irm '${server.url}/install/agent.ps1'))) -Token 'cten_`), windows);
+  });
+
   test("a check-in over HTTP appears on the dashboard without reloading", async () => {
     await open("/");
     await page.waitForSelector("[data-testid=live-indicator]:has-text('Live')");

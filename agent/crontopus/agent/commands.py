@@ -51,7 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     enroll = commands.add_parser("enroll", help="enroll this machine with an enrollment token")
     enroll.add_argument("--server", required=True, help="the server's base URL")
-    enroll.add_argument("--token", required=True, help="an enrollment token (cten_...)")
+    token = enroll.add_mutually_exclusive_group(required=True)
+    token.add_argument("--token", help="an enrollment token (cten_...)")
+    token.add_argument(
+        "--token-stdin",
+        action="store_true",
+        help="read the enrollment token from standard input (keeps it out of process lists)",
+    )
     enroll.add_argument("--name", help="the endpoint's name (default: the host name)")
     enroll.add_argument(
         "--label", action="append", default=[], metavar="KEY=VALUE", help="an endpoint label"
@@ -198,6 +204,9 @@ def enroll(state: StateDir, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+    token = sys.stdin.readline().strip() if args.token_stdin else args.token
+    if not token:
+        raise UsageError("--token-stdin: standard input held no token (expected cten_...)")
     labels: dict[str, str] = {}
     for text in args.label:
         try:
@@ -219,7 +228,7 @@ def enroll(state: StateDir, args: argparse.Namespace) -> int:
     chosen = driver_name(config)
     with ServerClient(config.require_server()) as client:
         enrollment = client.enroll(
-            args.token,
+            token,
             name=name,
             hostname=machine.hostname(),
             platform=machine.platform_name(),
@@ -370,6 +379,7 @@ def status(state: StateDir, args: argparse.Namespace) -> int:
         "installedJobs": saved.jobs,
         "problems": list(saved.problems),
         "refused": list(saved.refused),
+        "lastHeartbeatAt": state.read_heartbeat(),
         "spooledCheckIns": len(spool.entries()),
         "droppedCheckIns": drops.total,
         "droppedByReason": drops.counts,

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import FrameType
 
 from crontopus.agent.checkin import CheckIn, SendResult, send_checkin
@@ -132,6 +133,7 @@ class Daemon:
             log.warning("heartbeat failed: %s", exc)
             return
         save_server_labels(self.state, labels)
+        self.state.write_heartbeat(datetime.now(UTC).isoformat())
 
     def spool_step(self) -> float:
         """Deliver spooled check-ins; return the seconds until the next attempt."""

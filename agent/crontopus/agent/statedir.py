@@ -96,6 +96,10 @@ class StateDir:
     def server_labels(self) -> Path:
         return self.root / "endpoint-labels.json"
 
+    @property
+    def heartbeat(self) -> Path:
+        return self.root / "last-heartbeat"
+
     def job_file(self, job_id: UUID) -> Path:
         return self.jobs / f"{job_id}.json"
 
@@ -128,6 +132,18 @@ class StateDir:
             return self.token.read_text(encoding="utf-8").strip() or None
         except FileNotFoundError:
             return None
+
+    def read_heartbeat(self) -> str | None:
+        """Return when the server last took a heartbeat (ISO 8601, UTC), or None."""
+        try:
+            return self.heartbeat.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def write_heartbeat(self, at: str) -> None:
+        """Record a heartbeat the server took (the installer waits for the first one)."""
+        # No directory fsync: losing the latest beat in a crash costs nothing.
+        write_atomic(self.heartbeat, (at + "\n").encode(), mode=0o644, sync_directory=False)
 
     def write_token(self, token: str) -> None:
         """Store the endpoint token with mode 0600."""

@@ -49,6 +49,7 @@ from crontopus.server.observability.routes import metrics as metrics_route
 from crontopus.server.routes.auth import refresh as refresh_route
 from crontopus.server.routes.checkin import CheckInEndpoint
 from crontopus.server.routes.console import BrowserRedirect, console_routes
+from crontopus.server.routes.install import install_routes
 from crontopus.server.security.addresses import client_address
 from crontopus.server.security.body_limit import BodyLimit, body_rules
 from crontopus.server.security.headers import SecurityHeadersMiddleware
@@ -342,6 +343,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
     # Inside CORS, so that a browser can read the 413 of a body that is too large.
     rules, other = body_rules(settings.transport)
     middleware.append(Middleware(BodyLimit, rules=rules, default=other))
+    routes.extend(install_routes(settings))
     routes.extend(console_routes())  # last: its SPA fallback matches every other path
     app = Starlette(
         routes=routes,

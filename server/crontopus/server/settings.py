@@ -156,6 +156,7 @@ class Settings:
     jwt_issuer: str = "crontopus"
     jwt_audience: str = "crontopus-api"
     public_url: str | None = None
+    agent_wheels: Path | None = None  # None: inside the package, else the source tree's dist/
     auth_cache_seconds: float = 5.0
     event_bus: EventBus | None = None  # None: PostgreSQL's when the database is PostgreSQL
     run_retention: int = 1000
@@ -210,6 +211,7 @@ class Settings:
             access_token_ttl=env.integer("CRONTOPUS_ACCESS_TOKEN_TTL", 15 * 60, low=30),
             refresh_token_ttl=env.integer("CRONTOPUS_REFRESH_TOKEN_TTL", 30 * 24 * 3600, low=60),
             public_url=(env.text("CRONTOPUS_PUBLIC_URL") or None),
+            agent_wheels=env.directory("CRONTOPUS_AGENT_WHEELS"),
             auth_cache_seconds=env.integer("CRONTOPUS_AUTH_CACHE_SECONDS", 5, low=0, high=300),
             event_bus=event_bus_of(env.text("CRONTOPUS_EVENT_BUS"), database_url),
             heartbeat_interval=env.integer("CRONTOPUS_HEARTBEAT_INTERVAL", 30, low=1, high=3600),
@@ -451,6 +453,18 @@ class _Env:
             bound = f"between {low} and {high}" if high is not None else f"at least {low}"
             raise ConfigurationError(f"{name}: {number} is out of range (must be {bound})")
         return number
+
+    def directory(self, name: str) -> Path | None:
+        """Read an existing directory's path (made absolute), or None when unset."""
+        value = self.text(name)
+        if not value:
+            return None
+        path = Path(value).resolve()
+        if not path.is_dir():
+            raise ConfigurationError(
+                f"{name}: {value!r} is not a directory (name an existing directory, or unset it)"
+            )
+        return path
 
     def rate(self, name: str, default: Rate | None) -> Rate | None:
         value = self.text(name)

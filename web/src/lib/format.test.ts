@@ -56,11 +56,16 @@ describe("session", () => {
 });
 
 describe("install commands", () => {
-  it("enroll with the server and token, quoted for the shell", () => {
-    const linux = installCommands("linux-systemd", "https://cron.example.com", "cten_abc'x");
-    expect(linux).toContain("crontopus-agent enroll --server 'https://cron.example.com' --token 'cten_abc'\\''x'");
-    expect(linux).toContain("systemctl enable --now crontopus-agent");
-    expect(installCommands("windows", "https://c", "cten_1")).toContain("schtasks /Create");
+  it("pipe the server's own installer to sh with the token, quoted for the shell", () => {
+    expect(installCommands("linux", "https://cron.example.com/", "cten_abc")).toBe(
+      "curl -fsSL https://cron.example.com/install/agent.sh | sudo sh -s -- --token cten_abc",
+    );
+    expect(installCommands("linux", "https://c", "cten_abc'x")).toContain("--token 'cten_abc'\\''x'");
+  });
+  it("run the server's PowerShell installer with the token on Windows", () => {
+    expect(installCommands("windows", "https://c", "cten_1")).toContain(
+      "& ([scriptblock]::Create((irm 'https://c/install/agent.ps1'))) -Token 'cten_1'",
+    );
   });
 });
 

@@ -6,7 +6,7 @@ import { Link } from "../router";
 import { EnrollmentTokenMaker } from "./Endpoints";
 
 export function InstallAgentPage() {
-  const [platform, setPlatform] = useState<Platform>("linux-systemd");
+  const [platform, setPlatform] = useState<Platform>("linux");
   const [token, setToken] = useState<string | null>(null);
   const commands = installCommands(platform, window.location.origin, token ?? "<enrollment token>");
   return (
@@ -31,6 +31,13 @@ export function InstallAgentPage() {
             {commands}
           </pre>
         </div>
+        <p className="muted">
+          {platform === "windows"
+            ? "The installer needs Python 3.11 or newer and creates the agent in %ProgramFiles%\\Crontopus Agent, "
+            : "The installer needs Python 3.11 or newer and creates the agent in /opt/crontopus-agent, "}
+          installs it from this server, enrolls it, starts it as a service and waits for its first heartbeat. Running it again
+          upgrades the agent in place.
+        </p>
         <p className="muted">
           The agent then shows up under <Link href="/endpoints">Endpoints</Link> and starts pulling its jobs.
         </p>

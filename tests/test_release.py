@@ -1,0 +1,267 @@
+"""The release artifacts, used as an adopter would: only the built wheels, no source tree.
+
+`make dist` builds every distribution; a clean virtualenv gets the wheels alone (third-party
+dependencies from this machine's configured index); its crontopus-server migrates and serves
+the console, the playground and the agent's wheels; and the installer it serves installs,
+enrolls and upgrades an agent from that very server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.server.conftest import PASSWORD, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+VERSION = (ROOT / "VERSION").read_text().strip()
+DISTRIBUTIONS = ("crontopus", "crontopus_core", "crontopus_drivers", "crontopus_agent")
+DISTRIBUTIONS += ("crontopus_server", "crontopus_cli")
+ENDPOINTS = "{ endpoints { nodes { id name agentVersion lastSeenAt } } }"
+pytestmark = pytest.mark.timeout(600)
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without anything pointing at the source tree or its venv."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"PYTHONPATH", "VIRTUAL_ENV", "PIP_CONSTRAINT"}
+        and not key.startswith("CRONTOPUS_")
+    }
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != venv_bin)
+    return env
+
+
+def run(command: list[str], cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env=kwargs.pop("env", clean_environment()),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=kwargs.pop("timeout", 300),
+        **kwargs,
+    )
+
+
+@dataclass
+class Release:
+    dist: Path
+    venv: Path
+    work: Path
+    url: str
+    data: Path
+
+    def bin(self, name: str) -> str:
+        return str(self.venv / "bin" / name)
+
+    def graphql(self, query: str, token: str = "", **variables: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        body = httpx.post(
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables},
+            headers=headers,
+            timeout=30,
+        ).json()
+        assert not body.get("errors"), body
+        return body["data"]
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
+    if not (ROOT / "web" / "dist" / "index.html").is_file() and shutil.which("npm") is None:
+        pytest.skip("the console is not built and there is no npm to build it (make web)")
+    work = tmp_path_factory.mktemp("release")
+    dist = work / "dist"
+    built = run(["make", "--no-print-directory", "dist", f"DIST_DIR={dist}"], ROOT, timeout=600)
+    assert built.returncode == 0, built.stdout + built.stderr
+    venv = work / "venv"
+    created = run([sys.executable, "-m", "venv", "--without-pip", str(venv)], work)
+    assert created.returncode == 0, created.stderr
+    wheels = sorted(str(path) for path in dist.glob("*.whl"))
+    # The dev environment's pip installs into the new one: only wheels, pinned as in development.
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install"]
+    installed = run([*pip, "--quiet", "-c", str(ROOT / "constraints.txt"), *wheels], work)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    data = work / "data"
+    env = {**clean_environment(), "CRONTOPUS_DATA_DIR": str(data)}
+    migrated = run([str(venv / "bin" / "crontopus-server"), "migrate"], work, env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    port = free_port()
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(
+        [str(venv / "bin" / "crontopus-server"), "--log-level", "warning", *serve],
+        cwd=work,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, "crontopus-server exited"
+            assert time.monotonic() < deadline, "crontopus-server did not answer within 30 s"
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield Release(dist, venv, work, url, data)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_make_dist_builds_a_wheel_and_sdist_of_every_distribution_at_one_version(
+    release: Release,
+) -> None:
+    names = sorted(path.name for path in release.dist.iterdir())
+    expected = sorted(
+        f"{name}-{VERSION}{suffix}"
+        for name in DISTRIBUTIONS
+        for suffix in ("-py3-none-any.whl", ".tar.gz")
+    )
+    assert names == expected
+
+
+def test_the_installed_wheels_run_without_the_source_tree(release: Release) -> None:
+    where = run(
+        [release.bin("python"), "-c", "import crontopus.server, crontopus.agent, sys; "
+         "print(crontopus.server.__file__); print(crontopus.agent.__file__); print(sys.path)"],
+        release.work,
+    )  # fmt: skip
+    assert where.returncode == 0, where.stderr
+    server_file, agent_file, path = where.stdout.splitlines()
+    assert Path(server_file).is_relative_to(release.venv)
+    assert Path(agent_file).is_relative_to(release.venv)
+    assert str(ROOT) not in path
+    for command, name in (
+        ("crontopus-server", "crontopus-server"),
+        ("crontopus-agent", "crontopus-agent"),
+        ("crontopus", "crontopus"),
+    ):
+        shown = run([release.bin(command), "--version"], release.work)
+        assert (shown.returncode, shown.stdout.strip()) == (0, f"{name} {VERSION}")
+
+
+def test_the_installed_server_migrated_and_serves_the_console_and_playground(
+    release: Release,
+) -> None:
+    assert (release.data / "crontopus.db").is_file()
+    page = httpx.get(f"{release.url}/", timeout=10)
+    playground = httpx.get(f"{release.url}/playground", headers={"Accept": "text/html"})
+    assert page.status_code == playground.status_code == 200
+    scripts = re.findall(r'src="(/assets/[^"]+\.js)"', page.text)
+    assert scripts, page.text
+    asset = httpx.get(f"{release.url}{scripts[0]}", timeout=10)
+    assert asset.status_code == 200
+    assert asset.content == (ROOT / "web" / "dist" / scripts[0].lstrip("/")).read_bytes()
+    redirected = httpx.get(f"{release.url}/graphql", headers={"Accept": "text/html"})
+    assert (redirected.status_code, redirected.headers["location"]) == (302, "/playground")
+
+
+def test_the_installed_server_serves_the_agents_wheels_of_its_version(release: Release) -> None:
+    for project in ("crontopus-core", "crontopus-drivers", "crontopus-agent"):
+        page = httpx.get(f"{release.url}/install/simple/{project}/", timeout=10)
+        assert page.status_code == 200, page.text
+        ((href, digest),) = re.findall(r'href="([^"#]+)#sha256=([0-9a-f]{64})"', page.text)
+        wheel = httpx.get(f"{release.url}/install/simple/{project}/{href}", timeout=10)
+        name = href.rsplit("/", 1)[1]
+        assert name == f"{project.replace('-', '_')}-{VERSION}-py3-none-any.whl"
+        assert hashlib.sha256(wheel.content).hexdigest() == digest
+        assert wheel.content == (release.dist / name).read_bytes()
+
+
+def agent_status(agent: str, state: Path, cwd: Path) -> dict[str, Any]:
+    shown = run([agent, "--state-dir", str(state), "status", "--json"], cwd)
+    assert shown.returncode == 0, shown.stderr
+    status: dict[str, Any] = json.loads(shown.stdout)
+    return status
+
+
+def test_the_served_installer_installs_enrolls_and_upgrades_an_agent_in_place(
+    release: Release,
+) -> None:
+    script = release.work / "agent.sh"
+    script.write_text(httpx.get(f"{release.url}/install/agent.sh", timeout=10).text)
+    access = release.graphql(
+        """mutation($p: String!) { register(username: "ops", email: "ops@example.com",
+           password: $p) { ... on AuthPayload { accessToken } } }""",
+        p=PASSWORD,
+    )["register"]["accessToken"]
+    create = 'mutation { createEnrollmentToken(name: "fleet") { ... on CreatedEnrollmentToken { plaintext } } }'  # noqa: E501
+    token = release.graphql(create, access)["createEnrollmentToken"]["plaintext"]
+    prefix, state = release.work / "opt-agent", release.work / "state"
+    flags = ["--prefix", str(prefix), "--state-dir", str(state), "--no-service"]
+
+    first = run(["sh", str(script), "--token", token, "--name", "web-1", "--label", "role=web",
+                 "--driver", "cron", *flags], release.work)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    agent = str(prefix / "bin" / "crontopus-agent")
+    assert run([agent, "--version"], release.work).stdout.strip() == f"crontopus-agent {VERSION}"
+    status = agent_status(agent, state, release.work)
+    assert (status["enrolled"], status["server"], status["name"]) == (True, release.url, "web-1")
+    assert status["lastHeartbeatAt"] is None
+    (endpoint,) = release.graphql(ENDPOINTS, access)["endpoints"]["nodes"]
+    assert (endpoint["id"], endpoint["name"]) == (status["endpointId"], "web-1")
+
+    daemon = subprocess.Popen(
+        [agent, "--state-dir", str(state), "run"],
+        cwd=release.work,
+        env=clean_environment(),
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while agent_status(agent, state, release.work)["lastHeartbeatAt"] is None:
+            assert daemon.poll() is None, "the agent daemon exited"
+            assert time.monotonic() < deadline, "no heartbeat within 30 s"
+            time.sleep(0.2)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=20)
+    (endpoint,) = release.graphql(ENDPOINTS, access)["endpoints"]["nodes"]
+    assert endpoint["agentVersion"] == VERSION
+    assert endpoint["lastSeenAt"] is not None
+
+    again = run(["sh", str(script), *flags], release.work)
+    assert again.returncode == 0, again.stderr
+    assert f"upgrading the agent in {prefix}" in again.stderr
+    assert "already enrolled" in again.stderr
+    assert agent_status(agent, state, release.work)["endpointId"] == endpoint["id"]
+
+    # Enrolling the same machine again gives the same endpoint a new token.
+    endpoint_token = (state / "endpoint-token").read_text()
+    second = release.graphql(create, access)["createEnrollmentToken"]["plaintext"]
+    replaced = run(["sh", str(script), "--reenroll", "--token-stdin", *flags], release.work,
+                   input=second + "\n")  # fmt: skip
+    assert replaced.returncode == 0, replaced.stderr
+    assert second not in replaced.stderr + replaced.stdout
+    assert (state / "endpoint-token").read_text() != endpoint_token
+    assert agent_status(agent, state, release.work)["endpointId"] == endpoint["id"]
+
+
+def test_the_installer_asks_for_a_token_before_changing_anything(release: Release) -> None:
+    script = release.work / "agent.sh"
+    script.write_text(httpx.get(f"{release.url}/install/agent.sh", timeout=10).text)
+    prefix = release.work / "no-token"
+    result = run(["sh", str(script), "--prefix", str(prefix), "--state-dir",
+                  str(release.work / "no-token-state"), "--no-service"], release.work)  # fmt: skip
+    assert result.returncode == 1
+    assert "enrolling needs a token: pass --token cten_... or --token-stdin" in result.stderr
+    assert not prefix.exists()
