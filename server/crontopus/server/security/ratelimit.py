@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import hashlib
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -126,8 +127,12 @@ class MemoryBuckets:
 
     def _forget_full(self, now: float) -> None:
         # A flood of distinct keys must not grow memory without bound; a full bucket is
-        # the same as no bucket.
+        # the same as no bucket. If too few are full, the oldest tenth goes too, so the
+        # next sweep is thousands of new keys away (a sweep per request would be a DoS).
         for bucket in [b for b, (_, _, full_at) in self._buckets.items() if full_at <= now]:
+            del self._buckets[bucket]
+        excess = len(self._buckets) - MAX_TRACKED_BUCKETS * 9 // 10
+        for bucket in list(itertools.islice(self._buckets, max(0, excess))):
             del self._buckets[bucket]
 
     async def forget(self, bucket: str) -> None:
