@@ -44,6 +44,15 @@ def test_the_secret_key_can_come_from_a_file(tmp_path: Path) -> None:
     assert settings.secret_key == "k" * 40
 
 
+def test_the_database_url_can_come_from_a_file_as_a_container_secret(tmp_path: Path) -> None:
+    url = tmp_path / "database_url"
+    url.write_text("postgresql://crontopus:s3cret@db:5432/crontopus\n")
+    settings = Settings.from_env(
+        {"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_DATABASE_URL_FILE": str(url)}
+    )
+    assert settings.database_url == "postgresql+asyncpg://crontopus:s3cret@db:5432/crontopus"
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [

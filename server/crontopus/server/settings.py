@@ -194,7 +194,8 @@ class Settings:
         env = _Env(os.environ if environ is None else environ)
         data_dir = Path(env.text("CRONTOPUS_DATA_DIR") or "./data").resolve()
         database_url = normalise_database_url(
-            env.text("CRONTOPUS_DATABASE_URL") or f"sqlite:///{data_dir / 'crontopus.db'}",
+            # A URL may carry a password: it can come from a file too (container secrets).
+            env.secret("CRONTOPUS_DATABASE_URL") or f"sqlite:///{data_dir / 'crontopus.db'}",
         )
         secret_key = env.secret("CRONTOPUS_SECRET_KEY") or load_or_create_secret_key(data_dir)
         if len(secret_key) < 32:
