@@ -265,3 +265,46 @@ def test_the_installer_asks_for_a_token_before_changing_anything(release: Releas
     assert result.returncode == 1
     assert "enrolling needs a token: pass --token cten_... or --token-stdin" in result.stderr
     assert not prefix.exists()
+
+
+@pytest.mark.machine
+def test_the_installer_with_its_defaults_installs_in_opt_and_starts_the_service(
+    release: Release,
+) -> None:
+    # The defaults: /opt/crontopus-agent, /var/lib/crontopus-agent and, where systemd runs, the
+    # service; all removed again. A machine that has an agent already is left alone.
+    prefix, state = Path("/opt/crontopus-agent"), Path("/var/lib/crontopus-agent")
+    if os.geteuid() != 0:
+        pytest.skip("the installer's defaults need root")
+    if prefix.exists() or state.exists():
+        pytest.skip(f"{prefix} or {state} exists: this machine has an agent of its own")
+    systemd = Path("/run/systemd/system").is_dir()
+    script = release.work / "agent.sh"
+    script.write_text(httpx.get(f"{release.url}/install/agent.sh", timeout=10).text)
+    access = release.graphql(
+        """mutation($p: String!) { register(username: "machine", email: "m@example.com",
+           password: $p) { ... on AuthPayload { accessToken } } }""",
+        p=PASSWORD,
+    )["register"]["accessToken"]
+    create = 'mutation { createEnrollmentToken(name: "m") { ... on CreatedEnrollmentToken { plaintext } } }'  # noqa: E501
+    token = release.graphql(create, access)["createEnrollmentToken"]["plaintext"]
+    agent = str(prefix / "bin" / "crontopus-agent")
+    try:
+        flags = [] if systemd else ["--no-service"]
+        result = run(["sh", str(script), "--token-stdin", "--wait", "60", *flags], release.work,
+                     input=token + "\n")  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        status = agent_status(agent, state, release.work)
+        assert (status["enrolled"], status["stateDir"]) == (True, str(state))
+        if systemd:
+            assert "first heartbeat at" in result.stderr
+            assert status["lastHeartbeatAt"] is not None
+        (endpoint,) = release.graphql(ENDPOINTS, access)["endpoints"]["nodes"]
+        assert endpoint["id"] == status["endpointId"]
+    finally:
+        if systemd and Path(agent).exists():
+            run([agent, "service", "uninstall"], release.work)
+        if Path(agent).exists():  # takes out whatever the agent put in root's scheduler
+            run([agent, "unenroll", "--local-only"], release.work)
+        shutil.rmtree(prefix, ignore_errors=True)
+        shutil.rmtree(state, ignore_errors=True)

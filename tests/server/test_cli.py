@@ -57,6 +57,20 @@ def test_migrate_then_create_user_lets_that_user_log_in(tmp_path: Path) -> None:
     assert response.json()["data"]["login"] == {"__typename": "AuthPayload", "role": "OWNER"}
 
 
+def test_version_prints_the_one_version_of_every_distribution() -> None:
+    result = run("--version", env={})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"crontopus-server {(REPOSITORY / 'VERSION').read_text().strip()}\n"
+
+
+def test_a_missing_agent_wheels_directory_is_named_with_the_fix(tmp_path: Path) -> None:
+    missing = tmp_path / "wheels"
+    result = run("migrate", env={"CRONTOPUS_DATA_DIR": str(tmp_path),
+                                 "CRONTOPUS_AGENT_WHEELS": str(missing)})  # fmt: skip
+    assert result.returncode == 2
+    assert f"CRONTOPUS_AGENT_WHEELS: '{missing}' is not a directory" in result.stderr
+
+
 def test_create_user_explains_a_weak_password(tmp_path: Path) -> None:
     env = {"CRONTOPUS_DATA_DIR": str(tmp_path)}
     assert run("migrate", env=env).returncode == 0
