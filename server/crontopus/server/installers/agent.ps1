@@ -31,7 +31,9 @@ $TaskName = "Crontopus agent"
 $Server = $Server.TrimEnd("/")
 
 function Say([string]$Message) { [Console]::Error.WriteLine("crontopus-agent install: $Message") }
-function Fail([string]$Message) { Say "error: $Message"; exit 1 }
+# throw, not exit: run as a script block (the one-liner), exit would close the whole window.
+function Fail([string]$Message) { throw "crontopus-agent install: error: $Message" }
+$Piped = @($input)
 
 if (-not $AgentVersion) {
     Fail "$Server has no agent wheels to install: its administrator builds them with ``make dist`` or installs the crontopus-server wheel"
@@ -93,7 +95,7 @@ if ($LASTEXITCODE -ne 0) {
 $StateArguments = @()
 if ($StateDir) { $StateArguments = @("--state-dir", $StateDir) }
 function Get-AgentStatus {
-    $json = & $Agent @StateArguments status --json 2>$null
+    try { $json = & $Agent @StateArguments status --json 2>$null } catch { return $null }
     if ($LASTEXITCODE -ne 0 -or -not $json) { return $null }
     return ($json -join "`n") | ConvertFrom-Json
 }
@@ -102,7 +104,11 @@ $status = Get-AgentStatus
 if ($status -and $status.enrolled -and -not $Reenroll) {
     Say "already enrolled with $($status.server) as $($status.name): keeping it (-Reenroll -Token ... replaces it)"
 } else {
-    if ($TokenStdin) { $Token = [Console]::In.ReadLine() }
+    if ($TokenStdin) {
+        # Piped into the script block (Get-Content token | & ...), else the console's input.
+        if ($Piped.Count -gt 0) { $Token = [string]$Piped[0] } else { $Token = [Console]::In.ReadLine() }
+        if (-not $Token) { Fail "-TokenStdin: standard input held no token" }
+    }
     if (-not $Token) { Fail "enrolling needs a token: pass -Token cten_... or -TokenStdin (make one on the console's Install agent page)" }
     $enrollArguments = @("enroll", "--server", $Server, "--token-stdin")
     if ($Reenroll) { $enrollArguments += "--force" }
@@ -116,7 +122,7 @@ if ($status -and $status.enrolled -and -not $Reenroll) {
 
 if ($NoService) {
     Say "installed and enrolled; no start-up task registered (-NoService): start the agent with `"$Agent`" run"
-    exit 0
+    return
 }
 
 # ---- The service step ---------------------------------------------------------------------
@@ -124,8 +130,8 @@ if ($NoService) {
 # own `service install` when it has one (it registers and starts the platform's service), else a
 # start-up task run as SYSTEM, restarted on failure.
 function Install-AgentService {
-    & $Agent service --help *> $null
-    if ($LASTEXITCODE -eq 0) {
+    try { & $Agent service --help *> $null; $hasService = $LASTEXITCODE -eq 0 } catch { $hasService = $false }
+    if ($hasService) {
         & $Agent @StateArguments service install --executable $Agent
         if ($LASTEXITCODE -ne 0) { Fail "installing the service failed (see above)" }
         return
@@ -147,7 +153,7 @@ for ($waited = 0; $waited -lt $Wait; $waited++) {
     $beat = (Get-AgentStatus).lastHeartbeatAt
     if ($beat -and $beat -ne $before) {
         Say "the agent is running: first heartbeat at $beat; it shows under Endpoints on $Server"
-        exit 0
+        return
     }
     Start-Sleep -Seconds 1
 }
