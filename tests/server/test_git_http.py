@@ -151,6 +151,26 @@ def test_tokens_decide_who_may_fetch_and_push(session: Session) -> None:
     assert wrong.returncode != 0
 
 
+def test_a_check_in_token_may_not_fetch_and_a_write_token_may_fetch_and_push(
+    session: Session,
+) -> None:
+    alice = session.register("alice")
+    check_in = session.api_token(alice, ["CHECKIN"])
+    refused = session.git("clone", session.clone_url("alice", check_in), "ci", check=False)
+    assert refused.returncode != 0
+    assert "read scope" in refused.stderr
+
+    write_only = session.api_token(alice, ["WRITE"])
+    session.git("clone", session.clone_url("alice", write_only), "w")
+    work = session.tmp / "w"
+    (work / "reports").mkdir()
+    (work / "reports" / ".keep").write_text("")
+    session.git("add", ".", cwd=work)
+    session.git("commit", "-m", "A namespace for reports", cwd=work)
+    pushed = session.git("push", "origin", "main", cwd=work, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+
+
 async def test_a_push_emits_job_events_to_subscribers(session: Session) -> None:
     access = session.register("alice")
     token = session.api_token(access, ["READ", "WRITE"])

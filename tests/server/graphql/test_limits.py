@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
 
+from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.identity.queries import IdentityQueries
 from crontopus.server.graphql.schema import create_schema
-from crontopus.server.settings import Limits
-from tests.server.conftest import Api, Persona
+from crontopus.server.graphql.system.subscriptions import SystemSubscriptions
+from crontopus.server.settings import Limits, Settings
+from tests.server.conftest import Api, Persona, serve_in_process
 
 
 async def test_a_query_nested_deeper_than_the_limit_is_refused() -> None:
@@ -56,3 +63,43 @@ async def test_an_unexpected_failure_is_masked_logged_and_carries_the_request_id
     assert "req-12345" in error["message"]
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-12345"}
     assert any("req-12345" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_unexpected_failure_is_masked_over_websockets_too(
+    settings: Settings, alice: Persona, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def explode(self: object, info: Info) -> object:
+        raise RuntimeError("database password is hunter2")
+
+    async def explode_later(self: object, info: Info, interval_seconds: int = 15) -> Any:
+        yield datetime.now(UTC)
+        raise RuntimeError("database password is hunter2")
+
+    # Patched before the app builds its schema, so the served schema calls the broken resolvers.
+    for owner, name, resolver in (
+        (IdentityQueries, "members", explode),
+        (SystemSubscriptions, "heartbeat", explode_later),
+    ):
+        field = owner.__strawberry_definition__.get_field(name)  # type: ignore[attr-defined]
+        assert field is not None
+        monkeypatch.setattr(field, "base_resolver", type(field.base_resolver)(resolver))
+    errors = []
+    async with (
+        serve_in_process(settings) as served,
+        connect(served.ws_url, subprotocols=["graphql-transport-ws"]) as ws,  # type: ignore[list-item]
+        asyncio.timeout(10),
+    ):
+        init = {"authorization": f"Bearer {alice.access_token}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        for op_id, query in (("q", "{ members { role } }"), ("s", "subscription { heartbeat }")):
+            payload = {"query": query}
+            await ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": payload}))
+            while (message := json.loads(await ws.recv()))["type"] == "next":
+                errors += message["payload"].get("errors", [])
+            if message["type"] == "error":
+                errors += message["payload"]
+    assert len(errors) == 2
+    for error in errors:
+        assert "hunter2" not in error["message"]
+        assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"

@@ -56,6 +56,8 @@ class GitAccess:
 
     can_read: bool
     can_write: bool
+    #: Why a token of this very tenant may not read (403 with this text rather than 404).
+    refusal: str | None = None
 
 
 #: (tenant slug, password) → None for a token that is not valid at all (401),
@@ -161,6 +163,8 @@ def make_git_http_app(
             )
         if access is None:
             return _unauthorized()
+        if not access.can_read and access.refusal is not None:
+            return PlainTextResponse(access.refusal + "\n", status_code=403)
         if not access.can_read or not await store.exists(tenant):
             return _not_found()
         if write and not access.can_write:

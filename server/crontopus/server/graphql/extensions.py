@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from graphql import GraphQLError
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, StreamExecutionResult
 
 from crontopus.server.availability import (
     Dependency,
@@ -17,7 +17,15 @@ from crontopus.server.availability import (
     unavailability,
     unavailable_extensions,
 )
-from crontopus.server.errors import ServiceError
+from crontopus.server.errors import (
+    AuthenticationFailed,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServiceError,
+    ValidationFailed,
+)
 from crontopus.server.events.errors import EventBusInterrupted
 from crontopus.server.graphql.documents import DocumentCache
 from crontopus.server.observability.graphql import OperationObservation
@@ -48,15 +56,24 @@ class OperationLifecycle(SchemaExtension):
             observation.finish()
         mask_unexpected_errors(context)
 
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        # Results over a WebSocket leave one by one, before `on_operation` ends: mask each.
+        mask_result_errors(result, self.execution_context)
+        yield
+
 
 def mask_unexpected_errors(context: ExecutionContext) -> None:
     """Hide internal failures behind a request id; keep validation and user errors visible."""
-    result = context.result
+    mask_result_errors(context.result, context)
+
+
+def mask_result_errors(result: object, context: ExecutionContext) -> None:
+    """Mask the unexpected errors of one result in place (see `mask_unexpected_errors`)."""
     errors = getattr(result, "errors", None)
     if not errors:
         return
     masked = mask_errors(errors, context.context)
-    result.errors = masked  # type: ignore[union-attr]
+    result.errors = masked  # type: ignore[attr-defined]
     retry_after = [
         e.extensions["retryAfterSeconds"]
         for e in masked
@@ -73,6 +90,17 @@ def mask_errors(errors: list[GraphQLError], context_value: object) -> list[Graph
     return [_mask(error, request_id, _tracker(context_value)) for error in errors]
 
 
+#: The `extensions.code` a service error raised by a resolver carries, so clients can act on it.
+SERVICE_ERROR_CODES: tuple[tuple[type[ServiceError], str], ...] = (
+    (AuthenticationFailed, "UNAUTHENTICATED"),
+    (PermissionDenied, "FORBIDDEN"),
+    (NotFound, "NOT_FOUND"),
+    (ValidationFailed, "BAD_USER_INPUT"),
+    (RateLimited, "RATE_LIMITED"),
+    (Conflict, "CONFLICT"),
+)
+
+
 def _expected(error: GraphQLError) -> bool:
     original = error.original_error
     # No original error: a syntax, validation or limit error raised by GraphQL itself.
@@ -81,6 +109,12 @@ def _expected(error: GraphQLError) -> bool:
 
 def _mask(error: GraphQLError, request_id: str, tracker: DependencyTracker) -> GraphQLError:
     if _expected(error):
+        original = error.original_error
+        if isinstance(original, ServiceError) and not (error.extensions or {}).get("code"):
+            for kind, code in SERVICE_ERROR_CODES:
+                if isinstance(original, kind):
+                    error.extensions = {**(error.extensions or {}), "code": code}
+                    break
         return error
     if isinstance(error.original_error, EventBusInterrupted):
         # A live stream cut by the PostgreSQL listener: its reason, and "resubscribe"; the

@@ -46,15 +46,41 @@ class Principal:
             return f"{self.username} (token)"
         return self.username or "unknown"
 
+    @property
+    def is_session(self) -> bool:
+        """A person signed in with an access token (every scope of their role)."""
+        return self.kind is PrincipalKind.USER
+
     def has_scope(self, scope: Scope) -> bool:
         return self.kind is PrincipalKind.USER or scope in self.scopes
 
     def require_role(self, minimum: Role, action: str) -> None:
         """Refuse `action` unless the principal's role is at least `minimum`."""
-        if self.kind is PrincipalKind.ENDPOINT or self.role.rank < minimum.rank:
+        if self.kind is PrincipalKind.ENDPOINT:
+            raise PermissionDenied(f"{action} is not open to endpoint tokens")
+        if self.role.rank < minimum.rank:
             raise PermissionDenied(
                 f"{action} needs the {minimum.value} role or higher; you are {self.role.value}"
             )
+
+    def require_read(self, action: str, *, endpoints: bool = False) -> None:
+        """Refuse `action` to tokens without the read scope (and to endpoints unless allowed).
+
+        `endpoints=True` marks the few reads an agent needs; the service then limits what an
+        endpoint sees to itself, the jobs targeted at it and its own runs.
+        """
+        if self.kind is PrincipalKind.ENDPOINT:
+            if not endpoints:
+                raise PermissionDenied(f"{action} is not open to endpoint tokens")
+            return
+        # The write scope includes reading, as on GitHub and GitLab.
+        if not (self.has_scope(Scope.READ) or self.has_scope(Scope.WRITE)):
+            raise PermissionDenied(f"{action} needs a token with the read scope")
+
+    def require_admin_read(self, action: str) -> None:
+        """Refuse `action` (a read of tenant administration) unless admin with the read scope."""
+        self.require_role(Role.ADMIN, action)
+        self.require_read(action)
 
     def require_write(self, action: str) -> None:
         """Refuse `action` for viewers and for tokens without the write scope."""
@@ -66,3 +92,8 @@ class Principal:
         self.require_role(Role.ADMIN, action)
         if not self.has_scope(Scope.WRITE):
             raise PermissionDenied(f"{action} needs a token with the write scope")
+
+    def require_session(self, action: str) -> None:
+        """Refuse `action` to every token: only a signed-in person may do it (as on GitHub)."""
+        if self.kind is not PrincipalKind.USER:
+            raise PermissionDenied(f"{action} needs you signed in (log in); tokens cannot do it")

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crontopus.server.db.models import ApiToken, Role
 from crontopus.server.errors import FieldProblem, NotFound, PermissionDenied, ValidationFailed
 from crontopus.server.security.identity_cache import IdentityCache
-from crontopus.server.security.principal import Principal, PrincipalKind, Scope
+from crontopus.server.security.principal import Principal, Scope
 from crontopus.server.security.tokens import TokenKind, issue_token
 from crontopus.server.services.audit import record_audit
 from crontopus.server.services.quotas import Quota, require_row_room
@@ -32,8 +32,7 @@ async def create_api_token(
     quotas: Quotas,
 ) -> tuple[ApiToken, str]:
     """Create a token for the calling user; return the row and the plaintext (shown once)."""
-    if principal.kind is not PrincipalKind.USER:
-        raise PermissionDenied("API tokens are created by logging in, not with another token")
+    principal.require_session("Creating API tokens")
     assert principal.user_id is not None
     problems = []
     name = name.strip()
@@ -78,6 +77,7 @@ async def create_api_token(
 
 async def list_api_tokens(session: AsyncSession, principal: Principal) -> Sequence[ApiToken]:
     """Return the calling user's tokens in this tenant, newest first (never the secrets)."""
+    principal.require_read("Listing API tokens")
     query = (
         select(ApiToken)
         .where(ApiToken.tenant_id == principal.tenant_id, ApiToken.user_id == principal.user_id)
@@ -93,6 +93,10 @@ async def revoke_api_token(
     identities: IdentityCache | None = None,
 ) -> ApiToken:
     """Revoke one of the caller's tokens; admins may revoke any token in the tenant."""
+    # Anyone may end their own tokens (viewers too), but a token needs the write scope for it.
+    principal.require_read("Revoking API tokens")
+    if not principal.has_scope(Scope.WRITE):
+        raise PermissionDenied("Revoking API tokens needs a token with the write scope")
     query = select(ApiToken).where(
         ApiToken.id == token_id, ApiToken.tenant_id == principal.tenant_id
     )

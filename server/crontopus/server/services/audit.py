@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.server.db.keyset import newest_first
-from crontopus.server.db.models import AuditEvent, Role
+from crontopus.server.db.models import AuditEvent
 from crontopus.server.security.principal import Principal
 
 
@@ -42,7 +42,7 @@ async def list_audit_events(
     after: tuple[datetime, uuid.UUID] | None,
 ) -> Sequence[AuditEvent]:
     """Return up to `first` + 1 events, newest first, after a keyset cursor."""
-    principal.require_role(Role.ADMIN, "Reading the audit log")
+    principal.require_admin_read("Reading the audit log")
     query = select(AuditEvent).where(AuditEvent.tenant_id == principal.tenant_id)
     query = newest_first(query, AuditEvent.created_at, AuditEvent.id, first, after)
     return (await session.scalars(query)).all()

@@ -114,6 +114,7 @@ async def get_endpoint(
     session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID
 ) -> Endpoint:
     """Return one endpoint of the tenant (an agent sees only itself), or NotFound."""
+    principal.require_read("Reading endpoints", endpoints=True)
     endpoint = await session.scalar(
         select(Endpoint).where(
             Endpoint.id == endpoint_id, Endpoint.tenant_id == principal.tenant_id
@@ -148,8 +149,7 @@ async def list_endpoints(
     after: tuple[str, uuid.UUID] | None,
 ) -> Sequence[Endpoint]:
     """Return up to `first` + 1 endpoints ordered by (name, id), after a keyset cursor."""
-    if principal.kind is PrincipalKind.ENDPOINT:
-        raise PermissionDenied("listing endpoints is for people; an agent reads only itself")
+    principal.require_read("Listing endpoints")
     query = select(Endpoint).where(Endpoint.tenant_id == principal.tenant_id)
     if wanted.status is not None:
         cutoff = utcnow() - settings.offline_after

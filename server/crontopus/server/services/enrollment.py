@@ -116,7 +116,7 @@ async def list_enrollment_tokens(
     session: AsyncSession, principal: Principal
 ) -> Sequence[EnrollmentToken]:
     """Return the tenant's enrollment tokens, newest first (never the secrets)."""
-    principal.require_role(Role.ADMIN, "Listing enrollment tokens")
+    principal.require_admin_read("Listing enrollment tokens")
     query = (
         select(EnrollmentToken)
         .where(EnrollmentToken.tenant_id == principal.tenant_id)

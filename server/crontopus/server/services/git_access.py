@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crontopus.server.db.models import Role, Tenant
-from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.db.models import Tenant
+from crontopus.server.errors import AuthenticationFailed, PermissionDenied
 from crontopus.server.gitstore import GitAccess
 from crontopus.server.security.identity_cache import IdentityCache
-from crontopus.server.security.principal import PrincipalKind, Scope
+from crontopus.server.security.principal import PrincipalKind
 from crontopus.server.security.tokens import TokenKind, token_kind
 from crontopus.server.services.authentication import authenticate
 from crontopus.server.settings import Settings
@@ -36,12 +36,17 @@ async def git_access(
     principal = identity.principal
     if principal.tenant_slug != tenant_slug:
         return GitAccess(can_read=False, can_write=False)
+    # The same rules as GraphQL: fetching is a read, pushing a change.
+    try:
+        principal.require_read("Fetching the repository", endpoints=True)
+    except PermissionDenied as error:
+        return GitAccess(can_read=False, can_write=False, refusal=error.message)
     # Endpoints only ever fetch; people push with a write-scoped API token.
-    can_write = (
-        principal.kind is PrincipalKind.API_TOKEN
-        and principal.has_scope(Scope.WRITE)
-        and principal.role.rank >= Role.MEMBER.rank
-    )
+    can_write = principal.kind is PrincipalKind.API_TOKEN
+    try:
+        principal.require_write("Pushing to the repository")
+    except PermissionDenied:
+        can_write = False
     return GitAccess(can_read=True, can_write=can_write)
 
 

@@ -114,6 +114,7 @@ async def job_tallies(
     job_ids: Sequence[uuid.UUID] | None = None,
 ) -> dict[uuid.UUID, Tally]:
     """Return per-job tallies for jobs that ran in the window."""
+    principal.require_read("Reading health")
     models = (JobHealthHour, JobHealthDay)
     return await _tallies(session, models, "job_id", principal, window, job_ids)
 
@@ -125,6 +126,7 @@ async def endpoint_tallies(
     endpoint_ids: Sequence[uuid.UUID] | None = None,
 ) -> dict[uuid.UUID, Tally]:
     """Return per-endpoint tallies for endpoints that ran jobs in the window."""
+    principal.require_read("Reading health")
     models = (EndpointHealthHour, EndpointHealthDay)
     return await _tallies(session, models, "endpoint_id", principal, window, endpoint_ids)
 

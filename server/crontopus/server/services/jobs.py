@@ -22,6 +22,8 @@ from crontopus.core.namespaces import (
     PROTECTED_NAMESPACES,
     namespace_problem,
 )
+from crontopus.server.db.engine import SessionFactory
+from crontopus.server.db.models import Endpoint
 from crontopus.server.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.gitstore import (
@@ -129,8 +131,33 @@ def author_of(identity: Identity) -> Author:
 
 
 async def snapshot(store: GitStore, principal: Principal) -> Snapshot:
-    """Return the tenant's jobs at HEAD (cached per commit)."""
+    """Return the tenant's jobs at HEAD (cached per commit), for services that checked access."""
     return await store.snapshot(principal.tenant_slug)
+
+
+async def readable_jobs(
+    store: GitStore, sessions: SessionFactory, principal: Principal, action: str = "Reading jobs"
+) -> Snapshot:
+    """Return the jobs at HEAD the principal may read: all of them, or an agent's targeted ones.
+
+    An endpoint sees only the jobs targeted at it (never discovered entries, broken files or
+    namespaces): its token must not reveal what other machines run.
+    """
+    principal.require_read(action, endpoints=True)
+    view = await store.snapshot(principal.tenant_slug)
+    if principal.endpoint_id is None:
+        return view
+    async with sessions() as session:
+        endpoint = await session.get(Endpoint, principal.endpoint_id)
+    labels = endpoint.labels if endpoint is not None and endpoint.revoked_at is None else None
+    targeted = {
+        job_id: entry
+        for job_id, entry in view.jobs.items()
+        if labels is not None
+        and not entry.manifest.is_discovered
+        and entry.manifest.targets.matches(labels)
+    }
+    return Snapshot(view.commit_id, targeted, {}, ())
 
 
 def filter_jobs(
@@ -331,6 +358,7 @@ def _check_target_namespace(
 
 async def list_namespaces(store: GitStore, principal: Principal) -> list[NamespaceInfo]:
     """Return every namespace with its job count, by name."""
+    principal.require_read("Listing namespaces")
     view = await snapshot(store, principal)
     return sorted(view.namespaces.values(), key=lambda n: n.name)
 
@@ -372,6 +400,7 @@ async def job_history(
     store: GitStore, principal: Principal, job_id: uuid.UUID, first: int
 ) -> list[HistoryEntry]:
     """Return the commits that touched a job, newest first."""
+    principal.require_read("Reading job history")
     entries = await store.history(principal.tenant_slug, job_id, first)
     if not entries:
         raise NotFound(f"no job with id {job_id}")

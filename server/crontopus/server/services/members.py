@@ -18,6 +18,7 @@ from crontopus.server.services.audit import record_audit
 
 async def list_members(session: AsyncSession, principal: Principal) -> Sequence[Membership]:
     """Return the members of the principal's tenant."""
+    principal.require_read("Listing members")
     query = (
         select(Membership)
         .where(Membership.tenant_id == principal.tenant_id)

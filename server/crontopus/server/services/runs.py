@@ -60,9 +60,9 @@ async def check_in(
     limits: CheckInLimits,
 ) -> RunState:
     """Check a report against `limits`, store it durably and return the run as it now stands."""
-    if principal.kind is PrincipalKind.USER:
+    if principal.kind is not PrincipalKind.ENDPOINT:
         principal.require_role(Role.MEMBER, "Reporting runs")
-    elif not principal.has_scope(Scope.CHECKIN):
+    if not principal.has_scope(Scope.CHECKIN):
         raise PermissionDenied(
             "reporting runs needs an endpoint token or an API token with the CHECKIN scope"
         )
@@ -113,8 +113,11 @@ async def list_runs(
     first: int,
     after: tuple[datetime, uuid.UUID] | None,
 ) -> Sequence[Run]:
-    """Return up to `first` + 1 runs, newest first, after a keyset cursor."""
+    """Return up to `first` + 1 runs, newest first, after a keyset cursor (an agent: its own)."""
+    principal.require_read("Reading runs", endpoints=True)
     query = select(Run).where(Run.tenant_id == principal.tenant_id)
+    if principal.endpoint_id is not None:
+        query = query.where(Run.endpoint_id == principal.endpoint_id)
     if where.job_id is not None:
         query = query.where(Run.job_id == where.job_id)
     if where.namespace is not None:
@@ -134,8 +137,11 @@ async def list_runs(
 
 
 async def get_run(session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> Run:
-    """Return one run of the tenant, or NotFound."""
+    """Return one run of the tenant (an agent: one of its own), or NotFound."""
+    principal.require_read("Reading runs", endpoints=True)
     run = await session.get(Run, (principal.tenant_id, run_id))
-    if run is None:
+    if run is None or (
+        principal.endpoint_id is not None and run.endpoint_id != principal.endpoint_id
+    ):
         raise NotFound(f"no run with id {run_id}")
     return run

@@ -19,6 +19,7 @@ class AlertSubscriptions:
     )
     async def incident_events(self, info: Info) -> AsyncGenerator[list[IncidentEvent], None]:
         principal = info.context.require_principal()
+        principal.require_read("Watching incidents")
         source = info.context.broadcaster.subscribe(principal.tenant_id, INCIDENT_EVENTS)
         async for batch in info.context.coalesce(source):
             yield [

@@ -103,4 +103,6 @@ class EndpointQueries:
                 row = await endpoints.get_endpoint(session, principal, id)
             except NotFound:
                 return None
+            except PermissionDenied as error:
+                raise _forbidden(error) from None
         return Endpoint.from_model(row, info.context.settings)

@@ -22,6 +22,7 @@ class EndpointSubscriptions:
     )
     async def endpoint_events(self, info: Info) -> AsyncGenerator[EndpointEvent, None]:
         principal = info.context.require_principal()
+        principal.require_read("Watching endpoints")
         async for event in info.context.broadcaster.subscribe(principal.tenant_id, ENDPOINT_EVENTS):
             yield EndpointEvent(
                 kind=EndpointEventKind(event.data["kind"]),

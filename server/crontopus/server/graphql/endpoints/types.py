@@ -192,6 +192,10 @@ async def endpoints_of_job(info: Info, job: Job, first: int) -> list[EndpointJob
     active = await loaders.active_endpoints.load(principal.tenant_id)
     view = await jobs.snapshot(info.context.gitstore, principal)
     entry = view.job(job.id)
+    if principal.endpoint_id is not None:
+        # An agent learns nothing of the other machines a job runs on.
+        active = [e for e in active if e.id == principal.endpoint_id]
+        reported = [i for i in reported if i.endpoint_id == principal.endpoint_id]
     rows = instances.rows_for_job(job.id, entry.manifest if entry else None, reported, active)
     now, settings = utcnow(), info.context.settings
     return [

@@ -116,6 +116,7 @@ class HealthQueries:
         filter: JobHealthFilter | None = None,
     ) -> list[JobHealth]:
         principal = info.context.require_principal()
+        principal.require_read("Reading health")
         view = await jobs.snapshot(info.context.gitstore, principal)
         async with info.context.session() as session:
             tallies = await rollups.job_tallies(session, principal, _window(window))
@@ -137,6 +138,7 @@ class HealthQueries:
         self, info: Info, window: HealthWindow | None = None
     ) -> list[EndpointHealth]:
         principal = info.context.require_principal()
+        principal.require_read("Reading health")
         async with info.context.session() as session:
             endpoints = (
                 await session.execute(
@@ -160,6 +162,7 @@ class HealthQueries:
     @strawberry.field(description="Endpoints online and offline, runs and failing jobs.")
     async def dashboard(self, info: Info, window: HealthWindow | None = None) -> Dashboard:
         principal = info.context.require_principal()
+        principal.require_read("Reading health")
         view = await jobs.snapshot(info.context.gitstore, principal)
         online_since = datetime.now(UTC) - info.context.settings.offline_after
         async with info.context.session() as session:

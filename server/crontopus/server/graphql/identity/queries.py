@@ -17,6 +17,7 @@ class IdentityQueries:
     @strawberry.field(description="The caller, the active tenant and the caller's role there.")
     async def me(self, info: Info) -> Me:
         identity = info.context.require_identity()
+        identity.principal.require_read("Reading your profile")
         if identity.user is None:
             raise AuthenticationRequired("`me` is for users and their tokens, not endpoints")
         return Me(

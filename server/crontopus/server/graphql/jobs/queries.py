@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 
 from crontopus.server.errors import NotFound
+from crontopus.server.gitstore import Snapshot
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.jobs.types import (
     Job,
@@ -31,6 +32,11 @@ def _not_found(error: NotFound) -> GraphQLError:
     return GraphQLError(error.message, extensions={"code": "NOT_FOUND"})
 
 
+async def _readable(info: Info) -> Snapshot:
+    context = info.context
+    return await jobs.readable_jobs(context.gitstore, context.session, context.require_principal())
+
+
 @strawberry.type
 class JobQueries:
     @strawberry.field(description="Jobs at HEAD, by path; filters combine with AND.")
@@ -43,10 +49,9 @@ class JobQueries:
         first: int = 100,
         after: str | None = None,
     ) -> Connection[Job]:
-        principal = info.context.require_principal()
         first = page_size(first, info.context.settings.limits.max_page_size)
         position = decode_cursor(after, 1)
-        view = await jobs.snapshot(info.context.gitstore, principal)
+        view = await _readable(info)
         wanted = {item.key: item.value for item in labels or []}
         entries = jobs.filter_jobs(view, namespace, search, wanted)
         if position is not None:
@@ -55,16 +60,12 @@ class JobQueries:
 
     @strawberry.field(description="One job by id.")
     async def job(self, info: Info, id: uuid.UUID) -> Job | None:
-        principal = info.context.require_principal()
-        view = await jobs.snapshot(info.context.gitstore, principal)
-        entry = view.job(id)
+        entry = (await _readable(info)).job(id)
         return Job.from_entry(entry) if entry else None
 
     @strawberry.field(description="One job by namespace and name.")
     async def job_by_name(self, info: Info, namespace: str, name: str) -> Job | None:
-        principal = info.context.require_principal()
-        view = await jobs.snapshot(info.context.gitstore, principal)
-        entry = view.job_by_name(namespace, name)
+        entry = (await _readable(info)).job_by_name(namespace, name)
         return Job.from_entry(entry) if entry else None
 
     @strawberry.field(description="Every namespace with its number of jobs.")
@@ -75,7 +76,7 @@ class JobQueries:
 
     @strawberry.field(description="Check a manifest with the same validator a push goes through.")
     def validate_manifest(self, info: Info, yaml: str) -> ManifestValidation:
-        info.context.require_principal()
+        info.context.require_principal().require_read("Validating manifests")
         manifest, problems = jobs.validate_manifest_text(yaml)
         return ManifestValidation(
             valid=not problems,
@@ -96,6 +97,7 @@ class JobQueries:
     @strawberry.field(description="Where agents and people clone the tenant's jobs from.")
     async def repository(self, info: Info) -> Repository:
         principal = info.context.require_principal()
+        principal.require_read("Reading the repository", endpoints=True)
         context = info.context
         base = context.settings.public_url or str(context.request.base_url)
         store = context.gitstore
@@ -107,5 +109,6 @@ class JobQueries:
     @strawberry.field(description="Files at HEAD that are not valid manifests, and why.")
     async def repository_problems(self, info: Info) -> list[ManifestProblem]:
         principal = info.context.require_principal()
+        principal.require_read("Reading repository problems")
         view = await jobs.snapshot(info.context.gitstore, principal)
         return [ManifestProblem.from_problem(p) for p in view.problems]

@@ -19,6 +19,7 @@ class JobSubscriptions:
     )
     async def job_events(self, info: Info) -> AsyncGenerator[JobEvent, None]:
         principal = info.context.require_principal()
+        principal.require_read("Watching jobs")
         async for event in info.context.broadcaster.subscribe(principal.tenant_id, JOB_EVENTS):
             yield JobEvent(
                 kind=JobEventKind(event.data["kind"]),

@@ -35,6 +35,7 @@ class RunSubscriptions:
         self, info: Info, filter: RunFilter | None = None
     ) -> AsyncGenerator[list[RunEvent], None]:
         principal = info.context.require_principal()
+        principal.require_read("Watching runs")
         source = info.context.broadcaster.subscribe(principal.tenant_id, RUN_EVENTS)
         async for batch in info.context.coalesce(source):
             events = []

@@ -34,7 +34,7 @@ class ScheduleQueries:
     def schedule_preview(
         self, info: Info, schedule: str, timezone: str = "UTC", count: int = 10
     ) -> SchedulePreviewResult:
-        info.context.require_principal()
+        info.context.require_principal().require_read("Previewing schedules")
         problems = []
         try:
             load_timezone(timezone)

@@ -20,7 +20,7 @@ class SystemSubscriptions:
     async def heartbeat(
         self, info: Info, interval_seconds: int = 15
     ) -> AsyncGenerator[datetime, None]:
-        info.context.require_principal()
+        info.context.require_principal().require_read("Watching the server's heartbeat")
         if not 1 <= interval_seconds <= 300:
             raise GraphQLError(
                 f"intervalSeconds: must be between 1 and 300 (got {interval_seconds})",

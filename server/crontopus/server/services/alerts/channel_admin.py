@@ -17,7 +17,6 @@ from crontopus.server.db.models import (
     DeliveryStatus,
     Notification,
     NotificationEvent,
-    Role,
 )
 from crontopus.server.errors import Conflict, NotFound, ValidationFailed
 from crontopus.server.security.outbound import OutboundPolicy
@@ -38,7 +37,7 @@ TEST_LEASE_SECONDS = 600
 
 async def list_channels(session: AsyncSession, principal: Principal) -> Sequence[AlertChannel]:
     """Return the tenant's channels by name (secrets stay in the rows; types hide them)."""
-    principal.require_role(Role.VIEWER, "Reading channels")
+    principal.require_read("Reading channels")
     query = select(AlertChannel).where(AlertChannel.tenant_id == principal.tenant_id)
     return (await session.scalars(query.order_by(AlertChannel.name))).all()
 

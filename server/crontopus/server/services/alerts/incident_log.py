@@ -16,7 +16,6 @@ from crontopus.server.db.models import (
     Incident,
     IncidentStatus,
     Notification,
-    Role,
 )
 from crontopus.server.errors import NotFound
 from crontopus.server.security.principal import Principal
@@ -41,7 +40,7 @@ class IncidentFilter:
 
 
 def _reader(principal: Principal) -> None:
-    principal.require_role(Role.VIEWER, "Reading incidents")
+    principal.require_read("Reading incidents")
 
 
 async def list_incidents(

@@ -14,7 +14,7 @@ from crontopus.core.errors import ScheduleError
 from crontopus.core.namespaces import namespace_problem
 from crontopus.core.schedule import parse_schedule
 from crontopus.core.timezones import timezone_problem
-from crontopus.server.db.models import AlertDefaults, MaintenanceWindow, Role, Snooze
+from crontopus.server.db.models import AlertDefaults, MaintenanceWindow, Snooze
 from crontopus.server.errors import FieldProblem, NotFound, ValidationFailed
 from crontopus.server.security.principal import Principal
 from crontopus.server.services.alerts.rules import TenantDefaults
@@ -41,7 +41,7 @@ async def list_snoozes(
     session: AsyncSession, principal: Principal, now: datetime
 ) -> Sequence[Snooze]:
     """Return the snoozes still in force, ending soonest first."""
-    principal.require_role(Role.VIEWER, "Reading snoozes")
+    principal.require_read("Reading snoozes")
     query = select(Snooze).where(Snooze.tenant_id == principal.tenant_id, Snooze.until > now)
     return (await session.scalars(query.order_by(Snooze.until))).all()
 
@@ -151,7 +151,7 @@ def _window_problems(spec: WindowSpec) -> list[FieldProblem]:
 
 
 async def list_windows(session: AsyncSession, principal: Principal) -> Sequence[MaintenanceWindow]:
-    principal.require_role(Role.VIEWER, "Reading maintenance windows")
+    principal.require_read("Reading maintenance windows")
     query = select(MaintenanceWindow).where(MaintenanceWindow.tenant_id == principal.tenant_id)
     return (await session.scalars(query.order_by(MaintenanceWindow.name))).all()
 
@@ -204,7 +204,7 @@ async def delete_window(
 
 
 async def get_defaults(session: AsyncSession, principal: Principal) -> TenantDefaults:
-    principal.require_role(Role.VIEWER, "Reading alert defaults")
+    principal.require_read("Reading alert defaults")
     return TenantDefaults.from_row(await session.get(AlertDefaults, principal.tenant_id))
 
 
