@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -53,7 +54,7 @@ from crontopus.server.routes.install import install_routes
 from crontopus.server.security.addresses import client_address
 from crontopus.server.security.body_limit import BodyLimit, body_rules
 from crontopus.server.security.headers import SecurityHeadersMiddleware
-from crontopus.server.security.identity_cache import IdentityCache
+from crontopus.server.security.identity_cache import Identity, IdentityCache
 from crontopus.server.security.proxies import trusted_proxies_middleware
 from crontopus.server.security.ratelimit import RateLimiter, create_rate_limiter
 from crontopus.server.services.alerts.engine import AlertEngine
@@ -189,39 +190,53 @@ class CrontopusGraphQL(GraphQL[Context, None]):
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        params = context.connection_params or {}
+        refusal = await self.authenticate_connection(context, context.connection_params or {})
+        if context.unavailable is not None:
+            # Not a refusal: the WebSocket handlers close with 1013 "try again later".
+            raise context.unavailable
+        if refusal is not None:
+            raise ConnectionRejectionError({"message": refusal})
+        self.socket_limits.admit(context)
+        return await super().on_ws_connect(context)
+
+    async def authenticate_connection(self, context: Context, params: dict[str, Any]) -> str | None:
+        """Authenticate a socket from `connection_init` (or its upgrade request's header).
+
+        Return why the credential is refused, or None: a socket with a refused credential is
+        closed at once (4401) instead of failing each of its operations. A database that is
+        away is no refusal: `context.unavailable` says so.
+        """
         header = params.get("authorization") or params.get("Authorization")
         if header is not None:
             if not isinstance(header, str):
-                raise ConnectionRejectionError({"message": "authorization must be a string"})
+                return "authorization must be a string: `Bearer <token>`"
             await self._authenticate(context, header)
-            if context.unavailable is not None:
-                # Not a refusal: the WebSocket handlers close with 1013 "try again later".
-                raise context.unavailable
-            if context.auth_error is not None:
-                raise ConnectionRejectionError({"message": context.auth_error.message})
-        self.socket_limits.admit(context)
-        return await super().on_ws_connect(context)
+        return context.auth_error.message if context.auth_error is not None else None
+
+    async def identify(self, token: str, device: Device | None = None) -> Identity:
+        """Resolve a bearer token through the identity cache (the database when not fresh)."""
+        identity = self.state.identities.get(token)
+        if identity is None:
+            async with self.state.session() as session:
+                identity = await authenticate(
+                    session, self.state.settings, token, self.state.identities, device
+                )
+        return identity
 
     async def _authenticate(self, context: Context, header: str | None) -> None:
         try:
             token = bearer_token(header)
             if token is None:
                 return
-            identity = self.state.identities.get(token)
-            if identity is None:
-                device = Device(
-                    context.client_address, context.request.headers.get("user-agent", "")
-                )
-                async with self.state.session() as session:
-                    identity = await authenticate(
-                        session, self.state.settings, token, self.state.identities, device
-                    )
+            identity = await self.identify(token, device_of(context))
             context.identity = identity
             context.principal = identity.principal
+            context.credential = token
             context.auth_error = None
         except AuthenticationFailed as error:
             context.principal = None
+            context.identity = None
+            context.credential = None
             context.auth_error = error
         except Exception as error:
             # The database is away: the operation fails with UNAVAILABLE, not a 500.
@@ -231,6 +246,11 @@ class CrontopusGraphQL(GraphQL[Context, None]):
             self.state.dependencies.failed(problem)
             context.principal = None
             context.unavailable = problem
+
+
+def device_of(context: Context) -> Device:
+    """The device a request or socket comes from, as the session list shows it."""
+    return Device(context.client_address, context.request.headers.get("user-agent", ""))
 
 
 def create_state(settings: Settings) -> AppState:

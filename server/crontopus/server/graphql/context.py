@@ -62,6 +62,8 @@ class Context:
     response: Response | WebSocket | None = None
     principal: Principal | None = None
     identity: Identity | None = None
+    #: The bearer token the principal came from: a WebSocket checks it again while it lives.
+    credential: str | None = None
     auth_error: AuthenticationFailed | None = None
     unavailable: Unavailable | None = None  # the credential could not be checked: retry
     on_tenant_created: TenantCreatedHook | None = None

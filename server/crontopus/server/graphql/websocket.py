@@ -10,6 +10,10 @@ Both handlers also enforce the socket limits of `sockets.py`: a principal's sock
 from the accepted `connection_init` until the socket closes, a socket runs a bounded number of
 operations at once, and a socket that never sends `connection_init` is closed after the init
 timeout (Strawberry does that for `graphql-transport-ws`; `graphql-ws` gets it here).
+
+And both check the socket's credential again before every operation and while operations run
+(see `credentials.py`): a refused credential closes the socket with 4401 at `connection_init`,
+a lapsed one ends the running operations and closes it with 4401 or 4403.
 """
 
 from __future__ import annotations
@@ -47,8 +51,15 @@ from strawberry.types.execution import PreExecutionError
 
 from crontopus.server.availability import Unavailable
 from crontopus.server.graphql.context import Context
+from crontopus.server.graphql.credentials import (
+    UNAUTHENTICATED_CLOSE,
+    CredentialWatch,
+    Lapse,
+    close_reason,
+)
 from crontopus.server.graphql.groups import SubscriptionGroups
 from crontopus.server.graphql.sockets import POLICY_VIOLATION, SocketLimits, TooManySockets
+from crontopus.server.security.identity_cache import Identity
 
 # RFC 6455's "Try Again Later": a client reconnects after the reason's delay, where 4403 would
 # tell it that its credentials were refused.
@@ -63,9 +74,19 @@ def _close_reason(problem: Unavailable) -> str:
 
 
 class GroupedView(Protocol):
-    """A GraphQL view that keeps the process's subscription groups."""
+    """The GraphQL view: the process's subscription groups and how it authenticates."""
 
     subscription_groups: SubscriptionGroups
+
+    async def authenticate_connection(
+        self, context: Context, params: dict[str, Any]
+    ) -> str | None: ...
+
+    async def identify(self, token: str) -> Identity: ...
+
+
+def _view(handler: object) -> GroupedView:
+    return cast(GroupedView, handler.view)  # type: ignore[attr-defined]
 
 
 class LimitedView(Protocol):
@@ -91,7 +112,9 @@ async def _send_text(adapter: object, text: str) -> None:
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """`graphql-transport-ws`, with shared subscriptions and socket limits."""
+    """`graphql-transport-ws`, with shared subscriptions, socket limits and credential checks."""
+
+    watch: CredentialWatch | None = None
 
     async def handle(self) -> None:
         try:
@@ -100,14 +123,44 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             cast(LimitedView, self.view).socket_limits.release(self.context)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        payload = message.get("payload") or {}
+        if isinstance(payload, dict) and not self.connection_init_received:
+            refusal = await _view(self).authenticate_connection(self.context, payload)
+            if refusal is not None and self.context.unavailable is None:
+                # Refused before the acknowledgement: 4401 says "log in", not Strawberry's 4403.
+                self.connection_init_received = True
+                if self.connection_init_timeout_task:
+                    self.connection_init_timeout_task.cancel()
+                await self.websocket.close(code=UNAUTHENTICATED_CLOSE, reason=close_reason(refusal))
+                return
         try:
             await super().handle_connection_init(message)
         except Unavailable as problem:
             await self.websocket.close(code=TRY_AGAIN_LATER, reason=_close_reason(problem))
         except TooManySockets as refusal:
             await self.websocket.close(code=POLICY_VIOLATION, reason=refusal.reason)
+        if self.connection_acknowledged:
+            self.watch = CredentialWatch(self.context, _view(self).identify, self._end)
+            self.watch.start()
+
+    async def _end(self, lapse: Lapse) -> None:
+        """End every running operation with the lapse's error, then close the socket."""
+        for operation in list(self.operations.values()):
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message(
+                    TransportErrorMessage(id=operation.id, type="error", payload=[lapse.error])
+                )
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=lapse.close_code, reason=lapse.reason)
+
+    async def shutdown(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
+        await super().shutdown()
 
     async def handle_subscribe(self, message: Any) -> None:
+        if self.watch is not None and not await self.watch.check():
+            return
         limit = cast(LimitedView, self.view).socket_limits.subscriptions
         operation_id = message["id"]  # a KeyError is Strawberry's "Failed to parse message"
         if (
@@ -125,7 +178,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        groups = cast(GroupedView, self.view).subscription_groups
+        groups = _view(self).subscription_groups
         key = groups.key_for(
             self.context, operation.query, operation.variables, operation.operation_name
         )
@@ -158,7 +211,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 
 class GraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """The legacy `graphql-ws` protocol, with shared subscriptions and socket limits."""
+    """The legacy `graphql-ws` protocol, with shared subscriptions, limits and credential checks.
+
+    The protocol has no close codes of its own; a lapsed credential closes with 4401/4403 all
+    the same.
+    """
+
+    watch: CredentialWatch | None = None
 
     init_received = False
 
@@ -181,6 +240,15 @@ class GraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
 
     async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
         self.init_received = True
+        payload = message.get("payload") or {}
+        if isinstance(payload, dict):
+            refusal = await _view(self).authenticate_connection(self.context, payload)
+            if refusal is not None and self.context.unavailable is None:
+                await self.send_message(
+                    ConnectionErrorMessage(type="connection_error", payload={"message": refusal})
+                )
+                await self.websocket.close(code=UNAUTHENTICATED_CLOSE, reason=close_reason(refusal))
+                return
         try:
             await super().handle_connection_init(message)
         except Unavailable as problem:
@@ -195,8 +263,28 @@ class GraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
                 ConnectionErrorMessage(type="connection_error", payload={"message": refusal.reason})
             )
             await self.websocket.close(code=POLICY_VIOLATION, reason=refusal.reason)
+        if self.connection_acknowledged:
+            self.watch = CredentialWatch(self.context, _view(self).identify, self._end)
+            self.watch.start()
+
+    async def _end(self, lapse: Lapse) -> None:
+        """End every running operation with the lapse's error, then close the socket."""
+        for operation_id in list(self.tasks):
+            with contextlib.suppress(Exception):
+                await self.send_message(
+                    ErrorMessage(type="error", id=operation_id, payload=lapse.error)
+                )
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=lapse.close_code, reason=lapse.reason)
+
+    async def cleanup(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
+        await super().cleanup()
 
     async def handle_start(self, message: StartMessage) -> None:
+        if self.watch is not None and not await self.watch.check():
+            return
         limit = cast(LimitedView, self.view).socket_limits.subscriptions
         operation_id = message["id"]
         if (
@@ -216,7 +304,7 @@ class GraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, object] | None,
     ) -> None:
-        groups = cast(GroupedView, self.view).subscription_groups
+        groups = _view(self).subscription_groups
         key = groups.key_for(self.context, query, variables, operation_name)
         if key is None:
             await super().handle_async_results(operation_id, query, operation_name, variables)
