@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from crontopus.server.security.jwt import issue_access_token
+from crontopus.server.settings import Settings
 from tests.clients.conftest import COMMAND, Cli, Server, User, register
 from tests.clients.test_runs import RUN_KEYS, check_in, checkin_token, job_id
 from tests.clients.test_session import edit_login, expired_token
@@ -26,10 +28,10 @@ __all__ = ["checkin_token", "job_id"]  # fixtures shared with test_runs
 class Watcher:
     """`crontopus runs watch` running as a child process."""
 
-    def __init__(self, cli: Cli, *args: str) -> None:
+    def __init__(self, cli: Cli, *args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             [COMMAND, "runs", "watch", *args],
-            env=cli.environment(),
+            env=cli.environment(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -170,3 +172,54 @@ def test_watch_with_a_refused_api_token_exits_4(cli: Cli, server: Server) -> Non
                                            "CRONTOPUS_TOKEN": "ctp_" + "x" * 36})  # fmt: skip
     assert result.code == 4
     assert "refused the token" in result.err
+
+
+def test_watch_reconnects_with_a_refreshed_login_when_the_server_ends_an_expired_token(
+    logged_in: Cli,
+    server: Server,
+    user: User,
+    job_id: str,
+    checkin_token: str,
+    watcher_of: list[Watcher],
+) -> None:
+    me = server.graphql("{ me { user { id } tenant { id } } }", token=user.access_token)["me"]
+    settings = Settings.from_env(server.env)
+    # Valid for three more seconds, though the stored login believes it good for an hour.
+    almost = datetime.now(UTC) - timedelta(seconds=settings.access_token_ttl - 3)
+    short, _ = issue_access_token(
+        settings, uuid.UUID(me["user"]["id"]), uuid.UUID(me["tenant"]["id"]), now=almost
+    )
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    before = edit_login(logged_in, accessToken=short, accessTokenExpiresAt=future)
+    watcher = Watcher(logged_in)
+    watcher_of.append(watcher)
+    watcher.wait_for("err", "Watching runs on")
+    watcher.wait_for("err", "Reconnected to")
+    assert "4401" in watcher.err or "expired" in watcher.err
+    assert logged_in.stored_login()["refreshToken"] != before["refreshToken"]
+    run_id = str(uuid.uuid4())
+    check_in(server.url, checkin_token, job_id, "start", run_id)
+    watcher.wait_for("out", run_id)
+
+
+def test_watch_ends_with_exit_4_when_its_api_token_is_revoked(cli: Cli, server: Server) -> None:
+    owner = register(server)
+    created = server.graphql(
+        'mutation { createApiToken(name: "watch", scopes: [READ]) {'
+        " ... on CreatedApiToken { plaintext token { id } } } }",
+        token=owner.access_token,
+    )["createApiToken"]
+    watcher = Watcher(
+        cli, env={"CRONTOPUS_SERVER": server.url, "CRONTOPUS_TOKEN": created["plaintext"]}
+    )
+    try:
+        watcher.wait_for("err", "Watching runs on")
+        server.graphql(
+            "mutation($id: UUID!) { revokeApiToken(id: $id) { __typename } }",
+            {"id": created["token"]["id"]},
+            owner.access_token,
+        )
+        watcher.wait_for("err", "revoked")
+        assert watcher.process.wait(timeout=10) == 4
+    finally:
+        watcher.stop()

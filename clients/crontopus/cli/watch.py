@@ -41,7 +41,10 @@ BACKFILL_MARGIN = timedelta(hours=1)
 BACKFILL_LIMIT = 500
 CLOCK_SKEW = timedelta(seconds=5)
 SEEN_MEMORY = 10_000
+UNAUTHENTICATED_CLOSE = 4401
 FORBIDDEN_CLOSE = 4403
+#: The close codes of a credential the server no longer accepts (see docs/security.md).
+CREDENTIAL_CLOSES = (UNAUTHENTICATED_CLOSE, FORBIDDEN_CLOSE)
 LOST = (
     ConnectionClosed,
     InvalidHandshake,
@@ -138,32 +141,31 @@ async def watch_runs(inv: Invocation) -> int:
     lost_at: datetime | None = None
     backoff = 1.0
     while True:
+        quick = False  # reconnect at once: the server asked for a fresh credential
         try:
             await _stream(api, tail, wanted, lost_at)
             reason = "the server ended the subscription"
         except TransportQueryError as error:
             failure = query_error(error)
-            if not isinstance(failure, Unauthenticated | AuthFailure):
+            lapse = lapse_code(error)
+            if lapse is None and not isinstance(failure, Unauthenticated | AuthFailure):
                 raise failure from None
-            if not _can_refresh(api) or tail.refused:
-                raise AuthFailure(failure.message, failure.details) from None
-            tail.refused = True
-            await api.refresh()
-            continue
+            await _renew(api, tail, lapse, failure.message)
+            reason, quick = failure.message, True
         except (*LOST, TransportError) as error:
-            if close_code(error) != FORBIDDEN_CLOSE:
+            code = close_code(error)
+            if code not in CREDENTIAL_CLOSES:
                 if not tail.ever_connected:
                     raise unreachable(api.server, error) from None
                 reason = str(error) or type(error).__name__
-            elif not _can_refresh(api) or tail.refused:
-                raise AuthFailure(
-                    f"{api.server} refused the token (WebSocket closed with {FORBIDDEN_CLOSE}): "
-                    "log in again or check CRONTOPUS_TOKEN"
-                ) from None
             else:
-                tail.refused = True
-                await api.refresh()
-                continue
+                await _renew(
+                    api,
+                    tail,
+                    code,
+                    f"{api.server} refused the token (WebSocket closed with {code})",
+                )
+                reason, quick = f"the server closed the connection with {code}", True
         except CliError as error:
             # The backfill's request failed: the server is away again.
             if not tail.ever_connected or error.exit_code != ExitCode.UNREACHABLE:
@@ -173,9 +175,34 @@ async def watch_runs(inv: Invocation) -> int:
             tail.just_connected = False
             lost_at = datetime.now(UTC)
             backoff = 1.0
+        if quick:
+            output.note(inv, f"Connection ended ({reason}); reconnecting…")
+            continue
         output.note(inv, f"Connection lost ({reason}); reconnecting in {backoff:.0f} s…")
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+
+async def _renew(api: Api, tail: Tail, code: int | None, message: str) -> None:
+    """Get ready to reconnect after the server refused the credential, or give up.
+
+    4403 (the role or scopes changed) reconnects as is; 4401 and other refusals need a
+    refreshed login. A refusal right after a reconnect means it will not get better.
+    """
+    if tail.refused or (code != FORBIDDEN_CLOSE and not _can_refresh(api)):
+        raise AuthFailure(f"{message}: log in again or check CRONTOPUS_TOKEN") from None
+    tail.refused = True
+    if _can_refresh(api):
+        await api.refresh()
+
+
+def lapse_code(error: TransportQueryError) -> int | None:
+    """Return the close code an operation was ended with when the server dropped the credential."""
+    for item in error.errors or []:
+        code = (item.get("extensions") or {}).get("closeCode")
+        if code in CREDENTIAL_CLOSES:
+            return int(code)
+    return None
 
 
 def close_code(error: BaseException) -> int | None:

@@ -12,6 +12,7 @@ let client: Client | null = null;
 let state: LiveState = "offline";
 let everConnected = false;
 // Set when the server refused the socket's token (4401/4403): the next attempt refreshes first.
+// 4401 ends graphql-ws's subscriptions (it never retries it): `subscribe` starts them again.
 let tokenRefused = false;
 const stateListeners = new Set<StateListener>();
 
@@ -83,21 +84,65 @@ onSessionChange((session) => {
   setState("offline");
 });
 
-/** Subscribe to a typed operation; returns the function that stops it. */
+// The close codes (and the `closeCode` of the errors operations end with) that mean "the
+// credential no longer stands": 4401 expired or revoked, 4403 the role or scopes changed.
+const CREDENTIAL_LAPSES = new Set([4401, 4403]);
+const MAX_QUICK_LAPSES = 5;
+
+/** Whether a subscription ended because the server stopped accepting the socket's credential. */
+export function isCredentialLapse(error: unknown): boolean {
+  if (Array.isArray(error)) {
+    return error.some((item) => CREDENTIAL_LAPSES.has((item as { extensions?: { closeCode?: number } })?.extensions?.closeCode ?? 0));
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "number" && CREDENTIAL_LAPSES.has(code);
+}
+
+/** Subscribe to a typed operation; returns the function that stops it.
+ *
+ * When the server ends it because the token expired, was revoked or now means another role,
+ * the subscription starts again on a new socket with a refreshed token, unnoticed by the page. */
 export function subscribe<TResult, TVariables>(
   document: TypedDocumentString<TResult, TVariables>,
   variables: TVariables,
   onData: (data: TResult) => void,
   onError: (error: unknown) => void = (error) => console.error("subscription failed", error),
 ): () => void {
-  return liveClient().subscribe<TResult>(
-    { query: document.toString(), variables: variables as Record<string, unknown> },
-    {
-      next: (value) => {
-        if (value.data) onData(value.data as TResult);
+  let stopped = false;
+  let stop: () => void = () => undefined;
+  let lapses = 0;
+  let lastLapse = 0;
+  const start = () => {
+    stop = liveClient().subscribe<TResult>(
+      { query: document.toString(), variables: variables as Record<string, unknown> },
+      {
+        next: (value) => {
+          if (value.data) onData(value.data as TResult);
+        },
+        error: (error) => {
+          if (stopped) return;
+          if (isCredentialLapse(error)) {
+            // A token expiring every quarter hour is normal; the same lapse in a loop is not.
+            lapses = Date.now() - lastLapse > 60_000 ? 1 : lapses + 1;
+            lastLapse = Date.now();
+            if (lapses <= MAX_QUICK_LAPSES) {
+              tokenRefused = true;
+              setState("reconnecting");
+              setTimeout(() => {
+                if (!stopped) start();
+              }, Math.min(250 * 2 ** lapses, 10_000));
+              return;
+            }
+          }
+          onError(error);
+        },
+        complete: () => undefined,
       },
-      error: onError,
-      complete: () => undefined,
-    },
-  );
+    );
+  };
+  start();
+  return () => {
+    stopped = true;
+    stop();
+  };
 }
