@@ -36,6 +36,8 @@ class Principal:
     token_id: uuid.UUID | None = None
     endpoint_id: uuid.UUID | None = None
     session_id: uuid.UUID | None = None  # the login session of a USER principal
+    #: An endpoint's labels (sorted pairs): which jobs target it.
+    endpoint_labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:

@@ -169,6 +169,7 @@ async def _endpoint_identity(session: AsyncSession, token: str) -> Identity:
         role=Role.VIEWER,
         scopes=frozenset({Scope.READ, Scope.CHECKIN}),
         endpoint_id=endpoint.id,
+        endpoint_labels=tuple(sorted((str(k), str(v)) for k, v in endpoint.labels.items())),
     )
     return Identity(
         principal, None, TenantView(tenant.id, tenant.slug, tenant.name), token_digest=token_digest

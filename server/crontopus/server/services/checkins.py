@@ -103,6 +103,9 @@ def merge(run: RunState, check_in: CheckIn) -> RunState:
 
 def _fold(merged: RunState, check_in: CheckIn) -> RunState:
     """`merge`, changing `merged` in place (it must be a copy the caller owns)."""
+    if check_in.endpoint_id is not None and merged.endpoint_id not in (None, check_in.endpoint_id):
+        # Another endpoint's run: one endpoint cannot report (or finish) a run of another.
+        return merged
     merged.endpoint_id = merged.endpoint_id or check_in.endpoint_id
     merged.commit_id = merged.commit_id or check_in.commit_id
     if check_in.kind is CheckInKind.START:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
+from crontopus.core.job import Targets
 from crontopus.server.gitstore import GitStore
 
 
@@ -14,6 +15,13 @@ from crontopus.server.gitstore import GitStore
 class JobLabel:
     namespace: str
     name: str
+    #: Which endpoints run the job; a discovered entry is run by no agent's wrapper.
+    targets: Targets = field(default_factory=Targets)
+    discovered: bool = False
+
+    def runs_on(self, endpoint_labels: Mapping[str, str]) -> bool:
+        """Tell whether an endpoint with these labels is meant to run the job."""
+        return not self.discovered and self.targets.matches(endpoint_labels)
 
 
 class JobDirectory:
@@ -43,7 +51,12 @@ class JobDirectory:
         ):
             snapshot = await self._store.snapshot(tenant_slug)
             jobs = {
-                job_id: JobLabel(entry.manifest.namespace, entry.manifest.name)
+                job_id: JobLabel(
+                    entry.manifest.namespace,
+                    entry.manifest.name,
+                    entry.manifest.targets,
+                    entry.manifest.is_discovered,
+                )
                 for job_id, entry in snapshot.jobs.items()
             }
             cached = (now, jobs)

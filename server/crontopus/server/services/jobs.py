@@ -22,8 +22,6 @@ from crontopus.core.namespaces import (
     PROTECTED_NAMESPACES,
     namespace_problem,
 )
-from crontopus.server.db.engine import SessionFactory
-from crontopus.server.db.models import Endpoint
 from crontopus.server.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.gitstore import (
@@ -136,7 +134,7 @@ async def snapshot(store: GitStore, principal: Principal) -> Snapshot:
 
 
 async def readable_jobs(
-    store: GitStore, sessions: SessionFactory, principal: Principal, action: str = "Reading jobs"
+    store: GitStore, principal: Principal, action: str = "Reading jobs"
 ) -> Snapshot:
     """Return the jobs at HEAD the principal may read: all of them, or an agent's targeted ones.
 
@@ -147,15 +145,11 @@ async def readable_jobs(
     view = await store.snapshot(principal.tenant_slug)
     if principal.endpoint_id is None:
         return view
-    async with sessions() as session:
-        endpoint = await session.get(Endpoint, principal.endpoint_id)
-    labels = endpoint.labels if endpoint is not None and endpoint.revoked_at is None else None
+    labels = dict(principal.endpoint_labels)
     targeted = {
         job_id: entry
         for job_id, entry in view.jobs.items()
-        if labels is not None
-        and not entry.manifest.is_discovered
-        and entry.manifest.targets.matches(labels)
+        if not entry.manifest.is_discovered and entry.manifest.targets.matches(labels)
     }
     return Snapshot(view.commit_id, targeted, {}, ())
 

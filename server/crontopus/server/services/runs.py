@@ -70,10 +70,21 @@ async def check_in(
     checked = validate(report, limits, now)
     report = checked.report
     label = await directory.lookup(principal.tenant_slug, report.job_id)
+    if (
+        principal.endpoint_id is not None
+        and label is not None
+        and not label.runs_on(dict(principal.endpoint_labels))
+    ):
+        # A job not in Git yet is stored and flagged; one that targets other machines is not
+        # this endpoint's to report.
+        raise PermissionDenied(
+            f"job {report.job_id} ({label.namespace}/{label.name}) is not targeted at this "
+            "endpoint: an endpoint reports only the jobs its labels select"
+        )
     status = report.status
     if report.kind is CheckInKind.FINISH and status is None:
         status = status_for_exit_code(report.exit_code or 0)
-    return await writer.submit(
+    state = await writer.submit(
         CheckIn(
             tenant_id=principal.tenant_id,
             run_id=report.run_id,
@@ -93,6 +104,13 @@ async def check_in(
             unknown_job=label is None,
         )
     )
+    if principal.endpoint_id is not None and state.endpoint_id != principal.endpoint_id:
+        # The writer left the run alone (see `checkins._fold`); say why, and show nothing of it.
+        raise PermissionDenied(
+            f"run {report.run_id} was started by another endpoint: "
+            "an endpoint reports only its own runs (use a new rid for a new run)"
+        )
+    return state
 
 
 @dataclass(frozen=True)

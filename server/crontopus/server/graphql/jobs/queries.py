@@ -34,7 +34,7 @@ def _not_found(error: NotFound) -> GraphQLError:
 
 async def _readable(info: Info) -> Snapshot:
     context = info.context
-    return await jobs.readable_jobs(context.gitstore, context.session, context.require_principal())
+    return await jobs.readable_jobs(context.gitstore, context.require_principal())
 
 
 @strawberry.type
