@@ -132,6 +132,12 @@ class Api:
 
     client: httpx.AsyncClient
     headers: dict[str, str] = field(default_factory=dict)
+    app: Any = None
+
+    def client_from(self, host: str) -> httpx.AsyncClient:
+        """Another client of the same app, whose requests come from `host`."""
+        transport = httpx.ASGITransport(app=self.app, client=(host, 40001))
+        return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
@@ -171,7 +177,7 @@ async def api(state: AppState, settings: Settings) -> AsyncIterator[Api]:
     app = create_app(settings, state)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield Api(client)
+        yield Api(client, app=app)
 
 
 REGISTER = """

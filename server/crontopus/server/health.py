@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import tempfile
@@ -14,6 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from crontopus.server.availability import RETRY_AFTER_SECONDS, Probe, unavailability
+from crontopus.server.observability.operator import is_operator
+
+logger = logging.getLogger("crontopus.server")
 
 #: SQLite cannot commit on a disk with less room than this; its return waits for it.
 MIN_FREE_BYTES = 1024 * 1024
@@ -30,7 +34,11 @@ async def health(request: Request) -> JSONResponse:
 
 
 async def ready(request: Request) -> JSONResponse:
-    """Answer 200 only when the database, the Git store and the data directory all work."""
+    """Answer 200 only when the database, the Git store and the data directory all work.
+
+    Everyone learns which check failed; only an operator (`observability/operator.py`) reads
+    why, since error texts name paths, hosts and drivers. The server log always has them.
+    """
     state = request.app.state.crontopus
     tracker = state.dependencies
     checks: dict[str, str] = {}
@@ -56,6 +64,15 @@ async def ready(request: Request) -> JSONResponse:
     ok = all(value == "ok" for value in checks.values()) and all(
         entry["status"] == "up" for entry in dependencies.values()
     )
+    if not ok:
+        failed = {name: value for name, value in checks.items() if value != "ok"}
+        logger.warning("not ready: %s", failed)
+    if not is_operator(request, state.settings.metrics_token):
+        checks = {name: "ok" if value == "ok" else "error" for name, value in checks.items()}
+        dependencies = {
+            name: {key: value for key, value in entry.items() if key != "reason"}
+            for name, entry in dependencies.items()
+        }
     return JSONResponse(
         {"status": "ready" if ok else "not ready", "checks": checks, "dependencies": dependencies},
         status_code=200 if ok else 503,

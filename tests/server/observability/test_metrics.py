@@ -28,7 +28,9 @@ async def scrape(
     api: Api, token: str | None = None
 ) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await api.client.get("/metrics", headers=headers)
+    # Without a metrics token, only this machine may scrape.
+    async with api.client_from("127.0.0.1") as local:
+        response = await local.get("/metrics", headers=headers)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
     return samples(response.text)
@@ -93,3 +95,15 @@ def test_operation_labels_are_bounded_in_form() -> None:
     assert operation_label("Jobs") == "Jobs"
     assert operation_label("drop table; --") == "invalid"
     assert operation_label("x" * 100) == "invalid"
+
+
+async def test_metrics_without_a_token_are_served_to_this_machine_only(api: Api) -> None:
+    refused = await api.client.get("/metrics")  # from 203.0.113.7
+    assert refused.status_code == 403
+    assert "CRONTOPUS_METRICS_TOKEN" in refused.text
+    async with api.client_from("127.0.0.1") as local:
+        assert (await local.get("/metrics")).status_code == 200
+        forwarded = await local.get("/metrics", headers={"X-Forwarded-For": "198.51.100.9"})
+        assert forwarded.status_code == 403, "a proxy on this machine forwards other people"
+    async with api.client_from("::1") as local:
+        assert (await local.get("/metrics")).status_code == 200

@@ -1,8 +1,6 @@
-"""`GET /metrics`: the Prometheus text exposition, behind a bearer token when one is set."""
+"""`GET /metrics`: the Prometheus text exposition, to the metrics token or this machine only."""
 
 from __future__ import annotations
-
-import hmac
 
 from sqlalchemy import case, func, select
 from starlette.requests import Request
@@ -12,21 +10,25 @@ from crontopus.server.availability import unavailability
 from crontopus.server.db.models import Endpoint
 from crontopus.server.db.types import utcnow
 from crontopus.server.observability.metrics import CONTENT_TYPE
+from crontopus.server.observability.operator import from_this_machine, has_metrics_token
 
 
 async def metrics(request: Request) -> Response:
-    """Answer a scrape (401 without the token when CRONTOPUS_METRICS_TOKEN is set)."""
+    """Answer a scrape: with CRONTOPUS_METRICS_TOKEN, to its bearer; without, to loopback only."""
     state = request.app.state.crontopus
     token = state.settings.metrics_token
-    if token is not None:
-        given = request.headers.get("authorization", "")
-        scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip(), token):
-            return PlainTextResponse(
-                "metrics need `Authorization: Bearer <CRONTOPUS_METRICS_TOKEN>`\n",
-                status_code=401,
-                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
-            )
+    if token is not None and not has_metrics_token(request, token):
+        return PlainTextResponse(
+            "metrics need `Authorization: Bearer <CRONTOPUS_METRICS_TOKEN>`\n",
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    if token is None and not from_this_machine(request):
+        return PlainTextResponse(
+            "metrics are served to this machine only: set CRONTOPUS_METRICS_TOKEN on the server "
+            "and scrape with `Authorization: Bearer <token>`\n",
+            status_code=403,
+        )
     try:
         await _count_endpoints(state)
     except Exception as error:
