@@ -226,3 +226,34 @@ def test_a_new_agent_adopts_an_already_adopted_entry_in_its_first_sync(
     content = second_crontab.read_bytes()
     assert b"5 4 * * * /usr/bin/backup --all" not in content
     assert content.count(f"run-job {backup_id}".encode()) == 1
+
+
+PENDING = "{ pendingEnrollments { id machineId } }"
+APPROVE = "mutation($id: UUID!) { approveEnrollment(id: $id) { __typename } }"
+
+
+def test_re_enrolling_proves_itself_with_its_token_and_a_stranger_waits_for_approval(
+    fleet_server: Server, tmp_path: Path, crontab: Path
+) -> None:
+    server = fleet_server
+    access = server.register()
+    state = tmp_path / "agent"
+    enroll(server, access, state, crontab)
+    first_token = (state / "endpoint-token").read_text()
+    token = enrollment_token(server, access)
+    again = agent(state, "enroll", "--server", server.url, "--token", token, "--force")
+    assert again.returncode == 0, again.stderr
+    assert "enrolled" in again.stdout
+    assert (state / "endpoint-token").read_text() != first_token
+
+    # Another state directory on the same machine holds no token: it must not take over.
+    stranger = tmp_path / "stranger"
+    claimed = agent(stranger, "enroll", "--server", server.url, "--token", token)
+    assert claimed.returncode == 0, claimed.stderr
+    assert "an admin must approve" in claimed.stderr
+    assert agent(state, "sync", "--once").returncode == 0
+    (pending,) = server.graphql(PENDING, token=access)["pendingEnrollments"]
+    approved = server.graphql(APPROVE, {"id": pending["id"]}, access)
+    assert approved["approveEnrollment"]["__typename"] == "Endpoint"
+    refused = agent(state, "sync", "--once")
+    assert refused.returncode != 0

@@ -293,6 +293,38 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.waitForSelector("[data-testid=job-endpoints] a:has-text('web-1')");
   });
 
+  test("a known machine enrolling again without its token waits for an admin's approval", async (t) => {
+    if (!endpointToken) {
+      t.skip("no endpoint was enrolled");
+      return;
+    }
+    const api = await accessToken();
+    const made = await graphql(
+      server.url,
+      api,
+      `mutation { createEnrollmentToken(name: "e2e-again") { __typename ... on CreatedEnrollmentToken { plaintext } } }`,
+    );
+    const claim = await graphql(
+      server.url,
+      null,
+      `mutation($t: String!) { enrollEndpoint(enrollmentToken: $t, name: "web-1", hostname: "web-1.example.com",
+        platform: "linux", machineId: "e2e-machine-0001", agentVersion: "0.1.1", drivers: ["cron"]) {
+        __typename ... on EnrollmentPending { endpointToken message } ... on UserError { message } } }`,
+      { t: made.createEnrollmentToken.plaintext },
+    );
+    assert.equal(claim.enrollEndpoint.__typename, "EnrollmentPending", JSON.stringify(claim));
+    await open("/endpoints");
+    const row = page.locator("[data-testid=pending-enrollments] tr", { hasText: "e2e-machine-0001" });
+    await row.waitFor();
+    page.once("dialog", (dialog) => dialog.accept());
+    await row.locator("button:has-text('Approve')").click();
+    await page.waitForSelector("[data-testid=pending-enrollments]", { state: "detached" });
+    // The approved request's token is the endpoint's now; the old one stopped working.
+    endpointToken = claim.enrollEndpoint.endpointToken;
+    const me = await graphql(server.url, endpointToken, `{ repository { cloneUrl } }`);
+    assert.ok(me.repository.cloneUrl);
+  });
+
   test("a job the agent discovered is marked, read-only, and adopted into a namespace", async (t) => {
     if (!endpointToken) {
       t.skip("no endpoint was enrolled");

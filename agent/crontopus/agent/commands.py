@@ -200,7 +200,7 @@ def enroll(state: StateDir, args: argparse.Namespace) -> int:
     if state.read_token() is not None and not args.force:
         print(
             f"crontopus-agent enroll: {state.root} is already enrolled: pass --force to enroll"
-            " again (the old endpoint keeps its token until revoked)",
+            " again (the agent proves it is this machine with its current token)",
             file=sys.stderr,
         )
         return EXIT_ERROR
@@ -226,9 +226,12 @@ def enroll(state: StateDir, args: argparse.Namespace) -> int:
     config = check(merged, {key: f"--{key}" for key in changes}, str(state.config))
     drivers = [info.name for info in describe_drivers(get_plugin_manager()) if not info.shadowed]
     chosen = driver_name(config)
+    # The token this machine holds proves a re-enrollment is its own (else an admin approves).
+    current_token = state.read_token()
     with ServerClient(config.require_server()) as client:
         enrollment = client.enroll(
             token,
+            current_token=current_token,
             name=name,
             hostname=machine.hostname(),
             platform=machine.platform_name(),
@@ -239,12 +242,18 @@ def enroll(state: StateDir, args: argparse.Namespace) -> int:
         )
     state.create()
     state.write_token(enrollment.token)
-    updates: dict[str, Any] = {"endpoint_id": enrollment.endpoint_id, "driver": chosen}
+    updates: dict[str, Any] = {"driver": chosen}
+    if enrollment.endpoint_id is not None:
+        updates["endpoint_id"] = enrollment.endpoint_id
     if enrollment.heartbeat_interval:
         # The server judges "offline" by its own interval: beat at that pace.
         updates["heartbeat_interval"] = float(enrollment.heartbeat_interval)
     # Written even when it equals the default: config.yaml then says what the agent beats at.
     save_config(state, with_updates(config, **updates), always=("heartbeat_interval",))
+    if enrollment.pending is not None:
+        print(f"crontopus-agent enroll: not yet: {enrollment.pending}", file=sys.stderr)
+        print(f"the agent starts working once an admin approves (state directory: {state.root})")
+        return EXIT_OK
     print(f"enrolled {name} as endpoint {enrollment.endpoint_id} (driver {chosen})")
     print(f"state directory: {state.root}")
     return EXIT_OK

@@ -14,12 +14,13 @@ from crontopus.agent.errors import ServerRefused, ServerUnreachable
 ENROLL = """
 mutation Enroll($enrollmentToken: String!, $name: String!, $hostname: String!,
                 $platform: String!, $machineId: String!, $agentVersion: String!,
-                $drivers: [String!]!, $labels: [KeyValueInput!]!) {
+                $drivers: [String!]!, $labels: [KeyValueInput!]!, $endpointToken: String) {
   enrollEndpoint(enrollmentToken: $enrollmentToken, name: $name, hostname: $hostname,
                  platform: $platform, machineId: $machineId, agentVersion: $agentVersion,
-                 drivers: $drivers, labels: $labels) {
+                 drivers: $drivers, labels: $labels, endpointToken: $endpointToken) {
     __typename
     ... on EnrolledEndpoint { endpointToken heartbeatIntervalSeconds endpoint { id } }
+    ... on EnrollmentPending { id endpointToken message }
     ... on UserError { message }
   }
 }
@@ -71,11 +72,16 @@ DISCOVERED_BATCH = 500  # the server takes at most this many entries per report
 
 @dataclass(frozen=True)
 class Enrollment:
-    """What enrollment gives the agent: its endpoint id and token (shown once)."""
+    """What enrollment gives the agent: its endpoint id and token (shown once).
 
-    endpoint_id: str
+    `pending` (the server's message) says the machine was enrolled before and gave no proof:
+    the token works once an admin approves, and the endpoint id is not told until then.
+    """
+
+    endpoint_id: str | None
     token: str
     heartbeat_interval: int | None = None
+    pending: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,8 +163,13 @@ class ServerClient:
         agent_version: str,
         drivers: Sequence[str],
         labels: Mapping[str, str],
+        current_token: str | None = None,
     ) -> Enrollment:
-        """Enroll this machine with an enrollment token; return its endpoint token."""
+        """Enroll this machine with an enrollment token; return its endpoint token.
+
+        `current_token` (the endpoint token the machine holds) proves a re-enrollment is this
+        machine's own; without it, a known machine id waits for an admin's approval.
+        """
         data = self.graphql(
             ENROLL,
             {
@@ -170,8 +181,12 @@ class ServerClient:
                 "agentVersion": agent_version,
                 "drivers": list(drivers),
                 "labels": [{"key": key, "value": value} for key, value in labels.items()],
+                "endpointToken": current_token,
             },
         )
+        pending = data.get("enrollEndpoint")
+        if isinstance(pending, dict) and pending.get("__typename") == "EnrollmentPending":
+            return Enrollment(None, str(pending["endpointToken"]), pending=str(pending["message"]))
         result = _payload(data, "enrollEndpoint", "EnrolledEndpoint", "enrollment")
         return Enrollment(
             str(result["endpoint"]["id"]),

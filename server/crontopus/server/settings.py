@@ -161,6 +161,7 @@ class Settings:
     event_bus: EventBus | None = None  # None: PostgreSQL's when the database is PostgreSQL
     run_retention: int = 1000
     heartbeat_interval: int = 30
+    enrollment_token_days: int = 7
     alert_interval: float = 30.0
     in_process_worker: bool = True
     notification_attempts: int = 6
@@ -216,6 +217,9 @@ class Settings:
             auth_cache_seconds=env.integer("CRONTOPUS_AUTH_CACHE_SECONDS", 5, low=0, high=300),
             event_bus=event_bus_of(env.text("CRONTOPUS_EVENT_BUS"), database_url),
             heartbeat_interval=env.integer("CRONTOPUS_HEARTBEAT_INTERVAL", 30, low=1, high=3600),
+            enrollment_token_days=env.integer(
+                "CRONTOPUS_ENROLLMENT_TOKEN_DAYS", 7, low=1, high=3650
+            ),
             run_retention=env.integer("CRONTOPUS_RUN_RETENTION", 1000, low=10),
             alert_interval=env.integer("CRONTOPUS_ALERT_INTERVAL", 30, low=1, high=3600),
             in_process_worker=env.boolean("CRONTOPUS_IN_PROCESS_WORKER", default=True),

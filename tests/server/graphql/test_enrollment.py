@@ -35,11 +35,12 @@ mutation Revoke($id: UUID!) {
 ENROLL = """
 mutation Enroll($token: String!, $name: String!, $hostname: String!, $platform: String!,
                 $machineId: String!, $agentVersion: String!, $drivers: [String!],
-                $labels: [KeyValueInput!]) {
+                $labels: [KeyValueInput!], $endpointToken: String) {
   enrollEndpoint(enrollmentToken: $token, name: $name, hostname: $hostname, platform: $platform,
                  machineId: $machineId, agentVersion: $agentVersion, drivers: $drivers,
-                 labels: $labels) {
+                 labels: $labels, endpointToken: $endpointToken) {
     __typename
+    ... on EnrollmentPending { id machineId endpointToken message }
     ... on EnrolledEndpoint {
       endpointToken reused heartbeatIntervalSeconds
       endpoint { id name hostname platform machineId agentVersion drivers status lastSeenAt
@@ -221,14 +222,15 @@ async def test_anything_but_a_known_enrollment_token_is_refused(api: Api, alice:
     assert result["__typename"] == "AuthenticationError"
 
 
-async def test_the_same_machine_reuses_its_endpoint_and_its_old_token_dies_at_once(
+async def test_the_same_machine_with_its_token_reuses_its_endpoint_and_the_old_token_dies(
     api: Api, alice: Persona, state: AppState
 ) -> None:
     token = (await create_enrollment_token(api, alice))["plaintext"]
     first = await enroll(api, token)
     # Authenticate once so the old token sits in the identity cache.
     assert "errors" not in await heartbeat(api, first["endpointToken"])
-    second = await enroll(api, token, labels=[{"key": "role", "value": "web"}])
+    web = [{"key": "role", "value": "web"}]
+    second = await enroll(api, token, labels=web, endpointToken=first["endpointToken"])
     assert second["reused"] is True
     assert second["endpoint"]["id"] == first["endpoint"]["id"]
     assert second["endpoint"]["labels"] == [{"key": "role", "value": "web"}]
@@ -287,10 +289,99 @@ async def test_one_machine_enrolling_twice_at_once_ends_as_one_endpoint(
     first = (await create_enrollment_token(api, alice, name="a"))["plaintext"]
     second = (await create_enrollment_token(api, alice, name="b"))["plaintext"]
     results = await asyncio.gather(enroll(api, first), enroll(api, second))
-    assert [r["__typename"] for r in results] == ["EnrolledEndpoint"] * 2
-    assert results[0]["endpoint"]["id"] == results[1]["endpoint"]["id"]
-    assert sorted(r["reused"] for r in results) == [False, True]
+    # The loser found the winner's endpoint and has no proof: it waits for an admin.
+    kinds = sorted(r["__typename"] for r in results)
+    assert kinds == ["EnrolledEndpoint", "EnrollmentPending"]
     working = [r for r in results if "errors" not in await heartbeat(api, r["endpointToken"])]
     assert len(working) == 1
     async with state.session() as session:
         assert len((await session.scalars(select(Endpoint))).all()) == 1
+
+
+PENDING = """{ pendingEnrollments { id machineId name requestedFrom enrollmentToken
+                                    labels { key value } endpoint { id status } } }"""
+APPROVE = """
+mutation Approve($id: UUID!) {
+  approveEnrollment(id: $id) {
+    __typename ... on Endpoint { id status } ... on UserError { message }
+  }
+}
+"""
+REJECT = """
+mutation Reject($id: UUID!) {
+  rejectEnrollment(id: $id) {
+    __typename ... on PendingEnrollment { id } ... on UserError { message }
+  }
+}
+"""
+REVOKE_ENDPOINT = "mutation R($id: UUID!) { revokeEndpoint(id: $id) { __typename } }"
+
+
+async def test_a_known_machine_without_its_token_waits_for_an_admin_to_approve(
+    api: Api, alice: Persona, bob: Persona
+) -> None:
+    token = (await create_enrollment_token(api, alice))["plaintext"]
+    first = await enroll(api, token)
+    claim = await enroll(api, token, labels=[{"key": "role", "value": "web"}])
+    assert claim["__typename"] == "EnrollmentPending"
+    assert "an admin must approve" in claim["message"]
+    # Nothing changed yet: the old token works, the new one does not.
+    assert "errors" not in await heartbeat(api, first["endpointToken"])
+    waiting = await heartbeat(api, claim["endpointToken"])
+    assert waiting["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    (pending,) = (await api.execute(PENDING, token=alice.access_token))["pendingEnrollments"]
+    assert pending["machineId"] == "machine-1"
+    assert pending["requestedFrom"] == "203.0.113.7"
+    assert pending["labels"] == [{"key": "role", "value": "web"}]
+    assert pending["endpoint"]["id"] == first["endpoint"]["id"]
+    foreign = await api.execute(APPROVE, {"id": pending["id"]}, bob.access_token)
+    assert foreign["approveEnrollment"]["__typename"] == "NotFoundError"
+
+    approved = await api.execute(APPROVE, {"id": pending["id"]}, alice.access_token)
+    assert approved["approveEnrollment"]["id"] == first["endpoint"]["id"]
+    assert "errors" not in await heartbeat(api, claim["endpointToken"])
+    stale = await heartbeat(api, first["endpointToken"])
+    assert stale["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await api.execute(PENDING, token=alice.access_token))["pendingEnrollments"] == []
+
+
+async def test_a_revoked_endpoint_is_reinstated_only_by_an_admins_approval(
+    api: Api, alice: Persona
+) -> None:
+    token = (await create_enrollment_token(api, alice))["plaintext"]
+    first = await enroll(api, token)
+    endpoint_id = first["endpoint"]["id"]
+    await api.execute(REVOKE_ENDPOINT, {"id": endpoint_id}, alice.access_token)
+    again = await enroll(api, token, endpointToken=first["endpointToken"])
+    assert again["__typename"] == "EnrollmentPending"
+    (pending,) = (await api.execute(PENDING, token=alice.access_token))["pendingEnrollments"]
+    assert pending["endpoint"]["status"] == "REVOKED"
+    rejected = await api.execute(REJECT, {"id": pending["id"]}, alice.access_token)
+    assert rejected["rejectEnrollment"]["__typename"] == "PendingEnrollment"
+    assert (await api.execute(PENDING, token=alice.access_token))["pendingEnrollments"] == []
+    refused = await heartbeat(api, again["endpointToken"])
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+    retry = await enroll(api, token)
+    approved = await api.execute(APPROVE, {"id": retry["id"]}, alice.access_token)
+    assert approved["approveEnrollment"]["status"] != "REVOKED"
+    assert "errors" not in await heartbeat(api, retry["endpointToken"])
+
+
+async def test_enrollment_tokens_expire_after_seven_days_unless_told_otherwise(
+    api: Api, alice: Persona
+) -> None:
+    created = await create_enrollment_token(api, alice)
+    expires = datetime.fromisoformat(created["token"]["expiresAt"])
+    assert abs(expires - (datetime.now(UTC) + timedelta(days=7))) < timedelta(minutes=1)
+    longer = await create_enrollment_token(api, alice, name="longer", days=30)
+    expires = datetime.fromisoformat(longer["token"]["expiresAt"])
+    assert abs(expires - (datetime.now(UTC) + timedelta(days=30))) < timedelta(minutes=1)
+
+
+def test_the_default_enrollment_token_lifetime_is_a_setting(tmp_path: Any) -> None:
+    from crontopus.server.settings import Settings
+
+    environ = {"CRONTOPUS_DATA_DIR": str(tmp_path), "CRONTOPUS_ENROLLMENT_TOKEN_DAYS": "2"}
+    assert Settings.from_env(environ).enrollment_token_days == 2
+    assert Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path)}).enrollment_token_days == 7

@@ -62,3 +62,25 @@ export const EndpointEventsSubscription = graphql(`
     endpointEvents { endpointId kind name occurredAt }
   }
 `);
+
+export const PendingEnrollmentsQuery = graphql(`
+  query PendingEnrollments {
+    pendingEnrollments {
+      id machineId name hostname platform agentVersion requestedFrom requestedAt enrollmentToken
+      labels { key value }
+      endpoint { id name status }
+    }
+  }
+`);
+
+export const ApproveEnrollmentMutation = graphql(`
+  mutation ApproveEnrollment($id: UUID!) {
+    approveEnrollment(id: $id) { __typename ... on UserError { message } }
+  }
+`);
+
+export const RejectEnrollmentMutation = graphql(`
+  mutation RejectEnrollment($id: UUID!) {
+    rejectEnrollment(id: $id) { __typename ... on UserError { message } }
+  }
+`);

@@ -5,10 +5,13 @@ import { useEndpointEvents } from "../api/liveEndpoints";
 import { request } from "../api/client";
 import { useQuery } from "../api/hooks";
 import {
+  ApproveEnrollmentMutation,
   CreateEnrollmentTokenMutation,
   EndpointQuery,
   EndpointsQuery,
   EnrollmentTokensQuery,
+  PendingEnrollmentsQuery,
+  RejectEnrollmentMutation,
   RevokeEndpointMutation,
   RevokeEnrollmentTokenMutation,
 } from "../api/endpointOperations";
@@ -96,6 +99,7 @@ export function EndpointsPage() {
       </form>
       <ErrorNote error={error ?? problem} />
       <Loading when={loading && !data} />
+      <PendingEnrollmentsSection onDecided={reload} />
       <section className="card">
         <div className="table-wrap">
           <table data-testid="endpoints-table">
@@ -160,6 +164,72 @@ export function EndpointsPage() {
       </section>
       <EnrollmentTokensSection />
     </>
+  );
+}
+
+// Known machines that enrolled again without their token (or whose endpoint was revoked):
+// they wait here for an admin. Others are refused the list and see nothing of it.
+function PendingEnrollmentsSection({ onDecided }: { onDecided: () => void }) {
+  const { data, reload } = useQuery(PendingEnrollmentsQuery, {});
+  const [problem, setProblem] = useState<string | null>(null);
+  const pending = data?.pendingEnrollments ?? [];
+  if (pending.length === 0) return null;
+  const decide = async (id: string, approve: boolean, what: string) => {
+    if (approve && !confirm(`Let ${what} take its endpoint over? The endpoint's current token stops working.`)) return;
+    const result = approve
+      ? (await request(ApproveEnrollmentMutation, { id })).approveEnrollment
+      : (await request(RejectEnrollmentMutation, { id })).rejectEnrollment;
+    setProblem("message" in result ? result.message : null);
+    reload();
+    onDecided();
+  };
+  return (
+    <section className="card" data-testid="pending-enrollments">
+      <h2>Waiting for approval</h2>
+      <p className="muted">
+        These machines enrolled with an id that is enrolled already, without that endpoint's token, or their endpoint was revoked. Approve only
+        a machine you expect.
+      </p>
+      <ErrorNote error={problem} />
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th>Machine</th>
+              <th>Endpoint now</th>
+              <th>Asked from</th>
+              <th>Asked</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {pending.map((p) => (
+              <tr key={p.id}>
+                <td>
+                  {p.name} <span className="muted">{p.hostname}</span>
+                  <div className="muted">
+                    <code>{p.machineId}</code> · agent {p.agentVersion} · token “{p.enrollmentToken}”
+                  </div>
+                </td>
+                <td>
+                  <Link href={`/endpoints/${p.endpoint.id}`}>{p.endpoint.name}</Link> <Badge value={p.endpoint.status} />
+                </td>
+                <td>{p.requestedFrom}</td>
+                <td>{formatAgo(p.requestedAt)}</td>
+                <td>
+                  <button className="button small primary" onClick={() => decide(p.id, true, p.name)}>
+                    Approve
+                  </button>{" "}
+                  <button className="button small" onClick={() => decide(p.id, false, p.name)}>
+                    Reject
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
   );
 }
 
@@ -293,7 +363,7 @@ function EnrollmentTokensSection() {
       <form className="filters" onSubmit={create}>
         <input name="name" placeholder="Token name" required aria-label="Enrollment token name" />
         <input name="maxUses" placeholder="Max uses" inputMode="numeric" aria-label="Max uses" />
-        <input name="days" placeholder="Expires in days" inputMode="numeric" aria-label="Expires in days" />
+        <input name="days" placeholder="Expires in days (default 7)" inputMode="numeric" aria-label="Expires in days" />
         <button className="button primary">Create enrollment token</button>
       </form>
       <div className="table-wrap">

@@ -215,6 +215,34 @@ class Endpoint(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class PendingEnrollment(Base):
+    """A known machine id enrolling again without proof: it waits for an admin's approval.
+
+    `token_hash` is the endpoint token the request was given; approving makes it the
+    endpoint's token, so the agent that asked (and only it) starts working.
+    """
+
+    __tablename__ = "pending_enrollments"
+    __table_args__ = (UniqueConstraint("tenant_id", "machine_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("endpoints.id", ondelete="CASCADE"), index=True
+    )
+    machine_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200))
+    hostname: Mapped[str] = mapped_column(String(255))
+    platform: Mapped[str] = mapped_column(String(100))
+    agent_version: Mapped[str] = mapped_column(String(50))
+    drivers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    enrollment_token: Mapped[str] = mapped_column(String(100))
+    requested_from: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Run(Base):
     """One execution of a job on an endpoint; `id` is the wrapper's idempotency key."""
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crontopus.server.db.models import Endpoint, EnrollmentToken, Role, Tenant
+from crontopus.server.db.models import Endpoint, EnrollmentToken, PendingEnrollment, Role, Tenant
 from crontopus.server.errors import (
     AuthenticationFailed,
     Conflict,
@@ -53,11 +54,16 @@ class Enrollment:
 
 @dataclass(frozen=True)
 class Enrolled:
-    """The endpoint, its new token (shown once) and whether the machine was known already."""
+    """The endpoint, its new token (shown once) and whether the machine was known already.
+
+    `pending` is set when the machine was known and gave no proof: the token starts working
+    once an admin approves the request.
+    """
 
     endpoint: Endpoint
     token: str
     reused: bool
+    pending: PendingEnrollment | None = None
 
 
 async def create_enrollment_token(
@@ -68,8 +74,13 @@ async def create_enrollment_token(
     max_uses: int | None,
     *,
     quotas: Quotas,
+    default_days: int = 7,
 ) -> tuple[EnrollmentToken, str]:
-    """Create an enrollment token; return the row and its plaintext (shown once)."""
+    """Create an enrollment token; return the row and its plaintext (shown once).
+
+    Without `expires_in_days` it expires after `default_days` (CRONTOPUS_ENROLLMENT_TOKEN_DAYS):
+    a token lying in a script or a wiki must not enroll machines forever.
+    """
     principal.require_admin("Creating enrollment tokens")
     name = name.strip()
     problems = []
@@ -86,6 +97,7 @@ async def create_enrollment_token(
     if problems:
         raise ValidationFailed(problems)
     await require_row_room(session, Quota.ENROLLMENT_TOKENS, quotas, principal.tenant_id)
+    expires_in_days = expires_in_days or default_days
     issued = issue_token(TokenKind.ENROLLMENT)
     token = EnrollmentToken(
         id=uuid.uuid4(),
@@ -94,9 +106,7 @@ async def create_enrollment_token(
         token_hash=issued.digest,
         hint=issued.hint,
         created_by=principal.label,
-        expires_at=(
-            datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
-        ),
+        expires_at=datetime.now(UTC) + timedelta(days=expires_in_days),
         max_uses=max_uses,
         use_count=0,
     )
@@ -220,17 +230,26 @@ async def enroll_endpoint(
     request: Enrollment,
     *,
     quotas: Quotas,
+    proof: str | None = None,
+    address: str = "unknown",
 ) -> Enrolled:
-    """Enroll a machine with an enrollment token; the same machine id reuses its endpoint."""
+    """Enroll a machine with an enrollment token.
+
+    A machine id seen before takes its endpoint over only with `proof`, the endpoint's current
+    token (as GitHub and GitLab runners re-register with theirs); without it, or when the
+    endpoint was revoked, the request waits for an admin's approval instead (see
+    `reenrollment.py`). A revoked endpoint is never reinstated without one.
+    """
     if problems := enrollment_problems(request):
         raise ValidationFailed(problems)
+    args = (session, broadcaster, identities, enrollment_token, request, quotas, proof, address)
     try:
-        return await _enroll(session, broadcaster, identities, enrollment_token, request, quotas)
+        return await _enroll(*args)
     except IntegrityError:
-        # The same machine enrolled concurrently and won the insert: take its endpoint over.
+        # The same machine enrolled concurrently and won the insert: try again against it.
         await session.rollback()
     try:
-        return await _enroll(session, broadcaster, identities, enrollment_token, request, quotas)
+        return await _enroll(*args)
     except IntegrityError:
         await session.rollback()
         raise Conflict("machineId: this machine is enrolling twice at once; retry") from None
@@ -243,6 +262,8 @@ async def _enroll(
     enrollment_token: str,
     request: Enrollment,
     quotas: Quotas,
+    proof: str | None,
+    address: str,
 ) -> Enrolled:
     token = await _claim_use(session, enrollment_token)
     tenant = await session.get_one(Tenant, token.tenant_id)
@@ -252,34 +273,22 @@ async def _enroll(
         .with_for_update()
     )
     issued = issue_token(TokenKind.ENDPOINT)
+    if endpoint is not None and not _proves(endpoint, proof):
+        pending = await hold_for_approval(
+            session, tenant, endpoint, request, issued.digest, token.name, address
+        )
+        return Enrolled(endpoint=endpoint, token=issued.plaintext, reused=True, pending=pending)
     now = datetime.now(UTC)
     old_digest = endpoint.token_hash if endpoint is not None else None
-    if endpoint is None or endpoint.revoked_at is not None:
-        # A new machine, or a revoked one coming back: either adds a live endpoint.
+    if endpoint is None:
+        # A new machine adds a live endpoint (a revoked one comes back only by approval).
         await require_row_room(session, Quota.ENDPOINTS, quotas, tenant.id)
     if endpoint is None:
         endpoint = Endpoint(id=uuid.uuid4(), tenant_id=tenant.id, machine_id=request.machine_id)
         session.add(endpoint)
-    endpoint.name = request.name.strip()
-    endpoint.hostname = request.hostname.strip()
-    endpoint.platform = request.platform.strip()
-    endpoint.agent_version = request.agent_version.strip()
-    endpoint.drivers = list(request.drivers)
-    endpoint.labels = dict(sorted(request.labels.items()))
-    endpoint.token_hash = issued.digest
-    endpoint.enrolled_at = now
-    endpoint.last_seen_at = now
-    # A fresh enrollment token is an admin's new consent: it reinstates a revoked machine.
-    endpoint.revoked_at = None
+    apply_enrollment(endpoint, request, issued.digest, now)
     await session.flush()
-    actor = Principal(
-        kind=PrincipalKind.ENDPOINT,
-        tenant_id=tenant.id,
-        tenant_slug=tenant.slug,
-        role=Role.VIEWER,
-        scopes=frozenset({Scope.READ, Scope.CHECKIN}),
-        endpoint_id=endpoint.id,
-    )
+    actor = endpoint_actor(tenant, endpoint)
     record_audit(
         session,
         actor,
@@ -296,3 +305,88 @@ async def _enroll(
         identities.forget_token(old_digest)
     await publish_endpoint_event(broadcaster, endpoint, EndpointEventKind.ENROLLED)
     return Enrolled(endpoint=endpoint, token=issued.plaintext, reused=old_digest is not None)
+
+
+async def hold_for_approval(
+    session: AsyncSession,
+    tenant: Tenant,
+    endpoint: Endpoint,
+    request: Enrollment,
+    token_digest: str,
+    enrollment_token: str,
+    address: str,
+) -> PendingEnrollment:
+    """Keep a re-enrollment without proof for an admin to approve; a newer one replaces it."""
+    await session.execute(
+        delete(PendingEnrollment).where(
+            PendingEnrollment.tenant_id == tenant.id,
+            PendingEnrollment.machine_id == endpoint.machine_id,
+        )
+    )
+    pending = PendingEnrollment(
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        endpoint_id=endpoint.id,
+        machine_id=endpoint.machine_id,
+        name=request.name.strip(),
+        hostname=request.hostname.strip(),
+        platform=request.platform.strip(),
+        agent_version=request.agent_version.strip(),
+        drivers=list(request.drivers),
+        labels=dict(sorted(request.labels.items())),
+        token_hash=token_digest,
+        enrollment_token=enrollment_token,
+        requested_from=address[:64],
+        requested_at=datetime.now(UTC),
+    )
+    session.add(pending)
+    record_audit(
+        session,
+        endpoint_actor(tenant, endpoint),
+        "endpoint.reenroll.request",
+        f"endpoint:{endpoint.name}",
+        {
+            "endpointId": str(endpoint.id),
+            "machineId": endpoint.machine_id,
+            "enrollmentToken": enrollment_token,
+            "from": address,
+            "revoked": endpoint.revoked_at is not None,
+        },
+    )
+    await session.commit()
+    return pending
+
+
+def _proves(endpoint: Endpoint, proof: str | None) -> bool:
+    """Whether `proof` is the current token of a live endpoint (constant time)."""
+    if proof is None or endpoint.revoked_at is not None:
+        return False
+    return hmac.compare_digest(digest(proof), endpoint.token_hash)
+
+
+def apply_enrollment(
+    endpoint: Endpoint, request: Enrollment, token_digest: str, now: datetime
+) -> None:
+    """Make `endpoint` what the machine said it is, with a new token (the old one dies)."""
+    endpoint.name = request.name.strip()
+    endpoint.hostname = request.hostname.strip()
+    endpoint.platform = request.platform.strip()
+    endpoint.agent_version = request.agent_version.strip()
+    endpoint.drivers = list(request.drivers)
+    endpoint.labels = dict(sorted(request.labels.items()))
+    endpoint.token_hash = token_digest
+    endpoint.enrolled_at = now
+    endpoint.last_seen_at = now
+    endpoint.revoked_at = None
+
+
+def endpoint_actor(tenant: Tenant, endpoint: Endpoint) -> Principal:
+    """The endpoint as the actor of its own audit events."""
+    return Principal(
+        kind=PrincipalKind.ENDPOINT,
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        role=Role.VIEWER,
+        scopes=frozenset({Scope.READ, Scope.CHECKIN}),
+        endpoint_id=endpoint.id,
+    )

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from crontopus.server.db import models
 from crontopus.server.errors import ServiceError
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.endpoints.types import (
@@ -16,16 +17,25 @@ from crontopus.server.graphql.endpoints.types import (
     DiscoveredJobsReport,
     Endpoint,
     EnrolledEndpoint,
+    EnrollmentPending,
     EnrollmentToken,
     HeartbeatInput,
     JobInstanceInput,
     JobInstanceReport,
+    PendingEnrollment,
     labels_of,
 )
 from crontopus.server.graphql.errors import UserErrors, to_graphql_error
 from crontopus.server.graphql.jobs.types import KeyValueInput
 from crontopus.server.security.ratelimit import Limit
-from crontopus.server.services import discovery, endpoints, enrollment, instances, jobs
+from crontopus.server.services import (
+    discovery,
+    endpoints,
+    enrollment,
+    instances,
+    jobs,
+    reenrollment,
+)
 
 CreateEnrollmentTokenResult = Annotated[
     CreatedEnrollmentToken | UserErrors, strawberry.union("CreateEnrollmentTokenResult")
@@ -34,7 +44,13 @@ RevokeEnrollmentTokenResult = Annotated[
     EnrollmentToken | UserErrors, strawberry.union("RevokeEnrollmentTokenResult")
 ]
 EnrollEndpointResult = Annotated[
-    EnrolledEndpoint | UserErrors, strawberry.union("EnrollEndpointResult")
+    EnrolledEndpoint | EnrollmentPending | UserErrors, strawberry.union("EnrollEndpointResult")
+]
+ApproveEnrollmentResult = Annotated[
+    Endpoint | UserErrors, strawberry.union("ApproveEnrollmentResult")
+]
+RejectEnrollmentResult = Annotated[
+    PendingEnrollment | UserErrors, strawberry.union("RejectEnrollmentResult")
 ]
 HeartbeatResult = Annotated[Endpoint | UserErrors, strawberry.union("HeartbeatResult")]
 RevokeEndpointResult = Annotated[Endpoint | UserErrors, strawberry.union("RevokeEndpointResult")]
@@ -49,7 +65,8 @@ ReportDiscoveredJobsResult = Annotated[
 @strawberry.type
 class EndpointMutations:
     @strawberry.mutation(
-        description="Create a token agents enroll with (admins); its plaintext is shown once."
+        description="Create a token agents enroll with (admins); its plaintext is shown once. "
+        "Without `expiresInDays` it expires after CRONTOPUS_ENROLLMENT_TOKEN_DAYS (7 by default)."
     )
     async def create_enrollment_token(
         self,
@@ -59,6 +76,7 @@ class EndpointMutations:
         max_uses: int | None = None,
     ) -> CreateEnrollmentTokenResult:
         principal = info.context.require_principal()
+        default_days = info.context.settings.enrollment_token_days
         async with info.context.session() as session:
             try:
                 token, plaintext = await enrollment.create_enrollment_token(
@@ -68,6 +86,7 @@ class EndpointMutations:
                     expires_in_days,
                     max_uses,
                     quotas=info.context.settings.quotas,
+                    default_days=default_days,
                 )
             except ServiceError as error:
                 return to_graphql_error(error)
@@ -86,8 +105,10 @@ class EndpointMutations:
         return EnrollmentToken.from_model(token)
 
     @strawberry.mutation(
-        description="Enroll a machine with an enrollment token (no other credential needed). "
-        "The same machineId reuses its endpoint and gets a new token; the old one stops working."
+        description="Enroll a machine with an enrollment token. A machineId enrolled before "
+        "takes its endpoint over (new token; the old one stops working) only when "
+        "`endpointToken` is the endpoint's current token; otherwise, or when the endpoint was "
+        "revoked, the answer is EnrollmentPending until an admin approves."
     )
     async def enroll_endpoint(
         self,
@@ -100,6 +121,7 @@ class EndpointMutations:
         agent_version: str,
         drivers: list[str] | None = None,
         labels: list[KeyValueInput] | None = None,
+        endpoint_token: str | None = None,
     ) -> EnrollEndpointResult:
         context = info.context
         async with context.session() as session:
@@ -121,15 +143,63 @@ class EndpointMutations:
                     enrollment_token,
                     request,
                     quotas=context.settings.quotas,
+                    proof=endpoint_token,
+                    address=context.client_address,
                 )
             except ServiceError as error:
                 return to_graphql_error(error)
+        if enrolled.pending is not None:
+            return EnrollmentPending(
+                id=enrolled.pending.id,
+                machine_id=enrolled.pending.machine_id,
+                endpoint_token=enrolled.token,
+                message=(
+                    f"machine {machine_id} is enrolled already: an admin must approve this "
+                    "enrollment (the console's Endpoints page), or enroll again with the "
+                    "endpoint's current token"
+                ),
+            )
         return EnrolledEndpoint(
             endpoint=Endpoint.from_model(enrolled.endpoint, context.settings),
             endpoint_token=enrolled.token,
             reused=enrolled.reused,
             heartbeat_interval_seconds=context.settings.heartbeat_interval,
         )
+
+    @strawberry.mutation(
+        description="Let a waiting re-enrollment take its endpoint over (admins); the "
+        "endpoint's old token stops working, and a revoked endpoint is reinstated."
+    )
+    async def approve_enrollment(self, info: Info, id: uuid.UUID) -> ApproveEnrollmentResult:
+        context = info.context
+        principal = context.require_principal()
+        async with context.session() as session:
+            try:
+                endpoint = await reenrollment.approve(
+                    session,
+                    context.broadcaster,
+                    context.identities,
+                    principal,
+                    id,
+                    quotas=context.settings.quotas,
+                )
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return Endpoint.from_model(endpoint, context.settings)
+
+    @strawberry.mutation(
+        description="Refuse a waiting re-enrollment (admins); the endpoint stays as it is."
+    )
+    async def reject_enrollment(self, info: Info, id: uuid.UUID) -> RejectEnrollmentResult:
+        context = info.context
+        principal = context.require_principal()
+        async with context.session() as session:
+            try:
+                pending = await reenrollment.reject(session, principal, id)
+                endpoint = await session.get_one(models.Endpoint, pending.endpoint_id)
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return PendingEnrollment.from_model(pending, endpoint, context.settings)
 
     @strawberry.mutation(
         description="Tell the server the agent is alive (endpoint token), what it runs and "

@@ -7,6 +7,7 @@ import uuid
 import strawberry
 from graphql import GraphQLError
 
+from crontopus.server.db import models
 from crontopus.server.db.types import utcnow
 from crontopus.server.errors import NotFound, PermissionDenied, ValidationFailed
 from crontopus.server.graphql.context import Info
@@ -14,6 +15,7 @@ from crontopus.server.graphql.endpoints.types import (
     Endpoint,
     EndpointFilter,
     EnrollmentToken,
+    PendingEnrollment,
     labels_of,
 )
 from crontopus.server.graphql.pagination import (
@@ -22,7 +24,7 @@ from crontopus.server.graphql.pagination import (
     decode_cursor,
     page_size,
 )
-from crontopus.server.services import endpoints, enrollment
+from crontopus.server.services import endpoints, enrollment, reenrollment
 
 
 def _forbidden(error: PermissionDenied) -> GraphQLError:
@@ -64,6 +66,23 @@ class EndpointQueries:
             except PermissionDenied as error:
                 raise _forbidden(error) from None
         return [EnrollmentToken.from_model(t) for t in rows]
+
+    @strawberry.field(
+        description="Known machines that enrolled again without proof, awaiting approval (admins)."
+    )
+    async def pending_enrollments(self, info: Info) -> list[PendingEnrollment]:
+        context = info.context
+        principal = context.require_principal()
+        async with context.session() as session:
+            try:
+                rows = await reenrollment.list_pending(session, principal)
+            except PermissionDenied as error:
+                raise _forbidden(error) from None
+            result = []
+            for row in rows:
+                endpoint = await session.get_one(models.Endpoint, row.endpoint_id)
+                result.append(PendingEnrollment.from_model(row, endpoint, context.settings))
+        return result
 
     @strawberry.field(description="Enrolled endpoints by name; filters combine with AND.")
     async def endpoints(

@@ -216,6 +216,53 @@ class EnrolledEndpoint:
     heartbeat_interval_seconds: int
 
 
+@strawberry.type(
+    description="This machine id was enrolled before and gave no proof (its endpoint's current "
+    "token), or its endpoint was revoked: an admin must approve the request. The token starts "
+    "working once they do."
+)
+class EnrollmentPending:
+    id: uuid.UUID
+    machine_id: str
+    endpoint_token: str = strawberry.field(
+        description="Keep it (mode 0600): it becomes the endpoint's token on approval."
+    )
+    message: str
+
+
+@strawberry.type(description="A known machine enrolling again without proof, awaiting an admin.")
+class PendingEnrollment:
+    id: uuid.UUID
+    endpoint: Endpoint = strawberry.field(description="The endpoint as it stands now.")
+    machine_id: str
+    name: str
+    hostname: str
+    platform: str
+    agent_version: str
+    labels: list[KeyValue]
+    enrollment_token: str = strawberry.field(description="The name of the token it enrolled with.")
+    requested_from: str = strawberry.field(description="The client address of the request.")
+    requested_at: datetime
+
+    @classmethod
+    def from_model(
+        cls, pending: models.PendingEnrollment, endpoint: models.Endpoint, settings: Settings
+    ) -> PendingEnrollment:
+        return cls(
+            id=pending.id,
+            endpoint=Endpoint.from_model(endpoint, settings),
+            machine_id=pending.machine_id,
+            name=pending.name,
+            hostname=pending.hostname,
+            platform=pending.platform,
+            agent_version=pending.agent_version,
+            labels=key_values(pending.labels),
+            enrollment_token=pending.enrollment_token,
+            requested_from=pending.requested_from,
+            requested_at=pending.requested_at,
+        )
+
+
 def labels_of(items: list[KeyValueInput], path: tuple[str, ...]) -> dict[str, str]:
     """Turn key/value input into a mapping; a key given twice is a validation error."""
     result: dict[str, str] = {}
