@@ -28,6 +28,8 @@ mutation($id: UUID!, $ns: String!) { adoptJob(id: $id, targetNamespace: $ns) {
   __typename ... on Job { id } ... on UserError { message } } }
 """
 JOB_COMMAND = "query($id: UUID!) { job(id: $id) { command } }"
+PENDING = "{ pendingEnrollments { id machineId } }"
+APPROVE = "mutation($id: UUID!) { approveEnrollment(id: $id) { __typename } }"
 
 
 def agent(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -216,20 +218,19 @@ def test_a_new_agent_adopts_an_already_adopted_entry_in_its_first_sync(
     adopted = server.graphql(ADOPT_JOB, {"id": backup_id, "ns": "default"}, access)["adoptJob"]
     assert adopted["__typename"] == "Job", adopted
 
-    # Another machine holding the same foreign entry enrolls after the adoption.
+    # Another machine holding the same foreign entry enrolls after the adoption. Here it has
+    # this machine's id, which the server knows: an admin lets it take the endpoint over.
     second_crontab = tmp_path / "second-crontab"
     second_crontab.write_bytes(FOREIGN_CRONTAB)
     enroll(server, access, tmp_path / "second", second_crontab)
+    (pending,) = server.graphql(PENDING, token=access)["pendingEnrollments"]
+    server.graphql(APPROVE, {"id": pending["id"]}, access)
     result = agent(tmp_path / "second", "sync", "--once")
 
     assert result.returncode == 0, result.stderr
     content = second_crontab.read_bytes()
     assert b"5 4 * * * /usr/bin/backup --all" not in content
     assert content.count(f"run-job {backup_id}".encode()) == 1
-
-
-PENDING = "{ pendingEnrollments { id machineId } }"
-APPROVE = "mutation($id: UUID!) { approveEnrollment(id: $id) { __typename } }"
 
 
 def test_re_enrolling_proves_itself_with_its_token_and_a_stranger_waits_for_approval(
@@ -251,9 +252,10 @@ def test_re_enrolling_proves_itself_with_its_token_and_a_stranger_waits_for_appr
     claimed = agent(stranger, "enroll", "--server", server.url, "--token", token)
     assert claimed.returncode == 0, claimed.stderr
     assert "an admin must approve" in claimed.stderr
-    assert agent(state, "sync", "--once").returncode == 0
+    assert "refused" not in agent(state, "sync", "--once").stderr
     (pending,) = server.graphql(PENDING, token=access)["pendingEnrollments"]
     approved = server.graphql(APPROVE, {"id": pending["id"]}, access)
     assert approved["approveEnrollment"]["__typename"] == "Endpoint"
-    refused = agent(state, "sync", "--once")
-    assert refused.returncode != 0
+    # The approved request's token is the endpoint's now; the one it replaced is refused.
+    assert "refused" in agent(state, "sync", "--once").stderr
+    assert agent(stranger, "status", "--json").returncode == 0

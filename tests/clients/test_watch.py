@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crontopus.server.security.jwt import issue_access_token
+from crontopus.server.security.jwt import decode_access_token, issue_access_token
 from crontopus.server.settings import Settings
 from tests.clients.conftest import COMMAND, Cli, Server, User, register
 from tests.clients.test_runs import RUN_KEYS, check_in, checkin_token, job_id
@@ -182,12 +182,14 @@ def test_watch_reconnects_with_a_refreshed_login_when_the_server_ends_an_expired
     checkin_token: str,
     watcher_of: list[Watcher],
 ) -> None:
-    me = server.graphql("{ me { user { id } tenant { id } } }", token=user.access_token)["me"]
     settings = Settings.from_env(server.env)
-    # Valid for three more seconds, though the stored login believes it good for an hour.
+    claims = decode_access_token(settings, logged_in.stored_login()["accessToken"])
+    assert claims is not None
+    # The login's session, valid for three more seconds, though the stored login believes it
+    # good for an hour.
     almost = datetime.now(UTC) - timedelta(seconds=settings.access_token_ttl - 3)
     short, _ = issue_access_token(
-        settings, uuid.UUID(me["user"]["id"]), uuid.UUID(me["tenant"]["id"]), now=almost
+        settings, claims.user_id, claims.tenant_id, claims.session_id, now=almost
     )
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     before = edit_login(logged_in, accessToken=short, accessTokenExpiresAt=future)

@@ -49,6 +49,8 @@ SCOPES = ("READ", "WRITE", "CHECKIN")
 RANK = {"VIEWER": 0, "MEMBER": 1, "ADMIN": 2, "OWNER": 3}
 REFUSED_CODES = {"FORBIDDEN", "UNAUTHENTICATED"}
 REFUSED_TYPES = {"PermissionError", "AuthenticationError"}
+#: Operations that end the caller's session: each caller runs them after everything else.
+SELF_ENDING = ("unenrollEndpoint", "signOutEverywhere", "logout")
 #: How long a subscription that was let in may stay silent before it counts as running.
 SUBSCRIPTION_SETTLE = 1.0
 
@@ -334,8 +336,10 @@ async def test_every_operation_answers_every_role_and_scope_as_the_matrix_says(
                         f"subscription {name} as {caller.name}: refused={was_refused}"
                     )
 
+        # Subscriptions first, and the operations that end the caller's own session last.
+        await asyncio.gather(*(watch(c) for c in callers))
+        probes.sort(key=lambda p: SELF_ENDING.index(p.name) + 1 if p.name in SELF_ENDING else 0)
         # One caller at a time over HTTP: callers racing for the same rows would test races.
         for caller in callers:
             await walk(caller)
-        await asyncio.gather(*(watch(c) for c in callers))
     assert not mismatches, "\n".join(mismatches)

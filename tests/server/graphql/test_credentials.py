@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from crontopus.server.db.engine import create_engine
 from crontopus.server.db.models import Membership, Role
-from crontopus.server.security.jwt import issue_access_token
+from crontopus.server.security.jwt import decode_access_token, issue_access_token
 from crontopus.server.settings import Settings
 from tests.server.conftest import ADD_MEMBER, LOGIN, PASSWORD, REGISTER, Served, serve_in_process
 
@@ -210,9 +210,12 @@ async def test_an_access_token_that_expires_closes_the_socket(
     server: Served, settings: Settings
 ) -> None:
     alice = await _register(server, "alice")
+    claims = decode_access_token(settings, alice["accessToken"])
+    assert claims is not None
+    # The same session, signed to expire two seconds from now.
     soon = datetime.now(UTC) - timedelta(seconds=settings.access_token_ttl - 2)
     token, _ = issue_access_token(
-        settings, uuid.UUID(alice["user"]["id"]), uuid.UUID(alice["tenant"]["id"]), now=soon
+        settings, claims.user_id, claims.tenant_id, claims.session_id, now=soon
     )
     async for socket in _open(server, "graphql-transport-ws", token):
         await socket.start("beat", HEARTBEAT)

@@ -103,7 +103,7 @@ async def test_an_endpoint_cannot_finish_a_run_another_endpoint_started(
     _, second = await enrolled_endpoint(api, alice, "db2")
     run_id = str(uuid.uuid4())
     assert (await _check_in(api, first, job_id, run_id, "START"))["status"] == "RUNNING"
-    refused = await _check_in(api, second, job_id, run_id, "FAIL")
+    refused = await _check_in(api, second, job_id, run_id, "FAILURE")
     assert refused["__typename"] == "PermissionError"
     assert "started by another endpoint" in refused["message"]
     run = (await api.execute(RUN, {"id": run_id}, alice.access_token))["run"]
