@@ -232,3 +232,24 @@ async def test_both_entry_points_answer_a_refused_check_in_with_a_request_id_and
         assert "out of range" not in message  # the driver's words stay in the log
     assert await runs_of(state, alice.tenant_id) == 20
     assert await runs_of(state, bob.tenant_id) == 0
+
+
+async def test_a_check_in_not_stored_in_time_is_answered_retry_and_its_batch_still_lands(
+    alice: Persona, state: AppState, caplog: pytest.LogCaptureFixture
+) -> None:
+    gated = GatedStore(state.ingest._runs)
+    state.ingest._runs = gated
+    state.ingest._wait_timeout = 0.2
+    late, dropped = (replace(poisoned_start(alice), started_at=None) for _ in range(2))
+    with pytest.raises(IngestUnavailable, match=r"did not store the check-in within 0.2 s"):
+        await state.ingest.submit(late)
+    # A sender that stops waiting (its client went away) leaves the batch alone as well.
+    gone = asyncio.create_task(state.ingest.submit(dropped))
+    await queued(state, gated, 2)
+    gone.cancel()
+    gated.gate.set()
+    async with asyncio.timeout(30):
+        while await runs_of(state, alice.tenant_id) < 2:  # noqa: ASYNC110 - nothing to await
+            await asyncio.sleep(0.01)
+    assert gone.cancelled()
+    assert "Traceback" not in caplog.text
