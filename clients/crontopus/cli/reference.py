@@ -111,7 +111,11 @@ repos:
 `runs watch` subscribes to `runEvents` over WebSocket (`graphql-transport-ws`, the token in
 `connection_init`). When the connection drops it reconnects with backoff (1 s doubling to 30 s)
 and then prints the runs it missed from the `runs` query, each (run, status) once. If the
-server cannot be reached at the start, it exits with code 3.
+server cannot be reached at the start, it exits with code 3. When the server ends the socket
+because the credential lapsed (close code 4401: the access token expired or the session ended)
+it refreshes the stored login and reconnects at once; when the role or scopes changed (4403) it
+reconnects as is. A static token (`CRONTOPUS_TOKEN`) that the server no longer accepts ends the
+watch with exit code 4 and the server's reason.
 
 ## Design notes
 
