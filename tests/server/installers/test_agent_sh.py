@@ -14,14 +14,19 @@ from pathlib import Path
 import pytest
 
 from crontopus.server.installers.scripts import render
+from crontopus.server.installers.wheels import AGENT_PROJECTS, Wheel
 
 SERVER = "http://127.0.0.1:9"  # nothing listens: these tests must stop before any request
+RELEASE = [
+    Wheel(f"{p.replace('-', '_')}-1.2.3-py3-none-any.whl", p, "1.2.3", Path(p), "0" * 64)
+    for p in AGENT_PROJECTS
+]
 
 
 @pytest.fixture
 def script(tmp_path: Path) -> Path:
     path = tmp_path / "agent.sh"
-    path.write_text(render("agent.sh", SERVER, "1.2.3"))
+    path.write_text(render("agent.sh", SERVER, RELEASE))
     return path
 
 
@@ -82,7 +87,7 @@ def test_it_rejects_an_unknown_option_and_a_missing_value(script: Path) -> None:
 
 def test_it_stops_when_the_server_has_no_agent_wheels(tmp_path: Path) -> None:
     script = tmp_path / "agent.sh"
-    script.write_text(render("agent.sh", SERVER, None))
+    script.write_text(render("agent.sh", SERVER, []))
     result = run(script, "--token", "cten_x")
     assert result.returncode == 1
     assert "has no agent wheels to install" in result.stderr

@@ -30,7 +30,8 @@ def wheels(tmp_path: Path) -> Path:
     directory.mkdir()
     for project in ("crontopus-core", "crontopus-drivers", "crontopus-agent"):
         make_wheel(directory, project, "1.2.0")
-    make_wheel(directory, "crontopus-agent", "1.10.0")
+        make_wheel(directory, project, "1.10.0")
+    make_wheel(directory, "crontopus-agent", "1.11.0")  # no core and drivers of 1.11.0
     make_wheel(directory, "crontopus-server", "1.10.0")  # not the agent's: never listed
     (directory / "notes.txt").write_text("not a wheel")
     return directory
@@ -72,6 +73,7 @@ async def test_it_links_each_wheel_with_its_sha256_and_python_requirement(
     assert page.status_code == 200
     assert [href for href, _ in links] == [
         "../../wheels/crontopus_agent-1.10.0-py3-none-any.whl",
+        "../../wheels/crontopus_agent-1.11.0-py3-none-any.whl",
         "../../wheels/crontopus_agent-1.2.0-py3-none-any.whl",
     ]
     assert 'data-requires-python="&gt;=3.11"' in page.text
@@ -109,9 +111,10 @@ async def test_it_says_how_to_provide_the_wheels_when_there_are_none(tmp_path: P
     assert "make dist" in root.text
     assert "CRONTOPUS_AGENT_WHEELS" in project.text
     assert "AGENT_VERSION=''" in script.text
+    assert "AGENT_WHEELS=''" in script.text
 
 
-async def test_it_fills_in_the_request_address_and_newest_agent_version(
+async def test_it_fills_in_the_address_and_the_newest_complete_release_by_hash(
     tmp_path: Path, wheels: Path
 ) -> None:
     async with client_for(tmp_path, wheels) as client:
@@ -120,6 +123,15 @@ async def test_it_fills_in_the_request_address_and_newest_agent_version(
     assert sh.headers["content-type"].startswith("text/x-shellscript")
     assert "SERVER='http://testserver'" in sh.text
     assert "AGENT_VERSION='1.10.0'" in sh.text
+    (listed,) = re.findall(r"^AGENT_WHEELS='([^']*)'$", sh.text, re.MULTILINE)
+    expected = [
+        f"{name}-1.10.0-py3-none-any.whl"
+        for name in ("crontopus_core", "crontopus_drivers", "crontopus_agent")
+    ]
+    assert [item.split("#")[0] for item in listed.split()] == expected
+    for item, name in zip(listed.split(), expected, strict=True):
+        assert item.split("#sha256=")[1] == hashlib.sha256((wheels / name).read_bytes()).hexdigest()
+    assert f"$AgentWheels = '{listed}'" in ps1.text
     assert "[string]$Server = 'http://testserver'," in ps1.text
     assert "$AgentVersion = '1.10.0'" in ps1.text
     assert "__CRONTOPUS" not in sh.text + ps1.text
@@ -133,7 +145,7 @@ async def test_it_prefers_the_configured_public_url(tmp_path: Path, wheels: Path
 
 def test_it_quotes_the_address_so_no_character_of_it_becomes_a_command(tmp_path: Path) -> None:
     hostile = "http://x'$(touch pwned)'`id`"
-    script = render("agent.sh", hostile, "1.0.0")
+    script = render("agent.sh", hostile, [])
     line = next(line for line in script.splitlines() if line.startswith("SERVER="))
     result = subprocess.run(
         ["sh", "-c", f'{line}\nprintf %s "$SERVER"'],
@@ -144,6 +156,4 @@ def test_it_quotes_the_address_so_no_character_of_it_becomes_a_command(tmp_path:
     )
     assert result.stdout == hostile
     assert not (tmp_path / "pwned").exists()
-    assert "[string]$Server = 'http://x''$(touch pwned)''`id`'," in render(
-        "agent.ps1", hostile, "1.0.0"
-    )
+    assert "[string]$Server = 'http://x''$(touch pwned)''`id`'," in render("agent.ps1", hostile, [])

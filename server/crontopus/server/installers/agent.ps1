@@ -27,6 +27,8 @@ param(
 
 $ErrorActionPreference = "Stop"
 $AgentVersion = '__CRONTOPUS_AGENT_VERSION__'
+# crontopus-core, -drivers and -agent: files under $Server/install/wheels/, with their sha256.
+$AgentWheels = '__CRONTOPUS_AGENT_WHEELS__'
 $TaskName = "Crontopus agent"
 $Server = $Server.TrimEnd("/")
 
@@ -79,7 +81,7 @@ try {
 } catch {
     Fail "cannot reach $Server/install/simple/crontopus-agent/: $($_.Exception.Message)"
 }
-$pipArguments = @("-m", "pip", "--disable-pip-version-check", "--quiet", "install", "--upgrade", "--extra-index-url", "$Server/install/simple/")
+$pipArguments = @("-m", "pip", "--disable-pip-version-check", "--quiet", "install", "--upgrade")
 $serverUri = [Uri]$Server
 if ($serverUri.Scheme -eq "http") {
     # pip ignores plain-http indexes other than this machine unless told to trust them.
@@ -87,7 +89,10 @@ if ($serverUri.Scheme -eq "http") {
 }
 if ($IndexUrl) { $pipArguments += @("--index-url", $IndexUrl) }
 if ($FindLinks) { $pipArguments += @("--find-links", $FindLinks) }
-& $VenvPython @pipArguments "crontopus-agent==$AgentVersion"
+# The Crontopus wheels by URL and hash: pip takes them from this server and from no other index,
+# however the machine's pip is configured; their dependencies come from that index.
+$wheelUrls = @($AgentWheels -split " " | Where-Object { $_ } | ForEach-Object { "$Server/install/wheels/$_" })
+& $VenvPython @pipArguments @wheelUrls
 if ($LASTEXITCODE -ne 0) {
     Fail "pip could not install crontopus-agent $AgentVersion (see above); third-party dependencies come from pip's configured index: name another with -IndexUrl or -FindLinks"
 }

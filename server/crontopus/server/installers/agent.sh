@@ -13,6 +13,8 @@ set -eu
 
 SERVER='__CRONTOPUS_SERVER__'
 AGENT_VERSION='__CRONTOPUS_AGENT_VERSION__'
+# crontopus-core, -drivers and -agent: files under $SERVER/install/wheels/, with their sha256.
+AGENT_WHEELS='__CRONTOPUS_AGENT_WHEELS__'
 PREFIX=/opt/crontopus-agent
 STATE_DIR=
 TOKEN=
@@ -200,8 +202,7 @@ except urllib.error.HTTPError as error:
 except (OSError, ValueError) as error:
     sys.exit(f"crontopus-agent install: error: cannot reach {url}: {error}")
 EOF
-	set -- --disable-pip-version-check --quiet install --upgrade \
-		--extra-index-url "$SERVER/install/simple/"
+	set -- --disable-pip-version-check --quiet install --upgrade
 	case $SERVER in
 	http://*)
 		# pip ignores plain-http indexes other than this machine unless told to trust them.
@@ -211,7 +212,12 @@ EOF
 	esac
 	[ -z "$INDEX_URL" ] || set -- "$@" --index-url "$INDEX_URL"
 	[ -z "$FIND_LINKS" ] || set -- "$@" --find-links "$FIND_LINKS"
-	"$PREFIX/bin/python" -m pip "$@" "crontopus-agent==$AGENT_VERSION" ||
+	# The Crontopus wheels by URL and hash: pip takes them from this server and from no other
+	# index, however the machine's pip is configured; their dependencies come from that index.
+	for wheel in $AGENT_WHEELS; do
+		set -- "$@" "$SERVER/install/wheels/$wheel"
+	done
+	"$PREFIX/bin/python" -m pip "$@" ||
 		die "pip could not install crontopus-agent $AGENT_VERSION (see above); third-party dependencies come from pip's configured index: name another with --index-url or --find-links"
 	"$AGENT" --version >&2
 }

@@ -82,10 +82,23 @@ class WheelIndex:
         """The wheel named `filename`, only ever one this index lists."""
         return next((wheel for wheel in self.wheels() if wheel.filename == filename), None)
 
-    def agent_version(self) -> str | None:
-        """The newest crontopus-agent version on offer (the installers pin it), or None."""
-        versions = [wheel.version for wheel in self.wheels() if wheel.project == "crontopus-agent"]
-        return max(versions, key=_version_key) if versions else None
+    def release(self) -> list[Wheel]:
+        """The wheels the installers install: the newest version all three projects have.
+
+        Empty when there is none. The installers name these files by URL and sha256, so pip
+        takes the Crontopus projects from this server only: no other index can offer a
+        crontopus-core that wins.
+        """
+        wheels = self.wheels()
+        versions = {wheel.version for wheel in wheels if wheel.project == "crontopus-agent"}
+        for version in sorted(versions, key=_version_key, reverse=True):
+            chosen = [
+                next((w for w in wheels if w.project == project and w.version == version), None)
+                for project in AGENT_PROJECTS
+            ]
+            if all(chosen):
+                return [wheel for wheel in chosen if wheel is not None]
+        return []
 
     def _hash(self, path: Path) -> str:
         stat = path.stat()

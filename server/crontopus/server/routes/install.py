@@ -4,7 +4,8 @@
 - `GET /install/simple/` and `/install/simple/<project>/`: a PEP 503 simple index of the
   agent's wheels (crontopus-core, crontopus-drivers, crontopus-agent), so
   `pip install --extra-index-url <server>/install/simple/ crontopus-agent` works;
-- `GET /install/wheels/<file>`: the wheels themselves.
+- `GET /install/wheels/<file>`: the wheels themselves (the installers name them by URL and
+  sha256, so no other index can supply a Crontopus package to them).
 
 None of it needs a credential: what it hands out is public code; enrolling needs a token.
 """
@@ -42,7 +43,7 @@ def install_routes(settings: Settings, directory: Path | None = None) -> list[Ba
 
     async def script(request: Request) -> Response:
         name = request.url.path.rsplit("/", 1)[-1]
-        text = render(name, server_url(request), index.agent_version())
+        text = render(name, server_url(request), index.release())
         return PlainTextResponse(
             text, media_type=MEDIA_TYPES[name], headers={"Cache-Control": NO_CACHE}
         )
