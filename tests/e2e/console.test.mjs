@@ -7,9 +7,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import {
   CHROMIUM,
   PASSWORD,
+  ROOT,
   checkinToken,
   graphql,
   launchBrowser,
@@ -42,6 +44,14 @@ async function accessToken() {
 // The refresh cookie as the browser holds it.
 async function refreshCookie() {
   return (await context.cookies(server.url + "/auth/refresh")).find((c) => c.name === "crontopus_refresh");
+}
+
+/** Change a member's role in the server's SQLite database, behind the server's back. */
+function setRole(dataDir, username, role) {
+  const sql = "UPDATE memberships SET role = ? WHERE user_id = (SELECT id FROM users WHERE username = ?)";
+  const script = `import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(${JSON.stringify(sql)}, (sys.argv[2], sys.argv[3]))\nc.commit()`;
+  const done = spawnSync(join(ROOT, ".venv/bin/python"), ["-c", script, join(dataDir, "crontopus.db"), role, username]);
+  assert.equal(done.status, 0, String(done.stderr));
 }
 
 async function open(path) {
@@ -232,6 +242,33 @@ describe("the web console", { skip: noBrowser }, () => {
     assert.equal(first, next, "the newest run is on top");
     await page.click(`[data-run-id="${failed}"] a`);
     await page.waitForSelector("[data-testid=run-output]:has-text('disk full')");
+  });
+
+  test("the live socket the server ends for a changed role comes back on its own", async () => {
+    await open("/runs");
+    await page.waitForSelector("[data-testid=live-indicator]:has-text('Live')");
+    let sockets = 0;
+    const counting = () => (sockets += 1);
+    const reconnected = async () => {
+      const deadline = Date.now() + 15_000;
+      while (sockets === 0 && Date.now() < deadline) await page.waitForTimeout(200);
+      assert.ok(sockets > 0, "the console opened a new socket after the server closed the old one");
+      await page.waitForSelector("[data-testid=live-indicator]:has-text('Live')");
+    };
+    page.on("websocket", counting);
+    try {
+      // As another server process would, straight in the database: the server sees it within
+      // its credential cache's lifetime and ends the socket with 4403.
+      setRole(server.dataDir, "alice", "ADMIN");
+      await reconnected();
+      const runId = await postCheckIn(server.url, token, jobId, 0, "after the role changed\n");
+      await page.waitForSelector(`[data-run-id="${runId}"]`);
+    } finally {
+      sockets = 0;
+      setRole(server.dataDir, "alice", "OWNER");
+    }
+    await reconnected();
+    page.off("websocket", counting);
   });
 
   test("the run log pages with 'Load more'", async () => {

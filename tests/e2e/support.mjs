@@ -55,6 +55,7 @@ export async function startServer() {
   if (!console.ok) throw new Error(`the server does not serve the console: ${await console.text()}`);
   return {
     url,
+    dataDir,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((resolve) => {
