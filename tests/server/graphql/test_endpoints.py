@@ -32,6 +32,8 @@ from tests.server.graphql.test_enrollment import (
     enrollment,
     heartbeat,
 )
+from tests.server.graphql.test_instances import endpoint_jobs
+from tests.server.graphql.test_jobs import create
 
 COMMIT = "a" * 40
 ENDPOINTS = """
@@ -416,3 +418,102 @@ async def test_a_websocket_client_of_a_running_server_sees_an_endpoint_enroll(
         "endpointId": endpoint_id,
         "name": "machine-1",
     }
+
+
+UPDATE = """
+mutation Update($id: UUID!, $name: String, $labels: [KeyValueInput!]) {
+  updateEndpoint(id: $id, name: $name, labels: $labels) {
+    __typename
+    ... on Endpoint { name labels { key value } }
+    ... on UserError { message }
+    ... on ValidationError { fields { path message } }
+  }
+}
+"""
+BEAT_LABELS = """
+mutation { heartbeat(input: {agentVersion: "1.0.0"}) {
+  ... on Endpoint { labels { key value } } } }
+"""
+
+
+async def edit_endpoint(api: Api, persona: Persona, endpoint_id: str, **variables: Any) -> Any:
+    data = await api.execute(UPDATE, {"id": endpoint_id, **variables}, persona.access_token)
+    return data["updateEndpoint"]
+
+
+async def test_an_admin_relabels_an_endpoint_and_its_agent_and_drift_follow_at_once(
+    api: Api, alice: Persona, state: AppState
+) -> None:
+    await create(api, alice)  # targets role=db
+    endpoint_id, token = await enrolled_endpoint(
+        api, alice, labels=[{"key": "role", "value": "web"}]
+    )
+    assert await endpoint_jobs(api, alice, endpoint_id) == []
+
+    updated = await edit_endpoint(
+        api, alice, endpoint_id, name="db-7", labels=[{"key": "role", "value": "db"}]
+    )
+
+    assert updated == {
+        "__typename": "Endpoint",
+        "name": "db-7",
+        "labels": [{"key": "role", "value": "db"}],
+    }
+    beat = await api.execute(BEAT_LABELS, {}, token)
+    assert beat["heartbeat"]["labels"] == [{"key": "role", "value": "db"}]
+    (missing,) = await endpoint_jobs(api, alice, endpoint_id)
+    assert (missing["job"]["name"], missing["driftReason"]) == ("backup-database", "MISSING")
+    async with state.session() as session:
+        audited = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "endpoint.edit"))
+        ).all()
+    assert [a.target for a in audited] == ["endpoint:db-7"]
+
+
+async def test_omitted_arguments_keep_their_values_and_an_empty_list_clears_labels(
+    api: Api, alice: Persona
+) -> None:
+    endpoint_id, _ = await enrolled_endpoint(api, alice, "keep")
+    renamed = await edit_endpoint(api, alice, endpoint_id, name="kept")
+    assert renamed["labels"] == [{"key": "role", "value": "db"}]
+    cleared = await edit_endpoint(api, alice, endpoint_id, labels=[])
+    assert (cleared["name"], cleared["labels"]) == ("kept", [])
+
+
+async def test_endpoint_labels_are_checked_with_the_enrollment_rules(
+    api: Api, alice: Persona
+) -> None:
+    endpoint_id, _ = await enrolled_endpoint(api, alice)
+    bad = await edit_endpoint(
+        api,
+        alice,
+        endpoint_id,
+        name=" ",
+        labels=[{"key": "bad key", "value": "ok"}, {"key": "tier", "value": "x" * 64}],
+    )
+    assert bad["__typename"] == "ValidationError"
+    paths = [tuple(f["path"]) for f in bad["fields"]]
+    assert paths == [("name",), ("labels", "bad key"), ("labels", "tier")]
+    twice = await edit_endpoint(
+        api, alice, endpoint_id, labels=[{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]
+    )
+    assert "given twice" in twice["fields"][0]["message"]
+    assert (await edit_endpoint(api, alice, endpoint_id))["labels"] == [
+        {"key": "role", "value": "db"}
+    ]
+
+
+async def test_only_admins_of_the_tenant_change_endpoints(
+    api: Api, alice: Persona, bob: Persona, carol: Persona
+) -> None:
+    endpoint_id, token = await enrolled_endpoint(api, alice)
+    web = [{"key": "role", "value": "web"}]
+    assert (await edit_endpoint(api, carol, endpoint_id, labels=web))[
+        "__typename"
+    ] == "PermissionError"
+    by_itself = await api.execute(UPDATE, {"id": endpoint_id, "labels": web}, token)
+    assert by_itself["updateEndpoint"]["__typename"] == "PermissionError"
+    assert (await edit_endpoint(api, bob, endpoint_id, labels=web))["__typename"] == "NotFoundError"
+    assert (await edit_endpoint(api, alice, endpoint_id))["labels"] == [
+        {"key": "role", "value": "db"}
+    ]

@@ -46,6 +46,7 @@ class EndpointEventKind(enum.StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
     REVOKED = "revoked"
+    UPDATED = "updated"
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,58 @@ async def _revoke(
     await session.commit()
     identities.forget_token(endpoint.token_hash)
     await publish_endpoint_event(broadcaster, endpoint, EndpointEventKind.REVOKED)
+    return endpoint
+
+
+@dataclass(frozen=True)
+class EndpointChange:
+    """What an admin changes on an endpoint; None keeps the current value."""
+
+    name: str | None = None
+    labels: Mapping[str, str] | None = None
+
+
+def change_problems(change: EndpointChange) -> list[FieldProblem]:
+    """Return every problem of an endpoint change, with the enrollment's rules."""
+    problems = []
+    if change.name is not None and (problem := text_problem(change.name, ("name",), 200)):
+        problems.append(problem)
+    if change.labels is not None:
+        problems.extend(label_problems(change.labels))
+    return problems
+
+
+async def update_endpoint(
+    session: AsyncSession,
+    broadcaster: Broadcaster,
+    principal: Principal,
+    endpoint_id: uuid.UUID,
+    change: EndpointChange,
+) -> Endpoint:
+    """Rename an endpoint or replace its labels (admins); targeting follows on the next sync."""
+    principal.require_admin("Changing endpoints")
+    if problems := change_problems(change):
+        raise ValidationFailed(problems)
+    endpoint = await get_endpoint(session, principal, endpoint_id)
+    changed: dict[str, object] = {}
+    if change.name is not None and change.name.strip() != endpoint.name:
+        changed["name"] = {"from": endpoint.name, "to": change.name.strip()}
+        endpoint.name = change.name.strip()
+    if change.labels is not None and dict(change.labels) != endpoint.labels:
+        changed["labels"] = {"from": endpoint.labels, "to": dict(sorted(change.labels.items()))}
+        # A new dict, not an in-place edit: the JSON column only sees assignments.
+        endpoint.labels = dict(sorted(change.labels.items()))
+    if not changed:
+        return endpoint
+    record_audit(
+        session,
+        principal,
+        "endpoint.edit",
+        f"endpoint:{endpoint.name}",
+        {"endpointId": str(endpoint.id), **changed},
+    )
+    await session.commit()
+    await publish_endpoint_event(broadcaster, endpoint, EndpointEventKind.UPDATED)
     return endpoint
 
 

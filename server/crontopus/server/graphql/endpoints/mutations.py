@@ -53,6 +53,7 @@ RejectEnrollmentResult = Annotated[
     PendingEnrollment | UserErrors, strawberry.union("RejectEnrollmentResult")
 ]
 HeartbeatResult = Annotated[Endpoint | UserErrors, strawberry.union("HeartbeatResult")]
+UpdateEndpointResult = Annotated[Endpoint | UserErrors, strawberry.union("UpdateEndpointResult")]
 RevokeEndpointResult = Annotated[Endpoint | UserErrors, strawberry.union("RevokeEndpointResult")]
 ReportJobInstancesResult = Annotated[
     JobInstanceReport | UserErrors, strawberry.union("ReportJobInstancesResult")
@@ -213,6 +214,33 @@ class EndpointMutations:
             try:
                 row = await endpoints.record_heartbeat(
                     session, context.broadcaster, context.settings, principal, beat
+                )
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return Endpoint.from_model(row, context.settings)
+
+    @strawberry.mutation(
+        description="Rename an endpoint or replace its labels (admins). Its agent picks the "
+        "labels up on its next heartbeat and installs or removes the jobs they target; drift "
+        "is judged against them at once. Omitted arguments keep their current values."
+    )
+    async def update_endpoint(
+        self,
+        info: Info,
+        id: uuid.UUID,
+        name: str | None = None,
+        labels: list[KeyValueInput] | None = None,
+    ) -> UpdateEndpointResult:
+        context = info.context
+        principal = context.require_principal()
+        async with context.session() as session:
+            try:
+                change = endpoints.EndpointChange(
+                    name=name,
+                    labels=None if labels is None else labels_of(labels, ("labels",)),
+                )
+                row = await endpoints.update_endpoint(
+                    session, context.broadcaster, principal, id, change
                 )
             except ServiceError as error:
                 return to_graphql_error(error)
