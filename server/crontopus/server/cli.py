@@ -70,6 +70,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(run=_worker)
 
+    backup = commands.add_parser(
+        "backup", help="write the database, the Git repositories and the secret key to a file"
+    )
+    backup.add_argument("output", type=Path, help="the archive to write (e.g. crontopus.tar.gz)")
+    backup.add_argument("--pg-dump", metavar="PATH", help="the pg_dump to use (PostgreSQL)")
+    backup.set_defaults(run=_backup)
+
+    restore = commands.add_parser(
+        "restore", help="put a backup's database, Git repositories and secret key back"
+    )
+    restore.add_argument("archive", type=Path, help="an archive written by `backup`")
+    restore.add_argument(
+        "--force", action="store_true", help="replace existing repositories (stop the server first)"
+    )
+    restore.add_argument("--pg-restore", metavar="PATH", help="the pg_restore to use (PostgreSQL)")
+    restore.set_defaults(run=_restore)
+
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", type=Path, help="write to this file instead of stdout")
     export.set_defaults(run=_export_schema)
@@ -114,6 +131,40 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         log_config=None,  # keep Crontopus's structured handlers (configured in main)
         **uvicorn_options(settings),
+    )
+    return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from crontopus.server.backup.archive import create_backup
+    from crontopus.server.settings import Settings
+
+    summary = create_backup(Settings.from_env(), args.output, args.pg_dump)
+    key = (
+        "the secret key" if summary.secret_key else "no secret key (it comes from the environment)"
+    )
+    print(
+        f"backed up the {summary.database} database, {summary.repositories} Git repositories"
+        f" and {key} to {summary.path}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from crontopus.server.backup.archive import restore_backup
+    from crontopus.server.db.migrate import upgrade
+    from crontopus.server.settings import Settings
+
+    settings = Settings.from_env()
+    summary = restore_backup(settings, args.archive, force=args.force, pg_restore=args.pg_restore)
+    # A backup of an older version restores to that version's schema: bring it up to date.
+    asyncio.run(upgrade(settings.database_url))
+    print(
+        f"restored the {summary.database} database, {summary.repositories} Git repositories"
+        f"{' and the secret key' if summary.secret_key else ''} from {summary.path}"
+        f" (written by Crontopus {summary.version}); the database is migrated to this version",
+        file=sys.stderr,
     )
     return 0
 
