@@ -116,6 +116,9 @@ CHANNEL_FIELDS = "fields { path message }"
         ("WEBHOOK", {"url": "http://169.254.169.254/latest/meta-data/"}, "url", "link-local"),
         ("SLACK", {"url": "https://[::ffff:10.0.0.1]/services/x"}, "url", "private"),
         ("WEBHOOK", {"url": "http://localhost/hook"}, "url", "localhost resolves to"),
+        # Loopback spelled as the resolver also reads it: judged by what it resolves to.
+        ("WEBHOOK", {"url": "http://2130706433/hook"}, "url", "resolves to 127.0.0.1"),
+        ("WEBHOOK", {"url": "http://0x7f.1/hook"}, "url", "resolves to 127.0.0.1"),
         ("WEBHOOK", {"url": "https://8.8.8.8:8443/hook"}, "url", "port 8443 is not allowed"),
         (
             "PAGERDUTY",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -95,7 +96,13 @@ async def check_destination(
     else:
         return  # PagerDuty's own address
     try:
-        await policy.resolve(host, port, service)
+        async with asyncio.timeout(RESOLVE_TIMEOUT):
+            await policy.resolve(host, port, service)
+    except TimeoutError:
+        raise ValidationFailed.single(
+            f"input.config.{key}",
+            f"{host} could not be resolved within {RESOLVE_TIMEOUT:g} s: check the host name",
+        ) from None
     except OutboundRefused as refused:
         if refused.port and kind is ChannelKind.EMAIL:
             key = "port"
@@ -108,6 +115,8 @@ async def check_destination(
 
 
 _PORTS: Final = {"http": 80, "https": 443}
+#: How long saving a channel waits for its host name to resolve.
+RESOLVE_TIMEOUT: Final = 5.0
 
 
 def public_config(kind: ChannelKind, config: dict[str, Any]) -> dict[str, Any]:
