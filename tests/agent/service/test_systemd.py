@@ -114,6 +114,19 @@ def test_uninstall_below_a_root_removes_the_unit_and_its_enablement(tmp_path: Pa
     )
 
 
+def test_installing_a_system_unit_where_systemd_does_not_run_says_what_to_do(
+    tmp_path: Path,
+) -> None:
+    if Path("/run/systemd/system").is_dir():
+        pytest.skip("systemd runs here")
+
+    result = agent("--state-dir", str(tmp_path), "service", "install")
+
+    assert result.returncode == 1
+    assert "systemd is not running on this machine (no /run/systemd/system)" in result.stderr
+    assert not Path("/etc/systemd/system/crontopus-agent.service").exists()
+
+
 def test_an_unknown_manager_is_refused_with_the_choices(tmp_path: Path) -> None:
     result = agent("--state-dir", str(tmp_path), "service", "install", "--manager", "upstart")
 

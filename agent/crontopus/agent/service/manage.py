@@ -15,6 +15,7 @@ from crontopus.agent.service import launchd, systemd, windows
 from crontopus.agent.service.definition import ServiceFile, ServiceSpec, under_root
 
 Runner = Callable[[Sequence[str]], int]
+SYSTEMD_RUNNING = Path("/run/systemd/system")  # what sd_booted(3) checks
 
 MODULES: dict[str, ModuleType] = {"systemd": systemd, "launchd": launchd, "windows": windows}
 
@@ -67,6 +68,7 @@ class Service:
 
     def install(self, *, start: bool = True) -> None:
         """Write the service's files, register it to start at boot, and start it."""
+        self._check_manager_runs()
         for item in self.files():
             target = under_root(self.root, item.path)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -85,6 +87,16 @@ class Service:
         self._run("register")
         if start:
             self._run("start")
+
+    def _check_manager_runs(self) -> None:
+        # systemctl would only say "System has not been booted with systemd as init system".
+        system_unit = self.manager == "systemd" and self.root is None and not self.spec.user
+        if system_unit and not SYSTEMD_RUNNING.is_dir():
+            raise ServiceError(
+                f"systemd is not running on this machine (no {SYSTEMD_RUNNING}): start"
+                " `crontopus-agent run` from its init system instead, or write the unit"
+                " into an image with --root DIR"
+            )
 
     def uninstall(self) -> None:
         """Stop the service, unregister it and remove its files."""
