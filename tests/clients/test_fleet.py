@@ -139,3 +139,40 @@ def test_a_job_the_endpoint_could_not_install_shows_why_in_jobs_and_endpoints_sh
     assert f"Why not installed:\n  default/berlin: {reason}\n" in shown.out
     as_json = logged_in("jobs", "show", "default/berlin", "--json").json()
     assert [row["failureReason"] for row in as_json["endpoints"]] == [reason]
+
+
+def test_endpoint_labels_are_set_and_removed_by_name_keeping_the_others(
+    logged_in: Cli, server: Server, enrollment_token: str
+) -> None:
+    enroll(server, enrollment_token, "lab-1")
+    added = logged_in("endpoints", "label", "lab-1", "tier=gold", "zone=eu", "--json")
+    assert added.code == 0, added.err
+    assert set(added.json()) == ENDPOINT_KEYS
+    assert added.json()["labels"] == [
+        {"key": "role", "value": "db"},
+        {"key": "tier", "value": "gold"},
+        {"key": "zone", "value": "eu"},
+    ]
+    changed = logged_in("endpoints", "label", "lab-1", "role=web", "--remove", "zone")
+    assert changed.code == 0, changed.err
+    assert "role=web,tier=gold" in changed.err
+    listed = logged_in("endpoints", "list", "--label", "role=web", "--json").json()
+    assert [e["name"] for e in listed] == ["lab-1"]
+
+
+def test_bad_endpoint_labels_exit_2_and_unknown_names_exit_1(
+    logged_in: Cli, server: Server, enrollment_token: str
+) -> None:
+    enroll(server, enrollment_token, "lab-2")
+    bad_value = logged_in("endpoints", "label", "lab-2", "tier=not ok")
+    assert bad_value.code == 2
+    assert "tier=not ok" in bad_value.err
+    assert logged_in("endpoints", "label", "lab-2", "tier").code == 2
+    assert logged_in("endpoints", "label", "lab-2").code == 2
+    unknown = logged_in("endpoints", "label", "nowhere", "tier=gold")
+    assert unknown.code == 1
+    assert "no endpoint named 'nowhere'" in unknown.err
+    absent = logged_in("endpoints", "label", "lab-2", "--remove", "zone")
+    assert (absent.code, "no label zone" in absent.err) == (1, True)
+    shown = logged_in("endpoints", "list", "--search", "lab-2", "--json").json()
+    assert shown[0]["labels"] == [{"key": "role", "value": "db"}]

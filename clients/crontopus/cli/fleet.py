@@ -1,4 +1,4 @@
-"""`endpoints list|show|revoke` and `enrollment-tokens list|create|revoke`."""
+"""`endpoints list|show|revoke|label` and `enrollment-tokens list|create|revoke`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from crontopus.cli import manifests, output
 from crontopus.cli import operations as ops
-from crontopus.cli.errors import UserFailure
+from crontopus.cli.errors import UsageFailure, UserFailure
 from crontopus.cli.invocation import Invocation, object_id
 from crontopus.cli.output import Column, column, key_values, short_time, token_state
 from crontopus.cli.pages import collect
@@ -101,6 +101,66 @@ async def revoke_endpoint(inv: Invocation) -> int:
     else:
         output.note(inv, f"Revoked endpoint {revoked['name']} ({revoked['id']}).")
     return 0
+
+
+async def label_endpoint(inv: Invocation) -> int:
+    """Set and remove labels of one endpoint, keeping the others."""
+    from crontopus.core.labels import label_key_problem, label_value_problem
+
+    setting = manifests.parse_pairs(inv.value("labels"), "K=V")
+    removing = list(inv.value("remove"))
+    if not setting and not removing:
+        raise UsageFailure("give labels to set (K=V) or to remove (--remove K)")
+    # Checked here with the server's rules, so a typo exits 2 before anything is sent.
+    for key, value in setting.items():
+        if problem := label_key_problem(key) or label_value_problem(value):
+            raise UsageFailure(f"label {key}={value}: {problem}")
+        if key in removing:
+            raise UsageFailure(f"label {key} is both set and removed: give it once")
+    for key in removing:
+        if problem := label_key_problem(key):
+            raise UsageFailure(f"--remove {key}: {problem}")
+    endpoint = await _endpoint_named(inv, inv.value("endpoint"))
+    labels = {item["key"]: item["value"] for item in endpoint["labels"]}
+    missing = [key for key in removing if key not in labels]
+    if missing:
+        raise UserFailure(
+            f"endpoint {endpoint['name']} has no label {', '.join(missing)} to remove "
+            f"(it has: {key_values(endpoint['labels'])})"
+        )
+    labels = {k: v for k, v in labels.items() if k not in removing} | setting
+    variables = {"id": endpoint["id"], "labels": manifests.pairs(labels)}
+    updated = await inv.api().mutate(ops.UPDATE_ENDPOINT, variables, "updateEndpoint", "Endpoint")
+    if inv.json:
+        output.dump_json(inv, updated)
+    else:
+        output.note(inv, f"Labels of endpoint {updated['name']}: {key_values(updated['labels'])}.")
+    return 0
+
+
+async def _endpoint_named(inv: Invocation, name: str) -> dict[str, Any]:
+    """Return the endpoint with this exact name (or id); refuse an unknown or ambiguous one."""
+    try:
+        endpoint_id = object_id(name, "an endpoint")
+    except UsageFailure:
+        variables = {"filter": {"search": name}}
+        found = await collect(inv.api(), ops.ENDPOINTS, variables, "endpoints", 1000)
+        named = [e for e in found if e["name"] == name]
+        if not named:
+            raise UserFailure(
+                f"no endpoint named {name!r} (`crontopus endpoints list` shows them)"
+            ) from None
+        if len(named) > 1:
+            ids = ", ".join(e["id"] for e in named)
+            raise UserFailure(
+                f"{len(named)} endpoints are named {name!r}: give one of their ids ({ids})"
+            ) from None
+        return named[0]
+    data = await inv.api().execute(ops.ENDPOINT, {"id": endpoint_id})
+    if data["endpoint"] is None:
+        raise UserFailure(f"no endpoint with id {endpoint_id}")
+    endpoint: dict[str, Any] = data["endpoint"]
+    return endpoint
 
 
 async def list_enrollment_tokens(inv: Invocation) -> int:

@@ -240,6 +240,14 @@ mutation RevokeEndpoint($id: UUID!) {{
 }}
 """
 
+UPDATE_ENDPOINT: Final = f"""
+mutation UpdateEndpoint($id: UUID!, $labels: [KeyValueInput!]) {{
+  updateEndpoint(id: $id, labels: $labels) {{
+    __typename ... on Endpoint {{ {ENDPOINT_FIELDS} }} {USER_ERRORS}
+  }}
+}}
+"""
+
 JOB_ENDPOINTS: Final = """
 query JobEndpoints($id: UUID!) {
   job(id: $id) {

@@ -332,6 +332,19 @@ def _endpoints(tree: Tree) -> None:
         "revoke", "Revoke an endpoint's token.", "crontopus.cli.fleet:revoke_endpoint"
     )
     revoke.add_argument("endpoint", metavar="ID")
+    label = tree.command(
+        "label",
+        "Set or remove an endpoint's labels (owners and admins).",
+        "crontopus.cli.fleet:label_endpoint",
+        description="Set labels (K=V) and remove others (--remove K) on the endpoint named NAME "
+        "(or with id ID); other labels stay. The agent picks them up with its next heartbeat "
+        "and installs or removes the jobs they target.",
+    )
+    label.add_argument("endpoint", metavar="NAME")
+    label.add_argument("labels", nargs="*", metavar="K=V", help="labels to set")
+    label.add_argument(
+        "--remove", action="append", default=[], metavar="K", help="label to remove (repeatable)"
+    )
 
 
 def _namespaces(tree: Tree) -> None:
