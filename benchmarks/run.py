@@ -58,6 +58,7 @@ BENCHMARKS = (
     Benchmark("missed_runs", (PYTHON, "missed_runs.py")),
     Benchmark("convert", (PYTHON, "convert.py")),
     Benchmark("login_flood", (PYTHON, "login_flood.py")),
+    Benchmark("gate", (PYTHON, "gate.py")),
     Benchmark("web_bundle", ("node", "web_bundle.mjs"), ("node", str(ROOT / "web/dist"))),
 )
 

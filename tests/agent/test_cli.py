@@ -90,7 +90,7 @@ def test_drivers_convert_exits_2_with_json_for_an_invalid_schedule_whatever_the_
     assert json.loads(zone.stdout)["error"].startswith('--timezone: unknown time zone "Mars/')
 
 
-@pytest.mark.parametrize("driver", ["cron", "systemd", "taskscheduler"])
+@pytest.mark.parametrize("driver", ["systemd", "taskscheduler"])
 def test_drivers_convert_exits_3_with_json_for_a_refusal_whatever_the_driver(
     tmp_path: Path, driver: str
 ) -> None:
@@ -115,13 +115,33 @@ def test_drivers_convert_exits_3_with_json_for_a_refusal_whatever_the_driver(
     assert plain.stderr.startswith("crontopus-agent drivers convert: ")
 
 
+def test_drivers_convert_says_cron_runs_another_zone_gated(tmp_path: Path) -> None:
+    options = {
+        "CRONTOPUS_AGENT_DRIVER": "cron",
+        "CRONTOPUS_AGENT_DRIVER_OPTIONS": "cron_tz=no,machine_zone=Etc/UTC",
+    }
+    result = agent(
+        "--state-dir", str(tmp_path), "drivers", "convert", "cron", "--schedule", "30 2 * * *",
+        "--timezone", "Europe/Berlin", "--json", env={**options, "TZ": "UTC"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["mode"] == "gated"
+    assert document["firingsPerDay"] == {"run": 1, "woken": 3}
+    plain = agent(
+        "--state-dir", str(tmp_path), "drivers", "convert", "cron", "--schedule", "30 2 * * *",
+        "--timezone", "Europe/Berlin", env={**options, "TZ": "UTC"},
+    )  # fmt: skip
+    assert "mode: gated (runs 1 of 3 firings a day;" in plain.stdout
+
+
 def test_drivers_convert_prints_words_not_python_values(tmp_path: Path) -> None:
     result = agent(
         "--state-dir", str(tmp_path), "drivers", "convert", "cron", "--schedule", "0 2 * * *",
         "--timezone", "UTC",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["line: 0 2 * * *", "environment: none"]
+    assert result.stdout.splitlines() == ["line: 0 2 * * *", "environment: none", "mode: native"]
 
 
 def test_a_reader_closing_the_pipe_early_ends_the_agent_quietly(tmp_path: Path) -> None:

@@ -293,17 +293,38 @@ def test_discovered_jobs_are_never_installed(
 
 
 def test_a_schedule_the_driver_refuses_is_reported_and_others_apply(
-    syncer: Syncer, job_repo: JobRepo, crontab: Path
+    state: StateDir, config: AgentConfig, job_repo: JobRepo, crontab: Path
 ) -> None:
-    ok_id, ok_path, ok = manifest("ok")
+    # Without a nameable machine zone cron cannot be told when a Berlin job runs; @reboot
+    # has no time of day and needs none.
+    driver = CronDriver.from_options({"crontab_file": str(crontab), "machine_zone": "Not/AZone"})
+    ok_id, ok_path, ok = manifest("ok", schedule="@reboot")
     bad_id, bad_path, bad = manifest("berlin", extra_spec="  timezone: Europe/Berlin\n")
     job_repo.commit({ok_path: ok, bad_path: bad})
-    outcome = syncer.sync()
+    outcome = Syncer(state, config, driver).sync()
     assert outcome.plan is not None
     assert [s.job_id for s in outcome.plan.refused] == [bad_id]
     content = crontab.read_text("latin-1")
     assert f"run-job {ok_id}" in content
     assert str(bad_id) not in content
+
+
+def test_a_job_in_another_zone_is_installed_gated_with_its_schedule_in_its_config(
+    syncer: Syncer, job_repo: JobRepo, crontab: Path, state: StateDir
+) -> None:
+    job_id, path, text = manifest(
+        "berlin", schedule="30 2 * * *", extra_spec="  timezone: Europe/Berlin\n"
+    )
+    job_repo.commit({path: text})
+    outcome = syncer.sync()
+    assert outcome.plan is not None
+    assert not outcome.plan.refused
+    lines = [line for line in crontab.read_text("latin-1").splitlines() if str(job_id) in line]
+    assert len(lines) == 3  # the marker and two schedule lines
+    assert all(line.endswith(" --gate") for line in lines[1:])
+    config = read_job_config(state, job_id)
+    assert config is not None
+    assert (config.schedule, config.timezone) == ("30 2 * * *", "Europe/Berlin")
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(

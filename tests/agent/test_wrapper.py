@@ -170,3 +170,50 @@ def test_the_command_line_wrapper_runs_the_job_with_the_state_dir_option(state: 
     )
     assert result.returncode == 7
     assert [c.event for c in spooled(state)] == ["start", "7"]
+
+
+def test_a_gated_firing_outside_the_jobs_instants_exits_0_without_a_run_or_a_word(
+    state: StateDir, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    # Kolkata runs 30 minutes off the hour from UTC, so this minute is a quarter hour away.
+    minute = (time.gmtime().tm_min + 15) % 60
+    config = job(
+        f"touch {marker}",
+        server=f"http://127.0.0.1:{free_port()}",
+        schedule=f"{minute} * * * *",
+        timezone="Asia/Kolkata",
+    )
+    write_job_config(state, config)
+    result = subprocess.run(
+        [AGENT, "--state-dir", str(state.root), "run-job", config.job_id, "--gate"],
+        capture_output=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+    assert not marker.exists()
+    assert spooled(state) == []
+
+
+def test_a_gated_firing_at_one_of_the_jobs_instants_runs_and_reports(state: StateDir) -> None:
+    config = job(
+        "exit 5",
+        server=f"http://127.0.0.1:{free_port()}",
+        schedule="* * * * *",
+        timezone="Pacific/Chatham",
+    )
+    write_job_config(state, config)
+    result = subprocess.run(
+        [AGENT, "run-job", config.job_id, "--state-dir", str(state.root), "--gate"],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 5
+    assert [c.event for c in spooled(state)] == ["start", "5"]
+
+
+def test_a_gated_job_whose_config_lacks_the_schedule_is_not_run(state: StateDir) -> None:
+    config = job("exit 5")
+    write_job_config(state, config)
+    assert run_job(state, uuid.UUID(config.job_id), gate=True) == 0
+    assert spooled(state) == []

@@ -26,10 +26,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return dispatch(args)
 
 
-def _run_job_arguments(args: list[str]) -> tuple[str, str | None] | None:
-    """Recognise `[--state-dir DIR] run-job UUID [--state-dir DIR]`; None for anything else."""
+def _run_job_arguments(args: list[str]) -> tuple[str, str | None, bool] | None:
+    """Recognise `[--state-dir DIR] run-job UUID [--state-dir DIR] [--gate]`; else None."""
     state_dir: str | None = None
     job: str | None = None
+    gate = False
     seen_command = False
     rest = list(args)
     while rest:
@@ -40,16 +41,18 @@ def _run_job_arguments(args: list[str]) -> tuple[str, str | None] | None:
             state_dir = word.partition("=")[2]
         elif word == "run-job" and not seen_command:
             seen_command = True
+        elif word == "--gate" and seen_command:
+            gate = True
         elif seen_command and job is None and not word.startswith("-"):
             job = word
         else:
             return None
     if not seen_command or job is None:
         return None
-    return job, state_dir
+    return job, state_dir, gate
 
 
-def _run_job(job: str, state_dir: str | None) -> int:
+def _run_job(job: str, state_dir: str | None, gate: bool = False) -> int:
     import uuid
 
     from crontopus.agent.statedir import StateDir, resolve_state_dir
@@ -60,4 +63,4 @@ def _run_job(job: str, state_dir: str | None) -> int:
     except ValueError:
         print(f"crontopus-agent run-job: {job!r} is not a job UUID", file=sys.stderr)
         return EXIT_USAGE
-    return run_job(StateDir(resolve_state_dir(state_dir)), job_id)
+    return run_job(StateDir(resolve_state_dir(state_dir)), job_id, gate=gate)

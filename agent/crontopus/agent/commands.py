@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run_job = commands.add_parser("run-job", help="run one job and report it (the wrapper)")
     run_job.add_argument("job_id", metavar="UUID")
+    run_job.add_argument(
+        "--gate",
+        action="store_true",
+        help="run only if this minute is one of the job's instants (the driver fires a superset)",
+    )
 
     commands.add_parser("validate-config", help="check the config, token and driver")
 
@@ -510,6 +515,7 @@ def convert(state: StateDir, args: argparse.Namespace) -> int:
                 print("  " + value.rstrip("\n").replace("\n", "\n  "))
             else:
                 print(f"{key}: {human(value)}")
+        print(native.figures.describe())
     return EXIT_OK
 
 
@@ -524,7 +530,7 @@ def run_job(state: StateDir, args: argparse.Namespace) -> int:
     except ValueError:
         print(f"crontopus-agent run-job: {args.job_id!r} is not a job UUID", file=sys.stderr)
         return EXIT_USAGE
-    return wrap(state, job_id)
+    return wrap(state, job_id, gate=args.gate)
 
 
 def validate_config(state: StateDir, args: argparse.Namespace) -> int:

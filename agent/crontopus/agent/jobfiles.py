@@ -38,6 +38,9 @@ class JobConfig:
     spool_max_entries: int = 10_000
     spool_max_bytes: int = 64 * 1024 * 1024
     spool_max_age: float = 7 * 24 * 3600.0
+    # The job's own schedule and zone: a gated firing (`run-job UUID --gate`) runs only at them.
+    schedule: str | None = None
+    timezone: str | None = None
 
     def to_bytes(self) -> bytes:
         """Serialise as canonical JSON, so an unchanged job rewrites nothing."""

@@ -79,6 +79,8 @@ class Reconciler:
             spool_max_entries=self.config.spool_max_entries,
             spool_max_bytes=self.config.spool_max_bytes,
             spool_max_age=self.config.spool_max_age,
+            schedule=manifest.schedule,
+            timezone=manifest.timezone,
         )
 
     def plan(

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crontopus.agent.checkin import OUTPUT_LIMIT, CheckIn, Delivery, send_checkin
+from crontopus.agent.gate import due
 from crontopus.agent.jobfiles import JobConfig, read_job_config
 from crontopus.agent.locks import lock, release
 from crontopus.agent.spool import Spool
@@ -140,8 +141,12 @@ def run_command(config: JobConfig) -> RunResult:
     return RunResult(outcome, code, duration, output)
 
 
-def run_job(state: StateDir, job_id: uuid.UUID) -> int:
-    """Run one installed job with locking and check-ins; return the job's exit code."""
+def run_job(state: StateDir, job_id: uuid.UUID, *, gate: bool = False) -> int:
+    """Run one installed job with locking and check-ins; return the job's exit code.
+
+    With `gate` the scheduler fires a superset of the job's instants: a firing whose minute is
+    not one of them exits 0 at once, without a run, a check-in or a message.
+    """
     config = read_job_config(state, job_id)
     if config is None:
         print(
@@ -150,6 +155,8 @@ def run_job(state: StateDir, job_id: uuid.UUID) -> int:
             file=sys.stderr,
         )
         return MISSING_EXIT_CODE
+    if gate and not due(state, config):
+        return 0
     lock_fd = _lock(state, job_id) if config.concurrency == "forbid" else None
     if lock_fd == -1:
         print(

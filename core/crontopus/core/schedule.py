@@ -29,7 +29,7 @@ from crontopus.core.cronfields import (
     plain_field,
 )
 from crontopus.core.errors import ScheduleError
-from crontopus.core.timezones import load_timezone
+from crontopus.core.timezones import DEFAULT_TIMEZONE, load_timezone
 
 __all__ = [
     "MACROS",
@@ -37,6 +37,7 @@ __all__ = [
     "MAX_SCHEDULE_LENGTH",
     "REBOOT",
     "CronSchedule",
+    "fires_at",
     "iter_fire_times",
     "load_timezone",
     "next_fire_times",
@@ -351,3 +352,21 @@ def next_fire_times(
     """Return up to `count` (at most MAX_FIRE_TIMES) fire times strictly after `after`."""
     wanted = max(0, min(count, MAX_FIRE_TIMES))
     return list(itertools.islice(iter_fire_times(schedule, timezone, after), wanted))
+
+
+def fires_at(schedule: str | CronSchedule, timezone: str | None, moment: datetime) -> bool:
+    """Tell whether the job fires in the minute that contains `moment` (naive = UTC).
+
+    This is the run wrapper's gate for drivers that install a native superset of the
+    instants: a firing runs only when its minute is one of the job's own instants.
+    """
+    cron = schedule if isinstance(schedule, CronSchedule) else parse_schedule(schedule)
+    if cron.reboot:
+        return False
+    # Not load_timezone: its check lists every zone on disk, which would cost the gate more
+    # than the rest of its decision; ZoneInfo still refuses a name that is not a zone.
+    zone = ZoneInfo(timezone or DEFAULT_TIMEZONE)
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    minute = aware.astimezone(UTC).replace(second=0, microsecond=0)
+    following = next(_fire_times(cron, zone, minute - _MINUTE), None)
+    return following is not None and following.astimezone(UTC) == minute

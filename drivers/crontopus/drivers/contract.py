@@ -12,6 +12,7 @@ from uuid import UUID
 
 from crontopus.core.enums import Concurrency
 from crontopus.drivers.errors import ConversionRefused, PermanentDriverError
+from crontopus.drivers.superset import GateFigures
 
 # A content hash is written into native markers, so it must survive any native format.
 _HASH_PATTERN = re.compile(r"[A-Za-z0-9_.:+-]{1,128}")
@@ -180,14 +181,19 @@ class ForeignEntry:
 
 @dataclass(frozen=True)
 class NativeSchedule:
-    """A schedule in a driver's native form; `native` is plain JSON-able data."""
+    """A schedule in a driver's native form; `native` is plain JSON-able data.
+
+    `figures` says whether the scheduler fires at exactly the job's instants (native) or at a
+    superset the run wrapper gates, with how many firings a day run versus wake up.
+    """
 
     driver: str
     native: dict[str, Any] = field(default_factory=dict)
+    figures: GateFigures = field(default_factory=GateFigures.native)
 
     def to_json(self) -> dict[str, Any]:
-        """Return the `{"driver", "native"}` document `drivers convert --json` prints."""
-        return {"driver": self.driver, "native": self.native}
+        """Return the `{"driver", "native", "mode"}` document `drivers convert --json` prints."""
+        return {"driver": self.driver, "native": self.native, **self.figures.to_json()}
 
 
 class Driver(abc.ABC):

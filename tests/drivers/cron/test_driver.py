@@ -162,11 +162,29 @@ def test_foreign_fingerprints_ignore_spacing(tmp_path: Path) -> None:
     assert prints[0] == prints[1]
 
 
-def test_another_zone_is_refused_where_cron_has_no_cron_tz(driver: CronDriver) -> None:
+def test_another_zone_is_gated_where_cron_has_no_cron_tz(driver: CronDriver, crontab: Path) -> None:
     job = uuid4()
-    with pytest.raises(ConversionRefused, match=r"cron_tz=no.*Europe/Berlin") as refused:
-        driver.apply([entry(job, timezone="Europe/Berlin")])
-    assert refused.value.job_id == job
+    driver.apply([entry(job, "30 2 * * *", timezone="Europe/Berlin")])
+    text = crontab.read_bytes().decode("utf-8", "replace")
+    lines = text.splitlines()[-2:]
+    # Both UTC offsets of Berlin, and 01:00 UTC where cron runs the time the spring jump skips.
+    assert [line.split(" /")[0] for line in lines] == ["0,30 1 * * *", "30 0 * * *"]
+    assert all(
+        line.endswith(f"run-job {job} --state-dir '/srv/crontopus state' --gate") for line in lines
+    )
+    assert "CRON_TZ" not in text
+    assert set(driver.list_managed()) == {job}
+    assert driver.list_foreign() == CronDriver(FileCrontab(crontab, user="alice")).list_foreign()
+    driver.remove([job])
+    assert str(job) not in crontab.read_bytes().decode("utf-8", "replace")
+
+
+def test_a_gated_conversion_says_how_many_firings_run_and_wake(driver: CronDriver) -> None:
+    converted = driver.convert("30 2 * * *", "Europe/Berlin").to_json()
+    assert converted["native"] == {"lines": ["0,30 1 * * *", "30 0 * * *"], "environment": []}
+    assert converted["mode"] == "gated"
+    assert converted["firingsPerDay"] == {"run": 1, "woken": 3}
+    assert driver.convert("30 2 * * *", "UTC").to_json()["mode"] == "native"
 
 
 def test_the_machine_zone_under_another_name_needs_nothing(driver: CronDriver) -> None:

@@ -41,6 +41,7 @@ from crontopus.drivers.cron.crontab import (
     strip_ending,
 )
 from crontopus.drivers.cron.quoting import render_command
+from crontopus.drivers.superset import GATE_FLAG
 
 DRIVER_NAME = "crond"
 DEFAULT_DIRECTORY = "/etc/cron.d"
@@ -202,14 +203,16 @@ class CronDDriver(Driver):
             timezone,
             ["/usr/local/bin/crontopus-agent", "run-job", str(_PLACEHOLDER_JOB)],
         )
+        schedule_lines = plan.native().native
         return NativeSchedule(
             DRIVER_NAME,
             {
-                "line": plan.line,
+                **{key: value for key, value in schedule_lines.items() if key != "environment"},
                 "user": self.user,
                 "environment": list(plan.environment),
                 "file": self._render(placeholder),
             },
+            figures=plan.figures,
         )
 
     def _plan(self, schedule: str, timezone: str | None) -> CronSchedulePlan:
@@ -225,8 +228,10 @@ class CronDDriver(Driver):
             plan = self._plan(entry.schedule, entry.timezone)
         except ConversionRefused as refused:
             raise ConversionRefused(refused.reason, job_id=entry.job_id) from None
+        # A gated plan fires a superset of the instants: the wrapper then gates each firing.
+        argv = (*entry.command, GATE_FLAG) if plan.gated else entry.command
         try:
-            command = render_command(entry.command)
+            command = render_command(argv)
         except PermanentDriverError as error:
             raise PermanentDriverError(f"job {entry.job_id}: {error}") from None
         if str(entry.job_id) not in command:
@@ -235,7 +240,7 @@ class CronDDriver(Driver):
                 f"job {entry.job_id}: command must contain the job UUID (the wrapper's"
                 f" `run-job UUID`), got {command!r}"
             )
-        line = f"{plan.line} {self.user} {command}"
+        line = "\n".join(f"{schedule} {self.user} {command}" for schedule in plan.lines)
         block = managed_block(entry.job_id, entry.content_hash, entry.name, plan.environment, line)
         return block.text
 

@@ -271,16 +271,15 @@ def test_it_refuses_what_cron_cannot_run_with_the_reason(
     assert reason in refused.value.reason
 
 
-def test_it_refuses_a_foreign_zone_on_a_cron_without_cron_tz_naming_its_own_option(
-    cron_d: Path,
-) -> None:
+def test_it_gates_a_foreign_zone_on_a_cron_without_cron_tz(cron_d: Path) -> None:
     driver = CronDDriver(cron_d, cron_tz=False, machine_zone="UTC")
-    with pytest.raises(ConversionRefused) as refused:
-        driver.apply([entry(timezone="Europe/Berlin")])
-    assert refused.value.job_id == JOB
-    assert "Europe/Berlin" in refused.value.reason
-    assert "crond driver option cron_tz=yes" in refused.value.reason
-    assert list(cron_d.iterdir()) == []
+    driver.apply([entry(schedule="30 2 * * *", timezone="Europe/Berlin")])
+    (written,) = cron_d.iterdir()
+    lines = [line for line in written.read_text().splitlines() if str(JOB) in line][1:]
+    assert [line.split(" root ")[0] for line in lines] == ["0,30 1 * * *", "30 0 * * *"]
+    assert all(line.endswith(" --gate") for line in lines)
+    assert set(driver.list_managed()) == {JOB}
+    assert driver.convert("30 2 * * *", "Europe/Berlin").to_json()["mode"] == "gated"
 
 
 def test_a_refused_entry_in_a_batch_writes_nothing(driver: CronDDriver, cron_d: Path) -> None:

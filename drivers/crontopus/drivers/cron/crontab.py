@@ -5,6 +5,7 @@ A managed entry is written as::
     # crontopus:job=<uuid> hash=<content hash> name=<job name>
     CRON_TZ=<zone>                      (only when the job's zone needs it)
     <schedule> <command containing the job uuid>
+    <schedule> <the same command>       (more lines only for a gated superset)
 
 Everything else is a foreign line and is rendered back exactly as read (its line ending,
 a carriage return, bytes that are not UTF-8). A marker whose entry line is gone or does
@@ -52,7 +53,7 @@ class StaleMarker:
 
 @dataclass(frozen=True)
 class ManagedBlock:
-    """A Crontopus entry: marker, optional environment lines, and the job line."""
+    """A Crontopus entry: marker, optional environment lines, and the job line(s)."""
 
     job_id: UUID
     content_hash: str
@@ -192,10 +193,14 @@ def _managed_block_at(lines: list[str], start: int, job_id: UUID, digest: str) -
     while index < len(lines) and (parse_environment(lines[index]) or ("", ""))[0] == CRON_TZ:
         environment.append(strip_ending(lines[index]))
         index += 1
-    if index < len(lines) and str(job_id) in lines[index] and parse_job(lines[index]):
-        text = "".join(lines[start : index + 1])
-        entry = strip_ending(lines[index])
-        return ManagedBlock(job_id, digest, tuple(environment), entry, text), index + 1 - start
+    first = index
+    # A gated entry may need several schedule lines, each naming the job (see superset.py).
+    while index < len(lines) and str(job_id) in lines[index] and parse_job(lines[index]):
+        index += 1
+    if index > first:
+        text = "".join(lines[start:index])
+        entry = "\n".join(strip_ending(line) for line in lines[first:index])
+        return ManagedBlock(job_id, digest, tuple(environment), entry, text), index - start
     return StaleMarker(lines[start], job_id), 1
 
 

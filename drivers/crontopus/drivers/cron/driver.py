@@ -36,6 +36,7 @@ from crontopus.drivers.errors import (
     PermanentDriverError,
     RetryableDriverError,
 )
+from crontopus.drivers.superset import GATE_FLAG
 
 _SWITCHES = {"auto": None, "yes": True, "no": False}
 
@@ -153,18 +154,19 @@ class CronDriver(Driver):
         try:
             plan = self.converter.plan(entry.schedule, entry.timezone)
             environment = plan.environment
-            if pin_machine_zone and not environment and plan.line != "@reboot":
+            if pin_machine_zone and not environment and plan.lines != ("@reboot",):
                 environment = self.converter.machine_zone_environment()
         except ConversionRefused as exc:
             raise ConversionRefused(exc.reason, job_id=entry.job_id) from exc
-        command = render_command(entry.command)
+        argv = (*entry.command, GATE_FLAG) if plan.gated else entry.command
+        command = render_command(argv)
         if str(entry.job_id) not in command:
             # The UUID in the line is what ties it to its marker (see crontab.py).
             raise PermanentDriverError(
                 f"job {entry.job_id}: command must contain the job UUID (the wrapper's"
                 f" `run-job UUID`), got {command!r}"
             )
-        line = f"{plan.line} {command}"
+        line = "\n".join(f"{schedule} {command}" for schedule in plan.lines)
         return managed_block(entry.job_id, entry.content_hash, entry.name, environment, line)
 
     def _fingerprint(self, block: Block) -> str | None:

@@ -1,0 +1,318 @@
+"""Native supersets of a job's instants, for schedules a scheduler cannot spell exactly.
+
+When a native scheduler cannot fire at exactly the core evaluator's instants (the job's zone is
+not the machine's and cron has no CRON_TZ, a DST edge the scheduler treats unlike cron...), a
+driver installs a superset and the run wrapper gates each firing with
+`crontopus.core.schedule.fires_at` (`run-job UUID --gate`). This module works out which
+machine-zone wall times such a superset must cover: every UTC offset difference between the
+job's zone and the machine's, and the minute right after each jump forward, where cron runs a
+fixed-time job whose time was skipped. See docs/scheduling.md ("Native or gated").
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from crontopus.core.schedule import CronSchedule, iter_fire_times
+
+GATE_FLAG: Final = "--gate"
+MAX_WAKE_RATIO: Final = 4
+_DAY: Final = 1440  # minutes
+_HOUR: Final = timedelta(hours=1)
+_MINUTE: Final = timedelta(minutes=1)
+# Zone rules reach years ahead; a crontab lives as long as the job does, so look far.
+_LOOK_BACK: Final = timedelta(days=400)
+_LOOK_AHEAD: Final = timedelta(days=366 * 6)
+
+
+@dataclass(frozen=True)
+class GateFigures:
+    """How a driver runs a schedule: natively, or gated with firings a day run versus woken."""
+
+    mode: str
+    runs_per_day: int | None = None
+    wakes_per_day: int | None = None
+
+    @classmethod
+    def native(cls) -> GateFigures:
+        """Say the scheduler fires at exactly the job's instants."""
+        return cls("native")
+
+    @classmethod
+    def gated(cls, runs: int, wakes: int) -> GateFigures:
+        """Say the scheduler fires a superset that the run wrapper gates."""
+        return cls("gated", runs, wakes)
+
+    @property
+    def is_gated(self) -> bool:
+        """Tell whether the run wrapper gates the firings."""
+        return self.mode == "gated"
+
+    def describe(self) -> str:
+        """Say in words how the scheduler runs the schedule."""
+        if not self.is_gated:
+            return "mode: native"
+        return (
+            f"mode: gated (runs {self.runs_per_day} of {self.wakes_per_day} firings a day;"
+            " the run wrapper skips the others)"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return `{"mode": ...}`, with `firingsPerDay` `{"run", "woken"}` when gated."""
+        if not self.is_gated:
+            return {"mode": self.mode}
+        return {
+            "mode": self.mode,
+            "firingsPerDay": {"run": self.runs_per_day, "woken": self.wakes_per_day},
+        }
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change of a zone's UTC offset: the first instant of the new offset."""
+
+    instant: datetime
+    before: timedelta
+    after: timedelta
+
+
+@dataclass(frozen=True)
+class WallTimes:
+    """The machine-zone wall times a superset must cover.
+
+    `times` are (minute of day, day shift) pairs: the day shift is how many calendar days the
+    machine's date lies after the job's date at that instant (-1, 0, +1, rarely ±2).
+    """
+
+    times: frozenset[tuple[int, int]]
+
+    @property
+    def minutes(self) -> frozenset[int]:
+        """Return the minutes of the hour the superset needs."""
+        return frozenset(time % 60 for time, _ in self.times)
+
+    @property
+    def hours(self) -> frozenset[int]:
+        """Return the hours of the day the superset needs."""
+        return frozenset(time // 60 for time, _ in self.times)
+
+    @property
+    def day_shifts(self) -> frozenset[int]:
+        """Return the day shifts between the job's dates and the machine's."""
+        return frozenset(shift for _, shift in self.times)
+
+
+def wall_times(cron: CronSchedule, job_zone: str, machine_zone: str) -> WallTimes:
+    """Return the machine wall times at which the job's instants can fall."""
+    differences, gaps = _zone_pair(job_zone, machine_zone)
+    times: set[tuple[int, int]] = set()
+    for hour in cron.hours:
+        for minute in cron.minutes:
+            job_minute = hour * 60 + minute
+            for difference in differences:
+                shifted = job_minute - difference
+                times.add((shifted % _DAY, shifted // _DAY))
+    if not cron.wildcard_time:
+        # A fixed-time job whose time a jump forward skipped runs at the end of the jump.
+        job_minutes = {hour * 60 + minute for hour in cron.hours for minute in cron.minutes}
+        for gap in gaps:
+            if any(gap.first <= (m - gap.first) % _DAY + gap.first < gap.end for m in job_minutes):
+                times.add(gap.catch_up)
+    return WallTimes(frozenset(times))
+
+
+@dataclass(frozen=True)
+class _Gap:
+    """Wall minutes [first, end) of the job's day skipped by a jump forward (end may pass
+    1440 when the gap crosses midnight), and the catch-up as a machine wall time."""
+
+    first: int
+    end: int
+    catch_up: tuple[int, int]
+
+
+@functools.lru_cache(maxsize=256)
+def _zone_pair(job_zone: str, machine_zone: str) -> tuple[frozenset[int], frozenset[_Gap]]:
+    """Return the offset differences (minutes) and the jump-forward ends as machine wall times."""
+    job, machine = ZoneInfo(job_zone), ZoneInfo(machine_zone)
+    start = _year_start() - _LOOK_BACK
+    end = start + _LOOK_BACK + _LOOK_AHEAD
+    job_changes = transitions(job_zone, start, end)
+    instants = [start, *(t.instant for t in job_changes)]
+    instants += [t.instant for t in transitions(machine_zone, start, end)]
+    differences = frozenset(
+        _minutes(_offset(job, at)) - _minutes(_offset(machine, at)) for at in instants
+    )
+    gaps: set[_Gap] = set()
+    for change in job_changes:
+        if change.after > change.before:
+            here, there = change.instant.astimezone(machine), change.instant.astimezone(job)
+            shift = (here.date() - there.date()).days
+            skipped = _minutes(change.after - change.before)
+            after = there.hour * 60 + there.minute
+            first = after - skipped
+            if first < 0:
+                first, after = first + _DAY, after + _DAY
+            gaps.add(_Gap(first, after, (here.hour * 60 + here.minute, shift)))
+    return differences, frozenset(gaps)
+
+
+def _year_start() -> datetime:
+    today = datetime.now(UTC)
+    return datetime(today.year, 1, 1, tzinfo=UTC)
+
+
+def _offset(zone: ZoneInfo, instant: datetime) -> timedelta | None:
+    # ZoneInfo.utcoffset reads a datetime as wall time; the instant must be converted first.
+    return instant.astimezone(zone).utcoffset()
+
+
+def _minutes(offset: timedelta | None) -> int:
+    return int((offset or timedelta(0)).total_seconds() // 60)
+
+
+@functools.lru_cache(maxsize=256)
+def _transitions_cached(zone_name: str, start: datetime, end: datetime) -> tuple[Transition, ...]:
+    zone = ZoneInfo(zone_name)
+    found: list[Transition] = []
+    at = start
+    offset = _offset(zone, at)
+    while at < end:
+        step = at + _HOUR
+        following = _offset(zone, step)
+        if following != offset:
+            # Bisect to the minute: offsets change on whole minutes.
+            low, high = at, step
+            while high - low > _MINUTE:
+                middle = low + (high - low) / 2
+                middle = middle.replace(second=0, microsecond=0)
+                if middle <= low:
+                    middle = low + _MINUTE
+                if _offset(zone, middle) == offset:
+                    low = middle
+                else:
+                    high = middle
+            found.append(Transition(high, offset or timedelta(0), following or timedelta(0)))
+            offset = following
+        at = step
+    return tuple(found)
+
+
+def transitions(zone_name: str, start: datetime, end: datetime) -> tuple[Transition, ...]:
+    """Return the zone's offset changes between two instants (UTC, whole hours apart)."""
+    aligned = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return _transitions_cached(zone_name, aligned, end.astimezone(UTC))
+
+
+def has_transitions(zone_name: str) -> bool:
+    """Tell whether the zone changes its offset in the years a schedule lives."""
+    start = _year_start() - _LOOK_BACK
+    return bool(transitions(zone_name, start, start + _LOOK_BACK + _LOOK_AHEAD))
+
+
+def shift_weekdays(weekdays: Iterable[int], shifts: Iterable[int]) -> frozenset[int]:
+    """Return the weekdays (0 = Sunday) the given days fall on after each day shift."""
+    return frozenset((day + shift) % 7 for day in weekdays for shift in shifts)
+
+
+def shift_month_days(days: Iterable[int], shifts: Iterable[int]) -> frozenset[int]:
+    """Return the days of month the given days can become after each shift (a superset)."""
+    result: set[int] = set()
+    for day in days:
+        for shift in shifts:
+            moved = day + shift
+            if moved < 1:
+                result.update(range(26, 32))  # the end of the month before, whatever its length
+            else:
+                if moved <= 31:
+                    result.add(moved)
+                if shift > 0 and moved > 27:
+                    result.update(range(1, shift + 1))  # past the end of a short month
+    return frozenset(result)
+
+
+def shift_months(months: Iterable[int], shifts: Iterable[int]) -> frozenset[int]:
+    """Return the months the given months' days can move into after each day shift."""
+    result: set[int] = set()
+    for month in months:
+        for shift in shifts:
+            result.add(month)
+            if shift > 0:
+                result.add(month % 12 + 1)
+            elif shift < 0:
+                result.add((month - 2) % 12 + 1)
+    return frozenset(result)
+
+
+def cron_list(values: Iterable[int], low: int, high: int) -> str:
+    """Write a set of values as a cron field: "*" when it is everything, else ranges and lists."""
+    ordered = sorted(set(values))
+    if ordered == list(range(low, high + 1)):
+        return "*"
+    parts: list[str] = []
+    start = previous = ordered[0]
+    for value in [*ordered[1:], None]:
+        if value is not None and value == previous + 1:
+            previous = value
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if value is not None:
+            start = previous = value
+    return ",".join(parts)
+
+
+def day_count(first: date, last: date) -> int:
+    """Return the days from `first` to `last`, both included."""
+    return (last - first).days + 1
+
+
+@dataclass(frozen=True)
+class SecondCopy:
+    """Job instants in the second copy of an hour the machine's clock repeats.
+
+    Cron runs a fixed-time line once in a repeated hour, in the first copy, so these need a
+    wildcard line of their own; it is limited to the months and weekdays of the clock changes.
+    """
+
+    hour: int
+    minutes: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]
+
+
+@functools.lru_cache(maxsize=1024)
+def second_copies(expression: str, job_zone: str, machine_zone: str) -> tuple[SecondCopy, ...]:
+    """Return, per machine wall hour, the job's instants in a repeated hour's second copy."""
+    start = _year_start() - _LOOK_BACK
+    machine = ZoneInfo(machine_zone)
+    found: dict[int, tuple[set[int], set[int], set[int]]] = {}
+    for change in transitions(machine_zone, start, start + _LOOK_BACK + _LOOK_AHEAD):
+        if change.after >= change.before:
+            continue
+        end = change.instant + (change.before - change.after)
+        for instant in iter_fire_times(expression, job_zone, change.instant - _MINUTE):
+            if instant >= end:
+                break
+            wall = instant.astimezone(machine)
+            minutes, months, weekdays = found.setdefault(wall.hour, (set(), set(), set()))
+            minutes.add(wall.minute)
+            months.add(wall.month)
+            weekdays.add(wall.isoweekday() % 7)
+    return tuple(
+        SecondCopy(hour, frozenset(minutes), frozenset(months), frozenset(weekdays))
+        for hour, (minutes, months, weekdays) in sorted(found.items())
+    )
+
+
+def star_step_minutes(minutes: Iterable[int]) -> str:
+    """Return the sparsest `*/step` minute field (a wildcard field) that covers `minutes`."""
+    step = math.gcd(*minutes)
+    if step == 0:
+        return "*/59"  # only minute 0: the step restarts each hour, so this is :00 and :59
+    return "*" if step == 1 else f"*/{step}"
