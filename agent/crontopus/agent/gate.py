@@ -8,12 +8,12 @@ entries of a superset may both fire in the same minute.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
 from datetime import UTC, datetime
 
 from crontopus.agent.jobfiles import JobConfig
+from crontopus.agent.locks import lock, release
 from crontopus.agent.statedir import StateDir
 
 
@@ -40,8 +40,9 @@ def _claim(state: StateDir, job_id: str, minute: str) -> bool:
     """Record that `minute` ran; False when another firing of the same minute got there first."""
     state.locks.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(state.locks / f"{job_id}.gate", os.O_RDWR | os.O_CREAT, 0o600)
+    lock(fd, wait=True)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.lseek(fd, 0, os.SEEK_SET)
         claimed = os.read(fd, 64).decode("ascii", "replace")
         if claimed == minute:
             return False
@@ -50,4 +51,4 @@ def _claim(state: StateDir, job_id: str, minute: str) -> bool:
         os.write(fd, minute.encode("ascii"))
         return True
     finally:
-        os.close(fd)
+        release(fd)
