@@ -162,4 +162,4 @@ for ($waited = 0; $waited -lt $Wait; $waited++) {
     }
     Start-Sleep -Seconds 1
 }
-Fail "no heartbeat within $Wait s: see ``& `"$Agent`" status`` and the task `"$TaskName`" in Task Scheduler"
+Fail "no heartbeat within $Wait s: see ``& `"$Agent`" status`` and the task `"$TaskName`" in Task Scheduler; an enrollment that waits for an admin's approval (the console's Endpoints page) starts working once approved"

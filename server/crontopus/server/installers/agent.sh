@@ -322,7 +322,7 @@ wait_for_heartbeat() {
 		sleep 1
 		waited=$((waited + 1))
 	done
-	die "no heartbeat within ${WAIT_SECONDS}s: see \`journalctl -u crontopus-agent\` and \`$AGENT status\`"
+	die "no heartbeat within ${WAIT_SECONDS}s: see \`journalctl -u crontopus-agent\` and \`$AGENT status\`; an enrollment that waits for an admin's approval (the console's Endpoints page) starts working once approved"
 }
 
 check_system
