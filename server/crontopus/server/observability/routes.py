@@ -11,6 +11,7 @@ from crontopus.server.db.models import Endpoint
 from crontopus.server.db.types import utcnow
 from crontopus.server.observability.metrics import CONTENT_TYPE
 from crontopus.server.observability.operator import from_this_machine, has_metrics_token
+from crontopus.server.services.presence import online_condition
 
 
 async def metrics(request: Request) -> Response:
@@ -43,14 +44,12 @@ async def metrics(request: Request) -> Response:
 
 async def _count_endpoints(state: object) -> None:
     settings = state.settings  # type: ignore[attr-defined]
-    online_since = utcnow() - settings.offline_after
+    is_online = online_condition(utcnow(), settings.offline_after)
     async with state.session() as session:  # type: ignore[attr-defined]
         online, total = (
             await session.execute(
                 select(
-                    func.coalesce(
-                        func.sum(case((Endpoint.last_seen_at >= online_since, 1), else_=0)), 0
-                    ),
+                    func.coalesce(func.sum(case((is_online, 1), else_=0)), 0),
                     func.count(),
                 ).where(Endpoint.revoked_at.is_(None))
             )

@@ -31,6 +31,7 @@ from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.principal import Principal, PrincipalKind
 from crontopus.server.services.audit import record_audit
+from crontopus.server.services.presence import is_online, online_condition
 from crontopus.server.settings import Settings
 
 ENDPOINT_EVENTS = "endpoints"
@@ -72,7 +73,7 @@ def endpoint_status(endpoint: Endpoint, settings: Settings, now: datetime) -> En
     """Derive an endpoint's status from its revocation and its last heartbeat."""
     if endpoint.revoked_at is not None:
         return EndpointStatus.REVOKED
-    if endpoint.last_seen_at is not None and now - endpoint.last_seen_at <= settings.offline_after:
+    if is_online(endpoint.last_seen_at, now, settings.offline_after):
         return EndpointStatus.ONLINE
     return EndpointStatus.OFFLINE
 
@@ -127,10 +128,12 @@ async def get_endpoint(
     return endpoint
 
 
-def _status_condition(status: EndpointStatus, cutoff: datetime) -> ColumnElement[bool]:
+def _status_condition(
+    status: EndpointStatus, now: datetime, offline_after: timedelta
+) -> ColumnElement[bool]:
     if status is EndpointStatus.REVOKED:
         return Endpoint.revoked_at.is_not(None)
-    online = Endpoint.last_seen_at > cutoff
+    online = online_condition(now, offline_after)
     if status is EndpointStatus.ONLINE:
         return Endpoint.revoked_at.is_(None) & online
     return Endpoint.revoked_at.is_(None) & or_(Endpoint.last_seen_at.is_(None), ~online)
@@ -148,13 +151,16 @@ async def list_endpoints(
     wanted: EndpointFilter,
     first: int,
     after: tuple[str, uuid.UUID] | None,
+    *,
+    now: datetime | None = None,
 ) -> Sequence[Endpoint]:
     """Return up to `first` + 1 endpoints ordered by (name, id), after a keyset cursor."""
     principal.require_read("Listing endpoints")
     query = select(Endpoint).where(Endpoint.tenant_id == principal.tenant_id)
     if wanted.status is not None:
-        cutoff = utcnow() - settings.offline_after
-        query = query.where(_status_condition(wanted.status, cutoff))
+        query = query.where(
+            _status_condition(wanted.status, now or utcnow(), settings.offline_after)
+        )
     if wanted.platform:
         query = query.where(Endpoint.platform == wanted.platform)
     if wanted.search and wanted.search.strip():
@@ -402,8 +408,9 @@ async def detect_offline(
             await session.scalars(
                 select(Endpoint).where(
                     Endpoint.revoked_at.is_(None),
-                    Endpoint.last_seen_at > previous - threshold,
-                    Endpoint.last_seen_at <= now - threshold,
+                    # Online at the previous check, not online now: each crossing is seen once.
+                    online_condition(previous, threshold),
+                    ~online_condition(now, threshold),
                 )
             )
         ).all()

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import strawberry
 from sqlalchemy import func, select
 
 from crontopus.core.enums import HealthStatus as CoreHealthStatus
 from crontopus.server.db.models import Endpoint
+from crontopus.server.db.types import utcnow
 from crontopus.server.graphql.context import Info
 from crontopus.server.services import health as rollups
 from crontopus.server.services import jobs
+from crontopus.server.services.presence import online_condition
 
 HealthStatus = strawberry.enum(CoreHealthStatus, name="HealthStatus")
 
@@ -164,14 +166,12 @@ class HealthQueries:
         principal = info.context.require_principal()
         principal.require_read("Reading health")
         view = await jobs.snapshot(info.context.gitstore, principal)
-        online_since = datetime.now(UTC) - info.context.settings.offline_after
+        is_online = online_condition(utcnow(), info.context.settings.offline_after)
         async with info.context.session() as session:
             tallies = await rollups.job_tallies(session, principal, _window(window))
             alive = Endpoint.tenant_id == principal.tenant_id, Endpoint.revoked_at.is_(None)
             total = await session.scalar(select(func.count()).where(*alive))
-            online = await session.scalar(
-                select(func.count()).where(*alive, Endpoint.last_seen_at >= online_since)
-            )
+            online = await session.scalar(select(func.count()).where(*alive, is_online))
         failing = [
             JobHealth(
                 job_id=t.owner_id,

@@ -46,6 +46,7 @@ from crontopus.server.services.alerts.rules import job_rules
 from crontopus.server.services.alerts.sql import insert
 from crontopus.server.services.alerts.tenants import JobSource, TenantView, load_view, tenant_slugs
 from crontopus.server.services.instances import InstanceState, drift_of
+from crontopus.server.services.presence import is_online
 
 logger = logging.getLogger("crontopus.server.alerts.periodic")
 CURSOR = "periodic"
@@ -198,7 +199,7 @@ class PeriodicEvaluator:
                 name=e.name,
                 labels=e.labels,
                 enrolled_at=e.enrolled_at,
-                online=e.last_seen_at is not None and self._online(e.last_seen_at, now),
+                online=is_online(e.last_seen_at, now, self._offline_after),
             )
             for e in endpoints
         ]
@@ -252,10 +253,6 @@ class PeriodicEvaluator:
                     hold=view.quiet.hold(None, None, now),
                 )
             )
-
-    def _online(self, last_seen: datetime, now: datetime) -> bool:
-        # The same rule as the endpoints service: seen within the offline threshold.
-        return now - last_seen <= self._offline_after
 
     def _missed(
         self,
