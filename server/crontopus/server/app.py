@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -28,12 +25,10 @@ from crontopus.server.availability import (
     unavailability,
     unavailable_handlers,
 )
-from crontopus.server.db.engine import SessionFactory, create_engine, create_session_factory
-from crontopus.server.db.models import Tenant
+from crontopus.server.db.engine import create_engine, create_session_factory
 from crontopus.server.errors import AuthenticationFailed
-from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.events.factory import create_broadcaster
-from crontopus.server.gitstore import GitAccess, GitStore, ManagedGitStore, make_git_http_app
+from crontopus.server.gitstore import ManagedGitStore, make_git_http_app
 from crontopus.server.gitstore.processes import ProcessSlots
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.groups import SubscriptionGroups
@@ -41,7 +36,6 @@ from crontopus.server.graphql.schema import create_schema
 from crontopus.server.graphql.sockets import SocketLimits
 from crontopus.server.graphql.websocket import GraphQLWSHandler, TransportWSHandler
 from crontopus.server.health import database_probe, directory_probe, health, ready
-from crontopus.server.observability.graphql import METRICS_KEY
 from crontopus.server.observability.ingest import MeteredIngestWriter
 from crontopus.server.observability.logging import RequestIdMiddleware
 from crontopus.server.observability.logging import request_id_of as _request_id_of
@@ -56,80 +50,16 @@ from crontopus.server.security.body_limit import BodyLimit, body_rules
 from crontopus.server.security.headers import SecurityHeadersMiddleware
 from crontopus.server.security.identity_cache import Identity, IdentityCache
 from crontopus.server.security.proxies import trusted_proxies_middleware
-from crontopus.server.security.ratelimit import RateLimiter, create_rate_limiter
+from crontopus.server.security.ratelimit import create_rate_limiter
 from crontopus.server.services.alerts.engine import AlertEngine
 from crontopus.server.services.authentication import authenticate, bearer_token
-from crontopus.server.services.git_access import git_access, tenant_by_slug
-from crontopus.server.services.ingest import IngestWriter
 from crontopus.server.services.job_directory import JobDirectory
-from crontopus.server.services.jobs import publish_job_changes
 from crontopus.server.services.run_store import create_run_store
 from crontopus.server.services.sessions import Device
 from crontopus.server.settings import Settings
+from crontopus.server.state import AppState as AppState  # where tests and tools import it from
 
 logger = logging.getLogger("crontopus.server")
-STOP_STEP_TIMEOUT = 20.0
-
-
-@dataclass
-class AppState:
-    """The long-lived objects of one server process."""
-
-    settings: Settings
-    engine: AsyncEngine
-    session: SessionFactory
-    limiter: RateLimiter
-    identities: IdentityCache
-    gitstore: GitStore
-    broadcaster: Broadcaster
-    ingest: IngestWriter
-    job_directory: JobDirectory
-    metrics: Metrics
-    alerts: AlertEngine
-    dependencies: DependencyTracker
-
-    async def start(self) -> None:
-        """Start the background parts (the check-in writer, alerting)."""
-        await self.broadcaster.start()
-        self.ingest.start()
-        await self.alerts.start(loops=self.settings.in_process_worker)
-
-    async def stop(self) -> None:
-        """Drain queued check-ins, then release connections; no step may hang shutdown."""
-        steps = (
-            ("ingest", self.ingest.stop),
-            ("alerts", self.alerts.stop),
-            ("event bus", self.broadcaster.stop),
-            ("dependency probes", self.dependencies.stop),
-            ("database", self.engine.dispose),
-        )
-        for name, step in steps:
-            task = asyncio.ensure_future(step())
-            done, _ = await asyncio.wait({task}, timeout=STOP_STEP_TIMEOUT)
-            if not done:
-                # A peer that stopped answering must not keep the process from exiting; the
-                # task is cancelled without waiting, as its cancellation could hang too.
-                task.cancel()
-                logger.error("stopping the %s took over %.0f s; moving on", name, STOP_STEP_TIMEOUT)
-            elif task.exception() is not None:
-                logger.error("stopping the %s failed", name, exc_info=task.exception())
-
-    async def on_tenant_created(self, tenant: Tenant) -> None:
-        """Give every new tenant its job repository."""
-        await self.gitstore.ensure_repository(tenant.slug)
-
-    async def git_access(self, tenant_slug: str, password: str) -> GitAccess | None:
-        async with self.session() as session:
-            return await git_access(session, self.settings, self.identities, tenant_slug, password)
-
-    async def on_push(self, tenant_slug: str, old: str | None, new: str) -> None:
-        """Announce the jobs a `git push` changed."""
-        async with self.session() as session:
-            tenant = await tenant_by_slug(session, tenant_slug)
-        if tenant is not None:
-            await publish_job_changes(
-                self.gitstore, self.broadcaster, tenant.id, tenant_slug, old, new
-            )
 
 
 def request_id_of(headers_value: str | None) -> str:
@@ -180,11 +110,9 @@ class CrontopusGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             on_tenant_created=state.on_tenant_created,
-            extras={
-                METRICS_KEY: state.metrics,
-                "alerts": state.alerts,
-                "dependencies": state.dependencies,
-            },
+            metrics=state.metrics,
+            alerts=state.alerts,
+            dependencies=state.dependencies,
         )
         await self._authenticate(context, request.headers.get("authorization"))
         return context
@@ -268,8 +196,7 @@ def create_state(settings: Settings) -> AppState:
         metrics,
         probe_timeout=settings.database_timeout + 5,
     )
-    if hasattr(broadcaster, "subscriber_count"):
-        metrics.bind_subscriptions(broadcaster.subscriber_count)
+    metrics.bind_subscriptions(broadcaster.subscriber_count)
     alerts = AlertEngine(
         settings, session, gitstore, broadcaster, metrics, dependencies=dependencies
     )
@@ -305,12 +232,11 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
     graphql_app = CrontopusGraphQL(state)
     groups = graphql_app.subscription_groups
     state.metrics.bind_subscription_groups(groups.group_count)
-    bus_count = getattr(state.broadcaster, "subscriber_count", None)
-    if bus_count is not None:
-        # A group holds one event-bus subscription for all its members: count the members.
-        state.metrics.bind_subscriptions(
-            lambda: max(0, bus_count() - groups.group_count()) + groups.member_count()
-        )
+    bus_count = state.broadcaster.subscriber_count
+    # A group holds one event-bus subscription for all its members: count the members.
+    state.metrics.bind_subscriptions(
+        lambda: max(0, bus_count() - groups.group_count()) + groups.member_count()
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 
 from crontopus.server.availability import RETRY_AFTER_SECONDS, Probe, unavailability
 from crontopus.server.observability.operator import is_operator
+from crontopus.server.state import app_state
 
 logger = logging.getLogger("crontopus.server")
 
@@ -29,7 +30,7 @@ async def health(request: Request) -> JSONResponse:
     The public URL is named so an agent configured with plain http can learn, before sending
     its token, that the server is meant to be reached over https.
     """
-    public_url = request.app.state.crontopus.settings.public_url
+    public_url = app_state(request).settings.public_url
     return JSONResponse({"status": "ok", **({"publicUrl": public_url} if public_url else {})})
 
 
@@ -39,7 +40,7 @@ async def ready(request: Request) -> JSONResponse:
     Everyone learns which check failed; only an operator (`observability/operator.py`) reads
     why, since error texts name paths, hosts and drivers. The server log always has them.
     """
-    state = request.app.state.crontopus
+    state = app_state(request)
     tracker = state.dependencies
     checks: dict[str, str] = {}
     try:

@@ -68,6 +68,9 @@ class Broadcaster(Protocol):
         A publisher of many events (ingest) skips building those nobody would receive.
         """
 
+    def subscriber_count(self) -> int:
+        """Return how many subscriptions this process holds now (the subscriptions gauge)."""
+
 
 _END = None  # queue item that ends a stream cleanly (server shutting down)
 

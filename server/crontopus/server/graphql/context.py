@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -12,18 +12,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from crontopus.server.availability import Unavailable, unavailable_extensions
+from crontopus.server.availability import DependencyTracker, Unavailable, unavailable_extensions
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.errors import AuthenticationFailed
 from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.gitstore import GitStore
+from crontopus.server.observability.metrics import Metrics
 from crontopus.server.security.identity_cache import Identity, IdentityCache
 from crontopus.server.security.principal import Principal
 from crontopus.server.security.ratelimit import RateLimiter
+from crontopus.server.services.alerts.engine import AlertEngine
 from crontopus.server.services.ingest import IngestWriter
 from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.tenants import TenantCreatedHook
 from crontopus.server.settings import Settings
+
+if TYPE_CHECKING:
+    from crontopus.server.graphql.endpoints.loaders import FleetLoaders
 
 COALESCE_WINDOW = 0.05
 COALESCE_MAX_BATCH = 500
@@ -68,7 +73,14 @@ class Context:
     unavailable: Unavailable | None = None  # the credential could not be checked: retry
     on_tenant_created: TenantCreatedHook | None = None
     connection_params: dict[str, Any] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    # The process's parts that some resolvers and extensions need; None when a schema runs
+    # without a server (schema export, unit tests).
+    metrics: Metrics | None = None
+    alerts: AlertEngine | None = None
+    dependencies: DependencyTracker | None = None
+    # Per-request and per-socket state, filled on first use.
+    fleet_loaders: FleetLoaders | None = None
+    socket_key: str | None = None
 
     def require_principal(self) -> Principal:
         """Return the authenticated principal or fail the field with UNAUTHENTICATED."""

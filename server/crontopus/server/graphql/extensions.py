@@ -141,8 +141,7 @@ def _mask(error: GraphQLError, request_id: str, tracker: DependencyTracker) -> G
 
 
 def _tracker(context_value: object) -> DependencyTracker:
-    extras = getattr(context_value, "extras", None) or {}
-    tracker = extras.get("dependencies")
+    tracker = getattr(context_value, "dependencies", None)
     return tracker if isinstance(tracker, DependencyTracker) else _FALLBACK
 
 

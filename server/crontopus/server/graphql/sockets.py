@@ -13,7 +13,6 @@ from crontopus.server.security.principal import PrincipalKind
 from crontopus.server.settings import TransportLimits
 
 #: Where an admitted socket keeps its key in the context, to be released once.
-_KEY = "socket_key"
 #: The close code of a refused socket: "policy violation".
 POLICY_VIOLATION = 1008
 
@@ -37,18 +36,18 @@ class SocketLimits:
 
     def admit(self, context: Context) -> None:
         """Count the socket of `context` against its principal, or refuse it."""
-        if _KEY in context.extras:
+        if context.socket_key is not None:
             return  # a second connection_init (graphql-ws allows it) is the same socket
         key = _key_of(context)
         count = self.open.get(key, 0)
         if count >= self.per_principal:
             raise TooManySockets(self.per_principal)
         self.open[key] = count + 1
-        context.extras[_KEY] = key
+        context.socket_key = key
 
     def release(self, context: Context) -> None:
         """Stop counting the socket of `context` (it closed)."""
-        key = context.extras.pop(_KEY, None)
+        key, context.socket_key = context.socket_key, None
         if key is None:
             return
         count = self.open.get(key, 0) - 1

@@ -10,7 +10,6 @@ from strawberry.types import ExecutionContext
 from crontopus.server.observability.logging import operation_var, tenant_var
 from crontopus.server.observability.metrics import Metrics
 
-METRICS_KEY = "metrics"
 #: Operation names are chosen by clients: bound the label values a client can create.
 MAX_OPERATION_NAMES = 200
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -63,8 +62,7 @@ class OperationObservation:
     def finish(self) -> None:
         """Record the operation's metrics and restore the logging context."""
         context = self.context
-        extras = getattr(context.context, "extras", None) or {}
-        metrics = extras.get(METRICS_KEY)
+        metrics = getattr(context.context, "metrics", None)
         if isinstance(metrics, Metrics):
             try:
                 kind = context.operation_type.value

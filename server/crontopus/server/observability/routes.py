@@ -12,11 +12,12 @@ from crontopus.server.db.types import utcnow
 from crontopus.server.observability.metrics import CONTENT_TYPE
 from crontopus.server.observability.operator import from_this_machine, has_metrics_token
 from crontopus.server.services.presence import online_condition
+from crontopus.server.state import AppState, app_state
 
 
 async def metrics(request: Request) -> Response:
     """Answer a scrape: with CRONTOPUS_METRICS_TOKEN, to its bearer; without, to loopback only."""
-    state = request.app.state.crontopus
+    state = app_state(request)
     token = state.settings.metrics_token
     if token is not None and not has_metrics_token(request, token):
         return PlainTextResponse(
@@ -42,10 +43,10 @@ async def metrics(request: Request) -> Response:
     return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
 
 
-async def _count_endpoints(state: object) -> None:
-    settings = state.settings  # type: ignore[attr-defined]
+async def _count_endpoints(state: AppState) -> None:
+    settings = state.settings
     is_online = online_condition(utcnow(), settings.offline_after)
-    async with state.session() as session:  # type: ignore[attr-defined]
+    async with state.session() as session:
         online, total = (
             await session.execute(
                 select(
@@ -54,6 +55,6 @@ async def _count_endpoints(state: object) -> None:
                 ).where(Endpoint.revoked_at.is_(None))
             )
         ).one()
-    gauge = state.metrics.endpoints  # type: ignore[attr-defined]
+    gauge = state.metrics.endpoints
     gauge.labels("online").set(online)
     gauge.labels("offline").set(total - online)

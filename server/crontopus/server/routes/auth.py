@@ -19,6 +19,7 @@ from crontopus.server.security.cookies import (
 )
 from crontopus.server.services import accounts
 from crontopus.server.services.sessions import Device
+from crontopus.server.state import app_state
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -32,7 +33,7 @@ def _refused(request: Request, status: int, message: str) -> Response:
 
 async def refresh(request: Request) -> Response:
     """Rotate the refresh cookie; answer the new access token and who it is for."""
-    state = request.app.state.crontopus
+    state = app_state(request)
     if not origin_allowed(request, state.settings):
         return _refused(
             request,

@@ -42,6 +42,7 @@ from crontopus.server.services.checkin_validation import (
 from crontopus.server.services.checkins import CheckInKind
 from crontopus.server.services.ingest import CheckInRefused, IngestUnavailable
 from crontopus.server.services.runs import Finish, check_in, finish_status
+from crontopus.server.state import app_state
 
 # Read at most this much of a body; only the last 64 KiB of it is kept anyway.
 MAX_BODY = 1024 * 1024
@@ -108,7 +109,7 @@ async def _output(request: Request) -> str:
 
 async def checkin(request: Request) -> JSONResponse:
     """Store a start or finish check-in from a script or the agent's wrapper."""
-    state = request.app.state.crontopus
+    state = app_state(request)
     try:
         token = bearer_token(request.headers.get("authorization"))
         if token is None:

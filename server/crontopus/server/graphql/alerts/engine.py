@@ -5,11 +5,9 @@ from __future__ import annotations
 from crontopus.server.graphql.context import Info
 from crontopus.server.services.alerts.engine import AlertEngine
 
-ENGINE_KEY = "alerts"
-
 
 def alert_engine(info: Info) -> AlertEngine:
     """Return the alert engine the app put in the context."""
-    engine = info.context.extras.get(ENGINE_KEY)
-    assert isinstance(engine, AlertEngine), "create_app puts the alert engine in the context"
+    engine = info.context.alerts
+    assert engine is not None, "create_app puts the alert engine in the context"
     return engine

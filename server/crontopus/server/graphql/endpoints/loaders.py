@@ -15,8 +15,6 @@ from crontopus.server.db.models import Endpoint, JobInstance
 from crontopus.server.graphql.context import Context
 from crontopus.server.services.endpoints import list_active_endpoints
 
-_KEY = "fleet_loaders"
-
 
 @dataclass
 class FleetLoaders:
@@ -68,8 +66,8 @@ class FleetLoaders:
 def fleet_loaders(context: Context) -> FleetLoaders:
     """Return this request's fleet loaders, creating them on first use."""
     principal = context.require_principal()
-    loaders = context.extras.get(_KEY)
-    if not isinstance(loaders, FleetLoaders):
+    loaders = context.fleet_loaders
+    if loaders is None:
         loaders = FleetLoaders(context.session, principal.tenant_id)
-        context.extras[_KEY] = loaders
+        context.fleet_loaders = loaders
     return loaders
