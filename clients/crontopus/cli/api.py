@@ -20,7 +20,7 @@ from gql.transport.exceptions import (
 from gql.transport.httpx import HTTPXAsyncTransport
 
 from crontopus.cli import operations as ops
-from crontopus.cli.config import Login, load_config, locked, parse_time, save_config
+from crontopus.cli.config import TOKEN_VARIABLE, Login, load_config, locked, parse_time, save_config
 from crontopus.cli.errors import (
     AuthFailure,
     CliError,
@@ -29,7 +29,6 @@ from crontopus.cli.errors import (
     UsageFailure,
     UserFailure,
 )
-from crontopus.cli.invocation import TOKEN_VARIABLE
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -18,6 +18,9 @@ from typing import Any
 
 from crontopus.cli.errors import UserFailure
 
+#: An API token in this variable replaces the stored login (scripts, CI).
+TOKEN_VARIABLE = "CRONTOPUS_TOKEN"
+
 # Refresh a little early so a token does not expire between the check and the request.
 EXPIRY_MARGIN = timedelta(seconds=10)
 

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from crontopus.cli.api import Api
 
 SERVER_VARIABLE = "CRONTOPUS_SERVER"
-TOKEN_VARIABLE = "CRONTOPUS_TOKEN"
 
 
 @dataclass

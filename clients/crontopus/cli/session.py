@@ -7,9 +7,9 @@ import getpass
 from crontopus.cli import operations as ops
 from crontopus.cli import output
 from crontopus.cli.api import Api, login_from_payload, unwrap
-from crontopus.cli.config import locked, save_config
+from crontopus.cli.config import TOKEN_VARIABLE, locked, save_config
 from crontopus.cli.errors import AuthFailure, ServerUnreachable, UsageFailure
-from crontopus.cli.invocation import TOKEN_VARIABLE, Invocation
+from crontopus.cli.invocation import Invocation
 
 
 def _ask_username(inv: Invocation) -> str:

@@ -13,10 +13,8 @@ Hierarchy::
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from crontopus.core.manifest import Problem
+from crontopus.core.problems import Problem
 
 
 class CrontopusError(Exception):

@@ -14,8 +14,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from crontopus.server.events.codec import encode_event
 from crontopus.server.events.errors import (
@@ -26,6 +25,7 @@ from crontopus.server.events.errors import (
     InvalidEvent,
     SubscriberTooSlow,
 )
+from crontopus.server.events.event import Event
 
 __all__ = [
     "Broadcaster",
@@ -38,15 +38,6 @@ __all__ = [
     "InvalidEvent",
     "SubscriberTooSlow",
 ]
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened in one tenant; `topic` says what kind, `data` the details."""
-
-    tenant_id: uuid.UUID
-    topic: str
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 class Broadcaster(Protocol):

@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crontopus.server.events.errors import EventTooLarge, InvalidEvent
-
-if TYPE_CHECKING:
-    from crontopus.server.events.broadcaster import Event
+from crontopus.server.events.event import Event
 
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more (default build).
 MAX_PAYLOAD_BYTES = 7999

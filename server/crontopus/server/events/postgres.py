@@ -28,9 +28,10 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from crontopus.server.events.broadcaster import Event, InProcessBroadcaster
+from crontopus.server.events.broadcaster import InProcessBroadcaster
 from crontopus.server.events.codec import decode_event, encode_event
 from crontopus.server.events.errors import EventBusInterrupted, EventBusUnavailable, InvalidEvent
+from crontopus.server.events.event import Event
 
 logger = logging.getLogger("crontopus.server.events")
 

@@ -18,8 +18,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
-from crontopus.server.events.broadcaster import Broadcaster, Event
+from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.events.codec import encode_event
+from crontopus.server.events.event import Event
 from crontopus.server.events.postgres import PostgresBroadcaster
 
 # One statement for a whole batch: a group commit of a thousand runs costs one round trip.

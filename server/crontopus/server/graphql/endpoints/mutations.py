@@ -26,7 +26,7 @@ from crontopus.server.graphql.endpoints.types import (
     labels_of,
 )
 from crontopus.server.graphql.errors import UserErrors, to_graphql_error
-from crontopus.server.graphql.jobs.types import KeyValueInput
+from crontopus.server.graphql.keyvalues import KeyValueInput
 from crontopus.server.security.ratelimit import Limit
 from crontopus.server.services import (
     discovery,

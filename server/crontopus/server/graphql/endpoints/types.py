@@ -14,7 +14,8 @@ from crontopus.server.db.types import utcnow
 from crontopus.server.errors import FieldProblem, ValidationFailed
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.endpoints.loaders import fleet_loaders
-from crontopus.server.graphql.jobs.types import Job, KeyValue, KeyValueInput, key_values
+from crontopus.server.graphql.jobs.types import Job
+from crontopus.server.graphql.keyvalues import KeyValue, KeyValueInput, key_values
 from crontopus.server.graphql.pagination import page_size
 from crontopus.server.services import discovery, endpoints, instances, jobs
 from crontopus.server.settings import Settings

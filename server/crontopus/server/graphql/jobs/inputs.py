@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from crontopus.server.errors import FieldProblem, ValidationFailed
-from crontopus.server.graphql.jobs.types import JobInput, KeyValueInput
+from crontopus.server.graphql.jobs.types import JobInput
+from crontopus.server.graphql.keyvalues import KeyValueInput
 from crontopus.server.services.jobs import JobSpec
 
 

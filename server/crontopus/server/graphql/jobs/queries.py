@@ -13,12 +13,12 @@ from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.jobs.types import (
     Job,
     JobRevision,
-    KeyValueInput,
     ManifestProblem,
     ManifestValidation,
     Namespace,
     Repository,
 )
+from crontopus.server.graphql.keyvalues import KeyValueInput
 from crontopus.server.graphql.pagination import (
     Connection,
     build_connection,

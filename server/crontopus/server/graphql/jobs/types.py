@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +13,7 @@ from crontopus.core.manifest import JobManifest, Problem
 from crontopus.core.schedule import next_fire_times
 from crontopus.server.gitstore import HistoryEntry, JobEntry, NamespaceInfo
 from crontopus.server.graphql.context import Info
+from crontopus.server.graphql.keyvalues import KeyValue, KeyValueInput, key_values
 
 if TYPE_CHECKING:
     from crontopus.server.graphql.endpoints.types import EndpointJob
@@ -25,22 +25,6 @@ MAX_NEXT_RUNS = 100
 class Concurrency(enum.Enum):
     ALLOW = "allow"
     FORBID = "forbid"
-
-
-@strawberry.type(description="A key and its value (labels, environment variables).")
-class KeyValue:
-    key: str
-    value: str
-
-
-@strawberry.input(description="A key and its value (labels, environment variables).")
-class KeyValueInput:
-    key: str
-    value: str
-
-
-def key_values(mapping: Mapping[str, str]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=v) for k, v in sorted(mapping.items())]
 
 
 @strawberry.type(description="One problem in one manifest: the file, the field path and the fix.")
