@@ -28,8 +28,11 @@ class NotFoundError(UserError):
     pass
 
 
-@strawberry.type(description="Your role or token scope does not allow this.")
-class PermissionError(UserError):
+# Named apart from the builtin PermissionError; the schema keeps the GraphQL name.
+@strawberry.type(
+    name="PermissionError", description="Your role or token scope does not allow this."
+)
+class PermissionRefused(UserError):
     pass
 
 
@@ -60,7 +63,7 @@ class ConflictError(UserError):
 UserErrors = (
     ValidationError
     | NotFoundError
-    | PermissionError
+    | PermissionRefused
     | AuthenticationError
     | RateLimitedError
     | QuotaExceededError
@@ -84,7 +87,7 @@ def to_graphql_error(error: errors.ServiceError) -> UserErrors:
     if isinstance(error, errors.NotFound):
         return NotFoundError(message=error.message)
     if isinstance(error, errors.PermissionDenied):
-        return PermissionError(message=error.message)
+        return PermissionRefused(message=error.message)
     if isinstance(error, errors.AuthenticationFailed):
         return AuthenticationError(message=error.message)
     if isinstance(error, errors.Conflict):
