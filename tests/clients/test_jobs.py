@@ -209,3 +209,21 @@ def test_create_from_a_file_with_alerts_is_refused_rather_than_dropped(
     assert result.code == 1
     assert f"{manifest}: spec.alerts: the API cannot set this section" in result.err
     assert logged_in("jobs", "list", "--json").json() == []
+
+
+def test_pause_and_resume_flip_spec_paused_by_name_and_say_when_nothing_changes(
+    logged_in: Cli,
+) -> None:
+    job_id = create(logged_in, "nightly")
+    paused = logged_in("jobs", "pause", "default/nightly", "--json")
+    assert paused.code == 0, paused.err
+    assert (paused.json()["id"], paused.json()["paused"]) == (job_id, True)
+    assert "paused: true" in logged_in("jobs", "show", job_id).out
+    again = logged_in("jobs", "pause", job_id)
+    assert (again.code, "already paused" in again.err) == (0, True)
+    resumed = logged_in("jobs", "resume", job_id)
+    assert resumed.code == 0, resumed.err
+    assert "Resumed job default/nightly" in resumed.err
+    assert logged_in("jobs", "show", job_id, "--json").json()["paused"] is False
+    assert logged_in("jobs", "pause", "default/missing").code == 1
+    assert logged_in("jobs", "pause", "no-slash").code == 2

@@ -1,9 +1,10 @@
-"""`jobs list|show|create|delete|adopt|history`."""
+"""`jobs list|show|create|delete|pause|resume|adopt|history`."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,47 @@ async def delete_job(inv: Invocation) -> int:
         output.dump_json(inv, result["job"])
     else:
         output.note(inv, f"Deleted job {job['namespace']}/{job['name']} ({job['id']}).")
+    return 0
+
+
+async def pause_job(inv: Invocation) -> int:
+    """Set spec.paused on a job (a commit in the jobs repository)."""
+    return await _set_paused(inv, paused=True)
+
+
+async def resume_job(inv: Invocation) -> int:
+    """Clear spec.paused on a job."""
+    return await _set_paused(inv, paused=False)
+
+
+async def _set_paused(inv: Invocation, *, paused: bool) -> int:
+    api = inv.api()
+    job = await resolve_job(api, inv.value("job"))
+    label = f"{job['namespace']}/{job['name']}"
+    if job["isDiscovered"]:
+        raise UserFailure(
+            f"{job['path']}: discovered jobs are read-only: "
+            f"adopt it first (`crontopus jobs adopt {job['id']} --namespace NS`)"
+        )
+    if bool(job["paused"]) == paused:
+        # Saving the same manifest would add an empty commit; say so and succeed.
+        if inv.json:
+            output.dump_json(inv, job)
+        else:
+            output.note(inv, f"Job {label} is already {'paused' if paused else 'active'}.")
+        return 0
+    manifest = manifests.check_manifest(job["yaml"], job["path"])
+    variables = {
+        "id": job["id"],
+        # Only over the version read: a concurrent edit is refused, not overwritten.
+        "expectedBlobId": job["blobId"],
+        "input": manifests.job_input(replace(manifest, paused=paused)),
+    }
+    saved = await api.mutate(ops.UPDATE_JOB, variables, "updateJob", "Job")
+    if inv.json:
+        output.dump_json(inv, saved)
+    else:
+        output.note(inv, f"{'Paused' if paused else 'Resumed'} job {label}.")
     return 0
 
 

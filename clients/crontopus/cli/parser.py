@@ -255,6 +255,12 @@ def _jobs(tree: Tree) -> None:
     edit.add_argument("job", help=JOB_HELP)
     delete = tree.command("delete", "Delete a job.", "crontopus.cli.jobs:delete_job")
     delete.add_argument("job", help=JOB_HELP)
+    for verb, summary in (
+        ("pause", "Pause a job: it stays installed and does not fire."),
+        ("resume", "Resume a paused job."),
+    ):
+        paused = tree.command(verb, summary, f"crontopus.cli.jobs:{verb}_job")
+        paused.add_argument("job", help=JOB_HELP)
     delete.add_argument(
         "-y",
         "--yes",
