@@ -281,3 +281,33 @@ mutation RevokeEnrollmentToken($id: UUID!) {{
   }}
 }}
 """
+
+INCIDENT_FIELDS: Final = """
+    id status rule title jobId jobName namespace endpointId openedAt acknowledgedAt
+    acknowledgedBy resolvedAt resolvedBy details
+"""
+
+INCIDENTS: Final = f"""
+query Incidents($filter: IncidentFilter, $after: String, $first: Int!) {{
+  incidents(filter: $filter, after: $after, first: $first) {{
+    nodes {{ {INCIDENT_FIELDS} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}
+"""
+
+ACKNOWLEDGE_INCIDENT: Final = f"""
+mutation AcknowledgeIncident($id: UUID!) {{
+  acknowledgeIncident(id: $id) {{
+    __typename ... on Incident {{ {INCIDENT_FIELDS} }} {USER_ERRORS}
+  }}
+}}
+"""
+
+RESOLVE_INCIDENT: Final = f"""
+mutation ResolveIncident($id: UUID!) {{
+  resolveIncident(id: $id) {{
+    __typename ... on Incident {{ {INCIDENT_FIELDS} }} {USER_ERRORS}
+  }}
+}}
+"""

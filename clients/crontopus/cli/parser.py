@@ -17,6 +17,11 @@ WINDOWS = ("24h", "7d", "30d", "90d")
 RUN_STATUSES = ("RUNNING", "SUCCESS", "FAILURE", "TIMEOUT", "MISSED")
 HEALTH_STATUSES = ("HEALTHY", "DEGRADED", "FAILING", "UNKNOWN")
 ENDPOINT_STATUSES = ("ONLINE", "OFFLINE", "REVOKED")
+INCIDENT_STATUSES = ("OPEN", "ACKNOWLEDGED", "RESOLVED")
+ALERT_RULES = (
+    "FAILURE", "FAILURE_RATE", "MISSED_RUN", "TOO_LONG", "TOO_FAST", "ENDPOINT_OFFLINE",
+    "ENDPOINT_DRIFT",
+)  # fmt: skip
 SCOPES = ("read", "write", "checkin")
 SHELLS = ("bash", "zsh", "fish")
 EPILOG = (
@@ -115,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     _runs(subtree(tree.group("runs", "List, inspect and watch runs.")))
     _endpoints(subtree(tree.group("endpoints", "Machines running the agent.")))
     _namespaces(subtree(tree.group("namespaces", "Directories that group jobs.")))
+    _incidents(subtree(tree.group("incidents", "Alerts that fired, until resolved.")))
     _tokens(subtree(tree.group("tokens", "Personal API tokens.")))
     _enrollment_tokens(
         subtree(tree.group("enrollment-tokens", "Tokens agents enroll endpoints with."))
@@ -351,6 +357,27 @@ def _endpoints(tree: Tree) -> None:
     label.add_argument(
         "--remove", action="append", default=[], metavar="K", help="label to remove (repeatable)"
     )
+
+
+def _incidents(tree: Tree) -> None:
+    listing = tree.command(
+        "list", "List incidents, newest first.", "crontopus.cli.incidents:list_incidents"
+    )
+    listing.add_argument(
+        "--status",
+        action="append",
+        choices=INCIDENT_STATUSES,
+        type=str.upper,
+        help="only incidents in this status (repeatable)",
+    )
+    listing.add_argument("--rule", choices=ALERT_RULES, type=str.upper, help="only this rule")
+    _limit(listing, 100)
+    for verb, summary, handler in (
+        ("ack", "Acknowledge an incident.", "acknowledge_incident"),
+        ("resolve", "Resolve an incident by hand.", "resolve_incident"),
+    ):
+        change = tree.command(verb, summary, f"crontopus.cli.incidents:{handler}")
+        change.add_argument("incident", metavar="ID")
 
 
 def _namespaces(tree: Tree) -> None:
