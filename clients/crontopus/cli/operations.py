@@ -311,3 +311,25 @@ mutation ResolveIncident($id: UUID!) {{
   }}
 }}
 """
+
+CHANNEL_FIELDS: Final = "id name kind config isDefault createdAt updatedAt"
+
+CHANNELS: Final = f"query Channels {{ channels {{ {CHANNEL_FIELDS} }} }}"
+
+CREATE_CHANNEL: Final = f"""
+mutation CreateChannel($input: CreateChannelInput!) {{
+  createChannel(input: $input) {{ __typename ... on Channel {{ {CHANNEL_FIELDS} }} {USER_ERRORS} }}
+}}
+"""
+
+TEST_CHANNEL: Final = f"""
+mutation TestChannel($id: UUID!) {{
+  testChannel(id: $id) {{
+    __typename
+    ... on NotificationDelivery {{
+      id event status attempts lastError channelId channelName channelKind createdAt deliveredAt
+    }}
+    {USER_ERRORS}
+  }}
+}}
+"""

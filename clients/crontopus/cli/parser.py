@@ -18,6 +18,7 @@ RUN_STATUSES = ("RUNNING", "SUCCESS", "FAILURE", "TIMEOUT", "MISSED")
 HEALTH_STATUSES = ("HEALTHY", "DEGRADED", "FAILING", "UNKNOWN")
 ENDPOINT_STATUSES = ("ONLINE", "OFFLINE", "REVOKED")
 INCIDENT_STATUSES = ("OPEN", "ACKNOWLEDGED", "RESOLVED")
+CHANNEL_KINDS = ("WEBHOOK", "SLACK", "EMAIL", "PAGERDUTY")
 ALERT_RULES = (
     "FAILURE", "FAILURE_RATE", "MISSED_RUN", "TOO_LONG", "TOO_FAST", "ENDPOINT_OFFLINE",
     "ENDPOINT_DRIFT",
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _endpoints(subtree(tree.group("endpoints", "Machines running the agent.")))
     _namespaces(subtree(tree.group("namespaces", "Directories that group jobs.")))
     _incidents(subtree(tree.group("incidents", "Alerts that fired, until resolved.")))
+    _channels(subtree(tree.group("channels", "Where alerts are sent.")))
     _tokens(subtree(tree.group("tokens", "Personal API tokens.")))
     _enrollment_tokens(
         subtree(tree.group("enrollment-tokens", "Tokens agents enroll endpoints with."))
@@ -378,6 +380,36 @@ def _incidents(tree: Tree) -> None:
     ):
         change = tree.command(verb, summary, f"crontopus.cli.incidents:{handler}")
         change.add_argument("incident", metavar="ID")
+
+
+def _channels(tree: Tree) -> None:
+    tree.command("list", "List notification channels.", "crontopus.cli.channels:list_channels")
+    create = tree.command(
+        "create",
+        "Add a notification channel.",
+        "crontopus.cli.channels:create_channel",
+        description="Settings per kind: WEBHOOK url (secret), SLACK url, PAGERDUTY routing_key, "
+        "EMAIL host, port, sender, recipients (a list: use --config-json). Secrets stay on "
+        'the server and are listed as "(set)".',
+    )
+    create.add_argument("name")
+    create.add_argument("--kind", required=True, choices=CHANNEL_KINDS, type=str.upper)
+    create.add_argument(
+        "--config", action="append", default=[], metavar="K=V", help="a setting (repeatable)"
+    )
+    create.add_argument("--config-json", metavar="OBJECT", help="settings as a JSON object")
+    create.add_argument(
+        "--not-default",
+        action="store_true",
+        help="only for jobs that name it (default: also for jobs that name no channel)",
+    )
+    test = tree.command(
+        "test",
+        "Send a test notification now.",
+        "crontopus.cli.channels:test_channel",
+        description="Exits 1 when the notification was not delivered, with the reason.",
+    )
+    test.add_argument("channel", metavar="NAME")
 
 
 def _namespaces(tree: Tree) -> None:
