@@ -90,25 +90,27 @@ def test_drivers_convert_exits_2_with_json_for_an_invalid_schedule_whatever_the_
     assert json.loads(zone.stdout)["error"].startswith('--timezone: unknown time zone "Mars/')
 
 
-@pytest.mark.parametrize("driver", ["systemd", "taskscheduler"])
+@pytest.mark.parametrize(
+    ("driver", "schedule", "named"),
+    [("systemd", "@reboot", "@reboot"), ("taskscheduler", "30 2 * * *", "Europe/Berlin")],
+)
 def test_drivers_convert_exits_3_with_json_for_a_refusal_whatever_the_driver(
-    tmp_path: Path, driver: str
+    tmp_path: Path, driver: str, schedule: str, named: str
 ) -> None:
-    # Valid cron in a zone with a daylight-saving change at 02:30 (and not the machine's zone):
-    # each built-in driver refuses it for its own reason, always as exit 3.
+    # Valid cron the driver cannot run (a systemd timer has no once-per-boot trigger): exit 3.
     options = {
         "CRONTOPUS_AGENT_DRIVER": "cron",
         "CRONTOPUS_AGENT_DRIVER_OPTIONS": "cron_tz=no,machine_zone=Etc/UTC",
     }
     result = agent(
-        "--state-dir", str(tmp_path), "drivers", "convert", driver, "--schedule", "30 2 * * *",
+        "--state-dir", str(tmp_path), "drivers", "convert", driver, "--schedule", schedule,
         "--timezone", "Europe/Berlin", "--json",
         env={**options, "TZ": "UTC"},
     )  # fmt: skip
     assert result.returncode == 3, result.stdout + result.stderr
-    assert "Europe/Berlin" in json.loads(result.stdout)["error"]
+    assert named in json.loads(result.stdout)["error"]
     plain = agent(
-        "--state-dir", str(tmp_path), "drivers", "convert", driver, "--schedule", "30 2 * * *",
+        "--state-dir", str(tmp_path), "drivers", "convert", driver, "--schedule", schedule,
         "--timezone", "Europe/Berlin", env={**options, "TZ": "UTC"},
     )  # fmt: skip
     assert (plain.returncode, plain.stdout) == (3, "")

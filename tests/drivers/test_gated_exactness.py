@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +25,10 @@ from crontopus.core.schedule import (
     parse_schedule,
 )
 from crontopus.drivers.cron.convert import CronConverter
+from crontopus.drivers.errors import ConversionRefused
 from crontopus.drivers.superset import MAX_WAKE_RATIO, transitions
+from crontopus.drivers.systemd.calendar import convert_schedule
+from tests.drivers.systemd.conftest import SYSTEMD_ANALYZE, union_of_elapses
 
 ZONES = [
     "Europe/Berlin",
@@ -128,3 +132,30 @@ def test_the_cron_driver_runs_every_schedule_at_the_cores_instants(case):
     else:
         fired = list(itertools.islice(native, COUNT))
     assert fired == expected, (plan.line, plan.figures)
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed")
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_the_systemd_driver_runs_every_schedule_at_the_cores_instants(case):
+    # A timer names its zone in OnCalendar=, so the machine's zone does not change it.
+    expression, zone, _, start = case
+    try:
+        conversion = convert_schedule(expression, zone, now=start)
+    except ConversionRefused:
+        assert expression == "@reboot"  # no boot trigger: the one refusal left
+        return
+    # The conversion looks five years ahead; the oracle is asked about the first four.
+    until = start + timedelta(days=4 * 365)
+    expected = [
+        moment for moment in utc(next_fire_times(expression, zone, start, COUNT)) if moment <= until
+    ]
+    if not expected:
+        return
+    wanted = len(expected) * (MAX_WAKE_RATIO + 1) if conversion.gated else len(expected)
+    elapses = union_of_elapses(conversion.on_calendar, start, wanted)
+    if conversion.gated:
+        fired = gated(elapses, expression, zone, expected[-1])
+    else:
+        fired = elapses[: len(expected)]
+    assert fired == expected, (conversion.on_calendar, conversion.figures)

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from crontopus.drivers import ConversionRefused, DesiredEntry
+from crontopus.drivers import DesiredEntry
 from crontopus.drivers.systemd.driver import SystemdDriver
 
 JOB = UUID("550e8400-e29b-41d4-a716-446655440000")
@@ -38,19 +38,17 @@ def driver(tmp_path: Path) -> SystemdDriver:
     return SystemdDriver(tmp_path / "units", runner=QuietSystemctl())
 
 
-def test_without_the_opt_in_apply_refuses_naming_the_job_and_the_field(
+def test_without_the_opt_in_the_timer_fires_a_gated_superset_in_utc(
     driver: SystemdDriver,
 ) -> None:
-    with pytest.raises(ConversionRefused, match=r"spec\.systemd\.acceptDstDifferences") as refused:
-        driver.apply([entry(accept=False)])
-    assert refused.value.job_id == JOB
-    assert not driver.unit_dir.exists()
-
-
-def test_check_refuses_what_apply_refuses_without_writing(driver: SystemdDriver) -> None:
-    with pytest.raises(ConversionRefused, match="daylight-saving change"):
-        driver.check(entry(accept=False))
-    assert not driver.unit_dir.exists()
+    driver.check(entry(accept=False))
+    driver.apply([entry(accept=False)])
+    timer = (driver.unit_dir / f"crontopus-{JOB}.timer").read_text()
+    service = (driver.unit_dir / f"crontopus-{JOB}.service").read_text()
+    assert "OnCalendar=*-*-* 01:00,30:00 UTC\n" in timer
+    assert "OnCalendar=*-*-* 00:30:00 UTC\n" in timer
+    assert "--gate" in service
+    assert driver.convert("30 2 * * *", "Europe/Berlin").to_json()["mode"] == "gated"
 
 
 def test_with_the_opt_in_the_timer_is_installed(driver: SystemdDriver) -> None:

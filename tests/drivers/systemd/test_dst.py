@@ -7,9 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crontopus.core.schedule import load_timezone, parse_schedule
-from crontopus.drivers.errors import ConversionRefused
 from crontopus.drivers.systemd.calendar import (
-    DST_OPT_IN_FIELD,
     convert_schedule,
     on_calendar_lines,
 )
@@ -42,51 +40,34 @@ def test_a_zone_without_dst_has_no_transitions():
     assert zone_transitions(load_timezone("Asia/Tokyo"), NOW, NOW + timedelta(days=3650)) == []
 
 
-def test_it_refuses_a_fixed_time_inside_the_spring_gap():
-    with pytest.raises(ConversionRefused) as refused:
-        convert_schedule("30 2 * * *", "Europe/Berlin", now=NOW)
-    reason = refused.value.reason
-    assert "2026-03-29 in Europe/Berlin (clocks jump forward from 02:00 to 03:00)" in reason
-    assert "cron runs it at 03:00 (UTC+02:00) and systemd does not" in reason
-    assert DST_OPT_IN_FIELD in reason
+@pytest.mark.parametrize(
+    ("expression", "zone", "accept"),
+    [
+        ("30 2 * * *", "Europe/Berlin", False),  # a fixed time in the spring gap
+        ("*/15 * * * *", "Europe/Berlin", False),  # a wildcard schedule in the repeated hour
+        ("30 2 29 3 *", "Europe/Berlin", False),  # meets the gap in one year only
+        ("0 2 * * *", "America/New_York", False),
+        # systemd 252 fails calculations inside a gap that is not whole hours ("Infinite loop
+        # in calendar calculation"): such schedules are gated even with the opt-in.
+        ("50 2 * * *", "Pacific/Chatham", True),
+        ("15 2 * * *", "Australia/Lord_Howe", False),
+        ("*/15 * * * *", "Pacific/Chatham", True),
+    ],
+)
+def test_where_systemd_and_cron_differ_the_timer_fires_a_gated_superset_in_utc(
+    expression, zone, accept
+):
+    conversion = convert_schedule(expression, zone, now=NOW, accept_dst_difference=accept)
+    assert conversion.gated
+    assert all(line.endswith(" UTC") for line in conversion.on_calendar)
+    assert conversion.figures.runs_per_day is not None
+    assert conversion.figures.wakes_per_day is not None
+    assert conversion.figures.wakes_per_day <= 4 * conversion.figures.runs_per_day
 
 
-def test_it_refuses_a_wildcard_schedule_in_the_repeated_hour():
-    with pytest.raises(ConversionRefused) as refused:
-        convert_schedule("*/15 * * * *", "Europe/Berlin", now=NOW)
-    reason = refused.value.reason
-    assert "2026-10-25 in Europe/Berlin (clocks go back from 03:00 to 02:00)" in reason
-    assert "cron runs it at 02:00 (UTC+01:00), 02:15 (UTC+01:00)" in reason
-
-
-def test_it_refuses_a_date_that_only_meets_the_gap_in_one_year():
-    # 2026-03-29 is the transition day; the other years' 29 March are ordinary days.
-    with pytest.raises(ConversionRefused, match="2026-03-29"):
-        convert_schedule("30 2 29 3 *", "Europe/Berlin", now=NOW)
-
-
-def test_it_names_a_new_york_transition_in_local_wall_time():
-    with pytest.raises(ConversionRefused, match=r"2026-03-08 in America/New_York .*02:00 to 03:00"):
-        convert_schedule("0 2 * * *", "America/New_York", now=NOW)
-
-
-def test_it_refuses_a_time_inside_a_gap_that_is_not_whole_hours_even_with_the_opt_in():
-    # systemd 252 fails such calculations ("Infinite loop in calendar calculation").
-    for accept in (False, True):
-        with pytest.raises(ConversionRefused, match=r"names 2026-09-27 02:50, .* no opt-in helps"):
-            convert_schedule("50 2 * * *", "Pacific/Chatham", now=NOW, accept_dst_difference=accept)
-
-
-def test_it_refuses_a_thirty_minute_gap_naming_its_bounds():
-    with pytest.raises(ConversionRefused, match=r"outside 02:00-02:30") as refused:
-        convert_schedule("15 2 * * *", "Australia/Lord_Howe", now=NOW)
-    assert "2026-10-04 in Australia/Lord_Howe (clocks jump forward" in refused.value.reason
-
-
-def test_a_wildcard_schedule_touching_a_chatham_gap_is_refused_too():
-    # systemd drops 03:45, the first time after this gap, as well.
-    with pytest.raises(ConversionRefused, match="no opt-in helps"):
-        convert_schedule("*/15 * * * *", "Pacific/Chatham", now=NOW, accept_dst_difference=True)
+def test_a_berlin_time_in_the_spring_gap_wakes_at_both_offsets_and_at_the_jump():
+    conversion = convert_schedule("30 2 * * *", "Europe/Berlin", now=NOW)
+    assert conversion.on_calendar == ("*-*-* 01:00,30:00 UTC", "*-*-* 00:30:00 UTC")
 
 
 def test_times_clear_of_a_chatham_gap_are_accepted():

@@ -155,7 +155,18 @@ class CronConverter:
 
 
 def _superset_plan(parsed: CronSchedule, job_zone: str, machine_zone: str) -> CronSchedulePlan:
-    """Return the fewest wake-ups that cover the job's instants, as lines in the machine's zone."""
+    lines, figures = superset_lines(parsed, job_zone, machine_zone)
+    return CronSchedulePlan(lines, (), figures)
+
+
+def superset_lines(
+    parsed: CronSchedule, job_zone: str, machine_zone: str
+) -> tuple[tuple[str, ...], GateFigures]:
+    """Return cron lines that, read in `machine_zone` by cron, cover the job's instants.
+
+    The fewest wake-ups this module finds, and how many a day run versus wake. Other drivers
+    reuse it with a zone they can pin (systemd: UTC).
+    """
     times = wall_times(parsed, job_zone, machine_zone)
     runs = len(parsed.minutes) * len(parsed.hours)
     exact = _exact_lines(times)
@@ -172,7 +183,7 @@ def _superset_plan(parsed: CronSchedule, job_zone: str, machine_zone: str) -> Cr
         f" {cron_list(copy.weekdays, 0, 6)}"
         for copy in second_copies(parsed.expression, job_zone, machine_zone)
     ]
-    return CronSchedulePlan(tuple(lines), (), GateFigures.gated(runs, _wakes(wanted)))
+    return tuple(lines), GateFigures.gated(runs, _wakes(wanted))
 
 
 _Line = tuple[str, str, frozenset[int]]  # minute field, hour field, day shifts

@@ -9,11 +9,12 @@ becomes two expressions (several `OnCalendar=` lines are a union).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from crontopus.core.schedule import CronSchedule, load_timezone, parse_schedule
 from crontopus.drivers.errors import ConversionRefused
+from crontopus.drivers.superset import GateFigures
 from crontopus.drivers.systemd.dst import DstDifference, find_dst_differences
 
 # Zone suffixes in OnCalendar= arrived in systemd 235.
@@ -37,6 +38,12 @@ class CalendarConversion:
     timezone: str
     on_calendar: tuple[str, ...]
     accepted_dst_differences: tuple[DstDifference, ...] = ()
+    figures: GateFigures = field(default_factory=GateFigures.native)
+
+    @property
+    def gated(self) -> bool:
+        """Tell whether the timer fires a superset that the run wrapper gates."""
+        return self.figures.is_gated
 
 
 def render_values(values: Iterable[int], low: int, high: int) -> str:
@@ -114,11 +121,11 @@ def convert_schedule(
     load_timezone(timezone)  # an unknown zone fails here, with the core's message
     lines = on_calendar_lines(parsed, timezone)
     differences = find_dst_differences(parsed, timezone, now=now, years=horizon_years)
-    broken = next((d for d in differences if d.unreliable), None)
-    if broken is not None:
-        raise ConversionRefused(_unreliable_reason(parsed, timezone, broken))
-    if differences and not accept_dst_difference:
-        raise ConversionRefused(_dst_reason(parsed, timezone, differences[0], len(differences)))
+    broken = any(d.unreliable for d in differences)
+    if broken or (differences and not accept_dst_difference):
+        # systemd's DST handling differs from cron's here: fire a superset pinned to UTC, where
+        # no clock changes, and let the run wrapper gate it (docs/scheduling.md).
+        return _gated_conversion(parsed, timezone)
     return CalendarConversion(
         schedule=parsed,
         timezone=timezone,
@@ -135,23 +142,14 @@ def _reboot_reason(schedule: CronSchedule) -> str:
     )
 
 
-def _unreliable_reason(schedule: CronSchedule, timezone: str, broken: DstDifference) -> str:
-    transition = broken.transition
-    first = broken.unreliable[0]
-    return (
-        f'the schedule "{schedule.source}" in {timezone} names {first:%Y-%m-%d %H:%M}, a wall '
-        f"time skipped by the daylight-saving change of {transition.describe()}; systemd "
-        "cannot compute elapses reliably inside a gap that is not whole hours (it can skip "
-        "later runs or stop the timer), so no opt-in helps: choose times outside "
-        f"{transition.wall_before:%H:%M}-{transition.wall_after:%H:%M}, or use the cron driver"
-    )
+def _gated_conversion(parsed: CronSchedule, timezone: str) -> CalendarConversion:
+    # Imported here: the cron driver's converter imports this package's neighbours.
+    from crontopus.drivers.cron.convert import superset_lines
 
-
-def _dst_reason(schedule: CronSchedule, timezone: str, first: DstDifference, count: int) -> str:
-    more = f" (and {count - 1} more transition(s) in the next years)" if count > 1 else ""
-    return (
-        f'the schedule "{schedule.source}" in {timezone} meets the daylight-saving change of '
-        f"{first.transition.describe()}: {first.describe()}{more}. systemd and cron differ "
-        f"there; set {DST_OPT_IN_FIELD}: true to accept systemd's behaviour, or use the cron "
-        "driver"
-    )
+    lines, figures = superset_lines(parsed, timezone, "UTC")
+    on_calendar: list[str] = []
+    for line in lines:
+        for expression in on_calendar_lines(parse_schedule(line), "UTC"):
+            if expression not in on_calendar:
+                on_calendar.append(expression)
+    return CalendarConversion(parsed, timezone, tuple(on_calendar), figures=figures)

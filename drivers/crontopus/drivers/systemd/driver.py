@@ -22,6 +22,7 @@ from crontopus.drivers.contract import (
     NativeSchedule,
 )
 from crontopus.drivers.errors import ConversionRefused, PermanentDriverError
+from crontopus.drivers.superset import GATE_FLAG
 from crontopus.drivers.systemd.calendar import CalendarConversion, convert_schedule
 from crontopus.drivers.systemd.systemctl import CommandRunner, Scope, SubprocessRunner, Systemctl
 from crontopus.drivers.systemd.units import (
@@ -204,8 +205,9 @@ class SystemdDriver(Driver):
 
     def _plan(self, entry: DesiredEntry) -> _Planned:
         conversion = self._entry_conversion(entry)
+        argv = (*entry.command, GATE_FLAG) if conversion.gated else entry.command
         try:
-            service = render_service(entry.job_id, entry.command, name=entry.name)
+            service = render_service(entry.job_id, argv, name=entry.name)
         except ValueError as error:
             raise PermanentDriverError(f"job {entry.job_id}: command: {error}") from None
         timer = render_timer(
@@ -233,6 +235,7 @@ class SystemdDriver(Driver):
                 "on_calendar": list(conversion.on_calendar),
                 "timer": render_timer(_PLACEHOLDER_JOB, conversion.on_calendar),
             },
+            figures=conversion.figures,
         )
 
 
