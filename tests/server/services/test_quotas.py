@@ -76,7 +76,9 @@ async def test_endpoints_past_the_quota_are_refused_but_a_machine_may_enroll_aga
         token = (await create_enrollment_token(api, alice))["plaintext"]
         first = await api.execute(ENROLL, enrollment(token, "m1"))
         assert first["enrollEndpoint"]["__typename"] == "EnrolledEndpoint"
-        again = await api.execute(ENROLL, enrollment(token, "m1"))
+        # Re-enrolling a known machine proves itself with the endpoint's current token.
+        proof = first["enrollEndpoint"]["endpointToken"]
+        again = await api.execute(ENROLL, enrollment(token, "m1", endpointToken=proof))
         assert again["enrollEndpoint"]["reused"] is True
         other = await api.execute(
             ENROLL.replace("__typename", f"__typename {QUOTA_FIELDS}"), enrollment(token, "m2")
