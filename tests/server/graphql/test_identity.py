@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from crontopus.server.app import AppState
+from crontopus.server.db.models import AuditEvent
 from tests.server.conftest import ADD_MEMBER, LOGIN, PASSWORD, REGISTER, Api, Persona, register
 
 ME = "{ me { user { username email } tenant { slug } role tenants { role tenant { slug } } } }"
@@ -256,3 +259,49 @@ async def test_signup_can_be_closed(api: Api, state: AppState) -> None:
     )
     assert data["register"]["__typename"] == "PermissionError"
     assert "sign-up is disabled" in data["register"]["message"]
+
+
+CHANGE_ROLE = """
+mutation Change($userId: UUID!, $role: Role!) {
+  changeMemberRole(userId: $userId, role: $role) {
+    __typename ... on Membership { role user { username } } ... on UserError { message }
+  }
+}
+"""
+
+
+async def change_role(api: Api, persona: Persona, user_id: str, role: str) -> Any:
+    variables = {"userId": user_id, "role": role}
+    return (await api.execute(CHANGE_ROLE, variables, persona.access_token))["changeMemberRole"]
+
+
+async def test_a_new_role_applies_to_the_members_next_request_and_is_audited(
+    api: Api, alice: Persona, carol: Persona, state: AppState
+) -> None:
+    assert (await api.execute(ME, token=carol.access_token))["me"]["role"] == "VIEWER"
+    changed = await change_role(api, alice, carol.user_id, "ADMIN")
+    assert changed == {"__typename": "Membership", "role": "ADMIN", "user": {"username": "carol"}}
+    assert (await api.execute(ME, token=carol.access_token))["me"]["role"] == "ADMIN"
+    async with state.session() as session:
+        audited = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "member.role"))
+        ).all()
+    assert [(a.target, a.details) for a in audited] == [
+        ("user:carol", {"from": "VIEWER", "to": "ADMIN"})
+    ]
+
+
+async def test_only_owners_make_owners_and_the_last_owner_stays(
+    api: Api, alice: Persona, carol: Persona, bob: Persona
+) -> None:
+    assert (await change_role(api, carol, carol.user_id, "ADMIN"))["__typename"] == (
+        "PermissionError"
+    )
+    await change_role(api, alice, carol.user_id, "ADMIN")
+    refused = await change_role(api, carol, carol.user_id, "OWNER")
+    assert refused["__typename"] == "PermissionError"
+    assert "only an owner" in refused["message"]
+    demoted = await change_role(api, alice, alice.user_id, "ADMIN")
+    assert (demoted["__typename"], "last owner" in demoted["message"]) == ("ValidationError", True)
+    elsewhere = await change_role(api, alice, bob.user_id, "VIEWER")
+    assert elsewhere["__typename"] == "NotFoundError"

@@ -100,6 +100,52 @@ async def remove_member(
     return user
 
 
+async def change_member_role(
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    role: Role,
+    identities: IdentityCache | None = None,
+) -> Membership:
+    """Give a member another role (admins; owners only to or from owner); effective at once."""
+    principal.require_admin("Changing roles")
+    membership = await session.scalar(
+        select(Membership).where(
+            Membership.tenant_id == principal.tenant_id, Membership.user_id == user_id
+        )
+    )
+    if membership is None:
+        raise NotFound("no such member in this tenant")
+    if Role.OWNER in (role, membership.role) and principal.role is not Role.OWNER:
+        raise PermissionDenied("only an owner can make someone owner or change an owner's role")
+    if membership.role is role:
+        return membership
+    if membership.role is Role.OWNER:
+        owners = await session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.tenant_id == principal.tenant_id, Membership.role == Role.OWNER)
+        )
+        if owners == 1:
+            raise ValidationFailed.single(
+                "userId", "is the last owner; make someone else owner first"
+            )
+    before = membership.role
+    membership.role = role
+    record_audit(
+        session,
+        principal,
+        "member.role",
+        f"user:{membership.user.username}",
+        {"from": before.value, "to": role.value},
+    )
+    await session.commit()
+    if identities is not None:
+        # Cached credentials carry the old role; the next request reads the new one.
+        identities.forget_member(user_id, principal.tenant_id)
+    return await _reload(session, membership.id)
+
+
 async def _reload(session: AsyncSession, membership_id: uuid.UUID) -> Membership:
     membership = await session.get(Membership, membership_id, populate_existing=True)
     assert membership is not None

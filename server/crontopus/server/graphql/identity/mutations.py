@@ -215,6 +215,26 @@ class IdentityMutations:
                 return to_graphql_error(error)
         return Membership.from_model(membership)
 
+    @strawberry.mutation(
+        description="Give a member of the active tenant another role (admins; only owners make "
+        "or unmake owners; the last owner stays). Effective on the member's next request."
+    )
+    async def change_member_role(
+        self,
+        info: Info,
+        user_id: uuid.UUID,
+        role: Role,  # type: ignore[valid-type]
+    ) -> MemberResult:
+        principal = info.context.require_principal()
+        async with info.context.session() as session:
+            try:
+                membership = await members.change_member_role(
+                    session, principal, user_id, role, info.context.identities
+                )
+            except ServiceError as error:
+                return to_graphql_error(error)
+        return Membership.from_model(membership)
+
     @strawberry.mutation(description="Remove a member from the active tenant.")
     async def remove_member(self, info: Info, user_id: uuid.UUID) -> RemoveMemberResult:
         principal = info.context.require_principal()
