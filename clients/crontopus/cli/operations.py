@@ -333,3 +333,31 @@ mutation TestChannel($id: UUID!) {{
   }}
 }}
 """
+
+MEMBERSHIP_FIELDS: Final = "role createdAt user { id username email }"
+
+MEMBERS: Final = f"query Members {{ members {{ {MEMBERSHIP_FIELDS} }} }}"
+
+ADD_MEMBER: Final = f"""
+mutation AddMember($username: String!, $role: Role!) {{
+  addMember(username: $username, role: $role) {{
+    __typename ... on Membership {{ {MEMBERSHIP_FIELDS} }} {USER_ERRORS}
+  }}
+}}
+"""
+
+CHANGE_MEMBER_ROLE: Final = f"""
+mutation ChangeMemberRole($userId: UUID!, $role: Role!) {{
+  changeMemberRole(userId: $userId, role: $role) {{
+    __typename ... on Membership {{ {MEMBERSHIP_FIELDS} }} {USER_ERRORS}
+  }}
+}}
+"""
+
+REMOVE_MEMBER: Final = f"""
+mutation RemoveMember($userId: UUID!) {{
+  removeMember(userId: $userId) {{
+    __typename ... on RemoveMemberPayload {{ user {{ id username email }} }} {USER_ERRORS}
+  }}
+}}
+"""

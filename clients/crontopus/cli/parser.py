@@ -18,6 +18,7 @@ RUN_STATUSES = ("RUNNING", "SUCCESS", "FAILURE", "TIMEOUT", "MISSED")
 HEALTH_STATUSES = ("HEALTHY", "DEGRADED", "FAILING", "UNKNOWN")
 ENDPOINT_STATUSES = ("ONLINE", "OFFLINE", "REVOKED")
 INCIDENT_STATUSES = ("OPEN", "ACKNOWLEDGED", "RESOLVED")
+ROLES = ("OWNER", "ADMIN", "MEMBER", "VIEWER")
 CHANNEL_KINDS = ("WEBHOOK", "SLACK", "EMAIL", "PAGERDUTY")
 ALERT_RULES = (
     "FAILURE", "FAILURE_RATE", "MISSED_RUN", "TOO_LONG", "TOO_FAST", "ENDPOINT_OFFLINE",
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     _namespaces(subtree(tree.group("namespaces", "Directories that group jobs.")))
     _incidents(subtree(tree.group("incidents", "Alerts that fired, until resolved.")))
     _channels(subtree(tree.group("channels", "Where alerts are sent.")))
+    _members(subtree(tree.group("members", "Who belongs to the tenant, with which role.")))
     _tokens(subtree(tree.group("tokens", "Personal API tokens.")))
     _enrollment_tokens(
         subtree(tree.group("enrollment-tokens", "Tokens agents enroll endpoints with."))
@@ -410,6 +412,30 @@ def _channels(tree: Tree) -> None:
         description="Exits 1 when the notification was not delivered, with the reason.",
     )
     test.add_argument("channel", metavar="NAME")
+
+
+def _members(tree: Tree) -> None:
+    tree.command("list", "List members and their roles.", "crontopus.cli.members:list_members")
+    add = tree.command(
+        "add", "Add a registered user (owners and admins).", "crontopus.cli.members:add_member"
+    )
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=ROLES, type=str.upper)
+    remove = tree.command(
+        "remove",
+        "Remove a member; their sessions here end at once.",
+        "crontopus.cli.members:remove_member",
+    )
+    remove.add_argument("username")
+    role = tree.command(
+        "role",
+        "Give a member another role.",
+        "crontopus.cli.members:change_role",
+        description="Owners and admins; only owners make or unmake owners, and the last owner "
+        "stays. Effective on the member's next request.",
+    )
+    role.add_argument("username")
+    role.add_argument("role", choices=ROLES, type=str.upper)
 
 
 def _namespaces(tree: Tree) -> None:
