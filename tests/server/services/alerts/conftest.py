@@ -22,6 +22,7 @@ from starlette.routing import Route
 from crontopus.core.enums import RunStatus
 from crontopus.core.manifest import dump_manifest, parse_manifest
 from crontopus.server.app import AppState
+from crontopus.server.db.models import Endpoint
 from crontopus.server.db.types import utcnow
 from crontopus.server.gitstore import Author, Put
 from crontopus.server.services.alerts.channels.network import Network
@@ -215,6 +216,27 @@ async def report(
     )
     await state.alerts.runs.drain()
     return run_id
+
+
+async def enroll(
+    state: AppState, persona: Persona, name: str, labels: dict[str, str], seen: datetime | None
+) -> uuid.UUID:
+    """Add an endpoint row as enrollment would (heartbeats set `last_seen_at`)."""
+    endpoint = Endpoint(
+        tenant_id=uuid.UUID(persona.tenant_id),
+        name=name,
+        hostname=name,
+        platform="linux",
+        machine_id=uuid.uuid4().hex,
+        agent_version="0.1.0",
+        labels=labels,
+        token_hash=uuid.uuid4().hex + uuid.uuid4().hex,
+        enrolled_at=utcnow() - timedelta(days=1),
+        last_seen_at=seen,
+    )
+    async with state.session() as session, session.begin():
+        session.add(endpoint)
+    return endpoint.id
 
 
 CREATE_CHANNEL = """
