@@ -153,7 +153,10 @@ def test_the_systemd_driver_runs_every_schedule_at_the_cores_instants(case):
     if not expected:
         return
     wanted = len(expected) * (MAX_WAKE_RATIO + 1) if conversion.gated else len(expected)
-    elapses = union_of_elapses(conversion.on_calendar, start, wanted)
+    # Asked from just before the first instant: a superset may wake for days before it (a
+    # month-end shift), and the gate drops all of those anyway.
+    base = max(start, expected[0] - timedelta(minutes=1))
+    elapses = union_of_elapses(conversion.on_calendar, base, wanted)
     if conversion.gated:
         fired = gated(elapses, expression, zone, expected[-1])
     else:
