@@ -68,6 +68,9 @@ class ServerProcess:
             **os.environ,
             "CRONTOPUS_DATA_DIR": str(data_dir),
             "CRONTOPUS_LOG_FORMAT": "json",
+            # Retention keeps 1,000 runs a job: under load on a quick machine a case acknowledges
+            # more, and pruned runs would read as lost. Every acknowledged run must stay countable.
+            "CRONTOPUS_RUN_RETENTION": "1000000",
             **env,
         }
         command = [str(Path(sys.executable).parent / "crontopus-server"), "--log-level", "warning"]

@@ -137,6 +137,19 @@ async def test_busy_buckets_lease_tokens_and_still_hold_the_limit_on_postgresql(
     assert stored == pytest.approx(980, abs=0.1)
 
 
+async def test_a_burst_of_concurrent_takes_leases_once_instead_of_draining_the_bucket(
+    postgres_engines: tuple[object, object],
+) -> None:
+    # 200 check-ins at once are well inside 6,000 a minute; if each leased its own fiftieth
+    # (120 tokens), the first 50 would drain the bucket and the rest would be refused.
+    rates = RateLimits(checkins=Rate(6000, 60))
+    limiter = RateLimiter(rates, PostgresBuckets(postgres_engines[0]))  # type: ignore[arg-type]
+    outcomes = await asyncio.gather(
+        *(limiter.take(Limit.CHECKIN, "tenant") for _ in range(200)), return_exceptions=True
+    )
+    assert [outcome for outcome in outcomes if outcome is not None] == []
+
+
 async def test_forgetting_and_pruning_remove_rows_on_postgresql(
     postgres_engines: tuple[object, object],
 ) -> None:

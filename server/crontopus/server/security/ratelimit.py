@@ -13,6 +13,7 @@ processes together can overshoot.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import hashlib
@@ -235,6 +236,9 @@ class RateLimiter:
         self._rate = {limit: limit.rate(rates) for limit in Limit}
         # Tokens this process took from shared buckets but has not spent yet.
         self._leased: dict[str, int] = {}
+        # One lease request per bucket at a time: a burst of concurrent takes would otherwise
+        # each lease a fiftieth of the bucket at once and drain it far below its rate.
+        self._leasing: dict[str, asyncio.Lock] = {}
 
     async def take(self, limit: Limit, key: str) -> None:
         """Spend one token of `limit` for `key`; raise RateLimited when there is none."""
@@ -245,8 +249,21 @@ class RateLimiter:
         if self._leased.get(bucket, 0) > 0:
             self._leased[bucket] -= 1
             return
-        want = max(1, rate.count // LEASE_FRACTION) if self._buckets.leases else 1
-        grant = await self._buckets.take(bucket, rate, want)
+        if not self._buckets.leases:
+            self._spend(limit, rate, bucket, await self._buckets.take(bucket, rate, 1))
+            return
+        if len(self._leasing) >= MAX_TRACKED_BUCKETS:
+            for name in [name for name, lock in self._leasing.items() if not lock.locked()]:
+                del self._leasing[name]
+        async with self._leasing.setdefault(bucket, asyncio.Lock()):
+            if self._leased.get(bucket, 0) > 0:  # the take this one waited for leased enough
+                self._leased[bucket] -= 1
+                return
+            want = max(1, rate.count // LEASE_FRACTION)
+            self._spend(limit, rate, bucket, await self._buckets.take(bucket, rate, want))
+
+    def _spend(self, limit: Limit, rate: Rate, bucket: str, grant: Grant) -> None:
+        """Spend one token of `grant` and keep the rest leased; raise RateLimited on none."""
         if grant.tokens == 0:
             wait = max(1, math.ceil(grant.wait))
             raise RateLimited(
@@ -257,7 +274,7 @@ class RateLimiter:
         if grant.tokens > 1:
             if len(self._leased) >= MAX_TRACKED_BUCKETS:
                 self._leased.clear()
-            self._leased[bucket] = grant.tokens - 1
+            self._leased[bucket] = self._leased.get(bucket, 0) + grant.tokens - 1
 
     def give_back(self, limit: Limit, key: str) -> None:
         """Return a token `take` spent on an attempt that should not count (a good login)."""
