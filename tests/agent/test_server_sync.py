@@ -10,8 +10,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.agent.conftest import FOREIGN_CRONTAB, Server
 
 AGENT = str(Path(sys.executable).parent / "crontopus-agent")
@@ -64,13 +62,6 @@ def enroll(server: Server, access: str, state: Path, crontab: Path) -> None:
         config.read_text()
         + f"driver_options:\n  crontab_file: {crontab}\n  machine_zone: UTC\n  cron_tz: 'no'\n"
     )
-
-
-@pytest.fixture
-def crontab(tmp_path: Path) -> Path:
-    path = tmp_path / "crontab"
-    path.write_bytes(FOREIGN_CRONTAB)
-    return path
 
 
 def test_an_enrolled_agent_applies_the_tenants_jobs_and_reports_them(

@@ -5,19 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.agent.conftest import FOREIGN_CRONTAB, Server, free_port
 from tests.agent.test_server_sync import agent, create_job, enroll
 
 ENDPOINTS = "{ endpoints(first: 10) { nodes { id name status } } }"
-
-
-@pytest.fixture
-def crontab(tmp_path: Path) -> Path:
-    path = tmp_path / "crontab"
-    path.write_bytes(FOREIGN_CRONTAB)
-    return path
 
 
 def test_unenroll_removes_the_jobs_revokes_the_endpoint_and_forgets_the_token(
