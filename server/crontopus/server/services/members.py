@@ -71,25 +71,11 @@ async def remove_member(
 ) -> User:
     """Remove a member and end their sessions (and cached credentials) in this tenant."""
     principal.require_admin("Removing members")
-    membership = await session.scalar(
-        select(Membership).where(
-            Membership.tenant_id == principal.tenant_id, Membership.user_id == user_id
-        )
-    )
-    if membership is None:
-        raise NotFound("no such member in this tenant")
+    membership = await _member(session, principal.tenant_id, user_id)
     if membership.role is Role.OWNER:
         if principal.role is not Role.OWNER:
             raise PermissionDenied("only an owner can remove an owner")
-        owners = await session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.tenant_id == principal.tenant_id, Membership.role == Role.OWNER)
-        )
-        if owners == 1:
-            raise ValidationFailed.single(
-                "userId", "is the last owner; make someone else owner first"
-            )
+        await _keep_an_owner(session, principal.tenant_id)
     user = membership.user
     await session.delete(membership)
     await revoke_user_sessions(session, user_id, principal.tenant_id)
@@ -109,27 +95,13 @@ async def change_member_role(
 ) -> Membership:
     """Give a member another role (admins; owners only to or from owner); effective at once."""
     principal.require_admin("Changing roles")
-    membership = await session.scalar(
-        select(Membership).where(
-            Membership.tenant_id == principal.tenant_id, Membership.user_id == user_id
-        )
-    )
-    if membership is None:
-        raise NotFound("no such member in this tenant")
+    membership = await _member(session, principal.tenant_id, user_id)
     if Role.OWNER in (role, membership.role) and principal.role is not Role.OWNER:
         raise PermissionDenied("only an owner can make someone owner or change an owner's role")
     if membership.role is role:
         return membership
     if membership.role is Role.OWNER:
-        owners = await session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.tenant_id == principal.tenant_id, Membership.role == Role.OWNER)
-        )
-        if owners == 1:
-            raise ValidationFailed.single(
-                "userId", "is the last owner; make someone else owner first"
-            )
+        await _keep_an_owner(session, principal.tenant_id)
     before = membership.role
     membership.role = role
     record_audit(
@@ -144,6 +116,26 @@ async def change_member_role(
         # Cached credentials carry the old role; the next request reads the new one.
         identities.forget_member(user_id, principal.tenant_id)
     return await _reload(session, membership.id)
+
+
+async def _member(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Membership:
+    membership = await session.scalar(
+        select(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
+    )
+    if membership is None:
+        raise NotFound("no such member in this tenant")
+    return membership
+
+
+async def _keep_an_owner(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Refuse to take away the tenant's last owner (nobody could administer it again)."""
+    owners = await session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.tenant_id == tenant_id, Membership.role == Role.OWNER)
+    )
+    if owners == 1:
+        raise ValidationFailed.single("userId", "is the last owner; make someone else owner first")
 
 
 async def _reload(session: AsyncSession, membership_id: uuid.UUID) -> Membership:
