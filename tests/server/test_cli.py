@@ -77,7 +77,7 @@ def test_create_user_explains_a_weak_password(tmp_path: Path) -> None:
     result = run("create-user", "root", "--email", "root@example.com", "--password-stdin",
                  env=env, stdin="short\n")  # fmt: skip
     assert result.returncode == 1
-    assert "password: must be at least 10 characters" in result.stderr
+    assert "password: is too short: passwords need at least 15 characters" in result.stderr
 
 
 def test_a_bad_setting_stops_the_server_with_the_variable_named(tmp_path: Path) -> None:

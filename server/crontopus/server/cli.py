@@ -205,7 +205,12 @@ async def _create_user_async(settings: object, username: str, email: str, passwo
     try:
         async with state.session() as session:
             _user, tenant = await create_account(
-                session, username, email, password, state.on_tenant_created
+                session,
+                settings.password_policy,
+                username,
+                email,
+                password,
+                state.on_tenant_created,
             )
             await session.commit()
             return tenant.slug

@@ -14,6 +14,11 @@ from pathlib import Path
 
 from crontopus.server.errors import ConfigurationError
 from crontopus.server.security.outbound import ALLOW_VARIABLE, OutboundPolicy, parse_allow_list
+from crontopus.server.security.passwords import (
+    DEFAULT_MIN_LENGTH,
+    LOWEST_MIN_LENGTH,
+    PasswordPolicy,
+)
 
 _ORIGIN = re.compile(r"^https?://[^/\s]+/?$")
 _TRUE = {"1", "true", "yes", "on"}
@@ -174,6 +179,7 @@ class Settings:
     database_timeout: float = 10.0
     ingest_queue_limit: int = 10_000
     trusted_proxies: tuple[str, ...] = ()
+    password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
     limits: Limits = Limits()
     checkin_limits: CheckInLimits = CheckInLimits()
     rate_limits: RateLimits = RateLimits()
@@ -237,6 +243,14 @@ class Settings:
                 "CRONTOPUS_INGEST_QUEUE_LIMIT", 10_000, low=100, high=1_000_000
             ),
             trusted_proxies=env.networks("CRONTOPUS_TRUSTED_PROXIES"),
+            password_policy=PasswordPolicy(
+                min_length=env.integer(
+                    "CRONTOPUS_PASSWORD_MIN_LENGTH",
+                    DEFAULT_MIN_LENGTH,
+                    low=LOWEST_MIN_LENGTH,
+                    high=64,
+                )
+            ),
             limits=Limits(
                 max_query_depth=env.integer("CRONTOPUS_MAX_QUERY_DEPTH", 12, low=2),
                 max_aliases=env.integer("CRONTOPUS_MAX_ALIASES", 30, low=1),

@@ -1,4 +1,5 @@
-"""Password hashing never runs on the event loop: a login flood leaves the server responsive."""
+"""The password rules, and hashing never on the event loop (a login flood leaves the server
+responsive)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import uvicorn
 
 from crontopus.server.app import create_app
 from crontopus.server.db.migrate import upgrade
+from crontopus.server.errors import ConfigurationError
+from crontopus.server.security.passwords import PasswordPolicy, common_passwords
 from crontopus.server.serving import uvicorn_options
 from crontopus.server.settings import Settings
 from tests.server.conftest import PASSWORD, REGISTER, free_port
@@ -124,3 +128,52 @@ def test_the_event_loop_stays_responsive_during_a_login_flood(tmp_path: Path) ->
         f"p99 {p99 * 1000:.1f} ms, max {lags[-1] * 1000:.1f} ms; {LOGINS} logins in {took:.1f} s"
     )
     assert p99 <= 0.050
+
+
+def test_a_long_passphrase_of_plain_words_passes_without_digits_capitals_or_symbols() -> None:
+    assert PasswordPolicy().problems("correct horse battery staple") == []
+
+
+def test_a_short_password_is_refused_with_the_minimum_and_its_length() -> None:
+    (problem,) = PasswordPolicy().problems("tulip-radio7")
+    assert problem.startswith("is too short: passwords need at least 15 characters (this has 12)")
+
+
+def test_the_minimum_length_is_a_setting_with_nists_floor_of_8() -> None:
+    key = {"CRONTOPUS_SECRET_KEY": "k" * 32}
+    settings = Settings.from_env({"CRONTOPUS_PASSWORD_MIN_LENGTH": "12", **key})
+    assert settings.password_policy.problems("tulip-radio7") == []
+    with pytest.raises(ConfigurationError, match="MIN_LENGTH: 7 is out of range"):
+        Settings.from_env({"CRONTOPUS_PASSWORD_MIN_LENGTH": "7", **key})
+
+
+def test_the_bundled_list_holds_twenty_thousand_common_passwords() -> None:
+    listed = common_passwords()
+    assert len(listed) > 19_000
+    assert {"123456", "password", "qwerty", "iloveyou"} <= listed
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "1q2w3e4r5t6y7u8i9o0p",  # listed as it is
+        "1Q2W3E4R5T6Y7U8I9O0P",  # in capitals
+        "qwertyuiop123456789",  # a listed one with digits added
+        "!!!!iloveyou!!!!",  # and symbols around it
+        "passwordpasswordpassword",  # a listed one repeated
+        "crontopus-2026-!!",  # the name of this service
+    ],
+)
+def test_a_common_password_is_refused_naming_the_list(password: str) -> None:
+    problems = PasswordPolicy(min_length=8).problems(password)
+    assert any(p.startswith("is too common: it is on the list") for p in problems), problems
+
+
+def test_a_password_of_few_distinct_characters_or_with_the_username_is_refused() -> None:
+    policy = PasswordPolicy(min_length=8)
+    assert policy.problems("abababababababab") == [
+        "repeats too few characters: a password needs at least 4 different characters"
+    ]
+    assert policy.problems("alice in the wonderland", username="alice") == [
+        "contains your username: choose a password without it"
+    ]

@@ -108,11 +108,11 @@ export function AccountPage() {
         </label>
         <label>
           New password
-          <input name="newPassword" type="password" autoComplete="new-password" required minLength={10} />
+          <input name="newPassword" type="password" autoComplete="new-password" required minLength={8} />
         </label>
         <label>
           Repeat the new password
-          <input name="repeat" type="password" autoComplete="new-password" required minLength={10} />
+          <input name="repeat" type="password" autoComplete="new-password" required minLength={8} />
         </label>
         <button className="button primary">Change password</button>
       </form>

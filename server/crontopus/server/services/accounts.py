@@ -53,7 +53,9 @@ class Session:
     session_id: uuid.UUID
 
 
-def _registration_problems(username: str, email: str, password: str) -> list[FieldProblem]:
+def _registration_problems(
+    policy: passwords.PasswordPolicy, username: str, email: str, password: str
+) -> list[FieldProblem]:
     problems = []
     if not USERNAME_RE.match(username):
         problems.append(
@@ -67,13 +69,14 @@ def _registration_problems(username: str, email: str, password: str) -> list[Fie
         problems.append(FieldProblem(("email",), "is not an e-mail address (like ops@example.com)"))
     problems.extend(
         FieldProblem(("password",), problem)
-        for problem in passwords.password_problems(password, username=username)
+        for problem in policy.problems(password, username=username)
     )
     return problems
 
 
 async def create_account(
     session: AsyncSession,
+    policy: passwords.PasswordPolicy,
     username: str,
     email: str,
     password: str,
@@ -81,7 +84,7 @@ async def create_account(
 ) -> tuple[User, Tenant]:
     """Create a user and a tenant they own, in the caller's transaction."""
     username, email = username.strip().lower(), email.strip().lower()
-    if problems := _registration_problems(username, email, password):
+    if problems := _registration_problems(policy, username, email, password):
         raise ValidationFailed(problems)
     # Hashed before the first query, so no database connection waits on the hashing threads.
     password_hash = await passwords.hash_password_off_loop(password)
@@ -128,7 +131,9 @@ async def register(
             "sign-up is disabled on this server; ask an administrator to create your account"
         )
     await limiter.take(Limit.REGISTER, client_address)
-    user, tenant = await create_account(session, username, email, password, on_tenant_created)
+    user, tenant = await create_account(
+        session, settings.password_policy, username, email, password, on_tenant_created
+    )
     result = await _start_session(session, settings, user, tenant, Role.OWNER, device or Device())
     try:
         await session.commit()
@@ -300,6 +305,7 @@ async def revoke_family(
 
 async def change_password(
     session: AsyncSession,
+    settings: Settings,
     limiter: RateLimiter,
     principal: Principal,
     current_password: str,
@@ -325,7 +331,7 @@ async def change_password(
     await limiter.forget(Limit.LOGIN, pair)
     problems = [
         FieldProblem(("newPassword",), problem)
-        for problem in passwords.password_problems(new_password, username=account)
+        for problem in settings.password_policy.problems(new_password, username=account)
     ]
     if new_password == current_password:
         problems.append(FieldProblem(("newPassword",), "is your current password; choose another"))

@@ -189,6 +189,7 @@ class IdentityMutations:
             try:
                 ended = await accounts.change_password(
                     session,
+                    context.settings,
                     context.limiter,
                     principal,
                     current_password,
