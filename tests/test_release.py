@@ -8,6 +8,7 @@ enrolls and upgrades an agent from that very server.
 
 from __future__ import annotations
 
+import email.parser
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +139,43 @@ def test_make_dist_builds_a_wheel_and_sdist_of_every_distribution_at_one_version
         for suffix in ("-py3-none-any.whl", ".tar.gz")
     )
     assert names == expected
+
+
+def test_every_wheel_requires_the_other_crontopus_distributions_at_its_own_version(
+    release: Release,
+) -> None:
+    # A mixed install (a new crontopus-agent over an old crontopus-core) cannot happen.
+    pinned: dict[str, list[str]] = {}
+    for wheel in sorted(release.dist.glob("*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+            metadata = email.parser.HeaderParser().parsestr(archive.read(name).decode())
+        requires = metadata.get_all("Requires-Dist") or []
+        pinned[metadata["Name"]] = sorted(r for r in requires if r.startswith("crontopus"))
+    core = f"crontopus-core=={VERSION}"
+    assert pinned == {
+        "crontopus": [
+            f"crontopus-agent=={VERSION}; extra == 'agent'",
+            f"crontopus-agent=={VERSION}; extra == 'all'",
+            f"crontopus-cli=={VERSION}; extra == 'all'",
+            f"crontopus-cli=={VERSION}; extra == 'cli'",
+            core,
+            f"crontopus-server=={VERSION}; extra == 'all'",
+            f"crontopus-server=={VERSION}; extra == 'server'",
+        ],
+        "crontopus-agent": [core, f"crontopus-drivers=={VERSION}"],
+        "crontopus-cli": [core],
+        "crontopus-core": [],
+        "crontopus-drivers": [core],
+        "crontopus-server": [core],
+    }
+
+
+def test_every_distribution_pins_with_the_same_hook() -> None:
+    # Each sdist builds alone, so each distribution carries its own copy of the hook.
+    copies = {path: path.read_bytes() for path in ROOT.glob("*/hatch_pins.py")}
+    assert sorted(path.parent.name for path in copies) == ["agent", "clients", "drivers", "server"]
+    assert set(copies.values()) == {(ROOT / "hatch_pins.py").read_bytes()}
 
 
 def test_the_installed_wheels_run_without_the_source_tree(release: Release) -> None:
