@@ -90,10 +90,7 @@ def test_drivers_convert_exits_2_with_json_for_an_invalid_schedule_whatever_the_
     assert json.loads(zone.stdout)["error"].startswith('--timezone: unknown time zone "Mars/')
 
 
-@pytest.mark.parametrize(
-    ("driver", "schedule", "named"),
-    [("systemd", "@reboot", "@reboot"), ("taskscheduler", "30 2 * * *", "Europe/Berlin")],
-)
+@pytest.mark.parametrize(("driver", "schedule", "named"), [("systemd", "@reboot", "@reboot")])
 def test_drivers_convert_exits_3_with_json_for_a_refusal_whatever_the_driver(
     tmp_path: Path, driver: str, schedule: str, named: str
 ) -> None:
@@ -135,6 +132,22 @@ def test_drivers_convert_says_cron_runs_another_zone_gated(tmp_path: Path) -> No
         "--timezone", "Europe/Berlin", env={**options, "TZ": "UTC"},
     )  # fmt: skip
     assert "mode: gated (runs 1 of 3 firings a day;" in plain.stdout
+
+
+def test_drivers_convert_says_task_scheduler_runs_another_zone_gated(tmp_path: Path) -> None:
+    options = {
+        "CRONTOPUS_AGENT_DRIVER": "taskscheduler",
+        "CRONTOPUS_AGENT_DRIVER_OPTIONS": "machine_timezone=UTC",
+    }
+    result = agent(
+        "--state-dir", str(tmp_path), "drivers", "convert", "taskscheduler", "--schedule",
+        "0 0 */2 * 1", "--timezone", "Europe/Berlin", "--json", env={**options, "TZ": "UTC"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["mode"] == "gated"
+    assert document["firingsPerDay"] == {"run": 1, "woken": 2}
+    assert "run-job 00000000-0000-0000-0000-000000000000 --gate" in document["native"]["xml"]
 
 
 def test_drivers_convert_prints_words_not_python_values(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import heapq
 import itertools
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,9 +27,13 @@ from crontopus.core.schedule import (
 )
 from crontopus.drivers.cron.convert import CronConverter
 from crontopus.drivers.errors import ConversionRefused
-from crontopus.drivers.superset import MAX_WAKE_RATIO, transitions
+from crontopus.drivers.superset import GATE_FLAG, MAX_WAKE_RATIO, transitions
 from crontopus.drivers.systemd.calendar import convert_schedule
+from crontopus.drivers.taskscheduler.convert import convert_schedule as convert_to_triggers
+from crontopus.drivers.taskscheduler.xml import TaskDefinition, render_task
 from tests.drivers.systemd.conftest import SYSTEMD_ANALYZE, union_of_elapses
+from tests.drivers.taskscheduler import reference
+from tests.drivers.taskscheduler.test_xml import check_schema_rules
 
 ZONES = [
     "Europe/Berlin",
@@ -43,6 +48,7 @@ OTHER_DST_ZONE = {"America/New_York": "Europe/Berlin"}
 COUNT = 200
 FIELDS = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
 WINDOW_START = datetime(2026, 1, 1, tzinfo=UTC)
+JOB = UUID(int=7)
 
 
 @st.composite
@@ -162,3 +168,49 @@ def test_the_systemd_driver_runs_every_schedule_at_the_cores_instants(case):
     else:
         fired = elapses[: len(expected)]
     assert fired == expected, (conversion.on_calendar, conversion.figures)
+
+
+def task_xml(expression: str, zone: str, machine: str, start: datetime) -> tuple[str, bool]:
+    """Render the task the driver registers for a job, and say whether it is gated."""
+    conversion = convert_to_triggers(expression, zone, machine_timezone=machine, now=start)
+    arguments = ("run-job", str(JOB), *((GATE_FLAG,) if conversion.gated else ()))
+    task = TaskDefinition(JOB, "job", conversion.triggers, "crontopus-agent.exe", arguments)
+    return render_task(task), conversion.gated
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_the_task_scheduler_driver_runs_every_schedule_at_the_cores_instants(case):
+    expression, zone, machine, start = case
+    xml, is_gated = task_xml(expression, zone, machine, start)
+    check_schema_rules(xml)
+    assert (GATE_FLAG in xml) == is_gated
+    triggers = reference.read_triggers(xml)
+    if expression == "@reboot":
+        assert [t.kind for t in triggers] == ["BootTrigger"]
+        return
+    # The native conversion looks five years ahead; the oracle is asked about the first four.
+    until = start + timedelta(days=4 * 365)
+    expected = [
+        moment for moment in utc(next_fire_times(expression, zone, start, COUNT)) if moment <= until
+    ]
+    if not expected:
+        return
+    if not is_gated:
+        fired = list(reference.firings(triggers, machine, start, expected[-1]))
+        assert fired == expected, xml
+        return
+    # Every instant is a firing the gate lets through...
+    missed = [t for t in expected if not reference.fires_at(triggers, machine, t)]
+    assert missed == [], xml
+    # ...and around the start and the first instant the gate lets nothing else through: the
+    # gate runs a firing when the evaluator has an instant there (`fires_at`, asked directly
+    # for the first few firings of each stretch; the rest are compared with its instants).
+    around_start = (start, min(start + timedelta(days=1), expected[-1]))
+    around_first = (max(start, expected[0] - timedelta(days=1)), expected[0])
+    instants = set(expected)
+    for low, high in (around_start, around_first):
+        woken = list(reference.firings(triggers, machine, low, high))
+        for moment in woken[:5]:
+            assert fires_at(expression, zone, moment) == (moment in instants)
+        assert [t for t in woken if t in instants] == [t for t in expected if low <= t <= high]

@@ -17,7 +17,7 @@ from crontopus.drivers.taskscheduler.convert import (
     segments,
     time_runs,
 )
-from crontopus.drivers.taskscheduler.dst import check_steady_state
+from crontopus.drivers.taskscheduler.dst import check_dst, check_steady_state
 from crontopus.drivers.taskscheduler.expand import expand
 from crontopus.drivers.taskscheduler.triggers import (
     ALL_MONTHS,
@@ -33,6 +33,7 @@ from crontopus.drivers.taskscheduler.triggers import (
 )
 
 BASE = datetime(2026, 2, 20, 10, 17, 30, tzinfo=UTC)
+YEAR = timedelta(days=366)
 
 TRICKY = [
     ("* * * * *", "UTC", 200),
@@ -173,15 +174,23 @@ def test_reboot_becomes_a_boot_trigger():
     assert conversion.triggers == (BootTrigger(),)
 
 
-def test_it_refuses_days_anded_with_weekdays_that_are_not_whole_weeks():
+def test_days_anded_with_weekdays_that_are_not_whole_weeks_run_gated_on_the_weekdays():
+    # Odd days that are Mondays: Task Scheduler cannot AND them, so every Monday wakes.
     with pytest.raises(ConversionRefused, match=r"days \*/2 that are also weekdays 1"):
-        convert_schedule("0 0 */2 * 1", "UTC", now=BASE)
+        day_schedules(parse_schedule("0 0 */2 * 1"))
+    conversion = convert_schedule("0 0 */2 * 1", "UTC", now=BASE)
+    assert conversion.gated
+    assert conversion.triggers == (CalendarTrigger(PAST_START, ByWeek(frozenset({1})), utc=True),)
+    assert (conversion.figures.runs_per_day, conversion.figures.wakes_per_day) == (1, 1)
 
 
-def test_it_refuses_more_than_48_triggers():
+def test_more_than_48_triggers_run_gated_with_fewer():
     with pytest.raises(ConversionRefused, match="needs 50 Task Scheduler triggers") as refused:
-        convert_schedule("1,2,4,8,16,32,33 1,2,4,8,16,17,19 1 * 1", "UTC", now=BASE)
+        build_triggers(parse_schedule("1,2,4,8,16,32,33 1,2,4,8,16,17,19 1 * 1"))
     assert "at most 48" in refused.value.reason
+    conversion = convert_schedule("1,2,4,8,16,32,33 1,2,4,8,16,17,19 1 * 1", "UTC", now=BASE)
+    assert conversion.gated
+    assert len(conversion.triggers) <= 48
 
 
 def test_an_uneven_step_is_spelled_exactly_rather_than_refused():
@@ -194,15 +203,27 @@ def test_an_uneven_step_is_spelled_exactly_rather_than_refused():
     assert list(expand(conversion.triggers, "UTC", BASE, end).times) == expected
 
 
-def test_it_refuses_a_job_zone_with_dst_on_a_machine_in_another_zone():
-    with pytest.raises(ConversionRefused, match="Europe/Berlin differs from this machine's") as r:
-        convert_schedule("0 12 * * *", "Europe/Berlin", machine_timezone="UTC", now=BASE)
-    assert "Set spec.timezone to UTC" in r.value.reason
+def test_a_job_zone_with_dst_on_a_machine_in_another_zone_runs_gated_in_utc():
+    conversion = convert_schedule("0 12 * * *", "Europe/Berlin", machine_timezone="UTC", now=BASE)
+    # 10:00 UTC in summer, 11:00 UTC in winter: one start repeating once an hour later.
+    assert conversion.gated
+    assert conversion.triggers == (
+        CalendarTrigger(
+            PAST_START + timedelta(hours=10),
+            ByDay(1),
+            Repetition(timedelta(hours=1), timedelta(minutes=90)),
+            utc=True,
+        ),
+    )
+    assert (conversion.figures.runs_per_day, conversion.figures.wakes_per_day) == (1, 2)
 
 
-def test_it_refuses_a_fixed_offset_zone_on_a_machine_in_another_zone():
-    with pytest.raises(ConversionRefused, match="Asia/Tokyo differs"):
-        convert_schedule("0 12 * * *", "Asia/Tokyo", machine_timezone="UTC", now=BASE)
+def test_a_fixed_offset_zone_on_a_machine_in_another_zone_runs_gated_at_its_instants():
+    conversion = convert_schedule("0 12 * * *", "Asia/Tokyo", machine_timezone="UTC", now=BASE)
+    assert conversion.gated
+    assert conversion.triggers == (
+        CalendarTrigger(PAST_START + timedelta(hours=3), ByDay(1), utc=True),
+    )
 
 
 def test_a_zone_that_keeps_the_machine_clock_is_accepted():
@@ -212,25 +233,37 @@ def test_a_zone_that_keeps_the_machine_clock_is_accepted():
     )
 
 
-def test_it_refuses_a_start_inside_the_spring_gap():
+def test_a_start_inside_the_spring_gap_is_not_native():
+    triggers = build_triggers(parse_schedule("30 2 * * *"))
     with pytest.raises(ConversionRefused) as refused:
-        convert_schedule("30 2 * * *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE)
+        check_dst(parse_schedule("30 2 * * *"), "Europe/Berlin", triggers, BASE, BASE + YEAR)
     reason = refused.value.reason
     assert "2026-03-29 in Europe/Berlin (clocks jump forward from 02:00 to 03:00)" in reason
     assert "a trigger starts at 2026-03-29 02:30" in reason
-    assert "spec.taskScheduler.acceptDstDifferences" in reason
+    conversion = convert_schedule(
+        "30 2 * * *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE
+    )
+    assert conversion.gated
 
 
-def test_it_refuses_a_start_in_the_repeated_hour():
+def test_a_start_in_the_repeated_hour_is_not_native():
+    triggers = build_triggers(parse_schedule("30 2 * 10 *"))
     with pytest.raises(ConversionRefused, match=r"2026-10-25 in Europe/Berlin .*go back"):
-        convert_schedule("30 2 * 10 *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE)
+        check_dst(parse_schedule("30 2 * 10 *"), "Europe/Berlin", triggers, BASE, BASE + YEAR)
+    assert convert_schedule(
+        "30 2 * 10 *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE
+    ).gated
 
 
-def test_it_refuses_a_repetition_that_drifts_from_the_wall_clock():
+def test_a_repetition_that_drifts_from_the_wall_clock_runs_gated():
     # Every two hours from midnight counts elapsed time: after the spring change it lands on
     # odd hours. One trigger per time would need 02:00, which does not exist that day.
+    triggers = build_triggers(parse_schedule("0 */2 * * *"), utc_offset=timedelta(hours=1))
     with pytest.raises(ConversionRefused, match="cron runs it at 03-29 04:00"):
-        convert_schedule("0 */2 * * *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE)
+        check_dst(parse_schedule("0 */2 * * *"), "Europe/Berlin", triggers, BASE, BASE + YEAR)
+    assert convert_schedule(
+        "0 */2 * * *", "Europe/Berlin", machine_timezone="Europe/Berlin", now=BASE
+    ).gated
 
 
 def test_it_falls_back_to_one_trigger_per_time_when_repetition_would_drift():

@@ -59,9 +59,18 @@ def test_a_changed_schedule_replaces_the_task(fake_schtasks):
 
 def test_a_refused_entry_registers_nothing_and_names_the_job(fake_schtasks):
     driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
-    with pytest.raises(ConversionRefused, match=str(OTHER)):
-        driver.apply([entry(), entry(OTHER, "0 12 * * *", "Europe/Berlin")])
+    with pytest.raises(ConversionRefused, match=str(OTHER)) as refused:
+        driver.apply([entry(), entry(OTHER, "5/15 * * * *", "UTC")])
+    assert 'use "5-59/15"' in refused.value.reason
     assert fake_schtasks.tasks == {}
+
+
+def test_a_job_in_another_zone_runs_gated_from_utc_triggers(fake_schtasks):
+    driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
+    driver.apply([entry(OTHER, "30 2 * * *", "Europe/Berlin")])
+    summary = parse_task(fake_schtasks.tasks[f"\\Crontopus\\crontopus-{OTHER}"])
+    assert summary.arguments == f"run-job {OTHER} --gate"
+    assert all(t.utc for t in summary.triggers)  # type: ignore[union-attr]
 
 
 def test_foreign_tasks_are_listed_but_windows_own_are_not(fake_schtasks):
@@ -106,8 +115,10 @@ def test_the_machine_zone_comes_from_the_options():
     native = driver.convert("0 12 * * *", "Europe/Berlin").native
     assert native["machine_timezone"] == "Europe/Berlin"
     assert native["machine_timezone_assumed"] is False
-    with pytest.raises(ConversionRefused, match="differs from this machine's"):
-        driver.convert("0 12 * * *", "UTC")
+    other = driver.convert("0 12 * * *", "UTC").to_json()
+    assert other["mode"] == "gated"
+    assert other["firingsPerDay"] == {"run": 1, "woken": 1}
+    assert other["native"]["triggers"] == ["daily at 12:00 UTC"]
 
 
 def test_the_plugin_registers_the_driver_through_its_entry_point():

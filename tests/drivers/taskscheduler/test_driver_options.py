@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import pytest
-
-from crontopus.drivers import ConversionRefused, DesiredEntry
+from crontopus.drivers import DesiredEntry
 from crontopus.drivers.taskscheduler.driver import TaskSchedulerDriver
 
 JOB = UUID("550e8400-e29b-41d4-a716-446655440000")
@@ -50,19 +48,18 @@ def test_a_changed_timeout_registers_the_task_again(fake_schtasks):
     assert "<ExecutionTimeLimit>PT7M</ExecutionTimeLimit>" in fake_schtasks.tasks[TASK]
 
 
-def test_without_the_opt_in_a_dst_difference_is_refused_naming_the_field(fake_schtasks):
+def test_without_the_opt_in_a_dst_difference_runs_gated(fake_schtasks):
     driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="Europe/Berlin")
     berlin = entry("0 */2 * * *", "Europe/Berlin")
-    with pytest.raises(ConversionRefused, match=r"spec\.taskScheduler\.acceptDstDifferences"):
-        driver.check(berlin)
-    with pytest.raises(ConversionRefused, match=str(JOB)):
-        driver.apply([berlin])
-    assert fake_schtasks.tasks == {}
+    driver.check(berlin)
+    driver.apply([berlin])
+    assert f"<Arguments>run-job {JOB} --gate</Arguments>" in fake_schtasks.tasks[TASK]
 
 
-def test_with_the_opt_in_the_task_is_registered(fake_schtasks):
+def test_with_the_opt_in_the_task_runs_natively_under_task_schedulers_rules(fake_schtasks):
     driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="Europe/Berlin")
     berlin = entry("0 */2 * * *", "Europe/Berlin", accept_dst_difference=True)
     driver.check(berlin)
     driver.apply([berlin])
     assert driver.list_managed()[JOB].content_hash == berlin.content_hash
+    assert f"<Arguments>run-job {JOB}</Arguments>" in fake_schtasks.tasks[TASK]

@@ -9,11 +9,12 @@ Cron's day-of-month OR day-of-week becomes separate triggers; the AND cases need
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from crontopus.core.schedule import CronSchedule, load_timezone, parse_schedule
 from crontopus.drivers.errors import ConversionRefused
+from crontopus.drivers.superset import GateFigures
 from crontopus.drivers.taskscheduler.dst import check_dst, check_machine_zone, check_steady_state
 from crontopus.drivers.taskscheduler.triggers import (
     ALL_MONTHS,
@@ -68,11 +69,17 @@ class Run:
 
 @dataclass(frozen=True)
 class TriggerConversion:
-    """The triggers of one schedule, in the machine's wall time."""
+    """The triggers of one schedule: native (the machine's wall time) or a gated UTC superset."""
 
     schedule: CronSchedule
     timezone: str
     triggers: tuple[Trigger, ...]
+    figures: GateFigures = field(default_factory=GateFigures.native)
+
+    @property
+    def gated(self) -> bool:
+        """Tell whether the triggers fire a superset that the run wrapper gates."""
+        return self.figures.is_gated
 
 
 def segments(values: list[int]) -> list[Run]:
@@ -114,9 +121,9 @@ def day_schedules(schedule: CronSchedule) -> list[Schedule]:
     if (full_days and full_weekdays) or (schedule.days_are_ored and (full_days or full_weekdays)):
         return [_every_day(months)]
     if schedule.days_are_ored:
-        return [ByMonth(days, months), _on_weekdays(weekdays, months)]
+        return [ByMonth(days, months), on_weekdays(weekdays, months)]
     if full_days:
-        return [_on_weekdays(weekdays, months)]
+        return [on_weekdays(weekdays, months)]
     if full_weekdays:
         return [ByMonth(days, months)]
     weeks = frozenset(week for week, block in _WEEK_BLOCKS.items() if block <= days)
@@ -134,7 +141,8 @@ def _every_day(months: frozenset[int]) -> Schedule:
     return ByDay(1) if months == ALL_MONTHS else ByMonth(_ALL_DAYS, months)
 
 
-def _on_weekdays(weekdays: frozenset[int], months: frozenset[int]) -> Schedule:
+def on_weekdays(weekdays: frozenset[int], months: frozenset[int]) -> Schedule:
+    """Return the calendar schedule of these weekdays in these months."""
     if months == ALL_MONTHS:
         return ByWeek(weekdays)
     # Weeks 1-4 hold days 1-28 and "Last" the final seven days: together, every day.
@@ -146,17 +154,21 @@ def build_triggers(
     *,
     without_repetition: bool = False,
     utc_offset: timedelta = timedelta(0),
+    calendars: list[Schedule] | None = None,
+    utc: bool = False,
 ) -> tuple[Trigger, ...]:
     """Build the triggers for a schedule in wall time, refusing what Task Scheduler lacks.
 
     `without_repetition` gives every time of day its own trigger: repetition counts elapsed
     time, which drifts from the wall clock across a DST change, while each start does not.
     `utc_offset` is the zone's offset now: an endless repetition is anchored at a UTC instant
-    that falls on the schedule's wall-clock grid under that offset.
+    that falls on the schedule's wall-clock grid under that offset. `calendars` replaces the
+    schedule's own days (a gated superset's), and `utc` writes calendar starts in UTC.
     """
     if schedule.reboot:
         return (BootTrigger(),)
-    calendars = day_schedules(schedule)
+    if calendars is None:
+        calendars = day_schedules(schedule)
     every_day = calendars == [ByDay(1)]
     triggers: list[Trigger] = []
     runs = (
@@ -174,7 +186,7 @@ def build_triggers(
             repetition = Repetition(timedelta(minutes=run.interval))
             triggers.append(TimeTrigger(anchor, repetition, utc=True))
             continue
-        triggers.extend(CalendarTrigger(start, day, run.repetition()) for day in calendars)
+        triggers.extend(CalendarTrigger(start, day, run.repetition(), utc=utc) for day in calendars)
     if len(triggers) > MAX_TRIGGERS:
         raise ConversionRefused(
             f'the schedule "{schedule.source}" needs {len(triggers)} Task Scheduler triggers '
@@ -193,11 +205,35 @@ def convert_schedule(
     now: datetime | None = None,
     horizon_years: int = 5,
 ) -> TriggerConversion:
-    """Convert a cron schedule to triggers for a machine in `machine_timezone`, or refuse."""
+    """Convert a cron schedule to triggers for a machine in `machine_timezone`.
+
+    Native when the triggers fire at exactly the schedule's instants in the machine's wall
+    time; otherwise a gated superset pinned to UTC (see `gated.gated_conversion`).
+    """
     parsed = parse_schedule(schedule) if isinstance(schedule, str) else schedule
     zone_name = timezone or "UTC"
     load_timezone(zone_name)
     load_timezone(machine_timezone)
+    try:
+        return _native_conversion(
+            parsed, zone_name, machine_timezone, accept_dst_difference, now, horizon_years
+        )
+    except ConversionRefused:
+        # Imported here: the gated spelling builds on this module's trigger builder.
+        from crontopus.drivers.taskscheduler.gated import gated_conversion
+
+        return gated_conversion(parsed, zone_name)
+
+
+def _native_conversion(
+    parsed: CronSchedule,
+    zone_name: str,
+    machine_timezone: str,
+    accept_dst_difference: bool,
+    now: datetime | None,
+    horizon_years: int,
+) -> TriggerConversion:
+    """Return triggers exact in the machine's wall time, or raise ConversionRefused."""
     start = (now or datetime.now(UTC)).astimezone(UTC)
     end = start + timedelta(days=366 * horizon_years)
     check_machine_zone(zone_name, machine_timezone, start, end)

@@ -10,6 +10,7 @@ from typing import ClassVar
 from uuid import UUID
 
 from crontopus.core.enums import Concurrency
+from crontopus.core.errors import ScheduleError
 from crontopus.drivers.contract import (
     Availability,
     DesiredEntry,
@@ -19,6 +20,7 @@ from crontopus.drivers.contract import (
     NativeSchedule,
 )
 from crontopus.drivers.errors import ConversionRefused, PermanentDriverError
+from crontopus.drivers.superset import GATE_FLAG
 from crontopus.drivers.taskscheduler.convert import TriggerConversion, convert_schedule
 from crontopus.drivers.taskscheduler.schtasks import CommandRunner, Schtasks, SubprocessRunner
 from crontopus.drivers.taskscheduler.triggers import (
@@ -137,6 +139,8 @@ class TaskSchedulerDriver(Driver):
     def _entry_conversion(self, entry: DesiredEntry) -> TriggerConversion:
         try:
             return self.convert_entry(entry.schedule, entry.timezone, entry.accept_dst_difference)
+        except ScheduleError as invalid:
+            raise ConversionRefused(str(invalid), job_id=entry.job_id) from None
         except ConversionRefused as refused:
             raise ConversionRefused(refused.reason, job_id=entry.job_id) from None
 
@@ -146,7 +150,7 @@ class TaskSchedulerDriver(Driver):
             name=entry.name,
             triggers=conversion.triggers,
             command=entry.command[0],
-            arguments=entry.command[1:],
+            arguments=(*entry.command[1:], GATE_FLAG) if conversion.gated else entry.command[1:],
             content_hash=entry.content_hash,
             concurrency=Concurrency(entry.concurrency),
             timeout=None if entry.timeout is None else timedelta(seconds=entry.timeout),
@@ -235,6 +239,7 @@ class TaskSchedulerDriver(Driver):
                 "machine_timezone": machine,
                 "machine_timezone_assumed": assumed,
             },
+            figures=conversion.figures,
         )
 
 
@@ -246,11 +251,11 @@ def describe_trigger(trigger: Trigger) -> str:
         case TimeTrigger(start=start, repetition=repetition, utc=utc):
             every = f" every {repetition.interval}" if repetition else ""
             return f"from {start:%Y-%m-%d %H:%M}{' UTC' if utc else ''}{every}"
-        case CalendarTrigger(start=start, schedule=schedule, repetition=repetition):
+        case CalendarTrigger(start=start, schedule=schedule, repetition=repetition, utc=utc):
             then = ""
             if repetition is not None:
                 then = f", then every {repetition.interval} for {repetition.duration}"
-            return f"{_describe_schedule(schedule)} at {start:%H:%M}{then}"
+            return f"{_describe_schedule(schedule)} at {start:%H:%M}{' UTC' if utc else ''}{then}"
     raise TypeError(f"unknown trigger {trigger!r}")
 
 

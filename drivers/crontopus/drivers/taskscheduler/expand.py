@@ -74,9 +74,11 @@ def expand(
             case TimeTrigger(start=start, repetition=repetition, utc=utc):
                 anchor = start.replace(tzinfo=UTC if utc else zone).astimezone(UTC)
                 times.update(_repeat(anchor, repetition, low, high))
-            case CalendarTrigger(start=start, schedule=schedule, repetition=repetition):
-                for wall in _calendar_starts(start, schedule, repetition, zone, low, high):
-                    instant = _instant(wall, zone)
+            case CalendarTrigger(start=start, schedule=schedule, repetition=repetition, utc=utc):
+                # A start written in UTC reads its time of day and its days in UTC.
+                read_in = ZoneInfo("UTC") if utc else zone
+                for wall in _calendar_starts(start, schedule, repetition, read_in, low, high):
+                    instant = _instant(wall, read_in)
                     if instant is None:
                         uncertain.add(wall)
                     else:

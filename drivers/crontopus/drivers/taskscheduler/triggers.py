@@ -111,11 +111,16 @@ class TimeTrigger:
 
 @dataclass(frozen=True)
 class CalendarTrigger:
-    """A daily, weekly or monthly start at one time of day, optionally repeating after it."""
+    """A daily, weekly or monthly start at one time of day, optionally repeating after it.
+
+    With `utc`, `start` is written with `Z` ("synchronize across time zones"): the time of day
+    and the days are read in UTC, so the machine's zone and its clock changes do not move it.
+    """
 
     start: datetime
     schedule: Schedule
     repetition: Repetition | None = None
+    utc: bool = False
 
 
 @dataclass(frozen=True)

@@ -155,10 +155,10 @@ def _trigger(parent: ET.Element, trigger: Trigger) -> None:
             _sub(element, "Enabled", "true")
             _sub(element, "StartBoundary", _boundary(start) + ("Z" if utc else ""))
             _repetition(element, repetition)
-        case CalendarTrigger(start=start, schedule=schedule, repetition=repetition):
+        case CalendarTrigger(start=start, schedule=schedule, repetition=repetition, utc=utc):
             element = _sub(parent, "CalendarTrigger")
             _sub(element, "Enabled", "true")
-            _sub(element, "StartBoundary", _boundary(start))
+            _sub(element, "StartBoundary", _boundary(start) + ("Z" if utc else ""))
             _repetition(element, repetition)
             _schedule(element, schedule)
 
@@ -316,7 +316,9 @@ def _read_trigger(element: ET.Element) -> Trigger | None:
     if kind == "TimeTrigger":
         return TimeTrigger(start, repetition, utc=moment.tzinfo is not None)
     schedule = _read_schedule(element)
-    return None if schedule is None else CalendarTrigger(start, schedule, repetition)
+    if schedule is None:
+        return None
+    return CalendarTrigger(start, schedule, repetition, utc=moment.tzinfo is not None)
 
 
 def _read_repetition(element: ET.Element | None) -> Repetition | None:

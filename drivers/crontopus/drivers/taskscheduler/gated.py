@@ -1,0 +1,107 @@
+"""Gated Task Scheduler triggers: a superset pinned to UTC, for what triggers cannot spell.
+
+Task Scheduler has no IANA zones, starts a trigger at a skipped or repeated wall time by no
+documented rule, and cannot AND days of the month with weekdays. When the native conversion
+cannot be exact, the task fires the cron driver's superset read in UTC (where no clock changes)
+with every start boundary written in UTC, and the action runs `run-job UUID --gate`, which runs
+only at the job's own instants (see crontopus.drivers.superset and docs/scheduling.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from crontopus.core.schedule import CronSchedule, parse_schedule
+from crontopus.drivers.cron.convert import superset_lines
+from crontopus.drivers.errors import ConversionRefused
+from crontopus.drivers.superset import GateFigures
+from crontopus.drivers.taskscheduler.convert import (
+    MINUTES_PER_DAY,
+    TriggerConversion,
+    build_triggers,
+    day_schedules,
+    on_weekdays,
+)
+from crontopus.drivers.taskscheduler.triggers import (
+    MAX_TRIGGERS,
+    PAST_START,
+    ByMonth,
+    CalendarTrigger,
+    Repetition,
+    Schedule,
+    TimeTrigger,
+    Trigger,
+)
+
+# The last resort, always within 48 triggers: every minute, gated.
+_EVERY_MINUTE = TimeTrigger(PAST_START, Repetition(timedelta(minutes=1)), utc=True)
+
+
+def gated_conversion(parsed: CronSchedule, timezone: str) -> TriggerConversion:
+    """Return UTC triggers covering every instant of the schedule in `timezone`, gated."""
+    lines, figures = superset_lines(parsed, timezone, "UTC")
+    triggers = next(
+        (found for found in map(_triggers, _spellings(lines)) if found is not None),
+        (_EVERY_MINUTE,),
+    )
+    runs = figures.runs_per_day or 0
+    return TriggerConversion(parsed, timezone, triggers, GateFigures.gated(runs, wakes(triggers)))
+
+
+def _spellings(lines: tuple[str, ...]) -> Iterator[list[CronSchedule]]:
+    """Yield the superset's lines as written, then coarser when they need too many triggers."""
+    schedules = [parse_schedule(line) for line in lines]
+    yield schedules
+    # Every minute of the hours each line covers, then every minute of its days.
+    for keep in (1, 2):
+        coarser: list[CronSchedule] = []
+        for schedule in schedules:
+            text = " ".join(["*"] * keep + list(schedule.fields[keep:]))
+            line = parse_schedule(text)
+            if line not in coarser:
+                coarser.append(line)
+        yield coarser
+
+
+def _triggers(schedules: list[CronSchedule]) -> tuple[Trigger, ...] | None:
+    found: list[Trigger] = []
+    for schedule in schedules:
+        try:
+            built = build_triggers(schedule, calendars=superset_days(schedule), utc=True)
+        except ConversionRefused:
+            return None  # more than 48 for this line alone
+        found.extend(trigger for trigger in built if trigger not in found)
+        if len(found) > MAX_TRIGGERS:
+            return None
+    return tuple(found)
+
+
+def superset_days(schedule: CronSchedule) -> list[Schedule]:
+    """Return the schedule's days, or when cron ANDs days a task cannot, the smaller side."""
+    try:
+        return day_schedules(schedule)
+    except ConversionRefused:
+        # Days of the month AND weekdays that are not whole weeks: keep whichever side fires
+        # on fewer days; the gate drops the days the other side rules out.
+        if len(schedule.weekdays) * 31 <= len(schedule.days) * 7:
+            return [on_weekdays(schedule.weekdays, schedule.months)]
+        return [ByMonth(schedule.days, schedule.months)]
+
+
+def wakes(triggers: tuple[Trigger, ...]) -> int:
+    """Return how many times of day (UTC) the triggers can fire at, on a day all of them fire."""
+    minutes: set[int] = set()
+    for trigger in triggers:
+        if not isinstance(trigger, TimeTrigger | CalendarTrigger):
+            continue
+        first = trigger.start.hour * 60 + trigger.start.minute
+        repetition = trigger.repetition
+        if repetition is None:
+            minutes.add(first)
+            continue
+        step = int(repetition.interval.total_seconds()) // 60
+        offsets = repetition.offsets()
+        count = len(offsets) if offsets is not None else MINUTES_PER_DAY // step
+        minutes.update((first + index * step) % MINUTES_PER_DAY for index in range(count))
+    return len(minutes)
