@@ -551,7 +551,8 @@ def test_empty_and_nested_values_are_not_strings() -> None:
     assert problems_of(manifest_with(spec="env: {A: , B: [x], C: {d: e}}")) == [
         'f.yaml: spec.env.A: must be a string, not empty (null): write "" for an empty value',
         "f.yaml: spec.env.B: must be a string, not a list",
-        "f.yaml: spec.env.C: must be a string, not a mapping",
+        "f.yaml: spec.env.C: must be a string, not a mapping "
+        "(or {secretRef: NAME} to take the value from a secret)",
     ]
 
 

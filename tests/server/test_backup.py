@@ -14,6 +14,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
+from crontopus.server.settings import load_or_create_secrets_key
 from tests.server.conftest import (
     PASSWORD,
     create_postgres_database,
@@ -75,6 +76,7 @@ def test_a_backup_brings_users_repositories_and_the_key_to_a_new_machine(
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
     archive = tmp_path / "backups" / "crontopus.tar.gz"
+    secrets_key = load_or_create_secrets_key(Path(old["CRONTOPUS_DATA_DIR"]))
 
     backed_up = server(old, "backup", str(archive))
 
@@ -94,6 +96,8 @@ def test_a_backup_brings_users_repositories_and_the_key_to_a_new_machine(
     assert head_of(new_dir) == head_of(old_dir)
     assert (new_dir / "secret_key").read_text() == (old_dir / "secret_key").read_text()
     assert (new_dir / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert (new_dir / "secrets_key").read_text().strip() == secrets_key
+    assert (new_dir / "secrets_key").stat().st_mode & 0o777 == 0o600
     again = server(
         new, "create-user", "alice", "--email", "a@example.com", "--password-stdin",
         stdin=PASSWORD + "\n",

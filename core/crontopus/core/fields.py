@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Final
+from typing import Any, Final
 
 from crontopus.core.enums import Concurrency
 from crontopus.core.labels import label_key_problem, label_value_problem
@@ -24,6 +24,7 @@ from crontopus.core.limits import (
 )
 from crontopus.core.namespaces import namespace_problem, slug_problem
 from crontopus.core.problems import Checker, describe_type, join_path
+from crontopus.core.secrets import secret_name_problem
 from crontopus.core.timezones import timezone_problem
 
 #: Variables the run wrapper sets for the job; a manifest may not override them.
@@ -198,22 +199,42 @@ def check_args(value: object, c: Checker) -> tuple[str, ...]:
     return tuple(args)
 
 
-def check_env(value: object, c: Checker) -> dict[str, str]:
-    """Return spec.env: shell-identifier names mapped to string values."""
+def check_env(value: object, c: Checker) -> tuple[dict[str, str], dict[str, str]]:
+    """Return spec.env as (literal values, secret references), both keyed by variable name.
+
+    Two forms are accepted: a mapping `{PGHOST: db1, DB_PASSWORD: {secretRef: db-password}}`
+    and a list `[{name: PGHOST, value: db1}, {name: DB_PASSWORD, secretRef: db-password}]`.
+    """
     path = "spec.env"
+    env: dict[str, str] = {}
+    secret_env: dict[str, str] = {}
     if value is None:
-        return {}
-    if not isinstance(value, dict):
-        c.add(path, f"must be a mapping such as {{PGHOST: db1}}, not {describe_type(value)}")
-        return {}
+        return env, secret_env
+    if isinstance(value, dict):
+        entries: list[tuple[object, object, str]] = [
+            (key, variable, join_path(path, key) if isinstance(key, str) else path)
+            for key, variable in value.items()
+        ]
+    elif isinstance(value, list):
+        entries = [_env_item(item, join_path(path, index), c) for index, item in enumerate(value)]
+    else:
+        c.add(
+            path,
+            "must be a mapping such as {PGHOST: db1} or a list such as "
+            f"[{{name: PGHOST, value: db1}}], not {describe_type(value)}",
+        )
+        return env, secret_env
     if len(value) > MAX_ENV_ENTRIES:
         c.add(path, f"has {len(value)} variables, more than {MAX_ENV_ENTRIES}: use a file")
-    env: dict[str, str] = {}
-    for key, variable in value.items():
-        if not isinstance(key, str):
-            c.add(path, f"variable name {key!r} is {describe_type(key)}: use a name like PGHOST")
+    for key, variable, where in entries:
+        if key is _SKIP:
             continue
-        where = join_path(path, key)
+        if not isinstance(key, str):
+            c.add(where, f"variable name {key!r} is {describe_type(key)}: use a name like PGHOST")
+            continue
+        if key in env or key in secret_env:
+            c.add(where, f"{key} is set twice: keep one entry")
+            continue
         if not _ENV_NAME.fullmatch(key) or len(key) > MAX_ENV_NAME_LENGTH:
             c.add(
                 where,
@@ -224,18 +245,80 @@ def check_env(value: object, c: Checker) -> dict[str, str]:
             c.add(
                 where, f"names starting with {RESERVED_ENV_PREFIX} are set by Crontopus: rename it"
             )
-        if not isinstance(variable, str):
-            c.add(
-                where,
-                _not_a_string(variable),
-            )
+        if isinstance(variable, _SecretRef):
+            secret_env[key] = variable.name
+        elif isinstance(variable, dict):
+            reference = _secret_ref(variable, where, c)
+            if reference is not None:
+                secret_env[key] = reference
+        elif not isinstance(variable, str):
+            c.add(where, _not_a_string(variable))
         elif len(variable) > MAX_ENV_VALUE_LENGTH:
             c.add(where, f"is {len(variable)} characters long, more than {MAX_ENV_VALUE_LENGTH}")
         elif "\0" in variable:
             c.add(where, "holds a NUL character, which the environment cannot carry: remove it")
         else:
             env[key] = variable
-    return env
+    return env, secret_env
+
+
+_OR_SECRET_REF: Final = " (or {secretRef: NAME} to take the value from a secret)"
+_ENV_ITEM_FIELDS: Final = ("name", "value", "secretRef")
+#: An entry of the list form already reported; it is left out of the result.
+_SKIP: Final = object()
+
+
+class _SecretRef(str):
+    """A list entry's secretRef, told apart from a literal value."""
+
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+
+def _env_item(item: object, where: str, c: Checker) -> tuple[object, object, str]:
+    """Read one entry of the list form as (variable name, value or _SecretRef, path)."""
+    entry = c.mapping(
+        item,
+        where,
+        known=_ENV_ITEM_FIELDS,
+        required={"name": "add the variable's name, e.g. name: PGHOST"},
+    )
+    if entry is None or entry.get("name") is None:
+        return _SKIP, None, where
+    name = entry["name"]
+    has_value, has_ref = "value" in entry, "secretRef" in entry
+    if has_value == has_ref:
+        c.add(where, "give either value or secretRef (the name of a secret), not both or neither")
+        return _SKIP, None, where
+    if has_value:
+        return name, entry["value"], where
+    reference = _secret_name(entry["secretRef"], join_path(where, "secretRef"), c)
+    return (name, _SecretRef(reference), where) if reference is not None else (_SKIP, None, where)
+
+
+def _secret_ref(value: dict[Any, Any], where: str, c: Checker) -> str | None:
+    """Read a mapping-form value `{secretRef: NAME}`; record a problem for anything else."""
+    if "secretRef" not in value:
+        c.add(where, f"must be a string, not a mapping{_OR_SECRET_REF}")
+        return None
+    entry = c.mapping(value, where, known=("secretRef",), required={})
+    if entry is None:
+        return None
+    return _secret_name(entry["secretRef"], join_path(where, "secretRef"), c)
+
+
+def _secret_name(value: object, where: str, c: Checker) -> str | None:
+    name = c.string(value, where, hint="write the name of a secret, e.g. db-password")
+    if name is None:
+        return None
+    problem = secret_name_problem(name)
+    if problem is not None:
+        c.add(where, problem)
+        return None
+    return name
 
 
 def check_boolean(value: object, c: Checker, path: str, *, default: bool) -> bool:

@@ -76,6 +76,9 @@ class JobManifest:
     extra_spec: Mapping[str, Any] = field(default_factory=dict)
     systemd: SchedulerOptions = SchedulerOptions()
     task_scheduler: SchedulerOptions = SchedulerOptions()
+    #: Variables whose values come from the tenant's secret store: variable -> secret name.
+    #: Never in `env`, so nothing that writes `env` anywhere can write a secret's value.
+    secret_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_discovered(self) -> bool:

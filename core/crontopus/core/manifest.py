@@ -212,7 +212,7 @@ def _check_document(data: object, c: Checker, directory: str | None) -> JobManif
     timezone = check_timezone(spec.get("timezone"), c, DEFAULT_TIMEZONE)
     command = check_command(spec.get("command"), c)
     args = check_args(spec.get("args"), c)
-    env = check_env(spec.get("env"), c)
+    env, secret_env = check_env(spec.get("env"), c)
     enabled = check_boolean(spec.get("enabled"), c, "spec.enabled", default=True)
     paused = check_boolean(spec.get("paused"), c, "spec.paused", default=False)
     timeout = check_seconds(spec.get("timeout"), c, "spec.timeout", default=None)
@@ -247,6 +247,7 @@ def _check_document(data: object, c: Checker, directory: str | None) -> JobManif
         api_version=api_version,
         systemd=systemd,
         task_scheduler=task_scheduler,
+        secret_env=secret_env,
     )
 
 
@@ -325,7 +326,15 @@ def manifest_to_dict(m: JobManifest) -> dict[str, Any]:
     spec: dict[str, Any] = {"schedule": m.schedule, "timezone": m.timezone, "command": m.command}
     if m.args:
         spec["args"] = list(m.args)
-    if m.env:
+    if m.secret_env:
+        # Secret references need the list form's secretRef; it lists values too, by name.
+        spec["env"] = [
+            {"name": name, "secretRef": m.secret_env[name]}
+            if name in m.secret_env
+            else {"name": name, "value": m.env[name]}
+            for name in sorted({*m.env, *m.secret_env})
+        ]
+    elif m.env:
         spec["env"] = dict(sorted(m.env.items()))
     spec["enabled"] = m.enabled
     spec["paused"] = m.paused

@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("--pg-restore", metavar="PATH", help="the pg_restore to use (PostgreSQL)")
     restore.set_defaults(run=_restore)
 
+    rotate = commands.add_parser(
+        "rotate-secrets",
+        help="seal every stored secret again with the first key of CRONTOPUS_SECRETS_KEY",
+    )
+    rotate.set_defaults(run=_rotate_secrets)
+
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", type=Path, help="write to this file instead of stdout")
     export.set_defaults(run=_export_schema)
@@ -216,6 +222,32 @@ async def _create_user_async(settings: object, username: str, email: str, passwo
             return tenant.slug
     finally:
         await state.engine.dispose()
+
+
+def _rotate_secrets(args: argparse.Namespace) -> int:
+    from crontopus.server.settings import Settings
+
+    settings = Settings.from_env()
+    count = asyncio.run(_rotate_secrets_async(settings))
+    print(f"sealed {count} secret(s) again with the current key", file=sys.stderr)
+    return 0
+
+
+async def _rotate_secrets_async(settings: object) -> int:
+    from crontopus.server.db.engine import create_engine, create_session_factory
+    from crontopus.server.security.secret_box import SecretBoxError, secret_box
+    from crontopus.server.services.secrets import rotate_secrets
+    from crontopus.server.settings import Settings
+
+    assert isinstance(settings, Settings)
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            return await rotate_secrets(session, secret_box(settings))
+    except SecretBoxError as error:
+        raise ServiceError(f"{error}; nothing was changed") from None
+    finally:
+        await engine.dispose()
 
 
 def _export_schema(args: argparse.Namespace) -> int:

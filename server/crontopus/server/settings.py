@@ -24,6 +24,8 @@ _ORIGIN = re.compile(r"^https?://[^/\s]+/?$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 SECRET_KEY_FILE = "secret_key"
+#: The generated key that encrypts the secret store, when CRONTOPUS_SECRETS_KEY is not set.
+SECRETS_KEY_FILE = "secrets_key"
 #: An endpoint counts as offline after this many heartbeat intervals without one.
 MISSED_HEARTBEATS_OFFLINE = 3
 
@@ -145,6 +147,7 @@ class Quotas:
     api_tokens: int = 50
     channels: int = 50
     discovered_jobs: int = 1000
+    secrets: int = 500
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,9 @@ class Settings:
     data_dir: Path
     database_url: str
     secret_key: str = field(repr=False)
+    #: Keys of the secret store, newest first: the first encrypts, every one decrypts (rotation).
+    #: Empty: the key generated under `data_dir` (security/secret_box.py).
+    secrets_keys: tuple[str, ...] = field(default=(), repr=False)
     allow_signup: bool = True
     cors_origins: tuple[str, ...] = ()
     access_token_ttl: int = 15 * 60
@@ -214,6 +220,7 @@ class Settings:
             data_dir=data_dir,
             database_url=database_url,
             secret_key=secret_key,
+            secrets_keys=secrets_keys_of(env.secret("CRONTOPUS_SECRETS_KEY")),
             allow_signup=env.boolean("CRONTOPUS_ALLOW_SIGNUP", default=True),
             cors_origins=env.origins("CRONTOPUS_CORS_ORIGINS"),
             access_token_ttl=env.integer("CRONTOPUS_ACCESS_TOKEN_TTL", 15 * 60, low=30),
@@ -286,6 +293,7 @@ class Settings:
                 discovered_jobs=env.integer(
                     "CRONTOPUS_QUOTA_DISCOVERED_JOBS", Quotas.discovered_jobs, low=0
                 ),
+                secrets=env.integer("CRONTOPUS_QUOTA_SECRETS", Quotas.secrets, low=0),
             ),
             transport=transport_limits_of(env),
         )
@@ -423,6 +431,36 @@ def load_or_create_secret_key(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     # O_EXCL: two processes starting at once must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def secrets_keys_of(value: str) -> tuple[str, ...]:
+    """Parse CRONTOPUS_SECRETS_KEY: one or more keys separated by commas, newest first."""
+    from crontopus.server.security.secret_box import key_problem
+
+    keys = tuple(key.strip() for key in value.split(",") if key.strip())
+    for index, key in enumerate(keys):
+        problem = key_problem(key)
+        if problem is not None:
+            raise ConfigurationError(f"CRONTOPUS_SECRETS_KEY: key {index + 1}: {problem}")
+    return keys
+
+
+def load_or_create_secrets_key(data_dir: Path) -> str:
+    """Return the generated key of the secret store, creating it with mode 0600 at first use."""
+    from crontopus.server.security.secret_box import new_key
+
+    path = data_dir / SECRETS_KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = new_key()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -67,6 +67,25 @@ async def test_a_push_with_a_broken_manifest_is_refused_with_the_validator_messa
     assert git_server.pushes == []
 
 
+async def test_a_push_with_a_password_in_the_manifest_is_accepted_with_a_warning(
+    git: GitCli, git_server: GitServer, store: ManagedGitStore, tmp_path: Path
+) -> None:
+    work = await clone(git, git_server, tmp_path)
+    text = manifest("db") + "  env: {PASSWORD: hunter2, DB_TOKEN: {secretRef: db-token}}\n"
+    (work / "default" / "db.yaml").write_text(text)
+    await git.ok("add", ".", cwd=work)
+    await git.ok("commit", "-m", "jobs: db", cwd=work)
+    result = await git("push", "origin", "main", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert "remote: Crontopus accepted this push with 1 warning(s):" in result.stderr
+    assert (
+        "remote:   warning: default/db.yaml: spec.env.PASSWORD: looks like a secret but its "
+        "value is written in the manifest" in result.stderr
+    )
+    assert "DB_TOKEN" not in result.stderr
+    assert (await store.snapshot("acme")).jobs
+
+
 async def test_a_push_to_another_branch_is_refused(
     git: GitCli, git_server: GitServer, tmp_path: Path
 ) -> None:

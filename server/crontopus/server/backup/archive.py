@@ -4,6 +4,7 @@ manifest.json          format, Crontopus version, database kind, time, what is i
 database.sqlite3       (SQLite) or database.pgdump (PostgreSQL, pg_dump's custom format)
 git/...                the managed Git repositories, as they are on disk
 secret_key             the generated secret key, when the server uses one
+secrets_key            the generated key of the secret store, when the server uses one
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from crontopus.server.backup import database
 from crontopus.server.errors import ServiceError
-from crontopus.server.settings import SECRET_KEY_FILE, Settings
+from crontopus.server.settings import SECRET_KEY_FILE, SECRETS_KEY_FILE, Settings
 from crontopus.server.version import server_version
 
 FORMAT = 1
@@ -83,6 +84,9 @@ def create_backup(settings: Settings, output: Path, pg_dump: str | None = None) 
             has_key = key_file.is_file()
             if has_key:
                 archive.add(key_file, SECRET)
+            # Without the key that sealed them, the database's secrets could not be read.
+            if (settings.data_dir / SECRETS_KEY_FILE).is_file():
+                archive.add(settings.data_dir / SECRETS_KEY_FILE, SECRETS_KEY_FILE)
             manifest: dict[str, Any] = {
                 "format": FORMAT,
                 "version": server_version(),
@@ -164,6 +168,10 @@ def restore_backup(
         if (unpacked / SECRET).is_file():
             key = settings.data_dir / SECRET_KEY_FILE
             shutil.copyfile(unpacked / SECRET, key)
+            os.chmod(key, 0o600)
+        if (unpacked / SECRETS_KEY_FILE).is_file():
+            key = settings.data_dir / SECRETS_KEY_FILE
+            shutil.copyfile(unpacked / SECRETS_KEY_FILE, key)
             os.chmod(key, 0o600)
     return BackupSummary(
         source,

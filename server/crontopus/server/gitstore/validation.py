@@ -28,6 +28,7 @@ import pygit2
 
 from crontopus.core.manifest import JobManifest, Problem
 from crontopus.core.namespaces import DISCOVERED_NAMESPACE, PROTECTED_NAMESPACES
+from crontopus.core.secrets import manifest_warnings
 
 from .layout import BRANCH, BRANCH_REF, PathKind, classify, keep_path
 from .repository import commit_at
@@ -100,6 +101,21 @@ def validate_push(
             job_id = quick_id(_text(repo, old_files[path].blob_id))
             problems.extend(_adoption_problems(path, job_id, ids, parsed))
     return problems
+
+
+def push_warnings(
+    repo: pygit2.Repository, old_commit: str | None, new_commit: str
+) -> list[Problem]:
+    """Return what a valid push carries that is allowed but likely wrong (secrets in Git)."""
+    old_files = _files(repo, old_commit)
+    warnings: list[Problem] = []
+    for path, file in sorted(_files(repo, new_commit).items()):
+        if old_files.get(path) == file or classify(path).kind is not PathKind.MANIFEST:
+            continue
+        manifest = parse_blob(path, _data(repo, file.blob_id)).manifest
+        if manifest is not None:
+            warnings.extend(manifest_warnings(manifest, path))
+    return warnings
 
 
 def _job_count(files: dict[str, _File]) -> int:

@@ -27,6 +27,8 @@ from crontopus.server.graphql.runs.mutations import RunMutations
 from crontopus.server.graphql.runs.queries import RunQueries
 from crontopus.server.graphql.runs.subscriptions import RunSubscriptions
 from crontopus.server.graphql.schedules.queries import ScheduleQueries
+from crontopus.server.graphql.secrets.mutations import SecretMutations
+from crontopus.server.graphql.secrets.queries import SecretQueries
 from crontopus.server.graphql.system.subscriptions import SystemSubscriptions
 from crontopus.server.graphql.tokens.mutations import TokenMutations
 from crontopus.server.graphql.tokens.queries import TokenQueries
@@ -44,6 +46,7 @@ class Query(
     HealthQueries,
     EndpointQueries,
     AlertQueries,
+    SecretQueries,
 ):
     pass
 
@@ -56,6 +59,7 @@ class Mutation(
     RunMutations,
     EndpointMutations,
     AlertMutations,
+    SecretMutations,
 ):
     pass
 

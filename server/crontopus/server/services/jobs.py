@@ -68,6 +68,8 @@ class JobSpec:
     grace_time: int | None = None
     concurrency: str | None = None
     target_labels: Mapping[str, str] = field(default_factory=dict)
+    #: Variable -> secret name; None (an older client) keeps the job's references as they are.
+    secret_env: Mapping[str, str] | None = None
 
     def to_document(self, job_id: uuid.UUID) -> dict[str, Any]:
         """Shape the request as a manifest document, so the one validator checks it."""
@@ -85,7 +87,11 @@ class JobSpec:
         spec.update({key: value for key, value in optional.items() if value is not None})
         if self.args:
             spec["args"] = list(self.args)
-        if self.env:
+        if self.secret_env:
+            spec["env"] = [{"name": k, "value": v} for k, v in self.env.items()] + [
+                {"name": k, "secretRef": v} for k, v in self.secret_env.items()
+            ]
+        elif self.env:
             spec["env"] = dict(self.env)
         spec["enabled"], spec["paused"] = self.enabled, self.paused
         if self.target_labels:
@@ -236,6 +242,10 @@ async def update_job(
             "id", "discovered jobs are read-only: adopt the job into a namespace first"
         )
     manifest = _keep_unexposed_fields(_validated(spec, job_id), current.manifest)
+    if spec.secret_env is None and current.manifest.secret_env:
+        # A client that knows no secret references must not drop them by saving the job.
+        kept = {k: v for k, v in current.manifest.secret_env.items() if k not in manifest.env}
+        manifest = replace(manifest, secret_env=kept)
     view = await snapshot(store, principal)
     _check_target_namespace(view, manifest.namespace, "namespace")
     path = manifest_path(manifest.namespace, manifest.name)

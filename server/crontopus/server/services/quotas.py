@@ -1,4 +1,4 @@
-"""Per-tenant quotas: how many jobs, endpoints, tokens and channels one tenant may hold.
+"""Per-tenant quotas: how many jobs, endpoints, tokens, channels and secrets a tenant may hold.
 
 Database-backed quotas count the tenant's rows in the transaction that adds one. On
 PostgreSQL that transaction first takes an advisory lock per (tenant, quota), so two
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crontopus.server.db.models import AlertChannel, ApiToken, Endpoint, EnrollmentToken
+from crontopus.server.db.models import AlertChannel, ApiToken, Endpoint, EnrollmentToken, Secret
 from crontopus.server.errors import QuotaExceeded
 from crontopus.server.settings import Quotas
 
@@ -32,6 +32,7 @@ class Quota(enum.Enum):
     API_TOKENS = "API tokens"
     CHANNELS = "channels"
     DISCOVERED_JOBS = "discovered jobs"
+    SECRETS = "secrets"
 
     @property
     def setting(self) -> str:
@@ -50,6 +51,7 @@ class Quota(enum.Enum):
             Quota.API_TOKENS: "revoke unused API tokens",
             Quota.CHANNELS: "delete channels you no longer use",
             Quota.DISCOVERED_JOBS: "adopt or delete discovered jobs",
+            Quota.SECRETS: "delete secrets no job uses",
         }[self]
 
 
@@ -104,4 +106,5 @@ _ROWS: dict[Quota, tuple[type[Any], Any]] = {
     Quota.ENROLLMENT_TOKENS: (EnrollmentToken, lambda now: _unexpired(EnrollmentToken, now)),
     Quota.API_TOKENS: (ApiToken, lambda now: _unexpired(ApiToken, now)),
     Quota.CHANNELS: (AlertChannel, lambda now: []),
+    Quota.SECRETS: (Secret, lambda now: []),
 }

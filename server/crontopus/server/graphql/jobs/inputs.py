@@ -36,4 +36,5 @@ def job_spec(data: JobInput) -> JobSpec:
         grace_time=data.grace_time,
         concurrency=data.concurrency.value if data.concurrency else None,
         target_labels=_mapping(data.target_labels, "targetLabels"),
+        secret_env=None if data.secret_env is None else _mapping(data.secret_env, "secretEnv"),
     )

@@ -7,6 +7,7 @@ import uuid
 import strawberry
 from graphql import GraphQLError
 
+from crontopus.core.secrets import manifest_warnings
 from crontopus.server.errors import NotFound
 from crontopus.server.gitstore import Snapshot
 from crontopus.server.graphql.context import Info
@@ -26,6 +27,7 @@ from crontopus.server.graphql.pagination import (
     page_size,
 )
 from crontopus.server.services import jobs
+from crontopus.server.services.secrets import secret_names
 
 
 def _not_found(error: NotFound) -> GraphQLError:
@@ -75,12 +77,19 @@ class JobQueries:
         return [Namespace.from_info(i) for i in infos]
 
     @strawberry.field(description="Check a manifest with the same validator a push goes through.")
-    def validate_manifest(self, info: Info, yaml: str) -> ManifestValidation:
-        info.context.require_principal().require_read("Validating manifests")
+    async def validate_manifest(self, info: Info, yaml: str) -> ManifestValidation:
+        principal = info.context.require_principal()
+        principal.require_read("Validating manifests")
         manifest, problems = jobs.validate_manifest_text(yaml)
+        warnings = []
+        if manifest is not None:
+            async with info.context.session() as session:
+                known = await secret_names(session, principal.tenant_id)
+            warnings = manifest_warnings(manifest, known=known)
         return ManifestValidation(
             valid=not problems,
             problems=[ManifestProblem.from_problem(p) for p in problems],
+            warnings=[ManifestProblem.from_problem(p) for p in warnings],
             job=Job.from_manifest(manifest, yaml) if manifest else None,
         )
 

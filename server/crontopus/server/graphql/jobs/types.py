@@ -48,7 +48,11 @@ class Job:
     timezone: str
     command: str
     args: list[str]
-    env: list[KeyValue]
+    env: list[KeyValue] = strawberry.field(description="Variables with their values as written.")
+    secret_env: list[KeyValue] = strawberry.field(
+        description="Variables whose values come from the secret store: key is the variable, "
+        "value the secret's name (secretRef); the secret's value is never shown."
+    )
     enabled: bool
     paused: bool
     timeout: int | None
@@ -98,6 +102,7 @@ class Job:
             command=m.command,
             args=list(m.args),
             env=key_values(m.env),
+            secret_env=key_values(m.secret_env),
             enabled=m.enabled,
             paused=m.paused,
             timeout=m.timeout,
@@ -157,6 +162,10 @@ class JobRevision:
 class ManifestValidation:
     valid: bool
     problems: list[ManifestProblem]
+    warnings: list[ManifestProblem] = strawberry.field(
+        description="Allowed but likely wrong: a secret-looking variable with its value in the "
+        "manifest, a secretRef to a secret that does not exist."
+    )
     job: Job | None
 
 
@@ -176,6 +185,11 @@ class JobInput:
     grace_time: int | None = None
     concurrency: Concurrency | None = None
     target_labels: list[KeyValueInput] = strawberry.field(default_factory=list)
+    secret_env: list[KeyValueInput] | None = strawberry.field(
+        default=None,
+        description="Variables taken from secrets (key: variable, value: secret name); "
+        "omitted, an update keeps the job's secret references as they are.",
+    )
 
 
 @strawberry.enum

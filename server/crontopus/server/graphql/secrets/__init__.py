@@ -1,0 +1,1 @@
+"""The secret store over GraphQL: names for people, values for the agent running a job."""
