@@ -30,6 +30,8 @@ class JobConfig:
     command: str
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    #: Variable -> secret name: the wrapper fetches the values at run time; none is stored.
+    secret_env: Mapping[str, str] = field(default_factory=dict)
     timeout: int | None = None
     concurrency: str = "allow"
     commit: str | None = None
@@ -47,6 +49,7 @@ class JobConfig:
         data: dict[str, Any] = {"version": FORMAT_VERSION, **asdict(self)}
         data["args"] = list(self.args)
         data["env"] = dict(self.env)
+        data["secret_env"] = dict(self.secret_env)
         return (json.dumps(data, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode()
 
     @classmethod

@@ -71,6 +71,7 @@ class Reconciler:
             command=manifest.command,
             args=tuple(manifest.args),
             env=dict(manifest.env),
+            secret_env=dict(manifest.secret_env),
             timeout=manifest.timeout,
             concurrency=str(manifest.concurrency),
             commit=commit,

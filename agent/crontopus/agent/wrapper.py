@@ -3,8 +3,10 @@
 The scheduler fires this. It reads the job's config file, takes the per-job lock when the job
 forbids overlaps, sends a start check-in (while the command starts), runs the command in its
 own process group, enforces the timeout, keeps the last 64 KiB of output, and sends the finish
-check-in. Check-ins the server cannot take go to the spool. Imports stay to the standard
-library: this runs every minute.
+check-in. Check-ins the server cannot take go to the spool. A job that references secrets gets
+their values from the server just before its command starts, in memory only; when they cannot
+be had, the command does not run and the run is reported failed with the reason. Imports stay
+to the standard library: this runs every minute.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,12 +29,14 @@ from crontopus.agent.checkin import OUTPUT_LIMIT, CheckIn, Delivery, send_checki
 from crontopus.agent.gate import due
 from crontopus.agent.jobfiles import JobConfig, read_job_config
 from crontopus.agent.locks import lock, release
+from crontopus.agent.runsecrets import SecretsUnavailable, fetch_job_secrets, mask
 from crontopus.agent.spool import Spool
 from crontopus.agent.statedir import StateDir
 
 TIMEOUT_EXIT_CODE = 124  # what GNU timeout(1) exits with, so scripts read it the same way
 LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: a previous run still holds the lock
 MISSING_EXIT_CODE = 78  # EX_CONFIG: the job is not installed in this state directory
+SECRETS_EXIT_CODE = 69  # EX_UNAVAILABLE: the job's secrets could not be had; it did not run
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a run times out
 READER_GRACE = 2.0  # seconds to wait for output after the command exits
 # Characters that mean nothing special to /bin/sh, so such a command can be run without one.
@@ -105,9 +110,12 @@ def _executable(program: str) -> bool:
     return any(os.access(path, os.X_OK) and not os.path.isdir(path) for path in candidates)
 
 
-def run_command(config: JobConfig) -> RunResult:
-    """Run the job's command, enforce its timeout and capture the tail of its output."""
-    env = {**os.environ, **config.env}
+def run_command(config: JobConfig, secrets: Mapping[str, str] | None = None) -> RunResult:
+    """Run the job's command, enforce its timeout and capture the tail of its output.
+
+    `secrets` (variable -> value) join the environment of the command and of nothing else.
+    """
+    env = {**os.environ, **config.env, **(secrets or {})}
     env["CRONTOPUS_JOB_ID"] = config.job_id
     started = time.monotonic()
     try:
@@ -181,7 +189,24 @@ def _run_and_report(state: StateDir, config: JobConfig) -> int:
     # short job both check-ins are in flight together (the server takes them in either order).
     sender = threading.Thread(target=reporter.report, args=(start,), daemon=True)
     sender.start()
-    result = run_command(config)
+    secrets: dict[str, str] = {}
+    try:
+        if config.secret_env:
+            secrets = reporter.secrets()
+    except SecretsUnavailable as error:
+        names = ", ".join(sorted(set(config.secret_env.values())))
+        note = (
+            f"crontopus: the command did not run: the values of its secrets ({names}) could not"
+            f" be fetched: {error}\n"
+        )
+        print(f"crontopus-agent run-job: {note.removeprefix('crontopus: ')}", file=sys.stderr)
+        result = RunResult(Outcome.FAILURE, SECRETS_EXIT_CODE, 0.0, note)
+    else:
+        result = run_command(config, secrets)
+        # A value the command printed must not travel with the check-in or rest in the spool.
+        result = RunResult(
+            result.outcome, result.exit_code, result.duration, mask(result.output, secrets)
+        )
     # The server records TIMEOUT only from the `timeout` event; an exit code reads as a failure.
     event = "timeout" if result.outcome is Outcome.TIMEOUT else str(result.exit_code)
     finish = CheckIn(
@@ -208,6 +233,16 @@ class _Reporter:
         )
         self.token = state.read_token()
         self.server_down = not (config.server and self.token)
+
+    def secrets(self) -> dict[str, str]:
+        """Fetch the job's secret values over the endpoint's own credential."""
+        if not (self.config.server and self.token):
+            raise SecretsUnavailable(
+                "this agent has no server or endpoint token (enroll it: crontopus-agent enroll)"
+            )
+        return fetch_job_secrets(
+            self.config.server, self.token, self.config.job_id, self.config.checkin_timeout
+        )
 
     def report(self, checkin: CheckIn) -> None:
         if not self.server_down and self.config.server and self.token:
