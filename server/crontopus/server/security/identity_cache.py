@@ -5,14 +5,19 @@ server the same token arrives many times a second. Entries live at most `ttl` se
 (and never past the token's own expiry) and are dropped at once in this process when a
 membership is removed, a token revoked or a session ended. Other server processes notice
 within `ttl`.
+
+When an entry expires on a busy server, every request carrying that token misses at once;
+`resolve` lets one of them ask the database while the others wait for its answer, so a
+popular token costs one lookup per `ttl` instead of one per request in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,6 +58,10 @@ class IdentityCache:
         self._maxsize = maxsize
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, Identity]] = OrderedDict()
+        # Lookups in flight, by token; and a count of drops, so that a lookup which started
+        # before a token was revoked (or a member removed) does not cache what it read.
+        self._loading: dict[str, asyncio.Future[Identity]] = {}
+        self._generation = 0
 
     def get(self, token: str) -> Identity | None:
         """Return the identity cached for `token`, if still fresh."""
@@ -63,6 +72,49 @@ class IdentityCache:
         if expires <= self._clock():
             del self._entries[token]
             return None
+        return identity
+
+    async def resolve(
+        self, token: str, load: Callable[[], Awaitable[tuple[Identity, float | None]]]
+    ) -> Identity:
+        """The cached identity of `token`, or `load()`'s, shared with concurrent callers.
+
+        `load` returns the identity and the monotonic time it must not be cached past. Its
+        errors reach every caller waiting on it; if the caller running it is cancelled, the
+        others load again themselves.
+        """
+        if self._ttl <= 0:  # caching is off: every request asks the database itself
+            loaded, _ = await load()
+            return loaded
+        while True:
+            if (cached := self.get(token)) is not None:
+                return cached
+            pending = self._loading.get(token)
+            if pending is None:
+                break
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this caller was cancelled, not the lookup it waited for
+        future: asyncio.Future[Identity] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieve)
+        self._loading[token] = future
+        generation = self._generation
+        try:
+            identity, not_after = await load()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as error:
+            future.set_exception(error)
+            raise
+        finally:
+            if self._loading.get(token) is future:
+                del self._loading[token]
+        if generation == self._generation:
+            self.put(token, identity, not_after)
+        future.set_result(identity)
         return identity
 
     def put(self, token: str, identity: Identity, not_after: float | None = None) -> None:
@@ -89,5 +141,12 @@ class IdentityCache:
         self._drop(lambda i: i.session_id == session_id)
 
     def _drop(self, matches: Callable[[Identity], bool]) -> None:
+        self._generation += 1
         for token in [t for t, (_, i) in self._entries.items() if matches(i)]:
             del self._entries[token]
+
+
+def _retrieve(future: asyncio.Future[Identity]) -> None:
+    """Mark a failed lookup's error as seen: its callers got it, none may be waiting."""
+    if not future.cancelled():
+        future.exception()

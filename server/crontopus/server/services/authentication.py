@@ -39,8 +39,15 @@ async def authenticate(
     device: Device | None = None,
 ) -> Identity:
     """Resolve an access token or a personal API token to the identity it stands for."""
-    if cache is not None and (identity := cache.get(token)) is not None:
+    if cache is None:
+        identity, _ = await _identity(session, settings, token, device)
         return identity
+    return await cache.resolve(token, lambda: _identity(session, settings, token, device))
+
+
+async def _identity(
+    session: AsyncSession, settings: Settings, token: str, device: Device | None
+) -> tuple[Identity, float | None]:
     kind = token_kind(token)
     if kind is TokenKind.API:
         identity, not_after = await _api_token_identity(session, token)
@@ -52,9 +59,7 @@ async def authenticate(
         )
     else:
         identity, not_after = await _access_token_identity(session, settings, token, device)
-    if cache is not None:
-        cache.put(token, identity, not_after)
-    return identity
+    return identity, not_after
 
 
 def _monotonic_deadline(expires_at: datetime | None) -> float | None:
