@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,3 +50,49 @@ def fill(directory: Path) -> Path:
     finally:
         os.close(fd)
     return filler
+
+
+@contextlib.contextmanager
+def throwaway_user() -> Iterator[str]:
+    """Create a user without a home for the block; delete it and its crontab afterwards.
+
+    The caller checks `can_make_users()` first (root, crontab(1) and useradd).
+    """
+    name = f"ctp{secrets.token_hex(4)}"
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["crontab", "-u", name, "-r"], capture_output=True, check=False)
+        subprocess.run(["userdel", name], check=True)
+
+
+def can_make_users() -> bool:
+    """Whether this process may create throwaway users with crontabs."""
+    needed = ("crontab", "useradd", "userdel")
+    return os.geteuid() == 0 and all(shutil.which(tool) is not None for tool in needed)
+
+
+def cron_command(line_command: str, *, debian: bool) -> tuple[str, str | None]:
+    """Split a crontab command as cron's do_command does: `\\%` is `%`, a bare `%` ends it.
+
+    Every cron drops the backslash of `\\%`; Debian's also drops the first of `\\\\` (seen
+    on its daemon, see tests/drivers/cron/test_quoting.py); any other backslash is kept with the
+    character after it. Text after the first bare `%` becomes the job's stdin.
+    """
+    unescapes = "%\\" if debian else "%"
+    out: list[str] = []
+    escaped = False
+    for index, char in enumerate(line_command):
+        if escaped:
+            if char in unescapes:
+                out[-1] = char
+            else:
+                out.append(char)
+            escaped = False
+        elif char == "%":
+            return "".join(out), line_command[index + 1 :]
+        else:
+            out.append(char)
+            escaped = char == "\\"
+    return "".join(out), None

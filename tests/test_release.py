@@ -12,6 +12,7 @@ import email.parser
 import hashlib
 import json
 import os
+import plistlib
 import re
 import shutil
 import subprocess
@@ -347,3 +348,99 @@ def test_the_installer_with_its_defaults_installs_in_opt_and_starts_the_service(
             run([agent, "unenroll", "--local-only"], release.work)
         shutil.rmtree(prefix, ignore_errors=True)
         shutil.rmtree(state, ignore_errors=True)
+
+
+# launchctl as this Linux machine can play it: it records each call; `bootstrap` starts the
+# plist's ProgramArguments (output to its StandardOutPath) and `bootout` stops it.
+FAKE_LAUNCHCTL = """#!/bin/sh
+echo "$*" >> "{log}"
+case $1 in
+bootstrap)
+	[ ! -f "{pid}" ] || exit 5  # launchd's "Bootstrap failed: 5": the daemon is loaded
+	"{python}" -c '
+import plistlib, subprocess, sys
+with open(sys.argv[1], "rb") as stream:
+    job = plistlib.load(stream)
+out = open(job["StandardOutPath"], "ab")
+daemon = subprocess.Popen(job["ProgramArguments"], stdout=out, stderr=out,
+                          start_new_session=True)
+print(daemon.pid)
+' "$3" > "{pid}"
+	;;
+bootout)
+	[ -f "{pid}" ] || exit 3
+	kill "$(cat "{pid}")"
+	rm "{pid}"
+	;;
+esac
+"""
+
+
+@pytest.mark.machine
+def test_on_macos_the_installer_installs_and_upgrades_the_launch_daemon(release: Release) -> None:
+    # Only uname and launchctl are played; the plist is written where macOS keeps it.
+    library = Path("/Library")
+    if os.geteuid() != 0:
+        pytest.skip("a LaunchDaemon is installed as root")
+    if library.exists():
+        pytest.skip(f"{library} exists: this machine is (or plays) a Mac already")
+    work = release.work / "macos"
+    fake = work / "bin"
+    fake.mkdir(parents=True)
+    (fake / "uname").write_text("#!/bin/sh\necho Darwin\n")
+    calls, pid = work / "launchctl.log", work / "daemon.pid"
+    (fake / "launchctl").write_text(
+        FAKE_LAUNCHCTL.format(log=calls, pid=pid, python=release.bin("python"))
+    )
+    for program in fake.iterdir():
+        program.chmod(0o755)
+    env = clean_environment()
+    env["PATH"] = f"{fake}:{env['PATH']}"
+    script = work / "agent.sh"
+    script.write_text(httpx.get(f"{release.url}/install/agent.sh", timeout=10).text)
+    access = release.graphql(
+        """mutation($p: String!) { register(username: "mac", email: "mac@example.com",
+           password: $p) { ... on AuthPayload { accessToken } } }""",
+        p=PASSWORD,
+    )["register"]["accessToken"]
+    create = 'mutation { createEnrollmentToken(name: "mac") { ... on CreatedEnrollmentToken { plaintext } } }'  # noqa: E501
+    token = release.graphql(create, access)["createEnrollmentToken"]["plaintext"]
+    prefix, state = work / "agent", work / "state"
+    flags = ["--prefix", str(prefix), "--state-dir", str(state), "--wait", "60"]
+    agent = str(prefix / "bin" / "crontopus-agent")
+    plist = library / "LaunchDaemons" / "io.crontopus.agent.plist"
+    try:
+        first = run(["sh", str(script), "--token", token, "--name", "mac-1", *flags], work, env=env)
+        assert first.returncode == 0, first.stderr
+        assert "first heartbeat at" in first.stderr
+        with plist.open("rb") as stream:
+            job = plistlib.load(stream)
+        assert job["Label"] == "io.crontopus.agent"
+        assert job["ProgramArguments"] == [agent, "--state-dir", str(state), "run"]
+        assert Path(job["StandardOutPath"]).parent.is_dir()
+        assert calls.read_text().splitlines()[-2:] == [
+            "enable system/io.crontopus.agent",
+            f"bootstrap system {plist}",
+        ]
+        daemon = pid.read_text()
+
+        # Again: an upgrade in place boots the running daemon out and bootstraps the new one.
+        again = run(["sh", str(script), *flags], work, env=env)
+        assert again.returncode == 0, again.stderr
+        assert "first heartbeat at" in again.stderr
+        assert calls.read_text().splitlines()[-3:] == [
+            "bootout system/io.crontopus.agent",
+            "enable system/io.crontopus.agent",
+            f"bootstrap system {plist}",
+        ]
+        assert pid.read_text() != daemon
+        (endpoint,) = [
+            node
+            for node in release.graphql(ENDPOINTS, access)["endpoints"]["nodes"]
+            if node["name"] == "mac-1"
+        ]
+        assert endpoint["agentVersion"] == VERSION
+    finally:
+        if pid.exists():
+            run([str(fake / "launchctl"), "bootout", "system/io.crontopus.agent"], work, env=env)
+        shutil.rmtree(library, ignore_errors=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -11,19 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests import support
+
 
 @pytest.fixture
 def throwaway_user() -> Iterator[str]:
     """Create a user for one test and delete it (and its crontab) afterwards."""
-    if os.geteuid() != 0 or shutil.which("crontab") is None or shutil.which("useradd") is None:
+    if not support.can_make_users():
         pytest.skip("needs root, crontab(1) and useradd")
-    name = f"ctp{secrets.token_hex(4)}"
-    subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
-    try:
+    with support.throwaway_user() as name:
         yield name
-    finally:
-        subprocess.run(["crontab", "-u", name, "-r"], capture_output=True, check=False)
-        subprocess.run(["userdel", name], check=True)
 
 
 def _cron_daemon_running() -> bool:

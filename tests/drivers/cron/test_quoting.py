@@ -17,6 +17,7 @@ import pytest
 from crontopus.drivers import DesiredEntry, PermanentDriverError
 from crontopus.drivers.cron import CommandCrontab, CronDriver
 from crontopus.drivers.cron.quoting import MAX_COMMAND_BYTES, render_command
+from tests.support import cron_command
 
 ECHO_ARGV = [sys.executable, "-c", "import json, sys; print(json.dumps(sys.argv[1:]))"]
 TRICKY = [
@@ -48,31 +49,6 @@ TRICKY = [
     "a#b",
     " # not a comment",
 ]
-
-
-def cron_command(line_command: str, *, debian: bool) -> tuple[str, str | None]:
-    """Split a crontab command as cron's do_command does: `\\%` is `%`, a bare `%` ends it.
-
-    Every cron drops the backslash of `\\%`; Debian's also drops the first of `\\\\` (seen
-    on its daemon, see the machine test below); any other backslash is kept with the
-    character after it. Text after the first bare `%` becomes the job's stdin.
-    """
-    unescapes = "%\\" if debian else "%"
-    out: list[str] = []
-    escaped = False
-    for index, char in enumerate(line_command):
-        if escaped:
-            if char in unescapes:
-                out[-1] = char
-            else:
-                out.append(char)
-            escaped = False
-        elif char == "%":
-            return "".join(out), line_command[index + 1 :]
-        else:
-            out.append(char)
-            escaped = char == "\\"
-    return "".join(out), None
 
 
 def run_like_cron(line_command: str, *, debian: bool) -> list[str]:

@@ -71,7 +71,14 @@ def test_help_names_the_server_and_every_option(script: Path) -> None:
     result = run(script, "--help")
     assert result.returncode == 0
     assert f"curl -fsSL {SERVER}/install/agent.sh | sudo sh -s -- --token cten_..." in result.stdout
-    for option in ("--token-stdin", "--index-url", "--find-links", "--prefix", "--no-service"):
+    for option in (
+        "--token-stdin",
+        "--index-url",
+        "--find-links",
+        "--no-index",
+        "--prefix",
+        "--no-service",
+    ):
         assert option in result.stdout
 
 
@@ -170,3 +177,43 @@ def test_it_asks_for_root_when_installing_a_service(script: Path, tmp_path: Path
     result = run(script, "--token", "cten_x", path=f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     assert result.returncode == 1
     assert "run as root" in result.stderr
+
+
+def test_on_macos_it_installs_the_launch_daemon_so_it_asks_for_root(
+    script: Path, tmp_path: Path
+) -> None:
+    fake_bin(tmp_path / "bin", "uname", "echo Darwin")
+    fake_bin(tmp_path / "bin", "id", "echo 501")
+    result = run(script, "--token", "cten_x", path=f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    assert result.returncode == 1
+    assert "error: run as root" in result.stderr
+    assert "--no-service" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("system", "state"),
+    [
+        ("Darwin", "home/Library/Application Support/Crontopus/agent"),
+        ("Linux", "home/.local/state/crontopus-agent"),
+    ],
+)
+def test_an_agent_enrolled_in_the_users_default_state_directory_needs_no_token(
+    script: Path, tmp_path: Path, system: str, state: str
+) -> None:
+    # The agent's own default for a user without root (statedir.py), on each system.
+    (tmp_path / state).mkdir(parents=True)
+    (tmp_path / state / "endpoint-token").write_text("cte_x\n")
+    bin_dir = tmp_path / "bin"
+    fake_bin(bin_dir, "uname", f"echo {system}")
+    fake_bin(bin_dir, "id", "echo 501")
+    fake_bin(bin_dir, "python3", "exit 1")  # stops the script at the next step
+    result = run(script, "--no-service", path=str(bin_dir), HOME=str(tmp_path / "home"))
+    assert result.returncode == 1
+    assert "enrolling needs a token" not in result.stderr
+    assert "the agent needs Python 3.11 or newer" in result.stderr
+
+
+def test_no_index_needs_a_directory_of_wheels(script: Path) -> None:
+    result = run(script, "--token", "cten_x", "--no-index", "--no-service")
+    assert result.returncode == 1
+    assert "--no-index needs --find-links PATH" in result.stderr

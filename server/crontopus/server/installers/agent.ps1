@@ -21,6 +21,7 @@ param(
     [string]$StateDir = "",
     [string]$IndexUrl = "",
     [string]$FindLinks = "",
+    [switch]$NoIndex,
     [switch]$NoService,
     [int]$Wait = 60
 )
@@ -37,6 +38,9 @@ function Say([string]$Message) { [Console]::Error.WriteLine("crontopus-agent ins
 function Fail([string]$Message) { throw "crontopus-agent install: error: $Message" }
 $Piped = @($input)
 
+if ($NoIndex -and -not $FindLinks) {
+    Fail "-NoIndex needs -FindLinks PATH: the directory of wheels the agent's dependencies come from"
+}
 if (-not $AgentVersion) {
     Fail "$Server has no agent wheels to install: its administrator builds them with ``make dist`` or installs the crontopus-server wheel"
 }
@@ -89,6 +93,7 @@ if ($serverUri.Scheme -eq "http") {
 }
 if ($IndexUrl) { $pipArguments += @("--index-url", $IndexUrl) }
 if ($FindLinks) { $pipArguments += @("--find-links", $FindLinks) }
+if ($NoIndex) { $pipArguments += "--no-index" }
 # The Crontopus wheels by URL and hash: pip takes them from this server and from no other index,
 # however the machine's pip is configured; their dependencies come from that index.
 $wheelUrls = @($AgentWheels -split " " | Where-Object { $_ } | ForEach-Object { "$Server/install/wheels/$_" })

@@ -5,10 +5,11 @@
 #
 #   curl -fsSL https://crontopus.example.com/install/agent.sh | sudo sh -s -- --token cten_...
 #
-# Steps: check the system and Python (3.11 or newer), create a virtualenv in the prefix
-# (/opt/crontopus-agent), install crontopus-agent from the server's own package index, enroll
-# with the token, install and start the service, wait for the first heartbeat. Running it again
-# upgrades the agent in place and keeps the enrollment. `--help` lists every option.
+# Steps: check the system (Linux or macOS) and Python (3.11 or newer), create a virtualenv in
+# the prefix (/opt/crontopus-agent), install crontopus-agent from the server's own package index,
+# enroll with the token, install and start the service (systemd, or a LaunchDaemon on macOS),
+# wait for the first heartbeat. Running it again upgrades the agent in place and keeps the
+# enrollment. `--help` lists every option.
 set -eu
 
 SERVER='__CRONTOPUS_SERVER__'
@@ -25,10 +26,12 @@ DRIVER=
 PYTHON=
 INDEX_URL=
 FIND_LINKS=
+NO_INDEX=0
 SERVICE=1
 REENROLL=0
 WAIT_SECONDS=60
 UNIT=/etc/systemd/system/crontopus-agent.service
+LAUNCHD_LOGS=/Library/Logs/crontopus-agent
 # Which distribution this is (a test names another file).
 OS_RELEASE=${CRONTOPUS_OS_RELEASE:-/etc/os-release}
 
@@ -55,9 +58,11 @@ Options:
   --server URL         the Crontopus server (default: $SERVER)
   --python PATH        the Python 3.11+ to build the virtualenv with (default: found on PATH)
   --prefix DIR         where the agent's virtualenv goes (default: $PREFIX)
-  --state-dir DIR      the agent's state directory (default: /var/lib/crontopus-agent)
+  --state-dir DIR      the agent's state directory (default: the agent's, /var/lib/crontopus-agent
+                       for root on Linux)
   --index-url URL      the package index for third-party dependencies (default: pip's own setting)
   --find-links PATH    a directory or page of wheels for dependencies (air-gapped machines)
+  --no-index           no package index at all: dependencies from --find-links only
   --no-service         install and enroll only: no service, no wait for the first heartbeat
   --wait SECONDS       how long to wait for the first heartbeat (default: $WAIT_SECONDS)
 EOF
@@ -90,6 +95,7 @@ $2"
 	--state-dir) need_value "$@" && STATE_DIR=$2 && shift 2 ;;
 	--index-url) need_value "$@" && INDEX_URL=$2 && shift 2 ;;
 	--find-links) need_value "$@" && FIND_LINKS=$2 && shift 2 ;;
+	--no-index) NO_INDEX=1 && shift ;;
 	--no-service) SERVICE=0 && shift ;;
 	--wait)
 		need_value "$@"
@@ -102,6 +108,7 @@ $2"
 	esac
 done
 
+[ "$NO_INDEX" = 0 ] || [ -n "$FIND_LINKS" ] || die "--no-index needs --find-links PATH: the directory of wheels the agent's dependencies come from"
 [ -n "$AGENT_VERSION" ] || die "$SERVER has no agent wheels to install: its administrator builds them with \`make dist\` or installs the crontopus-server wheel (see docs/deployment.md)"
 AGENT="$PREFIX/bin/crontopus-agent"
 
@@ -143,14 +150,27 @@ python_fix() {
 
 check_system() {
 	case $(uname -s) in
-	Linux) ;;
-	Darwin)
-		[ "$SERVICE" = 0 ] || die "on macOS this script does not install the launchd service yet: rerun with --no-service and run \`$AGENT run\` from a LaunchDaemon"
-		;;
+	Linux | Darwin) ;;
 	*) die "$(uname -s) is not supported by this script: on Windows run $SERVER/install/agent.ps1 in PowerShell" ;;
 	esac
 	if [ "$(id -u)" != 0 ] && [ "$SERVICE" = 1 ]; then
 		die "run as root (… | sudo sh -s -- …): the agent installs a system service and manages the system's scheduler"
+	fi
+}
+
+# The agent's own default state directory (see its statedir.py), for the checks made before
+# the agent is installed.
+default_state_dir() {
+	if [ "$(uname -s)" = Darwin ]; then
+		if [ "$(id -u)" = 0 ]; then
+			echo "/Library/Application Support/Crontopus/agent"
+		else
+			echo "$HOME/Library/Application Support/Crontopus/agent"
+		fi
+	elif [ "$(id -u)" = 0 ]; then
+		echo /var/lib/crontopus-agent
+	else
+		echo "${XDG_STATE_HOME:-$HOME/.local/state}/crontopus-agent"
 	fi
 }
 
@@ -212,6 +232,7 @@ EOF
 	esac
 	[ -z "$INDEX_URL" ] || set -- "$@" --index-url "$INDEX_URL"
 	[ -z "$FIND_LINKS" ] || set -- "$@" --find-links "$FIND_LINKS"
+	[ "$NO_INDEX" = 0 ] || set -- "$@" --no-index
 	# The Crontopus wheels by URL and hash: pip takes them from this server and from no other
 	# index, however the machine's pip is configured; their dependencies come from that index.
 	for wheel in $AGENT_WHEELS; do
@@ -242,9 +263,10 @@ check_token() {
 		IFS= read -r TOKEN || true
 		[ -n "$TOKEN" ] || die "--token-stdin: standard input held no token"
 	fi
-	[ -n "$TOKEN" ] || [ -s "${STATE_DIR:-/var/lib/crontopus-agent}/endpoint-token" ] ||
+	state=${STATE_DIR:-$(default_state_dir)}
+	[ -n "$TOKEN" ] || [ -s "$state/endpoint-token" ] ||
 		die "enrolling needs a token: pass --token cten_... or --token-stdin (make one on the console's Install agent page)"
-	if [ -n "$TOKEN" ] && [ "$REENROLL" = 0 ] && [ -s "${STATE_DIR:-/var/lib/crontopus-agent}/endpoint-token" ]; then
+	if [ -n "$TOKEN" ] && [ "$REENROLL" = 0 ] && [ -s "$state/endpoint-token" ]; then
 		say "this machine is already enrolled: the token is not used (--reenroll replaces the enrollment)"
 	fi
 }
@@ -273,13 +295,23 @@ enroll() {
 
 # ---- The service step ---------------------------------------------------------------------
 # Everything that makes the agent run now and at boot is in this one function: the agent's own
-# `service install` when it has one (it writes, enables and restarts the platform's service),
-# else a systemd unit written here.
+# `service install` when it has one (it writes, enables and restarts the platform's service: a
+# systemd unit, or on macOS the LaunchDaemon io.crontopus.agent), else a systemd unit written
+# here.
 install_service() {
 	if "$AGENT" service --help >/dev/null 2>&1; then
-		agent service install --executable "$AGENT" || die "installing the service failed (see above)"
+		set -- service install --executable "$AGENT"
+		if [ "$(uname -s)" = Darwin ]; then
+			set -- "$@" --manager launchd
+			# launchd writes the daemon's output there but does not make the directory.
+			mkdir -p "$LAUNCHD_LOGS"
+			# `launchctl bootstrap` refuses a loaded daemon: an upgrade boots the old one out.
+			agent service stop --manager launchd >/dev/null 2>&1 || true
+		fi
+		agent "$@" || die "installing the service failed (see above)"
 		return
 	fi
+	[ "$(uname -s)" = Linux ] || die "this agent has no \`service\` command: rerun with --no-service and run \`$AGENT run\` from a LaunchDaemon"
 	[ -d /run/systemd/system ] || die "this machine does not run systemd: rerun with --no-service, then start \`$AGENT run\` from your init system"
 	if [ -n "$STATE_DIR" ]; then
 		exec_start="\"$AGENT\" --state-dir \"$STATE_DIR\" run"
@@ -322,7 +354,12 @@ wait_for_heartbeat() {
 		sleep 1
 		waited=$((waited + 1))
 	done
-	die "no heartbeat within ${WAIT_SECONDS}s: see \`journalctl -u crontopus-agent\` and \`$AGENT status\`; an enrollment that waits for an admin's approval (the console's Endpoints page) starts working once approved"
+	if [ "$(uname -s)" = Darwin ]; then
+		logs="$LAUNCHD_LOGS/agent.log"
+	else
+		logs="\`journalctl -u crontopus-agent\`"
+	fi
+	die "no heartbeat within ${WAIT_SECONDS}s: see $logs and \`$AGENT status\`; an enrollment that waits for an admin's approval (the console's Endpoints page) starts working once approved"
 }
 
 check_system
