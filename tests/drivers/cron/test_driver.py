@@ -290,3 +290,25 @@ def test_a_bad_machine_zone_is_never_written_into_the_crontab(
     with pytest.raises(ConversionRefused, match="machine's zone"):
         driver.apply([entry(uuid4(), timezone=None)])
     assert path.read_text() == "CRON_TZ=America/New_York\n"
+
+
+def test_a_gated_monthly_job_wakes_only_on_the_last_day_of_the_month_before(
+    driver: CronDriver,
+) -> None:
+    # 00:00 on the 1st in Berlin is 22:00 or 23:00 UTC on the last day of the month before.
+    lines = driver.convert("0 0 1 * *", "Europe/Berlin").native["lines"]
+    assert lines == [
+        "0 22-23 31 1,3,5,7-8,10,12 *",
+        "0 22-23 28-29 2 *",
+        "0 22-23 30 4,6,9,11 *",
+    ]
+
+
+def test_a_gated_and_of_days_and_weekdays_stays_an_and_after_the_day_shift(
+    driver: CronDriver,
+) -> None:
+    # Odd days that are Mondays in Berlin are even days (or a month's end) that are Sundays in
+    # UTC; "*/7" (Sunday) starts the weekday field with "*", which keeps cron's AND.
+    lines = driver.convert("0 0 */2 * 1", "Europe/Berlin").native["lines"]
+    assert all(line.endswith(" */7") for line in lines)
+    assert lines[1] == "0 22-23 2,4,6,8,10,12,14,16,18,20,22,24,26,28-29 2 */7"

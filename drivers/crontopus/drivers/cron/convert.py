@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import functools
 from dataclasses import dataclass, field
 
@@ -22,14 +23,12 @@ from crontopus.drivers.superset import (
     WallTimes,
     cron_list,
     second_copies,
-    shift_month_days,
-    shift_months,
-    shift_weekdays,
     star_step_minutes,
     wall_times,
 )
 
 DRIVER_NAME = "cron"
+_MONTH_LENGTH = {month: calendar.monthrange(2001, month)[1] for month in range(1, 13)}
 # More lines than this and a gated entry becomes hard to read: every minute is cheaper then.
 _MAX_LINES = 24
 
@@ -164,18 +163,25 @@ def superset_lines(
 ) -> tuple[tuple[str, ...], GateFigures]:
     """Return cron lines that, read in `machine_zone` by cron, cover the job's instants.
 
-    The fewest wake-ups this module finds, and how many a day run versus wake. Other drivers
-    reuse it with a zone they can pin (systemd: UTC).
+    Each line covers the wall times of one day shift (the machine's date minus the job's) on
+    exactly the machine dates that shift maps the job's days to, so a day wakes only for the
+    runs of that day (see MAX_WAKE_RATIO). Returns the lines and how many firings a day run
+    versus wake. Other drivers reuse it with a zone they can pin (systemd: UTC).
     """
     times = wall_times(parsed, job_zone, machine_zone)
     runs = len(parsed.minutes) * len(parsed.hours)
+    days = {shift: shifted_days(parsed, shift) for shift in times.day_shifts}
     exact = _exact_lines(times)
-    every_minute = [("*", "*", frozenset(shift for _, shift in times.times))]
-    wanted = exact if len(exact) <= _MAX_LINES else every_minute
-    if _wakes(wanted) > MAX_WAKE_RATIO * runs and _wakes(every_minute) < _wakes(wanted):
-        wanted = every_minute
+    coarse = _hour_lines(times)
+    wanted = exact
+    if _line_count(exact, days) > _MAX_LINES or (
+        _wakes(exact) > MAX_WAKE_RATIO * runs and _wakes(coarse) < _wakes(exact)
+    ):
+        wanted = coarse
     lines = [
-        " ".join((minute, hour, *_day_fields(parsed, shifts))) for minute, hour, shifts in wanted
+        " ".join((minute, hour, *fields))
+        for minute, hour, shift in wanted
+        for fields in days[shift]
     ]
     # Only on the days the machine's clock goes back: see SecondCopy.
     lines += [
@@ -186,24 +192,34 @@ def superset_lines(
     return tuple(lines), GateFigures.gated(runs, _wakes(wanted))
 
 
-_Line = tuple[str, str, frozenset[int]]  # minute field, hour field, day shifts
+_Line = tuple[str, str, int]  # minute field, hour field, day shift
 
 
 def _exact_lines(times: WallTimes) -> list[_Line]:
-    """Cover exactly the wall times, one line per set of hours sharing minutes and day shifts."""
-    shifts_at: dict[tuple[int, int], set[int]] = {}
+    """Cover exactly the wall times, one line per day shift and set of hours sharing minutes."""
+    by_hour: dict[tuple[int, int], set[int]] = {}
     for time, shift in times.times:
-        shifts_at.setdefault(divmod(time, 60), set()).add(shift)
-    grouped: dict[tuple[frozenset[int], frozenset[int]], set[int]] = {}
-    by_hour: dict[tuple[int, frozenset[int]], set[int]] = {}
-    for (hour, minute), shifts in shifts_at.items():
-        by_hour.setdefault((hour, frozenset(shifts)), set()).add(minute)
-    for (hour, day_shifts), minute_set in by_hour.items():
-        grouped.setdefault((frozenset(minute_set), day_shifts), set()).add(hour)
+        hour, minute = divmod(time, 60)
+        by_hour.setdefault((hour, shift), set()).add(minute)
+    grouped: dict[tuple[frozenset[int], int], set[int]] = {}
+    for (hour, shift), minutes in by_hour.items():
+        grouped.setdefault((frozenset(minutes), shift), set()).add(hour)
     return sorted(
-        (cron_list(minutes, 0, 59), cron_list(hours, 0, 23), day_shifts)
-        for (minutes, day_shifts), hours in grouped.items()
+        (cron_list(minutes, 0, 59), cron_list(hours, 0, 23), shift)
+        for (minutes, shift), hours in grouped.items()
     )
+
+
+def _hour_lines(times: WallTimes) -> list[_Line]:
+    """Cover the wall times with every minute of their hours, one line per day shift."""
+    hours: dict[int, set[int]] = {}
+    for time, shift in times.times:
+        hours.setdefault(shift, set()).add(time // 60)
+    return sorted(("*", cron_list(found, 0, 23), shift) for shift, found in hours.items())
+
+
+def _line_count(lines: list[_Line], days: dict[int, list[tuple[str, str, str]]]) -> int:
+    return sum(len(days[shift]) for _, _, shift in lines)
 
 
 def _wakes(lines: list[_Line]) -> int:
@@ -222,22 +238,78 @@ def _count(field: str, size: int) -> int:
     return total
 
 
-def _day_fields(parsed: CronSchedule, shifts: frozenset[int]) -> tuple[str, str, str]:
-    day, month, weekday = parsed.fields[2], parsed.fields[3], parsed.fields[4]
-    if shifts == {0}:
-        return day, month, weekday
-    # A field written with a leading "*" stays "*": that keeps cron's star rule (AND) and is a
-    # superset. Restricted fields stay restricted ("1-31", not "*"), which keeps the OR.
-    if not day.startswith("*"):
-        day = _restricted(shift_month_days(parsed.days, shifts), 1, 31)
+_ALL_DAYS = frozenset(range(1, 32))
+_ALL_WEEKDAYS = frozenset(range(7))
+_ALL_MONTHS = frozenset(range(1, 13))
+# February counts both lengths: a date's neighbour depends on the year.
+_LENGTHS = {month: (28, 29) if month == 2 else (_MONTH_LENGTH[month],) for month in _ALL_MONTHS}
+
+
+def shifted_days(parsed: CronSchedule, shift: int) -> list[tuple[str, str, str]]:
+    """Return day-of-month, month and weekday fields for the machine dates `shift` days after
+    the job's dates: exact, except that cron cannot say "the last day of February" (both 28
+    and 29 are written) nor AND two day lists that miss day 1 and Sunday (day 1 is added)."""
+    if shift == 0:
+        return [(parsed.fields[2], parsed.fields[3], parsed.fields[4])]
+    if parsed.days_are_ored:
+        # Cron ORs the two day fields: a union of "these days" and "these weekdays".
+        parts = [(parsed.days, _ALL_WEEKDAYS), (_ALL_DAYS, parsed.weekdays)]
     else:
-        day = "*"
-    if not weekday.startswith("*"):
-        weekday = _restricted(shift_weekdays(parsed.weekdays, shifts), 0, 6)
-    else:
-        weekday = "*"
-    month = "*" if month.startswith("*") else cron_list(shift_months(parsed.months, shifts), 1, 12)
-    return day, month, weekday
+        parts = [(parsed.days, parsed.weekdays)]
+    found: list[tuple[str, str, str]] = []
+    for days, weekdays in parts:
+        moved_weekdays = frozenset((day + shift) % 7 for day in weekdays)
+        for month_days, months in _moved_dates(days, parsed.months, shift):
+            fields = _and_fields(month_days, months, moved_weekdays)
+            if fields not in found:
+                found.append(fields)
+    return found
+
+
+def _moved_dates(
+    days: frozenset[int], months: frozenset[int], shift: int
+) -> list[tuple[frozenset[int], frozenset[int]]]:
+    """Return (days of month, months) groups holding every date `shift` days after the
+    given days of the given months."""
+    moved: dict[int, set[int]] = {}
+    for month in months:
+        for length in _LENGTHS[month]:
+            for day in days:
+                if day > length:
+                    continue
+                target_month, target_day = month, day + shift
+                if target_day > length:
+                    target_month, target_day = month % 12 + 1, target_day - length
+                elif target_day < 1:
+                    target_month = (month - 2) % 12 + 1
+                    for previous in _LENGTHS[target_month]:
+                        moved.setdefault(target_month, set()).add(previous + target_day)
+                    continue
+                moved.setdefault(target_month, set()).add(target_day)
+    grouped: dict[frozenset[int], set[int]] = {}
+    for month, found in moved.items():
+        full = found >= set(range(1, min(_LENGTHS[month]) + 1))
+        grouped.setdefault(_ALL_DAYS if full else frozenset(found), set()).add(month)
+    return sorted((found, frozenset(group)) for found, group in grouped.items())
+
+
+def _and_fields(
+    days: frozenset[int], months: frozenset[int], weekdays: frozenset[int]
+) -> tuple[str, str, str]:
+    """Write days AND weekdays in these months as cron fields, keeping cron's star rule."""
+    month = cron_list(months, 1, 12)
+    day_text = cron_list(days, 1, 31)
+    weekday_text = cron_list(weekdays, 0, 6)
+    if day_text == "*" or weekday_text == "*":
+        return day_text, month, weekday_text  # a "*" field makes cron AND them
+    # A field that starts with "*" ANDs: "*/31" is day 1 and "*/7" is Sunday.
+    if 0 in weekdays:
+        return _restricted(days, 1, 31), month, _starred("*/7", weekdays - {0}, 0, 6)
+    return _starred("*/31", days - {1}, 1, 31), month, weekday_text
+
+
+def _starred(star: str, rest: frozenset[int], low: int, high: int) -> str:
+    return star if not rest else f"{star},{cron_list(rest, low, high)}"
 
 
 def _restricted(values: frozenset[int], low: int, high: int) -> str:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from crontopus.core.schedule import CronSchedule, parse_schedule
 from crontopus.drivers.cron.convert import superset_lines
 from crontopus.drivers.errors import ConversionRefused
-from crontopus.drivers.superset import GateFigures
+from crontopus.drivers.superset import MAX_WAKE_RATIO, GateFigures
 from crontopus.drivers.taskscheduler.convert import (
     MINUTES_PER_DAY,
     TriggerConversion,
@@ -39,29 +39,44 @@ _EVERY_MINUTE = TimeTrigger(PAST_START, Repetition(timedelta(minutes=1)), utc=Tr
 
 
 def gated_conversion(parsed: CronSchedule, timezone: str) -> TriggerConversion:
-    """Return UTC triggers covering every instant of the schedule in `timezone`, gated."""
+    """Return UTC triggers covering every instant of the schedule in `timezone`, gated.
+
+    The first spelling that fits in 48 triggers and keeps the wake-up bound (MAX_WAKE_RATIO x
+    the job's firings a day), else the first that fits.
+    """
     lines, figures = superset_lines(parsed, timezone, "UTC")
-    triggers = next(
-        (found for found in map(_triggers, _spellings(lines)) if found is not None),
-        (_EVERY_MINUTE,),
-    )
     runs = figures.runs_per_day or 0
+    fitting = [found for found in map(_triggers, _spellings(lines)) if found is not None]
+    bounded = [found for found in fitting if wakes(found) <= MAX_WAKE_RATIO * runs]
+    triggers = (bounded or fitting or [(_EVERY_MINUTE,)])[0]
     return TriggerConversion(parsed, timezone, triggers, GateFigures.gated(runs, wakes(triggers)))
 
 
 def _spellings(lines: tuple[str, ...]) -> Iterator[list[CronSchedule]]:
-    """Yield the superset's lines as written, then coarser when they need too many triggers."""
+    """Yield the superset's lines as written, then wider ones that need fewer triggers."""
     schedules = [parse_schedule(line) for line in lines]
     yield schedules
-    # Every minute of the hours each line covers, then every minute of its days.
-    for keep in (1, 2):
-        coarser: list[CronSchedule] = []
+    # The same times on every day of their months (one calendar instead of a day OR), then
+    # every minute of the hours each line covers, then every minute of its days.
+    for widen in (_every_day, _every_minute_of_hours, _every_minute_of_days):
+        wider: list[CronSchedule] = []
         for schedule in schedules:
-            text = " ".join(["*"] * keep + list(schedule.fields[keep:]))
-            line = parse_schedule(text)
-            if line not in coarser:
-                coarser.append(line)
-        yield coarser
+            line = parse_schedule(widen(schedule.fields))
+            if line not in wider:
+                wider.append(line)
+        yield wider
+
+
+def _every_day(fields: tuple[str, ...]) -> str:
+    return " ".join((fields[0], fields[1], "*", fields[3], "*"))
+
+
+def _every_minute_of_hours(fields: tuple[str, ...]) -> str:
+    return " ".join(("*", *fields[1:]))
+
+
+def _every_minute_of_days(fields: tuple[str, ...]) -> str:
+    return " ".join(("*", "*", *fields[2:]))
 
 
 def _triggers(schedules: list[CronSchedule]) -> tuple[Trigger, ...] | None:
