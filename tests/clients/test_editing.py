@@ -113,23 +113,20 @@ def test_edit_never_overwrites_a_change_made_meanwhile(logged_in: Cli, tmp_path:
     )
 
 
-def test_edit_refuses_to_change_a_section_the_api_cannot_carry(
-    logged_in: Cli, tmp_path: Path
-) -> None:
+def test_edit_saves_alert_rules_and_scheduler_choices(logged_in: Cli, tmp_path: Path) -> None:
     create(logged_in, "alerting")
     editor = _editor(
         tmp_path,
         """
         import pathlib, sys
         path = pathlib.Path(sys.argv[1])
-        path.write_text(path.read_text() + "  alerts:\\n    onFailure: false\\n")
+        path.write_text(path.read_text() + "  alerts:\\n    onFailure: false\\n"
+                        "  taskScheduler:\\n    acceptDstDifferences: true\\n")
         """,
     )
     result = logged_in("jobs", "edit", "default/alerting", env={"EDITOR": editor})
-    assert result.code == 1
-    assert (
-        "default/alerting.yaml: spec.alerts: the API cannot change this section; commit the "
-        "manifest to the jobs repository with git push instead (nothing was saved)"
-    ) in result.err
-    Path(result.err.rsplit("kept in ", 1)[1].strip()).unlink()
-    assert len(logged_in("jobs", "history", "default/alerting", "--json").json()) == 1
+    assert result.code == 0, result.err
+    yaml = logged_in("jobs", "show", "default/alerting", "--json").json()["yaml"]
+    assert "onFailure: false" in yaml
+    assert "taskScheduler:\n    acceptDstDifferences: true" in yaml
+    assert len(logged_in("jobs", "history", "default/alerting", "--json").json()) == 2

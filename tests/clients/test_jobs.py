@@ -200,14 +200,30 @@ def test_adopting_a_job_that_is_not_discovered_shows_the_servers_message(logged_
     assert result.err.startswith("crontopus: error: ")
 
 
-def test_create_from_a_file_with_alerts_is_refused_rather_than_dropped(
+def test_create_from_a_file_saves_every_section_of_the_manifest(
     logged_in: Cli, tmp_path: Path
 ) -> None:
     manifest = tmp_path / "db-dump.yaml"
-    manifest.write_text(MANIFEST + "  alerts:\n    consecutiveFailures: 3\n")
+    manifest.write_text(
+        MANIFEST + "  alerts:\n    consecutiveFailures: 3\n    channels: [ops]\n"
+        "  systemd:\n    acceptDstDifferences: true\n"
+    )
+    result = logged_in("jobs", "create", "-f", str(manifest))
+    assert result.code == 0, result.err
+    shown = logged_in("jobs", "show", result.out.strip(), "--json").json()
+    assert "consecutiveFailures: 3" in shown["yaml"]
+    assert "acceptDstDifferences: true" in shown["yaml"]
+
+
+def test_create_from_a_file_reports_the_validators_problems_and_saves_nothing(
+    logged_in: Cli, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "db-dump.yaml"
+    manifest.write_text(MANIFEST + "  alerts:\n    consecutiveFailures: 0\n")
     result = logged_in("jobs", "create", "-f", str(manifest))
     assert result.code == 1
-    assert f"{manifest}: spec.alerts: the API cannot set this section" in result.err
+    assert "spec.alerts.consecutiveFailures" in result.err
+    assert "out of range" in result.err
     assert logged_in("jobs", "list", "--json").json() == []
 
 

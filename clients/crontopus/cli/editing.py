@@ -13,8 +13,7 @@ from crontopus.cli import operations as ops
 from crontopus.cli.errors import ConflictFailure, UsageFailure, UserFailure, report
 from crontopus.cli.invocation import Invocation
 from crontopus.cli.jobs import resolve_job
-from crontopus.core.errors import ManifestError
-from crontopus.core.manifest import JobManifest, parse_manifest
+from crontopus.core.manifest import JobManifest
 
 
 def editor_command(inv: Invocation) -> list[str]:
@@ -42,22 +41,14 @@ def _run_editor(inv: Invocation, path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _check(text: str, file: str, job_id: uuid.UUID, before: JobManifest | None) -> JobManifest:
+def _check(text: str, file: str, job_id: uuid.UUID) -> JobManifest:
     manifest = manifests.check_manifest(text, file)
     if manifest.id != job_id:
         raise UserFailure(
             f"{file}: metadata.id: the id is immutable: put back {job_id} "
             "(create a new job with `crontopus jobs create` instead)"
         )
-    manifests.refuse_unexpressible(file, manifest, before)
     return manifest
-
-
-def _parsed(text: str, file: str) -> JobManifest | None:
-    try:
-        return parse_manifest(text, file)
-    except ManifestError:
-        return None
 
 
 def _again(inv: Invocation) -> bool:
@@ -86,7 +77,6 @@ async def edit_job(inv: Invocation) -> int:
         )
     original: str = job["yaml"]
     job_id = uuid.UUID(job["id"])
-    before = _parsed(original, job["path"])
     with tempfile.TemporaryDirectory(prefix="crontopus-") as directory:
         path = Path(directory) / Path(job["path"]).name
         text = original
@@ -97,20 +87,17 @@ async def edit_job(inv: Invocation) -> int:
                 output.note(inv, "No changes: nothing was saved.")
                 return 0
             try:
-                manifest = _check(text, job["path"], job_id, before)
+                _check(text, job["path"], job_id)
                 break
             except UserFailure as problem:
                 report(problem, inv.err)
                 if not _again(inv):
                     kept = _keep(text)
                     raise UserFailure(f"nothing was saved; your edit is kept in {kept}") from None
-    variables = {
-        "id": job["id"],
-        "expectedBlobId": job["blobId"],
-        "input": manifests.job_input(manifest),
-    }
+    # The manifest travels whole, so every section the editor changed is saved.
+    variables = {"id": job["id"], "expectedBlobId": job["blobId"], "manifest": text}
     try:
-        saved = await api.mutate(ops.UPDATE_JOB, variables, "updateJob", "Job")
+        saved = await api.mutate(ops.UPDATE_JOB_FROM_MANIFEST, variables, "updateJob", "Job")
     except ConflictFailure as conflict:
         kept = _keep(text)
         raise ConflictFailure(

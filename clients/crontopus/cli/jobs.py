@@ -174,24 +174,25 @@ def _manifest_from_flags(inv: Invocation) -> Any:
 
 
 async def create_job(inv: Invocation) -> int:
-    """Create a job from -f FILE or from flags, checked locally first."""
+    """Create a job from -f FILE (a whole manifest) or from flags, checked locally first."""
     file = inv.value("file")
     if file:
         given = [flag for flag in ("name", "schedule", "job_command") if inv.value(flag)]
         if given:
             raise UsageFailure("-f FILE: give either a file or --name/--schedule/--command")
         text = _read_file(file, inv)
-        manifest = manifests.check_manifest(
-            text, "(stdin)" if file == "-" else file, id_optional=True
-        )
-        manifests.refuse_unexpressible(file, manifest, None)
+        manifests.check_manifest(text, "(stdin)" if file == "-" else file, id_optional=True)
         if manifests.has_id(text):
             output.note(inv, "note: metadata.id is ignored: the server assigns a new job id")
+        # The manifest travels whole, so every section (alerts, scheduler choices) is saved.
+        job = await inv.api().mutate(
+            ops.CREATE_JOB_FROM_MANIFEST, {"manifest": text}, "createJob", "Job"
+        )
     else:
         manifest = _manifest_from_flags(inv)
-    job = await inv.api().mutate(
-        ops.CREATE_JOB, {"input": manifests.job_input(manifest)}, "createJob", "Job"
-    )
+        job = await inv.api().mutate(
+            ops.CREATE_JOB, {"input": manifests.job_input(manifest)}, "createJob", "Job"
+        )
     return _print_job(inv, job, "Created")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 import yaml
 
@@ -21,38 +21,9 @@ from crontopus.core.manifest import (
     Problem,
     manifest_from_dict,
     manifest_problems,
-    manifest_to_dict,
 )
 
 MISSING = "is missing"
-
-
-# The spec fields `JobInput` carries. Other sections (alerts, scheduler options) are kept by the
-# server as they were on an API edit, so the CLI refuses to pretend it changed them.
-INPUT_SPEC_FIELDS: Final = frozenset(
-    {"schedule", "timezone", "command", "args", "env", "enabled", "paused", "timeout",
-     "graceTime", "concurrency", "targets"}
-)  # fmt: skip
-
-
-def fields_input_cannot_carry(new: JobManifest, old: JobManifest | None) -> list[str]:
-    """Return the spec sections that differ from `old` but cannot travel in a `JobInput`."""
-    new_spec = manifest_to_dict(new)["spec"]
-    old_spec = manifest_to_dict(old)["spec"] if old is not None else {}
-    changed = (set(new_spec) | set(old_spec)) - INPUT_SPEC_FIELDS
-    return sorted(f"spec.{key}" for key in changed if new_spec.get(key) != old_spec.get(key))
-
-
-def refuse_unexpressible(file: str, new: JobManifest, old: JobManifest | None) -> None:
-    """Fail when the manifest changes sections the API cannot change, naming them and the way."""
-    fields = fields_input_cannot_carry(new, old)
-    if fields:
-        raise UserFailure(
-            f"{file}: {', '.join(fields)}: the API cannot "
-            f"{'change' if old is not None else 'set'} "
-            f"{'this section' if len(fields) == 1 else 'these sections'}; commit the manifest "
-            "to the jobs repository with git push instead (nothing was saved)"
-        )
 
 
 def has_id(text: str) -> bool:

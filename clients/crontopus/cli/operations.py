@@ -103,6 +103,20 @@ mutation UpdateJob($id: UUID!, $expectedBlobId: String!, $input: JobInput!) {{
 }}
 """
 
+CREATE_JOB_FROM_MANIFEST: Final = f"""
+mutation CreateJobFromManifest($manifest: String!) {{
+  createJob(manifest: $manifest) {{ __typename ... on Job {{ {JOB_FIELDS} }} {USER_ERRORS} }}
+}}
+"""
+
+UPDATE_JOB_FROM_MANIFEST: Final = f"""
+mutation UpdateJobFromManifest($id: UUID!, $expectedBlobId: String!, $manifest: String!) {{
+  updateJob(id: $id, expectedBlobId: $expectedBlobId, manifest: $manifest) {{
+    __typename ... on Job {{ {JOB_FIELDS} }} {USER_ERRORS}
+  }}
+}}
+"""
+
 DELETE_JOB: Final = f"""
 mutation DeleteJob($id: UUID!, $expectedBlobId: String!) {{
   deleteJob(id: $id, expectedBlobId: $expectedBlobId) {{

@@ -90,10 +90,9 @@ sending anything. `jobs create -f FILE` takes a manifest; its `metadata.id`, if 
 by the id the server assigns (put a manifest with a fixed id into the repository with `git push`
 instead). `jobs edit` saves only over the version it opened (`expectedBlobId`): if someone
 changed the job meanwhile, nothing is overwritten and your edit is kept in a temporary file.
-The API's job input carries the fields `jobs create` has flags for; sections it cannot carry
-(`spec.alerts`, `spec.systemd`, `spec.taskScheduler`) are kept by the server as they were, so
-`jobs create -f` and `jobs edit` refuse a manifest that sets or changes them rather than let
-the change vanish: commit such a manifest to the jobs repository with `git push`.
+Both send the whole manifest (`createJob(manifest:)`, `updateJob(manifest:)`), so every
+section is saved, `spec.alerts`, `spec.systemd` and `spec.taskScheduler` included; the server
+checks it again with the same validator and stores it in canonical form (comments are not kept).
 
 The repository ships `.pre-commit-hooks.yaml`, so a jobs repository can check every manifest
 before each commit:

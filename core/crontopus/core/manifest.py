@@ -6,6 +6,7 @@ the field path and a fix. docs/job-manifest-spec.md describes every field.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -88,6 +89,7 @@ __all__ = [
     "manifest_to_dict",
     "misplaced_problems",
     "parse_manifest",
+    "parse_manifest_with_id",
     "path_problems",
     "split_manifest_path",
 ]
@@ -121,6 +123,27 @@ def parse_manifest(
     manifest, problems = _read(text, file, namespace)
     if manifest is None:
         raise ManifestError(problems)
+    return manifest
+
+
+def parse_manifest_with_id(
+    text: str | bytes, job_id: uuid.UUID, *, replace: bool, file: str | None = None
+) -> JobManifest:
+    """Parse a manifest sent to the API, whose id is the server's to give.
+
+    `job_id` fills in a missing `metadata.id`; with `replace` it stands in for any id written
+    (a new job's id is always assigned). Raise ManifestError listing every problem.
+    """
+    checker = Checker(file)
+    data = load_document(text, checker)
+    if data is None:
+        raise ManifestError(checker.problems)
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    if isinstance(metadata, dict) and (replace or metadata.get("id") is None):
+        metadata["id"] = str(job_id)
+    manifest = _check_document(data, checker, None)
+    if manifest is None or checker.problems:
+        raise ManifestError(checker.problems)
     return manifest
 
 

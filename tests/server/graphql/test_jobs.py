@@ -443,3 +443,180 @@ spec:
     )
     assert data["updateJob"]["schedule"] == "45 2 * * *"
     assert "acceptDstDifferences: true" in data["updateJob"]["yaml"]
+
+
+SECTIONS = (
+    "alerts { onFailure consecutiveFailures failureRate { percent window minRuns } "
+    "missedRun maxDuration minDuration channels } systemd { acceptDstDifferences } "
+    "taskScheduler { acceptDstDifferences }"
+)
+CREATE_FROM_MANIFEST = f"""
+mutation Create($manifest: String!) {{
+  createJob(manifest: $manifest) {{
+    __typename
+    ... on Job {{ id path yaml blobId {SECTIONS} }}
+    ... on UserError {{ message }}
+    ... on ValidationError {{ fields {{ path message }} }}
+  }}
+}}
+"""
+UPDATE_FROM_MANIFEST = f"""
+mutation Update($id: UUID!, $manifest: String!, $blob: String!) {{
+  updateJob(id: $id, manifest: $manifest, expectedBlobId: $blob) {{
+    __typename
+    ... on Job {{ id path yaml blobId {SECTIONS} }}
+    ... on UserError {{ message }}
+    ... on ValidationError {{ fields {{ path message }} }}
+  }}
+}}
+"""
+UPDATE_SECTIONS = f"""
+mutation Update($id: UUID!, $input: JobInput!, $blob: String!) {{
+  updateJob(id: $id, input: $input, expectedBlobId: $blob) {{
+    __typename
+    ... on Job {{ blobId yaml {SECTIONS} }}
+    ... on UserError {{ message }}
+    ... on ValidationError {{ fields {{ path message }} }}
+  }}
+}}
+"""
+WHOLE_MANIFEST = """apiVersion: crontopus.io/v1
+kind: Job
+metadata:
+  id: 0b1c2d3e-4f50-4617-8283-94a5b6c7d8e9
+  name: nightly-report
+  namespace: default
+spec:
+  schedule: "0 3 * * *"
+  timezone: Europe/Berlin
+  command: /opt/report.sh
+  alerts:
+    onFailure: false
+    consecutiveFailures: 3
+    failureRate: {percent: 50, window: 3600}
+    maxDuration: 600
+    channels: [ops]
+  systemd:
+    acceptDstDifferences: true
+  taskScheduler:
+    acceptDstDifferences: true
+"""
+
+
+async def test_a_whole_manifest_creates_a_job_with_every_section_under_a_new_id(
+    api: Api, alice: Persona
+) -> None:
+    data = await api.execute(CREATE_FROM_MANIFEST, {"manifest": WHOLE_MANIFEST}, alice.access_token)
+    job = data["createJob"]
+    assert job["__typename"] == "Job", job
+    assert job["id"] != "0b1c2d3e-4f50-4617-8283-94a5b6c7d8e9"
+    assert f"id: {job['id']}" in job["yaml"]
+    assert job["alerts"] == {
+        "onFailure": False,
+        "consecutiveFailures": 3,
+        "failureRate": {"percent": 50, "window": 3600, "minRuns": 3},
+        "missedRun": None,
+        "maxDuration": 600,
+        "minDuration": None,
+        "channels": ["ops"],
+    }
+    assert job["systemd"] == job["taskScheduler"] == {"acceptDstDifferences": True}
+
+
+async def test_a_whole_manifest_reports_every_problem_by_its_manifest_field(
+    api: Api, alice: Persona
+) -> None:
+    broken = WHOLE_MANIFEST.replace("percent: 50", "percent: 500").replace(
+        'schedule: "0 3 * * *"', 'schedule: "61 3 * * *"'
+    )
+    data = await api.execute(CREATE_FROM_MANIFEST, {"manifest": broken}, alice.access_token)
+    result = data["createJob"]
+    assert result["__typename"] == "ValidationError"
+    paths = {tuple(f["path"]): f["message"] for f in result["fields"]}
+    assert "out of range" in paths[("manifest", "spec.alerts.failureRate.percent")]
+    assert ("manifest", "spec.schedule") in paths
+    listed = await api.execute(JOBS, {"first": 10}, alice.access_token)
+    assert listed["jobs"]["nodes"] == []
+
+
+async def test_a_whole_manifest_replaces_a_job_only_over_the_version_read(
+    api: Api, alice: Persona
+) -> None:
+    job = (
+        await api.execute(CREATE_FROM_MANIFEST, {"manifest": WHOLE_MANIFEST}, alice.access_token)
+    )["createJob"]
+    without_id = WHOLE_MANIFEST.replace("  id: 0b1c2d3e-4f50-4617-8283-94a5b6c7d8e9\n", "")
+    edited = without_id.replace("maxDuration: 600", "maxDuration: 900").replace(
+        "  taskScheduler:\n    acceptDstDifferences: true\n", ""
+    )
+    variables = {"id": job["id"], "manifest": edited, "blob": job["blobId"]}
+    saved = (await api.execute(UPDATE_FROM_MANIFEST, variables, alice.access_token))["updateJob"]
+    assert saved["__typename"] == "Job", saved
+    assert saved["alerts"]["maxDuration"] == 900
+    assert saved["taskScheduler"] == {"acceptDstDifferences": False}
+    assert "taskScheduler" not in saved["yaml"]
+    stale = await api.execute(UPDATE_FROM_MANIFEST, variables, alice.access_token)
+    assert stale["updateJob"]["__typename"] == "ConflictError"
+
+
+async def test_a_whole_manifest_cannot_change_a_jobs_id(api: Api, alice: Persona) -> None:
+    job = (
+        await api.execute(CREATE_FROM_MANIFEST, {"manifest": WHOLE_MANIFEST}, alice.access_token)
+    )["createJob"]
+    variables = {"id": job["id"], "manifest": WHOLE_MANIFEST, "blob": job["blobId"]}
+    result = (await api.execute(UPDATE_FROM_MANIFEST, variables, alice.access_token))["updateJob"]
+    assert result["__typename"] == "ValidationError"
+    (problem,) = result["fields"]
+    assert problem["path"] == ["manifest", "metadata.id"]
+    assert job["id"] in problem["message"]
+
+
+async def test_a_job_takes_either_its_fields_or_a_manifest_not_both_or_neither(
+    api: Api, alice: Persona
+) -> None:
+    both = await api.execute(
+        "mutation($i: JobInput!, $m: String!) { createJob(input: $i, manifest: $m) "
+        "{ __typename ... on UserError { message } } }",
+        {"i": job_input(), "m": WHOLE_MANIFEST},
+        alice.access_token,
+    )
+    assert "not both" in both["createJob"]["message"]
+    neither = await api.execute(
+        "mutation { createJob { __typename ... on UserError { message } } }",
+        {},
+        alice.access_token,
+    )
+    assert "not neither" in neither["createJob"]["message"]
+
+
+async def test_the_job_input_sets_keeps_and_removes_alert_rules_and_scheduler_choices(
+    api: Api, alice: Persona
+) -> None:
+    job = await create(
+        api,
+        alice,
+        alerts={"missedRun": True, "failureRate": {"percent": 20, "window": 600, "minRuns": 5}},
+        systemd={"acceptDstDifferences": True},
+    )
+    assert job["__typename"] == "Job", job
+    assert "minRuns: 5" in job["yaml"]
+    assert "acceptDstDifferences: true" in job["yaml"]
+
+    async def update(blob: str, **overrides: Any) -> dict[str, Any]:
+        variables = {"id": job["id"], "input": job_input(**overrides), "blob": blob}
+        result: dict[str, Any] = (
+            await api.execute(UPDATE_SECTIONS, variables, alice.access_token)
+        )["updateJob"]
+        return result
+
+    kept = await update(job["blobId"], command="/bin/other")
+    assert kept["alerts"]["missedRun"] is True
+    assert kept["systemd"] == {"acceptDstDifferences": True}
+    bad = await update(kept["blobId"], alerts={"maxDuration": 10, "minDuration": 60})
+    assert bad["__typename"] == "ValidationError"
+    assert bad["fields"][0]["path"] == ["input", "alerts", "minDuration"]
+    removed = await update(kept["blobId"], alerts=None, systemd=None)
+    assert removed["alerts"] is None
+    assert removed["systemd"] == {"acceptDstDifferences": False}
+    assert "alerts" not in removed["yaml"]
+    assert "systemd" not in removed["yaml"]

@@ -136,6 +136,12 @@ export const JobFields = graphql(`
   fragment JobFields on Job {
     ...JobListFields
     blobId args env { key value } targetLabels { key value } timeout graceTime concurrency yaml
+    alerts {
+      onFailure consecutiveFailures failureRate { percent window minRuns } missedRun
+      maxDuration minDuration channels
+    }
+    systemd { acceptDstDifferences }
+    taskScheduler { acceptDstDifferences }
   }
 `);
 
@@ -149,7 +155,7 @@ export const JobQuery = graphql(`
 
 export const ValidateManifestQuery = graphql(`
   query ValidateManifest($yaml: String!) {
-    validateManifest(yaml: $yaml) { valid problems { file path message } }
+    validateManifest(yaml: $yaml) { valid problems { file path message } job { ...JobFields } }
   }
 `);
 
@@ -177,6 +183,28 @@ export const CreateJobMutation = graphql(`
 export const UpdateJobMutation = graphql(`
   mutation UpdateJob($id: UUID!, $expectedBlobId: String!, $input: JobInput!) {
     updateJob(id: $id, expectedBlobId: $expectedBlobId, input: $input) {
+      __typename
+      ... on Job { ...JobFields }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);
+
+export const CreateJobFromManifestMutation = graphql(`
+  mutation CreateJobFromManifest($manifest: String!) {
+    createJob(manifest: $manifest) {
+      __typename
+      ... on Job { ...JobFields }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);
+
+export const UpdateJobFromManifestMutation = graphql(`
+  mutation UpdateJobFromManifest($id: UUID!, $expectedBlobId: String!, $manifest: String!) {
+    updateJob(id: $id, expectedBlobId: $expectedBlobId, manifest: $manifest) {
       __typename
       ... on Job { ...JobFields }
       ... on UserError { message }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emptyForm, jobInput, manifestYaml, parsePairs } from "./manifest";
+import { emptyAlerts, emptyForm, jobInput, manifestYaml, parsePairs } from "./manifest";
 
 describe("the job form", () => {
   const form = {
@@ -46,5 +46,35 @@ describe("the job form", () => {
 
   it("quotes a non-numeric timeout so the validator reports it instead of the YAML parser", () => {
     expect(manifestYaml({ ...form, timeout: "soon" })).toContain('  timeout: "soon"');
+  });
+});
+
+describe("the job form's alert rules", () => {
+  const base = { ...emptyForm(), name: "report", command: "/bin/report" };
+  const alerts = { ...emptyAlerts(), own: true, onFailure: "no" as const, consecutiveFailures: "3", ratePercent: "50", rateWindow: "3600", channels: "ops, pager" };
+
+  it("follow the tenant's defaults unless the job has its own", () => {
+    expect(jobInput(base).alerts).toBeNull();
+    expect(manifestYaml(base)).not.toContain("alerts");
+  });
+
+  it("become the mutation's alerts, leaving unsaid rules null", () => {
+    expect(jobInput({ ...base, alerts }).alerts).toEqual({
+      onFailure: false,
+      missedRun: null,
+      consecutiveFailures: 3,
+      failureRate: { percent: 50, window: 3600, minRuns: null },
+      maxDuration: null,
+      minDuration: null,
+      channels: ["ops", "pager"],
+    });
+  });
+
+  it("are written into the manifest the validator checks", () => {
+    const yaml = manifestYaml({ ...base, alerts, systemdAcceptDst: true });
+    expect(yaml).toContain("  alerts:\n    onFailure: false\n    consecutiveFailures: 3\n    failureRate:\n      percent: 50\n      window: 3600\n");
+    expect(yaml).toContain('    channels:\n      - "ops"\n      - "pager"');
+    expect(yaml).toContain("  systemd:\n    acceptDstDifferences: true");
+    expect(manifestYaml({ ...base, alerts: { ...emptyAlerts(), own: true } })).toContain("  alerts: {}");
   });
 });

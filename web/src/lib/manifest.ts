@@ -1,5 +1,22 @@
 // The job form's state, and how it becomes a JobInput (to save) and a manifest (to validate).
-import type { Concurrency, JobFieldsFragment, JobInput, KeyValueInput } from "../gql/graphql";
+import type { Concurrency, JobAlertsInput, JobFieldsFragment, JobInput, KeyValueInput } from "../gql/graphql";
+
+/** A yes/no rule that may also be left to the tenant's default (""). */
+export type Choice = "" | "yes" | "no";
+
+/** spec.alerts as form fields: text for numbers, "" for "the tenant's default". */
+export type AlertsForm = {
+  own: boolean; // the manifest has its own alerts block
+  onFailure: Choice;
+  missedRun: Choice;
+  consecutiveFailures: string;
+  ratePercent: string;
+  rateWindow: string;
+  rateMinRuns: string;
+  maxDuration: string;
+  minDuration: string;
+  channels: string; // names separated by commas or spaces; empty: the default channels
+};
 
 export type JobForm = {
   name: string;
@@ -16,7 +33,25 @@ export type JobForm = {
   timeout: string;
   graceTime: string;
   concurrency: Concurrency;
+  alerts: AlertsForm;
+  systemdAcceptDst: boolean;
+  taskSchedulerAcceptDst: boolean;
 };
+
+export function emptyAlerts(): AlertsForm {
+  return {
+    own: false,
+    onFailure: "",
+    missedRun: "",
+    consecutiveFailures: "",
+    ratePercent: "",
+    rateWindow: "",
+    rateMinRuns: "",
+    maxDuration: "",
+    minDuration: "",
+    channels: "",
+  };
+}
 
 // Validation of a job not saved yet needs some id; the server assigns the real one.
 export const DRAFT_ID = "00000000-0000-4000-8000-000000000000";
@@ -37,11 +72,33 @@ export function emptyForm(namespace = "default"): JobForm {
     timeout: "",
     graceTime: "300",
     concurrency: "ALLOW",
+    alerts: emptyAlerts(),
+    systemdAcceptDst: false,
+    taskSchedulerAcceptDst: false,
   };
 }
 
 const pairsText = (pairs: { key: string; value: string }[]): string =>
   pairs.map((p) => `${p.key}=${p.value}`).join("\n");
+
+const choice = (value: boolean | null | undefined): Choice => (value == null ? "" : value ? "yes" : "no");
+const numberText = (value: number | null | undefined): string => (value == null ? "" : String(value));
+
+function alertsForm(alerts: JobFieldsFragment["alerts"]): AlertsForm {
+  if (!alerts) return emptyAlerts();
+  return {
+    own: true,
+    onFailure: choice(alerts.onFailure),
+    missedRun: choice(alerts.missedRun),
+    consecutiveFailures: numberText(alerts.consecutiveFailures),
+    ratePercent: numberText(alerts.failureRate?.percent),
+    rateWindow: numberText(alerts.failureRate?.window),
+    rateMinRuns: numberText(alerts.failureRate?.minRuns),
+    maxDuration: numberText(alerts.maxDuration),
+    minDuration: numberText(alerts.minDuration),
+    channels: (alerts.channels ?? []).join(", "),
+  };
+}
 
 /** The form filled with an existing job. */
 export function formFromJob(job: JobFieldsFragment): JobForm {
@@ -60,6 +117,9 @@ export function formFromJob(job: JobFieldsFragment): JobForm {
     timeout: job.timeout == null ? "" : String(job.timeout),
     graceTime: String(job.graceTime),
     concurrency: job.concurrency,
+    alerts: alertsForm(job.alerts),
+    systemdAcceptDst: job.systemd.acceptDstDifferences,
+    taskSchedulerAcceptDst: job.taskScheduler.acceptDstDifferences,
   };
 }
 
@@ -78,6 +138,26 @@ export function parsePairs(text: string): KeyValueInput[] {
 const lines = (text: string): string[] => text.split("\n").filter((line) => line.trim() !== "");
 const integer = (text: string): number | null => (text.trim() === "" ? null : Number(text.trim()));
 
+const flag = (value: Choice): boolean | null => (value === "" ? null : value === "yes");
+const names = (text: string): string[] => text.split(/[\s,]+/).filter(Boolean);
+
+/** spec.alerts for the mutation: null when the job follows the tenant's defaults. */
+export function alertsInput(alerts: AlertsForm): JobAlertsInput | null {
+  if (!alerts.own) return null;
+  const rate = alerts.ratePercent.trim() || alerts.rateWindow.trim();
+  return {
+    onFailure: flag(alerts.onFailure),
+    missedRun: flag(alerts.missedRun),
+    consecutiveFailures: integer(alerts.consecutiveFailures),
+    failureRate: rate
+      ? { percent: integer(alerts.ratePercent) ?? 0, window: integer(alerts.rateWindow) ?? 0, minRuns: integer(alerts.rateMinRuns) }
+      : null,
+    maxDuration: integer(alerts.maxDuration),
+    minDuration: integer(alerts.minDuration),
+    channels: names(alerts.channels).length ? names(alerts.channels) : null,
+  };
+}
+
 /** The mutation input for the form. */
 export function jobInput(form: JobForm): JobInput {
   return {
@@ -95,6 +175,9 @@ export function jobInput(form: JobForm): JobInput {
     timeout: integer(form.timeout),
     graceTime: integer(form.graceTime),
     concurrency: form.concurrency,
+    alerts: alertsInput(form.alerts),
+    systemd: { acceptDstDifferences: form.systemdAcceptDst },
+    taskScheduler: { acceptDstDifferences: form.taskSchedulerAcceptDst },
   };
 }
 
@@ -131,5 +214,28 @@ export function manifestYaml(form: JobForm, id: string = DRAFT_ID): string {
   if (form.graceTime.trim()) out.push(`  graceTime: ${numberOrText(form.graceTime)}`);
   out.push(`  concurrency: ${form.concurrency.toLowerCase()}`);
   if (targets.length) out.push("  targets:", "    labels:", ...mapping("      ", targets));
+  out.push(...alertsYaml(form.alerts));
+  if (form.systemdAcceptDst) out.push("  systemd:", "    acceptDstDifferences: true");
+  if (form.taskSchedulerAcceptDst) out.push("  taskScheduler:", "    acceptDstDifferences: true");
   return out.join("\n") + "\n";
+}
+
+function alertsYaml(alerts: AlertsForm): string[] {
+  if (!alerts.own) return [];
+  const out: string[] = [];
+  const text = (key: string, value: string) => value.trim() && out.push(`    ${key}: ${numberOrText(value)}`);
+  if (alerts.onFailure) out.push(`    onFailure: ${alerts.onFailure === "yes"}`);
+  text("consecutiveFailures", alerts.consecutiveFailures);
+  if (alerts.ratePercent.trim() || alerts.rateWindow.trim()) {
+    out.push("    failureRate:");
+    if (alerts.ratePercent.trim()) out.push(`      percent: ${numberOrText(alerts.ratePercent)}`);
+    if (alerts.rateWindow.trim()) out.push(`      window: ${numberOrText(alerts.rateWindow)}`);
+    if (alerts.rateMinRuns.trim()) out.push(`      minRuns: ${numberOrText(alerts.rateMinRuns)}`);
+  }
+  if (alerts.missedRun) out.push(`    missedRun: ${alerts.missedRun === "yes"}`);
+  text("maxDuration", alerts.maxDuration);
+  text("minDuration", alerts.minDuration);
+  const channels = names(alerts.channels);
+  if (channels.length) out.push("    channels:", ...channels.map((c) => `      - ${q(c)}`));
+  return out.length ? ["  alerts:", ...out] : ["  alerts: {}"];
 }

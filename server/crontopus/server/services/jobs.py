@@ -16,6 +16,7 @@ from crontopus.core.manifest import (
     manifest_path,
     manifest_problems,
     parse_manifest,
+    parse_manifest_with_id,
 )
 from crontopus.core.namespaces import (
     DISCOVERED_NAMESPACE,
@@ -48,6 +49,10 @@ from crontopus.server.settings import Quotas
 
 JOB_EVENTS = "jobs"
 SOURCE_LABEL = "source"
+# Spec sections a job request may leave unsaid; an edit then keeps what the manifest had.
+KEPT_SECTIONS = frozenset({"alerts", "systemd", "taskScheduler"})
+# The mutation argument a whole manifest travels in; its problems name the manifest's fields.
+MANIFEST_ARGUMENT = "manifest"
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,10 @@ class JobSpec:
     target_labels: Mapping[str, str] = field(default_factory=dict)
     #: Variable -> secret name; None (an older client) keeps the job's references as they are.
     secret_env: Mapping[str, str] | None = None
+    #: Whole spec sections (alerts, systemd, taskScheduler) as manifest data.
+    sections: Mapping[str, Any] = field(default_factory=dict)
+    #: Sections the request says nothing about: an update keeps the current manifest's.
+    unsaid: frozenset[str] = KEPT_SECTIONS
 
     def to_document(self, job_id: uuid.UUID) -> dict[str, Any]:
         """Shape the request as a manifest document, so the one validator checks it."""
@@ -96,6 +105,7 @@ class JobSpec:
         spec["enabled"], spec["paused"] = self.enabled, self.paused
         if self.target_labels:
             spec["targets"] = {"labels": dict(self.target_labels)}
+        spec.update(self.sections)
         return {"apiVersion": "crontopus.io/v1", "kind": "Job", "metadata": metadata, "spec": spec}
 
 
@@ -107,6 +117,7 @@ _INPUT_FIELDS = {
     "spec.targets": "targetLabels",
     "spec.targets.labels": "targetLabels",
     "spec.graceTime": "graceTime",
+    "spec.taskScheduler": "taskScheduler",
 }
 
 
@@ -124,6 +135,19 @@ def _validated(spec: JobSpec, job_id: uuid.UUID, argument: str = "input") -> Job
         return manifest_from_dict(spec.to_document(job_id))
     except ManifestError as error:
         raise ValidationFailed([_input_problem(p, argument) for p in error.problems]) from None
+
+
+def _validated_text(text: str, job_id: uuid.UUID, *, new: bool) -> JobManifest:
+    """Check a whole manifest sent as YAML; problems name `manifest` and the manifest's field."""
+    try:
+        return parse_manifest_with_id(text, job_id, replace=new)
+    except ManifestError as error:
+        raise ValidationFailed(
+            [
+                FieldProblem((MANIFEST_ARGUMENT, p.path or "(file)"), p.message)
+                for p in error.problems
+            ]
+        ) from None
 
 
 def author_of(identity: Identity) -> Author:
@@ -206,15 +230,49 @@ async def create_job(
     """Validate a new job, give it an id and commit it."""
     principal.require_write("Creating jobs")
     manifest = _validated(spec, uuid.uuid4())
+    return await _create(store, broadcaster, principal, author, manifest, quotas, "input")
+
+
+async def create_job_from_manifest(
+    store: GitStore,
+    broadcaster: Broadcaster,
+    principal: Principal,
+    author: Author,
+    text: str,
+    *,
+    quotas: Quotas,
+) -> JobEntry:
+    """Validate a whole manifest (YAML) as a new job and commit it under a new id."""
+    principal.require_write("Creating jobs")
+    manifest = _validated_text(text, uuid.uuid4(), new=True)
+    return await _create(store, broadcaster, principal, author, manifest, quotas, MANIFEST_ARGUMENT)
+
+
+def _field(argument: str, input_field: str, manifest_field: str) -> tuple[str, ...]:
+    """Name a field the way the caller wrote it: in the job input or in the manifest."""
+    return (argument, manifest_field if argument == MANIFEST_ARGUMENT else input_field)
+
+
+async def _create(
+    store: GitStore,
+    broadcaster: Broadcaster,
+    principal: Principal,
+    author: Author,
+    manifest: JobManifest,
+    quotas: Quotas,
+    argument: str,
+) -> JobEntry:
     view = await snapshot(store, principal)
-    _check_target_namespace(view, manifest.namespace, "namespace")
+    _check_target_namespace(
+        view, manifest.namespace, _field(argument, "namespace", "metadata.namespace")
+    )
     require_room(Quota.JOBS, quotas, managed_job_count(view))
     path = manifest_path(manifest.namespace, manifest.name)
     if view.blob_id(path) is not None:
         raise ValidationFailed(
             [
                 FieldProblem(
-                    ("input", "name"),
+                    _field(argument, "name", "metadata.name"),
                     f'a job named "{manifest.name}" already exists in namespace '
                     f'"{manifest.namespace}": choose another name',
                 )
@@ -236,24 +294,86 @@ async def update_job(
 ) -> JobEntry:
     """Replace a job's manifest, refusing if it changed since `expected_blob_id` was read."""
     principal.require_write("Editing jobs")
+    current = await _editable(store, principal, job_id)
+    manifest = _keep_unsaid(_validated(spec, job_id), current.manifest, spec.unsaid)
+    if spec.secret_env is None and current.manifest.secret_env:
+        # A client that knows no secret references must not drop them by saving the job.
+        kept = {k: v for k, v in current.manifest.secret_env.items() if k not in manifest.env}
+        manifest = replace(manifest, secret_env=kept)
+    return await _replace(
+        store, broadcaster, principal, author, current, manifest, expected_blob_id, "input"
+    )
+
+
+async def update_job_from_manifest(
+    store: GitStore,
+    broadcaster: Broadcaster,
+    principal: Principal,
+    author: Author,
+    job_id: uuid.UUID,
+    text: str,
+    expected_blob_id: str,
+) -> JobEntry:
+    """Replace a job's manifest with a whole one (YAML), over the version `expected_blob_id`."""
+    principal.require_write("Editing jobs")
+    current = await _editable(store, principal, job_id)
+    manifest = _validated_text(text, job_id, new=False)
+    if manifest.id != job_id:
+        raise ValidationFailed(
+            [
+                FieldProblem(
+                    (MANIFEST_ARGUMENT, "metadata.id"),
+                    f"the id is immutable: put back {job_id} (or leave it out); "
+                    "create a new job to get another id",
+                )
+            ]
+        )
+    return await _replace(
+        store,
+        broadcaster,
+        principal,
+        author,
+        current,
+        manifest,
+        expected_blob_id,
+        MANIFEST_ARGUMENT,
+    )
+
+
+async def _editable(store: GitStore, principal: Principal, job_id: uuid.UUID) -> JobEntry:
     current = await get_job(store, principal, job_id)
     if current.manifest.is_discovered:
         raise ValidationFailed.single(
             "id", "discovered jobs are read-only: adopt the job into a namespace first"
         )
-    manifest = _keep_unexposed_fields(_validated(spec, job_id), current.manifest)
-    if spec.secret_env is None and current.manifest.secret_env:
-        # A client that knows no secret references must not drop them by saving the job.
-        kept = {k: v for k, v in current.manifest.secret_env.items() if k not in manifest.env}
-        manifest = replace(manifest, secret_env=kept)
+    return current
+
+
+async def _replace(
+    store: GitStore,
+    broadcaster: Broadcaster,
+    principal: Principal,
+    author: Author,
+    current: JobEntry,
+    manifest: JobManifest,
+    expected_blob_id: str,
+    argument: str,
+) -> JobEntry:
     view = await snapshot(store, principal)
-    _check_target_namespace(view, manifest.namespace, "namespace")
+    _check_target_namespace(
+        view, manifest.namespace, _field(argument, "namespace", "metadata.namespace")
+    )
     path = manifest_path(manifest.namespace, manifest.name)
     changes: list[Change] = []
     if path != current.path:
         if view.blob_id(path) is not None:
-            raise ValidationFailed.single(
-                "input.name", f"{path} already exists: choose another name or namespace"
+            raise ValidationFailed(
+                [
+                    FieldProblem(
+                        _field(argument, "name", "metadata.name"),
+                        f"{path} already exists: choose another name or namespace",
+                    )
+                ]
             )
         changes.append(Delete(current.path, expected_blob_id))
         changes.append(Put(path, dump_manifest(manifest), None))
@@ -263,16 +383,16 @@ async def update_job(
     if path != current.path:
         message = f"jobs: move {current.path[:-5]} to {path[:-5]}"
     await _commit(store, broadcaster, principal, author, changes, message)
-    return await get_job(store, principal, job_id)
+    return await get_job(store, principal, manifest.id)
 
 
-def _keep_unexposed_fields(new: JobManifest, old: JobManifest) -> JobManifest:
-    """Carry over what the job input cannot express, so an API edit never drops it."""
+def _keep_unsaid(new: JobManifest, old: JobManifest, unsaid: frozenset[str]) -> JobManifest:
+    """Carry over the sections the request left unsaid, so an API edit never drops them."""
     return replace(
         new,
-        alerts=new.alerts if new.alerts is not None else old.alerts,
-        systemd=old.systemd if new.systemd.is_default else new.systemd,
-        task_scheduler=old.task_scheduler if new.task_scheduler.is_default else new.task_scheduler,
+        alerts=old.alerts if "alerts" in unsaid else new.alerts,
+        systemd=old.systemd if "systemd" in unsaid else new.systemd,
+        task_scheduler=old.task_scheduler if "taskScheduler" in unsaid else new.task_scheduler,
         extra_spec={**old.extra_spec, **new.extra_spec},
     )
 
@@ -317,7 +437,7 @@ async def adopt_job(
     if not current.manifest.is_discovered:
         raise ValidationFailed.single("id", "only discovered jobs can be adopted")
     view = await snapshot(store, principal)
-    _check_target_namespace(view, target_namespace, "targetNamespace", argument=None)
+    _check_target_namespace(view, target_namespace, ("targetNamespace",))
     require_room(Quota.JOBS, quotas, managed_job_count(view))
     labels = {k: v for k, v in current.manifest.labels.items() if k != SOURCE_LABEL}
     adopted = parse_manifest(current.text)
@@ -346,10 +466,7 @@ def discovered_job_count(view: Snapshot) -> int:
     return len(view.jobs) - managed_job_count(view)
 
 
-def _check_target_namespace(
-    view: Snapshot, namespace: str, field_name: str, argument: str | None = "input"
-) -> None:
-    path = (argument, field_name) if argument else (field_name,)
+def _check_target_namespace(view: Snapshot, namespace: str, path: tuple[str, ...]) -> None:
     if namespace == DISCOVERED_NAMESPACE:
         raise ValidationFailed(
             [FieldProblem(path, "the discovered namespace is filled by agents only")]

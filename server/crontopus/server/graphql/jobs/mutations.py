@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from crontopus.server.errors import ServiceError
+from crontopus.server.errors import ServiceError, ValidationFailed
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.errors import UserErrors, to_graphql_error
 from crontopus.server.graphql.jobs.inputs import job_spec
@@ -20,6 +20,18 @@ from crontopus.server.graphql.jobs.types import (
 )
 from crontopus.server.services import jobs
 
+
+def _one_of(input: JobInput | None, manifest: str | None) -> JobInput:
+    """The job input, when it is the one thing given."""
+    if input is None or manifest is not None:
+        raise ValidationFailed.single(
+            "input",
+            "give either input (the job's fields) or manifest (the whole YAML), "
+            f"not {'both' if input is not None else 'neither'}",
+        )
+    return input
+
+
 JobResult = Annotated[Job | UserErrors, strawberry.union("JobResult")]
 DeleteJobResult = Annotated[DeleteJobPayload | UserErrors, strawberry.union("DeleteJobResult")]
 NamespaceResult = Annotated[Namespace | UserErrors, strawberry.union("NamespaceResult")]
@@ -30,39 +42,77 @@ DeleteNamespaceResult = Annotated[
 
 @strawberry.type
 class JobMutations:
-    @strawberry.mutation(description="Create a job; the server assigns its id and commits it.")
-    async def create_job(self, info: Info, input: JobInput) -> JobResult:
+    @strawberry.mutation(
+        description="Create a job from `input` or from a whole `manifest` (YAML; give one of "
+        "them). The server assigns the id (a manifest's metadata.id is replaced) and commits it."
+    )
+    async def create_job(
+        self, info: Info, input: JobInput | None = None, manifest: str | None = None
+    ) -> JobResult:
         context = info.context
         try:
-            entry = await jobs.create_job(
-                context.gitstore,
-                context.broadcaster,
-                context.require_principal(),
-                jobs.author_of(context.require_identity()),
-                job_spec(input),
-                quotas=context.settings.quotas,
-            )
+            principal = context.require_principal()
+            principal.require_write("Creating jobs")  # before judging the arguments
+            author = jobs.author_of(context.require_identity())
+            if manifest is not None and input is None:
+                entry = await jobs.create_job_from_manifest(
+                    context.gitstore,
+                    context.broadcaster,
+                    principal,
+                    author,
+                    manifest,
+                    quotas=context.settings.quotas,
+                )
+            else:
+                entry = await jobs.create_job(
+                    context.gitstore,
+                    context.broadcaster,
+                    principal,
+                    author,
+                    job_spec(_one_of(input, manifest)),
+                    quotas=context.settings.quotas,
+                )
         except ServiceError as error:
             return to_graphql_error(error)
         return Job.from_entry(entry)
 
     @strawberry.mutation(
-        description="Replace a job; fails with a conflict if it changed since `expectedBlobId`."
+        description="Replace a job from `input` or from a whole `manifest` (YAML; give one of "
+        "them); fails with a conflict if it changed since `expectedBlobId`."
     )
     async def update_job(
-        self, info: Info, id: uuid.UUID, input: JobInput, expected_blob_id: str
+        self,
+        info: Info,
+        id: uuid.UUID,
+        expected_blob_id: str,
+        input: JobInput | None = None,
+        manifest: str | None = None,
     ) -> JobResult:
         context = info.context
         try:
-            entry = await jobs.update_job(
-                context.gitstore,
-                context.broadcaster,
-                context.require_principal(),
-                jobs.author_of(context.require_identity()),
-                id,
-                job_spec(input),
-                expected_blob_id,
-            )
+            principal = context.require_principal()
+            principal.require_write("Editing jobs")  # before judging the arguments
+            author = jobs.author_of(context.require_identity())
+            if manifest is not None and input is None:
+                entry = await jobs.update_job_from_manifest(
+                    context.gitstore,
+                    context.broadcaster,
+                    principal,
+                    author,
+                    id,
+                    manifest,
+                    expected_blob_id,
+                )
+            else:
+                entry = await jobs.update_job(
+                    context.gitstore,
+                    context.broadcaster,
+                    principal,
+                    author,
+                    id,
+                    job_spec(_one_of(input, manifest)),
+                    expected_blob_id,
+                )
         except ServiceError as error:
             return to_graphql_error(error)
         return Job.from_entry(entry)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from crontopus.core.manifest import JobManifest, Problem
+from crontopus.core.alerts import Alerts
+from crontopus.core.manifest import JobManifest, Problem, SchedulerOptions
 from crontopus.core.schedule import next_fire_times
 from crontopus.server.gitstore import HistoryEntry, JobEntry, NamespaceInfo
 from crontopus.server.graphql.context import Info
@@ -38,6 +39,56 @@ class ManifestProblem:
         return cls(file=problem.file, path=problem.path, message=problem.message)
 
 
+@strawberry.type(description="Alert when this share of a job's runs over a window failed.")
+class FailureRateRule:
+    percent: int
+    window: int = strawberry.field(description="Seconds the share is taken over.")
+    min_runs: int = strawberry.field(description="Fewer runs in the window never alert.")
+
+
+@strawberry.type(
+    description="A job's alert rules as its manifest states them; null takes the tenant default."
+)
+class JobAlerts:
+    on_failure: bool | None
+    consecutive_failures: int | None
+    failure_rate: FailureRateRule | None
+    missed_run: bool | None
+    max_duration: int | None = strawberry.field(description="Seconds; a longer run alerts.")
+    min_duration: int | None = strawberry.field(description="Seconds; a shorter run alerts.")
+    channels: list[str] | None = strawberry.field(
+        description="Channel names; null sends to the tenant's default channels."
+    )
+
+    @classmethod
+    def from_alerts(cls, alerts: Alerts) -> JobAlerts:
+        rate = alerts.failure_rate
+        return cls(
+            on_failure=alerts.on_failure,
+            consecutive_failures=alerts.consecutive_failures,
+            failure_rate=FailureRateRule(
+                percent=rate.percent, window=rate.window, min_runs=rate.min_runs
+            )
+            if rate
+            else None,
+            missed_run=alerts.missed_run,
+            max_duration=alerts.max_duration,
+            min_duration=alerts.min_duration,
+            channels=list(alerts.channels) if alerts.channels is not None else None,
+        )
+
+
+@strawberry.type(description="A job's choices about one native scheduler.")
+class SchedulerChoices:
+    accept_dst_differences: bool = strawberry.field(
+        description="Install even where the scheduler's clock-change handling differs from cron's."
+    )
+
+    @classmethod
+    def from_options(cls, options: SchedulerOptions) -> SchedulerChoices:
+        return cls(accept_dst_differences=options.accept_dst_differences)
+
+
 @strawberry.type(description="A job, read from its manifest in the tenant's Git repository.")
 class Job:
     id: uuid.UUID
@@ -61,6 +112,11 @@ class Job:
     target_labels: list[KeyValue] = strawberry.field(
         description="Endpoints carrying all of these labels run the job (none: every endpoint)."
     )
+    alerts: JobAlerts | None = strawberry.field(
+        description="spec.alerts; null when the manifest has none (the tenant defaults apply)."
+    )
+    systemd: SchedulerChoices = strawberry.field(description="spec.systemd")
+    task_scheduler: SchedulerChoices = strawberry.field(description="spec.taskScheduler")
     is_discovered: bool
     path: str = strawberry.field(description="Where the manifest lives in the repository.")
     yaml: str = strawberry.field(description="The manifest exactly as stored in Git.")
@@ -109,6 +165,9 @@ class Job:
             grace_time=m.grace_time,
             concurrency=Concurrency(str(m.concurrency)),
             target_labels=key_values(m.targets.labels),
+            alerts=JobAlerts.from_alerts(m.alerts) if m.alerts is not None else None,
+            systemd=SchedulerChoices.from_options(m.systemd),
+            task_scheduler=SchedulerChoices.from_options(m.task_scheduler),
             is_discovered=m.is_discovered,
             path=m.path,
             yaml=text,
@@ -169,7 +228,33 @@ class ManifestValidation:
     job: Job | None
 
 
-@strawberry.input(description="A job as the user wants it; the server assigns the id.")
+@strawberry.input(description="A failure-rate rule: percent and window are required.")
+class FailureRateInput:
+    percent: int
+    window: int
+    min_runs: int | None = None
+
+
+@strawberry.input(description="spec.alerts; a field left null takes the tenant's default.")
+class JobAlertsInput:
+    on_failure: bool | None = None
+    consecutive_failures: int | None = None
+    failure_rate: FailureRateInput | None = None
+    missed_run: bool | None = None
+    max_duration: int | None = None
+    min_duration: int | None = None
+    channels: list[str] | None = None
+
+
+@strawberry.input(description="spec.systemd or spec.taskScheduler.")
+class SchedulerChoicesInput:
+    accept_dst_differences: bool = False
+
+
+@strawberry.input(
+    description="A job as the user wants it; the server assigns the id. alerts, systemd and "
+    "taskScheduler left out keep what the manifest has on an update; null removes them."
+)
 class JobInput:
     name: str
     namespace: str = "default"
@@ -190,6 +275,9 @@ class JobInput:
         description="Variables taken from secrets (key: variable, value: secret name); "
         "omitted, an update keeps the job's secret references as they are.",
     )
+    alerts: JobAlertsInput | None = strawberry.UNSET
+    systemd: SchedulerChoicesInput | None = strawberry.UNSET
+    task_scheduler: SchedulerChoicesInput | None = strawberry.UNSET
 
 
 @strawberry.enum
