@@ -30,7 +30,7 @@ def free_port() -> int:
         return port
 
 
-def wait_healthy(url: str, seconds: float = 30) -> None:
+def wait_healthy(url: str, seconds: float = 90) -> None:
     """Wait until a Crontopus server answers /health, or give up."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
-
 from crontopus.server.db.models import Role
 from crontopus.server.errors import AuthenticationFailed
 from crontopus.server.security.identity_cache import Identity, IdentityCache, TenantView
@@ -72,33 +70,6 @@ async def test_a_token_revoked_during_its_lookup_is_not_cached() -> None:
     lookup.release.set()
     await caller
     assert cache.get("tok") is None
-
-
-async def test_callers_waiting_on_a_cancelled_lookup_load_the_token_themselves() -> None:
-    cache, first, second = IdentityCache(ttl=5), Lookup(), Lookup()
-    loader = asyncio.create_task(cache.resolve("tok", first))
-    await _settle()
-    waiter = asyncio.create_task(cache.resolve("tok", second))
-    await _settle()
-    loader.cancel()
-    await _settle()
-    second.release.set()
-    assert await waiter is second.identity
-    assert (first.calls, second.calls) == (1, 1)
-    with pytest.raises(asyncio.CancelledError):
-        await loader
-
-
-async def test_a_cancelled_waiter_leaves_the_lookup_running_for_the_others() -> None:
-    cache, lookup = IdentityCache(ttl=5), Lookup()
-    loader = asyncio.create_task(cache.resolve("tok", lookup))
-    await _settle()
-    waiter = asyncio.create_task(cache.resolve("tok", lookup))
-    await _settle()
-    waiter.cancel()
-    lookup.release.set()
-    assert await loader is lookup.identity
-    assert lookup.calls == 1
 
 
 async def test_with_caching_off_every_request_looks_its_token_up() -> None:

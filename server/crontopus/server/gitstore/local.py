@@ -23,6 +23,7 @@ import anyio.to_thread
 import pygit2
 
 from crontopus.core.namespaces import DEFAULT_NAMESPACE, DISCOVERED_NAMESPACE, slug_problem
+from crontopus.server.singleflight import SingleFlight
 
 from . import repository
 from .errors import ConflictError, RepositoryNotFoundError
@@ -68,7 +69,7 @@ class LocalGitStore(GitStore):
         self.committer = committer
         self._snapshot_cache_size = snapshot_cache_size
         self._snapshots: OrderedDict[tuple[str, str], Snapshot] = OrderedDict()
-        self._building: dict[tuple[str, str], asyncio.Future[Snapshot]] = {}
+        self._snapshot_builds: SingleFlight[tuple[str, str], Snapshot] = SingleFlight()
         self._locks: dict[str, asyncio.Lock] = {}
         self.parser = ManifestParser(parse_cache_size)
         repository.limit_open_packs()
@@ -148,33 +149,10 @@ class LocalGitStore(GitStore):
         if cached is not None:
             self._snapshots.move_to_end(key)
             return cached
-        building = self._building.get(key)
-        if building is not None:
-            # Another reader is already parsing this commit: share its result.
-            try:
-                return await asyncio.shield(building)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is None or task.cancelling() or not building.cancelled():
-                    raise
-                # The reader building it was cancelled, not this one: build it here.
-        future: asyncio.Future[Snapshot] = asyncio.get_running_loop().create_future()
-        self._building[key] = future
-        try:
-            snap = await self._run(
-                lambda: build_snapshot(self._open(tenant), commit_id, self.parser)
-            )
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # mark retrieved: the waiters (if any) re-raise it
-            raise
-        finally:
-            if self._building.get(key) is future:
-                del self._building[key]
-        future.set_result(snap)
+        snap = await self._snapshot_builds.run(
+            key,
+            lambda: self._run(lambda: build_snapshot(self._open(tenant), commit_id, self.parser)),
+        )
         self._snapshots[key] = snap
         if len(self._snapshots) > self._snapshot_cache_size:
             self._snapshots.popitem(last=False)

@@ -13,7 +13,6 @@ popular token costs one lookup per `ttl` instead of one per request in flight.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections import OrderedDict
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from crontopus.server.security.principal import Principal
+from crontopus.server.singleflight import SingleFlight
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class IdentityCache:
         self._entries: OrderedDict[str, tuple[float, Identity]] = OrderedDict()
         # Lookups in flight, by token; and a count of drops, so that a lookup which started
         # before a token was revoked (or a member removed) does not cache what it read.
-        self._loading: dict[str, asyncio.Future[Identity]] = {}
+        self._loads: SingleFlight[str, Identity] = SingleFlight()
         self._generation = 0
 
     def get(self, token: str) -> Identity | None:
@@ -79,43 +79,22 @@ class IdentityCache:
     ) -> Identity:
         """The cached identity of `token`, or `load()`'s, shared with concurrent callers.
 
-        `load` returns the identity and the monotonic time it must not be cached past. Its
-        errors reach every caller waiting on it; if the caller running it is cancelled, the
-        others load again themselves.
+        `load` returns the identity and the monotonic time it must not be cached past.
         """
         if self._ttl <= 0:  # caching is off: every request asks the database itself
             loaded, _ = await load()
             return loaded
-        while True:
-            if (cached := self.get(token)) is not None:
-                return cached
-            pending = self._loading.get(token)
-            if pending is None:
-                break
-            try:
-                return await asyncio.shield(pending)
-            except asyncio.CancelledError:
-                if not pending.cancelled():
-                    raise  # this caller was cancelled, not the lookup it waited for
-        future: asyncio.Future[Identity] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(_retrieve)
-        self._loading[token] = future
-        generation = self._generation
-        try:
+        if (cached := self.get(token)) is not None:
+            return cached
+
+        async def load_and_keep() -> Identity:
+            generation = self._generation
             identity, not_after = await load()
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as error:
-            future.set_exception(error)
-            raise
-        finally:
-            if self._loading.get(token) is future:
-                del self._loading[token]
-        if generation == self._generation:
-            self.put(token, identity, not_after)
-        future.set_result(identity)
-        return identity
+            if generation == self._generation:
+                self.put(token, identity, not_after)
+            return identity
+
+        return await self._loads.run(token, load_and_keep)
 
     def put(self, token: str, identity: Identity, not_after: float | None = None) -> None:
         """Cache an identity for at most ttl seconds (or until `not_after`, a monotonic time)."""
@@ -144,9 +123,3 @@ class IdentityCache:
         self._generation += 1
         for token in [t for t, (_, i) in self._entries.items() if matches(i)]:
             del self._entries[token]
-
-
-def _retrieve(future: asyncio.Future[Identity]) -> None:
-    """Mark a failed lookup's error as seen: its callers got it, none may be waiting."""
-    if not future.cancelled():
-        future.exception()

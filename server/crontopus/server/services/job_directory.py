@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from crontopus.core.job import Targets
 from crontopus.server.gitstore import GitStore
+from crontopus.server.singleflight import SingleFlight
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class JobDirectory:
     Check-ins arrive thousands of times a second; reading HEAD for each would put Git
     on the hot path. A job created a moment ago may be missing for up to `max_age`:
     such runs are stored and flagged `unknownJob`, then stamped on their next check-in.
+    When an entry expires, the check-ins in flight share one read of HEAD.
     """
 
     def __init__(
@@ -39,6 +41,9 @@ class JobDirectory:
         self._max_age = max_age
         self._clock = clock
         self._tenants: dict[str, tuple[float, dict[uuid.UUID, JobLabel]]] = {}
+        self._reads: SingleFlight[str, tuple[float, dict[uuid.UUID, JobLabel]]] = SingleFlight()
+        # Bumped by `forget`: a read that began before a commit must not be kept as fresh.
+        self._generations: dict[str, int] = {}
 
     async def lookup(self, tenant_slug: str, job_id: uuid.UUID) -> JobLabel | None:
         """Return where a job lives, or None when HEAD has no such job."""
@@ -49,20 +54,27 @@ class JobDirectory:
             or now - cached[0] > self._max_age
             or (job_id not in cached[1] and now - cached[0] > 0.2)
         ):
-            snapshot = await self._store.snapshot(tenant_slug)
-            jobs = {
-                job_id: JobLabel(
-                    entry.manifest.namespace,
-                    entry.manifest.name,
-                    entry.manifest.targets,
-                    entry.manifest.is_discovered,
-                )
-                for job_id, entry in snapshot.jobs.items()
-            }
-            cached = (now, jobs)
-            self._tenants[tenant_slug] = cached
+            cached = await self._reads.run(tenant_slug, lambda: self._read(tenant_slug))
         return cached[1].get(job_id)
+
+    async def _read(self, tenant_slug: str) -> tuple[float, dict[uuid.UUID, JobLabel]]:
+        generation = self._generations.get(tenant_slug, 0)
+        read_at = self._clock()
+        snapshot = await self._store.snapshot(tenant_slug)
+        jobs = {
+            job_id: JobLabel(
+                entry.manifest.namespace,
+                entry.manifest.name,
+                entry.manifest.targets,
+                entry.manifest.is_discovered,
+            )
+            for job_id, entry in snapshot.jobs.items()
+        }
+        if self._generations.get(tenant_slug, 0) == generation:
+            self._tenants[tenant_slug] = (read_at, jobs)
+        return read_at, jobs
 
     def forget(self, tenant_slug: str) -> None:
         """Drop a tenant's entry after a commit so the next lookup reads the new HEAD."""
         self._tenants.pop(tenant_slug, None)
+        self._generations[tenant_slug] = self._generations.get(tenant_slug, 0) + 1
