@@ -6,7 +6,9 @@ Each script runs in a process of its own, one after another, prints its own figu
 with one `RESULT` line (benchmarks/results.py); this script collects those lines into a
 Markdown table, headed by the date and the machine's load average before and after the run,
 since a busy machine lowers every figure. `--write-readme` also replaces the table in
-benchmarks/README.md, so the figures there are always a table this command printed.
+benchmarks/README.md, so the figures there are always a table this command printed; with
+`--only`, it replaces only those benchmarks' rows and adds a line saying when and under what
+load they were measured again.
 """
 
 from __future__ import annotations
@@ -130,6 +132,38 @@ def write_readme(text: str) -> None:
     README.write_text(readme[:start] + "\n\n" + text + "\n" + readme[end:], encoding="utf-8")
 
 
+def merge_rows(current: str, fresh: str) -> str:
+    """The table `current` with the rows of `fresh` in place of those of the same scripts, and
+    a line under its heading saying when and at what load `fresh` was measured."""
+    fresh_lines = fresh.strip().splitlines()
+    rows = {_script(line): line for line in fresh_lines if line.startswith("| `")}
+    scripts = ", ".join(f"`{name}`" for name in rows)
+    when = (
+        fresh_lines[0]
+        .removeprefix("Measured ")
+        .replace("by `make bench`", "by `make bench --only`")
+    )
+    note = f"The rows of {scripts} were measured again {when}"
+    lines = []
+    for line in current.strip().splitlines():
+        if line.startswith("| `") and _script(line) in rows:
+            line = rows.pop(_script(line))
+        elif line.startswith("| script"):
+            lines.extend([note, ""])
+        lines.append(line)
+    lines.extend(rows.values())  # benchmarks new since the last full run
+    return "\n".join(lines) + "\n"
+
+
+def _script(row: str) -> str:
+    return row.split("`")[1]
+
+
+def current_table() -> str:
+    readme = README.read_text(encoding="utf-8")
+    return readme[readme.index(BEGIN) + len(BEGIN) : readme.index(END)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
@@ -152,7 +186,7 @@ def main() -> int:
     text = table(results, began, (before, load_average()))
     print(f"\n# All benchmarks ({time.monotonic() - started:.0f} s)\n\n{text}")
     if args.write_readme:
-        write_readme(text)
+        write_readme(merge_rows(current_table(), text) if args.only else text)
         print(f"wrote the table into {README.relative_to(ROOT)}")
     return 0 if all(r["met"] is not False for r in results) else 1
 
