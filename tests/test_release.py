@@ -165,7 +165,7 @@ def test_every_wheel_requires_the_other_crontopus_distributions_at_its_own_versi
             f"crontopus-server=={VERSION}; extra == 'server'",
         ],
         "crontopus-agent": [core, f"crontopus-drivers=={VERSION}"],
-        "crontopus-cli": [core],
+        "crontopus-cli": [core, f"crontopus-drivers=={VERSION}"],
         "crontopus-core": [],
         "crontopus-drivers": [core],
         "crontopus-server": [core],

@@ -502,10 +502,20 @@ def _schedule(tree: Tree) -> None:
         "Print when a cron schedule fires next.",
         "crontopus.cli.schedule:next_times",
         description="Offline, exactly as Debian cron would fire it: `crontopus schedule next "
-        '"30 2 * * *" --timezone Europe/Berlin --count 3`.',
+        '"30 2 * * *" --timezone Europe/Berlin --count 3`. Then, for a machine whose clock runs '
+        "in --machine-zone, how each driver would run it: `native` (the scheduler fires at "
+        "exactly these instants), `gated` (it fires a superset and the run wrapper runs only "
+        "these instants; with firings a day run versus woken) or `refused` with the reason. "
+        "cron is taken to be Debian's, which ignores CRON_TZ.",
     )
     nxt.add_argument("expression", metavar="EXPR")
-    nxt.add_argument("--timezone", metavar="TZ", default="UTC")
+    nxt.add_argument("--timezone", metavar="TZ", default="UTC", help="the job's zone (default UTC)")
+    nxt.add_argument(
+        "--machine-zone",
+        metavar="TZ",
+        default="UTC",
+        help="the zone the machine's clock runs in, for the drivers (default UTC)",
+    )
     nxt.add_argument("--count", type=int, default=5, metavar="N")
     nxt.add_argument("--after", metavar="ISO", help="start after this time (default now)")
 

@@ -17,8 +17,9 @@ INTRODUCTION = """\
      tests/clients/test_reference.py fails when this file drifts. Do not edit by hand. -->
 
 `crontopus` is the command-line client of the Crontopus GraphQL API, in the crontopus-cli
-distribution: `pip install crontopus_cli-*.whl crontopus_core-*.whl` from the wheels `make dist`
-builds (see [deployment.md](deployment.md)), or `make install` in a checkout. Every command below
+distribution: `pip install crontopus_cli-*.whl crontopus_core-*.whl crontopus_drivers-*.whl` from
+the wheels `make dist` builds (see [deployment.md](deployment.md); the drivers tell `schedule
+next` how each scheduler would run a schedule), or `make install` in a checkout. Every command below
 is part of the public contract: names, flags, exit codes and `--json` shapes stay stable.
 
 ## Logging in
