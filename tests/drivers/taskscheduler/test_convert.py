@@ -336,3 +336,17 @@ def test_repetition_limits_follow_the_schema():
         Repetition(timedelta(days=32))
     with pytest.raises(ValueError, match="shorter than its interval"):
         Repetition(timedelta(minutes=10), timedelta(minutes=5))
+
+
+def test_a_gated_superset_joins_triggers_that_differ_only_in_their_months():
+    # Odd-day Mondays in Berlin are Sundays at 22:00 or 23:00 UTC; the month-end lines of the
+    # superset share that weekday and become one weekly trigger.
+    conversion = convert_schedule("0 0 */2 * 1", "Europe/Berlin", machine_timezone="UTC", now=BASE)
+    assert conversion.triggers == (
+        CalendarTrigger(
+            PAST_START + timedelta(hours=22),
+            ByWeek(frozenset({0})),
+            Repetition(timedelta(hours=1), timedelta(minutes=90)),
+            utc=True,
+        ),
+    )

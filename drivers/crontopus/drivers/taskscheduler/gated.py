@@ -10,6 +10,7 @@ only at the job's own instants (see crontopus.drivers.superset and docs/scheduli
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 from crontopus.core.schedule import CronSchedule, parse_schedule
@@ -24,9 +25,12 @@ from crontopus.drivers.taskscheduler.convert import (
     on_weekdays,
 )
 from crontopus.drivers.taskscheduler.triggers import (
+    ALL_MONTHS,
     MAX_TRIGGERS,
     PAST_START,
     ByMonth,
+    ByMonthDayOfWeek,
+    ByWeek,
     CalendarTrigger,
     Repetition,
     Schedule,
@@ -87,9 +91,48 @@ def _triggers(schedules: list[CronSchedule]) -> tuple[Trigger, ...] | None:
         except ConversionRefused:
             return None  # more than 48 for this line alone
         found.extend(trigger for trigger in built if trigger not in found)
-        if len(found) > MAX_TRIGGERS:
-            return None
-    return tuple(found)
+    merged = _merge_months(found)
+    return merged if len(merged) <= MAX_TRIGGERS else None
+
+
+def _merge_months(triggers: list[Trigger]) -> tuple[Trigger, ...]:
+    """Join calendar triggers that differ only in their months (a superset's month-end lines)."""
+    merged: dict[object, Trigger] = {}
+    for trigger in triggers:
+        if isinstance(trigger, CalendarTrigger) and isinstance(
+            trigger.schedule, ByMonth | ByMonthDayOfWeek
+        ):
+            key = (
+                trigger.start,
+                trigger.repetition,
+                trigger.utc,
+                replace(trigger.schedule, months=ALL_MONTHS),
+            )
+            if key in merged:
+                known = merged[key]
+                assert isinstance(known, CalendarTrigger)
+                assert isinstance(known.schedule, ByMonth | ByMonthDayOfWeek)
+                months = known.schedule.months | trigger.schedule.months
+                trigger = replace(known, schedule=replace(known.schedule, months=months))
+            merged[key] = trigger
+        else:
+            merged[object()] = trigger
+    return tuple(_simplified(trigger) for trigger in merged.values())
+
+
+def _simplified(trigger: Trigger) -> Trigger:
+    """Write every week of every month as the weekly schedule it is."""
+    if not isinstance(trigger, CalendarTrigger):
+        return trigger
+    schedule = trigger.schedule
+    if (
+        isinstance(schedule, ByMonthDayOfWeek)
+        and schedule.months == ALL_MONTHS
+        and schedule.weeks == frozenset({1, 2, 3, 4})
+        and schedule.last_week
+    ):
+        return replace(trigger, schedule=ByWeek(schedule.weekdays))
+    return trigger
 
 
 def superset_days(schedule: CronSchedule) -> list[Schedule]:
