@@ -22,7 +22,7 @@ spec:
 JOB_KEYS = {
     "id", "name", "namespace", "path", "schedule", "timezone", "command", "args", "env",
     "labels", "targetLabels", "enabled", "paused", "timeout", "graceTime", "concurrency",
-    "isDiscovered", "blobId",
+    "isDiscovered", "blobId", "status", "scheduleDescription", "nextRunAt", "lastRun",
 }  # fmt: skip
 
 
@@ -132,8 +132,11 @@ def test_list_prints_a_table_without_colour_when_not_on_a_terminal(logged_in: Cl
     create(logged_in, "tabled")
     result = logged_in("jobs", "list")
     header, row = result.out.splitlines()
-    assert header.split() == ["ID", "NAMESPACE", "NAME", "SCHEDULE", "TIMEZONE", "STATE", "COMMAND"]
-    assert row.split()[1:4] == ["default", "tabled", "*/5"]
+    assert header.split() == [
+        "ID", "NAMESPACE", "NAME", "STATUS", "SCHEDULE", "TIMEZONE", "LAST-RUN", "NEXT-RUN",
+        "COMMAND",
+    ]  # fmt: skip
+    assert row.split()[1:5] == ["default", "tabled", "NEW", "*/5"]
     assert "\x1b[" not in result.out
 
 
@@ -146,7 +149,11 @@ def test_show_accepts_namespace_slash_name_and_prints_yaml_and_next_runs(logged_
     assert len(next_runs) == 2
     assert "Recent runs:\n  (none)" in result.out
     shown = logged_in("jobs", "show", "default/shown", "--json").json()
-    assert set(shown) == JOB_KEYS | {"yaml", "nextRuns", "endpoints", "recentRuns"}
+    assert set(shown) == JOB_KEYS | {"yaml", "nextRuns", "checkinUrl", "endpoints", "recentRuns"}
+    assert shown["status"] == "NEW"
+    assert "status:    NEW" in result.out
+    assert "every 5 minutes, UTC" in result.out
+    assert f"/checkin/{shown['id']}/start" in result.out
 
 
 def test_show_of_a_missing_job_is_a_user_error(logged_in: Cli) -> None:

@@ -11,7 +11,7 @@ from tests.clients.conftest import Cli, Server
 
 RUN_KEYS = {
     "id", "jobId", "jobName", "namespace", "endpointId", "status", "exitCode", "startedAt",
-    "finishedAt", "durationMs", "unknownJob", "commitId",
+    "finishedAt", "durationMs", "unknownJob", "commitId", "stuck",
 }  # fmt: skip
 
 
@@ -63,6 +63,24 @@ def test_list_and_show_runs_with_their_output(
         "output",
         "outputTruncated",
     }
+
+
+def test_jobs_list_and_show_say_a_job_is_failing_with_its_last_run(
+    logged_in: Cli, server: Server, job_id: str, checkin_token: str
+) -> None:
+    assert [j["status"] for j in logged_in("jobs", "list", "--json").json()] == ["NEW"]
+    failed = str(uuid.uuid4())
+    check_in(server.url, checkin_token, job_id, "3", failed, "disk full\n")
+    (listed,) = logged_in("jobs", "list", "--json").json()
+    assert (listed["status"], listed["lastRun"]["id"]) == ("FAILING", failed)
+    assert listed["scheduleDescription"] == "at 03:00 every day, UTC"
+    table = logged_in("jobs", "list").out.splitlines()[1].split()
+    assert table[1:4] == ["default", "nightly", "FAILING"]
+    shown = logged_in("jobs", "show", "default/nightly").out
+    assert "status:    FAILING" in shown
+    assert "FAILURE" in shown.split("last run:")[1].splitlines()[0]
+    (health,) = logged_in("health", "jobs", "--json").json()
+    assert health["status"] == "FAILING"
 
 
 def test_a_missing_run_and_a_bad_time_filter_are_reported(logged_in: Cli) -> None:

@@ -27,6 +27,7 @@ FIGURE_COLUMNS = [
 JOB_COLUMNS = [
     column("JOB", "jobId"),
     Column("NAME", lambda row: f"{row['namespace'] or '?'}/{row['jobName'] or '?'}"),
+    Column("STATUS", lambda row: row.get("status") or "-", coloured=True),
     *FIGURE_COLUMNS,
 ]
 ENDPOINT_COLUMNS = [column("ENDPOINT", "endpointId"), column("NAME", "name"), *FIGURE_COLUMNS]

@@ -20,14 +20,16 @@ JOB_COLUMNS = [
     column("ID", "id"),
     column("NAMESPACE", "namespace"),
     column("NAME", "name"),
+    column("STATUS", "status", coloured=True),
     column("SCHEDULE", "schedule"),
     column("TIMEZONE", "timezone"),
-    Column("STATE", lambda job: job_state(job), coloured=True),
+    Column("LAST-RUN", lambda job: short_time((job.get("lastRun") or {}).get("startedAt"))),
+    Column("NEXT-RUN", lambda job: short_time(job.get("nextRunAt"))),
     column("COMMAND", "command"),
 ]
 RUN_COLUMNS = [
     column("RUN", "id"),
-    column("STATUS", "status", coloured=True),
+    Column("STATUS", lambda run: run_status(run), coloured=True),
     Column("STARTED", lambda run: short_time(run.get("startedAt"))),
     Column("DURATION", lambda run: duration(run.get("durationMs"))),
     column("EXIT", "exitCode"),
@@ -42,6 +44,11 @@ def job_state(job: Mapping[str, Any]) -> str:
     if not job.get("enabled", True):
         return "disabled"
     return "paused" if job.get("paused") else "active"
+
+
+def run_status(run: Mapping[str, Any]) -> str:
+    """A run's status, STUCK for one running far longer than its job normally does."""
+    return "STUCK" if run.get("stuck") else str(run.get("status"))
 
 
 def duration(ms: object) -> str:
@@ -104,8 +111,12 @@ async def show_job(inv: Invocation) -> int:
         [
             ("id", details["id"]),
             ("job", f"{details['namespace']}/{details['name']}"),
+            ("status", details["status"]),
             ("state", job_state(details)),
-            ("schedule", f"{details['schedule']} ({details['timezone']})"),
+            ("schedule", f"{details['schedule']} ({details['scheduleDescription']})"),
+            ("last run", _last_run(details.get("lastRun"))),
+            ("next run", short_time(details.get("nextRunAt"))),
+            ("check-in", f"POST {details['checkinUrl']}/start, then /<exit code>, ?rid=<uuid>"),
             ("labels", key_values(details["labels"])),
             ("targets", key_values(details["targetLabels"]) if details["targetLabels"] else "all"),
             ("path", details["path"]),
@@ -122,6 +133,12 @@ async def show_job(inv: Invocation) -> int:
     output.failure_reasons(inv, endpoints, lambda row: str(row["endpoint"]["name"]))
     output.section(inv, "Recent runs", RUN_COLUMNS, runs)
     return 0
+
+
+def _last_run(run: Mapping[str, Any] | None) -> str:
+    if not run:
+        return "never"
+    return f"{short_time(run.get('startedAt'))} {run.get('status')}"
 
 
 ENDPOINT_JOB_COLUMNS = [

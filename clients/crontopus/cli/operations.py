@@ -25,11 +25,12 @@ JOB_FIELDS: Final = """
     id name namespace path schedule timezone command args
     env { key value } labels { key value } targetLabels { key value }
     enabled paused timeout graceTime concurrency isDiscovered blobId
+    status scheduleDescription nextRunAt lastRun { id status startedAt }
 """
 
 RUN_FIELDS: Final = """
     id jobId jobName namespace endpointId status exitCode startedAt finishedAt durationMs
-    unknownJob commitId
+    unknownJob commitId stuck
 """
 
 LOGIN: Final = f"""
@@ -85,7 +86,7 @@ query JobByName($namespace: String!, $name: String!) {{
 
 JOB_DETAILS: Final = f"""
 query JobDetails($id: UUID!, $count: Int!) {{
-  job(id: $id) {{ {JOB_FIELDS} yaml nextRuns(count: $count) }}
+  job(id: $id) {{ {JOB_FIELDS} yaml nextRuns(count: $count) checkinUrl }}
 }}
 """
 
@@ -202,7 +203,7 @@ HEALTH_FIGURES: Final = "figures { health runs successes failures successRate la
 
 JOB_HEALTH: Final = f"""
 query JobHealth($window: HealthWindow, $filter: JobHealthFilter) {{
-  jobHealth(window: $window, filter: $filter) {{ jobId jobName namespace {HEALTH_FIGURES} }}
+  jobHealth(window: $window, filter: $filter) {{ jobId jobName namespace status {HEALTH_FIGURES} }}
 }}
 """
 

@@ -29,6 +29,12 @@ STATE_COLOURS: dict[str, str] = {
     "REVOKED": DIM,
     "revoked": DIM,
     "RUNNING": YELLOW,
+    "UP": GREEN,
+    "LATE": YELLOW,
+    "DOWN": RED,
+    "STUCK": RED,
+    "NEW": DIM,
+    "PAUSED": DIM,
     "DEGRADED": YELLOW,
     "UNKNOWN": DIM,
 }

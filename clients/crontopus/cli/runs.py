@@ -11,14 +11,14 @@ from crontopus.cli import output
 from crontopus.cli.api import Api
 from crontopus.cli.errors import UsageFailure, UserFailure
 from crontopus.cli.invocation import Invocation, object_id
-from crontopus.cli.jobs import duration, resolve_job
+from crontopus.cli.jobs import duration, resolve_job, run_status
 from crontopus.cli.output import Column, column, short_time
 from crontopus.cli.pages import collect
 
 RUN_COLUMNS = [
     column("RUN", "id"),
     Column("JOB", lambda run: job_label(run)),
-    column("STATUS", "status", coloured=True),
+    Column("STATUS", lambda run: run_status(run), coloured=True),
     Column("STARTED", lambda run: short_time(run.get("startedAt"))),
     Column("DURATION", lambda run: duration(run.get("durationMs"))),
     column("EXIT", "exitCode"),

@@ -15,6 +15,17 @@ class RunStatus(StrEnum):
     MISSED = "MISSED"
 
 
+class JobStatus(StrEnum):
+    """Whether a job is doing what its schedule says, in one word."""
+
+    NEW = "NEW"  # never reported a run
+    UP = "UP"  # its last run succeeded and nothing is due
+    LATE = "LATE"  # a fire time passed with no start, and its grace time is still running
+    DOWN = "DOWN"  # a fire time passed its grace time with no start (a missed run)
+    FAILING = "FAILING"  # its last run failed, or a failure alert is open
+    PAUSED = "PAUSED"  # disabled or paused in its manifest
+
+
 class EndpointStatus(StrEnum):
     """Whether an enrolled machine is reporting in."""
 

@@ -174,6 +174,10 @@ class Settings:
     heartbeat_interval: int = 30
     enrollment_token_days: int = 7
     alert_interval: float = 30.0
+    #: Runs of jobs without a limit of their own: how long one may run (None: no such limit)
+    #: and, failing that, which multiple of its recent p95 duration (0: not judged).
+    default_max_duration: int | None = None
+    stuck_factor: int = 3
     in_process_worker: bool = True
     notification_attempts: int = 6
     notification_backoff: float = 30.0
@@ -235,6 +239,11 @@ class Settings:
             ),
             run_retention=env.integer("CRONTOPUS_RUN_RETENTION", 1000, low=10),
             alert_interval=env.integer("CRONTOPUS_ALERT_INTERVAL", 30, low=1, high=3600),
+            default_max_duration=env.integer(
+                "CRONTOPUS_DEFAULT_MAX_DURATION", 0, low=0, high=31 * 24 * 3600
+            )
+            or None,
+            stuck_factor=env.integer("CRONTOPUS_STUCK_FACTOR", 3, low=0, high=100),
             in_process_worker=env.boolean("CRONTOPUS_IN_PROCESS_WORKER", default=True),
             notification_attempts=env.integer("CRONTOPUS_NOTIFICATION_ATTEMPTS", 6, low=1, high=50),
             notification_backoff=env.integer(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import event
+
 from crontopus.server.app import AppState
 from crontopus.server.gitstore import Author, Put
 from tests.server.conftest import Api, Persona
@@ -620,3 +622,73 @@ async def test_the_job_input_sets_keeps_and_removes_alert_rules_and_scheduler_ch
     assert removed["systemd"] == {"acceptDstDifferences": False}
     assert "alerts" not in removed["yaml"]
     assert "systemd" not in removed["yaml"]
+
+
+STATUS_FIELDS = """
+query Job($id: UUID!) {
+  job(id: $id) {
+    status scheduleDescription nextRunAt checkinUrl lastRun { status exitCode output }
+  }
+}
+"""
+CHECK_IN = "mutation($i: CheckInInput!) { checkIn(input: $i) { __typename } }"
+DASHBOARD = "{ dashboard { needsAttention { name status } } }"
+JOB_LIST = "{ jobs { nodes { name status lastRun { status } } } }"
+
+
+async def test_a_job_says_its_status_schedule_next_run_and_check_in_url(
+    api: Api, alice: Persona
+) -> None:
+    job = await create(api, alice, schedule="30 2 * * *")
+    data = await api.execute(STATUS_FIELDS, {"id": job["id"]}, alice.access_token)
+    shown = data["job"]
+    assert shown["status"] == "NEW"
+    assert shown["lastRun"] is None
+    assert shown["scheduleDescription"] == "at 02:30 every day, Europe/Berlin"
+    assert shown["nextRunAt"] is not None
+    assert shown["checkinUrl"].endswith(f"/checkin/{job['id']}")
+    assert (await api.execute(DASHBOARD, None, alice.access_token))["dashboard"] == {
+        "needsAttention": []
+    }
+
+    # A failed run makes it FAILING, in the list, on its page and first on the dashboard.
+    report = {"runId": "5f0c8ad4-8f4e-4bd4-9a57-6d8e3f0d8a11", "jobId": job["id"]}
+    await api.execute(
+        CHECK_IN, {"i": {**report, "event": "FAILURE", "exitCode": 3}}, alice.access_token
+    )
+    data = await api.execute(STATUS_FIELDS, {"id": job["id"]}, alice.access_token)
+    assert data["job"]["status"] == "FAILING"
+    assert data["job"]["lastRun"] == {"status": "FAILURE", "exitCode": 3, "output": None}
+    listed = (await api.execute(JOB_LIST, None, alice.access_token))["jobs"]["nodes"]
+    assert listed == [
+        {"name": "backup-database", "status": "FAILING", "lastRun": {"status": "FAILURE"}}
+    ]
+    assert (await api.execute(DASHBOARD, None, alice.access_token))["dashboard"] == {
+        "needsAttention": [{"name": "backup-database", "status": "FAILING"}]
+    }
+
+
+async def test_a_paused_job_is_paused_with_no_next_run(api: Api, alice: Persona) -> None:
+    job = await create(api, alice, paused=True)
+    data = await api.execute(STATUS_FIELDS, {"id": job["id"]}, alice.access_token)
+    assert (data["job"]["status"], data["job"]["nextRunAt"]) == ("PAUSED", None)
+
+
+async def test_the_status_of_many_jobs_costs_the_same_few_queries(
+    api: Api, alice: Persona, state: AppState
+) -> None:
+    for number in range(12):
+        await create(api, alice, name=f"job-{number}")
+    statements: list[str] = []
+    engine = state.engine.sync_engine
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        data = await api.execute(JOB_LIST, None, alice.access_token)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(data["jobs"]["nodes"]) == 12
+    assert len([s for s in statements if "FROM runs" in s or "FROM incidents" in s]) <= 3

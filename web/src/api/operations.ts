@@ -73,7 +73,7 @@ export const MeQuery = graphql(`
 
 export const RunFields = graphql(`
   fragment RunFields on Run {
-    id jobId jobName namespace endpointId status startedAt finishedAt durationMs exitCode unknownJob
+    id jobId jobName namespace endpointId status startedAt finishedAt durationMs exitCode unknownJob stuck
   }
 `);
 
@@ -83,6 +83,7 @@ export const DashboardQuery = graphql(`
       endpointsOnline endpointsOffline endpointsTotal jobsTotal
       figures { runs failures successes successRate health }
       failingJobs { jobId jobName namespace figures { runs failures health lastRunAt } }
+      needsAttention { id name namespace status scheduleDescription lastRun { id status startedAt } }
     }
   }
 `);
@@ -110,7 +111,7 @@ export const RunEventsSubscription = graphql(`
 
 export const HealthQuery = graphql(`
   query Health($window: HealthWindow) {
-    jobHealth(window: $window) { jobId jobName namespace figures { runs failures successes successRate health lastRunAt } }
+    jobHealth(window: $window) { jobId jobName namespace status figures { runs failures successes successRate health lastRunAt } }
     endpointHealth(window: $window) { endpointId name figures { runs failures successes successRate health lastRunAt } }
   }
 `);
@@ -119,6 +120,7 @@ export const JobListFields = graphql(`
   fragment JobListFields on Job {
     id name namespace schedule timezone command enabled paused isDiscovered path
     labels { key value }
+    status scheduleDescription nextRunAt lastRun { id status startedAt }
   }
 `);
 
@@ -147,7 +149,7 @@ export const JobFields = graphql(`
 
 export const JobQuery = graphql(`
   query Job($id: UUID!) {
-    job(id: $id) { ...JobFields nextRuns(count: 5) }
+    job(id: $id) { ...JobFields nextRuns(count: 5) checkinUrl }
     jobHistory(id: $id, first: 20) { commitId message authorName authorEmail time path yaml }
     runs(filter: { jobId: $id }, first: 10) { nodes { ...RunFields } }
   }

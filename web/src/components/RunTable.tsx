@@ -21,6 +21,7 @@ const Row = memo(function Row({ run, top, now }: { run: RunRow; top: number; now
     <div className="vrow" role="row" style={{ top }} data-run-id={run.id}>
       <span role="cell" className="col-status">
         <Badge value={run.status} />
+        {run.stuck && <Badge value="STUCK" />}
       </span>
       <span role="cell" className="col-job">
         <Link href={`/runs/${run.id}`}>{run.jobName ?? run.jobId.slice(0, 8)}</Link>

@@ -19,6 +19,7 @@ const runs: RunRow[] = Array.from({ length: 1000 }, (_, i) => ({
   durationMs: 1000,
   exitCode: 0,
   unknownJob: false,
+  stuck: false,
 }));
 
 describe("RunTable", () => {

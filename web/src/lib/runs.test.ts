@@ -13,6 +13,7 @@ const run = (id: string, startedAt: string, extra: Partial<RunRow> = {}): RunRow
   durationMs: 100,
   exitCode: 0,
   unknownJob: false,
+  stuck: false,
   ...extra,
 });
 

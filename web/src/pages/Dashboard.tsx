@@ -8,6 +8,7 @@ import { Badge, ErrorNote, LiveIndicator } from "../components/bits";
 import { RunTable } from "../components/RunTable";
 import type { HealthWindow } from "../gql/graphql";
 import { formatAgo, formatRate } from "../lib/format";
+import { STATUS_MEANING } from "../lib/jobStatus";
 import { Link } from "../router";
 import { WindowPicker } from "./Health";
 
@@ -33,6 +34,21 @@ export function DashboardPage() {
         </div>
       </header>
       <ErrorNote error={error ?? latest.error} />
+      {d && d.needsAttention.length > 0 && (
+        <section className="card attention" data-testid="needs-attention">
+          <h2>Needs attention</h2>
+          <ul className="plain">
+            {d.needsAttention.map((job) => (
+              <li key={job.id} data-job-status={job.status}>
+                <Badge value={job.status} /> <Link href={`/jobs/${job.id}`}>{job.name}</Link>{" "}
+                <span className="muted">
+                  {job.namespace} · {STATUS_MEANING[job.status]} · last run {formatAgo(job.lastRun?.startedAt)}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       <section className="tiles">
         <div className="tile">
           <span className="tile-value" data-testid="endpoints-online">

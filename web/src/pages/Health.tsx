@@ -66,6 +66,7 @@ export function HealthPage() {
             <thead>
               <tr>
                 <th>Job</th>
+                <th>Status</th>
                 <th>Health</th>
                 <th className="num">Runs</th>
                 <th className="num">Failures</th>
@@ -80,6 +81,7 @@ export function HealthPage() {
                     <Link href={`/jobs/${job.jobId}`}>{job.jobName ?? job.jobId}</Link>{" "}
                     <span className="muted">{job.namespace}</span>
                   </td>
+                  <td>{job.status ? <Badge value={job.status} /> : <span className="muted">—</span>}</td>
                   <FigureCells figures={job.figures} />
                 </tr>
               ))}

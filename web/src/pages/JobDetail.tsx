@@ -4,11 +4,12 @@ import { request } from "../api/client";
 import { useQuery } from "../api/hooks";
 import { useLiveRuns } from "../api/liveRuns";
 import { AdoptJobMutation, DeleteJobMutation, JobQuery } from "../api/operations";
-import { ErrorNote, Loading } from "../components/bits";
+import { Badge, CopyButton, ErrorNote, Loading } from "../components/bits";
 import { DiffView, YamlView } from "../components/code";
 import { JobEndpoints } from "../components/JobEndpoints";
 import { RunTable } from "../components/RunTable";
-import { formatTime, shortCommit } from "../lib/format";
+import { formatAgo, formatTime, shortCommit } from "../lib/format";
+import { STATUS_MEANING } from "../lib/jobStatus";
 import { Link, navigate } from "../router";
 
 export function JobDetailPage({ id }: { id: string }) {
@@ -44,7 +45,10 @@ export function JobDetailPage({ id }: { id: string }) {
         <>
           <header className="page-head">
             <h1>
-              {job.name} <span className="muted">in {job.namespace}</span>
+              {job.name} <span className="muted">in {job.namespace}</span>{" "}
+              <span title={STATUS_MEANING[job.status]} data-testid="job-status">
+                <Badge value={job.status} />
+              </span>
             </h1>
             <div className="row">
               {job.isDiscovered ? (
@@ -66,6 +70,17 @@ export function JobDetailPage({ id }: { id: string }) {
               )}
             </div>
           </header>
+          <p className="muted" data-testid="job-summary">
+            {job.scheduleDescription} · last run{" "}
+            {job.lastRun ? (
+              <>
+                <Link href={`/runs/${job.lastRun.id}`}>{formatAgo(job.lastRun.startedAt)}</Link> ({job.lastRun.status.toLowerCase()})
+              </>
+            ) : (
+              "never"
+            )}{" "}
+            · next {job.nextRunAt ? formatTime(job.nextRunAt, job.timezone) : "never"}
+          </p>
           <div className="columns">
             <section className="card">
               <h2>Manifest</h2>
@@ -87,6 +102,7 @@ export function JobDetailPage({ id }: { id: string }) {
               {job.nextRuns.length === 0 && <p className="muted">Never fires (or the job is paused).</p>}
             </section>
           </div>
+          {!job.isDiscovered && <CheckInSnippet url={job.checkinUrl} command={job.command} />}
           <section className="card">
             <h2>Endpoints</h2>
             <JobEndpoints jobId={id} />
@@ -128,5 +144,38 @@ export function JobDetailPage({ id }: { id: string }) {
         </>
       )}
     </>
+  );
+}
+
+/** How a script outside Crontopus' agents reports this job's runs. */
+export function checkInSnippet(url: string, command: string): string {
+  return [
+    "# A token that may check in: crontopus tokens create my-script --scope checkin",
+    'rid=$(cat /proc/sys/kernel/random/uuid)',
+    `curl -fsS -X POST -H "Authorization: Bearer $CRONTOPUS_TOKEN" "${url}/start?rid=$rid"`,
+    `${command}; code=$?`,
+    `curl -fsS -X POST -H "Authorization: Bearer $CRONTOPUS_TOKEN" "${url}/$code?rid=$rid"`,
+  ].join("\n");
+}
+
+function CheckInSnippet({ url, command }: { url: string; command: string }) {
+  const snippet = checkInSnippet(url, command);
+  return (
+    <section className="card" data-testid="checkin">
+      <div className="row spread">
+        <h2>Check-in URL</h2>
+        <CopyButton text={snippet} label="Copy snippet" />
+      </div>
+      <p>
+        <code data-testid="checkin-url">{url}</code>
+      </p>
+      <p className="muted">
+        Report runs from any script with <code>curl</code>: a start, then the exit code. Runs reported this way count
+        like an agent&apos;s, so missed runs and failures alert the same.
+      </p>
+      <pre className="code">
+        <code>{snippet}</code>
+      </pre>
+    </section>
   );
 }

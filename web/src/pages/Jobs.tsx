@@ -2,8 +2,10 @@
 import { Fragment, useMemo, useState, type FormEvent } from "react";
 import { useQuery } from "../api/hooks";
 import { JobsQuery } from "../api/operations";
-import { ErrorNote, Loading } from "../components/bits";
+import { Badge, ErrorNote, Loading } from "../components/bits";
 import { JobEndpoints } from "../components/JobEndpoints";
+import { formatAgo, formatTime } from "../lib/format";
+import { STATUS_MEANING, sortJobs, type JobSortKey } from "../lib/jobStatus";
 import { parsePairs } from "../lib/manifest";
 import { Link, navigate, useLocation } from "../router";
 
@@ -22,6 +24,20 @@ export function JobsPage() {
   }, [search]);
   const { data, error, loading } = useQuery(JobsQuery, variables);
   const [open, setOpen] = useState<string | null>(null);
+  const [sort, setSort] = useState<{ key: JobSortKey; descending: boolean }>({ key: "status", descending: false });
+  const rows = useMemo(() => sortJobs(data?.jobs.nodes ?? [], sort.key, sort.descending), [data, sort]);
+  const header = (key: JobSortKey, label: string) => (
+    <th aria-sort={sort.key === key ? (sort.descending ? "descending" : "ascending") : "none"}>
+      <button
+        className="link sort"
+        onClick={() => setSort({ key, descending: sort.key === key ? !sort.descending : false })}
+        data-testid={`sort-${key}`}
+      >
+        {label}
+        {sort.key === key ? (sort.descending ? " ▾" : " ▴") : ""}
+      </button>
+    </th>
+  );
 
   const apply = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -59,17 +75,19 @@ export function JobsPage() {
             <thead>
               <tr>
                 <th />
-                <th>Name</th>
-                <th>Namespace</th>
+                {header("name", "Name")}
+                {header("namespace", "Namespace")}
+                {header("status", "Status")}
                 <th>Schedule</th>
+                {header("lastRun", "Last run")}
+                {header("nextRun", "Next run")}
                 <th>Command</th>
-                <th>State</th>
               </tr>
             </thead>
             <tbody>
-              {data?.jobs.nodes.map((job) => (
+              {rows.map((job) => (
                 <Fragment key={job.id}>
-                <tr>
+                <tr data-job-status={job.status}>
                   <td>
                     <button className="button small" aria-expanded={open === job.id} aria-label={`Endpoints of ${job.name}`} onClick={() => setOpen(open === job.id ? null : job.id)}>
                       {open === job.id ? "▾" : "▸"}
@@ -85,17 +103,32 @@ export function JobsPage() {
                     ))}
                   </td>
                   <td>{job.namespace}</td>
-                  <td>
-                    <code>{job.schedule}</code> <span className="muted">{job.timezone}</span>
+                  <td title={STATUS_MEANING[job.status]}>
+                    <Badge value={job.status} />
                   </td>
+                  <td>
+                    {job.scheduleDescription}
+                    <div className="muted small">
+                      <code>{job.schedule}</code>
+                    </div>
+                  </td>
+                  <td title={job.lastRun?.startedAt}>
+                    {job.lastRun ? (
+                      <>
+                        <Badge value={job.lastRun.status} /> <Link href={`/runs/${job.lastRun.id}`}>{formatAgo(job.lastRun.startedAt)}</Link>
+                      </>
+                    ) : (
+                      <span className="muted">never</span>
+                    )}
+                  </td>
+                  <td>{job.nextRunAt ? formatTime(job.nextRunAt, job.timezone) : <span className="muted">—</span>}</td>
                   <td className="truncate">
                     <code>{job.command}</code>
                   </td>
-                  <td>{!job.enabled ? "disabled" : job.paused ? "paused" : "active"}</td>
                 </tr>
                 {open === job.id && (
                   <tr>
-                    <td colSpan={6}>
+                    <td colSpan={8}>
                       <JobEndpoints jobId={job.id} />
                     </td>
                   </tr>

@@ -56,6 +56,7 @@ describe("a job's endpoints", () => {
       durationMs: null,
       exitCode: 0,
       unknownJob: false,
+      stuck: false,
     });
     const last = lastRunByEndpoint([run("new", "e1"), run("http", null), run("old", "e1"), run("other", "e2")]);
     expect([...last.entries()].map(([e, r]) => `${e}:${r.id}`)).toEqual(["e1:new", "e2:other"]);

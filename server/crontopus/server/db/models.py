@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -252,6 +253,14 @@ class Run(Base):
         Index("ix_runs_tenant_started", "tenant_id", "started_at", "id"),
         Index("ix_runs_tenant_job_started", "tenant_id", "job_id", "started_at", "id"),
         Index("ix_runs_tenant_endpoint_started", "tenant_id", "endpoint_id", "started_at", "id"),
+        # The runs still going, few among many: the stuck-run check reads only these.
+        Index(
+            "ix_runs_running",
+            "tenant_id",
+            "started_at",
+            sqlite_where=text("status = 'RUNNING'"),
+            postgresql_where=text("status = 'RUNNING'"),
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(

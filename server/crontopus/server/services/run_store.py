@@ -167,7 +167,11 @@ def rollup_upsert(dialect: str, rollup: Rollup) -> Any:
             "runs": table.c.runs + statement.excluded.runs,
             "successes": table.c.successes + statement.excluded.successes,
             "failures": table.c.failures + statement.excluded.failures,
-            "last_run_at": greatest(table.c.last_run_at, statement.excluded.last_run_at),
+            # A row started by MISSED runs has no last run yet (SQLite's max() of a NULL is NULL).
+            "last_run_at": greatest(
+                func.coalesce(table.c.last_run_at, statement.excluded.last_run_at),
+                statement.excluded.last_run_at,
+            ),
         },
     )
 

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
+from crontopus.core.manifest import JobManifest
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import Endpoint, JobInstance
 from crontopus.server.graphql.context import Context
+from crontopus.server.services import jobs
+from crontopus.server.services.alerts.rules import TenantDefaults
 from crontopus.server.services.endpoints import list_active_endpoints
+from crontopus.server.services.job_status import JobFacts, load_job_facts, tenant_defaults
+from crontopus.server.services.stuck import Limit, StuckPolicy, job_limits
+
+#: Returns the tenant's jobs (by id) the caller may read.
+Manifests = Callable[[], Awaitable[Mapping[uuid.UUID, JobManifest]]]
 
 
 @dataclass
@@ -22,9 +30,15 @@ class FleetLoaders:
 
     session: SessionFactory
     tenant_id: uuid.UUID
+    manifests: Manifests | None = None
+    stuck: StuckPolicy = field(default_factory=StuckPolicy)
     instances_by_job: DataLoader[uuid.UUID, list[JobInstance]] = field(init=False)
     instances_by_endpoint: DataLoader[uuid.UUID, list[JobInstance]] = field(init=False)
     active_endpoints: DataLoader[uuid.UUID, Sequence[Endpoint]] = field(init=False)
+    #: Per job: what its status is derived from, with the tenant's alert defaults.
+    job_facts: DataLoader[uuid.UUID, tuple[JobFacts, TenantDefaults]] = field(init=False)
+    #: Per job: how long its runs may last before they count as stuck.
+    run_limits: DataLoader[uuid.UUID, Limit | None] = field(init=False)
 
     def __post_init__(self) -> None:
         # No caching: a WebSocket connection keeps its context for many operations, and a
@@ -33,6 +47,22 @@ class FleetLoaders:
         self.instances_by_job = DataLoader(self._load_by_job, cache=False)
         self.instances_by_endpoint = DataLoader(self._load_by_endpoint, cache=False)
         self.active_endpoints = DataLoader(self._load_active, cache=False)
+        self.job_facts = DataLoader(self._load_facts, cache=False)
+        self.run_limits = DataLoader(self._load_limits, cache=False)
+
+    async def _load_facts(self, keys: list[uuid.UUID]) -> list[tuple[JobFacts, TenantDefaults]]:
+        async with self.session() as session:
+            facts = await load_job_facts(session, self.tenant_id, keys)
+            defaults = await tenant_defaults(session, self.tenant_id)
+        return [(facts[key], defaults) for key in keys]
+
+    async def _load_limits(self, keys: list[uuid.UUID]) -> list[Limit | None]:
+        known = await self.manifests() if self.manifests is not None else {}
+        wanted = {key: known.get(key) for key in keys}
+        async with self.session() as session:
+            defaults = await tenant_defaults(session, self.tenant_id)
+            limits = await job_limits(session, self.tenant_id, wanted, defaults, self.stuck)
+        return [limits.get(key) for key in keys]
 
     async def _load_active(self, keys: list[uuid.UUID]) -> list[Sequence[Endpoint]]:
         async with self.session() as session:
@@ -68,6 +98,16 @@ def fleet_loaders(context: Context) -> FleetLoaders:
     principal = context.require_principal()
     loaders = context.fleet_loaders
     if loaders is None:
-        loaders = FleetLoaders(context.session, principal.tenant_id)
+
+        async def manifests() -> Mapping[uuid.UUID, JobManifest]:
+            view = await jobs.readable_jobs(context.gitstore, principal)
+            return {job_id: entry.manifest for job_id, entry in view.jobs.items()}
+
+        loaders = FleetLoaders(
+            context.session,
+            principal.tenant_id,
+            manifests,
+            StuckPolicy.from_settings(context.settings),
+        )
         context.fleet_loaders = loaders
     return loaders

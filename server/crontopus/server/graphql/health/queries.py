@@ -10,11 +10,15 @@ import strawberry
 from sqlalchemy import func, select
 
 from crontopus.core.enums import HealthStatus as CoreHealthStatus
+from crontopus.core.manifest import JobManifest
 from crontopus.server.db.models import Endpoint
 from crontopus.server.db.types import utcnow
 from crontopus.server.graphql.context import Info
+from crontopus.server.graphql.endpoints.loaders import fleet_loaders
+from crontopus.server.graphql.jobs.types import Job, JobStatus
 from crontopus.server.services import health as rollups
 from crontopus.server.services import jobs
+from crontopus.server.services.job_status import job_status, needing_attention
 from crontopus.server.services.presence import online_condition
 
 HealthStatus = strawberry.enum(CoreHealthStatus, name="HealthStatus")
@@ -60,6 +64,14 @@ class JobHealth:
     job_name: str | None
     namespace: str | None
     figures: HealthFigures
+    manifest: strawberry.Private[JobManifest | None] = None
+
+    @strawberry.field(description="The job's status now; null for a job no longer in Git.")
+    async def status(self, info: Info) -> JobStatus | None:  # type: ignore[valid-type]
+        if self.manifest is None:
+            return None
+        facts, defaults = await fleet_loaders(info.context).job_facts.load(self.job_id)
+        return job_status(self.manifest, facts, defaults, utcnow())
 
 
 @strawberry.type
@@ -84,6 +96,9 @@ class Dashboard:
     jobs_total: int
     figures: HealthFigures
     failing_jobs: list[JobHealth]
+    needs_attention: list[Job] = strawberry.field(
+        description="Jobs DOWN, FAILING or LATE now, worst first."
+    )
 
 
 def _keep(
@@ -130,8 +145,15 @@ class HealthQueries:
             if filter is not None and not _keep(filter, namespace, job_id, tally):
                 continue
             figures = HealthFigures.from_tally(tally)
+            entry = view.jobs.get(job_id)
             result.append(
-                JobHealth(job_id=job_id, job_name=name, namespace=namespace, figures=figures)
+                JobHealth(
+                    job_id=job_id,
+                    job_name=name,
+                    namespace=namespace,
+                    figures=figures,
+                    manifest=entry.manifest if entry else None,
+                )
             )
         return result
 
@@ -172,6 +194,12 @@ class HealthQueries:
             alive = Endpoint.tenant_id == principal.tenant_id, Endpoint.revoked_at.is_(None)
             total = await session.scalar(select(func.count()).where(*alive))
             online = await session.scalar(select(func.count()).where(*alive, is_online))
+            attention = await needing_attention(
+                session,
+                principal.tenant_id,
+                [entry.manifest for entry in view.jobs.values()],
+                utcnow(),
+            )
         failing = [
             JobHealth(
                 job_id=t.owner_id,
@@ -191,4 +219,5 @@ class HealthQueries:
             jobs_total=len(view.jobs),
             figures=HealthFigures.from_tally(_aggregate(list(tallies.values()))),
             failing_jobs=failing,
+            needs_attention=[Job.from_entry(view.jobs[manifest.id]) for manifest, _ in attention],
         )

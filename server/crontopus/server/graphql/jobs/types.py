@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from crontopus.core.alerts import Alerts
+from crontopus.core.describe import describe_schedule
+from crontopus.core.enums import JobStatus as CoreJobStatus
 from crontopus.core.manifest import JobManifest, Problem, SchedulerOptions
 from crontopus.core.schedule import next_fire_times
 from crontopus.server.gitstore import HistoryEntry, JobEntry, NamespaceInfo
@@ -18,8 +20,17 @@ from crontopus.server.graphql.keyvalues import KeyValue, KeyValueInput, key_valu
 
 if TYPE_CHECKING:
     from crontopus.server.graphql.endpoints.types import EndpointJob
+    from crontopus.server.graphql.runs.types import Run
 
 MAX_NEXT_RUNS = 100
+
+JobStatus = strawberry.enum(
+    CoreJobStatus,
+    name="JobStatus",
+    description="Whether a job is doing what its schedule says: NEW (never reported), UP, "
+    "LATE (a fire time passed with no start, within its grace time), DOWN (a run was "
+    "missed), FAILING (its last run failed or a failure alert is open), PAUSED.",
+)
 
 
 @strawberry.enum(description="How overlapping runs of one job are handled.")
@@ -123,6 +134,46 @@ class Job:
     blob_id: str = strawberry.field(
         description="Pass it back as expectedBlobId to update or delete this version."
     )
+    manifest: strawberry.Private[JobManifest | None] = None
+
+    @strawberry.field(description="Whether the job is doing what its schedule says.")
+    async def status(self, info: Info) -> JobStatus:  # type: ignore[valid-type]
+        from crontopus.server.graphql.endpoints.loaders import fleet_loaders
+        from crontopus.server.services.job_status import job_status
+
+        assert self.manifest is not None
+        facts, defaults = await fleet_loaders(info.context).job_facts.load(self.id)
+        return job_status(self.manifest, facts, defaults, datetime.now(UTC))
+
+    @strawberry.field(description="The latest run that started (a MISSED run never did).")
+    async def last_run(
+        self, info: Info
+    ) -> Annotated[Run, strawberry.lazy("crontopus.server.graphql.runs.types")] | None:
+        from crontopus.server.graphql.endpoints.loaders import fleet_loaders
+        from crontopus.server.graphql.runs.types import Run
+
+        facts, _ = await fleet_loaders(info.context).job_facts.load(self.id)
+        return Run.from_model(facts.last_run, output=False) if facts.last_run else None
+
+    @strawberry.field(description="When the job is next expected to run; null if paused or never.")
+    def next_run_at(self) -> datetime | None:
+        if not self.enabled or self.paused:
+            return None
+        upcoming = next_fire_times(self.schedule, self.timezone, datetime.now(UTC), 1)
+        return upcoming[0] if upcoming else None
+
+    @strawberry.field(description='The schedule in words: "at 02:30 every day, Europe/Berlin".')
+    def schedule_description(self) -> str:
+        return describe_schedule(self.schedule, self.timezone)
+
+    @strawberry.field(
+        description="Where a script reports this job's runs: POST <url>/start, then "
+        "<url>/<exit code>, with ?rid=<run uuid> and a token that may check in."
+    )
+    def checkin_url(self, info: Info) -> str:
+        context = info.context
+        base = context.settings.public_url or str(context.request.base_url)
+        return f"{base.rstrip('/')}/checkin/{self.id}"
 
     @strawberry.field(description="The next fire times in the job's time zone (at most 100).")
     def next_runs(self, count: int = 5) -> list[datetime]:
@@ -172,6 +223,7 @@ class Job:
             path=m.path,
             yaml=text,
             blob_id="",
+            manifest=m,
         )
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
 
 from crontopus.core.enums import RunStatus as CoreRunStatus
 from crontopus.server.db.models import Run as RunModel
+from crontopus.server.graphql.context import Info
 from crontopus.server.services.checkins import RunState
+from crontopus.server.services.stuck import is_stuck
 
 RunStatus = strawberry.enum(CoreRunStatus, name="RunStatus", description="Where a run stands.")
 
@@ -37,8 +39,20 @@ class Run:
         description="No job with this id was in Git when the run arrived."
     )
 
+    @strawberry.field(
+        description="Still RUNNING well past what is normal for its job: its maxDuration or "
+        "timeout, else the server's default, else a multiple of its recent p95 duration."
+    )
+    async def stuck(self, info: Info) -> bool:
+        if self.status != CoreRunStatus.RUNNING.value:
+            return False
+        from crontopus.server.graphql.endpoints.loaders import fleet_loaders
+
+        limit = await fleet_loaders(info.context).run_limits.load(self.job_id)
+        return is_stuck(self.started_at, limit, datetime.now(UTC))
+
     @classmethod
-    def from_model(cls, run: RunModel | RunState) -> Run:
+    def from_model(cls, run: RunModel | RunState, *, output: bool = True) -> Run:
         return cls(
             id=run.id,
             job_id=run.job_id,
@@ -50,7 +64,7 @@ class Run:
             finished_at=run.finished_at,
             duration_ms=run.duration_ms,
             exit_code=run.exit_code,
-            output=run.output,
+            output=run.output if output else None,
             output_truncated=run.output_truncated,
             commit_id=run.commit_id,
             unknown_job=run.unknown_job,

@@ -27,6 +27,7 @@ from crontopus.server.services.alerts.periodic import CycleReport, PeriodicEvalu
 from crontopus.server.services.alerts.tenants import GitJobs, JobSource
 from crontopus.server.services.checkins import RunState
 from crontopus.server.services.endpoints import detect_offline
+from crontopus.server.services.stuck import StuckPolicy
 from crontopus.server.settings import Settings
 
 logger = logging.getLogger("crontopus.server.alerts")
@@ -62,7 +63,13 @@ class AlertEngine:
             session, jobs, self.announcer, self.now, on_change=self.wake, dependencies=dependencies
         )
         self.periodic = PeriodicEvaluator(
-            session, jobs, self.announcer, self.now, settings.offline_after, metrics
+            session,
+            jobs,
+            self.announcer,
+            self.now,
+            settings.offline_after,
+            metrics,
+            stuck=StuckPolicy.from_settings(settings),
         )
         self.dispatcher = Dispatcher(
             session,

@@ -38,6 +38,7 @@ from crontopus.server.services.alerts.quiet import Hold
 from crontopus.server.services.alerts.rules import JobRules, job_rules
 from crontopus.server.services.alerts.tenants import JobSource, TenantView, load_view, tenant_slugs
 from crontopus.server.services.checkins import RunState
+from crontopus.server.services.missed_runs import forgive_missed
 
 logger = logging.getLogger("crontopus.server.alerts.runs")
 FAILED = (RunStatus.FAILURE, RunStatus.TIMEOUT)
@@ -172,6 +173,8 @@ async def evaluate_runs(
         by_job[run.job_id].append(run)
     open_now = await open_incidents_of(session, view.tenant_id, job_ids=list(by_job))
     by_key = {incident.open_key: incident for incident in open_now}
+    missed_open = {i.job_id for i in open_now if i.rule is AlertRule.MISSED_RUN and i.job_id}
+    await forgive_missed(session, view.tenant_id, runs, view.jobs, missed_open)
     changed = False
     for job_id, job_runs in by_job.items():
         judge = _JobJudge(session, view, job_id, job_runs, by_key, now)
@@ -308,7 +311,7 @@ class _JobJudge:
                 ).where(
                     Run.tenant_id == self.view.tenant_id,
                     Run.job_id == self.job_id,
-                    Run.status != RunStatus.RUNNING,
+                    Run.status.not_in([RunStatus.RUNNING, RunStatus.MISSED]),
                     Run.started_at >= since,
                 )
             )
@@ -339,6 +342,10 @@ class _JobJudge:
                 )
             else:
                 self._resolve(AlertRule.TOO_LONG, "a run finished in time")
+        elif maximum is None and seconds is not None:
+            # A limit learnt from past durations (services/stuck.py) only judges runs still
+            # going; the job finishing again is what resolves it.
+            self._resolve(AlertRule.TOO_LONG, "a run finished")
         if minimum is not None and seconds is not None and latest.status is RunStatus.SUCCESS:
             if seconds < minimum:
                 self._open(
@@ -362,7 +369,7 @@ async def failure_streak(
             .where(
                 Run.tenant_id == tenant_id,
                 Run.job_id == job_id,
-                Run.status != RunStatus.RUNNING,
+                Run.status.not_in([RunStatus.RUNNING, RunStatus.MISSED]),
             )
             .order_by(Run.started_at.desc(), Run.id.desc())
             .limit(limit)

@@ -46,8 +46,9 @@ class Miss:
 LastStarts = Mapping[int, Mapping[int | None, datetime]]
 
 
-@functools.lru_cache(maxsize=65_536)
-def latest_fire(schedule: str, timezone: str, after: datetime, until: datetime) -> datetime | None:
+def last_fire_between(
+    schedule: str, timezone: str, after: datetime, until: datetime
+) -> datetime | None:
     """Return the last fire time in (after, until], or None."""
     latest = None
     for fire in iter_fire_times(schedule, timezone, after):
@@ -55,6 +56,28 @@ def latest_fire(schedule: str, timezone: str, after: datetime, until: datetime) 
             break
         latest = fire
     return latest
+
+
+#: The cycle asks about the same spans for thousands of jobs sharing a few schedules.
+latest_fire = functools.lru_cache(maxsize=65_536)(last_fire_between)
+
+
+def started_for(last_start: datetime | None, fire: datetime) -> bool:
+    """Tell whether a start at `last_start` counts for the fire time `fire`."""
+    return last_start is not None and last_start >= fire - START_TOLERANCE
+
+
+def late_fire(job: JobManifest, last_start: datetime | None, now: datetime) -> datetime | None:
+    """Return the fire time the job is late for: passed, within its grace, with no start yet.
+
+    The same rule as `find_misses`, asked before the grace ends instead of after it. A fire
+    time counts as late once START_TOLERANCE has passed, the time a start takes to arrive.
+    """
+    grace = timedelta(seconds=job.grace_time)
+    fire = last_fire_between(job.schedule, job.timezone, now - grace, now - START_TOLERANCE)
+    if fire is None or started_for(last_start, fire):
+        return None
+    return fire
 
 
 def find_misses(
@@ -81,6 +104,7 @@ def find_misses(
         if fire is None:
             continue
         fire = fire.astimezone(now.tzinfo)
+        # `started_for`, inlined: this loop runs for every (job, endpoint) pair of a tenant.
         cutoff = fire - START_TOLERANCE
         job_starts = starts.get(job.id.int, no_starts)
         chosen = targeted.get(job.targets)

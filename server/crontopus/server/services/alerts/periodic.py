@@ -46,7 +46,9 @@ from crontopus.server.services.alerts.rules import job_rules
 from crontopus.server.services.alerts.sql import insert
 from crontopus.server.services.alerts.tenants import JobSource, TenantView, load_view, tenant_slugs
 from crontopus.server.services.instances import InstanceState, drift_of
+from crontopus.server.services.missed_runs import missed_run_row, record_missed
 from crontopus.server.services.presence import is_online
+from crontopus.server.services.stuck import StuckPolicy, job_limits
 
 logger = logging.getLogger("crontopus.server.alerts.periodic")
 CURSOR = "periodic"
@@ -71,6 +73,7 @@ class CycleReport:
     committed: bool = False
     opened: int = 0
     resolved: int = 0
+    missed_runs: int = 0
     released: int = 0
     seconds: float = 0.0
     since: datetime | None = None
@@ -81,6 +84,7 @@ class CycleReport:
 class _Plan:
     openings: list[Opening] = field(default_factory=list)
     resolutions: list[tuple[Incident, str]] = field(default_factory=list)
+    missed_runs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Starts:
@@ -97,7 +101,11 @@ class _Starts:
         since = now - FIRST_READ if self.read_until is None else self.read_until - LATE_ARRIVAL
         rows = await session.execute(
             select(Run.job_id, Run.endpoint_id, func.max(Run.started_at))
-            .where(Run.tenant_id == tenant_id, Run.started_at >= since)
+            .where(
+                Run.tenant_id == tenant_id,
+                Run.started_at >= since,
+                Run.status != RunStatus.MISSED,  # a recorded miss is not a start
+            )
             .group_by(Run.job_id, Run.endpoint_id)
         )
         by_job = self.by_job
@@ -125,6 +133,7 @@ class PeriodicEvaluator:
         clock: Callable[[], datetime],
         offline_after: timedelta,
         metrics: Metrics | None = None,
+        stuck: StuckPolicy | None = None,
     ) -> None:
         self._session = session
         self._jobs = jobs
@@ -132,6 +141,7 @@ class PeriodicEvaluator:
         self._clock = clock
         self._offline_after = offline_after
         self._metrics = metrics
+        self._stuck = stuck or StuckPolicy()
         self._starts: dict[uuid.UUID, _Starts] = defaultdict(_Starts)
         # Per tenant: when drift was last looked for, and which endpoints drifted then.
         self._drift_seen: dict[uuid.UUID, tuple[datetime, dict[uuid.UUID, str]]] = {}
@@ -270,11 +280,13 @@ class PeriodicEvaluator:
                 continue
             if not job_rules(job, view.defaults).missed_run:
                 continue
-            if view.quiet.snoozed(job.id, job.namespace, now):
-                continue
             judged.append(job)
         for miss in find_misses(judged, infos, starts, since, now):
             job, endpoint = miss.job, miss.endpoint
+            # History records every miss; a snooze only keeps the incident from opening.
+            plan.missed_runs.append(missed_run_row(view.tenant_id, miss, now))
+            if view.quiet.snoozed(job.id, job.namespace, now):
+                continue
             where = f" on {endpoint.name}" if endpoint else ""
             plan.openings.append(
                 Opening(
@@ -347,37 +359,31 @@ class PeriodicEvaluator:
     async def _too_long(
         self, session: AsyncSession, view: TenantView, now: datetime, plan: _Plan
     ) -> None:
-        limits = {
-            job_id: maximum
-            for job_id, job in view.jobs.items()
-            if (maximum := job_rules(job, view.defaults).max_duration) is not None
-        }
-        if not limits:
-            return
-        # Only runs already older than the smallest limit can be too long.
-        newest = now - timedelta(seconds=min(limits.values()))
-        ids = list(limits)
-        rows: list[Any] = []
-        for chunk in range(0, len(ids), 500):
-            rows += (
-                await session.execute(
-                    select(Run.job_id, func.min(Run.started_at))
-                    .where(
-                        Run.tenant_id == view.tenant_id,
-                        Run.job_id.in_(ids[chunk : chunk + 500]),
-                        Run.status == RunStatus.RUNNING,
-                        Run.started_at >= now - LONGEST_RUN,
-                        Run.started_at <= newest,
-                    )
-                    .group_by(Run.job_id)
+        # The partial index on running runs keeps this to the runs still going.
+        rows = (
+            await session.execute(
+                select(Run.job_id, func.min(Run.started_at))
+                .where(
+                    Run.tenant_id == view.tenant_id,
+                    Run.status == RunStatus.RUNNING,
+                    Run.started_at >= now - LONGEST_RUN,
                 )
-            ).all()
-        for job_id, started in rows:
-            job = view.jobs.get(job_id)
-            if job is None:
-                continue
-            maximum = job_rules(job, view.defaults).max_duration
-            if maximum is None or now - started <= timedelta(seconds=maximum):
+                .group_by(Run.job_id)
+            )
+        ).all()
+        oldest = {job_id: started for job_id, started in rows if job_id in view.jobs}
+        if not oldest:
+            return
+        limits = await job_limits(
+            session,
+            view.tenant_id,
+            {job_id: view.jobs[job_id] for job_id in oldest},
+            view.defaults,
+            self._stuck,
+        )
+        for job_id, started in oldest.items():
+            job, limit = view.jobs[job_id], limits.get(job_id)
+            if limit is None or now - started <= timedelta(seconds=limit.seconds):
                 continue
             if view.quiet.snoozed(job.id, job.namespace, now):
                 continue
@@ -385,11 +391,16 @@ class PeriodicEvaluator:
                 Opening(
                     rule=AlertRule.TOO_LONG,
                     key=open_key(AlertRule.TOO_LONG, job.id),
-                    title=f"{job.namespace}/{job.name} has been running longer than {maximum} s",
+                    title=f"{job.namespace}/{job.name} has been running longer than "
+                    f"{limit.describe()}",
                     job_id=job.id,
                     job_name=job.name,
                     namespace=job.namespace,
-                    details={"started_at": started.isoformat(), "max_duration": maximum},
+                    details={
+                        "started_at": started.isoformat(),
+                        "max_duration": limit.seconds,
+                        "limit_from": limit.source,
+                    },
                     channels=job_rules(job, view.defaults).channels,
                     hold=view.quiet.hold(job.id, job.namespace, now),
                 )
@@ -409,6 +420,7 @@ class PeriodicEvaluator:
                 session, [incident], now, self._announcer, hold=hold, reason=reason
             )
             report.resolved += len(done)
+        report.missed_runs += await record_missed(session, plan.missed_runs)
         opened = await open_incidents(session, view.tenant_id, plan.openings, now, self._announcer)
         report.opened += len(opened)
 
