@@ -24,7 +24,7 @@ from crontopus.core.schedule import CronSchedule, iter_fire_times
 GATE_FLAG: Final = "--gate"
 MAX_WAKE_RATIO: Final = 4
 _DAY: Final = 1440  # minutes
-_HOUR: Final = timedelta(hours=1)
+_SAMPLE: Final = timedelta(hours=12)
 _MINUTE: Final = timedelta(minutes=1)
 # Zone rules reach years ahead; a crontab lives as long as the job does, so look far.
 _LOOK_BACK: Final = timedelta(days=400)
@@ -184,7 +184,9 @@ def _transitions_cached(zone_name: str, start: datetime, end: datetime) -> tuple
     at = start
     offset = _offset(zone, at)
     while at < end:
-        step = at + _HOUR
+        # Zones change their offset months apart: sample twice a day and bisect a change, then
+        # go on from the change itself, so that two changes within one sample are both found.
+        step = at + _SAMPLE
         following = _offset(zone, step)
         if following != offset:
             # Bisect to the minute: offsets change on whole minutes.
@@ -198,8 +200,10 @@ def _transitions_cached(zone_name: str, start: datetime, end: datetime) -> tuple
                     low = middle
                 else:
                     high = middle
-            found.append(Transition(high, offset or timedelta(0), following or timedelta(0)))
-            offset = following
+            after = _offset(zone, high)
+            found.append(Transition(high, offset or timedelta(0), after or timedelta(0)))
+            at, offset = high, after
+            continue
         at = step
     return tuple(found)
 
