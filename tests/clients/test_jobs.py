@@ -21,8 +21,9 @@ spec:
 """
 JOB_KEYS = {
     "id", "name", "namespace", "path", "schedule", "timezone", "command", "args", "env",
-    "labels", "targetLabels", "enabled", "paused", "timeout", "graceTime", "concurrency",
-    "isDiscovered", "blobId", "status", "scheduleDescription", "nextRunAt", "lastRun",
+    "secretEnv", "labels", "targetLabels", "enabled", "paused", "timeout", "graceTime",
+    "concurrency", "isDiscovered", "blobId", "status", "scheduleDescription", "nextRunAt",
+    "lastRun",
 }  # fmt: skip
 
 

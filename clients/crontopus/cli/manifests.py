@@ -141,6 +141,7 @@ def job_input(manifest: JobManifest) -> dict[str, Any]:
         "command": manifest.command,
         "args": list(manifest.args),
         "env": pairs(manifest.env),
+        "secretEnv": pairs(manifest.secret_env),
         "labels": pairs(manifest.labels),
         "enabled": manifest.enabled,
         "paused": manifest.paused,

@@ -23,7 +23,7 @@ AUTH_PAYLOAD: Final = """
 
 JOB_FIELDS: Final = """
     id name namespace path schedule timezone command args
-    env { key value } labels { key value } targetLabels { key value }
+    env { key value } secretEnv { key value } labels { key value } targetLabels { key value }
     enabled paused timeout graceTime concurrency isDiscovered blobId
     status scheduleDescription nextRunAt lastRun { id status startedAt }
 """
@@ -373,6 +373,28 @@ REMOVE_MEMBER: Final = f"""
 mutation RemoveMember($userId: UUID!) {{
   removeMember(userId: $userId) {{
     __typename ... on RemoveMemberPayload {{ user {{ id username email }} }} {USER_ERRORS}
+  }}
+}}
+"""
+
+SECRET_FIELDS: Final = "name createdAt updatedAt updatedBy"
+
+SECRETS: Final = f"query Secrets {{ secrets {{ {SECRET_FIELDS} }} }}"
+
+SET_SECRET: Final = f"""
+mutation SetSecret($name: String!, $value: String!) {{
+  setSecret(name: $name, value: $value) {{
+    __typename ... on Secret {{ {SECRET_FIELDS} }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
+DELETE_SECRET: Final = f"""
+mutation DeleteSecret($name: String!) {{
+  deleteSecret(name: $name) {{
+    __typename ... on DeleteSecretPayload {{ secret {{ {SECRET_FIELDS} }} }}
+    {USER_ERRORS}
   }}
 }}
 """

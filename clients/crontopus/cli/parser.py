@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _incidents(subtree(tree.group("incidents", "Alerts that fired, until resolved.")))
     _channels(subtree(tree.group("channels", "Where alerts are sent.")))
     _members(subtree(tree.group("members", "Who belongs to the tenant, with which role.")))
+    _secrets(subtree(tree.group("secrets", "Values jobs read at run time, kept out of Git.")))
     _tokens(subtree(tree.group("tokens", "Personal API tokens.")))
     _enrollment_tokens(
         subtree(tree.group("enrollment-tokens", "Tokens agents enroll endpoints with."))
@@ -446,6 +447,30 @@ def _namespaces(tree: Tree) -> None:
     create.add_argument("name")
     delete = tree.command(
         "delete", "Delete an empty namespace.", "crontopus.cli.namespaces:delete_namespace"
+    )
+    delete.add_argument("name")
+
+
+def _secrets(tree: Tree) -> None:
+    tree.command(
+        "list", "List secrets by name (never values).", "crontopus.cli.secrets:list_secrets"
+    )
+    put = tree.command(
+        "set",
+        "Create a secret or replace its value.",
+        "crontopus.cli.secrets:set_secret",
+        description="Create a secret or replace its value, read from standard input (one "
+        "trailing newline dropped) or --from-file, never from the command line. Manifests use it "
+        "with `env: [{name: VAR, secretRef: NAME}]`; jobs get a new value from their next run.",
+    )
+    put.add_argument("name", help="1-63 letters, digits, '.', '_' or '-'")
+    put.add_argument(
+        "--from-file", metavar="PATH", help="read the value from this file, exactly as it is"
+    )
+    delete = tree.command(
+        "delete",
+        "Delete a secret (jobs still using it fail to run).",
+        "crontopus.cli.secrets:delete_secret",
     )
     delete.add_argument("name")
 

@@ -1,4 +1,9 @@
-"""`jobs validate FILE…`: the server's validator, offline, usable as a pre-commit hook."""
+"""`jobs validate FILE…`: the server's validator, offline, usable as a pre-commit hook.
+
+Warnings (a secret-looking variable with its value in the manifest) are printed but do not fail
+the check, as on `git push`; whether a referenced secret exists needs the server
+(`validateManifest`), so it is not checked here.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from crontopus.core.manifest import (
     path_problems,
     split_manifest_path,
 )
+from crontopus.core.secrets import manifest_warnings
 
 
 def repository_root(start: Path) -> Path | None:
@@ -68,6 +74,7 @@ def check_file(name: str) -> tuple[JobManifest | None, list[Problem]]:
 async def validate_files(inv: Invocation) -> int:
     """Check each file; print every problem; exit 1 when any file has one."""
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     first_of: dict[uuid.UUID, str] = {}
     files: list[str] = inv.value("files")
     for name in files:
@@ -84,6 +91,7 @@ async def validate_files(inv: Invocation) -> int:
                     )
                 )
             first_of.setdefault(manifest.id, file)
+            warnings.extend(manifest_warnings(manifest, file))
         problems.extend(found)
     bad = len({p.file for p in problems})
     if inv.json:
@@ -95,10 +103,15 @@ async def validate_files(inv: Invocation) -> int:
                 "problems": [
                     {"file": p.file, "path": p.path, "message": p.message} for p in problems
                 ],
+                "warnings": [
+                    {"file": w.file, "path": w.path, "message": w.message} for w in warnings
+                ],
             },
         )
     for problem in problems:
         print(problem, file=inv.err)
+    for warning in warnings:
+        print(f"warning: {warning}", file=inv.err)
     if problems:
         output.note(inv, f"{bad} of {len(files)} file{'s' if len(files) != 1 else ''} invalid")
         return 1
