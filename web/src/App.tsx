@@ -19,6 +19,7 @@ import { JobDetailPage } from "./pages/JobDetail";
 import { JobFormPage } from "./pages/JobForm";
 import { JobsPage } from "./pages/Jobs";
 import { RunDetailPage, RunsPage } from "./pages/Runs";
+import { SecretsPage } from "./pages/Secrets";
 import { Link, matchPath, navigate, useLocation } from "./router";
 
 const PlaygroundPage = lazy(() => import("./pages/Playground"));
@@ -31,6 +32,7 @@ const NAV: [string, string][] = [
   ["/jobs", "Jobs"],
   ["/endpoints", "Endpoints"],
   ["/namespaces", "Namespaces"],
+  ["/secrets", "Secrets"],
   ["/tokens", "API tokens"],
   ["/members", "Members"],
   ["/audit", "Audit"],
@@ -53,6 +55,7 @@ function Page({ path }: { path: string }) {
   if (path === "/endpoints") return <EndpointsPage />;
   if ((params = matchPath("/endpoints/:id", path))) return <EndpointDetailPage key={params.id} id={params.id} />;
   if (path === "/namespaces") return <NamespacesPage />;
+  if (path === "/secrets") return <SecretsPage />;
   if (path === "/tokens") return <TokensPage />;
   if (path === "/members") return <MembersPage />;
   if (path === "/audit") return <AuditPage />;

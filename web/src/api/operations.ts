@@ -137,7 +137,7 @@ export const JobsQuery = graphql(`
 export const JobFields = graphql(`
   fragment JobFields on Job {
     ...JobListFields
-    blobId args env { key value } targetLabels { key value } timeout graceTime concurrency yaml
+    blobId args env { key value } secretEnv { key value } targetLabels { key value } timeout graceTime concurrency yaml
     alerts {
       onFailure consecutiveFailures failureRate { percent window minRuns } missedRun
       maxDuration minDuration channels
@@ -157,7 +157,7 @@ export const JobQuery = graphql(`
 
 export const ValidateManifestQuery = graphql(`
   query ValidateManifest($yaml: String!) {
-    validateManifest(yaml: $yaml) { valid problems { file path message } job { ...JobFields } }
+    validateManifest(yaml: $yaml) { valid problems { file path message } warnings { path message } job { ...JobFields } }
   }
 `);
 
@@ -302,4 +302,25 @@ export const AuditQuery = graphql(`
 
 export const RepositoryQuery = graphql(`
   query Repository { repository { cloneUrl headCommit } }
+`);
+
+export const SecretsQuery = graphql(`
+  query Secrets { secrets { name createdAt updatedAt updatedBy } }
+`);
+
+export const SetSecretMutation = graphql(`
+  mutation SetSecret($name: String!, $value: String!) {
+    setSecret(name: $name, value: $value) {
+      __typename
+      ... on Secret { name }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);
+
+export const DeleteSecretMutation = graphql(`
+  mutation DeleteSecret($name: String!) {
+    deleteSecret(name: $name) { __typename ... on UserError { message } }
+  }
 `);

@@ -44,6 +44,15 @@ describe("the job form", () => {
     expect(yaml).toContain('  targets:\n    labels:\n      "role": "db"');
   });
 
+  it("references secrets with the list form of env, next to the literal values", () => {
+    const withSecret = { ...form, secretEnv: "DB_PASSWORD=db-password" };
+    expect(jobInput(withSecret).secretEnv).toEqual([{ key: "DB_PASSWORD", value: "db-password" }]);
+    expect(manifestYaml(withSecret)).toContain(
+      '  env:\n    - {name: "PGHOST", value: "db1"}\n    - {name: "EMPTY", value: ""}\n' +
+        '    - {name: "DB_PASSWORD", secretRef: "db-password"}\n',
+    );
+  });
+
   it("quotes a non-numeric timeout so the validator reports it instead of the YAML parser", () => {
     expect(manifestYaml({ ...form, timeout: "soon" })).toContain('  timeout: "soon"');
   });

@@ -26,6 +26,7 @@ export type JobForm = {
   command: string;
   args: string; // one argument per line
   env: string; // NAME=value per line
+  secretEnv: string; // NAME=secret-name per line
   labels: string; // key=value per line
   targetLabels: string; // key=value per line
   enabled: boolean;
@@ -65,6 +66,7 @@ export function emptyForm(namespace = "default"): JobForm {
     command: "",
     args: "",
     env: "",
+    secretEnv: "",
     labels: "",
     targetLabels: "",
     enabled: true,
@@ -110,6 +112,7 @@ export function formFromJob(job: JobFieldsFragment): JobForm {
     command: job.command,
     args: job.args.join("\n"),
     env: pairsText(job.env),
+    secretEnv: pairsText(job.secretEnv),
     labels: pairsText(job.labels),
     targetLabels: pairsText(job.targetLabels),
     enabled: job.enabled,
@@ -168,6 +171,7 @@ export function jobInput(form: JobForm): JobInput {
     command: form.command,
     args: lines(form.args),
     env: parsePairs(form.env),
+    secretEnv: parsePairs(form.secretEnv),
     labels: parsePairs(form.labels),
     targetLabels: parsePairs(form.targetLabels),
     enabled: form.enabled,
@@ -208,7 +212,12 @@ export function manifestYaml(form: JobForm, id: string = DRAFT_ID): string {
   out.push(`  command: ${q(form.command)}`);
   const args = lines(form.args);
   if (args.length) out.push("  args:", ...args.map((a) => `    - ${q(a)}`));
-  if (env.length) out.push("  env:", ...mapping("    ", env));
+  const secretEnv = parsePairs(form.secretEnv);
+  if (secretEnv.length) {
+    // A secret reference needs the list form of env, which takes literal values too.
+    out.push("  env:", ...env.map((p) => `    - {name: ${q(p.key)}, value: ${q(p.value)}}`));
+    out.push(...secretEnv.map((p) => `    - {name: ${q(p.key)}, secretRef: ${q(p.value)}}`));
+  } else if (env.length) out.push("  env:", ...mapping("    ", env));
   out.push(`  enabled: ${form.enabled}`, `  paused: ${form.paused}`);
   if (form.timeout.trim()) out.push(`  timeout: ${numberOrText(form.timeout)}`);
   if (form.graceTime.trim()) out.push(`  graceTime: ${numberOrText(form.graceTime)}`);

@@ -161,6 +161,7 @@ export function JobFormPage({ id }: { id?: string }) {
   // A new job's id is the server's: a manifest written without one is fine to send.
   const idLeftOut = (p: Problem) => !id && mode === "yaml" && p.path === "metadata.id" && p.message.startsWith("is missing");
   const problems: Problem[] = (validated?.problems ?? []).filter((p) => !idLeftOut(p));
+  const warnings: Problem[] = validated?.warnings ?? [];
   const schedule = preview.data?.schedulePreview;
 
   if (id && existing.loading && !existing.data) return <Loading when />;
@@ -277,6 +278,10 @@ export function JobFormPage({ id }: { id?: string }) {
                 <textarea name="env" value={form.env} onChange={set("env")} rows={3} className="mono" />
               </label>
               <label>
+                Secrets <span className="muted">(NAME=secret-name per line; values from the Secrets page)</span>
+                <textarea name="secretEnv" value={form.secretEnv} onChange={set("secretEnv")} rows={2} className="mono" placeholder="DB_PASSWORD=db-password" />
+              </label>
+              <label>
                 Labels <span className="muted">(key=value per line)</span>
                 <textarea name="labels" value={form.labels} onChange={set("labels")} rows={2} className="mono" />
               </label>
@@ -327,6 +332,11 @@ export function JobFormPage({ id }: { id?: string }) {
           {problems.map((p, i) => (
             <div key={i} className="error">
               <code>{p.path}</code>: {p.message}
+            </div>
+          ))}
+          {warnings.map((w, i) => (
+            <div key={`w${i}`} className="warning" data-testid="manifest-warning">
+              ⚠ <code>{w.path}</code>: {w.message}
             </div>
           ))}
           {saveProblems.map((p, i) => (
