@@ -454,6 +454,21 @@ describe("the web console", { skip: noBrowser }, () => {
     assert.equal(await page.locator("[data-testid=jobs-table] a:has-text('short-lived')").count(), 0);
   });
 
+  test("run now on a job no endpoint runs says why nothing ran", async () => {
+    const api = await accessToken();
+    const made = await graphql(
+      server.url,
+      api,
+      `mutation { createJob(input: {name: "run-me", schedule: "@daily", command: "/bin/true",
+         targetLabels: [{key: "role", value: "nowhere"}]}) { __typename ... on Job { id } } }`,
+    );
+    await open(`/jobs/${made.createJob.id}`);
+    await page.click("button:has-text('Run now')");
+    const note = page.locator("text=targets no endpoint");
+    await note.waitFor();
+    assert.match(await note.innerText(), /role.*nowhere/);
+  });
+
   test("the offline playground runs a query and a subscription with the console's token", async () => {
     await open("/graphql");
     await page.waitForURL(/\/playground$/);

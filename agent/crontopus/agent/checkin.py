@@ -35,6 +35,7 @@ class CheckIn:
     duration: float | None = None
     commit: str | None = None
     output: str = ""
+    trigger: str | None = None  # "manual" for a run someone asked for (run now)
 
     def path(self) -> str:
         """Return the request path with its query string."""
@@ -43,6 +44,8 @@ class CheckIn:
             params["duration"] = f"{self.duration:.3f}"
         if self.commit:
             params["commit"] = self.commit
+        if self.trigger:
+            params["trigger"] = self.trigger
         return f"/checkin/{quote(self.job_id)}/{quote(self.event)}?{urlencode(params)}"
 
     def to_json(self) -> bytes:

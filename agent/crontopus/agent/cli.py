@@ -26,11 +26,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return dispatch(args)
 
 
-def _run_job_arguments(args: list[str]) -> tuple[str, str | None, bool] | None:
-    """Recognise `[--state-dir DIR] run-job UUID [--state-dir DIR] [--gate]`; else None."""
+def _run_job_arguments(args: list[str]) -> tuple[str, str | None, bool, bool] | None:
+    """Recognise `[--state-dir DIR] run-job UUID [--state-dir DIR] [--gate] [--manual]`."""
     state_dir: str | None = None
     job: str | None = None
-    gate = False
+    gate = manual = False
     seen_command = False
     rest = list(args)
     while rest:
@@ -43,16 +43,18 @@ def _run_job_arguments(args: list[str]) -> tuple[str, str | None, bool] | None:
             seen_command = True
         elif word == "--gate" and seen_command:
             gate = True
+        elif word == "--manual" and seen_command:
+            manual = True
         elif seen_command and job is None and not word.startswith("-"):
             job = word
         else:
             return None
     if not seen_command or job is None:
         return None
-    return job, state_dir, gate
+    return job, state_dir, gate, manual
 
 
-def _run_job(job: str, state_dir: str | None, gate: bool = False) -> int:
+def _run_job(job: str, state_dir: str | None, gate: bool = False, manual: bool = False) -> int:
     import uuid
 
     from crontopus.agent.statedir import StateDir, resolve_state_dir
@@ -63,4 +65,4 @@ def _run_job(job: str, state_dir: str | None, gate: bool = False) -> int:
     except ValueError:
         print(f"crontopus-agent run-job: {job!r} is not a job UUID", file=sys.stderr)
         return EXIT_USAGE
-    return run_job(StateDir(resolve_state_dir(state_dir)), job_id, gate=gate)
+    return run_job(StateDir(resolve_state_dir(state_dir)), job_id, gate=gate, manual=manual)

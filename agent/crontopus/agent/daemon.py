@@ -1,16 +1,27 @@
-"""The agent daemon: heartbeat, sync and spool delivery on their own clocks until SIGTERM."""
+"""The agent daemon: heartbeat, sync and spool delivery on their own clocks until SIGTERM.
+
+With the agent channel open (`channel.py`) the server says when the repository changed, so a
+sync fetches only then, and periodic syncs just check the scheduler against the last fetched
+commit; heartbeats go out ten times less often, since the open channel keeps the endpoint
+online. While the channel is down the daemon polls as before, with jitter.
+"""
 
 from __future__ import annotations
 
 import logging
+import queue
+import random
 import signal
+import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 
+from crontopus.agent.channel import Channel, ChannelEvent, EventKind
 from crontopus.agent.checkin import CheckIn, SendResult, send_checkin
 from crontopus.agent.config import AgentConfig
 from crontopus.agent.errors import AgentError, ServerError
@@ -23,6 +34,15 @@ from crontopus.drivers import DriverError
 log = logging.getLogger(__name__)
 BACKOFF_START = 1.0
 BACKOFF_MAX = 300.0
+#: While the channel is open, heartbeats are this many times rarer (the channel is presence).
+CHANNEL_HEARTBEAT_FACTOR = 10
+#: Polls are spread over ±this fraction of the interval, so a fleet does not poll in step.
+POLL_JITTER = 0.2
+
+
+def jittered(interval: float) -> float:
+    """Return `interval` spread by ±POLL_JITTER."""
+    return interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)  # noqa: S311 (not a secret)
 
 
 @dataclass
@@ -55,6 +75,8 @@ class Daemon:
         token: str,
         agent_version: str,
         clock: Callable[[], float] = time.monotonic,
+        channel: bool = True,
+        channel_url: str | None = None,
     ) -> None:
         self.state = state
         self.config = config
@@ -64,16 +86,32 @@ class Daemon:
         self.agent_version = agent_version
         self.clock = clock
         self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.inbox: queue.SimpleQueue[ChannelEvent] = queue.SimpleQueue()
         self.spool = Spool(
             state.spool, config.spool_max_entries, config.spool_max_bytes, config.spool_max_age
         )
         self.spool_backoff = Backoff()
         self.sync_backoff = Backoff(start=config.sync_interval, cap=BACKOFF_MAX)
         self.synced_once = False
+        self.channel: Channel | None = None
+        if channel and config.server:
+            self.channel = Channel(config.server, token, self.tell, url=channel_url)
+        self.runs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def channel_open(self) -> bool:
+        return self.channel is not None and self.channel.connected.is_set()
+
+    def tell(self, event: ChannelEvent) -> None:
+        """Hand an event to the loop (called from the channel's thread)."""
+        self.inbox.put(event)
+        self.wake.set()
 
     def stop(self, *_: object) -> None:
         """Ask the loop to end after the step in progress (never in the middle of a write)."""
         self.stopping.set()
+        self.wake.set()
 
     def install_signal_handlers(self) -> None:
         """End gracefully on SIGTERM and SIGINT."""
@@ -87,32 +125,107 @@ class Daemon:
 
     def run(self) -> None:
         """Loop until stopped."""
+        if self.channel is not None:
+            self.channel.start()
+        try:
+            self._loop()
+        finally:
+            if self.channel is not None:
+                self.channel.stop()
+            self._reap(wait=False)
+        log.info("stopped")
+
+    def _loop(self) -> None:
         next_heartbeat = next_sync = next_spool = self.clock()
         while not self.stopping.is_set():
             now = self.clock()
+            fetch = not self.channel_open
+            while not self.inbox.empty():
+                event = self.inbox.get()
+                wanted = self.on_event(event)
+                if wanted == "heartbeat":
+                    next_heartbeat = now
+                elif wanted == "sync":
+                    next_sync, fetch = now, True
+                elif wanted == "both":
+                    next_heartbeat = next_sync = now
+                    fetch = True
             # Heartbeat first: it brings the endpoint's labels, which the sync targets by.
             if now >= next_heartbeat:
                 self.heartbeat_step()
-                next_heartbeat = now + self.config.heartbeat_interval
+                interval = self.config.heartbeat_interval
+                if self.channel_open:
+                    interval *= CHANNEL_HEARTBEAT_FACTOR
+                next_heartbeat = now + jittered(interval)
             if self.stopping.is_set():
                 break
             if now >= next_sync:
-                next_sync = now + self.sync_step()
+                before = SyncState.load(self.state).commit
+                next_sync = now + self.sync_step(fetch=fetch)
+                if self.channel_open and SyncState.load(self.state).commit != before:
+                    next_heartbeat = now  # report the applied commit at once
             if self.stopping.is_set():
                 break
             if now >= next_spool:
                 next_spool = now + self.spool_step()
+            self._reap(wait=False)
             wake = min(next_heartbeat, next_sync, next_spool)
-            self.stopping.wait(max(0.0, wake - self.clock()))
-        log.info("stopped")
+            self.wake.wait(max(0.0, wake - self.clock()))
+            self.wake.clear()
 
-    def sync_step(self) -> float:
+    def on_event(self, event: ChannelEvent) -> str | None:
+        """Act on one channel event; return what the loop should do now, if anything."""
+        applied = SyncState.load(self.state).commit
+        if event.kind is EventKind.CONNECTED:
+            # Caught up first: whatever changed while the channel was down is fetched now.
+            log.info("channel open (repository at %s)", event.commit)
+            return "both" if event.commit != applied else "heartbeat"
+        if event.kind is EventKind.REPOSITORY_CHANGED:
+            if event.commit is not None and event.commit == applied:
+                return None
+            log.info("repository changed to %s: syncing", event.commit)
+            return "sync"
+        if event.kind is EventKind.RUN_REQUESTED and event.job_id is not None:
+            self.run_now(event.job_id, event.request_id)
+            return None
+        if event.kind is EventKind.REVOKED:
+            log.error("the server revoked this endpoint: enroll the agent again to rejoin")
+            return None
+        if event.kind is EventKind.DISCONNECTED:
+            # The channel no longer keeps the endpoint online: heartbeat at the normal rate.
+            log.info("channel closed: polling every %.0f s", self.config.sync_interval)
+            return "heartbeat"
+        return None
+
+    def run_now(self, job_id: str, request_id: str | None) -> None:
+        """Run a job once through the wrapper, marked MANUAL, as the scheduler would run it."""
+        try:
+            job = uuid.UUID(job_id)
+        except ValueError:
+            log.warning("run request for %r ignored: not a job id", job_id)
+            return
+        argv = [*self.syncer.reconciler.wrapper_argv(job), "--manual"]
+        log.info("running %s now (request %s)", job, request_id)
+        try:
+            self.runs.append(
+                subprocess.Popen(  # noqa: S603 (our own wrapper, by absolute path)
+                    argv, stdin=subprocess.DEVNULL, start_new_session=True
+                )
+            )
+        except OSError as error:
+            log.error("could not run %s now: %s", job, error)
+
+    def _reap(self, *, wait: bool) -> None:
+        """Forget finished run-now wrappers (they report their runs themselves)."""
+        self.runs = [run for run in self.runs if run.poll() is None]
+
+    def sync_step(self, *, fetch: bool = True) -> float:
         """Sync once; return the seconds until the next sync."""
         # The first sync after a start plans in full: whatever happened while the agent was
         # down (a crash mid-write, a hand edit the skip fingerprint cannot see) is put right.
         force = not self.synced_once
         try:
-            outcome = self.syncer.sync(force=force)
+            outcome = self.syncer.sync(force=force, fetch=fetch or force)
         except (AgentError, DriverError) as exc:
             delay = self.sync_backoff.failed()
             log.error("sync failed (retrying in %.0f s): %s", delay, exc)
@@ -121,7 +234,7 @@ class Daemon:
         self.synced_once = True
         if outcome.report_error:
             return min(self.config.sync_interval, 60.0)
-        return self.config.sync_interval
+        return jittered(self.config.sync_interval)
 
     def heartbeat_step(self) -> None:
         """Send one heartbeat; a failure is logged and the next one tries again."""

@@ -149,11 +149,12 @@ def run_command(config: JobConfig, secrets: Mapping[str, str] | None = None) -> 
     return RunResult(outcome, code, duration, output)
 
 
-def run_job(state: StateDir, job_id: uuid.UUID, *, gate: bool = False) -> int:
+def run_job(state: StateDir, job_id: uuid.UUID, *, gate: bool = False, manual: bool = False) -> int:
     """Run one installed job with locking and check-ins; return the job's exit code.
 
     With `gate` the scheduler fires a superset of the job's instants: a firing whose minute is
-    not one of them exits 0 at once, without a run, a check-in or a message.
+    not one of them exits 0 at once, without a run, a check-in or a message. `manual` marks a
+    run someone asked for (run now): the server shows it as MANUAL.
     """
     config = read_job_config(state, job_id)
     if config is None:
@@ -174,17 +175,17 @@ def run_job(state: StateDir, job_id: uuid.UUID, *, gate: bool = False) -> int:
         )
         return LOCKED_EXIT_CODE
     try:
-        return _run_and_report(state, config)
+        return _run_and_report(state, config, "manual" if manual else None)
     finally:
         if lock_fd is not None:
             release(lock_fd)
 
 
-def _run_and_report(state: StateDir, config: JobConfig) -> int:
+def _run_and_report(state: StateDir, config: JobConfig, trigger: str | None = None) -> int:
     reporter = _Reporter(state, config)
     run_id = str(uuid.uuid4())
     started = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    start = CheckIn(config.job_id, run_id, "start", started, commit=config.commit)
+    start = CheckIn(config.job_id, run_id, "start", started, commit=config.commit, trigger=trigger)
     # The start goes out while the command runs: the job never waits for the server, and for a
     # short job both check-ins are in flight together (the server takes them in either order).
     sender = threading.Thread(target=reporter.report, args=(start,), daemon=True)
@@ -217,6 +218,7 @@ def _run_and_report(state: StateDir, config: JobConfig) -> int:
         duration=result.duration,
         commit=config.commit,
         output=result.output,
+        trigger=trigger,
     )
     reporter.report(finish)
     sender.join()

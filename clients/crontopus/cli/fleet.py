@@ -120,7 +120,7 @@ async def label_endpoint(inv: Invocation) -> int:
     for key in removing:
         if problem := label_key_problem(key):
             raise UsageFailure(f"--remove {key}: {problem}")
-    endpoint = await _endpoint_named(inv, inv.value("endpoint"))
+    endpoint = await endpoint_named(inv, inv.value("endpoint"))
     labels = {item["key"]: item["value"] for item in endpoint["labels"]}
     missing = [key for key in removing if key not in labels]
     if missing:
@@ -138,7 +138,7 @@ async def label_endpoint(inv: Invocation) -> int:
     return 0
 
 
-async def _endpoint_named(inv: Invocation, name: str) -> dict[str, Any]:
+async def endpoint_named(inv: Invocation, name: str) -> dict[str, Any]:
     """Return the endpoint with this exact name (or id); refuse an unknown or ambiguous one."""
     try:
         endpoint_id = object_id(name, "an endpoint")

@@ -295,6 +295,28 @@ async def _set_paused(inv: Invocation, *, paused: bool) -> int:
     return 0
 
 
+async def run_job(inv: Invocation) -> int:
+    """Ask the job's agents (or the named endpoints') to run it once now."""
+    from crontopus.cli.fleet import endpoint_named
+
+    api = inv.api()
+    job = await resolve_job(api, inv.value("job"))
+    names = inv.value("endpoint") or []
+    endpoint_ids = [(await endpoint_named(inv, name))["id"] for name in names] or None
+    variables = {"jobId": job["id"], "endpointIds": endpoint_ids}
+    request = await api.mutate(ops.RUN_JOB_NOW, variables, "runJobNow", "RunJobNowPayload")
+    if inv.json:
+        output.dump_json(inv, request)
+        return 0
+    asked = ", ".join(e["name"] for e in request["endpoints"])
+    output.note(inv, f"Asked {asked} to run {job['namespace']}/{job['name']} now.")
+    if request["offline"]:
+        offline = ", ".join(e["name"] for e in request["offline"])
+        output.note(inv, f"Offline, not asked: {offline}.")
+    output.note(inv, f"Follow it with `crontopus runs list --job {job['id']}`.")
+    return 0
+
+
 async def adopt_job(inv: Invocation) -> int:
     """Move a discovered job into a namespace so Crontopus manages it."""
     api = inv.api()

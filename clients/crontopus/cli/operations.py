@@ -222,6 +222,18 @@ query AuditEvents($after: String, $first: Int!) {
 }
 """
 
+RUN_JOB_NOW: Final = f"""
+mutation RunJobNow($jobId: UUID!, $endpointIds: [UUID!]) {{
+  runJobNow(jobId: $jobId, endpointIds: $endpointIds) {{
+    __typename
+    ... on RunJobNowPayload {{
+      requestId job {{ id namespace name }} endpoints {{ id name }} offline {{ id name }}
+    }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
 # Fleet: endpoints and the enrollment tokens agents enroll with.
 
 ENDPOINT_FIELDS: Final = """

@@ -278,6 +278,20 @@ def _jobs(tree: Tree) -> None:
         action="store_true",
         help="do not ask (required when standard input is not a terminal)",
     )
+    run = tree.command(
+        "run",
+        "Run a job once now on its endpoints.",
+        "crontopus.cli.jobs:run_job",
+        description="Ask the agents of the endpoints the job targets (or of --endpoint) to run "
+        "it once now, as a MANUAL run; offline endpoints are skipped and named.",
+    )
+    run.add_argument("job", help=JOB_HELP)
+    run.add_argument(
+        "--endpoint",
+        action="append",
+        metavar="NAME",
+        help="run it only on this endpoint (a name or an id; repeat for several)",
+    )
     adopt = tree.command(
         "adopt", "Adopt a discovered job into a namespace.", "crontopus.cli.jobs:adopt_job"
     )

@@ -26,6 +26,13 @@ class JobStatus(StrEnum):
     PAUSED = "PAUSED"  # disabled or paused in its manifest
 
 
+class RunTrigger(StrEnum):
+    """What started a run: its schedule, or a person asking to run it now."""
+
+    SCHEDULE = "SCHEDULE"
+    MANUAL = "MANUAL"
+
+
 class EndpointStatus(StrEnum):
     """Whether an enrolled machine is reporting in."""
 

@@ -31,6 +31,7 @@ from crontopus.server.events.factory import create_broadcaster
 from crontopus.server.gitstore import ManagedGitStore, make_git_http_app
 from crontopus.server.gitstore.processes import ProcessSlots
 from crontopus.server.graphql.context import Context
+from crontopus.server.graphql.credentials import EndpointWatches
 from crontopus.server.graphql.groups import SubscriptionGroups
 from crontopus.server.graphql.schema import create_schema
 from crontopus.server.graphql.sockets import SocketLimits
@@ -53,6 +54,7 @@ from crontopus.server.security.proxies import trusted_proxies_middleware
 from crontopus.server.security.ratelimit import create_rate_limiter
 from crontopus.server.services.alerts.engine import AlertEngine
 from crontopus.server.services.authentication import authenticate, bearer_token
+from crontopus.server.services.channel import AgentChannels
 from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.run_store import create_run_store
 from crontopus.server.services.sessions import Device
@@ -89,6 +91,7 @@ class CrontopusGraphQL(GraphQL[Context, None]):
         self.state = state
         self.subscription_groups = SubscriptionGroups(schema)
         self.socket_limits = SocketLimits(limits)
+        self.endpoint_watches = EndpointWatches(state.session, state.settings.auth_cache_seconds)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -113,6 +116,7 @@ class CrontopusGraphQL(GraphQL[Context, None]):
             metrics=state.metrics,
             alerts=state.alerts,
             dependencies=state.dependencies,
+            channels=state.channels,
         )
         await self._authenticate(context, request.headers.get("authorization"))
         return context
@@ -223,6 +227,7 @@ def create_state(settings: Settings) -> AppState:
         metrics=metrics,
         alerts=alerts,
         dependencies=dependencies,
+        channels=AgentChannels(session, settings.heartbeat_interval),
     )
 
 

@@ -18,6 +18,7 @@ from crontopus.server.observability.metrics import Metrics
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.ratelimit import RateLimiter
 from crontopus.server.services.alerts.engine import AlertEngine
+from crontopus.server.services.channel import AgentChannels
 from crontopus.server.services.git_access import git_access, tenant_by_slug
 from crontopus.server.services.ingest import IngestWriter
 from crontopus.server.services.job_directory import JobDirectory
@@ -44,16 +45,19 @@ class AppState:
     metrics: Metrics
     alerts: AlertEngine
     dependencies: DependencyTracker
+    channels: AgentChannels
 
     async def start(self) -> None:
         """Start the background parts (the check-in writer, alerting)."""
         await self.broadcaster.start()
         self.ingest.start()
         await self.alerts.start(loops=self.settings.in_process_worker)
+        self.channels.start()
 
     async def stop(self) -> None:
         """Drain queued check-ins, then release connections; no step may hang shutdown."""
         steps = (
+            ("agent channels", self.channels.stop),
             ("ingest", self.ingest.stop),
             ("alerts", self.alerts.stop),
             ("event bus", self.broadcaster.stop),

@@ -112,6 +112,23 @@ async def test_bad_input_gets_a_400_that_names_the_problem(api: Api, alice: Pers
     assert (status, body["field"]) == (400, "duration")
 
 
+async def test_a_run_reported_with_trigger_manual_stays_manual_whichever_check_in_says_so(
+    api: Api, alice: Persona
+) -> None:
+    job_id, token = await setup(api, alice)
+    asked, scheduled = str(uuid.uuid4()), str(uuid.uuid4())
+    # Only the start says so (the finish may come from an older spool): still MANUAL.
+    await post(api, token, f"/checkin/{job_id}/start", rid=asked, trigger="manual")
+    await post(api, token, f"/checkin/{job_id}/0", rid=asked)
+    await post(api, token, f"/checkin/{job_id}/0", rid=scheduled)
+    query = "query { runs(first: 10) { nodes { id trigger } } }"
+    runs = (await api.execute(query, token=alice.access_token))["runs"]["nodes"]
+    assert {run["id"]: run["trigger"] for run in runs} == {asked: "MANUAL", scheduled: "SCHEDULE"}
+    status, body = await post(api, token, f"/checkin/{job_id}/0", rid=asked, trigger="cron")
+    assert (status, body["field"]) == (400, "trigger")
+    assert "use manual or schedule" in body["error"]
+
+
 async def test_authentication_and_scope_are_checked(api: Api, alice: Persona) -> None:
     job_id, _token = await setup(api, alice)
     status, _ = await post(api, None, f"/checkin/{job_id}/start", rid=str(uuid.uuid4()))

@@ -73,7 +73,7 @@ export const MeQuery = graphql(`
 
 export const RunFields = graphql(`
   fragment RunFields on Run {
-    id jobId jobName namespace endpointId status startedAt finishedAt durationMs exitCode unknownJob stuck
+    id jobId jobName namespace endpointId status startedAt finishedAt durationMs exitCode unknownJob stuck trigger
   }
 `);
 
@@ -219,6 +219,16 @@ export const DeleteJobMutation = graphql(`
   mutation DeleteJob($id: UUID!, $expectedBlobId: String!) {
     deleteJob(id: $id, expectedBlobId: $expectedBlobId) {
       __typename
+      ... on UserError { message }
+    }
+  }
+`);
+
+export const RunJobNowMutation = graphql(`
+  mutation RunJobNow($jobId: UUID!) {
+    runJobNow(jobId: $jobId) {
+      __typename
+      ... on RunJobNowPayload { requestId endpoints { name } offline { name } }
       ... on UserError { message }
     }
   }

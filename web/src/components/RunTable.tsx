@@ -26,6 +26,7 @@ const Row = memo(function Row({ run, top, now }: { run: RunRow; top: number; now
       <span role="cell" className="col-job">
         <Link href={`/runs/${run.id}`}>{run.jobName ?? run.jobId.slice(0, 8)}</Link>
         {run.unknownJob && <span className="muted"> (unknown job)</span>}
+        {run.trigger === "MANUAL" && <span className="muted"> (run now)</span>}
       </span>
       <span role="cell" className="col-ns muted">
         {run.namespace ?? "—"}

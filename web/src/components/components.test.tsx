@@ -20,6 +20,7 @@ const runs: RunRow[] = Array.from({ length: 1000 }, (_, i) => ({
   exitCode: 0,
   unknownJob: false,
   stuck: false,
+  trigger: "SCHEDULE",
 }));
 
 describe("RunTable", () => {

@@ -14,6 +14,7 @@ const run = (id: string, startedAt: string, extra: Partial<RunRow> = {}): RunRow
   exitCode: 0,
   unknownJob: false,
   stuck: false,
+  trigger: "SCHEDULE",
   ...extra,
 });
 

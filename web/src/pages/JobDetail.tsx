@@ -3,7 +3,7 @@ import { useState } from "react";
 import { request } from "../api/client";
 import { useQuery } from "../api/hooks";
 import { useLiveRuns } from "../api/liveRuns";
-import { AdoptJobMutation, DeleteJobMutation, JobQuery } from "../api/operations";
+import { AdoptJobMutation, DeleteJobMutation, JobQuery, RunJobNowMutation } from "../api/operations";
 import { Badge, CopyButton, ErrorNote, Loading } from "../components/bits";
 import { DiffView, YamlView } from "../components/code";
 import { JobEndpoints } from "../components/JobEndpoints";
@@ -18,6 +18,7 @@ export function JobDetailPage({ id }: { id: string }) {
   const [selected, setSelected] = useState(0);
   const [actionError, setActionError] = useState<string | null>(null);
   const [adoptTo, setAdoptTo] = useState("default");
+  const [runNotice, setRunNotice] = useState<string | null>(null);
   const job = data?.job;
   const history = data?.jobHistory ?? [];
 
@@ -26,6 +27,16 @@ export function JobDetailPage({ id }: { id: string }) {
     const result = (await request(DeleteJobMutation, { id, expectedBlobId: job.blobId })).deleteJob;
     if (result.__typename === "DeleteJobPayload") navigate("/jobs");
     else setActionError("message" in result ? result.message : "The job could not be deleted");
+  };
+  const runNow = async () => {
+    setActionError(null);
+    setRunNotice(null);
+    const result = (await request(RunJobNowMutation, { jobId: id })).runJobNow;
+    if (result.__typename === "RunJobNowPayload") {
+      const asked = result.endpoints.map((e) => e.name).join(", ");
+      const offline = result.offline.map((e) => e.name).join(", ");
+      setRunNotice(`Asked ${asked} to run it now${offline ? `; offline, not asked: ${offline}` : ""}. The runs appear below.`);
+    } else setActionError("message" in result ? result.message : "The job could not be run");
   };
   const adopt = async () => {
     const result = (await request(AdoptJobMutation, { id, targetNamespace: adoptTo })).adoptJob;
@@ -39,6 +50,11 @@ export function JobDetailPage({ id }: { id: string }) {
   return (
     <>
       <ErrorNote error={error ?? actionError} />
+      {runNotice && (
+        <p className="card once" role="status">
+          {runNotice}
+        </p>
+      )}
       <Loading when={loading && !data} />
       {data && !job && <p>No such job in this tenant's repository.</p>}
       {job && (
@@ -59,9 +75,14 @@ export function JobDetailPage({ id }: { id: string }) {
                   </button>
                 </>
               ) : (
-                <Link className="button" href={`/jobs/${id}/edit`}>
-                  Edit
-                </Link>
+                <>
+                  <button className="button primary" onClick={runNow} disabled={!job.enabled || job.paused}>
+                    Run now
+                  </button>
+                  <Link className="button" href={`/jobs/${id}/edit`}>
+                    Edit
+                  </Link>
+                </>
               )}
               {!job.isDiscovered && (
                 <button className="button danger" onClick={remove}>

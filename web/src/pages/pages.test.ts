@@ -57,6 +57,7 @@ describe("a job's endpoints", () => {
       exitCode: 0,
       unknownJob: false,
       stuck: false,
+      trigger: "SCHEDULE",
     });
     const last = lastRunByEndpoint([run("new", "e1"), run("http", null), run("old", "e1"), run("other", "e2")]);
     expect([...last.entries()].map(([e, r]) => `${e}:${r.id}`)).toEqual(["e1:new", "e2:other"]);

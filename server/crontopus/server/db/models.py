@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from crontopus.core.enums import RunStatus
+from crontopus.core.enums import RunStatus, RunTrigger
 from crontopus.server.db.types import UTCDateTime, utcnow
 
 # Explicit constraint names keep Alembic revisions identical on SQLite and PostgreSQL.
@@ -282,6 +282,9 @@ class Run(Base):
     commit_id: Mapped[str | None] = mapped_column(String(64))
     unknown_job: Mapped[bool] = mapped_column(default=False)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    trigger: Mapped[RunTrigger] = mapped_column(
+        _enum(RunTrigger, "run_trigger"), default=RunTrigger.SCHEDULE
+    )
 
 
 class RunCounts:

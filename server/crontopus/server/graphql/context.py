@@ -29,6 +29,7 @@ from crontopus.server.settings import Settings
 
 if TYPE_CHECKING:
     from crontopus.server.graphql.endpoints.loaders import FleetLoaders
+    from crontopus.server.services.channel import AgentChannels
 
 COALESCE_WINDOW = 0.05
 COALESCE_MAX_BATCH = 500
@@ -78,6 +79,7 @@ class Context:
     metrics: Metrics | None = None
     alerts: AlertEngine | None = None
     dependencies: DependencyTracker | None = None
+    channels: AgentChannels | None = None
     # Per-request and per-socket state, filled on first use.
     fleet_loaders: FleetLoaders | None = None
     socket_key: str | None = None

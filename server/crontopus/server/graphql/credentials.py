@@ -11,6 +11,11 @@ stands, every running operation ends with an error and the socket closes:
   refresh or log in, then reconnect;
 - 4403 when it is still valid but stands for something else (another role, other scopes):
   clients reconnect and go on with what the new role allows.
+
+Endpoint sockets (agent channels, thousands per process) are checked together instead: every
+`CRONTOPUS_AUTH_CACHE_SECONDS` one query per 500 of them reads their endpoints' token hash,
+labels and revocation (`EndpointWatches`), so a fleet's sockets cost a few statements an
+interval rather than a task waking every second per socket and a cache miss every few seconds.
 """
 
 from __future__ import annotations
@@ -18,14 +23,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from graphql import GraphQLFormattedError
+from sqlalchemy import select
 
+from crontopus.server.db.engine import SessionFactory
+from crontopus.server.db.models import Endpoint
 from crontopus.server.errors import AuthenticationFailed
 from crontopus.server.graphql.context import Context
 from crontopus.server.security.identity_cache import Identity
+from crontopus.server.security.principal import PrincipalKind
 
 logger = logging.getLogger("crontopus.server.graphql")
 
@@ -33,6 +44,8 @@ UNAUTHENTICATED_CLOSE = 4401
 FORBIDDEN_CLOSE = 4403
 #: How often a socket with running operations looks at its credential (a cache hit when fresh).
 RECHECK_SECONDS = 1.0
+#: Endpoints read per statement by `EndpointWatches`.
+ENDPOINT_CHUNK = 500
 #: A WebSocket close reason may carry at most 123 bytes.
 MAX_REASON_BYTES = 123
 
@@ -104,18 +117,58 @@ class CredentialWatch:
         identify: Identify,
         on_lapse: Callable[[Lapse], Awaitable[None]],
         interval: float = RECHECK_SECONDS,
+        endpoints: EndpointWatches | None = None,
     ) -> None:
         self._context = context
         self._identify = identify
         self._on_lapse = on_lapse
         self._interval = interval
+        self._endpoints = endpoints
         self._task: asyncio.Task[None] | None = None
         self.lapsed = False
 
+    @property
+    def endpoint_id(self) -> uuid.UUID | None:
+        principal = self._context.principal
+        return principal.endpoint_id if principal is not None else None
+
     def start(self) -> None:
         """Begin the periodic checks (a no-op for anonymous sockets)."""
-        if self._task is None and self._context.credential is not None:
+        if self._context.credential is None:
+            return
+        principal = self._context.principal
+        endpoint = principal is not None and principal.kind is PrincipalKind.ENDPOINT
+        if self._endpoints is not None and endpoint:
+            self._endpoints.add(self)
+            return
+        if self._task is None:
             self._task = asyncio.create_task(self._run())
+
+    def still_stands(self, row: Any) -> Lapse | None:
+        """Judge the socket against its endpoint's row as read now (None: no such endpoint)."""
+        principal, identity = self._context.principal, self._context.identity
+        if principal is None:
+            return None
+        if row is None or row.revoked_at is not None:
+            message = (
+                "this endpoint was revoked; enroll the agent again (the connection was closed)"
+            )
+            return Lapse(UNAUTHENTICATED_CLOSE, message)
+        if identity is not None and identity.token_digest not in (None, row.token_hash):
+            message = "the endpoint token was replaced; use the new one (the connection was closed)"
+            return Lapse(UNAUTHENTICATED_CLOSE, message)
+        labels = tuple(sorted((str(k), str(v)) for k, v in (row.labels or {}).items()))
+        if labels != principal.endpoint_labels:
+            message = "the endpoint's labels changed; reconnect to go on with the new ones"
+            return Lapse(FORBIDDEN_CLOSE, message)
+        return None
+
+    async def lapse(self, lapse: Lapse) -> None:
+        """End the socket with `lapse` (once)."""
+        if self.lapsed:
+            return
+        self.lapsed = True
+        await self._on_lapse(lapse)
 
     async def check(self) -> bool:
         """Check now; return False (after ending the socket) when the credential lapsed."""
@@ -129,6 +182,8 @@ class CredentialWatch:
         return False
 
     async def stop(self) -> None:
+        if self._endpoints is not None:
+            self._endpoints.discard(self)
         task, self._task = self._task, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -139,3 +194,58 @@ class CredentialWatch:
         while not self.lapsed:
             await asyncio.sleep(self._interval)
             await self.check()
+
+
+class EndpointWatches:
+    """The credentials of this process's endpoint sockets, checked together every interval."""
+
+    def __init__(self, session: SessionFactory, interval: float) -> None:
+        self._session = session
+        self._interval = max(RECHECK_SECONDS, interval)
+        self._watches: set[CredentialWatch] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, watch: CredentialWatch) -> None:
+        self._watches.add(watch)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+
+    def discard(self, watch: CredentialWatch) -> None:
+        self._watches.discard(watch)
+
+    def __len__(self) -> int:
+        return len(self._watches)
+
+    async def check_all(self) -> int:
+        """Check every endpoint socket once; return how many lapsed."""
+        watches = [watch for watch in self._watches if not watch.lapsed]
+        ids = list({watch.endpoint_id for watch in watches if watch.endpoint_id is not None})
+        rows: dict[uuid.UUID, Any] = {}
+        columns = (Endpoint.id, Endpoint.token_hash, Endpoint.labels, Endpoint.revoked_at)
+        for start in range(0, len(ids), ENDPOINT_CHUNK):
+            chunk = ids[start : start + ENDPOINT_CHUNK]
+            async with self._session() as session:
+                result = await session.execute(select(*columns).where(Endpoint.id.in_(chunk)))
+                rows.update({row.id: row for row in result})
+        lapsed = 0
+        for watch in watches:
+            lapse = watch.still_stands(rows.get(watch.endpoint_id))  # type: ignore[arg-type]
+            if lapse is not None:
+                lapsed += 1
+                # Each socket closes on its own: one slow peer must not hold up the others.
+                task = asyncio.create_task(watch.lapse(lapse))
+                _closing.add(task)
+                task.add_done_callback(_closing.discard)
+        return lapsed
+
+    async def _run(self) -> None:
+        while self._watches:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.check_all()
+            except Exception:
+                # The database is away: that is no lapse. The next interval decides.
+                logger.warning("re-checking endpoint sockets' credentials failed", exc_info=True)
+
+
+_closing: set[asyncio.Task[None]] = set()

@@ -12,6 +12,8 @@ from crontopus.server.graphql.alerts.mutations import AlertMutations
 from crontopus.server.graphql.alerts.queries import AlertQueries
 from crontopus.server.graphql.alerts.subscriptions import AlertSubscriptions
 from crontopus.server.graphql.audit.queries import AuditQueries
+from crontopus.server.graphql.channel.mutations import ChannelMutations
+from crontopus.server.graphql.channel.subscriptions import ChannelSubscriptions
 from crontopus.server.graphql.endpoints.mutations import EndpointMutations
 from crontopus.server.graphql.endpoints.queries import EndpointQueries
 from crontopus.server.graphql.endpoints.subscriptions import EndpointSubscriptions
@@ -60,6 +62,7 @@ class Mutation(
     EndpointMutations,
     AlertMutations,
     SecretMutations,
+    ChannelMutations,
 ):
     pass
 
@@ -74,6 +77,7 @@ class Subscription(
     RunSubscriptions,
     EndpointSubscriptions,
     AlertSubscriptions,
+    ChannelSubscriptions,
 ):
     pass
 

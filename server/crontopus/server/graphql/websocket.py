@@ -54,6 +54,7 @@ from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.credentials import (
     UNAUTHENTICATED_CLOSE,
     CredentialWatch,
+    EndpointWatches,
     Lapse,
     close_reason,
 )
@@ -83,6 +84,8 @@ class GroupedView(Protocol):
     ) -> str | None: ...
 
     async def identify(self, token: str) -> Identity: ...
+
+    endpoint_watches: EndpointWatches
 
 
 def _view(handler: object) -> GroupedView:
@@ -140,7 +143,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         except TooManySockets as refusal:
             await self.websocket.close(code=POLICY_VIOLATION, reason=refusal.reason)
         if self.connection_acknowledged:
-            self.watch = CredentialWatch(self.context, _view(self).identify, self._end)
+            view = _view(self)
+            self.watch = CredentialWatch(
+                self.context, view.identify, self._end, endpoints=view.endpoint_watches
+            )
             self.watch.start()
 
     async def _end(self, lapse: Lapse) -> None:
@@ -264,7 +270,10 @@ class GraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
             )
             await self.websocket.close(code=POLICY_VIOLATION, reason=refusal.reason)
         if self.connection_acknowledged:
-            self.watch = CredentialWatch(self.context, _view(self).identify, self._end)
+            view = _view(self)
+            self.watch = CredentialWatch(
+                self.context, view.identify, self._end, endpoints=view.endpoint_watches
+            )
             self.watch.start()
 
     async def _end(self, lapse: Lapse) -> None:

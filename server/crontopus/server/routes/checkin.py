@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from crontopus.core.enums import RunTrigger
 from crontopus.server.availability import (
     RETRY_AFTER_SECONDS,
     Dependency,
@@ -94,7 +95,20 @@ def _report(request: Request, event: Finish, output: str) -> Report:
         output=output,
         commit_id=query.get("commit"),
         fields=HTTP_FIELDS,
+        trigger=_trigger(query.get("trigger")),
     )
+
+
+def _trigger(value: str | None) -> RunTrigger:
+    """`trigger=manual` marks a run someone asked for (run now); the default is the schedule."""
+    if value is None:
+        return RunTrigger.SCHEDULE
+    try:
+        return RunTrigger(value.upper())
+    except ValueError:
+        raise ValidationFailed.single(
+            "trigger", f"{value[:40]!r} is not a trigger: use manual or schedule (the default)"
+        ) from None
 
 
 async def _output(request: Request) -> str:

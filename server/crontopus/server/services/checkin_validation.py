@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from crontopus.core.enums import RunStatus
+from crontopus.core.enums import RunStatus, RunTrigger
 from crontopus.server.errors import FieldProblem, ValidationFailed
 from crontopus.server.services.checkins import OUTPUT_LIMIT, CheckInKind
 from crontopus.server.settings import CheckInLimits
@@ -76,6 +76,7 @@ class Report:
     output: str = ""
     commit_id: str | None = None
     fields: FieldNames = GRAPHQL_FIELDS
+    trigger: RunTrigger = RunTrigger.SCHEDULE
 
 
 @dataclass(frozen=True)

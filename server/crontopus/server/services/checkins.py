@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from crontopus.core.enums import RunStatus
+from crontopus.core.enums import RunStatus, RunTrigger
 
 OUTPUT_LIMIT = 64 * 1024
 #: The longest duration a run can have: milliseconds in a GraphQL Int (24.8 days).
@@ -45,6 +45,7 @@ class CheckIn:
     job_name: str | None = None
     namespace: str | None = None
     unknown_job: bool = False
+    trigger: RunTrigger = RunTrigger.SCHEDULE
 
 
 @dataclass
@@ -68,6 +69,7 @@ class RunState:
     commit_id: str | None = None
     unknown_job: bool = False
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    trigger: RunTrigger = RunTrigger.SCHEDULE
 
     @property
     def finished(self) -> bool:
@@ -93,6 +95,7 @@ def _blank(check_in: CheckIn) -> RunState:
         job_name=check_in.job_name,
         namespace=check_in.namespace,
         unknown_job=check_in.unknown_job,
+        trigger=check_in.trigger,
     )
 
 
@@ -108,6 +111,9 @@ def _fold(merged: RunState, check_in: CheckIn) -> RunState:
         return merged
     merged.endpoint_id = merged.endpoint_id or check_in.endpoint_id
     merged.commit_id = merged.commit_id or check_in.commit_id
+    if check_in.trigger is RunTrigger.MANUAL:
+        # Either check-in may arrive first (or alone): one that says "asked for" marks the run.
+        merged.trigger = RunTrigger.MANUAL
     if check_in.kind is CheckInKind.START:
         if not merged.start_reported:
             merged.started_at = check_in.started_at or check_in.at

@@ -31,6 +31,7 @@ from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.principal import Principal, PrincipalKind
 from crontopus.server.services.audit import record_audit
+from crontopus.server.services.channel import announce_revocation
 from crontopus.server.services.presence import is_online, online_condition
 from crontopus.server.settings import Settings
 
@@ -242,6 +243,7 @@ async def _revoke(
     await session.commit()
     identities.forget_token(endpoint.token_hash)
     await publish_endpoint_event(broadcaster, endpoint, EndpointEventKind.REVOKED)
+    await announce_revocation(broadcaster, endpoint.tenant_id, endpoint.id)
     return endpoint
 
 

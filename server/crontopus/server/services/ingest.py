@@ -83,6 +83,7 @@ def run_event_data(state: RunState, kind: str) -> dict[str, Any]:
         "duration_ms": state.duration_ms,
         "exit_code": state.exit_code,
         "unknown_job": state.unknown_job,
+        "trigger": state.trigger.value,
     }
 
 

@@ -44,6 +44,7 @@ from crontopus.server.gitstore import (
 )
 from crontopus.server.security.identity_cache import Identity
 from crontopus.server.security.principal import Principal
+from crontopus.server.services.channel import announce_commit
 from crontopus.server.services.quotas import Quota, require_room
 from crontopus.server.settings import Quotas
 
@@ -575,10 +576,11 @@ async def publish_job_changes(
     old: str | None,
     new: str,
 ) -> None:
-    """Announce every job a commit (API or push) created, updated or deleted."""
+    """Announce every job a commit (API or push) created, updated or deleted, and tell agents."""
     if old == new:
         return
-    for change in await store.job_changes(tenant_slug, old, new):
+    changes = await store.job_changes(tenant_slug, old, new)
+    for change in changes:
         await broadcaster.publish(
             Event(
                 tenant_id,
@@ -591,3 +593,5 @@ async def publish_job_changes(
                 },
             )
         )
+    # One announcement per commit to the agents whose jobs it changed (the agent channel).
+    await announce_commit(store, broadcaster, tenant_id, tenant_slug, old, new, changes)

@@ -102,6 +102,7 @@ async def check_in(
             job_name=label.name if label else None,
             namespace=label.namespace if label else None,
             unknown_job=label is None,
+            trigger=report.trigger,
         )
     )
     if principal.endpoint_id is not None and state.endpoint_id != principal.endpoint_id:

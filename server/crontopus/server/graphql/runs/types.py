@@ -10,12 +10,18 @@ from typing import Any
 import strawberry
 
 from crontopus.core.enums import RunStatus as CoreRunStatus
+from crontopus.core.enums import RunTrigger as CoreRunTrigger
 from crontopus.server.db.models import Run as RunModel
 from crontopus.server.graphql.context import Info
 from crontopus.server.services.checkins import RunState
 from crontopus.server.services.stuck import is_stuck
 
 RunStatus = strawberry.enum(CoreRunStatus, name="RunStatus", description="Where a run stands.")
+RunTrigger = strawberry.enum(
+    CoreRunTrigger,
+    name="RunTrigger",
+    description="What started a run: its schedule, or someone asking to run it now (runJobNow).",
+)
 
 
 @strawberry.type(description="One execution of a job on an endpoint.")
@@ -37,6 +43,9 @@ class Run:
     commit_id: str | None
     unknown_job: bool = strawberry.field(
         description="No job with this id was in Git when the run arrived."
+    )
+    trigger: RunTrigger = strawberry.field(  # type: ignore[valid-type]
+        description="SCHEDULE, or MANUAL for a run someone asked for with runJobNow."
     )
 
     @strawberry.field(
@@ -68,6 +77,7 @@ class Run:
             output_truncated=run.output_truncated,
             commit_id=run.commit_id,
             unknown_job=run.unknown_job,
+            trigger=run.trigger,
         )
 
     @classmethod
@@ -89,6 +99,7 @@ class Run:
             output_truncated=False,
             commit_id=None,
             unknown_job=bool(data.get("unknown_job")),
+            trigger=CoreRunTrigger(data.get("trigger", CoreRunTrigger.SCHEDULE.value)),
         )
 
 

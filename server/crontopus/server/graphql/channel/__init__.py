@@ -1,0 +1,1 @@
+"""The agent channel: `agentEvents`, the one subscription every connected agent holds."""

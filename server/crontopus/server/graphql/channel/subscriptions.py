@@ -1,0 +1,81 @@
+"""GraphQL subscription `agentEvents`: an agent's channel, opened with its endpoint token.
+
+Not shared (`groups.py`): what a subscriber receives depends on its endpoint id and labels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+
+import strawberry
+
+from crontopus.server.events.event import Event
+from crontopus.server.graphql.channel.types import AgentEvent
+from crontopus.server.graphql.context import Info
+from crontopus.server.services.channel import AGENT_EVENTS, AgentEventKind, concerns
+from crontopus.server.services.endpoints import require_endpoint
+
+
+@strawberry.type
+class ChannelSubscriptions:
+    @strawberry.subscription(
+        description=(
+            "The agent channel (endpoint tokens only): first CONNECTED with the repository's"
+            " HEAD, then this endpoint's repository changes, run requests and revocation."
+        )
+    )
+    async def agent_events(self, info: Info) -> AsyncGenerator[AgentEvent, None]:
+        context = info.context
+        principal = context.require_principal()
+        endpoint_id = require_endpoint(principal, "The agent channel")
+        labels = dict(principal.endpoint_labels)
+        source = context.broadcaster.subscribe(principal.tenant_id, AGENT_EVENTS)
+        # Subscribed before HEAD is read: a commit landing in between is told, never missed.
+        pending = asyncio.ensure_future(anext(source))
+        channels = context.channels
+        if channels is not None:
+            channels.opened(endpoint_id)
+        try:
+            await asyncio.sleep(0)
+            head = await context.gitstore.head(principal.tenant_slug)
+            yield AgentEvent(kind=AgentEventKind.CONNECTED, commit_id=head)
+            try:
+                first = await pending
+            except StopAsyncIteration:
+                return
+            async for event in _chain(first, source):
+                if concerns(event.data, endpoint_id, labels):
+                    told = _agent_event(event.data)
+                    yield told
+                    if told.kind is AgentEventKind.REVOKED:
+                        return
+        finally:
+            if channels is not None:
+                channels.closed(endpoint_id)
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+            with contextlib.suppress(BaseException):
+                await source.aclose()  # type: ignore[attr-defined]
+
+
+async def _chain(first: Event, rest: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    yield first
+    async for event in rest:
+        yield event
+
+
+def _agent_event(data: dict[str, object]) -> AgentEvent:
+    kind = AgentEventKind(data["kind"])
+    job_id = data.get("job_id")
+    request_id = data.get("request_id")
+    commit = data.get("commit")
+    return AgentEvent(
+        kind=kind,
+        commit_id=str(commit) if commit else None,
+        job_id=uuid.UUID(str(job_id)) if job_id else None,
+        request_id=uuid.UUID(str(request_id)) if request_id else None,
+    )

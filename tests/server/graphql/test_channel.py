@@ -1,0 +1,208 @@
+"""The agent channel: `agentEvents` tells an endpoint its own events; its socket is watched."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from crontopus.server.db.engine import create_engine
+from crontopus.server.db.models import Endpoint
+from crontopus.server.db.types import utcnow
+from crontopus.server.services.channel import AgentChannels
+from crontopus.server.settings import Settings
+from tests.server.conftest import PASSWORD, REGISTER, Served, serve_in_process
+from tests.server.graphql.test_enrollment import ENROLL, enrollment
+
+AGENT_EVENTS = "subscription { agentEvents { kind commitId jobId requestId } }"
+CREATE_ENROLLMENT_TOKEN = """
+mutation { createEnrollmentToken(name: "agents") {
+  ... on CreatedEnrollmentToken { plaintext } } }
+"""
+CREATE_JOB = """
+mutation($input: JobInput!) { createJob(input: $input) { __typename ... on Job { id } } }
+"""
+HEAD = "{ repository { headCommit } }"
+REVOKE = "mutation($id: UUID!) { revokeEndpoint(id: $id) { __typename } }"
+#: Within the credential interval (1 s here) and a margin for a loaded machine.
+NOTICE = 10.0
+
+
+async def graphql(server: Served, query: str, variables: Any = None, token: str = "") -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+    body = response.json()
+    assert not body.get("errors"), body
+    return body["data"]
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[Served]:
+    async with serve_in_process(replace(settings, auth_cache_seconds=1.0)) as served:
+        yield served
+
+
+async def tenant(server: Served) -> str:
+    registered = await graphql(
+        server,
+        REGISTER,
+        {"username": "alice", "email": "alice@example.com", "password": PASSWORD},
+    )
+    access: str = registered["register"]["accessToken"]
+    return access
+
+
+async def endpoint(server: Served, access: str, machine: str, role: str) -> tuple[str, str]:
+    token = (await graphql(server, CREATE_ENROLLMENT_TOKEN, token=access))["createEnrollmentToken"]
+    variables = enrollment(token["plaintext"], machine, labels=[{"key": "role", "value": role}])
+    result = (await graphql(server, ENROLL, variables))["enrollEndpoint"]
+    assert result["__typename"] == "EnrolledEndpoint", result
+    return result["endpoint"]["id"], result["endpointToken"]
+
+
+async def create_job(server: Served, access: str, name: str, role: str | None = None) -> str:
+    spec: dict[str, Any] = {"name": name, "schedule": "0 2 * * *", "command": "true"}
+    if role is not None:
+        spec["targetLabels"] = [{"key": "role", "value": role}]
+    created = (await graphql(server, CREATE_JOB, {"input": spec}, access))["createJob"]
+    assert created["__typename"] == "Job", created
+    head: str = (await graphql(server, HEAD, token=access))["repository"]["headCommit"]
+    return head
+
+
+@pytest.fixture
+async def channel_of(server: Served) -> AsyncIterator[Any]:
+    sockets: list[ClientConnection] = []
+
+    async def open_channel(token: str) -> ClientConnection:
+        ws = await connect(server.ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        sockets.append(ws)
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+        await ws.send(json.dumps(init))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        subscribe = {"id": "1", "type": "subscribe", "payload": {"query": AGENT_EVENTS}}
+        await ws.send(json.dumps(subscribe))
+        return ws
+
+    yield open_channel
+    for ws in sockets:
+        await ws.close()
+
+
+async def told(ws: ClientConnection) -> dict[str, Any]:
+    message = json.loads(await asyncio.wait_for(ws.recv(), NOTICE))
+    assert message["type"] == "next", message
+    event: dict[str, Any] = message["payload"]["data"]["agentEvents"]
+    return event
+
+
+async def close_code(ws: ClientConnection) -> int | None:
+    """Read until the server closes the socket; return the close code."""
+    try:
+        async with asyncio.timeout(NOTICE):
+            while True:
+                await ws.recv()
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else None
+
+
+async def test_an_agent_is_told_head_first_then_only_the_commits_that_change_its_jobs(
+    server: Served, channel_of: Any
+) -> None:
+    access = await tenant(server)
+    _, web_token = await endpoint(server, access, "web-1", "web")
+    first = await create_job(server, access, "everywhere")
+    ws = await channel_of(web_token)
+
+    assert await told(ws) == {
+        "kind": "CONNECTED", "commitId": first, "jobId": None, "requestId": None,
+    }  # fmt: skip
+    await create_job(server, access, "db-only", role="db")
+    web = await create_job(server, access, "web-only", role="web")
+
+    # The db job's commit was not told: the next event is the web job's.
+    event = await told(ws)
+    assert event["kind"] == "REPOSITORY_CHANGED"
+    assert event["commitId"] == web
+
+
+async def test_a_revoked_endpoint_is_told_and_its_socket_closed(
+    server: Served, channel_of: Any
+) -> None:
+    access = await tenant(server)
+    endpoint_id, token = await endpoint(server, access, "web-1", "web")
+    ws = await channel_of(token)
+    assert (await told(ws))["kind"] == "CONNECTED"
+
+    await graphql(server, REVOKE, {"id": endpoint_id}, access)
+
+    assert (await told(ws))["kind"] == "REVOKED"
+    assert await close_code(ws) == 4401
+
+
+async def test_labels_changed_elsewhere_close_the_channel_so_the_agent_reconnects(
+    server: Served, channel_of: Any, settings: Settings
+) -> None:
+    access = await tenant(server)
+    endpoint_id, token = await endpoint(server, access, "web-1", "web")
+    ws = await channel_of(token)
+    assert (await told(ws))["kind"] == "CONNECTED"
+    # As another server process would: straight in the database.
+    engine = create_engine(settings.database_url)
+    try:
+        async with async_sessionmaker(engine)() as db:
+            await db.execute(
+                update(Endpoint)
+                .where(Endpoint.id == uuid.UUID(endpoint_id))
+                .values(labels={"role": "db"})
+            )
+            await db.commit()
+    finally:
+        await engine.dispose()
+
+    assert await close_code(ws) == 4403
+
+
+async def test_connected_endpoints_are_kept_online_in_one_statement(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with serve_in_process(settings) as server:
+            access = await tenant(server)
+            ids = [
+                uuid.UUID((await endpoint(server, access, f"m-{n}", "web"))[0]) for n in range(3)
+            ]
+        long_ago = utcnow() - timedelta(days=1)
+        async with sessions() as db:
+            await db.execute(update(Endpoint).values(last_seen_at=long_ago))
+            await db.commit()
+        channels = AgentChannels(sessions, interval=30)
+        channels.opened(ids[0])
+        channels.opened(ids[1])
+        channels.opened(ids[1])
+        channels.closed(ids[1])  # still one channel open
+
+        assert await channels.stamp() == 2
+
+        async with sessions() as db:
+            rows = (await db.execute(select(Endpoint.id, Endpoint.last_seen_at))).all()
+        seen = {endpoint_id: last for endpoint_id, last in rows if last is not None}
+        assert seen[ids[0]] > long_ago
+        assert seen[ids[1]] > long_ago
+        assert seen[ids[2]] == long_ago
+    finally:
+        await engine.dispose()
