@@ -21,7 +21,7 @@ def test_job_health_counts_runs_in_the_window(logged_in: Cli, server: Server) ->
     result = logged_in("health", "jobs", "--window", "24h", "--json")
     assert result.code == 0, result.err
     rows = {row["jobId"]: row for row in result.json()}
-    assert set(rows[job]) == {"jobId", "jobName", "namespace", "figures"}
+    assert set(rows[job]) == {"jobId", "jobName", "namespace", "status", "figures"}
     assert set(rows[job]["figures"]) == FIGURE_KEYS
     figures = rows[job]["figures"]
     assert (figures["runs"], figures["failures"], figures["successRate"]) == (4, 1, 0.75)

@@ -152,7 +152,7 @@ def test_show_accepts_namespace_slash_name_and_prints_yaml_and_next_runs(logged_
     shown = logged_in("jobs", "show", "default/shown", "--json").json()
     assert set(shown) == JOB_KEYS | {"yaml", "nextRuns", "checkinUrl", "endpoints", "recentRuns"}
     assert shown["status"] == "NEW"
-    assert "status:    NEW" in result.out
+    assert "status:   NEW" in result.out
     assert "every 5 minutes, UTC" in result.out
     assert f"/checkin/{shown['id']}/start" in result.out
 

@@ -77,7 +77,7 @@ def test_jobs_list_and_show_say_a_job_is_failing_with_its_last_run(
     table = logged_in("jobs", "list").out.splitlines()[1].split()
     assert table[1:4] == ["default", "nightly", "FAILING"]
     shown = logged_in("jobs", "show", "default/nightly").out
-    assert "status:    FAILING" in shown
+    assert "status:   FAILING" in shown
     assert "FAILURE" in shown.split("last run:")[1].splitlines()[0]
     (health,) = logged_in("health", "jobs", "--json").json()
     assert health["status"] == "FAILING"
