@@ -63,6 +63,12 @@ crontopus jobs delete default/db-dump --yes
   a JSON array of objects, `show` commands one object, `runs watch --json` one object
   `{"kind": "STARTED"|"FINISHED", "run": {…}}` a line. Fields are only ever added, never renamed.
 - Listings follow the API's cursors until `--limit` items are shown.
+- Job status: `jobs list` shows each job's `STATUS` (`NEW`, `UP`, `LATE`, `DOWN`, `FAILING`,
+  `PAUSED`; see alerting.md, "Job status"), its last run and its next expected run; `jobs show`
+  adds the schedule in words ("at 02:30 every day, Europe/Berlin") and the job's check-in URL;
+  `health jobs` has a `STATUS` column. With `--json` these are `status`, `lastRun`, `nextRunAt`,
+  `scheduleDescription` and `checkinUrl`. A run still going far longer than its job normally
+  takes shows as `STUCK` in run tables (`stuck: true` in JSON).
 
 ## Exit codes and errors
 
