@@ -17,7 +17,11 @@ COLUMNS = [
 
 
 async def show(inv: Invocation) -> int:
-    """List audit events, following cursors up to --limit."""
-    events = await collect(inv.api(), ops.AUDIT_EVENTS, {}, "auditEvents", inv.value("limit"))
+    """List audit events, following cursors up to --limit; filters run on the server."""
+    wanted = {name: inv.value(name) for name in ("action", "actor", "search")}
+    variables = {"filter": {k: v for k, v in wanted.items() if v is not None}}
+    events = await collect(
+        inv.api(), ops.AUDIT_EVENTS, variables, "auditEvents", inv.value("limit")
+    )
     output.listing(inv, COLUMNS, events)
     return 0

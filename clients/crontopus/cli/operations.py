@@ -214,8 +214,8 @@ query EndpointHealth($window: HealthWindow) {{
 """
 
 AUDIT_EVENTS: Final = """
-query AuditEvents($after: String, $first: Int!) {
-  auditEvents(after: $after, first: $first) {
+query AuditEvents($filter: AuditFilter, $after: String, $first: Int!) {
+  auditEvents(filter: $filter, after: $after, first: $first) {
     nodes { id createdAt actor action target details }
     pageInfo { hasNextPage endCursor }
   }

@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _health(subtree(tree.group("health", "Success rates of jobs and endpoints.")))
     audit = tree.command("audit", "Show the tenant's audit log.", "crontopus.cli.audit:show")
+    audit.add_argument(
+        "--action", help='one action (member.add), or a prefix ending in "." (member.)'
+    )
+    audit.add_argument("--actor", help="who acted, exactly")
+    audit.add_argument("--search", help="text in the target")
     _limit(audit, 50)
     _schedule(subtree(tree.group("schedule", "Preview cron schedules (offline).")))
     completion = tree.command(

@@ -52,3 +52,30 @@ async def test_page_size_is_capped_and_a_bad_cursor_is_a_clear_error(
     assert "between 1 and 100" in error["message"]
     error = await api.error_of(EVENTS, {"first": 5, "after": "garbage!"}, alice.access_token)
     assert "not a cursor" in error["message"]
+
+
+FILTERED = """
+query Events($filter: AuditFilter) {
+  auditEvents(filter: $filter, first: 50) { nodes { actor action target } }
+}
+"""
+
+
+async def test_the_audit_log_filters_by_action_prefix_actor_and_target_text(
+    api: Api, alice: Persona, carol: Persona
+) -> None:
+    async def actions(**wanted: str) -> list[str]:
+        data = await api.execute(FILTERED, {"filter": wanted}, alice.access_token)
+        return [e["action"] for e in data["auditEvents"]["nodes"]]
+
+    assert await actions(action="member.add") == ["member.add"]
+    assert await actions(action="member.") == ["member.add"]
+    assert await actions(action="member") == []
+    assert await actions(action="user.", actor="alice") == ["user.register"]
+    assert await actions(search="CAROL") == ["member.add"]
+    assert await actions(search="%") == []
+
+
+async def test_audit_search_text_is_bounded_with_the_fix(api: Api, alice: Persona) -> None:
+    error = await api.error_of(FILTERED, {"filter": {"search": "x" * 201}}, alice.access_token)
+    assert error["message"] == "filter.search: is 201 characters long: search with at most 200"

@@ -2,8 +2,8 @@
 import { graphql } from "../gql";
 
 export const EndpointsQuery = graphql(`
-  query Endpoints($filter: EndpointFilter) {
-    endpoints(filter: $filter, first: 100) {
+  query Endpoints($filter: EndpointFilter, $after: String) {
+    endpoints(filter: $filter, first: 100, after: $after) {
       nodes { id name hostname platform status driver appliedCommit lastSeenAt agentVersion }
       pageInfo { endCursor hasNextPage }
     }

@@ -302,8 +302,8 @@ export const RemoveMemberMutation = graphql(`
 `);
 
 export const AuditQuery = graphql(`
-  query Audit($after: String) {
-    auditEvents(first: 50, after: $after) {
+  query Audit($filter: AuditFilter, $after: String) {
+    auditEvents(filter: $filter, first: 50, after: $after) {
       nodes { id action actor target details createdAt }
       pageInfo { endCursor hasNextPage }
     }

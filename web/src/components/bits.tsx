@@ -82,3 +82,16 @@ export function FailureReason({ reason }: { reason?: string | null }) {
     </div>
   );
 }
+
+/** The button under a paged list; says how many are shown. */
+export function LoadMore({ shown, hasMore, loading, onClick }: { shown: number; hasMore: boolean; loading: boolean; onClick: () => void }) {
+  if (!hasMore) return shown > 0 ? <p className="muted small" data-testid="list-end">All {shown} shown.</p> : null;
+  return (
+    <div className="row">
+      <button className="button" onClick={onClick} disabled={loading} data-testid="load-more">
+        {loading ? "Loading…" : "Load more"}
+      </button>
+      <span className="muted small">{shown} shown</span>
+    </div>
+  );
+}

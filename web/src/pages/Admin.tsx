@@ -1,7 +1,8 @@
 // Tenant administration: namespaces, API tokens (shown once), members and roles, audit log.
-import { useState, type FormEvent } from "react";
+import { useMemo, useState, type FormEvent } from "react";
 import { request } from "../api/client";
 import { useQuery } from "../api/hooks";
+import { usePaged } from "../api/paging";
 import {
   AddMemberMutation,
   ApiTokensQuery,
@@ -15,10 +16,10 @@ import {
   RevokeApiTokenMutation,
 } from "../api/operations";
 import { loadSession } from "../api/session";
-import { CopyButton, ErrorNote, Loading } from "../components/bits";
+import { CopyButton, ErrorNote, LoadMore, Loading } from "../components/bits";
 import type { Role, TokenScope } from "../gql/graphql";
 import { formatAgo, formatTime } from "../lib/format";
-import { Link } from "../router";
+import { Link, navigate, useLocation } from "../router";
 
 type Outcome = { __typename: string; message?: string };
 const failure = (result: Outcome, what: string): string | null =>
@@ -254,23 +255,31 @@ export function MembersPage() {
   );
 }
 
-type AuditRow = { id: string; action: string; actor: string; target: string; details: unknown; createdAt: string };
-
 export function AuditPage() {
-  const { data, error, loading } = useQuery(AuditQuery, { after: null });
-  const [more, setMore] = useState<{ rows: AuditRow[]; end: string | null; hasMore: boolean } | null>(null);
-  const rows = [...(data?.auditEvents.nodes ?? []), ...(more?.rows ?? [])];
-  const end = more ? more.end : (data?.auditEvents.pageInfo.endCursor ?? null);
-  const hasMore = more ? more.hasMore : (data?.auditEvents.pageInfo.hasNextPage ?? false);
-  const loadMore = async () => {
-    const next = (await request(AuditQuery, { after: end })).auditEvents;
-    setMore({ rows: [...(more?.rows ?? []), ...next.nodes], end: next.pageInfo.endCursor ?? null, hasMore: next.pageInfo.hasNextPage });
+  const { query } = useLocation();
+  const search = query.toString();
+  const filter = useMemo(() => {
+    const q = new URLSearchParams(search);
+    return { action: q.get("action") || null, actor: q.get("actor") || null, search: q.get("q") || null };
+  }, [search]);
+  const { data, error, loading, nodes: rows, hasMore, loadingMore, loadMore } = usePaged(AuditQuery, { filter, after: null }, (r) => r.auditEvents);
+  const apply = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const params = new URLSearchParams();
+    for (const [key, value] of new FormData(event.currentTarget)) if (value) params.set(key, String(value));
+    navigate(`/audit${params.size ? `?${params}` : ""}`);
   };
   return (
     <>
       <header className="page-head">
         <h1>Audit log</h1>
       </header>
+      <form className="filters" onSubmit={apply} key={search}>
+        <input name="action" placeholder='Action, or a prefix such as "member."' defaultValue={filter.action ?? ""} aria-label="Action" />
+        <input name="actor" placeholder="Actor" defaultValue={filter.actor ?? ""} aria-label="Actor" />
+        <input name="q" placeholder="Search targets" defaultValue={filter.search ?? ""} aria-label="Search" />
+        <button className="button">Filter</button>
+      </form>
       <ErrorNote error={error} />
       <Loading when={loading && !data} />
       <section className="card">
@@ -302,11 +311,7 @@ export function AuditPage() {
             </tbody>
           </table>
         </div>
-        {hasMore && (
-          <button className="button" onClick={loadMore}>
-            Load more
-          </button>
-        )}
+        <LoadMore shown={rows.length} hasMore={hasMore} loading={loadingMore} onClick={loadMore} />
       </section>
     </>
   );

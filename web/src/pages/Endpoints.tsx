@@ -4,6 +4,7 @@ import { Fragment, useMemo, useState, type FormEvent } from "react";
 import { useEndpointEvents } from "../api/liveEndpoints";
 import { request } from "../api/client";
 import { useQuery } from "../api/hooks";
+import { usePaged } from "../api/paging";
 import {
   ApproveEnrollmentMutation,
   CreateEnrollmentTokenMutation,
@@ -15,7 +16,7 @@ import {
   RevokeEndpointMutation,
   RevokeEnrollmentTokenMutation,
 } from "../api/endpointOperations";
-import { Badge, CopyButton, ErrorNote, FailureReason, Loading } from "../components/bits";
+import { Badge, CopyButton, ErrorNote, FailureReason, LoadMore, Loading } from "../components/bits";
 import type { EndpointStatus } from "../gql/graphql";
 import { formatAgo, formatTime, shortCommit } from "../lib/format";
 import { Link, navigate, useLocation } from "../router";
@@ -62,7 +63,7 @@ export function EndpointsPage() {
       search: q.get("q") || null,
     };
   }, [search]);
-  const { data, error, loading, reload } = useQuery(EndpointsQuery, { filter });
+  const { data, error, loading, reload, nodes, hasMore, loadingMore, loadMore } = usePaged(EndpointsQuery, { filter, after: null }, (r) => r.endpoints);
   useEndpointEvents(reload);
   const [open, setOpen] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
@@ -116,7 +117,7 @@ export function EndpointsPage() {
               </tr>
             </thead>
             <tbody>
-              {data?.endpoints.nodes.map((e) => (
+              {nodes.map((e) => (
                 <Fragment key={e.id}>
                   <tr>
                     <td>
@@ -156,11 +157,12 @@ export function EndpointsPage() {
             </tbody>
           </table>
         </div>
-        {data && data.endpoints.nodes.length === 0 && (
+        {data && nodes.length === 0 && (
           <p className="muted">
             No endpoints. <Link href="/install">Install an agent</Link>.
           </p>
         )}
+        <LoadMore shown={nodes.length} hasMore={hasMore} loading={loadingMore} onClick={loadMore} />
       </section>
       <EnrollmentTokensSection />
     </>

@@ -1,8 +1,8 @@
 // The jobs list: namespace filter, search, label filter; discovered jobs are marked.
 import { Fragment, useMemo, useState, type FormEvent } from "react";
-import { useQuery } from "../api/hooks";
 import { JobsQuery } from "../api/operations";
-import { Badge, ErrorNote, Loading } from "../components/bits";
+import { usePaged } from "../api/paging";
+import { Badge, ErrorNote, LoadMore, Loading } from "../components/bits";
 import { JobEndpoints } from "../components/JobEndpoints";
 import { formatAgo, formatTime } from "../lib/format";
 import { STATUS_MEANING, sortJobs, type JobSortKey } from "../lib/jobStatus";
@@ -22,10 +22,11 @@ export function JobsPage() {
       after: null,
     };
   }, [search]);
-  const { data, error, loading } = useQuery(JobsQuery, variables);
+  const { data, error, loading, nodes, hasMore, loadingMore, loadMore } = usePaged(JobsQuery, variables, (r) => r.jobs);
   const [open, setOpen] = useState<string | null>(null);
   const [sort, setSort] = useState<{ key: JobSortKey; descending: boolean }>({ key: "status", descending: false });
-  const rows = useMemo(() => sortJobs(data?.jobs.nodes ?? [], sort.key, sort.descending), [data, sort]);
+  // Sorted among the jobs loaded so far; "Load more" brings the next page by path.
+  const rows = sortJobs(nodes, sort.key, sort.descending);
   const header = (key: JobSortKey, label: string) => (
     <th aria-sort={sort.key === key ? (sort.descending ? "descending" : "ascending") : "none"}>
       <button
@@ -138,7 +139,8 @@ export function JobsPage() {
             </tbody>
           </table>
         </div>
-        {data && data.jobs.nodes.length === 0 && <p className="muted">No jobs match.</p>}
+        {data && nodes.length === 0 && <p className="muted">No jobs match.</p>}
+        <LoadMore shown={nodes.length} hasMore={hasMore} loading={loadingMore} onClick={loadMore} />
       </section>
     </>
   );

@@ -13,6 +13,9 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from graphql import GraphQLError
 
+from crontopus.server.db.search import search_text
+from crontopus.server.errors import ValidationFailed
+
 Node = TypeVar("Node")
 Row = TypeVar("Row")
 
@@ -88,6 +91,14 @@ def page_size(first: int, maximum: int) -> int:
             extensions={"code": "BAD_USER_INPUT"},
         )
     return first
+
+
+def search_argument(value: str | None, name: str) -> str | None:
+    """Check a list's search text against its bound (None when empty)."""
+    try:
+        return search_text(value, name)
+    except ValidationFailed as error:
+        raise GraphQLError(error.message, extensions={"code": "BAD_USER_INPUT"}) from None
 
 
 def time_key(moment: str) -> Callable[[Any], tuple[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.server.db.keyset import newest_first
 from crontopus.server.db.models import AuditEvent
+from crontopus.server.db.search import contains_pattern
 from crontopus.server.security.principal import Principal
 
 
@@ -35,14 +37,35 @@ def record_audit(
     return event
 
 
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which events to list; given fields combine with AND."""
+
+    action: str | None = None  # the action, or its prefix ending in "." ("job." for every job's)
+    actor: str | None = None
+    search: str | None = None  # text in the target
+
+
 async def list_audit_events(
     session: AsyncSession,
     principal: Principal,
     first: int,
     after: tuple[datetime, uuid.UUID] | None,
+    wanted: AuditFilter | None = None,
 ) -> Sequence[AuditEvent]:
     """Return up to `first` + 1 events, newest first, after a keyset cursor."""
     principal.require_admin_read("Reading the audit log")
     query = select(AuditEvent).where(AuditEvent.tenant_id == principal.tenant_id)
+    wanted = wanted or AuditFilter()
+    if wanted.action is not None:
+        if wanted.action.endswith("."):
+            prefix = contains_pattern(wanted.action)[1:]
+            query = query.where(AuditEvent.action.like(prefix, escape="\\"))
+        else:
+            query = query.where(AuditEvent.action == wanted.action)
+    if wanted.actor is not None:
+        query = query.where(AuditEvent.actor == wanted.actor)
+    if wanted.search is not None:
+        query = query.where(AuditEvent.target.ilike(contains_pattern(wanted.search), escape="\\"))
     query = newest_first(query, AuditEvent.created_at, AuditEvent.id, first, after)
     return (await session.scalars(query)).all()

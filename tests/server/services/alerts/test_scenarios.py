@@ -42,6 +42,12 @@ query($incident: UUID) {
 }
 """
 
+BY_STATUS = """
+query($status: DeliveryStatus) {
+  notificationDeliveries(status: $status) { nodes { status } }
+}
+"""
+
 
 async def webhook(api: Api, persona: Persona, receiver: Receiver) -> None:
     created = await create_channel(
@@ -156,6 +162,11 @@ async def test_a_maintenance_window_holds_notifications_and_drops_those_resolved
     log = await api.execute(DELIVERIES, {"incident": incident["id"]}, alice.access_token)
     (held,) = log["notificationDeliveries"]["nodes"]
     assert held["status"] == "HELD"
+    # The delivery log filters by status on the server.
+    by_status = await api.execute(BY_STATUS, {"status": "HELD"}, alice.access_token)
+    assert by_status["notificationDeliveries"]["nodes"] == [{"status": "HELD"}]
+    by_status = await api.execute(BY_STATUS, {"status": "DELIVERED"}, alice.access_token)
+    assert by_status["notificationDeliveries"]["nodes"] == []
     await report(state, alice, job_id, RunStatus.SUCCESS)
     # The window ends: an incident resolved within it is never announced.
     shift_clock(state, now + timedelta(hours=1, seconds=5))

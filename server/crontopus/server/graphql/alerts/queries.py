@@ -11,6 +11,7 @@ from crontopus.server.graphql.alerts.engine import alert_engine
 from crontopus.server.graphql.alerts.types import (
     AlertDefaults,
     Channel,
+    DeliveryStatus,
     Incident,
     IncidentFilter,
     MaintenanceWindow,
@@ -73,6 +74,7 @@ class AlertQueries:
         self,
         info: Info,
         incident_id: uuid.UUID | None = None,
+        status: DeliveryStatus | None = None,  # type: ignore[valid-type]
         first: int = 50,
         after: str | None = None,
     ) -> Connection[NotificationDelivery]:
@@ -80,7 +82,7 @@ class AlertQueries:
         first = page_size(first, info.context.settings.limits.max_page_size)
         async with info.context.session() as session:
             rows = await incident_log.list_deliveries(
-                session, principal, incident_id, first, decode_time_cursor(after)
+                session, principal, incident_id, first, decode_time_cursor(after), status=status
             )
         return build_connection(
             rows,

@@ -30,3 +30,13 @@ class AuditEvent:
             details=JSON(event.details),
             created_at=event.created_at,
         )
+
+
+@strawberry.input(description="Which audit events to list; given fields combine with AND.")
+class AuditFilter:
+    action: str | None = strawberry.field(
+        default=None,
+        description='One action ("member.add"), or every action under a prefix ending in "."',
+    )
+    actor: str | None = strawberry.field(default=None, description="Who acted, exactly.")
+    search: str | None = strawberry.field(default=None, description="Text in the target.")

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crontopus.server.db.keyset import newest_first
 from crontopus.server.db.models import (
     AlertRule,
+    DeliveryStatus,
     Incident,
     IncidentStatus,
     Notification,
@@ -119,11 +120,15 @@ async def list_deliveries(
     incident_id: uuid.UUID | None,
     first: int,
     after: tuple[datetime, uuid.UUID] | None,
+    *,
+    status: DeliveryStatus | None = None,
 ) -> Sequence[Notification]:
     """Return the delivery log (one incident's, or the tenant's), newest first."""
     _reader(principal)
     query = select(Notification).where(Notification.tenant_id == principal.tenant_id)
     if incident_id is not None:
         query = query.where(Notification.incident_id == incident_id)
+    if status is not None:
+        query = query.where(Notification.status == status)
     query = newest_first(query, Notification.created_at, Notification.id, first, after)
     return (await session.scalars(query)).all()
