@@ -52,6 +52,8 @@ BENCHMARKS = (
     Benchmark("graphql_overhead", (PYTHON, "graphql_overhead.py"), ("wrk",)),
     Benchmark("checkin_ingest", (PYTHON, "checkin_ingest.py"), ("wrk",)),
     Benchmark("subscriptions", (PYTHON, "subscriptions.py", *LIVE_RUNS), ("wrk",)),
+    # Short by default; the 1,000 and 10,000-agent figures in README.md are separate runs.
+    Benchmark("fleet", (PYTHON, "fleet.py", "--agents", "300", "--idle", "10", "--changes", "3")),
     Benchmark("health_rollups", (PYTHON, "health_rollups.py")),
     Benchmark("jobs_read", (PYTHON, "jobs_read.py")),
     Benchmark("reconcile", (PYTHON, "reconcile.py")),
