@@ -72,6 +72,10 @@ CHANNEL_HEARTBEAT_FACTOR = 10
 BENCH_JOB_ID = "6f1c3b1e-0000-4000-8000-00000000f1ee"
 
 
+class Unavailable(Exception):
+    """The server answered UNAVAILABLE (it says when to retry)."""
+
+
 @dataclass
 class Agent:
     token: str
@@ -99,6 +103,8 @@ async def graphql(
     )
     body = response.json()
     if body.get("errors"):
+        if all((e.get("extensions") or {}).get("code") == "UNAVAILABLE" for e in body["errors"]):
+            raise Unavailable(str(body["errors"]))
         raise SystemExit(f"GraphQL error: {body['errors']}")
     data: dict[str, object] = body["data"]
     return data
@@ -107,13 +113,21 @@ async def graphql(
 async def enroll(clients: list[httpx.AsyncClient], token: str, count: int) -> list[Agent]:
     """Enroll `count` endpoints, 32 at a time, spread over the servers."""
     agents: list[Agent] = []
-    gate = asyncio.Semaphore(32)
+    gate = asyncio.Semaphore(8)
 
     async def one(number: int) -> None:
         client = clients[number % len(clients)]
         variables = {"t": token, "n": f"agent-{number:05d}", "m": f"bench-machine-{number:05d}"}
-        async with gate:
-            data = await graphql(client, ENROLL, variables, None)
+        for _attempt in range(10):
+            async with gate:
+                try:
+                    data = await graphql(client, ENROLL, variables, None)
+                    break
+                except Unavailable:
+                    pass  # a busy SQLite file under a burst of enrollments: set-up, so retry
+            await asyncio.sleep(1)
+        else:
+            raise SystemExit("enrollment kept failing: the database is unavailable")
         result = data["enrollEndpoint"]
         assert isinstance(result, dict)
         if result.get("__typename") != "EnrolledEndpoint":
