@@ -54,6 +54,24 @@ function setRole(dataDir, username, role) {
   assert.equal(done.status, 0, String(done.stderr));
 }
 
+// Run in the page: the status badges whose text falls short of WCAG AA (4.5:1) against their own
+// background, as the browser computed both.
+function badgesBelowContrast() {
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.match(/\d+(\.\d+)?/g).slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  return [...document.querySelectorAll(".badge")].flatMap((badge) => {
+    const style = getComputedStyle(badge);
+    const [hi, lo] = [luminance(style.color), luminance(style.backgroundColor)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    return ratio >= 4.5 ? [] : [`${badge.className} "${badge.textContent}": ${ratio.toFixed(2)}`];
+  });
+}
+
 async function open(path) {
   await page.goto(server.url + path);
 }
@@ -527,7 +545,22 @@ describe("the web console", { skip: noBrowser }, () => {
         await page.waitForLoadState("networkidle");
         assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), scheme);
         await page.screenshot({ path: join(dir, `${name}-${scheme}.png`), fullPage: name !== "playground" });
+        assert.deepEqual(await page.evaluate(badgesBelowContrast), [], `${path} (${scheme})`);
       }
+      // On a page longer than the window the sidebar still runs from top to bottom.
+      await page.setViewportSize({ width: 1280, height: 400 });
+      await open(`/jobs/${jobId}`);
+      await page.waitForSelector("main h1");
+      await page.waitForLoadState("networkidle");
+      const heights = await page.evaluate(() => ({
+        page: document.documentElement.scrollHeight,
+        window: window.innerHeight,
+        sidebar: document.querySelector("aside.sidebar").getBoundingClientRect().height,
+      }));
+      assert.ok(heights.page > heights.window, `the dashboard is longer than the window: ${JSON.stringify(heights)}`);
+      assert.ok(heights.sidebar >= heights.page - 1, `the sidebar fills the page: ${JSON.stringify(heights)}`);
+      await page.screenshot({ path: join(dir, `sidebar-long-${scheme}.png`), fullPage: true });
+      await page.setViewportSize({ width: 1280, height: 800 });
     }
     await page.setViewportSize({ width: 390, height: 844 });
     for (const [name, path] of [["dashboard", "/"], ["job", `/jobs/${jobId}`]]) {
@@ -539,6 +572,9 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.emulateMedia({ colorScheme: "light" });
     await page.context().clearCookies();
     await open("/login");
+    assert.equal(await page.locator(".auth-card svg.logo").count(), 1);
+    assert.equal(await page.evaluate(() => document.querySelector("link[rel=icon]").href), `${server.url}/logo.svg`);
+    assert.equal((await fetch(`${server.url}/logo.svg`)).headers.get("content-type"), "image/svg+xml");
     await page.screenshot({ path: join(dir, "login-light.png") });
   });
 

@@ -5,6 +5,7 @@ import { useQuery } from "./api/hooks";
 import { LoginMutation, LogoutMutation, MeQuery, RevokeSessionMutation, SessionsQuery } from "./api/operations";
 import { loadSession, onSessionChange, saveSession, type Session } from "./api/session";
 import { ErrorNote } from "./components/bits";
+import { Logo } from "./components/Logo";
 import { isTyping, shortcutFor } from "./lib/shortcuts";
 import { applyTheme, storedTheme, type ThemeChoice } from "./lib/theme";
 import { AccountPage } from "./pages/Account";
@@ -182,33 +183,33 @@ function Shell({ session, path }: { session: Session; path: string }) {
   return (
     <div className="shell">
       <aside className={`sidebar ${menu ? "open" : ""}`}>
-        <div className="brand">
-          <span className="logo" aria-hidden="true">
-            ◉
-          </span>{" "}
-          Crontopus
-          <button className="button small menu-toggle" aria-label="Menu" aria-expanded={menu} onClick={() => setMenu(!menu)}>
-            ☰
-          </button>
-        </div>
-        <nav aria-label="Main">
-          {NAV.map(([href, label]) => (
-            <Link key={href} href={href} className={section === href ? "active" : ""} aria-current={section === href ? "page" : undefined}>
-              {label}
-            </Link>
-          ))}
-        </nav>
-        <div className="sidebar-foot">
-          <TenantSwitch session={session} />
-          <ThemeSwitch />
-          <p className="muted small" title="g then d, r, h, a, j, n, e, t, u or p goes to a page; / focuses the filter">
-            Keys: <kbd>g</kbd> <kbd>j</kbd> jobs, <kbd>/</kbd> filter
-          </p>
-          <div className="row spread">
-            <span className="muted small">{session.username}</span>
-            <button className="button small" onClick={logout}>
-              Log out
+        <div className="sidebar-inner">
+          <div className="brand">
+            <Logo size={28} />
+            Crontopus
+            <button className="button small menu-toggle" aria-label="Menu" aria-expanded={menu} onClick={() => setMenu(!menu)}>
+              ☰
             </button>
+          </div>
+          <nav aria-label="Main">
+            {NAV.map(([href, label]) => (
+              <Link key={href} href={href} className={section === href ? "active" : ""} aria-current={section === href ? "page" : undefined}>
+                {label}
+              </Link>
+            ))}
+          </nav>
+          <div className="sidebar-foot">
+            <TenantSwitch session={session} />
+            <ThemeSwitch />
+            <p className="muted small" title="g then d, r, h, a, j, n, e, t, u or p goes to a page; / focuses the filter">
+              Keys: <kbd>g</kbd> <kbd>j</kbd> jobs, <kbd>/</kbd> filter
+            </p>
+            <div className="row spread">
+              <span className="muted small">{session.username}</span>
+              <button className="button small" onClick={logout}>
+                Log out
+              </button>
+            </div>
           </div>
         </div>
       </aside>

@@ -4,6 +4,7 @@ import { request, sessionFromPayload, type AuthPayloadLike } from "../api/client
 import { LoginMutation, RegisterMutation } from "../api/operations";
 import { saveSession } from "../api/session";
 import { ErrorNote } from "../components/bits";
+import { Logo } from "../components/Logo";
 import { Link, navigate } from "../router";
 
 type AuthAnswer = { __typename: string; message?: string; fields?: { path: string[]; message: string }[] };
@@ -44,6 +45,7 @@ export function LoginPage({ next }: { next: string | null }) {
   return (
     <div className="auth">
       <form className="card auth-card" onSubmit={submit}>
+        <Logo size={64} />
         <h1>Log in to Crontopus</h1>
         <label>
           User name
@@ -92,6 +94,7 @@ export function RegisterPage() {
   return (
     <div className="auth">
       <form className="card auth-card" onSubmit={submit}>
+        <Logo size={64} />
         <h1>Create a Crontopus account</h1>
         <p className="muted">You get a tenant of your own and become its owner.</p>
         <label>
