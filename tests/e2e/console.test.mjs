@@ -572,7 +572,7 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.emulateMedia({ colorScheme: "light" });
     await page.context().clearCookies();
     await open("/login");
-    assert.equal(await page.locator(".auth-card svg.logo").count(), 1);
+    await page.waitForSelector(".auth-card svg.logo", { timeout: 10_000 });
     assert.equal(await page.evaluate(() => document.querySelector("link[rel=icon]").href), `${server.url}/logo.svg`);
     assert.equal((await fetch(`${server.url}/logo.svg`)).headers.get("content-type"), "image/svg+xml");
     await page.screenshot({ path: join(dir, "login-light.png") });
