@@ -89,6 +89,16 @@ def test_a_4xx_is_a_refusal_with_the_servers_message(recorder: Recorder) -> None
     assert "rid is required" in result.message
 
 
+def test_a_refusal_that_kept_the_check_in_counts_as_delivered(recorder: Recorder) -> None:
+    # A suspended tenant's server stores the check-in and answers 403 saying so: neither
+    # dropped as refused (logged as lost) nor spooled for ever.
+    recorder.status, recorder.body = 403, b'{"ok": false, "suspended": true, "kept": true}'
+    result = send_checkin(recorder.url, "t", finish(), timeout=5)
+    assert (result.delivery, result.status) == (Delivery.DELIVERED, 403)
+    recorder.body = b'{"ok": false, "error": "forbidden"}'
+    assert send_checkin(recorder.url, "t", finish(), timeout=5).delivery is Delivery.REFUSED
+
+
 @pytest.mark.parametrize("status", [500, 503, 408, 429])
 def test_a_5xx_or_a_retry_later_answer_means_unreachable(recorder: Recorder, status: int) -> None:
     recorder.status = status

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.agent.conftest import FOREIGN_CRONTAB, Server
+from tests.agent.conftest import FOREIGN_CRONTAB, PASSWORD, Server
 
 AGENT = str(Path(sys.executable).parent / "crontopus-agent")
 CREATE_ENROLLMENT_TOKEN = """
@@ -254,3 +254,43 @@ def test_re_enrolling_proves_itself_with_its_token_and_a_stranger_waits_for_appr
     # The approved request's token is the endpoint's now; the one it replaced is refused.
     assert "refused" in agent(state, "sync", "--once").stderr
     assert agent(stranger, "status", "--json").returncode == 0
+
+
+def test_a_suspended_tenants_agent_keeps_its_schedule_and_its_runs_are_kept(
+    fleet_server: Server, tmp_path: Path, crontab: Path
+) -> None:
+    server = fleet_server
+    access = server.register()
+    state = tmp_path / "agent"
+    enroll(server, access, state, crontab)
+    job_id = create_job(server, access, name="backup", schedule="0 2 * * *", command="echo hi")
+    assert agent(state, "sync", "--once").returncode == 0
+    env = {**os.environ, "CRONTOPUS_DATA_DIR": str(server.data_dir)}
+    env.pop("CRONTOPUS_DATABASE_URL", None)
+    server.register("root")
+    command = str(Path(sys.executable).parent / "crontopus-server")
+    promoted = subprocess.run([command, "operator", "promote", "root"], env=env,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+    assert promoted.returncode == 0, promoted.stderr
+    login = server.graphql(
+        'mutation($p: String!) { login(username: "root", password: $p) '
+        "{ ... on AuthPayload { accessToken } } }",
+        {"p": PASSWORD},
+    )
+    root = login["login"]["accessToken"]
+    tenants = server.graphql('{ tenants(search: "alice") { nodes { id } } }', token=root)
+    alice = tenants["tenants"]["nodes"][0]["id"]
+    server.graphql('mutation($id: UUID!) { suspendTenant(id: $id) { __typename } }',
+                   {"id": alice}, root)  # fmt: skip
+
+    synced = agent(state, "sync", "--once", "--force")
+    ran = agent(state, "run-job", str(job_id))
+
+    # The fetch is refused with the reason, and the installed schedule stays as it was.
+    assert "suspended" in synced.stderr, synced.stderr
+    assert f"run-job {job_id}" in crontab.read_text("latin-1")
+    assert ran.returncode == 0, ran.stderr
+    assert "refused" not in ran.stderr, ran.stderr
+    server.graphql('mutation($id: UUID!) { resumeTenant(id: $id) { __typename } }',
+                   {"id": alice}, root)  # fmt: skip
+    assert [run["status"] for run in server.runs(access, job_id)] == ["SUCCESS"]

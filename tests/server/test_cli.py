@@ -100,3 +100,49 @@ def test_serve_migrate_starts_on_embedded_defaults_with_the_playground(tmp_path:
     assert page.headers["location"] == "/playground"
     assert ready.json()["status"] == "ready"
     assert (tmp_path / "data" / "crontopus.db").exists()
+
+
+def test_create_user_operator_and_operator_promote_demote_set_the_operator_flag(
+    tmp_path: Path,
+) -> None:
+    env = {"CRONTOPUS_DATA_DIR": str(tmp_path)}
+    assert run("migrate", env=env).returncode == 0
+    created = run("create-user", "root", "--email", "root@example.com", "--password-stdin",
+                  "--operator", env=env, stdin=PASSWORD + "\n")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert "created user root (a platform operator) owning tenant root" in created.stderr
+    run("create-user", "ops", "--email", "ops@example.com", "--password-stdin", env=env,
+        stdin=PASSWORD + "\n")  # fmt: skip
+    promoted = run("operator", "promote", "OPS", env=env)
+    assert (promoted.returncode, promoted.stderr) == (0, "ops is now a platform operator\n")
+    again = run("operator", "promote", "ops", env=env)
+    assert again.stderr == "ops was already a platform operator\n"
+    demoted = run("operator", "demote", "root", env=env)
+    assert demoted.stderr == "root is no longer a platform operator\n"
+    unknown = run("operator", "demote", "nobody", env=env)
+    assert unknown.returncode == 1
+    assert "no user named 'nobody'" in unknown.stderr
+
+    server = start_server(env)
+    try:
+        operators = {}
+        for name in ("root", "ops"):
+            login = httpx.post(f"{server.url}/graphql", json={
+                "query": 'mutation($u: String!, $p: String!) { login(username: $u, password: $p)'
+                " { ... on AuthPayload { accessToken } } }",
+                "variables": {"u": name, "p": PASSWORD}}).json()  # fmt: skip
+            token = login["data"]["login"]["accessToken"]
+            me = httpx.post(f"{server.url}/graphql", json={"query": "{ me { operator } }"},
+                            headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
+            operators[name] = me["data"]["me"]["operator"]
+        audit = httpx.post(f"{server.url}/graphql", json={
+            "query": "{ operatorAuditEvents { nodes { actor action details } } }"},
+            headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
+    finally:
+        stop_server(server)
+    assert operators == {"root": False, "ops": True}
+    events = audit["data"]["operatorAuditEvents"]["nodes"]
+    assert [(e["action"], e["details"]["user"]) for e in events] == [
+        ("operator.demote", "root"), ("operator.promote", "ops"), ("operator.promote", "root"),
+    ]  # fmt: skip
+    assert {e["actor"] for e in events} == {"crontopus-server (command line)"}

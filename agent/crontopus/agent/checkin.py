@@ -125,10 +125,22 @@ def send_checkin(server: str, token: str, checkin: CheckIn, timeout: float) -> S
         return SendResult(Delivery.UNREACHABLE, None, f"{type(exc).__name__}: {exc}")
     if 200 <= status < 300:
         return SendResult(Delivery.DELIVERED, status)
+    if status == 403 and _kept(text):
+        # The tenant is suspended: the server refused the check-in but stored it all the same.
+        return SendResult(Delivery.DELIVERED, status, text)
     # 408 and 429 are the server asking for a later retry, not a refusal of the content.
     if 400 <= status < 500 and status not in (408, 429):
         return SendResult(Delivery.REFUSED, status, text)
     return SendResult(Delivery.UNREACHABLE, status, text)
+
+
+def _kept(text: str) -> bool:
+    """Whether a refusal says the server stored the check-in anyway (`"kept": true`)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("kept") is True
 
 
 def _request_plain(

@@ -46,6 +46,7 @@ from crontopus.server.routes.auth import refresh as refresh_route
 from crontopus.server.routes.checkin import CheckInEndpoint
 from crontopus.server.routes.console import BrowserRedirect, console_routes
 from crontopus.server.routes.install import install_routes
+from crontopus.server.routes.operator import download_export
 from crontopus.server.security.addresses import client_address
 from crontopus.server.security.body_limit import BodyLimit, body_rules
 from crontopus.server.security.headers import SecurityHeadersMiddleware
@@ -53,7 +54,11 @@ from crontopus.server.security.identity_cache import Identity, IdentityCache
 from crontopus.server.security.proxies import trusted_proxies_middleware
 from crontopus.server.security.ratelimit import create_rate_limiter
 from crontopus.server.services.alerts.engine import AlertEngine
-from crontopus.server.services.authentication import authenticate, bearer_token
+from crontopus.server.services.authentication import (
+    authenticate,
+    bearer_token,
+    refuse_suspended,
+)
 from crontopus.server.services.channel import AgentChannels
 from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.run_store import create_run_store
@@ -153,7 +158,8 @@ class CrontopusGraphQL(GraphQL[Context, None]):
                 identity = await authenticate(
                     session, self.state.settings, token, self.state.identities, device
                 )
-        return identity
+        # A cached identity too: the check-in route caches suspended tenants' credentials.
+        return refuse_suspended(identity)
 
     async def _authenticate(self, context: Context, header: str | None) -> None:
         try:
@@ -261,6 +267,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_route, methods=["GET"]),
         Route("/auth/refresh", refresh_route, methods=["POST"]),
+        Route("/operator/exports/{export_id}", download_export, methods=["GET"]),
     ]
     if isinstance(state.gitstore, ManagedGitStore):
         limits = settings.transport

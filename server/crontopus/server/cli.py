@@ -60,7 +60,24 @@ def _parser() -> argparse.ArgumentParser:
     create_user.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    create_user.add_argument(
+        "--operator",
+        action="store_true",
+        help="make the user a platform operator (administers every tenant)",
+    )
     create_user.set_defaults(run=_create_user)
+
+    operator = commands.add_parser(
+        "operator", help="make a user a platform operator, or stop them being one"
+    )
+    operator_commands = operator.add_subparsers(required=True, metavar="ACTION")
+    for action, text in (
+        ("promote", "make USER a platform operator"),
+        ("demote", "take USER's operator rights away"),
+    ):
+        command = operator_commands.add_parser(action, help=text)
+        command.add_argument("username", metavar="USER")
+        command.set_defaults(run=_operator, promote=action == "promote")
 
     worker = commands.add_parser(
         "worker", help="run alert evaluation and notification delivery without the API"
@@ -196,21 +213,27 @@ def _create_user(args: argparse.Namespace) -> int:
         if getpass.getpass("Repeat: ") != password:
             print("crontopus-server: the passwords differ", file=sys.stderr)
             return 1
-    tenant = asyncio.run(_create_user_async(settings, args.username, args.email, password))
-    print(f"created user {args.username} owning tenant {tenant}", file=sys.stderr)
+    tenant = asyncio.run(
+        _create_user_async(settings, args.username, args.email, password, args.operator)
+    )
+    role = " (a platform operator)" if args.operator else ""
+    print(f"created user {args.username}{role} owning tenant {tenant}", file=sys.stderr)
     return 0
 
 
-async def _create_user_async(settings: object, username: str, email: str, password: str) -> str:
+async def _create_user_async(
+    settings: object, username: str, email: str, password: str, operator: bool = False
+) -> str:
     from crontopus.server.app import create_state
     from crontopus.server.services.accounts import create_account
+    from crontopus.server.services.platform.operators import set_operator
     from crontopus.server.settings import Settings
 
     assert isinstance(settings, Settings)
     state = create_state(settings)
     try:
         async with state.session() as session:
-            _user, tenant = await create_account(
+            user, tenant = await create_account(
                 session,
                 settings.password_policy,
                 username,
@@ -218,6 +241,8 @@ async def _create_user_async(settings: object, username: str, email: str, passwo
                 password,
                 state.on_tenant_created,
             )
+            if operator:
+                await set_operator(session, user.username, True)
             await session.commit()
             return tenant.slug
     finally:
@@ -246,6 +271,35 @@ async def _rotate_secrets_async(settings: object) -> int:
             return await rotate_secrets(session, secret_box(settings))
     except SecretBoxError as error:
         raise ServiceError(f"{error}; nothing was changed") from None
+
+
+def _operator(args: argparse.Namespace) -> int:
+    from crontopus.server.settings import Settings
+
+    changed = asyncio.run(_set_operator(Settings.from_env(), args.username, args.promote))
+    name = args.username.strip().lower()
+    if args.promote:
+        done = "is now" if changed else "was already"
+        print(f"{name} {done} a platform operator", file=sys.stderr)
+    else:
+        done = "is no longer" if changed else "was not"
+        # Other server processes notice within CRONTOPUS_AUTH_CACHE_SECONDS.
+        print(f"{name} {done} a platform operator", file=sys.stderr)
+    return 0
+
+
+async def _set_operator(settings: object, username: str, promote: bool) -> bool:
+    from crontopus.server.db.engine import create_engine, create_session_factory
+    from crontopus.server.services.platform.operators import set_operator
+    from crontopus.server.settings import Settings
+
+    assert isinstance(settings, Settings)
+    engine = create_engine(settings.database_url, timeout=settings.database_timeout)
+    try:
+        async with create_session_factory(engine)() as session:
+            changed = await set_operator(session, username, promote)
+            await session.commit()
+            return changed
     finally:
         await engine.dispose()
 

@@ -5,6 +5,7 @@
     └── ServiceError              the user's request cannot be honoured (shown to the user)
         ├── ValidationFailed      input is malformed; carries field problems
         ├── AuthenticationFailed  missing, wrong or expired credentials
+        │   └── TenantSuspended   the credential's tenant is suspended by a platform operator
         ├── RateLimited           too many attempts too fast; carries retry_after
         ├── QuotaExceeded         the tenant holds as many as its quota allows
         ├── PermissionDenied      authenticated, but the role or scope does not allow it
@@ -58,6 +59,23 @@ class ValidationFailed(ServiceError):
 
 class AuthenticationFailed(ServiceError):
     pass
+
+
+class TenantSuspended(AuthenticationFailed):
+    """The tenant was suspended by the server's operator; nothing it holds was removed.
+
+    `identity` is the credential's identity when one was resolved: check-ins are still
+    stored for a suspended tenant (and answered with this refusal), so they are not lost.
+    """
+
+    def __init__(self, slug: str, reason: str | None = None, identity: object = None) -> None:
+        because = f" ({reason})" if reason else ""
+        super().__init__(
+            f"the tenant {slug!r} is suspended by the server's operator{because}; "
+            "ask the operator to resume it"
+        )
+        self.slug = slug
+        self.identity = identity
 
 
 class RateLimited(ServiceError):

@@ -148,6 +148,8 @@ class Quotas:
     channels: int = 50
     discovered_jobs: int = 1000
     secrets: int = 500
+    #: The fields a platform operator set for one tenant (services/quotas.effective_quotas).
+    overridden: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

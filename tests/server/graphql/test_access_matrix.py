@@ -40,6 +40,7 @@ from websockets.asyncio.client import connect
 from crontopus.server.db.engine import create_engine
 from crontopus.server.db.models import ApiToken
 from crontopus.server.security.tokens import TokenKind, issue_token
+from crontopus.server.services.platform.operators import set_operator
 from crontopus.server.settings import Settings
 from tests.server.conftest import ADD_MEMBER, LOGIN, PASSWORD, REGISTER, Served, serve_in_process
 
@@ -66,6 +67,7 @@ class Caller:
     role: str | None = None
     credential: str = "anonymous"  # anonymous | session | token | endpoint
     scope: str | None = None
+    operator: bool = False  # a platform operator (of their own tenant, as its owner)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ def allowed(rule: Rule, caller: Caller) -> bool:
             return (session or scope == "CHECKIN") and rank >= RANK["MEMBER"]
         case "session":
             return session
+        case "operator":
+            return session and caller.operator
     raise AssertionError(f"docs/security.md: unknown access {rule.access!r}")
 
 
@@ -291,7 +295,25 @@ async def _callers(server: Served, settings: Settings) -> list[Caller]:
     finally:
         await engine.dispose()
     callers.append(Caller("endpoint", endpoint_token, credential="endpoint"))
+    callers.append(await _operator(server, settings))
     return callers
+
+
+async def _operator(server: Served, settings: Settings) -> Caller:
+    """A platform operator, signed in to a tenant of their own (which they own)."""
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        variables = {"username": "platform", "email": "platform@example.com"}
+        await _post(client, REGISTER, {**variables, "password": PASSWORD}, None)
+        engine = create_engine(settings.database_url)
+        try:
+            async with async_sessionmaker(engine)() as session:
+                await set_operator(session, "platform", True)
+                await session.commit()
+        finally:
+            await engine.dispose()
+        login = {"username": "platform", "password": PASSWORD, "tenant": None}
+        token = (await _post(client, LOGIN, login, None))["data"]["login"]["accessToken"]
+    return Caller("operator session", token, "OWNER", "session", operator=True)
 
 
 @pytest.fixture

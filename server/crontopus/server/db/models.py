@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Double,
     Enum,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -65,6 +67,12 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by a platform operator: the tenant's people, tokens and agents are refused meanwhile
+    # (check-ins are still stored), until it is resumed.
+    suspended_at: Mapped[datetime | None]
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    # Quota name (`Quotas` field) → limit, overriding the server's CRONTOPUS_QUOTA_* defaults.
+    quota_overrides: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class User(Base):
@@ -77,6 +85,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A platform operator administers the server's tenants; no tenant role grants it.
+    is_operator: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
@@ -170,6 +180,43 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(300))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OperatorAuditEvent(Base):
+    """What a platform operator did; kept after the tenant it names is deleted (no foreign key)."""
+
+    __tablename__ = "operator_audit_events"
+    __table_args__ = (Index("ix_operator_audit_events_time", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    actor_id: Mapped[uuid.UUID | None]
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[uuid.UUID | None]
+    tenant_slug: Mapped[str | None] = mapped_column(String(63))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantExport(Base):
+    """An archive of a tenant's repository and runs; outlives the tenant (no foreign key).
+
+    `head_commit`, `runs` and `last_run_received_at` say what the archive holds, so deleting
+    the tenant can check that nothing arrived since.
+    """
+
+    __tablename__ = "tenant_exports"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    tenant_slug: Mapped[str] = mapped_column(String(63))
+    file_name: Mapped[str] = mapped_column(String(200))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    runs: Mapped[int]
+    head_commit: Mapped[str | None] = mapped_column(String(64))
+    last_run_received_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

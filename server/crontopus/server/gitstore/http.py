@@ -58,6 +58,8 @@ class GitAccess:
     can_write: bool
     #: Why a token of this very tenant may not read (403 with this text rather than 404).
     refusal: str | None = None
+    #: The tenant's jobs quota for a push (None: the app's default).
+    max_jobs: int | None = None
 
 
 #: (tenant slug, password) → None for a token that is not valid at all (401),
@@ -135,8 +137,13 @@ def make_git_http_app(
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         # The push hook holds pushes to the tenant's jobs quota (gitstore/validation.py).
         env.pop(JOB_QUOTA_VARIABLE, None)
-        if max_jobs is not None:
-            env[JOB_QUOTA_VARIABLE] = str(max_jobs)
+        # The tenant's own quota when an operator set one (authorize kept its access).
+        access = getattr(request.state, "git_access", None)
+        quota = access.max_jobs if isinstance(access, GitAccess) else None
+        if quota is None:
+            quota = max_jobs
+        if quota is not None:
+            env[JOB_QUOTA_VARIABLE] = str(quota)
         protocol = request.headers.get("git-protocol")
         # Protocol v2 exists for fetches only; pushes always speak v0.
         if protocol and service == UPLOAD_PACK:
@@ -173,6 +180,7 @@ def make_git_http_app(
                 "use an API token with write scope\n",
                 status_code=403,
             )
+        request.state.git_access = access
         return None
 
     async def info_refs(request: Request) -> Response:

@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket
 
 from crontopus.server.availability import DependencyTracker, Unavailable, unavailable_extensions
 from crontopus.server.db.engine import SessionFactory
-from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.errors import AuthenticationFailed, TenantSuspended
 from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.gitstore import GitStore
 from crontopus.server.observability.metrics import Metrics
@@ -25,7 +25,7 @@ from crontopus.server.services.alerts.engine import AlertEngine
 from crontopus.server.services.ingest import IngestWriter
 from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.tenants import TenantCreatedHook
-from crontopus.server.settings import Settings
+from crontopus.server.settings import Quotas, Settings
 
 if TYPE_CHECKING:
     from crontopus.server.graphql.endpoints.loaders import FleetLoaders
@@ -40,6 +40,13 @@ class AuthenticationRequired(GraphQLError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
+
+
+class TenantSuspendedError(GraphQLError):
+    """Raised for every operation of a suspended tenant's credential (code TENANT_SUSPENDED)."""
+
+    def __init__(self, message: str, **extensions: object) -> None:
+        super().__init__(message, extensions={"code": "TENANT_SUSPENDED", **extensions})
 
 
 class DependencyUnavailable(GraphQLError):
@@ -90,6 +97,8 @@ class Context:
             return self.principal
         if self.unavailable is not None:
             raise DependencyUnavailable(self.unavailable)
+        if isinstance(self.auth_error, TenantSuspended):
+            raise TenantSuspendedError(self.auth_error.message)
         if self.auth_error is not None:
             raise AuthenticationRequired(self.auth_error.message)
         raise AuthenticationRequired(
@@ -101,6 +110,15 @@ class Context:
         from crontopus.server.events.coalesce import coalesce
 
         return coalesce(source, window=COALESCE_WINDOW, max_batch=COALESCE_MAX_BATCH)
+
+    @property
+    def quotas(self) -> Quotas:
+        """The server's quotas with the caller's tenant's overrides (cached with the credential)."""
+        from crontopus.server.services.quotas import effective_quotas
+
+        if self.identity is None:
+            return self.settings.quotas
+        return effective_quotas(self.settings.quotas, self.identity.tenant.quota_overrides)
 
     def require_identity(self) -> Identity:
         """Return the caller's identity (a user or token, never an endpoint)."""

@@ -24,6 +24,8 @@ from crontopus.server.graphql.identity.queries import IdentityQueries
 from crontopus.server.graphql.jobs.mutations import JobMutations
 from crontopus.server.graphql.jobs.queries import JobQueries
 from crontopus.server.graphql.jobs.subscriptions import JobSubscriptions
+from crontopus.server.graphql.operator.mutations import OperatorMutations
+from crontopus.server.graphql.operator.queries import OperatorQueries
 from crontopus.server.graphql.rates import limit_mutations
 from crontopus.server.graphql.runs.mutations import RunMutations
 from crontopus.server.graphql.runs.queries import RunQueries
@@ -49,6 +51,7 @@ class Query(
     EndpointQueries,
     AlertQueries,
     SecretQueries,
+    OperatorQueries,
 ):
     pass
 
@@ -63,6 +66,7 @@ class Mutation(
     AlertMutations,
     SecretMutations,
     ChannelMutations,
+    OperatorMutations,
 ):
     pass
 

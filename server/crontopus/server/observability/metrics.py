@@ -143,6 +143,10 @@ class Metrics:
             registry=registry,
         )
 
+        self.batches_stored = 0
+        self.batch_seconds_total = 0.0
+        self.last_batch_seconds: float | None = None
+
     def bind_queue_depth(self, depth: Callable[[], int]) -> None:
         """Read the ingest queue depth at scrape time."""
         self.ingest_queue_depth.set_function(lambda: float(depth()))
@@ -164,6 +168,10 @@ class Metrics:
         counter.inc()
 
     def stored_batch(self, size: int, seconds: float) -> None:
+        # Plain numbers beside the histogram, for the operators' system health.
+        self.batches_stored += 1
+        self.batch_seconds_total += seconds
+        self.last_batch_seconds = seconds
         self.checkins_stored.inc(size)
         self.ingest_batch_size.observe(size)
         self.ingest_commit_seconds.observe(seconds)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.errors import AuthenticationFailed, TenantSuspended
 from crontopus.server.security.addresses import client_address
 from crontopus.server.security.cookies import (
     REFRESH_COOKIE,
@@ -50,6 +50,11 @@ async def refresh(request: Request) -> Response:
             result = await accounts.refresh(
                 session, state.settings, token, device, state.identities
             )
+    except TenantSuspended as error:
+        # The session is kept (403, the cookie stays): it goes on once the tenant is resumed.
+        return JSONResponse(
+            {"error": error.message, "suspended": True}, status_code=403, headers=NO_STORE
+        )
     except AuthenticationFailed as error:
         return _refused(request, 401, error.message)
     response = JSONResponse(

@@ -3,7 +3,8 @@
 The body is the run's output (its tail is kept). The answer is 200 only once the run is
 durably stored; 4xx says what to fix and must not be retried (422: the database refused
 this one check-in); 429 (the tenant's check-in rate, with `Retry-After`) and 503 mean
-"retry later".
+"retry later". A suspended tenant's check-in is stored, then answered 403 with
+`"suspended": true, "kept": true`: refused, but not lost (nothing needs to send it again).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from crontopus.server.errors import (
     PermissionDenied,
     RateLimited,
     ServiceError,
+    TenantSuspended,
     ValidationFailed,
 )
 from crontopus.server.observability.logging import request_id_var
@@ -65,7 +67,9 @@ async def _identity(state: Any, token: str) -> Identity:
     """Look the credential up; a database that is away raises `Unavailable`, not a 500."""
     try:
         async with state.session() as session:
-            return await authenticate(session, state.settings, token, state.identities)
+            return await authenticate(
+                session, state.settings, token, state.identities, allow_suspended=True
+            )
     except Exception as error:
         problem = unavailability(error)
         if problem is None:
@@ -170,6 +174,15 @@ async def checkin(request: Request) -> JSONResponse:
     except ClientDisconnect:
         # Nobody reads this answer; returning one keeps a dropped client out of the error log.
         return _error(400, "the client disconnected before sending the whole body")
+    if identity.tenant.suspended_at is not None:
+        suspended = TenantSuspended(identity.tenant.slug, identity.tenant.suspension_reason)
+        return _error(
+            403,
+            f"{suspended.message}; this check-in was kept",
+            suspended=True,
+            kept=True,
+            runId=str(run.id),
+        )
     return JSONResponse(
         {
             "ok": True,

@@ -37,6 +37,11 @@ class TenantView:
     id: uuid.UUID
     slug: str
     name: str
+    #: Set while a platform operator has the tenant suspended.
+    suspended_at: datetime | None = None
+    suspension_reason: str | None = None
+    #: (quota, limit) pairs a platform operator set for this tenant over the defaults.
+    quota_overrides: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,14 @@ class IdentityCache:
     def forget_member(self, user_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
         """Drop every cached credential of a user in a tenant (membership changed)."""
         self._drop(lambda i: i.principal.user_id == user_id and i.principal.tenant_id == tenant_id)
+
+    def forget_tenant(self, tenant_id: uuid.UUID) -> None:
+        """Drop every cached credential of a tenant (suspended, resumed, quotas changed)."""
+        self._drop(lambda i: i.tenant.id == tenant_id)
+
+    def forget_user(self, user_id: uuid.UUID) -> None:
+        """Drop every cached credential of a user in every tenant (operator rights changed)."""
+        self._drop(lambda i: i.principal.user_id == user_id)
 
     def forget_token(self, digest: str) -> None:
         """Drop a revoked opaque token."""

@@ -38,6 +38,8 @@ class Principal:
     session_id: uuid.UUID | None = None  # the login session of a USER principal
     #: An endpoint's labels (sorted pairs): which jobs target it.
     endpoint_labels: tuple[tuple[str, str], ...] = ()
+    #: A platform operator signed in (a session, never a token): administers every tenant.
+    operator: bool = False
 
     @property
     def label(self) -> str:
@@ -94,6 +96,22 @@ class Principal:
         self.require_role(Role.ADMIN, action)
         if not self.has_scope(Scope.WRITE):
             raise PermissionDenied(f"{action} needs a token with the write scope")
+
+    def require_operator(self, action: str) -> None:
+        """Refuse `action` unless a platform operator is signed in (tokens never qualify).
+
+        No tenant role grants it, so an owner of every tenant is still refused; the flag is
+        read with the credential, so a demotion applies as soon as the credential is checked.
+        """
+        if self.kind is not PrincipalKind.USER:
+            raise PermissionDenied(
+                f"{action} needs a platform operator signed in (log in); tokens cannot do it"
+            )
+        if not self.operator:
+            raise PermissionDenied(
+                f"{action} needs a platform operator "
+                "(`crontopus-server operator promote USER` makes one)"
+            )
 
     def require_session(self, action: str) -> None:
         """Refuse `action` to every token: only a signed-in person may do it (as on GitHub)."""

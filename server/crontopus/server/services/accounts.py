@@ -17,6 +17,7 @@ from crontopus.server.errors import (
     FieldProblem,
     PermissionDenied,
     RateLimited,
+    TenantSuspended,
     ValidationFailed,
 )
 from crontopus.server.security import passwords
@@ -191,7 +192,11 @@ async def login(
             raise AuthenticationFailed(f"you are not a member of a tenant named {tenant_slug!r}")
     if not memberships:
         raise AuthenticationFailed("your account belongs to no tenant; ask an owner to add you")
-    membership = memberships[0]
+    # Without a tenant named, the first one that is not suspended; else say which is.
+    active = [m for m in memberships if m.tenant.suspended_at is None]
+    if not active:
+        raise TenantSuspended(memberships[0].tenant.slug, memberships[0].tenant.suspension_reason)
+    membership = active[0]
     result = await _start_session(
         session,
         settings,
@@ -234,6 +239,9 @@ async def refresh(
         await revoke_family(session, row.family_id, now, identities)
         await session.commit()
         raise AuthenticationFailed("you are no longer a member of this tenant")
+    if membership.tenant.suspended_at is not None:
+        # Refused, not revoked: once the tenant is resumed the session goes on.
+        raise TenantSuspended(membership.tenant.slug, membership.tenant.suspension_reason)
     # Conditional update: of two concurrent refreshes with one token, exactly one wins.
     claimed = await session.execute(
         update(RefreshToken)

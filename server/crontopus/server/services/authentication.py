@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.server.db.models import ApiToken, Endpoint, Membership, Role, Tenant, UserSession
-from crontopus.server.errors import AuthenticationFailed
+from crontopus.server.errors import AuthenticationFailed, TenantSuspended
 from crontopus.server.security.identity_cache import Identity, IdentityCache, TenantView, UserView
 from crontopus.server.security.jwt import decode_access_token
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
@@ -37,12 +37,19 @@ async def authenticate(
     token: str,
     cache: IdentityCache | None = None,
     device: Device | None = None,
+    *,
+    allow_suspended: bool = False,
 ) -> Identity:
-    """Resolve an access token or a personal API token to the identity it stands for."""
+    """Resolve an access token or a personal API token to the identity it stands for.
+
+    A credential of a suspended tenant is refused with `TenantSuspended` (which carries the
+    identity), unless `allow_suspended`: check-ins are stored before they are refused.
+    """
     if cache is None:
         identity, _ = await _identity(session, settings, token, device)
-        return identity
-    return await cache.resolve(token, lambda: _identity(session, settings, token, device))
+    else:
+        identity = await cache.resolve(token, lambda: _identity(session, settings, token, device))
+    return refuse_suspended(identity, allow_suspended)
 
 
 async def _identity(
@@ -62,6 +69,27 @@ async def _identity(
     return identity, not_after
 
 
+def refuse_suspended(identity: Identity, allow_suspended: bool = False) -> Identity:
+    """Return `identity`, or raise `TenantSuspended` while its tenant is suspended."""
+    tenant = identity.tenant
+    if tenant.suspended_at is not None and not allow_suspended:
+        raise TenantSuspended(tenant.slug, tenant.suspension_reason, identity)
+    return identity
+
+
+def tenant_view(tenant: Tenant) -> TenantView:
+    """What a credential carries of its tenant (cached with it)."""
+    overrides = tenant.quota_overrides or {}
+    return TenantView(
+        tenant.id,
+        tenant.slug,
+        tenant.name,
+        suspended_at=tenant.suspended_at,
+        suspension_reason=tenant.suspension_reason,
+        quota_overrides=tuple(sorted((str(k), int(v)) for k, v in overrides.items())),
+    )
+
+
 def _monotonic_deadline(expires_at: datetime | None) -> float | None:
     if expires_at is None:
         return None
@@ -69,10 +97,9 @@ def _monotonic_deadline(expires_at: datetime | None) -> float | None:
 
 
 def _views(membership: Membership) -> tuple[UserView, TenantView]:
-    user, tenant = membership.user, membership.tenant
-    return (
-        UserView(user.id, user.username, user.email, user.created_at),
-        TenantView(tenant.id, tenant.slug, tenant.name),
+    user = membership.user
+    return UserView(user.id, user.username, user.email, user.created_at), tenant_view(
+        membership.tenant
     )
 
 
@@ -108,6 +135,7 @@ async def _access_token_identity(
         username=user.username,
         scopes=frozenset(Scope),
         session_id=login.id,
+        operator=membership.user.is_operator,
     )
     identity = Identity(principal, user, tenant, session_id=login.id)
     return identity, _monotonic_deadline(claims.expires_at)
@@ -176,6 +204,4 @@ async def _endpoint_identity(session: AsyncSession, token: str) -> Identity:
         endpoint_id=endpoint.id,
         endpoint_labels=tuple(sorted((str(k), str(v)) for k, v in endpoint.labels.items())),
     )
-    return Identity(
-        principal, None, TenantView(tenant.id, tenant.slug, tenant.name), token_digest=token_digest
-    )
+    return Identity(principal, None, tenant_view(tenant), token_digest=token_digest)

@@ -262,7 +262,7 @@ async def report_discovered_jobs(
     view = await store.snapshot(tenant)
     if over := await _over_quota(session, view, tenant_id, list(valid), quotas):
         quota, held = Quota.DISCOVERED_JOBS, discovered_job_count(view)
-        refusal = quota_exceeded(quota, quota.limit(quotas), held).message
+        refusal = quota_exceeded(quota, quota.limit(quotas), held, quotas).message
         for fingerprint in over:
             del valid[fingerprint]
             skipped[fingerprint] = refusal

@@ -18,6 +18,7 @@ from crontopus.server.errors import (
     Conflict,
     FieldProblem,
     NotFound,
+    TenantSuspended,
     ValidationFailed,
 )
 from crontopus.server.events.broadcaster import Broadcaster
@@ -31,7 +32,7 @@ from crontopus.server.services.endpoints import (
     publish_endpoint_event,
     text_problem,
 )
-from crontopus.server.services.quotas import Quota, require_row_room
+from crontopus.server.services.quotas import Quota, effective_quotas, require_row_room
 from crontopus.server.settings import Quotas
 
 MAX_EXPIRY_DAYS = 3650
@@ -267,6 +268,10 @@ async def _enroll(
 ) -> Enrolled:
     token = await _claim_use(session, enrollment_token)
     tenant = await session.get_one(Tenant, token.tenant_id)
+    if tenant.suspended_at is not None:
+        # Raised before anything commits: the token's use is not spent.
+        raise TenantSuspended(tenant.slug, tenant.suspension_reason)
+    quotas = effective_quotas(quotas, tenant.quota_overrides)
     endpoint = await session.scalar(
         select(Endpoint)
         .where(Endpoint.tenant_id == tenant.id, Endpoint.machine_id == request.machine_id)

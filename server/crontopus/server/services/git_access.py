@@ -6,12 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.server.db.models import Tenant
-from crontopus.server.errors import AuthenticationFailed, PermissionDenied
+from crontopus.server.errors import AuthenticationFailed, PermissionDenied, TenantSuspended
 from crontopus.server.gitstore import GitAccess
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.principal import PrincipalKind
 from crontopus.server.security.tokens import TokenKind, token_kind
 from crontopus.server.services.authentication import authenticate
+from crontopus.server.services.quotas import effective_quotas
 from crontopus.server.settings import Settings
 
 
@@ -31,6 +32,11 @@ async def git_access(
         return None
     try:
         identity = await authenticate(session, settings, password, identities)
+    except TenantSuspended as suspended:
+        # A token of this very tenant learns why (403); another tenant's is "not found".
+        if suspended.slug != tenant_slug:
+            return GitAccess(can_read=False, can_write=False)
+        return GitAccess(can_read=False, can_write=False, refusal=suspended.message)
     except AuthenticationFailed:
         return None
     principal = identity.principal
@@ -47,7 +53,8 @@ async def git_access(
         principal.require_write("Pushing to the repository")
     except PermissionDenied:
         can_write = False
-    return GitAccess(can_read=True, can_write=can_write)
+    quotas = effective_quotas(settings.quotas, identity.tenant.quota_overrides)
+    return GitAccess(can_read=True, can_write=can_write, max_jobs=quotas.jobs)
 
 
 async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:

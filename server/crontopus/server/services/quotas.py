@@ -9,9 +9,11 @@ Job quotas count the manifests at the repository's HEAD.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import uuid
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,9 +40,20 @@ class Quota(enum.Enum):
     def setting(self) -> str:
         return "CRONTOPUS_QUOTA_" + self.name
 
+    @property
+    def field(self) -> str:
+        """The `Quotas` field, which is also the key of a tenant's override."""
+        return self.name.lower()
+
     def limit(self, quotas: Quotas) -> int:
-        limit: int = getattr(quotas, self.name.lower())
+        limit: int = getattr(quotas, self.field)
         return limit
+
+    def set_by(self, quotas: Quotas) -> str:
+        """Who set the limit in force, for the message of a refusal."""
+        if self.field in quotas.overridden:
+            return f"set for this tenant by the server's operator, over {self.setting}"
+        return f"set by {self.setting}"
 
     @property
     def remedy(self) -> str:
@@ -55,17 +68,38 @@ class Quota(enum.Enum):
         }[self]
 
 
+#: The largest quota an operator may set for one tenant.
+MAX_QUOTA = 1_000_000
+
+
+def effective_quotas(
+    quotas: Quotas, overrides: Mapping[str, Any] | Iterable[tuple[str, int]] | None
+) -> Quotas:
+    """The server's quotas with one tenant's overrides (by `Quota.field`) applied.
+
+    Unknown keys are ignored, so an override of a quota a later version drops does no harm.
+    """
+    pairs = dict(overrides or {})
+    known = {q.field: int(v) for q in Quota if (v := pairs.get(q.field)) is not None}
+    if not known:
+        return quotas
+    return dataclasses.replace(quotas, **known, overridden=frozenset(known))
+
+
 def require_room(quota: Quota, quotas: Quotas, used: int, adding: int = 1) -> None:
     """Raise QuotaExceeded unless `adding` more fit beside the `used` ones."""
     limit = quota.limit(quotas)
     if used + adding > limit:
-        raise quota_exceeded(quota, limit, used)
+        raise quota_exceeded(quota, limit, used, quotas)
 
 
-def quota_exceeded(quota: Quota, limit: int, used: int) -> QuotaExceeded:
+def quota_exceeded(
+    quota: Quota, limit: int, used: int, quotas: Quotas | None = None
+) -> QuotaExceeded:
+    set_by = quota.set_by(quotas) if quotas is not None else f"set by {quota.setting}"
     return QuotaExceeded(
         f"quota reached: this tenant holds {used} {quota.value} and may hold at most {limit} "
-        f"(set by {quota.setting}); {quota.remedy}, or ask the operator to raise the quota",
+        f"({set_by}); {quota.remedy}, or ask the operator to raise the quota",
         quota=quota.value,
         limit=limit,
         setting=quota.setting,

@@ -89,7 +89,7 @@ class AlertMutations:
                     _settings(input.config, "input.config"),
                     input.is_default,
                     now,
-                    quotas=info.context.settings.quotas,
+                    quotas=info.context.quotas,
                     policy=info.context.settings.outbound,
                 )
                 result = Channel.from_model(channel)

@@ -86,7 +86,7 @@ class EndpointMutations:
                     name,
                     expires_in_days,
                     max_uses,
-                    quotas=info.context.settings.quotas,
+                    quotas=info.context.quotas,
                     default_days=default_days,
                 )
             except ServiceError as error:
@@ -143,7 +143,7 @@ class EndpointMutations:
                     context.identities,
                     enrollment_token,
                     request,
-                    quotas=context.settings.quotas,
+                    quotas=context.quotas,
                     proof=endpoint_token,
                     address=context.client_address,
                 )
@@ -182,7 +182,7 @@ class EndpointMutations:
                     context.identities,
                     principal,
                     id,
-                    quotas=context.settings.quotas,
+                    quotas=context.quotas,
                 )
             except ServiceError as error:
                 return to_graphql_error(error)
@@ -327,7 +327,7 @@ class EndpointMutations:
                     principal,
                     jobs.author_of(context.require_identity()),
                     found,
-                    quotas=context.settings.quotas,
+                    quotas=context.quotas,
                 )
             except ServiceError as error:
                 return to_graphql_error(error)

@@ -24,6 +24,7 @@ class IdentityQueries:
             user=User.from_model(identity.user),
             tenant=Tenant.from_model(identity.tenant),
             role=identity.principal.role,
+            operator=identity.principal.operator,
         )
 
     @strawberry.field(description="Members of the active tenant and their roles.")

@@ -61,6 +61,10 @@ class Me:
     user: User
     tenant: Tenant
     role: Role  # type: ignore[valid-type]
+    operator: bool = strawberry.field(
+        default=False,
+        description="Whether you are a platform operator (signed in, not through a token).",
+    )
 
     @strawberry.field(
         description="Every tenant the user belongs to (log in with `tenant` to switch)."

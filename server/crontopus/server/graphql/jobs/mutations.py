@@ -61,7 +61,7 @@ class JobMutations:
                     principal,
                     author,
                     manifest,
-                    quotas=context.settings.quotas,
+                    quotas=context.quotas,
                 )
             else:
                 entry = await jobs.create_job(
@@ -70,7 +70,7 @@ class JobMutations:
                     principal,
                     author,
                     job_spec(_one_of(input, manifest)),
-                    quotas=context.settings.quotas,
+                    quotas=context.quotas,
                 )
         except ServiceError as error:
             return to_graphql_error(error)
@@ -144,7 +144,7 @@ class JobMutations:
                 jobs.author_of(context.require_identity()),
                 id,
                 target_namespace,
-                quotas=context.settings.quotas,
+                quotas=context.quotas,
             )
         except ServiceError as error:
             return to_graphql_error(error)

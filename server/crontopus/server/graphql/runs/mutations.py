@@ -7,10 +7,11 @@ from typing import Annotated
 import strawberry
 
 from crontopus.server.availability import Dependency, Unavailable
-from crontopus.server.errors import ServiceError
-from crontopus.server.graphql.context import DependencyUnavailable, Info
+from crontopus.server.errors import ServiceError, TenantSuspended
+from crontopus.server.graphql.context import DependencyUnavailable, Info, TenantSuspendedError
 from crontopus.server.graphql.errors import UserErrors, to_graphql_error
 from crontopus.server.graphql.runs.types import CheckInInput, Run
+from crontopus.server.security.identity_cache import Identity
 from crontopus.server.security.ratelimit import Limit
 from crontopus.server.services import runs
 from crontopus.server.services.checkin_validation import Report
@@ -25,7 +26,12 @@ class RunMutations:
     @strawberry.mutation(description="Report a run's start or finish; answered once stored.")
     async def check_in(self, info: Info, input: CheckInInput) -> CheckInResult:
         context = info.context
-        principal = context.require_principal()
+        # A suspended tenant's check-ins are stored all the same, then refused: not lost.
+        suspended = context.auth_error
+        if isinstance(suspended, TenantSuspended) and isinstance(suspended.identity, Identity):
+            principal = suspended.identity.principal
+        else:
+            suspended, principal = None, context.require_principal()
         try:
             await context.limiter.take(Limit.CHECKIN, str(principal.tenant_id))
             kind, status, exit_code = runs.finish_status(input.event.value)
@@ -60,4 +66,8 @@ class RunMutations:
             raise strawberry.exceptions.StrawberryGraphQLError(
                 str(error), extensions={"code": "CHECKIN_REFUSED", "requestId": context.request_id}
             ) from None
+        if suspended is not None:
+            raise TenantSuspendedError(
+                f"{suspended.message}; this check-in was kept", kept=True, runId=str(state.id)
+            )
         return Run.from_model(state)

@@ -36,7 +36,7 @@ class SecretMutations:
                     secret_box(context.settings),
                     name,
                     value,
-                    quotas=context.settings.quotas,
+                    quotas=context.quotas,
                 )
             except ServiceError as error:
                 return to_graphql_error(error)

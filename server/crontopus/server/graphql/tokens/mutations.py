@@ -38,7 +38,7 @@ class TokenMutations:
                     name,
                     scopes,
                     expires_in_days,
-                    quotas=info.context.settings.quotas,
+                    quotas=info.context.quotas,
                 )
             except ServiceError as error:
                 return to_graphql_error(error)

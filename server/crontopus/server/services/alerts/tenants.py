@@ -62,5 +62,10 @@ async def load_view(
 
 
 async def tenant_slugs(session: AsyncSession) -> dict[uuid.UUID, str]:
-    """Return every tenant's slug by id."""
-    return {row[0]: row[1] for row in await session.execute(select(Tenant.id, Tenant.slug))}
+    """Return the slug by id of every tenant that is not suspended.
+
+    A suspended tenant's agents cannot heartbeat and its check-ins are only kept, so judging
+    it would open incidents (offline endpoints, missed runs) that the suspension caused.
+    """
+    query = select(Tenant.id, Tenant.slug).where(Tenant.suspended_at.is_(None))
+    return {row[0]: row[1] for row in await session.execute(query)}

@@ -1,0 +1,1 @@
+"""GraphQL: platform administration, for the server's operators."""

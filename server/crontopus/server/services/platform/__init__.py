@@ -1,0 +1,1 @@
+"""Platform administration: what the server's operators do across tenants."""
