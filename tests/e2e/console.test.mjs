@@ -600,6 +600,10 @@ describe("the web console", { skip: noBrowser }, () => {
     // The refresh cookie now belongs to the new session: a reload stays in bob's tenant.
     await page.reload();
     await page.waitForFunction(() => document.querySelector("select[aria-label=Tenant]")?.value === "bob");
+    // Shortcuts are ignored while a field has focus, and the reload may still be settling: wait
+    // for the dashboard and take focus off any field before pressing keys.
+    await page.waitForSelector("h1:has-text('Dashboard')");
+    await page.evaluate(() => (document.activeElement)?.blur?.());
     await page.keyboard.press("g");
     await page.keyboard.press("j");
     await page.waitForURL(/\/jobs$/);

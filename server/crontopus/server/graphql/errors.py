@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
+from strawberry.types import Info
 
 from crontopus.server import errors
 
@@ -93,3 +98,25 @@ def to_graphql_error(error: errors.ServiceError) -> UserErrors:
     if isinstance(error, errors.Conflict):
         return ConflictError(message=error.message)
     raise TypeError(f"no GraphQL error type for {type(error).__name__}")
+
+
+class ServiceErrors(FieldExtension):
+    """Answer a service's refusal as the mutation's typed error instead of a GraphQL error.
+
+    Every mutation whose result union includes `UserErrors` carries this extension, so the
+    mapping lives here once rather than in a `try`/`except` in each resolver.
+    """
+
+    def resolve(self, next_: SyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
+        try:
+            return next_(source, info, **kwargs)
+        except errors.ServiceError as error:
+            return to_graphql_error(error)
+
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except errors.ServiceError as error:
+            return to_graphql_error(error)

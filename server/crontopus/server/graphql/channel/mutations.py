@@ -8,11 +8,10 @@ from typing import Annotated
 import strawberry
 
 from crontopus.server.db.types import utcnow
-from crontopus.server.errors import ServiceError
 from crontopus.server.graphql.channel.types import RunJobNowPayload
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.endpoints.types import Endpoint
-from crontopus.server.graphql.errors import UserErrors, to_graphql_error
+from crontopus.server.graphql.errors import ServiceErrors, UserErrors
 from crontopus.server.graphql.jobs.types import Job
 from crontopus.server.services.run_now import run_job_now
 
@@ -25,25 +24,23 @@ class ChannelMutations:
         description=(
             "Run a job once now on the endpoints it targets (or on `endpointIds`): each online"
             " agent runs it through its wrapper as a MANUAL run; offline endpoints are skipped."
-        )
+        ),
+        extensions=[ServiceErrors()],
     )
     async def run_job_now(
         self, info: Info, job_id: uuid.UUID, endpoint_ids: list[uuid.UUID] | None = None
     ) -> RunJobNowResult:
         context = info.context
-        try:
-            async with context.session() as session:
-                request = await run_job_now(
-                    session,
-                    context.gitstore,
-                    context.broadcaster,
-                    context.settings,
-                    context.require_principal(),
-                    job_id,
-                    endpoint_ids,
-                )
-        except ServiceError as error:
-            return to_graphql_error(error)
+        async with context.session() as session:
+            request = await run_job_now(
+                session,
+                context.gitstore,
+                context.broadcaster,
+                context.settings,
+                context.require_principal(),
+                job_id,
+                endpoint_ids,
+            )
         now = utcnow()
         return RunJobNowPayload(
             request_id=request.id,

@@ -8,7 +8,6 @@ from typing import Annotated
 import strawberry
 
 from crontopus.server.db import models
-from crontopus.server.errors import ServiceError
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.endpoints.types import (
     CreatedEnrollmentToken,
@@ -25,7 +24,7 @@ from crontopus.server.graphql.endpoints.types import (
     PendingEnrollment,
     labels_of,
 )
-from crontopus.server.graphql.errors import UserErrors, to_graphql_error
+from crontopus.server.graphql.errors import ServiceErrors, UserErrors
 from crontopus.server.graphql.keyvalues import KeyValueInput
 from crontopus.server.security.ratelimit import Limit
 from crontopus.server.services import (
@@ -67,7 +66,8 @@ ReportDiscoveredJobsResult = Annotated[
 class EndpointMutations:
     @strawberry.mutation(
         description="Create a token agents enroll with (admins); its plaintext is shown once. "
-        "Without `expiresInDays` it expires after CRONTOPUS_ENROLLMENT_TOKEN_DAYS (7 by default)."
+        "Without `expiresInDays` it expires after CRONTOPUS_ENROLLMENT_TOKEN_DAYS (7 by default).",
+        extensions=[ServiceErrors()],
     )
     async def create_enrollment_token(
         self,
@@ -79,37 +79,35 @@ class EndpointMutations:
         principal = info.context.require_principal()
         default_days = info.context.settings.enrollment_token_days
         async with info.context.session() as session:
-            try:
-                token, plaintext = await enrollment.create_enrollment_token(
-                    session,
-                    principal,
-                    name,
-                    expires_in_days,
-                    max_uses,
-                    quotas=info.context.quotas,
-                    default_days=default_days,
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            token, plaintext = await enrollment.create_enrollment_token(
+                session,
+                principal,
+                name,
+                expires_in_days,
+                max_uses,
+                quotas=info.context.quotas,
+                default_days=default_days,
+            )
         return CreatedEnrollmentToken(token=EnrollmentToken.from_model(token), plaintext=plaintext)
 
-    @strawberry.mutation(description="Revoke an enrollment token; enrolled endpoints keep working.")
+    @strawberry.mutation(
+        description="Revoke an enrollment token; enrolled endpoints keep working.",
+        extensions=[ServiceErrors()],
+    )
     async def revoke_enrollment_token(
         self, info: Info, id: uuid.UUID
     ) -> RevokeEnrollmentTokenResult:
         principal = info.context.require_principal()
         async with info.context.session() as session:
-            try:
-                token = await enrollment.revoke_enrollment_token(session, principal, id)
-            except ServiceError as error:
-                return to_graphql_error(error)
+            token = await enrollment.revoke_enrollment_token(session, principal, id)
         return EnrollmentToken.from_model(token)
 
     @strawberry.mutation(
         description="Enroll a machine with an enrollment token. A machineId enrolled before "
         "takes its endpoint over (new token; the old one stops working) only when "
         "`endpointToken` is the endpoint's current token; otherwise, or when the endpoint was "
-        "revoked, the answer is EnrollmentPending until an admin approves."
+        "revoked, the answer is EnrollmentPending until an admin approves.",
+        extensions=[ServiceErrors()],
     )
     async def enroll_endpoint(
         self,
@@ -126,29 +124,26 @@ class EndpointMutations:
     ) -> EnrollEndpointResult:
         context = info.context
         async with context.session() as session:
-            try:
-                await context.limiter.take(Limit.ENROLL, context.client_address)
-                request = enrollment.Enrollment(
-                    name=name,
-                    hostname=hostname,
-                    platform=platform,
-                    machine_id=machine_id,
-                    agent_version=agent_version,
-                    drivers=tuple(drivers or ()),
-                    labels=labels_of(labels or [], ("labels",)),
-                )
-                enrolled = await enrollment.enroll_endpoint(
-                    session,
-                    context.broadcaster,
-                    context.identities,
-                    enrollment_token,
-                    request,
-                    quotas=context.quotas,
-                    proof=endpoint_token,
-                    address=context.client_address,
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            await context.limiter.take(Limit.ENROLL, context.client_address)
+            request = enrollment.Enrollment(
+                name=name,
+                hostname=hostname,
+                platform=platform,
+                machine_id=machine_id,
+                agent_version=agent_version,
+                drivers=tuple(drivers or ()),
+                labels=labels_of(labels or [], ("labels",)),
+            )
+            enrolled = await enrollment.enroll_endpoint(
+                session,
+                context.broadcaster,
+                context.identities,
+                enrollment_token,
+                request,
+                quotas=context.quotas,
+                proof=endpoint_token,
+                address=context.client_address,
+            )
         if enrolled.pending is not None:
             return EnrollmentPending(
                 id=enrolled.pending.id,
@@ -169,60 +164,55 @@ class EndpointMutations:
 
     @strawberry.mutation(
         description="Let a waiting re-enrollment take its endpoint over (admins); the "
-        "endpoint's old token stops working, and a revoked endpoint is reinstated."
+        "endpoint's old token stops working, and a revoked endpoint is reinstated.",
+        extensions=[ServiceErrors()],
     )
     async def approve_enrollment(self, info: Info, id: uuid.UUID) -> ApproveEnrollmentResult:
         context = info.context
         principal = context.require_principal()
         async with context.session() as session:
-            try:
-                endpoint = await reenrollment.approve(
-                    session,
-                    context.broadcaster,
-                    context.identities,
-                    principal,
-                    id,
-                    quotas=context.quotas,
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            endpoint = await reenrollment.approve(
+                session,
+                context.broadcaster,
+                context.identities,
+                principal,
+                id,
+                quotas=context.quotas,
+            )
         return Endpoint.from_model(endpoint, context.settings)
 
     @strawberry.mutation(
-        description="Refuse a waiting re-enrollment (admins); the endpoint stays as it is."
+        description="Refuse a waiting re-enrollment (admins); the endpoint stays as it is.",
+        extensions=[ServiceErrors()],
     )
     async def reject_enrollment(self, info: Info, id: uuid.UUID) -> RejectEnrollmentResult:
         context = info.context
         principal = context.require_principal()
         async with context.session() as session:
-            try:
-                pending = await reenrollment.reject(session, principal, id)
-                endpoint = await session.get_one(models.Endpoint, pending.endpoint_id)
-            except ServiceError as error:
-                return to_graphql_error(error)
+            pending = await reenrollment.reject(session, principal, id)
+            endpoint = await session.get_one(models.Endpoint, pending.endpoint_id)
         return PendingEnrollment.from_model(pending, endpoint, context.settings)
 
     @strawberry.mutation(
         description="Tell the server the agent is alive (endpoint token), what it runs and "
-        "which commit it applied."
+        "which commit it applied.",
+        extensions=[ServiceErrors()],
     )
     async def heartbeat(self, info: Info, input: HeartbeatInput) -> HeartbeatResult:
         context = info.context
         principal = context.require_principal()
         beat = endpoints.Heartbeat(input.agent_version, input.driver, input.applied_commit)
         async with context.session() as session:
-            try:
-                row = await endpoints.record_heartbeat(
-                    session, context.broadcaster, context.settings, principal, beat
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            row = await endpoints.record_heartbeat(
+                session, context.broadcaster, context.settings, principal, beat
+            )
         return Endpoint.from_model(row, context.settings)
 
     @strawberry.mutation(
         description="Rename an endpoint or replace its labels (admins). Its agent picks the "
         "labels up on its next heartbeat and installs or removes the jobs they target; drift "
-        "is judged against them at once. Omitted arguments keep their current values."
+        "is judged against them at once. Omitted arguments keep their current values.",
+        extensions=[ServiceErrors()],
     )
     async def update_endpoint(
         self,
@@ -234,52 +224,46 @@ class EndpointMutations:
         context = info.context
         principal = context.require_principal()
         async with context.session() as session:
-            try:
-                change = endpoints.EndpointChange(
-                    name=name,
-                    labels=None if labels is None else labels_of(labels, ("labels",)),
-                )
-                row = await endpoints.update_endpoint(
-                    session, context.broadcaster, principal, id, change
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            change = endpoints.EndpointChange(
+                name=name,
+                labels=None if labels is None else labels_of(labels, ("labels",)),
+            )
+            row = await endpoints.update_endpoint(
+                session, context.broadcaster, principal, id, change
+            )
         return Endpoint.from_model(row, context.settings)
 
     @strawberry.mutation(
-        description="Revoke an endpoint (admins); its token stops working at once."
+        description="Revoke an endpoint (admins); its token stops working at once.",
+        extensions=[ServiceErrors()],
     )
     async def revoke_endpoint(self, info: Info, id: uuid.UUID) -> RevokeEndpointResult:
         context = info.context
         principal = context.require_principal()
         async with context.session() as session:
-            try:
-                row = await endpoints.revoke_endpoint(
-                    session, context.broadcaster, context.identities, principal, id
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            row = await endpoints.revoke_endpoint(
+                session, context.broadcaster, context.identities, principal, id
+            )
         return Endpoint.from_model(row, context.settings)
 
     @strawberry.mutation(
         description="Revoke the calling endpoint (endpoint token): the agent leaves the fleet "
-        "and its token stops working at once."
+        "and its token stops working at once.",
+        extensions=[ServiceErrors()],
     )
     async def unenroll_endpoint(self, info: Info) -> RevokeEndpointResult:
         context = info.context
         principal = context.require_principal()
         async with context.session() as session:
-            try:
-                row = await endpoints.unenroll_endpoint(
-                    session, context.broadcaster, context.identities, principal
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            row = await endpoints.unenroll_endpoint(
+                session, context.broadcaster, context.identities, principal
+            )
         return Endpoint.from_model(row, context.settings)
 
     @strawberry.mutation(
         description="Report every job the endpoint's scheduler holds (endpoint token); "
-        "jobs held before and not reported now are removed."
+        "jobs held before and not reported now are removed.",
+        extensions=[ServiceErrors()],
     )
     async def report_job_instances(
         self, info: Info, items: list[JobInstanceInput]
@@ -292,10 +276,7 @@ class EndpointMutations:
             for item in items
         ]
         async with info.context.session() as session:
-            try:
-                changes = await instances.report_job_instances(session, principal, reports)
-            except ServiceError as error:
-                return to_graphql_error(error)
+            changes = await instances.report_job_instances(session, principal, reports)
         return JobInstanceReport(
             added=changes.added,
             updated=changes.updated,
@@ -305,7 +286,8 @@ class EndpointMutations:
 
     @strawberry.mutation(
         description="Report scheduler entries Crontopus does not manage (endpoint token); each "
-        "new one is committed once to discovered/."
+        "new one is committed once to discovered/.",
+        extensions=[ServiceErrors()],
     )
     async def report_discovered_jobs(
         self, info: Info, items: list[DiscoveredJobInput]
@@ -319,18 +301,15 @@ class EndpointMutations:
             for item in items
         ]
         async with context.session() as session:
-            try:
-                report = await discovery.report_discovered_jobs(
-                    session,
-                    context.gitstore,
-                    context.broadcaster,
-                    principal,
-                    jobs.author_of(context.require_identity()),
-                    found,
-                    quotas=context.quotas,
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            report = await discovery.report_discovered_jobs(
+                session,
+                context.gitstore,
+                context.broadcaster,
+                principal,
+                jobs.author_of(context.require_identity()),
+                found,
+                quotas=context.quotas,
+            )
         return DiscoveredJobsReport(
             results=[DiscoveredJobResult.from_result(r) for r in report.results],
             commit_id=report.commit_id,

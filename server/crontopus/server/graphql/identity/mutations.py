@@ -8,9 +8,9 @@ from typing import Annotated
 import strawberry
 from starlette.responses import Response
 
-from crontopus.server.errors import ServiceError, ValidationFailed
+from crontopus.server.errors import ValidationFailed
 from crontopus.server.graphql.context import Context, Info
-from crontopus.server.graphql.errors import UserErrors, to_graphql_error
+from crontopus.server.graphql.errors import ServiceErrors, UserErrors, to_graphql_error
 from crontopus.server.graphql.identity.types import (
     AuthPayload,
     EndedSessions,
@@ -64,7 +64,10 @@ def _cookie_refused(context: Context, use_cookie: bool) -> UserErrors | None:
 
 @strawberry.type
 class IdentityMutations:
-    @strawberry.mutation(description="Create an account and a tenant you own, and log in.")
+    @strawberry.mutation(
+        description="Create an account and a tenant you own, and log in.",
+        extensions=[ServiceErrors()],
+    )
     async def register(
         self,
         info: Info,
@@ -77,23 +80,23 @@ class IdentityMutations:
         if (refused := _cookie_refused(context, use_cookie)) is not None:
             return refused
         async with context.session() as session:
-            try:
-                result = await accounts.register(
-                    session,
-                    context.settings,
-                    context.limiter,
-                    username,
-                    email,
-                    password,
-                    context.client_address,
-                    context.on_tenant_created,
-                    _device(context),
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            result = await accounts.register(
+                session,
+                context.settings,
+                context.limiter,
+                username,
+                email,
+                password,
+                context.client_address,
+                context.on_tenant_created,
+                _device(context),
+            )
         return _answer(context, result, use_cookie)
 
-    @strawberry.mutation(description="Log in; `tenant` (a slug) picks the tenant to act in.")
+    @strawberry.mutation(
+        description="Log in; `tenant` (a slug) picks the tenant to act in.",
+        extensions=[ServiceErrors()],
+    )
     async def login(
         self,
         info: Info,
@@ -106,79 +109,69 @@ class IdentityMutations:
         if (refused := _cookie_refused(context, use_cookie)) is not None:
             return refused
         async with context.session() as session:
-            try:
-                result = await accounts.login(
-                    session,
-                    context.settings,
-                    context.limiter,
-                    username,
-                    password,
-                    context.client_address,
-                    tenant,
-                    user_agent=_device(context).user_agent,
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            result = await accounts.login(
+                session,
+                context.settings,
+                context.limiter,
+                username,
+                password,
+                context.client_address,
+                tenant,
+                user_agent=_device(context).user_agent,
+            )
         return _answer(context, result, use_cookie)
 
     @strawberry.mutation(
-        description="Trade a refresh token for new tokens; the old one stops working."
+        description="Trade a refresh token for new tokens; the old one stops working.",
+        extensions=[ServiceErrors()],
     )
     async def refresh_token(self, info: Info, token: str) -> AuthResult:
         context = info.context
         async with context.session() as session:
-            try:
-                result = await accounts.refresh(
-                    session, context.settings, token, _device(context), context.identities
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            result = await accounts.refresh(
+                session, context.settings, token, _device(context), context.identities
+            )
         return AuthPayload.from_session(result)
 
     @strawberry.mutation(
         description=(
             "End a session: the one `refreshToken` belongs to, else the caller's own. Its "
             "access tokens stop working too."
-        )
+        ),
+        extensions=[ServiceErrors()],
     )
     async def logout(self, info: Info, refresh_token: str | None = None) -> LogoutResult:
         context = info.context
         async with context.session() as session:
-            try:
-                await accounts.logout(session, refresh_token, context.principal, context.identities)
-            except ServiceError as error:
-                return to_graphql_error(error)
+            await accounts.logout(session, refresh_token, context.principal, context.identities)
         if isinstance(context.response, Response):
             clear_refresh_cookie(context.response, context.request)
         return LogoutPayload(ok=True)
 
-    @strawberry.mutation(description="End one of your sessions (see `sessions`).")
+    @strawberry.mutation(
+        description="End one of your sessions (see `sessions`).", extensions=[ServiceErrors()]
+    )
     async def revoke_session(self, info: Info, id: uuid.UUID) -> EndSessionsResult:
         principal = info.context.require_principal()
         async with info.context.session() as session:
-            try:
-                count = await sessions.revoke_session(
-                    session, principal, id, info.context.identities
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            count = await sessions.revoke_session(session, principal, id, info.context.identities)
         return EndedSessions(count=count)
 
-    @strawberry.mutation(description="End every session of yours, this one included.")
+    @strawberry.mutation(
+        description="End every session of yours, this one included.", extensions=[ServiceErrors()]
+    )
     async def sign_out_everywhere(self, info: Info) -> EndSessionsResult:
         context = info.context
         principal = context.require_principal()
         async with context.session() as session:
-            try:
-                count = await sessions.sign_out_everywhere(session, principal, context.identities)
-            except ServiceError as error:
-                return to_graphql_error(error)
+            count = await sessions.sign_out_everywhere(session, principal, context.identities)
         if isinstance(context.response, Response):
             clear_refresh_cookie(context.response, context.request)
         return EndedSessions(count=count)
 
     @strawberry.mutation(
-        description="Change your password; your other sessions end, this one stays."
+        description="Change your password; your other sessions end, this one stays.",
+        extensions=[ServiceErrors()],
     )
     async def change_password(
         self, info: Info, current_password: str, new_password: str
@@ -186,22 +179,21 @@ class IdentityMutations:
         context = info.context
         principal = context.require_principal()
         async with context.session() as session:
-            try:
-                ended = await accounts.change_password(
-                    session,
-                    context.settings,
-                    context.limiter,
-                    principal,
-                    current_password,
-                    new_password,
-                    context.client_address,
-                    context.identities,
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            ended = await accounts.change_password(
+                session,
+                context.settings,
+                context.limiter,
+                principal,
+                current_password,
+                new_password,
+                context.client_address,
+                context.identities,
+            )
         return PasswordChanged(ended_sessions=ended)
 
-    @strawberry.mutation(description="Add a registered user to the active tenant.")
+    @strawberry.mutation(
+        description="Add a registered user to the active tenant.", extensions=[ServiceErrors()]
+    )
     async def add_member(
         self,
         info: Info,
@@ -210,15 +202,13 @@ class IdentityMutations:
     ) -> MemberResult:
         principal = info.context.require_principal()
         async with info.context.session() as session:
-            try:
-                membership = await members.add_member(session, principal, username, role)
-            except ServiceError as error:
-                return to_graphql_error(error)
+            membership = await members.add_member(session, principal, username, role)
         return Membership.from_model(membership)
 
     @strawberry.mutation(
         description="Give a member of the active tenant another role (admins; only owners make "
-        "or unmake owners; the last owner stays). Effective on the member's next request."
+        "or unmake owners; the last owner stays). Effective on the member's next request.",
+        extensions=[ServiceErrors()],
     )
     async def change_member_role(
         self,
@@ -228,22 +218,16 @@ class IdentityMutations:
     ) -> MemberResult:
         principal = info.context.require_principal()
         async with info.context.session() as session:
-            try:
-                membership = await members.change_member_role(
-                    session, principal, user_id, role, info.context.identities
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            membership = await members.change_member_role(
+                session, principal, user_id, role, info.context.identities
+            )
         return Membership.from_model(membership)
 
-    @strawberry.mutation(description="Remove a member from the active tenant.")
+    @strawberry.mutation(
+        description="Remove a member from the active tenant.", extensions=[ServiceErrors()]
+    )
     async def remove_member(self, info: Info, user_id: uuid.UUID) -> RemoveMemberResult:
         principal = info.context.require_principal()
         async with info.context.session() as session:
-            try:
-                user = await members.remove_member(
-                    session, principal, user_id, info.context.identities
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            user = await members.remove_member(session, principal, user_id, info.context.identities)
         return RemoveMemberPayload(user=User.from_model(user))

@@ -7,9 +7,9 @@ from typing import Annotated
 import strawberry
 
 from crontopus.server.availability import Dependency, Unavailable
-from crontopus.server.errors import ServiceError, TenantSuspended
+from crontopus.server.errors import TenantSuspended
 from crontopus.server.graphql.context import DependencyUnavailable, Info, TenantSuspendedError
-from crontopus.server.graphql.errors import UserErrors, to_graphql_error
+from crontopus.server.graphql.errors import ServiceErrors, UserErrors
 from crontopus.server.graphql.runs.types import CheckInInput, Run
 from crontopus.server.security.identity_cache import Identity
 from crontopus.server.security.ratelimit import Limit
@@ -23,7 +23,10 @@ CheckInResult = Annotated[Run | UserErrors, strawberry.union("CheckInResult")]
 
 @strawberry.type
 class RunMutations:
-    @strawberry.mutation(description="Report a run's start or finish; answered once stored.")
+    @strawberry.mutation(
+        description="Report a run's start or finish; answered once stored.",
+        extensions=[ServiceErrors()],
+    )
     async def check_in(self, info: Info, input: CheckInInput) -> CheckInResult:
         context = info.context
         # A suspended tenant's check-ins are stored all the same, then refused: not lost.
@@ -56,8 +59,6 @@ class RunMutations:
                 report,
                 context.settings.checkin_limits,
             )
-        except ServiceError as error:
-            return to_graphql_error(error)
         except IngestUnavailable as error:
             # Not the caller's fault: retry later, like every other absent-database answer.
             raise DependencyUnavailable(Unavailable(Dependency.DATABASE, str(error))) from None

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import strawberry
 
-from crontopus.server.errors import ServiceError
 from crontopus.server.graphql.context import Info
-from crontopus.server.graphql.errors import UserErrors, to_graphql_error
+from crontopus.server.graphql.errors import ServiceErrors, UserErrors
 from crontopus.server.graphql.secrets.types import JobSecret, JobSecrets, Secret
 from crontopus.server.security.secret_box import secret_box
 from crontopus.server.services import secrets
@@ -27,16 +26,14 @@ class SecretQueries:
 
     @strawberry.field(
         description="For an agent about to run a job targeted at it: the values of the job's "
-        "secretRefs (endpoint tokens only)."
+        "secretRefs (endpoint tokens only).",
+        extensions=[ServiceErrors()],
     )
     async def job_secrets(self, info: Info, job_id: uuid.UUID) -> JobSecretsResult:
         context = info.context
         principal = context.require_principal()
         async with context.session() as session:
-            try:
-                items = await secrets.job_secrets(
-                    session, context.gitstore, principal, secret_box(context.settings), job_id
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            items = await secrets.job_secrets(
+                session, context.gitstore, principal, secret_box(context.settings), job_id
+            )
         return JobSecrets(items=[JobSecret.from_value(item) for item in items])

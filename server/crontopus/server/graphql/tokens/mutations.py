@@ -7,9 +7,8 @@ from typing import Annotated
 
 import strawberry
 
-from crontopus.server.errors import ServiceError
 from crontopus.server.graphql.context import Info
-from crontopus.server.graphql.errors import UserErrors, to_graphql_error
+from crontopus.server.graphql.errors import ServiceErrors, UserErrors
 from crontopus.server.graphql.tokens.types import ApiToken, CreatedApiToken, TokenScope
 from crontopus.server.services import api_tokens
 
@@ -21,7 +20,10 @@ RevokeApiTokenResult = Annotated[ApiToken | UserErrors, strawberry.union("Revoke
 
 @strawberry.type
 class TokenMutations:
-    @strawberry.mutation(description="Create a personal API token; its plaintext is shown once.")
+    @strawberry.mutation(
+        description="Create a personal API token; its plaintext is shown once.",
+        extensions=[ServiceErrors()],
+    )
     async def create_api_token(
         self,
         info: Info,
@@ -31,27 +33,23 @@ class TokenMutations:
     ) -> CreateApiTokenResult:
         principal = info.context.require_principal()
         async with info.context.session() as session:
-            try:
-                token, plaintext = await api_tokens.create_api_token(
-                    session,
-                    principal,
-                    name,
-                    scopes,
-                    expires_in_days,
-                    quotas=info.context.quotas,
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            token, plaintext = await api_tokens.create_api_token(
+                session,
+                principal,
+                name,
+                scopes,
+                expires_in_days,
+                quotas=info.context.quotas,
+            )
         return CreatedApiToken(token=ApiToken.from_model(token), plaintext=plaintext)
 
-    @strawberry.mutation(description="Revoke an API token; it stops working at once.")
+    @strawberry.mutation(
+        description="Revoke an API token; it stops working at once.", extensions=[ServiceErrors()]
+    )
     async def revoke_api_token(self, info: Info, id: uuid.UUID) -> RevokeApiTokenResult:
         principal = info.context.require_principal()
         async with info.context.session() as session:
-            try:
-                token = await api_tokens.revoke_api_token(
-                    session, principal, id, info.context.identities
-                )
-            except ServiceError as error:
-                return to_graphql_error(error)
+            token = await api_tokens.revoke_api_token(
+                session, principal, id, info.context.identities
+            )
         return ApiToken.from_model(token)
