@@ -24,16 +24,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import exc as sa_exc
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ExceptionHandler
-
-if TYPE_CHECKING:
-    from crontopus.server.observability.metrics import Metrics
 
 logger = logging.getLogger("crontopus.server.dependencies")
 
@@ -50,6 +47,32 @@ _UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58"})
 _UNAVAILABLE_SQLSTATES = frozenset({"55P03"})
 _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 _DISK_MESSAGES = tuple(os.strerror(code) for code in sorted(_DISK_ERRNOS))
+
+
+class _Setting(Protocol):
+    def set(self, value: float) -> None: ...
+
+
+class _Counting(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class DependencyMetrics(Protocol):
+    """The two metrics the tracker keeps (`observability.metrics.Metrics` has them)."""
+
+    @property
+    def dependency_up(self) -> _LabelledGauge: ...
+
+    @property
+    def unavailable_answers(self) -> _LabelledCounter: ...
+
+
+class _LabelledGauge(Protocol):
+    def labels(self, *values: str) -> _Setting: ...
+
+
+class _LabelledCounter(Protocol):
+    def labels(self, *values: str) -> _Counting: ...
 
 
 class Dependency(enum.Enum):
@@ -184,7 +207,7 @@ class DependencyTracker:
     def __init__(
         self,
         probes: Mapping[Dependency, Probe] | None = None,
-        metrics: Metrics | None = None,
+        metrics: DependencyMetrics | None = None,
         *,
         probe_interval: float = PROBE_INTERVAL,
         probe_timeout: float = 15.0,

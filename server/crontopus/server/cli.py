@@ -124,8 +124,8 @@ def _configure_logging(level: str) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from crontopus.server.services.alerts.worker import run_worker
     from crontopus.server.settings import Settings
+    from crontopus.server.worker import run_worker
 
     settings = Settings.from_env()
     print("Crontopus worker: alert cycles and notification delivery", file=sys.stderr)

@@ -19,11 +19,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from crontopus.server.services.telemetry import request_id_var
 from crontopus.server.settings import LogFormat
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "crontopus_request_id", default=None
-)
 tenant_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "crontopus_tenant", default=None
 )

@@ -31,7 +31,6 @@ from crontopus.server.errors import (
     TenantSuspended,
     ValidationFailed,
 )
-from crontopus.server.observability.logging import request_id_var
 from crontopus.server.security.identity_cache import Identity
 from crontopus.server.security.ratelimit import Limit
 from crontopus.server.services.authentication import authenticate, bearer_token
@@ -45,6 +44,7 @@ from crontopus.server.services.checkin_validation import (
 from crontopus.server.services.checkins import CheckInKind
 from crontopus.server.services.ingest import CheckInRefused, IngestUnavailable
 from crontopus.server.services.runs import Finish, check_in, finish_status
+from crontopus.server.services.telemetry import request_id_var
 from crontopus.server.state import app_state
 
 # Read at most this much of a body; only the last 64 KiB of it is kept anyway.

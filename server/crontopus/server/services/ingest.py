@@ -32,9 +32,9 @@ from crontopus.server.availability import (
 )
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.events.broadcaster import Broadcaster, Event
-from crontopus.server.observability.logging import request_id_var
 from crontopus.server.services.checkins import CheckIn, RunKey, RunState
 from crontopus.server.services.run_store import RunStore, SessionRunStore
+from crontopus.server.services.telemetry import request_id_var
 
 logger = logging.getLogger("crontopus.server.ingest")
 

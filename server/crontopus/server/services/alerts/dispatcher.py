@@ -34,7 +34,6 @@ from crontopus.server.db.models import (
     Notification,
     Tenant,
 )
-from crontopus.server.observability.metrics import Metrics
 from crontopus.server.services.alerts.channels.config import SENDERS
 from crontopus.server.services.alerts.channels.errors import (
     DeliveryError,
@@ -44,6 +43,7 @@ from crontopus.server.services.alerts.channels.errors import (
 from crontopus.server.services.alerts.channels.message import Message
 from crontopus.server.services.alerts.channels.network import Network
 from crontopus.server.services.alerts.sql import is_postgres
+from crontopus.server.services.telemetry import ServiceMetrics
 
 logger = logging.getLogger("crontopus.server.alerts.dispatch")
 MAX_BACKOFF = timedelta(hours=1)
@@ -82,7 +82,7 @@ class Dispatcher:
         policy: RetryPolicy,
         clock: Callable[[], datetime],
         network: Network,
-        metrics: Metrics | None = None,
+        metrics: ServiceMetrics | None = None,
         public_url: str | None = None,
         batch: int = TENANT_BATCH,
         lanes: int = MAX_LANES,

@@ -18,7 +18,6 @@ from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.types import utcnow
 from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.gitstore import GitStore
-from crontopus.server.observability.metrics import Metrics
 from crontopus.server.services.alerts.channels.network import Network
 from crontopus.server.services.alerts.dispatcher import Dispatcher, RetryPolicy
 from crontopus.server.services.alerts.evaluator import RunEvaluator
@@ -28,6 +27,7 @@ from crontopus.server.services.alerts.tenants import GitJobs, JobSource
 from crontopus.server.services.checkins import RunState
 from crontopus.server.services.endpoints import detect_offline
 from crontopus.server.services.stuck import StuckPolicy
+from crontopus.server.services.telemetry import ServiceMetrics
 from crontopus.server.settings import Settings
 
 logger = logging.getLogger("crontopus.server.alerts")
@@ -46,7 +46,7 @@ class AlertEngine:
         session: SessionFactory,
         gitstore: GitStore,
         broadcaster: Broadcaster,
-        metrics: Metrics | None = None,
+        metrics: ServiceMetrics | None = None,
         *,
         jobs: JobSource | None = None,
         clock: Callable[[], datetime] = utcnow,

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crontopus.server.db.models import AlertRule, Incident, IncidentStatus, NotificationEvent
 from crontopus.server.events.broadcaster import Broadcaster, Event
 from crontopus.server.events.transaction import publish_all_in
-from crontopus.server.observability.metrics import Metrics
 from crontopus.server.services.alerts.notifications import enqueue
 from crontopus.server.services.alerts.quiet import Hold
 from crontopus.server.services.alerts.sql import insert
+from crontopus.server.services.telemetry import ServiceMetrics
 
 INCIDENT_EVENTS = "incidents"
 AUTO_RESOLVER = "crontopus"
@@ -54,7 +54,7 @@ class Announcer:
     """Where incident changes are told: subscribers and metrics."""
 
     broadcaster: Broadcaster
-    metrics: Metrics | None = None
+    metrics: ServiceMetrics | None = None
 
 
 def incident_event_data(incident: Incident, kind: str) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from crontopus.server.db.models import (
     JobInstance,
     Run,
 )
-from crontopus.server.observability.metrics import Metrics
 from crontopus.server.services.alerts.incidents import (
     Announcer,
     Opening,
@@ -49,6 +48,7 @@ from crontopus.server.services.instances import InstanceState, drift_of
 from crontopus.server.services.missed_runs import missed_run_row, record_missed
 from crontopus.server.services.presence import is_online
 from crontopus.server.services.stuck import StuckPolicy, job_limits
+from crontopus.server.services.telemetry import ServiceMetrics
 
 logger = logging.getLogger("crontopus.server.alerts.periodic")
 CURSOR = "periodic"
@@ -132,7 +132,7 @@ class PeriodicEvaluator:
         announcer: Announcer,
         clock: Callable[[], datetime],
         offline_after: timedelta,
-        metrics: Metrics | None = None,
+        metrics: ServiceMetrics | None = None,
         stuck: StuckPolicy | None = None,
     ) -> None:
         self._session = session

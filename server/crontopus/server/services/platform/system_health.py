@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crontopus.server.availability import Dependency, DependencyTracker
 from crontopus.server.db.models import AlertCursor, DeliveryStatus, Notification
 from crontopus.server.events.broadcaster import Broadcaster
-from crontopus.server.observability.metrics import Metrics
 from crontopus.server.security.principal import Principal
 from crontopus.server.services.platform.disk import directory_bytes_off_loop
+from crontopus.server.services.telemetry import ServiceMetrics
 from crontopus.server.settings import Settings
 
 
@@ -93,7 +93,7 @@ async def system_health(
     principal: Principal,
     settings: Settings,
     *,
-    metrics: Metrics | None,
+    metrics: ServiceMetrics | None,
     dependencies: DependencyTracker | None,
     broadcaster: Broadcaster,
     queue_depth: int,
@@ -135,7 +135,7 @@ async def _database(session: AsyncSession) -> DatabaseHealth:
     return DatabaseHealth(backend, True, round(latency, 2), int(size or 0), None)
 
 
-def _ingest(metrics: Metrics | None, settings: Settings, depth: int) -> IngestHealth:
+def _ingest(metrics: ServiceMetrics | None, settings: Settings, depth: int) -> IngestHealth:
     batches = metrics.batches_stored if metrics is not None else 0
     return IngestHealth(
         queue_depth=depth,

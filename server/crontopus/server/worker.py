@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 
+from crontopus.server.app import create_state
 from crontopus.server.settings import Settings
 
 logger = logging.getLogger("crontopus.server.worker")
@@ -19,8 +20,6 @@ logger = logging.getLogger("crontopus.server.worker")
 
 async def run_worker(settings: Settings, metrics_port: int | None = None) -> None:
     """Run alert cycles and dispatch notifications until SIGTERM or SIGINT."""
-    from crontopus.server.app import create_state
-
     state = create_state(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
