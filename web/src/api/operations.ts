@@ -334,3 +334,20 @@ export const DeleteSecretMutation = graphql(`
     deleteSecret(name: $name) { __typename ... on UserError { message } }
   }
 `);
+
+export const HealthSeriesQuery = graphql(`
+  query HealthSeries($jobId: UUID, $endpointId: UUID, $tenant: Boolean! = false, $window: HealthWindow, $bucket: HealthBucket) {
+    healthSeries(jobId: $jobId, endpointId: $endpointId, tenant: $tenant, window: $window, bucket: $bucket) {
+      bucket start
+      points { at runs successes failures successRate durationP50Ms durationP95Ms }
+    }
+  }
+`);
+
+export const HealthSparklinesQuery = graphql(`
+  query HealthSparklines($jobIds: [UUID!], $endpointIds: [UUID!], $window: HealthWindow) {
+    healthSparklines(jobIds: $jobIds, endpointIds: $endpointIds, window: $window) {
+      id points { at runs failures successRate }
+    }
+  }
+`);

@@ -3,10 +3,12 @@ import { useCallback, useState } from "react";
 import { useLiveState, useQuery, useThrottledEffect } from "../api/hooks";
 import { useEndpointEvents } from "../api/liveEndpoints";
 import { useLiveRuns } from "../api/liveRuns";
-import { DashboardQuery, RunsQuery } from "../api/operations";
+import { DashboardQuery, HealthSeriesQuery, RunsQuery } from "../api/operations";
 import { Badge, ErrorNote, LiveIndicator } from "../components/bits";
+import { TimeChart } from "../components/Charts";
 import { RunTable } from "../components/RunTable";
 import type { HealthWindow } from "../gql/graphql";
+import { healthChart, type SeriesPoint } from "../lib/charts";
 import { formatAgo, formatRate } from "../lib/format";
 import { STATUS_MEANING } from "../lib/jobStatus";
 import { Link } from "../router";
@@ -19,7 +21,10 @@ export function DashboardPage() {
   const [runs, , batches] = useLiveRuns(latest.data?.runs.nodes ?? null, null, 500);
   // The totals follow live events too, re-read at most every 5 s however busy the fleet is.
   const [figuresStale, setFiguresStale] = useState(0);
+  // Hourly points up to 7 days (168 of them), daily beyond.
+  const series = useQuery(HealthSeriesQuery, { tenant: true, window, bucket: window === "D7" ? "HOUR" : null });
   useThrottledEffect(batches, reload, 5000);
+  useThrottledEffect(batches, series.reload, 5000);
   useThrottledEffect(figuresStale, reload, 5000);
   useEndpointEvents(useCallback(() => setFiguresStale((n) => n + 1), []));
   const live = useLiveState();
@@ -88,6 +93,7 @@ export function DashboardPage() {
           </ul>
         </section>
       )}
+      {series.data && <Timelines points={series.data.healthSeries.points} hourly={series.data.healthSeries.bucket === "HOUR"} />}
       <section className="card">
         <div className="row spread">
           <h2>Latest runs</h2>
@@ -96,5 +102,35 @@ export function DashboardPage() {
         <RunTable runs={runs} />
       </section>
     </>
+  );
+}
+
+/** The tenant's success rate and runs per bucket over the window. */
+function Timelines({ points, hourly }: { points: SeriesPoint[]; hourly: boolean }) {
+  const chart = healthChart(points);
+  const runs = points.reduce((total, p) => total + p.runs, 0);
+  const failures = points.reduce((total, p) => total + p.failures, 0);
+  const per = hourly ? "hour" : "day";
+  return (
+    <section className="card charts" data-testid="timelines">
+      <TimeChart
+        testId="success-rate-chart"
+        title="Success rate"
+        summary={`${runs - failures} of ${runs} runs succeeded over the window`}
+        x={chart.x}
+        series={[chart.rate]}
+        axes={[{ scale: "rate", label: "% ok", range: [0, 100] }]}
+        height={160}
+      />
+      <TimeChart
+        testId="runs-chart"
+        title={`Runs per ${per}`}
+        summary={`${runs} runs, ${failures} failed, most in one ${per}: ${Math.max(0, ...points.map((p) => p.runs))}`}
+        x={chart.x}
+        series={[chart.runs, { ...chart.runs, label: "Failed", values: points.map((p) => p.failures || null), colour: "bad" }]}
+        axes={[{ scale: "runs", label: `runs / ${per}` }]}
+        height={160}
+      />
+    </section>
   );
 }

@@ -1,8 +1,11 @@
 // Health of every job and endpoint over a window.
 import { useState } from "react";
-import { useQuery } from "../api/hooks";
+import { useQuery, useThrottledEffect } from "../api/hooks";
+import { useRunTicks } from "../api/runTicks";
 import { HealthQuery } from "../api/operations";
+import { useSparklines, type SparkPoints } from "../api/sparklines";
 import { Badge, ErrorNote, Loading } from "../components/bits";
+import { Sparkline } from "../components/Charts";
 import type { HealthWindow } from "../gql/graphql";
 import { formatAgo, formatRate } from "../lib/format";
 import { Link } from "../router";
@@ -34,7 +37,7 @@ export function WindowPicker({ value, onChange }: { value: HealthWindow; onChang
 
 type Figures = { runs: number; failures: number; successRate?: number | null; health: string; lastRunAt?: string | null };
 
-function FigureCells({ figures }: { figures: Figures }) {
+function FigureCells({ figures, line, name }: { figures: Figures; line?: SparkPoints; name: string }) {
   return (
     <>
       <td>
@@ -44,13 +47,19 @@ function FigureCells({ figures }: { figures: Figures }) {
       <td className="num">{figures.failures}</td>
       <td className="num">{formatRate(figures.successRate)}</td>
       <td>{formatAgo(figures.lastRunAt)}</td>
+      <td>{line ? <Sparkline points={line} label={`Runs of ${name}`} /> : null}</td>
     </>
   );
 }
 
 export function HealthPage() {
   const [window, setWindow] = useState<HealthWindow>("H24");
-  const { data, error, loading } = useQuery(HealthQuery, { window });
+  const { data, error, loading, reload } = useQuery(HealthQuery, { window });
+  // Figures and trends follow run events, re-read at most every 5 s however busy the fleet is.
+  const ticks = useRunTicks();
+  useThrottledEffect(ticks, reload, 5000);
+  const jobLines = useSparklines("job", data?.jobHealth.map((j) => j.jobId) ?? [], window, ticks);
+  const endpointLines = useSparklines("endpoint", data?.endpointHealth.map((e) => e.endpointId) ?? [], window, ticks);
   return (
     <>
       <header className="page-head">
@@ -62,7 +71,7 @@ export function HealthPage() {
       <section className="card">
         <h2>By job</h2>
         <div className="table-wrap">
-          <table>
+          <table data-testid="job-health-table">
             <thead>
               <tr>
                 <th>Job</th>
@@ -72,6 +81,7 @@ export function HealthPage() {
                 <th className="num">Failures</th>
                 <th className="num">Success</th>
                 <th>Last run</th>
+                <th>Trend</th>
               </tr>
             </thead>
             <tbody>
@@ -82,7 +92,7 @@ export function HealthPage() {
                     <span className="muted">{job.namespace}</span>
                   </td>
                   <td>{job.status ? <Badge value={job.status} /> : <span className="muted">—</span>}</td>
-                  <FigureCells figures={job.figures} />
+                  <FigureCells figures={job.figures} line={jobLines.get(job.jobId)} name={job.jobName ?? job.jobId} />
                 </tr>
               ))}
             </tbody>
@@ -102,13 +112,14 @@ export function HealthPage() {
                 <th className="num">Failures</th>
                 <th className="num">Success</th>
                 <th>Last run</th>
+                <th>Trend</th>
               </tr>
             </thead>
             <tbody>
               {data?.endpointHealth.map((endpoint) => (
                 <tr key={endpoint.endpointId}>
                   <td>{endpoint.name}</td>
-                  <FigureCells figures={endpoint.figures} />
+                  <FigureCells figures={endpoint.figures} line={endpointLines.get(endpoint.endpointId)} name={endpoint.name} />
                 </tr>
               ))}
             </tbody>

@@ -6,10 +6,13 @@ import { useLiveRuns } from "../api/liveRuns";
 import { AdoptJobMutation, DeleteJobMutation, JobQuery, RunJobNowMutation } from "../api/operations";
 import { Badge, CopyButton, ErrorNote, Loading } from "../components/bits";
 import { DiffView, YamlView } from "../components/code";
+import { TimeChart } from "../components/Charts";
 import { JobEndpoints } from "../components/JobEndpoints";
 import { RunTable } from "../components/RunTable";
-import { formatAgo, formatTime, shortCommit } from "../lib/format";
+import { durationChart } from "../lib/charts";
+import { formatAgo, formatDuration, formatTime, shortCommit } from "../lib/format";
 import { STATUS_MEANING } from "../lib/jobStatus";
+import type { RunRow } from "../lib/runs";
 import { Link, navigate } from "../router";
 
 export function JobDetailPage({ id }: { id: string }) {
@@ -160,11 +163,30 @@ export function JobDetailPage({ id }: { id: string }) {
                 Refresh
               </button>
             </div>
+            <DurationChart runs={runs} />
             <RunTable runs={runs} maxHeight={400} />
           </section>
         </>
       )}
     </>
+  );
+}
+
+/** Durations of the runs listed below (live), failures marked in red. */
+function DurationChart({ runs }: { runs: RunRow[] }) {
+  const chart = durationChart(runs);
+  if (chart.x.length === 0) return null;
+  const longest = Math.max(0, ...chart.series[0].values.map((v) => v ?? 0));
+  return (
+    <TimeChart
+      testId="duration-chart"
+      title={`Duration of the last ${chart.x.length} runs`}
+      summary={`${chart.x.length} runs, ${chart.failed} failed, longest ${formatDuration(longest)}`}
+      x={chart.x}
+      series={chart.series}
+      axes={[{ scale: "ms", label: "duration", format: (v) => formatDuration(Math.round(v)) }]}
+      height={180}
+    />
   );
 }
 

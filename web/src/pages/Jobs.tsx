@@ -2,7 +2,10 @@
 import { Fragment, useMemo, useState, type FormEvent } from "react";
 import { JobsQuery } from "../api/operations";
 import { usePaged } from "../api/paging";
+import { useRunTicks } from "../api/runTicks";
+import { useSparklines } from "../api/sparklines";
 import { Badge, ErrorNote, LoadMore, Loading } from "../components/bits";
+import { Sparkline } from "../components/Charts";
 import { JobEndpoints } from "../components/JobEndpoints";
 import { formatAgo, formatTime } from "../lib/format";
 import { STATUS_MEANING, sortJobs, type JobSortKey } from "../lib/jobStatus";
@@ -27,6 +30,8 @@ export function JobsPage() {
   const [sort, setSort] = useState<{ key: JobSortKey; descending: boolean }>({ key: "status", descending: false });
   // Sorted among the jobs loaded so far; "Load more" brings the next page by path.
   const rows = sortJobs(nodes, sort.key, sort.descending);
+  // Runs of each listed job over the last 24 hours, following run events.
+  const lines = useSparklines("job", nodes.map((job) => job.id), "H24", useRunTicks());
   const header = (key: JobSortKey, label: string) => (
     <th aria-sort={sort.key === key ? (sort.descending ? "descending" : "ascending") : "none"}>
       <button
@@ -83,6 +88,7 @@ export function JobsPage() {
                 {header("lastRun", "Last run")}
                 {header("nextRun", "Next run")}
                 <th>Command</th>
+                <th>Last 24 h</th>
               </tr>
             </thead>
             <tbody>
@@ -126,10 +132,11 @@ export function JobsPage() {
                   <td className="truncate">
                     <code>{job.command}</code>
                   </td>
+                  <td>{lines.has(job.id) && <Sparkline points={lines.get(job.id)!} label={`Runs of ${job.name}`} />}</td>
                 </tr>
                 {open === job.id && (
                   <tr>
-                    <td colSpan={8}>
+                    <td colSpan={9}>
                       <JobEndpoints jobId={job.id} />
                     </td>
                   </tr>
