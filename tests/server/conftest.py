@@ -302,6 +302,23 @@ class LiveServer:
         token: str = response.json()["data"]["register"]["accessToken"]
         return token
 
+    async def wait_for_subscribers(self, count: int = 1) -> None:
+        """Wait until the server holds `count` live subscriptions (its /metrics gauge says so).
+
+        A subscription registers with the event bus once its resolver starts, a moment after
+        the client sent it: an event published before that is not for it.
+        """
+        gauge = "crontopus_subscriptions_active "
+        async with asyncio.timeout(20), httpx.AsyncClient(base_url=self.url) as client:
+            while True:
+                text = (await client.get("/metrics")).text
+                values = [
+                    float(line.split()[1]) for line in text.splitlines() if line.startswith(gauge)
+                ]
+                if values and values[0] >= count:
+                    return
+                await asyncio.sleep(0.05)
+
 
 def free_port() -> int:
     with socket.socket() as sock:

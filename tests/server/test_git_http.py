@@ -185,7 +185,7 @@ async def test_a_push_emits_job_events_to_subscribers(session: Session) -> None:
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         query = "subscription { jobEvents { kind path commitId } }"
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
-        await asyncio.sleep(0.3)  # let the subscription register before the push
+        await session.server.wait_for_subscribers()
         (work / "default" / "hello.yaml").write_text(
             "apiVersion: crontopus.io/v1\nkind: Job\nmetadata:\n"
             "  id: 0c7b1f9e-4f0a-4bb1-8d57-1d1f0e7b2a33\n  name: hello\n  namespace: default\n"

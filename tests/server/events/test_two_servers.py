@@ -108,7 +108,8 @@ async def test_a_job_created_on_one_server_reaches_subscribers_of_both_exactly_o
     bobs = watch(second, bob)
     there, here, elsewhere = await anext(on_second), await anext(on_first), await anext(bobs)
     try:
-        await asyncio.sleep(0.5)  # the subscriptions register once their resolvers start
+        await second.wait_for_subscribers(2)
+        await first.wait_for_subscribers(1)
         created = await asyncio.to_thread(graphql, first, CREATE_JOB, {}, alice)
         job_id = created["createJob"]["id"]
         for watcher in (there, here):
@@ -129,7 +130,7 @@ async def test_a_dropped_listener_tells_subscribers_to_reload_and_live_events_re
     stream = watch(second, alice)
     watcher = await anext(stream)
     try:
-        await asyncio.sleep(0.5)
+        await second.wait_for_subscribers()
         admin = await asyncpg.connect(dsn_of(postgres_template))
         try:
             terminated = await admin.fetch(
@@ -149,7 +150,7 @@ async def test_a_dropped_listener_tells_subscribers_to_reload_and_live_events_re
         await asyncio.sleep(2)
         again = {"id": "2", "type": "subscribe", "payload": {"query": JOB_EVENTS}}
         await watcher.ws.send(json.dumps(again))
-        await asyncio.sleep(0.5)
+        await second.wait_for_subscribers()
         created = await asyncio.to_thread(graphql, first, CREATE_JOB, {}, alice)
         event = await watcher.next_event()
         assert event["jobId"] == created["createJob"]["id"]

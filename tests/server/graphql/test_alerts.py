@@ -225,7 +225,7 @@ async def test_incident_events_reach_a_live_subscriber(live_server: LiveServer) 
         alice = await register(api, "alice")
         async with connect(live_server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
             await _subscribe(ws, alice.access_token)
-            await asyncio.sleep(0.3)
+            await live_server.wait_for_subscribers()
             job = await api.execute(
                 'mutation { createJob(input: {name: "probe", namespace: "default", '
                 'schedule: "0 3 1 1 *", command: "/bin/true"}) { ... on Job { id } } }',

@@ -315,7 +315,7 @@ async def test_endpoint_events_announce_enrolled_online_offline_and_revoked(
         asyncio.create_task(_collect(state, alice.tenant_id, events)),
         asyncio.create_task(_collect(state, bob.tenant_id, bobs)),
     ]
-    await asyncio.sleep(0.1)
+    await until(lambda: state.broadcaster.subscriber_count() == 2)
     endpoint_id, token = await enrolled_endpoint(api, alice)
     await set_last_seen(state, endpoint_id, timedelta(seconds=100))
     assert await detect_offline(state.session, state.broadcaster, settings) == 1
@@ -370,7 +370,7 @@ async def test_the_endpoint_events_subscription_yields_the_tenants_events(
     )
     assert not isinstance(stream, type(None))
     first = asyncio.ensure_future(stream.__anext__())  # type: ignore[union-attr]
-    await asyncio.sleep(0.05)
+    await until(lambda: state.broadcaster.subscriber_count() == 1)
     endpoint_id, _ = await enrolled_endpoint(api, alice)
     result = await asyncio.wait_for(first, 5)
     assert result.errors is None
@@ -408,7 +408,7 @@ async def test_a_websocket_client_of_a_running_server_sees_an_endpoint_enroll(
             assert json.loads(await ws.recv())["type"] == "connection_ack"
             query = "subscription { endpointEvents { kind endpointId name } }"
             await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
-            await asyncio.sleep(0.3)  # let the server register the subscriber
+            await live_server.wait_for_subscribers()
             enrolled = await graphql(ENROLL, enrollment(enrollment_token))
             endpoint_id = enrolled["enrollEndpoint"]["endpoint"]["id"]
             message = json.loads(await asyncio.wait_for(ws.recv(), 10))

@@ -280,7 +280,7 @@ async def test_run_events_reach_a_websocket_subscriber_of_the_same_tenant_only(
 
         alice_task = asyncio.create_task(subscriber(alice))
         bob_task = asyncio.create_task(subscriber(bob))
-        await asyncio.sleep(0.5)
+        await live_server.wait_for_subscribers(2)
         rid = str(uuid.uuid4())
         for event in ("start", "0"):
             response = await client.post(
