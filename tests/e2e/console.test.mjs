@@ -124,8 +124,7 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.fill("input[name=name]", "nightly-backup");
     await page.fill("input[name=command]", "/opt/scripts/backup.sh");
     await page.fill("input[name=schedule]", "5/15 * * * *");
-    await page.waitForSelector("[data-testid=schedule-preview] .error");
-    await page.waitForSelector("[data-testid=validation] .error:has-text('schedule')");
+    await page.waitForSelector("[data-testid=field-error][data-field=schedule]");
     await page.fill("input[name=schedule]", "0 2 * * *");
     await page.fill("input[name=timezone]", "Europe/Berlin");
     await page.waitForSelector("[data-testid=validation]:has-text('Valid manifest')");
@@ -311,7 +310,9 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.waitForSelector("[data-testid=incidents] tr:has-text('resolved')").catch(async (error) => {
       throw new Error(`${error.message}\n${await page.textContent("main")}`);
     });
-    await page.fill("input[aria-label='Snooze scope']", "default");
+    await page.selectOption("select[aria-label='Snooze: what']", "namespace");
+    await page.waitForSelector("select[aria-label='Snooze: namespace'] option:text-is('default')", { state: "attached" });
+    await page.selectOption("select[aria-label='Snooze: namespace']", "default");
     await page.fill("input[aria-label=Reason]", "disk swap");
     await page.click("button:has-text('Snooze')");
     await page.waitForSelector("tr:has-text('namespace default'):has-text('disk swap')");
@@ -609,7 +610,7 @@ describe("the web console", { skip: noBrowser }, () => {
     await page.waitForURL(/\/jobs$/);
     await page.waitForSelector("text=No jobs match.");
     await page.keyboard.press("/");
-    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Namespace");
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Search");
   });
 
   test("the account page lists the sessions and ends another one", async () => {

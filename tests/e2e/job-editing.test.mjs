@@ -52,7 +52,7 @@ describe("editing jobs and endpoints in the console", { skip: noBrowser }, () =>
     await page.check("input[name='alerts.own']");
     await page.selectOption("select[name='alerts.onFailure']", "no");
     await page.fill("input[name='alerts.consecutiveFailures']", "0");
-    await page.waitForSelector("[data-testid=validation] .error:has-text('spec.alerts.consecutiveFailures')");
+    await page.waitForSelector("[data-testid=field-error][data-field='alerts.consecutiveFailures']");
     await page.fill("input[name='alerts.consecutiveFailures']", "3");
     await page.fill("input[name='alerts.channels']", "ops, pager");
     await page.waitForSelector("[data-testid=validation]:has-text('Valid manifest')");

@@ -158,3 +158,36 @@ export function screenshotDir() {
   mkdirSync(dir, { recursive: true });
   return dir;
 }
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+/** Screenshot the page at desktop and phone size in both themes: `<name>-<size>-<theme>.png`.
+ * `ready` runs after each change of size or theme (a page may lay out again). */
+export async function screenshots(page, name, ready = async () => {}) {
+  const dir = screenshotDir();
+  const shots = [];
+  for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
+    await page.setViewportSize(viewport);
+    for (const theme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme: theme });
+      await page.waitForFunction((t) => document.documentElement.dataset.theme === t, theme);
+      await ready();
+      const path = join(dir, `${name}-${size}-${theme}.png`);
+      await page.screenshot({ path, fullPage: true });
+      shots.push(path);
+    }
+  }
+  await page.setViewportSize(DESKTOP);
+  await page.emulateMedia({ colorScheme: "light" });
+  return shots;
+}
+
+/** Log a registered user in through the console's login page. */
+export async function logInInBrowser(page, url, username) {
+  await page.goto(`${url}/login`);
+  await page.fill("input[name=username]", username);
+  await page.fill("input[name=password]", PASSWORD);
+  await page.click("button:has-text('Log in')");
+  await page.waitForSelector("h1:has-text('Dashboard')");
+}

@@ -6,6 +6,8 @@ import { LoginMutation, LogoutMutation, MeQuery, RevokeSessionMutation, Sessions
 import { loadSession, onSessionChange, saveSession, type Session } from "./api/session";
 import { ErrorNote } from "./components/bits";
 import { Logo } from "./components/Logo";
+import { SkipLink, usePageChange } from "./components/PageChrome";
+import { searchField } from "./lib/pageTitle";
 import { isTyping, shortcutFor } from "./lib/shortcuts";
 import { applyTheme, storedTheme, type ThemeChoice } from "./lib/theme";
 import { AccountPage } from "./pages/Account";
@@ -155,7 +157,7 @@ function useShortcuts(): void {
       previous = action?.kind === "pending" ? { key: event.key, at: Date.now() } : null;
       if (action?.kind === "navigate") navigate(action.to);
       if (action?.kind === "focus-filter") {
-        const field = document.querySelector<HTMLElement>("main .filters input, main .filters select");
+        const field = searchField();
         if (field) {
           event.preventDefault();
           field.focus();
@@ -171,6 +173,7 @@ function Shell({ session, path }: { session: Session; path: string }) {
   const [menu, setMenu] = useState(false);
   useEffect(() => setMenu(false), [path]);
   useShortcuts();
+  usePageChange(path);
   const logout = async () => {
     try {
       await request(LogoutMutation);
@@ -182,6 +185,7 @@ function Shell({ session, path }: { session: Session; path: string }) {
   const section = "/" + (path.split("/")[1] ?? "");
   return (
     <div className="shell">
+      <SkipLink />
       <aside className={`sidebar ${menu ? "open" : ""}`}>
         <div className="sidebar-inner">
           <div className="brand">
@@ -213,7 +217,7 @@ function Shell({ session, path }: { session: Session; path: string }) {
           </div>
         </div>
       </aside>
-      <main className={path === "/playground" ? "main wide" : "main"}>
+      <main id="content" tabIndex={-1} className={path === "/playground" ? "main wide" : "main"}>
         <Page path={path} />
       </main>
     </div>

@@ -152,6 +152,22 @@ async def test_runs_filter_and_page_newest_first_without_gaps_or_repeats(
     assert len(recent["runs"]["nodes"]) == 5
 
 
+async def test_runs_filter_on_part_of_a_job_name_in_any_case(
+    api: Api, alice: Persona, state: AppState
+) -> None:
+    job_ids = [await job(api, alice, name) for name in ("backup-db", "db-backup", "report")]
+    now = datetime.now(UTC)
+    for index, job_id in enumerate(job_ids):
+        await _ingest(state, alice, job_id, now - timedelta(minutes=index), ok=True)
+    found = await api.execute(RUNS, {"first": 50, "filter": {"jobNameContains": "BACKUP"}},
+                              alice.access_token)  # fmt: skip
+    assert sorted(n["jobName"] for n in found["runs"]["nodes"]) == ["backup-db", "db-backup"]
+    # An underscore is a letter here, not LIKE's any character (which would find backup-db).
+    literal = await api.execute(RUNS, {"first": 50, "filter": {"jobNameContains": "p_d"}},
+                                alice.access_token)  # fmt: skip
+    assert literal["runs"]["nodes"] == []
+
+
 async def test_job_health_from_rollups_equals_a_brute_force_count(
     api: Api, alice: Persona, state: AppState
 ) -> None:

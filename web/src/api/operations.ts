@@ -244,6 +244,13 @@ export const AdoptJobMutation = graphql(`
   }
 `);
 
+/** Job names for pickers and autocompletion: the server's search matches part of a name. */
+export const JobNamesQuery = graphql(`
+  query JobNames($search: String) {
+    jobs(search: $search, first: 20) { nodes { id name namespace } }
+  }
+`);
+
 export const NamespacesQuery = graphql(`
   query Namespaces { namespaces { name isSystem jobCount } }
 `);

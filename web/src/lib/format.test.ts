@@ -21,6 +21,12 @@ describe("formatting", () => {
     expect(formatAgo(null, now)).toBe("never");
   });
 
+  it("calls a time a little ahead of this clock just now, never in the future", () => {
+    const now = Date.parse("2026-01-01T12:00:00Z");
+    expect(formatAgo("2026-01-01T12:00:02Z", now)).toBe("just now");
+    expect(formatAgo("2026-01-01T12:05:00Z", now)).toBe("just now");
+  });
+
   it("shows a time in the job's own zone", () => {
     expect(formatTime("2026-01-01T01:00:00Z", "Europe/Berlin")).toMatch(/^2026-01-01 02:00:00 (CET|GMT\+1)$/);
   });

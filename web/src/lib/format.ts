@@ -15,7 +15,8 @@ export function formatDuration(ms: number | null | undefined): string {
 export function formatAgo(iso: string | null | undefined, now: number = Date.now()): string {
   if (!iso) return "never";
   const seconds = Math.round((now - Date.parse(iso)) / 1000);
-  if (seconds < 0) return "in the future";
+  // A run the server stamped a moment ahead of this browser's clock is "just now" too, not
+  // "in the future": clocks differ by a little, and live rows arrive before the next tick.
   if (seconds < 10) return "just now";
   if (seconds < 60) return `${seconds} s ago`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
@@ -50,3 +51,6 @@ export function formatRate(rate: number | null | undefined): string {
 export function shortCommit(id: string | null | undefined): string {
   return id ? id.slice(0, 8) : "—";
 }
+
+/** The way every empty value reads in the console. */
+export const EMPTY = "—";

@@ -71,3 +71,11 @@ describe("matchesFilter", () => {
     expect(matchesFilter(r, { until: "2026-01-01T11:00:00Z" })).toBe(true);
   });
 });
+
+describe("matchesFilter on part of a job name", () => {
+  it("keeps runs whose job name holds the text in any case", () => {
+    expect(matchesFilter(run("a", "2026-01-01T10:00:00Z", { jobName: "db-Backup" }), { jobNameContains: "back" })).toBe(true);
+    expect(matchesFilter(run("a", "2026-01-01T10:00:00Z", { jobName: "report" }), { jobNameContains: "back" })).toBe(false);
+    expect(matchesFilter(run("a", "2026-01-01T10:00:00Z", { jobName: null }), { jobNameContains: "back" })).toBe(false);
+  });
+});

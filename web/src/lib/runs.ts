@@ -9,6 +9,7 @@ export function matchesFilter(run: RunRow, filter: RunFilter | null | undefined)
   if (!filter) return true;
   if (filter.jobId && run.jobId !== filter.jobId) return false;
   if (filter.jobName && run.jobName !== filter.jobName) return false;
+  if (filter.jobNameContains && !(run.jobName ?? "").toLowerCase().includes(filter.jobNameContains.toLowerCase())) return false;
   if (filter.namespace && run.namespace !== filter.namespace) return false;
   if (filter.endpointId && run.endpointId !== filter.endpointId) return false;
   if (filter.status && run.status !== filter.status) return false;

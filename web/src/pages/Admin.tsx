@@ -86,22 +86,35 @@ export function NamespacesPage() {
 
 const SCOPES: TokenScope[] = ["READ", "WRITE", "CHECKIN"];
 
+/** What each scope allows, on top of the role of the user who owns the token. */
+export const SCOPE_MEANING: Record<TokenScope, string> = {
+  READ: "read jobs, runs, endpoints and the audit log (the CLI's list and show commands)",
+  WRITE: "everything READ does, plus create, edit and delete jobs and the rest your role allows",
+  CHECKIN: "report runs over the check-in URL and nothing else: the one to give a script or cron line",
+};
+
+/** A check-in line for a script: report exit code 0 of a job with a token that may check in. */
+export function checkInLine(origin: string, plaintext: string): string {
+  return `curl -fsS -X POST -H "Authorization: Bearer ${plaintext}" "${origin}/checkin/<job-id>/0"`;
+}
+
 export function TokensPage() {
   const { data, error, reload } = useQuery(ApiTokensQuery, {});
-  const [created, setCreated] = useState<{ name: string; plaintext: string } | null>(null);
+  const [created, setCreated] = useState<{ name: string; plaintext: string; scopes: TokenScope[] } | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
+  const [scopes, setScopes] = useState<TokenScope[]>(["READ"]);
   const create = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const target = event.currentTarget;
     const form = new FormData(target);
-    const scopes = SCOPES.filter((s) => form.get(s));
     const days = String(form.get("days") || "");
     const result = (
       await request(CreateApiTokenMutation, { name: String(form.get("name")), scopes, expiresInDays: days ? Number(days) : null })
     ).createApiToken;
     if (result.__typename === "CreatedApiToken") {
-      setCreated({ name: result.token.name, plaintext: result.plaintext });
+      setCreated({ name: result.token.name, plaintext: result.plaintext, scopes });
       setProblem(null);
+      setScopes(["READ"]);
       target.reset();
     } else setProblem(failure(result, "Creating the token"));
     reload();
@@ -130,16 +143,44 @@ export function TokensPage() {
               Done
             </button>
           </div>
+          {created.scopes.includes("CHECKIN") && (
+            <div data-testid="checkin-line">
+              <p>
+                A script reports a run with this line: put the job&apos;s id (on its page, with the whole snippet) in place
+                of <code>&lt;job-id&gt;</code> and its exit code in place of <code>0</code>.
+              </p>
+              <div className="row nowrap">
+                <pre className="code wrap">{checkInLine(window.location.origin, created.plaintext)}</pre>
+                <CopyButton text={checkInLine(window.location.origin, created.plaintext)} />
+              </div>
+            </div>
+          )}
         </section>
       )}
-      <form className="card filters" onSubmit={create}>
-        <input name="name" placeholder="Token name" required aria-label="Token name" />
-        {SCOPES.map((scope) => (
-          <label key={scope} className="check">
-            <input type="checkbox" name={scope} defaultChecked={scope === "READ"} /> {scope}
-          </label>
-        ))}
-        <input name="days" placeholder="Expires in days" inputMode="numeric" aria-label="Expires in days" />
+      <form className="card token-form" onSubmit={create}>
+        <h2>New token</h2>
+        <div className="filters">
+          <input name="name" placeholder="Token name" required aria-label="Token name" />
+          <input name="days" placeholder="Expires in days" inputMode="numeric" aria-label="Expires in days" />
+          <button type="button" className="button small" onClick={() => setScopes(["CHECKIN"])} data-testid="for-scripts">
+            For a script (check-ins only)
+          </button>
+        </div>
+        <fieldset>
+          <legend>Scopes</legend>
+          {SCOPES.map((scope) => (
+            <label key={scope} className="check">
+              <input
+                type="checkbox"
+                name={scope}
+                checked={scopes.includes(scope)}
+                onChange={(e) => setScopes((now) => (e.target.checked ? [...now, scope] : now.filter((s) => s !== scope)))}
+              />{" "}
+              <strong>{scope}</strong> <span className="muted">— {SCOPE_MEANING[scope]}</span>
+            </label>
+          ))}
+          <p className="muted small">A token never does more than your role allows, whatever its scopes.</p>
+        </fieldset>
         <button className="button primary">Create token</button>
       </form>
       <section className="card">
@@ -149,7 +190,9 @@ export function TokensPage() {
               <tr>
                 <th>Name</th>
                 <th>Scopes</th>
-                <th>Ends in</th>
+                <th>
+                  <abbr title="The last 4 characters of the token, to tell it apart">Last 4</abbr>
+                </th>
                 <th>Created</th>
                 <th>Last used</th>
                 <th />
@@ -161,7 +204,7 @@ export function TokensPage() {
                   <td>{t.name}</td>
                   <td>{t.scopes.join(", ")}</td>
                   <td>
-                    <code>…{t.hint}</code>
+                    <code aria-label={`last 4 characters ${t.hint}`}>…{t.hint}</code>
                   </td>
                   <td>{formatTime(t.createdAt)}</td>
                   <td>{formatAgo(t.lastUsedAt)}</td>

@@ -20,8 +20,11 @@ import { request } from "../api/client";
 import { useQuery } from "../api/hooks";
 import { subscribe } from "../api/live";
 import { Badge, ErrorNote, Loading } from "../components/bits";
+import { JobNameInput, NamespaceSelect } from "../components/pickers";
+import { JobNamesQuery } from "../api/operations";
 import type { ChannelKind, IncidentStatus } from "../gql/graphql";
-import { formatAgo, formatTime } from "../lib/format";
+import { CHANNEL_FIELDS, CHANNEL_KINDS, channelConfig, channelFieldOf } from "../lib/channels";
+import { EMPTY, formatAgo, formatTime } from "../lib/format";
 import { Link } from "../router";
 
 type Outcome = { __typename: string; message?: string; fields?: { path: string[]; message: string }[] };
@@ -125,27 +128,87 @@ export function localToIso(value: string): string | null {
   return Number.isNaN(time.getTime()) ? null : time.toISOString();
 }
 
+type ScopeKind = "tenant" | "namespace" | "job";
+type Scope = { kind: ScopeKind; namespace: string; job: string; jobId: string | null };
+const NO_SCOPE: Scope = { kind: "tenant", namespace: "", job: "", jobId: null };
+
+/** What a snooze or window silences: everything, a namespace picked from the list, or a job
+ * picked by name; a job's name can never become a namespace by accident. */
+function ScopeFields({ scope, onChange, label, problem }: { scope: Scope; onChange: (scope: Scope) => void; label: string; problem?: string | null }) {
+  const id = `${label.toLowerCase().replace(/\W+/g, "-")}-problem`;
+  return (
+    <>
+      <select value={scope.kind} onChange={(e) => onChange({ ...NO_SCOPE, kind: e.target.value as ScopeKind })} aria-label={`${label}: what`}>
+        <option value="tenant">Everything</option>
+        <option value="namespace">A namespace</option>
+        <option value="job">A job</option>
+      </select>
+      {scope.kind === "namespace" && (
+        <NamespaceSelect value={scope.namespace} onChange={(namespace) => onChange({ ...scope, namespace })} label={`${label}: namespace`} empty="Pick a namespace" />
+      )}
+      {scope.kind === "job" && (
+        <JobNameInput
+          value={scope.job}
+          onChange={(job, picked) => onChange({ ...scope, job, jobId: picked?.id ?? null })}
+          label={`${label}: job`}
+          placeholder="Job name"
+          invalid={problem ? { "aria-invalid": true, "aria-describedby": id } : {}}
+        />
+      )}
+      {problem && (
+        <span className="error field-error" id={id} data-testid="scope-problem">
+          {problem}
+        </span>
+      )}
+    </>
+  );
+}
+
+/** The jobId or namespace a scope stands for, or why it stands for none. */
+async function resolveScope(scope: Scope): Promise<{ jobId: string | null; namespace: string | null } | string> {
+  if (scope.kind === "tenant") return { jobId: null, namespace: null };
+  if (scope.kind === "namespace") return scope.namespace ? { jobId: null, namespace: scope.namespace } : "Pick a namespace.";
+  const typed = scope.job.trim();
+  if (!typed) return "Type a job's name and pick it from the list.";
+  if (scope.jobId) return { jobId: scope.jobId, namespace: null };
+  // "namespace/name" tells apart jobs of one name in two namespaces.
+  const [namespace, name] = typed.includes("/") ? typed.split("/", 2) : [null, typed];
+  const found = (await request(JobNamesQuery, { search: name })).jobs.nodes.filter((j) => j.name === name && (!namespace || j.namespace === namespace));
+  if (found.length === 1) return { jobId: found[0].id, namespace: null };
+  if (found.length === 0) return `No job is named ${typed}: pick one from the list.`;
+  return `${name} names jobs in ${found.map((j) => j.namespace).join(" and ")}: write namespace/${name}.`;
+}
+
 function Quiet() {
   const { data, error, reload } = useQuery(QuietQuery, {});
   const [problem, setProblem] = useState<string | null>(null);
-  const scope = (form: FormData) => {
-    const target = String(form.get("scope") || "").trim();
-    return /^[0-9a-f-]{36}$/.test(target) ? { jobId: target, namespace: null } : { jobId: null, namespace: target || null };
-  };
+  const [snoozeScope, setSnoozeScope] = useState<Scope>(NO_SCOPE);
+  const [windowScope, setWindowScope] = useState<Scope>(NO_SCOPE);
+  const [scopeProblem, setScopeProblem] = useState<{ form: "snooze" | "window"; message: string } | null>(null);
   const snooze = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const form = new FormData(event.currentTarget);
+    const target = event.currentTarget;
+    const form = new FormData(target);
+    const scope = await resolveScope(snoozeScope);
+    if (typeof scope === "string") return setScopeProblem({ form: "snooze", message: scope });
+    setScopeProblem(null);
     const until = new Date(Date.now() + Number(form.get("hours")) * 3600e3).toISOString();
-    const result = (await request(CreateSnoozeMutation, { input: { ...scope(form), until, reason: String(form.get("reason") || "") } }))
-      .createSnooze;
+    const result = (await request(CreateSnoozeMutation, { input: { ...scope, until, reason: String(form.get("reason") || "") } })).createSnooze;
     setProblem(problemOf(result));
+    if (!problemOf(result)) {
+      setSnoozeScope(NO_SCOPE);
+      target.reset();
+    }
     reload();
   };
   const maintenance = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
+    const scope = await resolveScope(windowScope);
+    if (typeof scope === "string") return setScopeProblem({ form: "window", message: scope });
+    setScopeProblem(null);
     const input = {
-      ...scope(form),
+      ...scope,
       name: String(form.get("name")),
       startsAt: localToIso(String(form.get("startsAt") || "")),
       endsAt: localToIso(String(form.get("endsAt") || "")),
@@ -154,14 +217,25 @@ function Quiet() {
     setProblem(problemOf((await request(CreateMaintenanceWindowMutation, { input })).createMaintenanceWindow));
     reload();
   };
-  const scopeText = (q: { jobId?: string | null; namespace?: string | null }) =>
-    q.jobId ? <Link href={`/jobs/${q.jobId}`}>job {q.jobId.slice(0, 8)}</Link> : q.namespace ? `namespace ${q.namespace}` : "the whole tenant";
+  const scopeText = (q: { jobId?: string | null; jobName?: string | null; namespace?: string | null }) =>
+    q.jobId ? (
+      <Link href={`/jobs/${q.jobId}`}>job {q.jobName ?? q.jobId.slice(0, 8)}</Link>
+    ) : q.namespace ? (
+      `namespace ${q.namespace}`
+    ) : (
+      "the whole tenant"
+    );
   return (
     <section className="card">
       <h2>Snoozes and maintenance windows</h2>
       <ErrorNote error={error ?? problem} />
       <form className="filters" onSubmit={snooze}>
-        <input name="scope" placeholder="Namespace or job id (empty: everything)" aria-label="Snooze scope" />
+        <ScopeFields
+          scope={snoozeScope}
+          onChange={(s) => (setSnoozeScope(s), setScopeProblem(null))}
+          label="Snooze"
+          problem={scopeProblem?.form === "snooze" ? scopeProblem.message : null}
+        />
         <select name="hours" defaultValue="1" aria-label="Snooze for">
           <option value="1">1 hour</option>
           <option value="4">4 hours</option>
@@ -173,7 +247,12 @@ function Quiet() {
       </form>
       <form className="filters" onSubmit={maintenance}>
         <input name="name" placeholder="Window name" required aria-label="Window name" />
-        <input name="scope" placeholder="Namespace or job id" aria-label="Window scope" />
+        <ScopeFields
+          scope={windowScope}
+          onChange={(s) => (setWindowScope(s), setScopeProblem(null))}
+          label="Window"
+          problem={scopeProblem?.form === "window" ? scopeProblem.message : null}
+        />
         <input name="startsAt" type="datetime-local" aria-label="Starts" required />
         <input name="endsAt" type="datetime-local" aria-label="Ends" required />
         <label className="check">
@@ -229,40 +308,61 @@ function Quiet() {
   );
 }
 
-export const CHANNEL_TEMPLATES: Record<ChannelKind, object> = {
-  WEBHOOK: { url: "https://hooks.example.com/crontopus", secret: "a shared signing secret" },
-  SLACK: { url: "https://hooks.slack.com/services/…" },
-  EMAIL: { host: "smtp.example.com", security: "starttls", sender: "crontopus@example.com", recipients: ["ops@example.com"] },
-  PAGERDUTY: { routing_key: "your integration key" },
-};
+/** A channel's settings as plain words, secrets left as the server shows them. */
+function configText(config: Record<string, unknown>): string {
+  return Object.entries(config)
+    .map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(", ") : String(value)}`)
+    .join(" · ");
+}
+
+/** A delivery that failed for good, or whose last attempt failed and waits to be retried. */
+export function deliveryFailed(delivery: { status: string; lastError?: string | null }): boolean {
+  return delivery.status === "FAILED" || (delivery.status !== "DELIVERED" && !!delivery.lastError);
+}
 
 function Channels() {
   const { data, error, reload } = useQuery(ChannelsQuery, {});
   const [kind, setKind] = useState<ChannelKind>("WEBHOOK");
-  const [config, setConfig] = useState(JSON.stringify(CHANNEL_TEMPLATES.WEBHOOK, null, 2));
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [fieldProblems, setFieldProblems] = useState<Record<string, string>>({});
   const [problem, setProblem] = useState<string | null>(null);
-  const [note, setNote] = useState<string | null>(null);
+  const [note, setNote] = useState<{ text: string; failed: boolean } | null>(null);
   const pick = useCallback((next: ChannelKind) => {
     setKind(next);
-    setConfig(JSON.stringify(CHANNEL_TEMPLATES[next], null, 2));
+    setValues({});
+    setFieldProblems({});
   }, []);
+  const put = (key: string, value: string) => {
+    setValues((v) => ({ ...v, [key]: value }));
+    setFieldProblems(({ [key]: _, ...rest }) => rest);
+  };
   const create = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(config);
-    } catch (e) {
-      setProblem(`settings: not JSON (${(e as Error).message})`);
-      return;
+    const target = event.currentTarget;
+    const form = new FormData(target);
+    const input = { name: String(form.get("name")), kind, config: channelConfig(kind, values), isDefault: form.get("isDefault") === "on" };
+    const result = (await request(CreateChannelMutation, { input })).createChannel;
+    const byField: Record<string, string> = {};
+    const rest: string[] = [];
+    if ("fields" in result && result.fields)
+      for (const f of result.fields) {
+        const key = channelFieldOf(f.path);
+        if (key && (key === "name" || CHANNEL_FIELDS[kind].some((c) => c.key === key))) byField[key] = f.message;
+        else rest.push(`${f.path.join(".")}: ${f.message}`);
+      }
+    setFieldProblems(byField);
+    const failed = problemOf({ ...result, fields: [] });
+    setProblem(failed ? [failed, ...rest].join(" — ") : null);
+    if (!failed) {
+      setValues({});
+      target.reset();
     }
-    const input = { name: String(form.get("name")), kind, config: parsed, isDefault: form.get("isDefault") === "on" };
-    setProblem(problemOf((await request(CreateChannelMutation, { input })).createChannel));
     reload();
   };
   const test = async (id: string, name: string) => {
     const result = (await request(TestChannelMutation, { id })).testChannel;
-    if (result.__typename === "NotificationDelivery") setNote(`Test to ${name}: ${result.status.toLowerCase()}${result.lastError ? ` — ${result.lastError}` : ""}`);
+    if (result.__typename === "NotificationDelivery")
+      setNote({ text: `Test to ${name}: ${result.status.toLowerCase()}${result.lastError ? ` — ${result.lastError}` : ""}`, failed: deliveryFailed(result) });
     else setProblem(problemOf(result));
     reload();
   };
@@ -271,70 +371,119 @@ function Channels() {
     setProblem(problemOf((await request(DeleteChannelMutation, { id })).deleteChannel));
     reload();
   };
+  const describe = (key: string) => (fieldProblems[key] ? { "aria-invalid": true as const, "aria-describedby": `channel-${key}-error` } : {});
+  const fieldError = (key: string) =>
+    fieldProblems[key] ? (
+      <span className="error field-error" id={`channel-${key}-error`} data-testid="field-error" data-field={key}>
+        {fieldProblems[key]}
+      </span>
+    ) : null;
   return (
     <section className="card">
       <h2>Notification channels</h2>
       <ErrorNote error={error ?? problem} />
-      {note && <p className="muted">{note}</p>}
-      <table>
-        <tbody>
-          {data?.channels.map((c) => (
-            <tr key={c.id}>
-              <td>
-                {c.name} {c.isDefault && <span className="badge badge-info">default</span>}
-              </td>
-              <td>{c.kind.toLowerCase()}</td>
-              <td className="truncate">
-                <code>{JSON.stringify(c.config)}</code>
-              </td>
-              <td>
-                <button className="button small" onClick={() => test(c.id, c.name)}>
-                  Send test
-                </button>{" "}
-                <button className="button small danger" onClick={() => remove(c.id, c.name)}>
-                  Delete
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <form className="job-form" onSubmit={create}>
-        <div className="filters">
-          <input name="name" placeholder="Channel name" required aria-label="Channel name" />
-          <select value={kind} onChange={(e) => pick(e.target.value as ChannelKind)} aria-label="Channel kind">
-            <option value="WEBHOOK">Webhook</option>
-            <option value="SLACK">Slack</option>
-            <option value="EMAIL">Email (SMTP)</option>
-            <option value="PAGERDUTY">PagerDuty</option>
-          </select>
-          <label className="check">
-            <input type="checkbox" name="isDefault" defaultChecked /> default for jobs that name none
+      {note && (
+        <p className={note.failed ? "error" : "muted"} role="status">
+          {note.text}
+        </p>
+      )}
+      <div className="table-wrap">
+        <table>
+          <tbody>
+            {data?.channels.map((c) => (
+              <tr key={c.id}>
+                <td>
+                  {c.name} {c.isDefault && <span className="badge badge-info">default</span>}
+                </td>
+                <td>{c.kind.toLowerCase()}</td>
+                <td className="muted small wrap-anywhere">{configText(c.config as Record<string, unknown>)}</td>
+                <td className="actions">
+                  <button className="button small" onClick={() => test(c.id, c.name)}>
+                    Send test
+                  </button>{" "}
+                  <button className="button small danger" onClick={() => remove(c.id, c.name)}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <form className="job-form" onSubmit={create} data-testid="channel-form">
+        <h3>Add a channel</h3>
+        <div className="grid2">
+          <label>
+            Name
+            <input name="name" placeholder="ops-webhook" required {...describe("name")} />
+            {fieldError("name")}
           </label>
+          <label>
+            Kind
+            <select value={kind} onChange={(e) => pick(e.target.value as ChannelKind)} name="kind">
+              {CHANNEL_KINDS.map(([value, label]) => (
+                <option key={value} value={value}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          </label>
+          {CHANNEL_FIELDS[kind].map((field) => (
+            <label key={`${kind}.${field.key}`}>
+              <span>
+                {field.label} {field.hint && <span className="muted">({field.hint})</span>}
+              </span>
+              {field.type === "select" ? (
+                <select name={`config.${field.key}`} value={values[field.key] ?? field.options?.[0]} onChange={(e) => put(field.key, e.target.value)} {...describe(field.key)}>
+                  {field.options?.map((option) => (
+                    <option key={option}>{option}</option>
+                  ))}
+                </select>
+              ) : (
+                <input
+                  name={`config.${field.key}`}
+                  type={field.type === "secret" ? "password" : "text"}
+                  autoComplete={field.type === "secret" ? "new-password" : "off"}
+                  inputMode={field.type === "number" ? "numeric" : undefined}
+                  placeholder={field.placeholder}
+                  required={field.required}
+                  value={values[field.key] ?? ""}
+                  onChange={(e) => put(field.key, e.target.value)}
+                  {...describe(field.key)}
+                />
+              )}
+              {fieldError(field.key)}
+            </label>
+          ))}
         </div>
-        <label>
-          Settings <span className="muted">(JSON; secrets stay on the server)</span>
-          <textarea value={config} onChange={(e) => setConfig(e.target.value)} rows={5} aria-label="Channel settings" />
+        <label className="check">
+          <input type="checkbox" name="isDefault" defaultChecked /> default for jobs that name none
         </label>
+        <p className="muted small">Secrets stay on the server: the list above shows only whether they are set.</p>
         <button className="button primary">Add channel</button>
       </form>
       <h2>Recent deliveries</h2>
-      <table>
-        <tbody>
-          {data?.notificationDeliveries.nodes.map((d) => (
-            <tr key={d.id}>
-              <td>{formatTime(d.createdAt)}</td>
-              <td>
-                {d.channelName} <span className="muted">{d.event.toLowerCase()}</span>
-              </td>
-              <td>
-                {d.status.toLowerCase()} {d.attempts > 1 && <span className="muted">({d.attempts} attempts)</span>}
-              </td>
-              <td className="truncate muted">{d.lastError}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <div className="table-wrap">
+        <table data-testid="deliveries">
+          <tbody>
+            {data?.notificationDeliveries.nodes.map((d) => (
+              <tr key={d.id} className={deliveryFailed(d) ? "failed" : ""}>
+                <td className="nowrap">{formatTime(d.createdAt)}</td>
+                <td>
+                  {d.channelName} <span className="muted">{d.event.toLowerCase()}</span>
+                </td>
+                <td>
+                  <span className={deliveryFailed(d) ? "error" : ""} data-testid="delivery-status">
+                    {d.status.toLowerCase()}
+                  </span>{" "}
+                  {d.attempts > 1 && <span className="muted">({d.attempts} attempts)</span>}
+                </td>
+                <td className={`wrap-anywhere ${deliveryFailed(d) ? "error" : "muted"}`}>{d.lastError ?? EMPTY}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       {data && data.notificationDeliveries.nodes.length === 0 && <p className="muted">Nothing sent yet.</p>}
     </section>
   );

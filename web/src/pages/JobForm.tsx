@@ -1,12 +1,14 @@
 // Create and edit a job: validated as you type by the server's own validator, with a live
 // schedule preview; a save that meets someone else's change shows it instead of overwriting.
-import { useEffect, useMemo, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { request } from "../api/client";
 import { useDebounced, useQuery } from "../api/hooks";
 import {
   CreateJobFromManifestMutation,
   CreateJobMutation,
+  CreateNamespaceMutation,
   JobQuery,
+  NamespacesQuery,
   SchedulePreviewQuery,
   UpdateJobFromManifestMutation,
   UpdateJobMutation,
@@ -15,17 +17,34 @@ import {
 import { ErrorNote, Loading } from "../components/bits";
 import { DiffView } from "../components/code";
 import type { JobFieldsFragment } from "../gql/graphql";
+import { changedFields, errorId, groupProblems, type Problem } from "../lib/fieldErrors";
 import { formatTime } from "../lib/format";
 import { emptyForm, formFromJob, jobInput, manifestYaml, type AlertsForm, type Choice, type JobForm } from "../lib/manifest";
 import { Link, navigate, useLocation } from "../router";
 
-type Problem = { path: string; message: string };
 type Conflict = { theirs: JobFieldsFragment; message: string };
 type Mode = "form" | "yaml";
 
-function ChoiceSelect({ name, value, onChange }: { name: string; value: Choice; onChange: (value: Choice) => void }) {
+/** The problems of one field, shown under it; the field points here with aria-describedby. */
+function FieldError({ field, errors }: { field: string; errors?: string[] }) {
+  if (!errors?.length) return null;
   return (
-    <select name={name} value={value} onChange={(e) => onChange(e.target.value as Choice)}>
+    <span className="error field-error" id={errorId(field)} data-testid="field-error" data-field={field}>
+      {errors.join("; ")}
+    </span>
+  );
+}
+
+/** aria-invalid and aria-describedby for a field with problems. */
+function invalid(field: string, errors?: string[]) {
+  return errors?.length ? { "aria-invalid": true as const, "aria-describedby": errorId(field) } : {};
+}
+
+type Errors = Record<string, string[]>;
+
+function ChoiceSelect({ name, value, onChange, errors }: { name: string; value: Choice; onChange: (value: Choice) => void; errors: Errors }) {
+  return (
+    <select name={name} value={value} onChange={(e) => onChange(e.target.value as Choice)} {...invalid(name, errors[name])}>
       <option value="">tenant default</option>
       <option value="yes">yes</option>
       <option value="no">no</option>
@@ -34,12 +53,19 @@ function ChoiceSelect({ name, value, onChange }: { name: string; value: Choice; 
 }
 
 /** spec.alerts as a form: every rule optional, an empty field takes the tenant's default. */
-function AlertRules({ alerts, onChange }: { alerts: AlertsForm; onChange: (alerts: AlertsForm) => void }) {
+function AlertRules({ alerts, onChange, errors }: { alerts: AlertsForm; onChange: (alerts: AlertsForm) => void; errors: Errors }) {
   const put = <K extends keyof AlertsForm>(key: K, value: AlertsForm[K]) => onChange({ ...alerts, [key]: value });
   const text = (key: keyof AlertsForm, label: string, hint: string) => (
     <label>
       {label} <span className="muted">({hint})</span>
-      <input name={`alerts.${key}`} value={alerts[key] as string} onChange={(e) => put(key, e.target.value)} inputMode="numeric" />
+      <input
+        name={`alerts.${key}`}
+        value={alerts[key] as string}
+        onChange={(e) => put(key, e.target.value)}
+        inputMode="numeric"
+        {...invalid(`alerts.${key}`, errors[`alerts.${key}`])}
+      />
+      <FieldError field={`alerts.${key}`} errors={errors[`alerts.${key}`]} />
     </label>
   );
   return (
@@ -49,22 +75,26 @@ function AlertRules({ alerts, onChange }: { alerts: AlertsForm; onChange: (alert
         <input type="checkbox" name="alerts.own" checked={alerts.own} onChange={(e) => put("own", e.target.checked)} /> This job has its own
         alert rules <span className="muted">(otherwise the tenant's defaults apply)</span>
       </label>
+      <FieldError field="alerts.own" errors={errors["alerts.own"]} />
       {alerts.own && (
         <div className="grid2">
           <label>
             Alert on every failure
-            <ChoiceSelect name="alerts.onFailure" value={alerts.onFailure} onChange={(v) => put("onFailure", v)} />
+            <ChoiceSelect name="alerts.onFailure" value={alerts.onFailure} onChange={(v) => put("onFailure", v)} errors={errors} />
+            <FieldError field="alerts.onFailure" errors={errors["alerts.onFailure"]} />
           </label>
           <label>
             Alert on a missed run
-            <ChoiceSelect name="alerts.missedRun" value={alerts.missedRun} onChange={(v) => put("missedRun", v)} />
+            <ChoiceSelect name="alerts.missedRun" value={alerts.missedRun} onChange={(v) => put("missedRun", v)} errors={errors} />
+            <FieldError field="alerts.missedRun" errors={errors["alerts.missedRun"]} />
           </label>
           {text("consecutiveFailures", "Consecutive failures", "alert after this many in a row")}
           {text("maxDuration", "Longest run", "seconds; longer alerts")}
           {text("minDuration", "Shortest run", "seconds; shorter alerts")}
           <label>
             Channels <span className="muted">(names, comma-separated; empty: the default channels)</span>
-            <input name="alerts.channels" value={alerts.channels} onChange={(e) => put("channels", e.target.value)} />
+            <input name="alerts.channels" value={alerts.channels} onChange={(e) => put("channels", e.target.value)} {...invalid("alerts.channels", errors["alerts.channels"])} />
+            <FieldError field="alerts.channels" errors={errors["alerts.channels"]} />
           </label>
           {text("ratePercent", "Failure rate", "percent of runs")}
           {text("rateWindow", "over a window", "seconds")}
@@ -72,6 +102,83 @@ function AlertRules({ alerts, onChange }: { alerts: AlertsForm; onChange: (alert
         </div>
       )}
     </fieldset>
+  );
+}
+
+/** Pick a namespace, or create one here without leaving the form. */
+function NamespacePicker({ value, onChange, errors }: { value: string; onChange: (value: string) => void; errors?: string[] }) {
+  const namespaces = useQuery(NamespacesQuery, {});
+  const [creating, setCreating] = useState(false);
+  const [draft, setDraft] = useState("");
+  const [problem, setProblem] = useState<string | null>(null);
+  const names = (namespaces.data?.namespaces ?? []).filter((ns) => !ns.isSystem || ns.name === value).map((ns) => ns.name);
+  if (value && !names.includes(value)) names.push(value);
+  const create = async () => {
+    const name = draft.trim();
+    if (!name) return;
+    const result = (await request(CreateNamespaceMutation, { name })).createNamespace;
+    if (result.__typename === "Namespace") {
+      setCreating(false);
+      setDraft("");
+      setProblem(null);
+      namespaces.reload();
+      onChange(name);
+    } else {
+      const fields = "fields" in result ? result.fields.map((f) => f.message) : [];
+      setProblem([("message" in result && result.message) || "The namespace could not be created", ...fields].join(": "));
+    }
+  };
+  const problems = problem ? [problem] : errors;
+  return (
+    <div className="field">
+      <label htmlFor="job-namespace">Namespace</label>
+      <div className="row nowrap">
+        <select
+          id="job-namespace"
+          name="namespace"
+          value={value}
+          onChange={(e) => onChange(e.target.value)}
+          {...invalid("namespace", problems)}
+        >
+          {names.map((name) => (
+            <option key={name}>{name}</option>
+          ))}
+        </select>
+        {!creating && (
+          <button type="button" className="button small" onClick={() => setCreating(true)}>
+            New namespace
+          </button>
+        )}
+      </div>
+      {creating && (
+        <div className="row nowrap" data-testid="new-namespace">
+          <input
+            aria-label="New namespace name"
+            value={draft}
+            placeholder="new-namespace"
+            autoFocus
+            onChange={(e) => {
+              setDraft(e.target.value);
+              setProblem(null);
+            }}
+            onKeyDown={(e) => {
+              // Enter creates the namespace, not the job.
+              if (e.key === "Enter") {
+                e.preventDefault();
+                void create();
+              }
+            }}
+          />
+          <button type="button" className="button small primary" onClick={create}>
+            Create
+          </button>
+          <button type="button" className="button small" onClick={() => (setCreating(false), setProblem(null))}>
+            Cancel
+          </button>
+        </div>
+      )}
+      <FieldError field="namespace" errors={problems} />
+    </div>
   );
 }
 
@@ -96,6 +203,8 @@ export function JobFormPage({ id }: { id?: string }) {
   const settledSchedule = useDebounced({ schedule: form.schedule.trim(), timezone: form.timezone.trim() || "UTC" }, 200);
   const validation = useQuery(ValidateManifestQuery, { yaml: settledYaml }, mode === "form" ? !form.name && !form.command : !settledYaml.trim());
   const validated = validation.data?.validateManifest;
+  // The validator's answer is about what is on screen only once it caught up with the last edit.
+  const current = !validation.loading && settledYaml === yaml;
   // The YAML written is turned back into the form by the server's own reading of it.
   const parsed = mode === "yaml" && validated?.valid && settledYaml === yamlText ? validated.job : null;
 
@@ -116,10 +225,29 @@ export function JobFormPage({ id }: { id?: string }) {
   const [saveError, setSaveError] = useState<string | null>(null);
   const [conflict, setConflict] = useState<Conflict | null>(null);
   const [busy, setBusy] = useState(false);
+  // Fields edited since the validator last answered: their old problems are hidden at once.
+  const [edited, setEdited] = useState<Set<string>>(new Set());
+  const answered = useRef(validated);
+  useEffect(() => {
+    if (current && validated !== answered.current) {
+      answered.current = validated;
+      setEdited(new Set());
+    }
+  }, [current, validated]);
 
+  const update = (next: (f: JobForm) => JobForm) => {
+    const after = next(form);
+    const changed = changedFields(form, after);
+    setForm(after);
+    if (changed.length) {
+      setEdited((e) => new Set([...e, ...changed]));
+      setSaveProblems([]);
+      setSaveError(null);
+    }
+  };
   const set = <K extends keyof JobForm>(key: K) =>
     (event: { target: { value: string; checked?: boolean; type?: string } }) =>
-      setForm((f) => ({ ...f, [key]: event.target.type === "checkbox" ? event.target.checked : event.target.value }));
+      update((f) => ({ ...f, [key]: event.target.type === "checkbox" ? event.target.checked : event.target.value }));
 
   const save = async (event: FormEvent, expectedBlobId: string | null = blobId) => {
     event.preventDefault();
@@ -147,8 +275,11 @@ export function JobFormPage({ id }: { id?: string }) {
         else setSaveError(result.message);
         return;
       }
-      if (result.__typename === "ValidationError") {
+      if (result.__typename === "ValidationError" && result.fields.length > 0) {
+        // Shown at their fields; the summary would only repeat them.
         setSaveProblems(result.fields.map((f) => ({ path: f.path.join("."), message: f.message })));
+        setEdited(new Set());
+        return;
       }
       setSaveError("message" in result ? result.message : "The job could not be saved");
     } catch (e) {
@@ -160,9 +291,31 @@ export function JobFormPage({ id }: { id?: string }) {
 
   // A new job's id is the server's: a manifest written without one is fine to send.
   const idLeftOut = (p: Problem) => !id && mode === "yaml" && p.path === "metadata.id" && p.message.startsWith("is missing");
-  const problems: Problem[] = (validated?.problems ?? []).filter((p) => !idLeftOut(p));
-  const warnings: Problem[] = validated?.warnings ?? [];
+  const checked: Problem[] = current ? (validated?.problems ?? []).filter((p) => !idLeftOut(p)) : [];
   const schedule = preview.data?.schedulePreview;
+  // The schedule preview reads the schedule faster than the validator: its complaint stands in
+  // for the validator's until that answers, never beside it.
+  const scheduleProblem =
+    schedule?.__typename === "ValidationError" && !checked.some((p) => p.path === "spec.schedule" || p.path === "spec.timezone")
+      ? [{ path: "spec.schedule", message: schedule.message }]
+      : [];
+  const grouped = groupProblems(mode === "yaml" ? [] : [...checked, ...saveProblems, ...scheduleProblem]);
+  const errors: Errors = Object.fromEntries(Object.entries(grouped.byField).filter(([field]) => !edited.has(field)));
+  const listed: Problem[] = mode === "yaml" ? groupProblems([...checked, ...saveProblems], () => null).general : grouped.general;
+  const warnings: Problem[] = current ? (validated?.warnings ?? []) : [];
+  const valid = current && validated && checked.length === 0 && saveProblems.length === 0;
+
+  const field = (key: keyof JobForm, label: ReactNode, control: (props: Record<string, unknown>) => ReactNode) => (
+    <label>
+      {label}
+      {control({ name: key, value: form[key] as string, onChange: set(key), ...invalid(key, errors[key]) })}
+      <FieldError field={key} errors={errors[key]} />
+    </label>
+  );
+  const input = (key: keyof JobForm, label: ReactNode, extra: Record<string, unknown> = {}) =>
+    field(key, label, (props) => <input {...props} {...extra} />);
+  const area = (key: keyof JobForm, label: ReactNode, rows: number, extra: Record<string, unknown> = {}) =>
+    field(key, label, (props) => <textarea {...props} rows={rows} className="mono" {...extra} />);
 
   if (id && existing.loading && !existing.data) return <Loading when />;
   return (
@@ -214,7 +367,7 @@ export function JobFormPage({ id }: { id?: string }) {
         {mode === "yaml" && !parsed && <span className="muted small">Fix the problems below to go back to the form.</span>}
         {mode === "yaml" && !id && <span className="muted small">The server assigns the id: metadata.id may be left out.</span>}
       </div>
-      <form className="card job-form" onSubmit={(e) => save(e)}>
+      <form className="card job-form" onSubmit={(e) => save(e)} noValidate={false}>
         {mode === "yaml" ? (
           <label>
             Manifest
@@ -222,32 +375,28 @@ export function JobFormPage({ id }: { id?: string }) {
               name="manifest"
               className="mono manifest-editor"
               value={yamlText}
-              onChange={(e) => setYamlText(e.target.value)}
+              onChange={(e) => {
+                setYamlText(e.target.value);
+                setSaveProblems([]);
+                setSaveError(null);
+              }}
               rows={Math.max(16, yamlText.split("\n").length + 2)}
               spellCheck={false}
-              aria-invalid={problems.length > 0}
+              aria-invalid={listed.length > 0}
               aria-describedby="manifest-problems"
             />
           </label>
         ) : (
           <>
             <div className="grid2">
-              <label>
-                Name
-                <input name="name" value={form.name} onChange={set("name")} required placeholder="backup-database" />
-              </label>
-              <label>
-                Namespace
-                <input name="namespace" value={form.namespace} onChange={set("namespace")} required />
-              </label>
-              <label>
-                Schedule
-                <input name="schedule" value={form.schedule} onChange={set("schedule")} required className="mono" />
-              </label>
-              <label>
-                Time zone
-                <input name="timezone" value={form.timezone} onChange={set("timezone")} placeholder="UTC" />
-              </label>
+              {input("name", "Name", { required: true, placeholder: "backup-database" })}
+              <NamespacePicker
+                value={form.namespace}
+                onChange={(namespace) => update((f) => ({ ...f, namespace }))}
+                errors={errors.namespace}
+              />
+              {input("schedule", "Schedule", { required: true, className: "mono" })}
+              {input("timezone", "Time zone", { placeholder: "UTC" })}
             </div>
             <div className="preview" data-testid="schedule-preview">
               {schedule?.__typename === "SchedulePreview" && (
@@ -262,48 +411,24 @@ export function JobFormPage({ id }: { id?: string }) {
                   ))}
                 </>
               )}
-              {schedule?.__typename === "ValidationError" && <span className="error">{schedule.message}</span>}
             </div>
-            <label>
-              Command
-              <input name="command" value={form.command} onChange={set("command")} required className="mono" placeholder="/opt/scripts/backup.sh" />
-            </label>
+            {input("command", "Command", { required: true, className: "mono", placeholder: "/opt/scripts/backup.sh" })}
             <div className="grid2">
-              <label>
-                Arguments <span className="muted">(one per line)</span>
-                <textarea name="args" value={form.args} onChange={set("args")} rows={3} className="mono" />
-              </label>
-              <label>
-                Environment <span className="muted">(NAME=value per line)</span>
-                <textarea name="env" value={form.env} onChange={set("env")} rows={3} className="mono" />
-              </label>
-              <label>
-                Secrets <span className="muted">(NAME=secret-name per line; values from the Secrets page)</span>
-                <textarea name="secretEnv" value={form.secretEnv} onChange={set("secretEnv")} rows={2} className="mono" placeholder="DB_PASSWORD=db-password" />
-              </label>
-              <label>
-                Labels <span className="muted">(key=value per line)</span>
-                <textarea name="labels" value={form.labels} onChange={set("labels")} rows={2} className="mono" />
-              </label>
-              <label>
-                Target endpoint labels <span className="muted">(none: every endpoint)</span>
-                <textarea name="targetLabels" value={form.targetLabels} onChange={set("targetLabels")} rows={2} className="mono" />
-              </label>
-              <label>
-                Timeout <span className="muted">(seconds)</span>
-                <input name="timeout" value={form.timeout} onChange={set("timeout")} inputMode="numeric" />
-              </label>
-              <label>
-                Grace time <span className="muted">(seconds)</span>
-                <input name="graceTime" value={form.graceTime} onChange={set("graceTime")} inputMode="numeric" />
-              </label>
-              <label>
-                Concurrency
-                <select name="concurrency" value={form.concurrency} onChange={set("concurrency")}>
+              {area("args", <>Arguments <span className="muted">(one per line)</span></>, 3)}
+              {area("env", <>Environment <span className="muted">(NAME=value per line)</span></>, 3)}
+              {area("secretEnv", <>Secrets <span className="muted">(NAME=secret-name per line; values from the Secrets page)</span></>, 2, {
+                placeholder: "DB_PASSWORD=db-password",
+              })}
+              {area("labels", <>Labels <span className="muted">(key=value per line)</span></>, 2)}
+              {area("targetLabels", <>Target endpoint labels <span className="muted">(none: every endpoint)</span></>, 2)}
+              {input("timeout", <>Timeout <span className="muted">(seconds)</span></>, { inputMode: "numeric" })}
+              {input("graceTime", <>Grace time <span className="muted">(seconds)</span></>, { inputMode: "numeric" })}
+              {field("concurrency", "Concurrency", (props) => (
+                <select {...props}>
                   <option value="ALLOW">allow overlapping runs</option>
                   <option value="FORBID">forbid overlapping runs</option>
                 </select>
-              </label>
+              ))}
               <div className="checks">
                 <label className="check">
                   <input type="checkbox" name="enabled" checked={form.enabled} onChange={set("enabled")} /> Enabled
@@ -311,37 +436,39 @@ export function JobFormPage({ id }: { id?: string }) {
                 <label className="check">
                   <input type="checkbox" name="paused" checked={form.paused} onChange={set("paused")} /> Paused
                 </label>
+                <FieldError field="enabled" errors={errors.enabled} />
+                <FieldError field="paused" errors={errors.paused} />
               </div>
             </div>
-            <AlertRules alerts={form.alerts} onChange={(alerts) => setForm((f) => ({ ...f, alerts }))} />
+            <AlertRules alerts={form.alerts} onChange={(alerts) => update((f) => ({ ...f, alerts }))} errors={errors} />
             <fieldset>
               <legend>Native schedulers</legend>
               <label className="check">
                 <input type="checkbox" name="systemdAcceptDst" checked={form.systemdAcceptDst} onChange={set("systemdAcceptDst")} /> systemd may
                 install it where its clock-change handling differs from cron's
               </label>
+              <FieldError field="systemdAcceptDst" errors={errors.systemdAcceptDst} />
               <label className="check">
                 <input type="checkbox" name="taskSchedulerAcceptDst" checked={form.taskSchedulerAcceptDst} onChange={set("taskSchedulerAcceptDst")} />{" "}
                 Task Scheduler may install it where its clock-change handling differs from cron's
               </label>
+              <FieldError field="taskSchedulerAcceptDst" errors={errors.taskSchedulerAcceptDst} />
             </fieldset>
           </>
         )}
         <div className="validation" id="manifest-problems" data-testid="validation" aria-live="polite">
-          {validated && problems.length === 0 && <span className="ok-text">✓ Valid manifest</span>}
-          {problems.map((p, i) => (
-            <div key={i} className="error">
+          {valid && <span className="ok-text">✓ Valid manifest</span>}
+          {!valid && Object.keys(errors).length > 0 && (
+            <span className="error">Fix the {Object.keys(errors).length === 1 ? "field" : "fields"} marked above.</span>
+          )}
+          {listed.map((p, i) => (
+            <div key={i} className="error" data-testid="manifest-problem">
               <code>{p.path}</code>: {p.message}
             </div>
           ))}
           {warnings.map((w, i) => (
             <div key={`w${i}`} className="warning" data-testid="manifest-warning">
               ⚠ <code>{w.path}</code>: {w.message}
-            </div>
-          ))}
-          {saveProblems.map((p, i) => (
-            <div key={`s${i}`} className="error">
-              <code>{p.path}</code>: {p.message}
             </div>
           ))}
         </div>

@@ -1,11 +1,12 @@
 // The run log: filters, keyset "load more", live prepend of matching runs; and one run's detail.
-import { useMemo, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { request } from "../api/client";
 import { useLiveState, useQuery } from "../api/hooks";
 import { useLiveRuns } from "../api/liveRuns";
 import { EndpointQuery, EndpointsQuery } from "../api/endpointOperations";
 import { RunQuery, RunsQuery } from "../api/operations";
 import { Badge, ErrorNote, LiveIndicator, Loading } from "../components/bits";
+import { JobNameInput } from "../components/pickers";
 import { RunTable } from "../components/RunTable";
 import type { RunFilter, RunStatus } from "../gql/graphql";
 import { formatDuration, formatTime, shortCommit } from "../lib/format";
@@ -23,7 +24,8 @@ export function filterFromQuery(query: URLSearchParams, now: number = Date.now()
   const endpoint = query.get("endpoint");
   const status = query.get("status");
   const window = query.get("window");
-  if (job) filter.jobName = job;
+  // Part of a name finds the job: "backup" shows the runs of backup-db and db-backup.
+  if (job) filter.jobNameContains = job;
   if (namespace) filter.namespace = namespace;
   if (endpoint) filter.endpointId = endpoint;
   if (status && (STATUSES as string[]).includes(status)) filter.status = status as RunStatus;
@@ -41,6 +43,8 @@ export function RunsPage() {
   const [moreError, setMoreError] = useState<string | null>(null);
   const live = useLiveState();
   const endpoints = useQuery(EndpointsQuery, { filter: null });
+  const [job, setJob] = useState(query.get("job") ?? "");
+  useEffect(() => setJob(new URLSearchParams(search).get("job") ?? ""), [search]);
   const page = cursor ?? { end: data?.runs.pageInfo.endCursor ?? null, more: data?.runs.pageInfo.hasNextPage ?? false };
 
   const loadMore = async () => {
@@ -69,7 +73,7 @@ export function RunsPage() {
         <LiveIndicator state={live} />
       </header>
       <form className="filters" onSubmit={apply} key={search}>
-        <input name="job" placeholder="Job name" defaultValue={query.get("job") ?? ""} aria-label="Job name" />
+        <JobNameInput name="job" value={job} onChange={(value) => setJob(value)} label="Job name" placeholder="Job name (any part)" />
         <input name="namespace" placeholder="Namespace" defaultValue={query.get("namespace") ?? ""} aria-label="Namespace" />
         <select name="endpoint" defaultValue={query.get("endpoint") ?? ""} aria-label="Endpoint">
           <option value="">Any endpoint</option>

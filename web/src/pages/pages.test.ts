@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { lastRunByEndpoint } from "../components/JobEndpoints";
 import type { RunRow } from "../lib/runs";
-import { CHANNEL_TEMPLATES, localToIso, problemOf } from "./Alerts";
+import { CHANNEL_FIELDS, channelConfig, channelFieldOf } from "../lib/channels";
+import { deliveryFailed, localToIso, problemOf } from "./Alerts";
 import { authFailure } from "./Auth";
 import { filterFromQuery } from "./Runs";
 
@@ -9,7 +10,7 @@ describe("the run log's URL", () => {
   it("becomes a run filter, ignoring unknown statuses", () => {
     const now = Date.parse("2026-01-02T00:00:00Z");
     const filter = filterFromQuery(new URLSearchParams("job=backup&status=FAILURE&window=24h"), now);
-    expect(filter).toEqual({ jobName: "backup", status: "FAILURE", since: "2026-01-01T00:00:00.000Z" });
+    expect(filter).toEqual({ jobNameContains: "backup", status: "FAILURE", since: "2026-01-01T00:00:00.000Z" });
     expect(filterFromQuery(new URLSearchParams("status=BROKEN"), now)).toBeNull();
   });
 });
@@ -37,8 +38,27 @@ describe("alerts", () => {
     expect(localToIso("soon")).toBeNull();
   });
 
-  it("offer settings templates for every channel kind", () => {
-    expect(Object.keys(CHANNEL_TEMPLATES).sort()).toEqual(["EMAIL", "PAGERDUTY", "SLACK", "WEBHOOK"]);
+  it("offer a form for every channel kind", () => {
+    expect(Object.keys(CHANNEL_FIELDS).sort()).toEqual(["EMAIL", "PAGERDUTY", "SLACK", "WEBHOOK"]);
+  });
+
+  it("turn a channel form into its settings, leaving empty fields out", () => {
+    const config = channelConfig("EMAIL", { host: " smtp.example.com ", port: "2525", security: "none", sender: "c@example.com", recipients: "a@example.com, b@example.com", password: "" });
+    expect(config).toEqual({ host: "smtp.example.com", port: 2525, security: "none", sender: "c@example.com", recipients: ["a@example.com", "b@example.com"] });
+    expect(channelConfig("WEBHOOK", { url: "https://x.example", secret: "" })).toEqual({ url: "https://x.example" });
+  });
+
+  it("count a delivery whose last attempt failed as failed, even while it is retried", () => {
+    expect(deliveryFailed({ status: "FAILED" })).toBe(true);
+    expect(deliveryFailed({ status: "PENDING", lastError: "unreachable" })).toBe(true);
+    expect(deliveryFailed({ status: "DELIVERED", lastError: "once unreachable" })).toBe(false);
+    expect(deliveryFailed({ status: "PENDING" })).toBe(false);
+  });
+
+  it("find the field a server problem is about", () => {
+    expect(channelFieldOf(["input", "config", "url"])).toBe("url");
+    expect(channelFieldOf(["input", "name"])).toBe("name");
+    expect(channelFieldOf(["input"])).toBeNull();
   });
 });
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.core.enums import RunStatus
@@ -119,6 +119,8 @@ class RunFilter:
     job_id: uuid.UUID | None = None
     namespace: str | None = None
     job_name: str | None = None
+    #: Part of the job name, any case (the run log's job filter).
+    job_name_contains: str | None = None
     endpoint_id: uuid.UUID | None = None
     status: RunStatus | None = None
     since: datetime | None = None
@@ -143,6 +145,9 @@ async def list_runs(
         query = query.where(Run.namespace == where.namespace)
     if where.job_name is not None:
         query = query.where(Run.job_name == where.job_name)
+    if where.job_name_contains:
+        pattern = "%" + _escape_like(where.job_name_contains.lower()) + "%"
+        query = query.where(func.lower(Run.job_name).like(pattern, escape="\\"))
     if where.endpoint_id is not None:
         query = query.where(Run.endpoint_id == where.endpoint_id)
     if where.status is not None:
@@ -164,3 +169,8 @@ async def get_run(session: AsyncSession, principal: Principal, run_id: uuid.UUID
     ):
         raise NotFound(f"no run with id {run_id}")
     return run
+
+
+def _escape_like(text: str) -> str:
+    """Make `text` match itself in a LIKE pattern: % and _ are letters in job names too."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -26,6 +26,7 @@ def to_filter(where: RunFilter | None) -> runs.RunFilter:
         job_id=where.job_id,
         namespace=where.namespace,
         job_name=where.job_name,
+        job_name_contains=where.job_name_contains,
         endpoint_id=where.endpoint_id,
         status=where.status,
         since=where.since,

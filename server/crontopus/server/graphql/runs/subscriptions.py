@@ -22,6 +22,10 @@ def _matches(run: Run, where: RunFilter | None) -> bool:
         (where.endpoint_id, run.endpoint_id),
         (where.status, run.status),
     )
+    if where.job_name_contains and where.job_name_contains.casefold() not in (
+        (run.job_name or "").casefold()
+    ):
+        return False
     return all(wanted is None or wanted == actual for wanted, actual in checks)
 
 

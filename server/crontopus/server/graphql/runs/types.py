@@ -108,6 +108,10 @@ class RunFilter:
     job_id: uuid.UUID | None = None
     namespace: str | None = None
     job_name: str | None = None
+    job_name_contains: str | None = strawberry.field(
+        default=None,
+        description="Part of the job's name, any case: `back` finds backup-db and db-backup.",
+    )
     endpoint_id: uuid.UUID | None = None
     status: RunStatus | None = None  # type: ignore[valid-type]
     since: datetime | None = None
