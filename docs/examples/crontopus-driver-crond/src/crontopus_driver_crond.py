@@ -41,6 +41,7 @@ from crontopus.drivers.cron.crontab import (
     strip_ending,
 )
 from crontopus.drivers.cron.quoting import render_command
+from crontopus.drivers.options import check_known, choice
 from crontopus.drivers.superset import GATE_FLAG
 
 DRIVER_NAME = "crond"
@@ -113,21 +114,12 @@ class CronDDriver(Driver):
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> CronDDriver:
         """Build from options: `directory`, `user`, `cron_tz` (auto|yes|no), `machine_zone`."""
-        unknown = set(options) - set(OPTIONS)
-        if unknown:
-            raise PermanentDriverError(
-                f"crond driver options: unknown {', '.join(sorted(unknown))}; known are "
-                + ", ".join(OPTIONS)
-            )
-        switch = options.get("cron_tz", "auto")
-        if switch not in _SWITCHES:
-            raise PermanentDriverError(
-                f"crond driver options: cron_tz={switch!r} must be auto, yes or no"
-            )
+        check_known("crond", options, OPTIONS)
+        cron_tz = choice("crond", options, "cron_tz", _SWITCHES, "auto")
         return cls(
             options.get("directory", DEFAULT_DIRECTORY),
             user=options.get("user", DEFAULT_USER),
-            cron_tz=_SWITCHES[switch],
+            cron_tz=cron_tz,
             machine_zone=options.get("machine_zone"),
         )
 

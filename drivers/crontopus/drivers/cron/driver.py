@@ -36,6 +36,7 @@ from crontopus.drivers.errors import (
     PermanentDriverError,
     RetryableDriverError,
 )
+from crontopus.drivers.options import check_known, choice
 from crontopus.drivers.superset import GATE_FLAG
 
 _SWITCHES = {"auto": None, "yes": True, "no": False}
@@ -60,23 +61,14 @@ class CronDriver(Driver):
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> CronDriver:
         """Build from options: `crontab_file` or `user`, `cron_tz` (auto|yes|no), `machine_zone`."""
-        unknown = set(options) - {"crontab_file", "user", "cron_tz", "machine_zone"}
-        if unknown:
-            raise PermanentDriverError(
-                f"cron driver options: unknown {', '.join(sorted(unknown))}; known are"
-                " crontab_file, user, cron_tz, machine_zone"
-            )
-        switch = options.get("cron_tz", "auto")
-        if switch not in _SWITCHES:
-            raise PermanentDriverError(
-                f"cron driver options: cron_tz={switch!r} must be auto, yes or no"
-            )
+        check_known("cron", options, ("crontab_file", "user", "cron_tz", "machine_zone"))
+        cron_tz = choice("cron", options, "cron_tz", _SWITCHES, "auto")
         backend: CrontabBackend
         if "crontab_file" in options:
             backend = FileCrontab(options["crontab_file"], user=options.get("user"))
         else:
             backend = CommandCrontab(options.get("user"))
-        return cls(backend, cron_tz=_SWITCHES[switch], machine_zone=options.get("machine_zone"))
+        return cls(backend, cron_tz=cron_tz, machine_zone=options.get("machine_zone"))
 
     def available(self) -> Availability:
         """Say whether the crontab can be read and written."""

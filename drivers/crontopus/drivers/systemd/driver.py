@@ -13,6 +13,7 @@ from typing import ClassVar
 from uuid import UUID
 
 from crontopus.core.timezones import timezone_problem
+from crontopus.drivers.commands import CommandRunner, SubprocessRunner
 from crontopus.drivers.contract import (
     Availability,
     DesiredEntry,
@@ -22,9 +23,10 @@ from crontopus.drivers.contract import (
     NativeSchedule,
 )
 from crontopus.drivers.errors import ConversionRefused, PermanentDriverError
+from crontopus.drivers.options import YES_NO, check_known, choice
 from crontopus.drivers.superset import GATE_FLAG
 from crontopus.drivers.systemd.calendar import CalendarConversion, convert_schedule
-from crontopus.drivers.systemd.systemctl import CommandRunner, Scope, SubprocessRunner, Systemctl
+from crontopus.drivers.systemd.systemctl import Scope, Systemctl
 from crontopus.drivers.systemd.units import (
     UNIT_PREFIX,
     TimerUnit,
@@ -85,27 +87,15 @@ class SystemdDriver(Driver):
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> SystemdDriver:
         """Build from the agent's options (see _OPTIONS; scope is user|system)."""
-        unknown = set(options) - set(_OPTIONS)
-        if unknown:
-            raise PermanentDriverError(
-                f"systemd driver options: unknown {', '.join(sorted(unknown))}; known are "
-                + ", ".join(_OPTIONS)
-            )
-        scope = options.get("scope", "user")
-        if scope not in ("user", "system"):
-            raise PermanentDriverError(
-                f"systemd driver options: scope={scope!r} must be user or system"
-            )
-        accept = options.get("accept_dst_differences", "no")
-        if accept not in ("yes", "no"):
-            raise PermanentDriverError(
-                f"systemd driver options: accept_dst_differences={accept!r} must be yes or no"
-            )
+        check_known("systemd", options, _OPTIONS)
+        scopes: dict[str, Scope] = {"user": "user", "system": "system"}
         return cls(
             options.get("unit_dir"),
-            scope="user" if scope == "user" else "system",
+            scope=choice("systemd", options, "scope", scopes, "user"),
             systemctl=options.get("systemctl", "systemctl"),
-            accept_dst_differences=accept == "yes",
+            accept_dst_differences=choice(
+                "systemd", options, "accept_dst_differences", YES_NO, "no"
+            ),
         )
 
     def available(self) -> Availability:

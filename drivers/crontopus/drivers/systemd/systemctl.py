@@ -3,41 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Literal
 
+from crontopus.drivers.commands import CommandRunner
 from crontopus.drivers.errors import PermanentDriverError, RetryableDriverError
 
 Scope = Literal["user", "system"]
-
-
-class CommandRunner(Protocol):
-    """Runs one command and returns its exit code and output (the seam tests replace)."""
-
-    def run(self, argv: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
-        """Run argv without a shell and capture its output."""
-        ...
-
-
-class SubprocessRunner:
-    """Run commands for real, with a time limit."""
-
-    def __init__(self, timeout: float = 60.0) -> None:
-        self.timeout = timeout
-
-    def run(self, argv: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
-        """Run argv without a shell and capture its output."""
-        try:
-            return subprocess.run(  # noqa: S603 - argv is built here, never from a shell string
-                list(argv), capture_output=True, check=False, timeout=self.timeout
-            )
-        except subprocess.TimeoutExpired as expired:
-            raise RetryableDriverError(
-                f"{argv[0]} did not finish within {self.timeout:.0f}s: try again"
-            ) from expired
-        except OSError as error:
-            raise PermanentDriverError(f"cannot run {argv[0]}: {error}") from error
 
 
 class Systemctl:

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from crontopus.core.enums import Concurrency
 from crontopus.core.errors import ScheduleError
+from crontopus.drivers.commands import CommandRunner, SubprocessRunner
 from crontopus.drivers.contract import (
     Availability,
     DesiredEntry,
@@ -20,9 +21,10 @@ from crontopus.drivers.contract import (
     NativeSchedule,
 )
 from crontopus.drivers.errors import ConversionRefused, PermanentDriverError
+from crontopus.drivers.options import YES_NO, check_known, choice
 from crontopus.drivers.superset import GATE_FLAG
 from crontopus.drivers.taskscheduler.convert import TriggerConversion, convert_schedule
-from crontopus.drivers.taskscheduler.schtasks import CommandRunner, Schtasks, SubprocessRunner
+from crontopus.drivers.taskscheduler.schtasks import Schtasks
 from crontopus.drivers.taskscheduler.triggers import (
     WEEKDAY_ELEMENTS,
     BootTrigger,
@@ -81,23 +83,14 @@ class TaskSchedulerDriver(Driver):
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> TaskSchedulerDriver:
         """Build from the agent's options (see _OPTIONS; accept_dst_differences is yes|no)."""
-        unknown = set(options) - set(_OPTIONS)
-        if unknown:
-            raise PermanentDriverError(
-                f"taskscheduler driver options: unknown {', '.join(sorted(unknown))}; known are "
-                + ", ".join(_OPTIONS)
-            )
-        accept = options.get("accept_dst_differences", "no")
-        if accept not in ("yes", "no"):
-            raise PermanentDriverError(
-                f"taskscheduler driver options: accept_dst_differences={accept!r} must be yes or no"
-            )
+        check_known("taskscheduler", options, _OPTIONS)
+        accept = choice("taskscheduler", options, "accept_dst_differences", YES_NO, "no")
         return cls(
             machine_timezone=options.get("machine_timezone"),
             schtasks=options.get("schtasks", "schtasks.exe"),
             logon_type=options.get("logon_type", "S4U"),
             user_id=options.get("user_id"),
-            accept_dst_differences=accept == "yes",
+            accept_dst_differences=accept,
         )
 
     def available(self) -> Availability:

@@ -12,9 +12,9 @@ from functools import lru_cache
 
 from crontopus.core.schedule import CronSchedule, load_timezone
 from crontopus.drivers.errors import ConversionRefused
-from crontopus.drivers.systemd.dst import Transition, cron_fire_times, zone_transitions
 from crontopus.drivers.taskscheduler.expand import expand
 from crontopus.drivers.taskscheduler.triggers import Trigger
+from crontopus.drivers.transitions import Transition, cron_fire_times, zone_transitions
 
 DST_OPT_IN_FIELD = "spec.taskScheduler.acceptDstDifferences"
 

@@ -8,47 +8,17 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from crontopus.drivers.errors import PermanentDriverError, RetryableDriverError
+from crontopus.drivers.commands import CommandRunner
+from crontopus.drivers.errors import RetryableDriverError
 from crontopus.drivers.taskscheduler.xml import decode_task, encode_task
 
 # `schtasks /Query /XML ONE` prints one <Tasks> document with each task's path in a comment.
 _LISTED_TASK = re.compile(r"<!--\s*(\\[^>]*?)\s*-->\s*(<Task\b.*?</Task>)", re.S)
 _NOT_FOUND = re.compile(r"cannot find|does not exist", re.I)
-
-
-class CommandRunner(Protocol):
-    """Runs one command and returns its exit code and output (the seam tests replace)."""
-
-    def run(self, argv: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
-        """Run argv without a shell and capture its output."""
-        ...
-
-
-class SubprocessRunner:
-    """Run commands for real, with a time limit."""
-
-    def __init__(self, timeout: float = 60.0) -> None:
-        self.timeout = timeout
-
-    def run(self, argv: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
-        """Run argv without a shell and capture its output."""
-        try:
-            return subprocess.run(  # noqa: S603 - argv is built here, never from a shell string
-                list(argv), capture_output=True, check=False, timeout=self.timeout
-            )
-        except subprocess.TimeoutExpired as expired:
-            raise RetryableDriverError(
-                f"{argv[0]} did not finish within {self.timeout:.0f}s: try again"
-            ) from expired
-        except OSError as error:
-            raise PermanentDriverError(f"cannot run {argv[0]}: {error}") from error
 
 
 @dataclass(frozen=True)
