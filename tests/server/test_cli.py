@@ -146,3 +146,39 @@ def test_create_user_operator_and_operator_promote_demote_set_the_operator_flag(
         ("operator.demote", "root"), ("operator.promote", "ops"), ("operator.promote", "root"),
     ]  # fmt: skip
     assert {e["actor"] for e in events} == {"crontopus-server (command line)"}
+
+
+def test_reset_password_sets_a_new_password_when_no_mail_can_reach_the_owner(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from crontopus.server.db.engine import create_engine, create_session_factory
+    from crontopus.server.db.models import User
+    from crontopus.server.security.passwords import verify_password_off_loop
+
+    env = {"CRONTOPUS_DATA_DIR": str(tmp_path)}
+    assert run("migrate", env=env).returncode == 0
+    run("create-user", "root", "--email", "root@example.com", "--password-stdin", env=env,
+        stdin=PASSWORD + "\n")  # fmt: skip
+    weak = run("reset-password", "root", "--password-stdin", env=env, stdin="short\n")
+    assert weak.returncode != 0
+    assert "password" in weak.stderr
+    unknown = run("reset-password", "nobody", "--password-stdin", env=env, stdin=PASSWORD + "\n")
+    assert unknown.returncode != 0
+    assert "no user named 'nobody'" in unknown.stderr
+    done = run("reset-password", "Root", "--password-stdin", env=env, stdin="a new passphrase\n")
+    assert done.returncode == 0, done.stderr
+    assert "set a new password for root; ended 0 session(s)" in done.stderr
+
+    async def stored_hash() -> str:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'crontopus.db'}")
+        try:
+            async with create_session_factory(engine)() as session:
+                return str(await session.scalar(select(User.password_hash)))
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(verify_password_off_loop(asyncio.run(stored_hash()), "a new passphrase"))

@@ -171,3 +171,47 @@ def test_a_bad_rate_limit_or_quota_fails_naming_the_variable(
 ) -> None:
     with pytest.raises(ConfigurationError, match=f"{variable}: .*{re.escape(message)}"):
         Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path), variable: value})
+
+
+def test_the_smtp_url_can_come_from_a_file_with_the_from_address_and_verification(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "smtp_url"
+    secret.write_text("smtps://ops%40example.com:s3cret@mail.example.com\n")
+    settings = Settings.from_env(
+        {
+            "CRONTOPUS_DATA_DIR": str(tmp_path),
+            "CRONTOPUS_SMTP_URL_FILE": str(secret),
+            "CRONTOPUS_MAIL_FROM": "Crontopus <crontopus@example.com>",
+            "CRONTOPUS_PUBLIC_URL": "https://crontopus.example.com",
+            "CRONTOPUS_EMAIL_VERIFICATION": "required",
+        }
+    )
+    assert settings.mail.smtp is not None
+    assert (settings.mail.smtp.host, settings.mail.smtp.port) == ("mail.example.com", 465)
+    assert settings.mail.smtp.username == "ops@example.com"
+    assert "s3cret" not in repr(settings)
+    assert settings.mail.sender == "Crontopus <crontopus@example.com>"
+    assert settings.mail.verification.value == "required"
+
+
+def test_without_smtp_no_mail_is_sent_and_verification_is_off_in_effect(tmp_path: Path) -> None:
+    settings = Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path)})
+    assert (settings.mail.enabled, settings.mail.verifies) == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"CRONTOPUS_SMTP_URL": "smtps://mail.example.com"}, "which need CRONTOPUS_PUBLIC_URL"),
+        ({"CRONTOPUS_SMTP_URL": "imap://mail.example.com"}, "CRONTOPUS_SMTP_URL: imap scheme"),
+        ({"CRONTOPUS_EMAIL_VERIFICATION": "required"}, "required needs CRONTOPUS_SMTP_URL"),
+        ({"CRONTOPUS_EMAIL_VERIFICATION": "maybe"}, "use required, optional or off"),
+        ({"CRONTOPUS_MAIL_FROM": "crontopus"}, "CRONTOPUS_MAIL_FROM: 'crontopus' is not"),
+    ],
+)
+def test_a_bad_mail_setting_is_refused_with_the_fix(
+    tmp_path: Path, env: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(problem)):
+        Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path), **env})

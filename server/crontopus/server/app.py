@@ -37,6 +37,7 @@ from crontopus.server.graphql.schema import create_schema
 from crontopus.server.graphql.sockets import SocketLimits
 from crontopus.server.graphql.websocket import GraphQLWSHandler, TransportWSHandler
 from crontopus.server.health import database_probe, directory_probe, health, ready
+from crontopus.server.mail.outbox import MailOutbox
 from crontopus.server.observability.ingest import MeteredIngestWriter
 from crontopus.server.observability.logging import RequestIdMiddleware
 from crontopus.server.observability.logging import request_id_of as _request_id_of
@@ -234,6 +235,7 @@ def create_state(settings: Settings) -> AppState:
         alerts=alerts,
         dependencies=dependencies,
         channels=AgentChannels(session, settings.heartbeat_interval),
+        mail=MailOutbox(settings.mail, session),
     )
 
 

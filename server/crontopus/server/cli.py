@@ -67,6 +67,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     create_user.set_defaults(run=_create_user)
 
+    reset = commands.add_parser(
+        "reset-password",
+        help="set a user's password and end their sessions (when no reset mail can reach them)",
+    )
+    reset.add_argument("username")
+    reset.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    reset.set_defaults(run=_reset_password)
+
     operator = commands.add_parser(
         "operator", help="make a user a platform operator, or stop them being one"
     )
@@ -206,13 +216,9 @@ def _create_user(args: argparse.Namespace) -> int:
     from crontopus.server.settings import Settings
 
     settings = Settings.from_env()
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Repeat: ") != password:
-            print("crontopus-server: the passwords differ", file=sys.stderr)
-            return 1
+    password = _read_password(args)
+    if password is None:
+        return 1
     tenant = asyncio.run(
         _create_user_async(settings, args.username, args.email, password, args.operator)
     )
@@ -241,12 +247,51 @@ async def _create_user_async(
                 password,
                 state.on_tenant_created,
             )
+            # An operator vouches for the address: verification cannot lock this account out.
+            user.email_verified_at = user.created_at
             if operator:
                 await set_operator(session, user.username, True)
             await session.commit()
             return tenant.slug
     finally:
         await state.engine.dispose()
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat: ") != password:
+        print("crontopus-server: the passwords differ", file=sys.stderr)
+        return None
+    return password
+
+
+def _reset_password(args: argparse.Namespace) -> int:
+    from crontopus.server.settings import Settings
+
+    settings = Settings.from_env()
+    password = _read_password(args)
+    if password is None:
+        return 1
+    ended = asyncio.run(_reset_password_async(settings, args.username, password))
+    name = args.username.strip().lower()
+    print(f"set a new password for {name}; ended {ended} session(s)", file=sys.stderr)
+    return 0
+
+
+async def _reset_password_async(settings: object, username: str, password: str) -> int:
+    from crontopus.server.db.engine import create_engine, create_session_factory
+    from crontopus.server.services.password_reset import set_password
+    from crontopus.server.settings import Settings
+
+    assert isinstance(settings, Settings)
+    engine = create_engine(settings.database_url, timeout=settings.database_timeout)
+    try:
+        async with create_session_factory(engine)() as session:
+            return await set_password(session, settings, username, password)
+    finally:
+        await engine.dispose()
 
 
 def _rotate_secrets(args: argparse.Namespace) -> int:

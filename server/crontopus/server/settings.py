@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from crontopus.server.errors import ConfigurationError
+from crontopus.server.mail.smtp import SmtpServer, parse_smtp_url
 from crontopus.server.security.outbound import ALLOW_VARIABLE, OutboundPolicy, parse_allow_list
 from crontopus.server.security.passwords import (
     DEFAULT_MIN_LENGTH,
@@ -134,7 +135,42 @@ class RateLimits:
     login_address: Rate | None = Rate(30, 60)  # login attempts per client address
     checkins: Rate | None = Rate(6000, 60)  # check-ins per tenant (HTTP and GraphQL)
     mutations: Rate | None = Rate(600, 60)  # GraphQL mutations per principal
+    password_reset: Rate | None = Rate(5, 3600)  # password-reset requests per client address
     store: RateLimitStore | None = None  # None: PostgreSQL's when the database is PostgreSQL
+
+
+class EmailVerification(enum.Enum):
+    """Whether a new account must confirm its e-mail address (`CRONTOPUS_EMAIL_VERIFICATION`)."""
+
+    OFF = "off"  # no verification mail
+    OPTIONAL = "optional"  # a link is sent; the console shows a banner until it is followed
+    REQUIRED = "required"  # no session (sign-up or login) until the link is followed
+
+
+#: The From address when CRONTOPUS_MAIL_FROM is not set.
+DEFAULT_MAIL_FROM = "Crontopus <crontopus@localhost>"
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """The server's own outgoing mail (account mail, and alert channels that name no server)."""
+
+    smtp: SmtpServer | None = None  # None: no mail is sent
+    sender: str = DEFAULT_MAIL_FROM
+    verification: EmailVerification = EmailVerification.OPTIONAL
+    #: Seconds between attempts while the SMTP server is away, doubling up to an hour.
+    retry_backoff: float = 30.0
+    #: How long an undelivered mail is retried before it is dropped (its links expire anyway).
+    give_up_after: timedelta = timedelta(hours=24)
+
+    @property
+    def enabled(self) -> bool:
+        return self.smtp is not None
+
+    @property
+    def verifies(self) -> bool:
+        """Whether new accounts get a verification link."""
+        return self.enabled and self.verification is not EmailVerification.OFF
 
 
 @dataclass(frozen=True)
@@ -192,6 +228,7 @@ class Settings:
     ingest_queue_limit: int = 10_000
     trusted_proxies: tuple[str, ...] = ()
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
+    mail: MailSettings = MailSettings()
     limits: Limits = Limits()
     checkin_limits: CheckInLimits = CheckInLimits()
     rate_limits: RateLimits = RateLimits()
@@ -269,6 +306,7 @@ class Settings:
                     high=64,
                 )
             ),
+            mail=mail_settings_of(env),
             limits=Limits(
                 max_query_depth=env.integer("CRONTOPUS_MAX_QUERY_DEPTH", 12, low=2),
                 max_aliases=env.integer("CRONTOPUS_MAX_ALIASES", 30, low=1),
@@ -337,6 +375,42 @@ def transport_limits_of(env: _Env) -> TransportLimits:
     )
 
 
+def mail_settings_of(env: _Env) -> MailSettings:
+    """Read CRONTOPUS_SMTP_URL (or _FILE), CRONTOPUS_MAIL_FROM and CRONTOPUS_EMAIL_VERIFICATION."""
+    url = env.secret("CRONTOPUS_SMTP_URL")
+    try:
+        smtp = parse_smtp_url(url) if url else None
+    except ValueError as error:
+        raise ConfigurationError(f"CRONTOPUS_SMTP_URL: {error}") from None
+    sender = env.text("CRONTOPUS_MAIL_FROM") or DEFAULT_MAIL_FROM
+    if "@" not in sender or "\n" in sender or "\r" in sender:
+        raise ConfigurationError(
+            f"CRONTOPUS_MAIL_FROM: {sender!r} is not a From address "
+            "(write it like crontopus@example.com or Crontopus <crontopus@example.com>)"
+        )
+    value = env.text("CRONTOPUS_EMAIL_VERIFICATION").lower() or "optional"
+    try:
+        verification = EmailVerification(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"CRONTOPUS_EMAIL_VERIFICATION: {value!r} is not a choice (use required, optional "
+            "or off)"
+        ) from None
+    if verification is EmailVerification.REQUIRED and smtp is None:
+        raise ConfigurationError(
+            "CRONTOPUS_EMAIL_VERIFICATION: required needs CRONTOPUS_SMTP_URL, or nobody could "
+            "ever verify an address; set CRONTOPUS_SMTP_URL or choose optional or off"
+        )
+    if smtp is not None and not env.text("CRONTOPUS_PUBLIC_URL"):
+        # Links in account mail must not be built from a request's Host header, which the
+        # requester chooses (a reset link pointing elsewhere would hand over the token).
+        raise ConfigurationError(
+            "CRONTOPUS_SMTP_URL: account mail carries links, which need CRONTOPUS_PUBLIC_URL "
+            "(the address people open the console at, like https://crontopus.example.com)"
+        )
+    return MailSettings(smtp=smtp, sender=sender, verification=verification)
+
+
 def normalise_database_url(url: str) -> str:
     """Map plain `sqlite://` and `postgresql://` URLs onto their async drivers."""
     for plain, driver in (
@@ -395,6 +469,7 @@ def rate_limits_of(env: _Env, database_url: str) -> RateLimits:
         login_address=env.rate("CRONTOPUS_RATE_LIMIT_LOGIN_ADDRESS", defaults.login_address),
         checkins=env.rate("CRONTOPUS_RATE_LIMIT_CHECKINS", defaults.checkins),
         mutations=env.rate("CRONTOPUS_RATE_LIMIT_MUTATIONS", defaults.mutations),
+        password_reset=env.rate("CRONTOPUS_RATE_LIMIT_PASSWORD_RESET", defaults.password_reset),
         store=chosen,
     )
 

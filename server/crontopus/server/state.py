@@ -14,6 +14,7 @@ from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import Tenant
 from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.gitstore import GitAccess, GitStore
+from crontopus.server.mail.outbox import MailOutbox
 from crontopus.server.observability.metrics import Metrics
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.ratelimit import RateLimiter
@@ -46,12 +47,15 @@ class AppState:
     alerts: AlertEngine
     dependencies: DependencyTracker
     channels: AgentChannels
+    mail: MailOutbox
 
     async def start(self) -> None:
         """Start the background parts (the check-in writer, alerting)."""
         await self.broadcaster.start()
         self.ingest.start()
         await self.alerts.start(loops=self.settings.in_process_worker)
+        if self.settings.in_process_worker:
+            self.mail.start()
         self.channels.start()
 
     async def stop(self) -> None:
@@ -60,6 +64,7 @@ class AppState:
             ("agent channels", self.channels.stop),
             ("ingest", self.ingest.stop),
             ("alerts", self.alerts.stop),
+            ("mail outbox", self.mail.stop),
             ("event bus", self.broadcaster.stop),
             ("dependency probes", self.dependencies.stop),
             ("database", self.engine.dispose),

@@ -1,4 +1,4 @@
-"""`crontopus-server worker`: the periodic alert cycle and the dispatcher, without the API.
+"""`crontopus-server worker`: the alert cycle, the dispatcher and the mail outbox, no API.
 
 Run one or more next to `serve` processes started with `CRONTOPUS_IN_PROCESS_WORKER=false`.
 They share the database (and, with the managed Git store, the data directory whose
@@ -31,6 +31,7 @@ async def run_worker(settings: Settings, metrics_port: int | None = None) -> Non
         start_http_server(metrics_port, addr="127.0.0.1", registry=state.metrics.registry)
     await state.broadcaster.start()
     await state.alerts.start(loops=True)
+    state.mail.start()  # account mail, queued by the API processes
     logger.info(
         "worker started: alert cycle every %s s",
         settings.alert_interval,
@@ -41,5 +42,6 @@ async def run_worker(settings: Settings, metrics_port: int | None = None) -> Non
     finally:
         logger.info("worker stopping")
         await state.alerts.stop()
+        await state.mail.stop()
         await state.broadcaster.stop()
         await state.engine.dispose()

@@ -87,6 +87,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A platform operator administers the server's tenants; no tenant role grants it.
     is_operator: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # When the owner followed a verification link (or accepted an invitation sent there).
+    email_verified_at: Mapped[datetime | None]
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
@@ -105,6 +107,55 @@ class Membership(Base):
 
     user: Mapped[User] = relationship(back_populates="memberships", lazy="joined")
     tenant: Mapped[Tenant] = relationship(lazy="joined")
+
+
+class AccountTokenPurpose(enum.StrEnum):
+    """What the link in an account mail does."""
+
+    VERIFY_EMAIL = "VERIFY_EMAIL"
+    RESET_PASSWORD = "RESET_PASSWORD"
+    INVITATION = "INVITATION"
+
+
+class AccountToken(Base):
+    """A single-use, expiring link sent by mail; only the SHA-256 of the token is kept."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    purpose: Mapped[AccountTokenPurpose] = mapped_column(_enum(AccountTokenPurpose, "purpose"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The account it acts on; None for an invitation of someone without an account yet.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # The address it was sent to (a verification is for this address, not a later one).
+    email: Mapped[str] = mapped_column(String(254))
+    # An invitation's tenant and role, and who sent it.
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[Role | None] = mapped_column(_enum(Role, "role"))
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class OutboxMail(Base):
+    """A mail waiting for the SMTP server; deleted once sent (its body may hold a link)."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ApiToken(Base):

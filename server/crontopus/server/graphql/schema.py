@@ -19,6 +19,7 @@ from crontopus.server.graphql.endpoints.queries import EndpointQueries
 from crontopus.server.graphql.endpoints.subscriptions import EndpointSubscriptions
 from crontopus.server.graphql.extensions import build_extensions
 from crontopus.server.graphql.health.queries import HealthQueries
+from crontopus.server.graphql.identity.account_mail import AccountMailMutations
 from crontopus.server.graphql.identity.mutations import IdentityMutations
 from crontopus.server.graphql.identity.queries import IdentityQueries
 from crontopus.server.graphql.jobs.mutations import JobMutations
@@ -59,6 +60,7 @@ class Query(
 @strawberry.type
 class Mutation(
     IdentityMutations,
+    AccountMailMutations,
     TokenMutations,
     JobMutations,
     RunMutations,

@@ -30,6 +30,7 @@ class UserView:
     username: str
     email: str
     created_at: datetime
+    email_verified: bool = True
 
 
 @dataclass(frozen=True)

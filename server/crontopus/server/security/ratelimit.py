@@ -47,6 +47,7 @@ class Limit(enum.Enum):
     LOGIN_ADDRESS = "login-address"  # login attempts per client address
     CHECKIN = "checkin"  # check-ins per tenant
     MUTATION = "mutation"  # GraphQL mutations per principal (or address when anonymous)
+    PASSWORD_RESET = "password-reset"  # password-reset requests per client address
 
     @property
     def setting(self) -> str:
@@ -59,6 +60,7 @@ class Limit(enum.Enum):
                 Limit.LOGIN_ADDRESS: "LOGIN_ADDRESS",
                 Limit.CHECKIN: "CHECKINS",
                 Limit.MUTATION: "MUTATIONS",
+                Limit.PASSWORD_RESET: "PASSWORD_RESET",
             }[self]
         )
 
@@ -71,6 +73,7 @@ class Limit(enum.Enum):
             Limit.LOGIN_ADDRESS: "login attempts from your address",
             Limit.CHECKIN: "check-ins for this tenant",
             Limit.MUTATION: "changes (mutations) by you",
+            Limit.PASSWORD_RESET: "password-reset requests from your address",
         }[self]
 
     def rate(self, rates: RateLimits) -> Rate | None:
@@ -81,6 +84,7 @@ class Limit(enum.Enum):
             Limit.LOGIN_ADDRESS: rates.login_address,
             Limit.CHECKIN: rates.checkins,
             Limit.MUTATION: rates.mutations,
+            Limit.PASSWORD_RESET: rates.password_reset,
         }[self]
 
 

@@ -1,4 +1,4 @@
-"""Opaque secrets: API, enrollment, endpoint and refresh tokens.
+"""Opaque secrets: API, enrollment, endpoint, refresh and account-mail tokens.
 
 Format: `<prefix>_<30 base62 chars of randomness><6 base62 chars of CRC32>`. The checksum
 lets a typo'd or truncated token be rejected without touching the database; the
@@ -27,6 +27,7 @@ class TokenKind(enum.Enum):
     ENROLLMENT = "cten"
     ENDPOINT = "cte"
     REFRESH = "ctr"
+    ACCOUNT = "cta"  # the single-use link of an account mail (verify, reset, invitation)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Sign-up, login, token refresh, logout and password change."""
+"""Sign-up, login, token refresh, logout, and password and e-mail changes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crontopus.server.db.models import Membership, RefreshToken, Role, Tenant, User, UserSession
+from crontopus.server.db.models import (
+    AccountTokenPurpose,
+    Membership,
+    RefreshToken,
+    Role,
+    Tenant,
+    User,
+    UserSession,
+)
 from crontopus.server.errors import (
     AuthenticationFailed,
     FieldProblem,
@@ -26,6 +34,7 @@ from crontopus.server.security.jwt import issue_access_token
 from crontopus.server.security.principal import Principal, PrincipalKind
 from crontopus.server.security.ratelimit import Limit, RateLimiter
 from crontopus.server.security.tokens import TokenKind, digest, issue_token, token_kind
+from crontopus.server.services import account_mail
 from crontopus.server.services.audit import record_audit
 from crontopus.server.services.sessions import (
     Device,
@@ -34,7 +43,7 @@ from crontopus.server.services.sessions import (
     new_session,
 )
 from crontopus.server.services.tenants import TenantCreatedHook, create_tenant
-from crontopus.server.settings import Settings
+from crontopus.server.settings import EmailVerification, Settings
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,39}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -54,7 +63,26 @@ class Session:
     session_id: uuid.UUID
 
 
-def _registration_problems(
+@dataclass(frozen=True)
+class VerificationPending:
+    """Sign-up under CRONTOPUS_EMAIL_VERIFICATION=required: no session until the link is used."""
+
+    user: User
+
+
+def mask_email(email: str) -> str:
+    """`alice@example.com` as `a***@example.com`: enough to recognise, not to harvest."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def email_problems(email: str) -> list[FieldProblem]:
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        return [FieldProblem(("email",), "is not an e-mail address (like ops@example.com)")]
+    return []
+
+
+def registration_problems(
     policy: passwords.PasswordPolicy, username: str, email: str, password: str
 ) -> list[FieldProblem]:
     problems = []
@@ -66,8 +94,7 @@ def _registration_problems(
                 "starting with a letter or digit",
             )
         )
-    if len(email) > 254 or not EMAIL_RE.match(email):
-        problems.append(FieldProblem(("email",), "is not an e-mail address (like ops@example.com)"))
+    problems.extend(email_problems(email))
     problems.extend(
         FieldProblem(("password",), problem)
         for problem in policy.problems(password, username=username)
@@ -85,7 +112,7 @@ async def create_account(
 ) -> tuple[User, Tenant]:
     """Create a user and a tenant they own, in the caller's transaction."""
     username, email = username.strip().lower(), email.strip().lower()
-    if problems := _registration_problems(policy, username, email, password):
+    if problems := registration_problems(policy, username, email, password):
         raise ValidationFailed(problems)
     # Hashed before the first query, so no database connection waits on the hashing threads.
     password_hash = await passwords.hash_password_off_loop(password)
@@ -125,8 +152,12 @@ async def register(
     client_address: str,
     on_tenant_created: TenantCreatedHook | None = None,
     device: Device | None = None,
-) -> Session:
-    """Create a user and a tenant the user owns (when sign-up is allowed), and log them in."""
+) -> Session | VerificationPending:
+    """Create a user and a tenant the user owns (when sign-up is allowed), and log them in.
+
+    A verification link goes to the address; when verification is required, the login waits
+    for it (VerificationPending).
+    """
     if not settings.allow_signup:
         raise PermissionDenied(
             "sign-up is disabled on this server; ask an administrator to create your account"
@@ -135,7 +166,14 @@ async def register(
     user, tenant = await create_account(
         session, settings.password_policy, username, email, password, on_tenant_created
     )
-    result = await _start_session(session, settings, user, tenant, Role.OWNER, device or Device())
+    await account_mail.send_verification(session, settings, user)
+    result: Session | VerificationPending
+    if settings.mail.verifies and settings.mail.verification is EmailVerification.REQUIRED:
+        result = VerificationPending(user)
+    else:
+        result = await start_session(
+            session, settings, user, tenant, Role.OWNER, device or Device()
+        )
     try:
         await session.commit()
     except IntegrityError:
@@ -181,6 +219,15 @@ async def login(
     limiter.give_back(Limit.LOGIN_ADDRESS, client_address)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = await passwords.hash_password_off_loop(password)
+    if settings.mail.verification is EmailVerification.REQUIRED and user.email_verified_at is None:
+        # Only after the right password: nobody else can make the account mail itself.
+        if not await account_mail.recently_sent(session, user, AccountTokenPurpose.VERIFY_EMAIL):
+            await account_mail.send_verification(session, settings, user)
+        await session.commit()
+        raise AuthenticationFailed(
+            f"confirm your e-mail address first: follow the link sent to "
+            f"{mask_email(user.email)} (a new one is on its way if the last is over a minute old)"
+        )
     memberships = (
         await session.scalars(
             select(Membership).where(Membership.user_id == user.id).order_by(Membership.created_at)
@@ -197,7 +244,7 @@ async def login(
     if not active:
         raise TenantSuspended(memberships[0].tenant.slug, memberships[0].tenant.suspension_reason)
     membership = active[0]
-    result = await _start_session(
+    result = await start_session(
         session,
         settings,
         user,
@@ -353,9 +400,61 @@ async def change_password(
         UserSession.id != principal.session_id,
     )
     record_audit(session, principal, "user.password_change", f"user:{account}")
+    account_mail.notify_password_changed(session, settings, user, "changed")
     await session.commit()
     forget(identities, ended)
     return len(ended)
+
+
+async def change_email(
+    session: AsyncSession,
+    settings: Settings,
+    limiter: RateLimiter,
+    principal: Principal,
+    current_password: str,
+    new_email: str,
+    client_address: str,
+    identities: IdentityCache | None = None,
+) -> tuple[User, bool]:
+    """Change the caller's address; return the user and whether a verification link was sent.
+
+    The old address gets a notice, the new one a verification link; until it is followed the
+    address counts as unverified.
+    """
+    if principal.kind is not PrincipalKind.USER or principal.user_id is None:
+        raise PermissionDenied(
+            "Changing the e-mail address needs a logged-in session, not an API or endpoint token"
+        )
+    user = await session.get(User, principal.user_id)
+    assert user is not None
+    email = new_email.strip().lower()
+    pair = f"{user.username}\n{client_address}"
+    await limiter.take(Limit.LOGIN, pair)
+    await session.commit()
+    if not await passwords.verify_password_off_loop(user.password_hash, current_password):
+        raise ValidationFailed([FieldProblem(("currentPassword",), "is not your current password")])
+    await limiter.forget(Limit.LOGIN, pair)
+    if problems := [FieldProblem(("newEmail",), p.message) for p in email_problems(email)]:
+        raise ValidationFailed(problems)
+    if email == user.email:
+        raise ValidationFailed.single("newEmail", "is your current address")
+    if await session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ValidationFailed.single("newEmail", "is already registered to another account")
+    old = user.email
+    user.email, user.email_verified_at = email, None
+    record_audit(session, principal, "user.email_change", f"user:{user.username}")
+    account_mail.notify_email_changed(session, settings, user, old, email)
+    sent = await account_mail.send_verification(session, settings, user)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise ValidationFailed.single(
+            "newEmail", "is already registered to another account"
+        ) from None
+    if identities is not None:
+        identities.forget_user(user.id)
+    return user, sent
 
 
 async def revoke_user_sessions(
@@ -377,7 +476,7 @@ async def revoke_user_sessions(
     )
 
 
-async def _start_session(
+async def start_session(
     session: AsyncSession,
     settings: Settings,
     user: User,

@@ -98,9 +98,10 @@ def _monotonic_deadline(expires_at: datetime | None) -> float | None:
 
 def _views(membership: Membership) -> tuple[UserView, TenantView]:
     user = membership.user
-    return UserView(user.id, user.username, user.email, user.created_at), tenant_view(
-        membership.tenant
+    view = UserView(
+        user.id, user.username, user.email, user.created_at, user.email_verified_at is not None
     )
+    return view, tenant_view(membership.tenant)
 
 
 async def _access_token_identity(

@@ -256,3 +256,33 @@ async def test_a_missing_smtp_server_is_retryable() -> None:
         with pytest.raises(RetryableDelivery, match="unreachable"):
             await email_channel.send(config, message(), network)
     assert time.monotonic() - started < 15
+
+
+async def test_a_channel_without_a_host_sends_through_the_servers_own_smtp_server() -> None:
+    from crontopus.server.mail.smtp import parse_smtp_url
+    from crontopus.server.security.outbound import OutboundPolicy
+    from crontopus.server.services.alerts.channels.network import Network
+    from crontopus.server.settings import MailSettings
+    from tests.server.smtp_sink import MailSink
+
+    config = check_config(ChannelKind.EMAIL, {"recipients": ["ops@example.com"]})
+    sink = MailSink()
+    sink.start()
+    try:
+        # The default policy refuses loopback for tenants' peers; the operator's server is not
+        # a tenant's peer.
+        server = MailSettings(smtp=parse_smtp_url(sink.url), sender="Alerts <alerts@example.com>")
+        await email_channel.send(config, message(), Network(OutboundPolicy(), server))
+        (mail,) = await sink.wait_for("ops@example.com")
+    finally:
+        sink.stop()
+    assert mail["From"] == "Alerts <alerts@example.com>"
+    assert mail["X-Crontopus-Incident"] == str(INCIDENT)
+    with pytest.raises(PermanentDelivery, match="CRONTOPUS_SMTP_URL is not set"):
+        await email_channel.send(config, message(), Network(OutboundPolicy()))
+
+
+def test_a_channel_without_a_host_takes_no_server_settings() -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        check_config(ChannelKind.EMAIL, {"port": 25, "recipients": ["ops@example.com"]})
+    assert [p.path for p in refused.value.problems] == [("input", "config", "port")]

@@ -92,6 +92,7 @@ class AlertMutations:
                 now,
                 quotas=info.context.quotas,
                 policy=info.context.settings.outbound,
+                mail=info.context.settings.mail,
             )
             result = Channel.from_model(channel)
         return result
@@ -114,6 +115,7 @@ class AlertMutations:
                 is_default=input.is_default,
                 now=now,
                 policy=info.context.settings.outbound,
+                mail=info.context.settings.mail,
             )
             result = Channel.from_model(channel)
         return result

@@ -20,12 +20,16 @@ from crontopus.server.graphql.identity.types import (
     RemoveMemberPayload,
     Role,
     User,
+    VerificationPending,
 )
 from crontopus.server.security.cookies import clear_refresh_cookie, set_refresh_cookie
 from crontopus.server.services import accounts, members, sessions
 from crontopus.server.services.sessions import Device
 
 AuthResult = Annotated[AuthPayload | UserErrors, strawberry.union("AuthResult")]
+RegisterResult = Annotated[
+    AuthPayload | VerificationPending | UserErrors, strawberry.union("RegisterResult")
+]
 LogoutResult = Annotated[LogoutPayload | UserErrors, strawberry.union("LogoutResult")]
 MemberResult = Annotated[Membership | UserErrors, strawberry.union("MemberResult")]
 RemoveMemberResult = Annotated[
@@ -42,11 +46,11 @@ USE_COOKIE = (
 )
 
 
-def _device(context: Context) -> Device:
+def device_of(context: Context) -> Device:
     return Device(context.client_address, context.request.headers.get("user-agent", ""))
 
 
-def _answer(context: Context, result: accounts.Session, use_cookie: bool) -> AuthPayload:
+def answer(context: Context, result: accounts.Session, use_cookie: bool) -> AuthPayload:
     if not use_cookie:
         return AuthPayload.from_session(result)
     assert isinstance(context.response, Response)
@@ -54,7 +58,7 @@ def _answer(context: Context, result: accounts.Session, use_cookie: bool) -> Aut
     return AuthPayload.from_session(result, with_refresh_token=False)
 
 
-def _cookie_refused(context: Context, use_cookie: bool) -> UserErrors | None:
+def cookie_refused(context: Context, use_cookie: bool) -> UserErrors | None:
     if use_cookie and not isinstance(context.response, Response):
         return to_graphql_error(
             ValidationFailed.single("useCookie", "needs an HTTP request (not a WebSocket)")
@@ -65,7 +69,8 @@ def _cookie_refused(context: Context, use_cookie: bool) -> UserErrors | None:
 @strawberry.type
 class IdentityMutations:
     @strawberry.mutation(
-        description="Create an account and a tenant you own, and log in.",
+        description="Create an account and a tenant you own, and log in; when the server "
+        "requires verified addresses, the login waits for the mailed link (VerificationPending).",
         extensions=[ServiceErrors()],
     )
     async def register(
@@ -75,9 +80,9 @@ class IdentityMutations:
         email: str,
         password: str,
         use_cookie: Annotated[bool, strawberry.argument(description=USE_COOKIE)] = False,
-    ) -> AuthResult:
+    ) -> RegisterResult:
         context = info.context
-        if (refused := _cookie_refused(context, use_cookie)) is not None:
+        if (refused := cookie_refused(context, use_cookie)) is not None:
             return refused
         async with context.session() as session:
             result = await accounts.register(
@@ -89,9 +94,15 @@ class IdentityMutations:
                 password,
                 context.client_address,
                 context.on_tenant_created,
-                _device(context),
+                device_of(context),
             )
-        return _answer(context, result, use_cookie)
+        if isinstance(result, accounts.VerificationPending):
+            return VerificationPending(
+                user=User.from_model(result.user),
+                message=f"Follow the link sent to {accounts.mask_email(result.user.email)} to "
+                "confirm your address, then sign in.",
+            )
+        return answer(context, result, use_cookie)
 
     @strawberry.mutation(
         description="Log in; `tenant` (a slug) picks the tenant to act in.",
@@ -106,7 +117,7 @@ class IdentityMutations:
         use_cookie: Annotated[bool, strawberry.argument(description=USE_COOKIE)] = False,
     ) -> AuthResult:
         context = info.context
-        if (refused := _cookie_refused(context, use_cookie)) is not None:
+        if (refused := cookie_refused(context, use_cookie)) is not None:
             return refused
         async with context.session() as session:
             result = await accounts.login(
@@ -117,9 +128,9 @@ class IdentityMutations:
                 password,
                 context.client_address,
                 tenant,
-                user_agent=_device(context).user_agent,
+                user_agent=device_of(context).user_agent,
             )
-        return _answer(context, result, use_cookie)
+        return answer(context, result, use_cookie)
 
     @strawberry.mutation(
         description="Trade a refresh token for new tokens; the old one stops working.",
@@ -129,7 +140,7 @@ class IdentityMutations:
         context = info.context
         async with context.session() as session:
             result = await accounts.refresh(
-                session, context.settings, token, _device(context), context.identities
+                session, context.settings, token, device_of(context), context.identities
             )
         return AuthPayload.from_session(result)
 

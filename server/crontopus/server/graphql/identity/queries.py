@@ -25,6 +25,9 @@ class IdentityQueries:
             tenant=Tenant.from_model(identity.tenant),
             role=identity.principal.role,
             operator=identity.principal.operator,
+            email_verification_pending=(
+                info.context.settings.mail.verifies and not identity.user.email_verified
+            ),
         )
 
     @strawberry.field(description="Members of the active tenant and their roles.")

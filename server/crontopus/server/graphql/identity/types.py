@@ -22,10 +22,24 @@ class User:
     username: str
     email: str
     created_at: datetime
+    email_verified: bool = strawberry.field(
+        description="Whether the owner followed a verification link sent to `email`."
+    )
 
     @classmethod
     def from_model(cls, user: models.User | UserView) -> User:
-        return cls(id=user.id, username=user.username, email=user.email, created_at=user.created_at)
+        verified = (
+            user.email_verified
+            if isinstance(user, UserView)
+            else user.email_verified_at is not None
+        )
+        return cls(
+            id=user.id,
+            username=user.username,
+            email=user.email,
+            created_at=user.created_at,
+            email_verified=verified,
+        )
 
 
 @strawberry.type
@@ -64,6 +78,11 @@ class Me:
     operator: bool = strawberry.field(
         default=False,
         description="Whether you are a platform operator (signed in, not through a token).",
+    )
+    email_verification_pending: bool = strawberry.field(
+        default=False,
+        description="Whether your address waits for its verification link to be followed "
+        "(the console shows a banner; `resendVerificationEmail` sends another link).",
     )
 
     @strawberry.field(
@@ -145,3 +164,55 @@ class EndedSessions:
 @strawberry.type(description="The password was changed; your other sessions were ended.")
 class PasswordChanged:
     ended_sessions: int
+
+
+@strawberry.type(
+    description="Signed up; the address must be verified before the first login "
+    "(CRONTOPUS_EMAIL_VERIFICATION=required). The link is on its way."
+)
+class VerificationPending:
+    user: User
+    message: str
+
+
+@strawberry.type(description="The address is verified.")
+class EmailVerified:
+    user: User
+
+
+@strawberry.type(description="A verification link was mailed.")
+class VerificationSent:
+    email: str
+
+
+@strawberry.type(
+    description="The answer to every password-reset request, whether or not an account has "
+    "the address, so it tells nobody which addresses are registered."
+)
+class PasswordResetRequested:
+    message: str
+    mail_enabled: bool = strawberry.field(
+        description="Whether this server sends mail at all; when false, no link can come and "
+        "an operator resets the password (`crontopus-server reset-password`)."
+    )
+
+
+@strawberry.type(description="The password was reset; every session of the account ended.")
+class PasswordReset:
+    user: User
+    ended_sessions: int
+
+
+@strawberry.type(description="The e-mail address was changed; the old one got a notice.")
+class EmailChanged:
+    user: User
+    verification_sent: bool = strawberry.field(
+        description="Whether a verification link went to the new address."
+    )
+
+
+@strawberry.type(description="A pending invitation: a single-use link went to `email`.")
+class Invitation:
+    email: str
+    role: Role  # type: ignore[valid-type]
+    expires_at: datetime

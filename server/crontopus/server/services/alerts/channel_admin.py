@@ -28,7 +28,7 @@ from crontopus.server.services.alerts.channels.config import (
 )
 from crontopus.server.services.audit import record_audit
 from crontopus.server.services.quotas import Quota, require_row_room
-from crontopus.server.settings import Quotas
+from crontopus.server.settings import MailSettings, Quotas
 
 #: A test delivery is sent at once, by the request, and never retried (the lease outlasts the
 #: longest CRONTOPUS_NOTIFICATION_TIMEOUT).
@@ -78,12 +78,13 @@ async def create_channel(
     *,
     quotas: Quotas,
     policy: OutboundPolicy,
+    mail: MailSettings | None = None,
 ) -> AlertChannel:
     """Add a channel; its settings are checked for its kind, its peer against `policy`."""
     principal.require_admin("Creating a channel")
     _check_name(name)
     clean = check_config(kind, config)
-    await check_destination(kind, clean, policy)
+    await check_destination(kind, clean, policy, mail)
     await _name_free(session, principal.tenant_id, name)
     await require_row_room(session, Quota.CHANNELS, quotas, principal.tenant_id)
     channel = AlertChannel(
@@ -111,6 +112,7 @@ async def update_channel(
     is_default: bool | None,
     now: datetime,
     policy: OutboundPolicy,
+    mail: MailSettings | None = None,
 ) -> AlertChannel:
     """Change a channel; settings given are merged over the old ones (secrets kept if left out)."""
     principal.require_admin("Changing a channel")
@@ -124,7 +126,7 @@ async def update_channel(
         # An explicit null removes a setting; a secret left out keeps its stored value.
         merged = {k: v for k, v in merged.items() if v is not None}
         clean = check_config(channel.kind, merged)
-        await check_destination(channel.kind, clean, policy)
+        await check_destination(channel.kind, clean, policy, mail)
         channel.config = clean
     if is_default is not None:
         channel.is_default = is_default

@@ -80,7 +80,7 @@ class AlertEngine:
                 lease=max(60.0, 2 * settings.notification_timeout),
             ),
             clock=self.now,
-            network=Network(settings.outbound),
+            network=Network(settings.outbound, settings.mail),
             metrics=metrics,
             public_url=settings.public_url,
             send_timeout=settings.notification_timeout,

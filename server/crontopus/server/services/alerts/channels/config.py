@@ -19,6 +19,7 @@ from crontopus.server.security.outbound import (
 from crontopus.server.services.alerts.channels import email, pagerduty, slack, webhook
 from crontopus.server.services.alerts.channels.message import Message
 from crontopus.server.services.alerts.channels.network import Network
+from crontopus.server.settings import MailSettings
 
 Sender = Callable[[dict[str, Any], Message, Network], Awaitable[None]]
 
@@ -79,13 +80,25 @@ def check_config(kind: ChannelKind, config: dict[str, Any]) -> dict[str, Any]:
 
 
 async def check_destination(
-    kind: ChannelKind, config: dict[str, Any], policy: OutboundPolicy
+    kind: ChannelKind,
+    config: dict[str, Any],
+    policy: OutboundPolicy,
+    mail: MailSettings | None = None,
 ) -> None:
     """Raise ValidationFailed naming the setting when the channel's peer may not be reached.
 
     `config` has passed `check_config`. Delivery judges the peer again, at every connection:
-    what a name resolves to can change after it was saved.
+    what a name resolves to can change after it was saved. An e-mail channel without a host
+    sends through the server's own SMTP server (`mail`), which must then be configured.
     """
+    if kind is ChannelKind.EMAIL and not config.get("host"):
+        if mail is None or not mail.enabled:
+            raise ValidationFailed.single(
+                "input.config.host",
+                "is missing: give the SMTP server's host name (this server has no "
+                "CRONTOPUS_SMTP_URL to send through)",
+            )
+        return
     if kind is ChannelKind.EMAIL:
         host, port = email.destination(config)
         key, service, shown = "host", Service.SMTP, f"{host}:{port}"
@@ -152,17 +165,36 @@ def _check_url(clean: dict[str, Any], bad: Callable[[str, str], None], *, requir
 
 
 def _check_email(clean: dict[str, Any], bad: Callable[[str, str], None]) -> None:
-    if not isinstance(clean.get("host"), str) or not clean["host"]:
-        bad("host", "is missing: give the SMTP server's host name")
+    if not clean.get("host"):
+        # No host: the server's own SMTP server (CRONTOPUS_SMTP_URL), its security and login.
+        for key in ("port", "security", "username", "password"):
+            if key in clean:
+                bad(key, "needs host: without one the server's own SMTP server is used")
+        if clean.get("sender") is not None:
+            _check_sender(clean, bad)
+        _check_recipients(clean, bad)
+        return
+    if not isinstance(clean.get("host"), str):
+        bad("host", "must be the SMTP server's host name")
     security = clean.setdefault("security", "starttls")
     if security not in email.SECURITIES:
         bad("security", f"use one of {', '.join(email.SECURITIES)}")
     port = clean.get("port")
     if port is not None and (not isinstance(port, int) or not 1 <= port <= 65535):
         bad("port", "must be a port number from 1 to 65535")
+    _check_sender(clean, bad)
+    _check_recipients(clean, bad)
+    if clean.get("password") and not clean.get("username"):
+        bad("username", "is missing: a password needs a username")
+
+
+def _check_sender(clean: dict[str, Any], bad: Callable[[str, str], None]) -> None:
     sender = clean.get("sender")
     if not isinstance(sender, str) or "@" not in sender:
         bad("sender", "must be the From address, e.g. crontopus@example.com")
+
+
+def _check_recipients(clean: dict[str, Any], bad: Callable[[str, str], None]) -> None:
     recipients = clean.get("recipients")
     if (
         not isinstance(recipients, list)
@@ -170,5 +202,3 @@ def _check_email(clean: dict[str, Any], bad: Callable[[str, str], None]) -> None
         or not all(isinstance(r, str) and "@" in r for r in recipients)
     ):
         bad("recipients", 'must be a list of addresses, e.g. ["ops@example.com"]')
-    if clean.get("password") and not clean.get("username"):
-        bad("username", "is missing: a password needs a username")

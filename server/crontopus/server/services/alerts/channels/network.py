@@ -15,6 +15,7 @@ import httpcore
 import httpx
 
 from crontopus.server.security.outbound import OutboundPolicy, Service
+from crontopus.server.settings import MailSettings
 
 #: Connections kept open per process; a channel's peer rarely needs more than one.
 MAX_CONNECTIONS: Final = 200
@@ -75,10 +76,12 @@ class _JudgedTransport(httpx.AsyncHTTPTransport):
 
 
 class Network:
-    """The outbound policy, and an HTTP client that obeys it (redirects are never followed)."""
+    """The outbound policy, and an HTTP client that obeys it (redirects are never followed);
+    `mail` is the server's own SMTP server, for e-mail channels that name none."""
 
-    def __init__(self, policy: OutboundPolicy) -> None:
+    def __init__(self, policy: OutboundPolicy, mail: MailSettings | None = None) -> None:
         self.policy = policy
+        self.mail = mail
         self._http: httpx.AsyncClient | None = None
 
     @property
