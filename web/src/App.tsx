@@ -5,9 +5,11 @@ import { useQuery } from "./api/hooks";
 import { LoginMutation, LogoutMutation, MeQuery, RevokeSessionMutation, SessionsQuery } from "./api/operations";
 import { loadSession, onSessionChange, saveSession, type Session } from "./api/session";
 import { ErrorNote } from "./components/bits";
+import { Comfort } from "./components/Comfort";
 import { Logo } from "./components/Logo";
 import { SkipLink, usePageChange } from "./components/PageChrome";
 import { searchField } from "./lib/pageTitle";
+import { PAGES } from "./lib/pages";
 import { isTyping, shortcutFor } from "./lib/shortcuts";
 import { applyTheme, storedTheme, type ThemeChoice } from "./lib/theme";
 import { AccountPage } from "./pages/Account";
@@ -27,22 +29,7 @@ import { Link, matchPath, navigate, useLocation } from "./router";
 
 const PlaygroundPage = lazy(() => import("./pages/Playground"));
 
-const NAV: [string, string][] = [
-  ["/", "Dashboard"],
-  ["/runs", "Run log"],
-  ["/health-report", "Health"],
-  ["/alerts", "Alerts"],
-  ["/jobs", "Jobs"],
-  ["/endpoints", "Endpoints"],
-  ["/namespaces", "Namespaces"],
-  ["/secrets", "Secrets"],
-  ["/tokens", "API tokens"],
-  ["/members", "Members"],
-  ["/audit", "Audit"],
-  ["/install", "Install agent"],
-  ["/playground", "Playground"],
-  ["/account", "Account"],
-];
+const NAV = PAGES;
 
 function Page({ path }: { path: string }) {
   let params: Record<string, string> | null;
@@ -205,8 +192,8 @@ function Shell({ session, path }: { session: Session; path: string }) {
           <div className="sidebar-foot">
             <TenantSwitch session={session} />
             <ThemeSwitch />
-            <p className="muted small" title="g then d, r, h, a, j, n, e, t, u or p goes to a page; / focuses the filter">
-              Keys: <kbd>g</kbd> <kbd>j</kbd> jobs, <kbd>/</kbd> filter
+            <p className="muted small" title="g then d, r, h, a, j, n, e, t, u or p goes to a page; / focuses the filter; Ctrl-K jumps anywhere">
+              Keys: <kbd>?</kbd> all, <kbd>g</kbd> <kbd>j</kbd> jobs, <kbd>/</kbd> filter
             </p>
             <div className="row spread">
               <span className="muted small">{session.username}</span>
@@ -220,6 +207,7 @@ function Shell({ session, path }: { session: Session; path: string }) {
       <main id="content" tabIndex={-1} className={path === "/playground" ? "main wide" : "main"}>
         <Page path={path} />
       </main>
+      <Comfort />
     </div>
   );
 }

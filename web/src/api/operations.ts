@@ -358,3 +358,10 @@ export const HealthSparklinesQuery = graphql(`
     }
   }
 `);
+
+export const PaletteSearchQuery = graphql(`
+  query PaletteSearch($search: String!, $first: Int!) {
+    jobs(search: $search, first: $first) { nodes { id name namespace } }
+    endpoints(filter: { search: $search }, first: $first) { nodes { id name hostname } }
+  }
+`);
