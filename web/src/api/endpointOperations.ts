@@ -84,3 +84,14 @@ export const RejectEnrollmentMutation = graphql(`
     rejectEnrollment(id: $id) { __typename ... on UserError { message } }
   }
 `);
+
+export const UpdateEndpointLabelsMutation = graphql(`
+  mutation UpdateEndpointLabels($id: UUID!, $labels: [KeyValueInput!]!) {
+    updateEndpoint(id: $id, labels: $labels) {
+      __typename
+      ... on Endpoint { id labels { key value } }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);

@@ -1,10 +1,11 @@
 // Endpoints: list with status/platform filters and search, expandable job instances,
 // detail, revoke; and enrollment tokens shown once.
-import { Fragment, useMemo, useState, type FormEvent } from "react";
+import { Fragment, useEffect, useMemo, useState, type FormEvent } from "react";
 import { useEndpointEvents } from "../api/liveEndpoints";
 import { request } from "../api/client";
 import { useQuery } from "../api/hooks";
 import { usePaged } from "../api/paging";
+import { loadSession } from "../api/session";
 import {
   ApproveEnrollmentMutation,
   CreateEnrollmentTokenMutation,
@@ -17,6 +18,7 @@ import {
   RevokeEnrollmentTokenMutation,
 } from "../api/endpointOperations";
 import { Badge, CopyButton, ErrorNote, FailureReason, LoadMore, Loading } from "../components/bits";
+import { LabelEditor } from "../components/LabelEditor";
 import type { EndpointStatus } from "../gql/graphql";
 import { formatAgo, formatTime, shortCommit } from "../lib/format";
 import { Link, navigate, useLocation } from "../router";
@@ -236,7 +238,15 @@ function PendingEnrollmentsSection({ onDecided }: { onDecided: () => void }) {
 }
 
 export function EndpointDetailPage({ id }: { id: string }) {
-  const { data, error, loading } = useQuery(EndpointQuery, { id });
+  const { data, error, loading, reload } = useQuery(EndpointQuery, { id });
+  // A label change re-reads the endpoint, and with it the jobs its labels now target.
+  const [version, setVersion] = useState(0);
+  useEffect(() => {
+    if (version) reload();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- only a saved change re-reads
+  }, [version]);
+  const role = loadSession()?.role;
+  const canEdit = role === "OWNER" || role === "ADMIN";
   const e = data?.endpoint;
   return (
     <>
@@ -245,7 +255,7 @@ export function EndpointDetailPage({ id }: { id: string }) {
         <Link href="/endpoints">← Endpoints</Link>
       </header>
       <ErrorNote error={error} />
-      <Loading when={loading} />
+      <Loading when={loading && !data} />
       {data && !e && <p>No such endpoint.</p>}
       {e && (
         <>
@@ -267,11 +277,8 @@ export function EndpointDetailPage({ id }: { id: string }) {
               </dd>
               <dt>Labels</dt>
               <dd>
-                {e.labels.map((l) => (
-                  <span key={l.key} className="chip">
-                    {l.key}={l.value}
-                  </span>
-                ))}
+                <LabelEditor endpointId={id} labels={e.labels} canEdit={canEdit} onSaved={() => setVersion((n) => n + 1)} />
+                {canEdit && <p className="muted small">The agent installs or removes the jobs these labels target with its next heartbeat.</p>}
               </dd>
               <dt>Applied commit</dt>
               <dd>
@@ -285,7 +292,7 @@ export function EndpointDetailPage({ id }: { id: string }) {
           </section>
           <section className="card">
             <h2>Jobs</h2>
-            <EndpointJobs id={id} />
+            <EndpointJobs key={version} id={id} />
           </section>
           <section className="card">
             <h2>Runs</h2>
