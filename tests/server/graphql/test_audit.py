@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.server.conftest import Api, Persona
+from tests.server.graphql.test_enrollment import enrolled_endpoint
 
 EVENTS = """
 query Events($first: Int!, $after: String) {
@@ -79,3 +80,18 @@ async def test_the_audit_log_filters_by_action_prefix_actor_and_target_text(
 async def test_audit_search_text_is_bounded_with_the_fix(api: Api, alice: Persona) -> None:
     error = await api.error_of(FILTERED, {"filter": {"search": "x" * 201}}, alice.access_token)
     assert error["message"] == "filter.search: is 201 characters long: search with at most 200"
+
+
+async def test_an_endpoint_acts_under_its_name_not_its_id(api: Api, alice: Persona) -> None:
+    endpoint_id, token = await enrolled_endpoint(api, alice, "web-01")
+    left = await api.execute("mutation { unenrollEndpoint { __typename } }", {}, token)
+    assert left["unenrollEndpoint"]["__typename"] == "Endpoint"
+    query = """
+    query($filter: AuditFilter) {
+      auditEvents(filter: $filter, first: 5) { nodes { actor actorName } }
+    }
+    """
+    data = await api.execute(query, {"filter": {"action": "endpoint.unenroll"}}, alice.access_token)
+    assert data["auditEvents"]["nodes"] == [
+        {"actor": f"endpoint:{endpoint_id}", "actorName": "endpoint web-01"}
+    ]

@@ -311,7 +311,7 @@ export const RemoveMemberMutation = graphql(`
 export const AuditQuery = graphql(`
   query Audit($filter: AuditFilter, $after: String) {
     auditEvents(filter: $filter, first: 50, after: $after) {
-      nodes { id action actor target details createdAt }
+      nodes { id action actor actorName target details createdAt }
       pageInfo { endCursor hasNextPage }
     }
   }

@@ -19,3 +19,11 @@ describe("sortJobs", () => {
     expect(sortJobs(jobs, "name", true).map((j) => j.name)).toEqual(["c", "b", "a"]);
   });
 });
+
+describe("unknown jobs", () => {
+  it("are those with neither a status nor a name", async () => {
+    const { isUnknownJob } = await import("./jobStatus");
+    expect(isUnknownJob({ status: null, jobName: null })).toBe(true);
+    expect(isUnknownJob({ status: "UP", jobName: "backup" })).toBe(false);
+  });
+});

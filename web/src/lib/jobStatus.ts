@@ -49,3 +49,9 @@ export function sortJobs<T extends SortableJob>(jobs: readonly T[], key: JobSort
   });
   return descending ? sorted.reverse() : sorted;
 }
+
+/** A job the health figures know only from check-ins: its id is in no manifest in Git
+ * (no status, no name), so the runs say nothing about any job's health. */
+export function isUnknownJob(job: { status?: JobStatus | null; jobName?: string | null }): boolean {
+  return !job.status && !job.jobName;
+}

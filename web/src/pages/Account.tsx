@@ -82,7 +82,7 @@ export function AccountPage() {
                   <td title={s.userAgent}>{s.userAgent || <span className="muted">unknown</span>}</td>
                   <td>{s.tenant.name}</td>
                   <td>{s.address}</td>
-                  <td>{formatTime(s.createdAt)}</td>
+                  <td className="nowrap">{formatTime(s.createdAt)}</td>
                   <td>{formatAgo(s.lastUsedAt)}</td>
                   <td>
                     {s.current ? (

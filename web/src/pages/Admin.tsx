@@ -18,7 +18,7 @@ import {
 import { loadSession } from "../api/session";
 import { CopyButton, ErrorNote, LoadMore, Loading } from "../components/bits";
 import type { Role, TokenScope } from "../gql/graphql";
-import { formatAgo, formatTime } from "../lib/format";
+import { EMPTY, formatAgo, formatTime } from "../lib/format";
 import { Link, navigate, useLocation } from "../router";
 
 type Outcome = { __typename: string; message?: string };
@@ -206,8 +206,8 @@ export function TokensPage() {
                   <td>
                     <code aria-label={`last 4 characters ${t.hint}`}>…{t.hint}</code>
                   </td>
-                  <td>{formatTime(t.createdAt)}</td>
-                  <td>{formatAgo(t.lastUsedAt)}</td>
+                  <td className="nowrap">{formatTime(t.createdAt)}</td>
+                  <td className="nowrap">{t.lastUsedAt ? formatAgo(t.lastUsedAt) : EMPTY}</td>
                   <td>
                     {t.revokedAt ? (
                       <span className="muted">revoked</span>
@@ -265,7 +265,7 @@ export function MembersPage() {
         </form>
       )}
       <section className="card">
-        <table>
+        <table className="stack-on-phone" data-testid="members">
           <thead>
             <tr>
               <th>User</th>
@@ -279,9 +279,9 @@ export function MembersPage() {
             {data?.members.map((m) => (
               <tr key={m.user.id}>
                 <td>{m.user.username}</td>
-                <td>{m.user.email}</td>
+                <td className="wrap-anywhere">{m.user.email}</td>
                 <td>{m.role}</td>
-                <td>{formatTime(m.createdAt)}</td>
+                <td className="nowrap">{formatTime(m.createdAt)}</td>
                 <td>
                   {canManage && (
                     <button className="button small danger" onClick={() => remove(m.user.id, m.user.username)}>
@@ -340,12 +340,14 @@ export function AuditPage() {
             <tbody>
               {rows.map((e) => (
                 <tr key={e.id}>
-                  <td>{formatTime(e.createdAt)}</td>
-                  <td>{e.actor}</td>
+                  <td className="nowrap">{formatTime(e.createdAt)}</td>
+                  <td title={e.actor === e.actorName ? undefined : e.actor} data-testid="audit-actor">
+                    {e.actorName}
+                  </td>
                   <td>
                     <code>{e.action}</code>
                   </td>
-                  <td>{e.target}</td>
+                  <td className="wrap-anywhere">{e.target}</td>
                   <td className="truncate">
                     <code>{JSON.stringify(e.details)}</code>
                   </td>

@@ -265,9 +265,9 @@ function Quiet() {
           {data?.snoozes.map((s) => (
             <tr key={s.id}>
               <td>Snooze of {scopeText(s)}</td>
-              <td>until {formatTime(s.until)}</td>
+              <td className="nowrap">until {formatTime(s.until)}</td>
               <td className="muted">
-                {s.reason} — {s.createdBy}
+                {s.reason || EMPTY} · by {s.createdBy}
               </td>
               <td>
                 <button className="button small" onClick={async () => (setProblem(problemOf((await request(DeleteSnoozeMutation, { id: s.id })).deleteSnooze)), reload())}>

@@ -10,7 +10,7 @@ import { RunTable } from "../components/RunTable";
 import type { HealthWindow } from "../gql/graphql";
 import { healthChart, type SeriesPoint } from "../lib/charts";
 import { formatAgo, formatRate } from "../lib/format";
-import { STATUS_MEANING } from "../lib/jobStatus";
+import { isUnknownJob, STATUS_MEANING } from "../lib/jobStatus";
 import { Link } from "../router";
 import { WindowPicker } from "./Health";
 
@@ -84,7 +84,15 @@ export function DashboardPage() {
           <ul className="plain">
             {d.failingJobs.map((job) => (
               <li key={job.jobId}>
-                <Badge value={job.figures.health} /> <Link href={`/jobs/${job.jobId}`}>{job.jobName ?? job.jobId}</Link>{" "}
+                {isUnknownJob(job) ? (
+                  <>
+                    <Badge value="UNKNOWN" /> unknown job <code>{job.jobId.slice(0, 8)}</code>{" "}
+                  </>
+                ) : (
+                  <>
+                    <Badge value={job.figures.health} /> <Link href={`/jobs/${job.jobId}`}>{job.jobName}</Link>{" "}
+                  </>
+                )}
                 <span className="muted">
                   {job.namespace} · {job.figures.failures}/{job.figures.runs} failed · last {formatAgo(job.figures.lastRunAt)}
                 </span>

@@ -397,7 +397,7 @@ function EnrollmentTokensSection() {
                   {t.useCount}
                   {t.maxUses != null ? ` / ${t.maxUses}` : ""}
                 </td>
-                <td>{t.expiresAt ? formatTime(t.expiresAt) : "never"}</td>
+                <td className="nowrap">{t.expiresAt ? formatTime(t.expiresAt) : "never"}</td>
                 <td>
                   {t.revokedAt ? (
                     <span className="muted">revoked</span>

@@ -7,7 +7,8 @@ import { useSparklines, type SparkPoints } from "../api/sparklines";
 import { Badge, ErrorNote, Loading } from "../components/bits";
 import { Sparkline } from "../components/Charts";
 import type { HealthWindow } from "../gql/graphql";
-import { formatAgo, formatRate } from "../lib/format";
+import { EMPTY, formatAgo, formatRate } from "../lib/format";
+import { isUnknownJob } from "../lib/jobStatus";
 import { Link } from "../router";
 
 const WINDOWS: [HealthWindow, string][] = [
@@ -37,16 +38,17 @@ export function WindowPicker({ value, onChange }: { value: HealthWindow; onChang
 
 type Figures = { runs: number; failures: number; successRate?: number | null; health: string; lastRunAt?: string | null };
 
-function FigureCells({ figures, line, name }: { figures: Figures; line?: SparkPoints; name: string }) {
+function FigureCells({ figures, line, name, unknown = false }: { figures: Figures; line?: SparkPoints; name: string; unknown?: boolean }) {
   return (
     <>
       <td>
-        <Badge value={figures.health} />
+        {/* Runs of a job Git does not hold say nothing about a job's health. */}
+        <Badge value={unknown ? "UNKNOWN" : figures.health} />
       </td>
       <td className="num">{figures.runs}</td>
       <td className="num">{figures.failures}</td>
       <td className="num">{formatRate(figures.successRate)}</td>
-      <td>{formatAgo(figures.lastRunAt)}</td>
+      <td className="nowrap">{figures.lastRunAt ? formatAgo(figures.lastRunAt) : EMPTY}</td>
       <td>{line ? <Sparkline points={line} label={`Runs of ${name}`} /> : null}</td>
     </>
   );
@@ -85,16 +87,26 @@ export function HealthPage() {
               </tr>
             </thead>
             <tbody>
-              {data?.jobHealth.map((job) => (
-                <tr key={job.jobId}>
-                  <td>
-                    <Link href={`/jobs/${job.jobId}`}>{job.jobName ?? job.jobId}</Link>{" "}
-                    <span className="muted">{job.namespace}</span>
-                  </td>
-                  <td>{job.status ? <Badge value={job.status} /> : <span className="muted">—</span>}</td>
-                  <FigureCells figures={job.figures} line={jobLines.get(job.jobId)} name={job.jobName ?? job.jobId} />
-                </tr>
-              ))}
+              {data?.jobHealth.map((job) => {
+                const unknown = isUnknownJob(job);
+                return (
+                  <tr key={job.jobId} data-testid="job-health" data-unknown={unknown || undefined}>
+                    <td>
+                      {unknown ? (
+                        <span title={`Check-ins arrived for job id ${job.jobId}, which no manifest in Git has`}>
+                          unknown job <code>{job.jobId.slice(0, 8)}</code>
+                        </span>
+                      ) : (
+                        <>
+                          <Link href={`/jobs/${job.jobId}`}>{job.jobName ?? job.jobId}</Link> <span className="muted">{job.namespace}</span>
+                        </>
+                      )}
+                    </td>
+                    <td>{job.status ? <Badge value={job.status} /> : <span className="muted">{EMPTY}</span>}</td>
+                    <FigureCells figures={job.figures} line={jobLines.get(job.jobId)} name={job.jobName ?? `unknown job ${job.jobId.slice(0, 8)}`} unknown={unknown} />
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </div>

@@ -7,7 +7,7 @@ import { useSparklines } from "../api/sparklines";
 import { Badge, ErrorNote, LoadMore, Loading } from "../components/bits";
 import { Sparkline } from "../components/Charts";
 import { JobEndpoints } from "../components/JobEndpoints";
-import { formatAgo, formatTime } from "../lib/format";
+import { EMPTY, formatAgo, formatTime } from "../lib/format";
 import { STATUS_MEANING, sortJobs, type JobSortKey } from "../lib/jobStatus";
 import { parsePairs } from "../lib/manifest";
 import { Link, navigate, useLocation } from "../router";
@@ -103,11 +103,15 @@ export function JobsPage() {
                   <td>
                     <Link href={`/jobs/${job.id}`}>{job.name}</Link>
                     {job.isDiscovered && <span className="badge badge-muted">discovered</span>}
-                    {job.labels.map((l) => (
-                      <span key={l.key} className="chip">
-                        {l.key}={l.value}
-                      </span>
-                    ))}
+                    {job.labels.length > 0 && (
+                      <div className="chips">
+                        {job.labels.map((l) => (
+                          <span key={l.key} className="chip">
+                            {l.key}={l.value}
+                          </span>
+                        ))}
+                      </div>
+                    )}
                   </td>
                   <td>{job.namespace}</td>
                   <td title={STATUS_MEANING[job.status]}>
@@ -125,10 +129,10 @@ export function JobsPage() {
                         <Badge value={job.lastRun.status} /> <Link href={`/runs/${job.lastRun.id}`}>{formatAgo(job.lastRun.startedAt)}</Link>
                       </>
                     ) : (
-                      <span className="muted">never</span>
+                      <span className="muted">{EMPTY}</span>
                     )}
                   </td>
-                  <td>{job.nextRunAt ? formatTime(job.nextRunAt, job.timezone) : <span className="muted">—</span>}</td>
+                  <td className="nowrap">{job.nextRunAt ? formatTime(job.nextRunAt, job.timezone) : <span className="muted">{EMPTY}</span>}</td>
                   <td className="truncate">
                     <code>{job.command}</code>
                   </td>

@@ -75,7 +75,7 @@ export function SecretsPage() {
                   </td>
                   <td>{formatAgo(s.updatedAt)}</td>
                   <td>{s.updatedBy}</td>
-                  <td>{formatTime(s.createdAt)}</td>
+                  <td className="nowrap">{formatTime(s.createdAt)}</td>
                   <td>
                     <button className="button small danger" onClick={() => remove(s.name)} aria-label={`Delete secret ${s.name}`}>
                       Delete

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.server.db.keyset import newest_first
-from crontopus.server.db.models import AuditEvent
+from crontopus.server.db.models import AuditEvent, Endpoint
 from crontopus.server.db.search import contains_pattern
 from crontopus.server.security.principal import Principal
 
@@ -69,3 +69,39 @@ async def list_audit_events(
         query = query.where(AuditEvent.target.ilike(contains_pattern(wanted.search), escape="\\"))
     query = newest_first(query, AuditEvent.created_at, AuditEvent.id, first, after)
     return (await session.scalars(query)).all()
+
+
+#: How an endpoint's actor label starts (Principal.label): "endpoint:<id>".
+ENDPOINT_ACTOR = "endpoint:"
+
+
+async def actor_names(
+    session: AsyncSession, tenant_id: uuid.UUID, actors: Iterable[str]
+) -> dict[str, str]:
+    """Return how each actor label reads to a person: an endpoint by its name, not its id.
+
+    The label stays what the event stored (the actor filter matches it exactly); the name is
+    looked up when read, so a renamed endpoint shows its current name. An endpoint deleted since
+    shows the start of its id. People are stored by user name already and map to themselves.
+    """
+    endpoints: dict[uuid.UUID, str] = {}
+    names: dict[str, str] = {}
+    for actor in set(actors):
+        names[actor] = actor
+        if actor.startswith(ENDPOINT_ACTOR):
+            try:
+                endpoints[uuid.UUID(actor.removeprefix(ENDPOINT_ACTOR))] = actor
+            except ValueError:
+                continue
+    if not endpoints:
+        return names
+    rows = await session.execute(
+        select(Endpoint.id, Endpoint.name).where(
+            Endpoint.tenant_id == tenant_id, Endpoint.id.in_(endpoints)
+        )
+    )
+    found = {endpoint_id: name for endpoint_id, name in rows}
+    for endpoint_id, actor in endpoints.items():
+        name = found.get(endpoint_id)
+        names[actor] = f"endpoint {name}" if name else f"endpoint {str(endpoint_id)[:8]} (deleted)"
+    return names

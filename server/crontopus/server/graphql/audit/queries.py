@@ -44,4 +44,11 @@ class AuditQueries:
                 )
             except PermissionDenied as error:
                 raise GraphQLError(error.message, extensions={"code": "FORBIDDEN"}) from None
-        return build_connection(rows, first, AuditEvent.from_model, time_key("created_at"))
+            # One look-up for the page's endpoints, not one per event.
+            names = await audit.actor_names(session, principal.tenant_id, (r.actor for r in rows))
+        return build_connection(
+            rows,
+            first,
+            lambda row: AuditEvent.from_model(row, names[row.actor]),
+            time_key("created_at"),
+        )

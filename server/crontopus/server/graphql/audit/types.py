@@ -14,17 +14,23 @@ from crontopus.server.db import models
 @strawberry.type(description="Who did what to which thing, and when.")
 class AuditEvent:
     id: uuid.UUID
-    actor: str
+    actor: str = strawberry.field(
+        description='Who acted, as stored: a user name, "<user> (token)" or "endpoint:<id>".'
+    )
+    actor_name: str = strawberry.field(
+        description="Who acted, as a person reads it: an endpoint by its current name."
+    )
     action: str
     target: str
     details: JSON
     created_at: datetime
 
     @classmethod
-    def from_model(cls, event: models.AuditEvent) -> AuditEvent:
+    def from_model(cls, event: models.AuditEvent, actor_name: str | None = None) -> AuditEvent:
         return cls(
             id=event.id,
             actor=event.actor,
+            actor_name=actor_name or event.actor,
             action=event.action,
             target=event.target,
             details=JSON(event.details),
