@@ -8,19 +8,22 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from crontopus.core.enums import RunStatus, RunTrigger
 from crontopus.server.db.models import Role
 from crontopus.server.events.broadcaster import Event, InProcessBroadcaster
+from crontopus.server.events.codec import to_event
+from crontopus.server.events.topics import RunChanged, RunChangeKind
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.groups import SubscriptionGroups
 from crontopus.server.graphql.schema import create_schema
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
-from crontopus.server.services.ingest import RUN_EVENTS
 from tests.server.conftest import LiveServer
 
 RUN_EVENTS_QUERY = "subscription($f: RunFilter) { runEvents(filter: $f) { kind run { id jobId } } }"
@@ -263,9 +266,23 @@ def test_principals_that_may_see_different_data_never_share_an_execution() -> No
 
 
 def _run_event() -> Event:
-    data = {"kind": "finished", "id": str(uuid.uuid4()), "job_id": str(uuid.uuid4()),
-            "status": "SUCCESS", "started_at": "2026-01-01T00:00:00+00:00"}  # fmt: skip
-    return Event(uuid.UUID(int=1), RUN_EVENTS, data)
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    changed = RunChanged(
+        kind=RunChangeKind.FINISHED,
+        id=uuid.uuid4(),
+        job_id=uuid.uuid4(),
+        job_name=None,
+        namespace=None,
+        endpoint_id=None,
+        status=RunStatus.SUCCESS,
+        started_at=started,
+        finished_at=started,
+        duration_ms=0,
+        exit_code=0,
+        unknown_job=False,
+        trigger=RunTrigger.SCHEDULE,
+    )
+    return to_event(uuid.UUID(int=1), changed)
 
 
 def _run_ids(delivery: object) -> list[str]:

@@ -8,13 +8,21 @@ way it would in a PostgreSQL deployment.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
+import types
+import typing
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from crontopus.server.events.errors import EventTooLarge, InvalidEvent
 from crontopus.server.events.event import Event
+from crontopus.server.events.topics import Payload
+
+P = TypeVar("P", bound=Payload)
 
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more (default build).
 MAX_PAYLOAD_BYTES = 7999
@@ -75,3 +83,80 @@ def decode_event(text: str) -> tuple[uuid.UUID, str, dict[str, Any]]:
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise InvalidEvent(f"not a Crontopus event payload ({error}): {text[:80]!r}") from None
     return tenant_id, topic, data
+
+
+# Typed payloads (events/topics.py) travel as `Event.data` of JSON values: ids and times as
+# strings, enums as their values. Each payload class's converters are worked out once.
+
+_Convert = Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _converters(kind: Any) -> tuple[_Convert, _Convert]:
+    """Return (to JSON, from JSON) for one field type."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        dump, load = _converters(inner)
+        return (
+            lambda value: None if value is None else dump(value),
+            lambda value: None if value is None else load(value),
+        )
+    if origin is list:
+        (item,) = typing.get_args(kind)
+        dump, load = _converters(item)
+        if dump is _identity:
+            return _identity, _identity
+        return (lambda values: [dump(v) for v in values], lambda values: [load(v) for v in values])
+    if kind is uuid.UUID:
+        return str, _uuid
+    if kind is datetime:
+        return datetime.isoformat, _time
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return (lambda value: value.value), kind
+    return _identity, _identity
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    # The in-process bus hands the data on as published; a UUID may still be one.
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+def _time(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+_Fields = tuple[tuple[str, _Convert, _Convert], ...]
+_FIELDS: dict[type, _Fields] = {}
+
+
+def _fields(cls: type) -> _Fields:
+    found = _FIELDS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = tuple((f.name, *_converters(hints[f.name])) for f in dataclasses.fields(cls))
+        _FIELDS[cls] = found
+    return found
+
+
+def to_event(tenant_id: uuid.UUID, payload: Payload) -> Event:
+    """Return the event that announces `payload` to the tenant's subscribers of its topic."""
+    data = {name: dump(getattr(payload, name)) for name, dump, _ in _fields(type(payload))}
+    return Event(tenant_id, payload.TOPIC, data)
+
+
+def read_event(event: Event, cls: type[P]) -> P:
+    """Return the payload of an event of `cls`'s topic; raise `InvalidEvent` if it is not one."""
+    if event.topic != cls.TOPIC:
+        raise InvalidEvent(f"a {event.topic!r} event is not a {cls.__name__}")
+    data = event.data
+    try:
+        values = {name: load(data[name]) for name, _, load in _fields(cls) if name in data}
+        return cls(**values)
+    except (KeyError, TypeError, ValueError) as error:
+        raise InvalidEvent(
+            f"{event.topic!r} event without a valid {cls.__name__}: {error}"
+        ) from None

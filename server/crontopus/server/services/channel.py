@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import random
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import update
 
@@ -34,27 +33,20 @@ from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import Endpoint
 from crontopus.server.db.types import utcnow
 from crontopus.server.events.broadcaster import Broadcaster
-from crontopus.server.events.codec import encode_event
+from crontopus.server.events.codec import encode_event, to_event
 from crontopus.server.events.errors import InvalidEvent
-from crontopus.server.events.event import Event
+from crontopus.server.events.topics import AgentEventKind, AgentNotice
 from crontopus.server.gitstore import GitStore, JobChange, JobChangeKind
 
 logger = logging.getLogger("crontopus.server.channel")
 
-AGENT_EVENTS = "agents"
+AGENT_EVENTS = AgentNotice.TOPIC
 #: Label sets one announcement names; a commit touching more targets tells every endpoint.
 MAX_TARGETS = 50
 #: Endpoint ids per run request or revocation event (each id is ~40 bytes of the 8 KB limit).
 IDS_PER_EVENT = 100
 #: Endpoint ids per presence statement.
 STAMP_CHUNK = 500
-
-
-class AgentEventKind(enum.Enum):
-    CONNECTED = "connected"
-    REPOSITORY_CHANGED = "repository_changed"
-    RUN_REQUESTED = "run_requested"
-    REVOKED = "revoked"
 
 
 def _targets_of(manifests: Iterable[JobManifest | None]) -> list[dict[str, str]] | None:
@@ -94,16 +86,12 @@ async def announce_commit(
     if all(m is None or m.is_discovered for m in manifests):
         return  # only discovered entries changed: no agent installs those
     targets = _targets_of(manifests)
-    data: dict[str, Any] = {
-        "kind": AgentEventKind.REPOSITORY_CHANGED.value,
-        "commit": new,
-        "targets": targets,
-    }
-    event = Event(tenant_id, AGENT_EVENTS, data)
+    notice = AgentNotice(AgentEventKind.REPOSITORY_CHANGED, commit=new, targets=targets)
+    event = to_event(tenant_id, notice)
     try:
         encode_event(event)
     except InvalidEvent:
-        event = Event(tenant_id, AGENT_EVENTS, {**data, "targets": None})  # too many: tell all
+        event = to_event(tenant_id, replace(notice, targets=None))  # too many: tell all
     await broadcaster.publish(event)
 
 
@@ -117,32 +105,30 @@ async def request_runs(
     """Ask the agents of `endpoint_ids` to run a job now."""
     for start in range(0, len(endpoint_ids), IDS_PER_EVENT):
         chunk = endpoint_ids[start : start + IDS_PER_EVENT]
-        data = {
-            "kind": AgentEventKind.RUN_REQUESTED.value,
-            "job_id": str(job_id),
-            "request_id": str(request_id),
-            "endpoint_ids": [str(endpoint_id) for endpoint_id in chunk],
-        }
-        await broadcaster.publish(Event(tenant_id, AGENT_EVENTS, data))
+        notice = AgentNotice(
+            AgentEventKind.RUN_REQUESTED,
+            job_id=job_id,
+            request_id=request_id,
+            endpoint_ids=list(chunk),
+        )
+        await broadcaster.publish(to_event(tenant_id, notice))
 
 
 async def announce_revocation(
     broadcaster: Broadcaster, tenant_id: uuid.UUID, endpoint_id: uuid.UUID
 ) -> None:
     """Tell a revoked endpoint's agent at once, on whichever process holds its channel."""
-    data = {"kind": AgentEventKind.REVOKED.value, "endpoint_ids": [str(endpoint_id)]}
-    await broadcaster.publish(Event(tenant_id, AGENT_EVENTS, data))
+    notice = AgentNotice(AgentEventKind.REVOKED, endpoint_ids=[endpoint_id])
+    await broadcaster.publish(to_event(tenant_id, notice))
 
 
-def concerns(data: Mapping[str, Any], endpoint_id: uuid.UUID, labels: Mapping[str, str]) -> bool:
-    """Tell whether an `agents` event is for the endpoint with this id and these labels."""
-    kind = data.get("kind")
-    if kind == AgentEventKind.REPOSITORY_CHANGED.value:
-        targets = data.get("targets")
-        if targets is None:
+def concerns(notice: AgentNotice, endpoint_id: uuid.UUID, labels: Mapping[str, str]) -> bool:
+    """Tell whether an agent notice is for the endpoint with this id and these labels."""
+    if notice.kind is AgentEventKind.REPOSITORY_CHANGED:
+        if notice.targets is None:
             return True
-        return any(all(labels.get(k) == v for k, v in target.items()) for target in targets)
-    return str(endpoint_id) in (data.get("endpoint_ids") or ())
+        return any(all(labels.get(k) == v for k, v in t.items()) for t in notice.targets)
+    return endpoint_id in (notice.endpoint_ids or ())
 
 
 class AgentChannels:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import re
 import uuid
 import weakref
@@ -27,7 +26,9 @@ from crontopus.server.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from crontopus.server.events.broadcaster import Broadcaster, Event
+from crontopus.server.events.broadcaster import Broadcaster
+from crontopus.server.events.codec import to_event
+from crontopus.server.events.topics import EndpointChanged, EndpointEventKind
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.principal import Principal, PrincipalKind
 from crontopus.server.services.audit import record_audit
@@ -35,20 +36,10 @@ from crontopus.server.services.channel import announce_revocation
 from crontopus.server.services.presence import is_online, online_condition
 from crontopus.server.settings import Settings
 
-ENDPOINT_EVENTS = "endpoints"
+ENDPOINT_EVENTS = EndpointChanged.TOPIC
 MAX_VERSION_LENGTH = 50
 MAX_DRIVER_LENGTH = 50
 _COMMIT_ID = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-
-
-class EndpointEventKind(enum.StrEnum):
-    """What happened to an endpoint, as `endpointEvents` announces it."""
-
-    ENROLLED = "enrolled"
-    ONLINE = "online"
-    OFFLINE = "offline"
-    REVOKED = "revoked"
-    UPDATED = "updated"
 
 
 @dataclass(frozen=True)
@@ -372,18 +363,8 @@ async def publish_endpoint_event(
     broadcaster: Broadcaster, endpoint: Endpoint, kind: EndpointEventKind
 ) -> None:
     """Announce an endpoint's change to the tenant's `endpointEvents` subscribers."""
-    await broadcaster.publish(
-        Event(
-            endpoint.tenant_id,
-            ENDPOINT_EVENTS,
-            {
-                "kind": kind.value,
-                "endpoint_id": str(endpoint.id),
-                "name": endpoint.name,
-                "at": utcnow().isoformat(),
-            },
-        )
-    )
+    payload = EndpointChanged(kind, endpoint.id, endpoint.name, utcnow())
+    await broadcaster.publish(to_event(endpoint.tenant_id, payload))
 
 
 # Where each process's last offline check ended, per database (keyed by session factory):

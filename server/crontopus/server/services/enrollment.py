@@ -22,12 +22,12 @@ from crontopus.server.errors import (
     ValidationFailed,
 )
 from crontopus.server.events.broadcaster import Broadcaster
+from crontopus.server.events.topics import EndpointEventKind
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
 from crontopus.server.security.tokens import TokenKind, digest, issue_token, token_kind
 from crontopus.server.services.audit import record_audit
 from crontopus.server.services.endpoints import (
-    EndpointEventKind,
     label_problems,
     publish_endpoint_event,
     text_problem,

@@ -22,7 +22,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from crontopus.server.availability import (
     Dependency,
@@ -31,14 +30,16 @@ from crontopus.server.availability import (
     unavailability,
 )
 from crontopus.server.db.engine import SessionFactory
-from crontopus.server.events.broadcaster import Broadcaster, Event
+from crontopus.server.events.broadcaster import Broadcaster
+from crontopus.server.events.codec import to_event
+from crontopus.server.events.topics import RunChanged, RunChangeKind
 from crontopus.server.services.checkins import CheckIn, RunKey, RunState
 from crontopus.server.services.run_store import RunStore, SessionRunStore
 from crontopus.server.services.telemetry import request_id_var
 
 logger = logging.getLogger("crontopus.server.ingest")
 
-RUN_EVENTS = "runs"
+RUN_EVENTS = RunChanged.TOPIC
 # How long shutdown waits for queued check-ins; their senders get an error and retry.
 DRAIN_TIMEOUT = 10.0
 
@@ -68,23 +69,23 @@ class _Isolation:
     refused: list[tuple[_Waiter, Exception]] = field(default_factory=list)
 
 
-def run_event_data(state: RunState, kind: str) -> dict[str, Any]:
-    """A compact description of a run for subscribers (the output stays in the database)."""
-    return {
-        "kind": kind,
-        "id": str(state.id),
-        "job_id": str(state.job_id),
-        "job_name": state.job_name,
-        "namespace": state.namespace,
-        "endpoint_id": str(state.endpoint_id) if state.endpoint_id else None,
-        "status": state.status.value,
-        "started_at": state.started_at.isoformat(),
-        "finished_at": state.finished_at.isoformat() if state.finished_at else None,
-        "duration_ms": state.duration_ms,
-        "exit_code": state.exit_code,
-        "unknown_job": state.unknown_job,
-        "trigger": state.trigger.value,
-    }
+def run_changed(state: RunState) -> RunChanged:
+    """What subscribers hear of a stored run (its output stays in the database)."""
+    return RunChanged(
+        kind=RunChangeKind.FINISHED if state.finished else RunChangeKind.STARTED,
+        id=state.id,
+        job_id=state.job_id,
+        job_name=state.job_name,
+        namespace=state.namespace,
+        endpoint_id=state.endpoint_id,
+        status=state.status,
+        started_at=state.started_at,
+        finished_at=state.finished_at,
+        duration_ms=state.duration_ms,
+        exit_code=state.exit_code,
+        unknown_job=state.unknown_job,
+        trigger=state.trigger,
+    )
 
 
 class IngestWriter:
@@ -257,9 +258,7 @@ class IngestWriter:
             if tenant_id not in listened:
                 listened[tenant_id] = self._broadcaster.listened(tenant_id, RUN_EVENTS)
             if listened[tenant_id]:
-                kind = "finished" if state.finished else "started"
-                data = run_event_data(state, kind)
-                await self._broadcaster.publish(Event(tenant_id, RUN_EVENTS, data))
+                await self._broadcaster.publish(to_event(tenant_id, run_changed(state)))
 
     def _count_for_pruning(self, created: Iterable[RunState]) -> None:
         for state in created:

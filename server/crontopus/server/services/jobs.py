@@ -24,7 +24,9 @@ from crontopus.core.namespaces import (
     namespace_problem,
 )
 from crontopus.server.errors import Conflict, FieldProblem, NotFound, ValidationFailed
-from crontopus.server.events.broadcaster import Broadcaster, Event
+from crontopus.server.events.broadcaster import Broadcaster
+from crontopus.server.events.codec import to_event
+from crontopus.server.events.topics import JobChanged
 from crontopus.server.gitstore import (
     Author,
     Change,
@@ -48,7 +50,7 @@ from crontopus.server.services.channel import announce_commit
 from crontopus.server.services.quotas import Quota, require_room
 from crontopus.server.settings import Quotas
 
-JOB_EVENTS = "jobs"
+JOB_EVENTS = JobChanged.TOPIC
 SOURCE_LABEL = "source"
 # Spec sections a job request may leave unsaid; an edit then keeps what the manifest had.
 KEPT_SECTIONS = frozenset({"alerts", "systemd", "taskScheduler"})
@@ -581,17 +583,7 @@ async def publish_job_changes(
         return
     changes = await store.job_changes(tenant_slug, old, new)
     for change in changes:
-        await broadcaster.publish(
-            Event(
-                tenant_id,
-                JOB_EVENTS,
-                {
-                    "kind": change.kind.value,
-                    "job_id": change.job_id,
-                    "path": change.path,
-                    "commit_id": change.commit_id,
-                },
-            )
-        )
+        payload = JobChanged(change.kind, change.job_id, change.path, change.commit_id)
+        await broadcaster.publish(to_event(tenant_id, payload))
     # One announcement per commit to the agents whose jobs it changed (the agent channel).
     await announce_commit(store, broadcaster, tenant_id, tenant_slug, old, new, changes)

@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crontopus.server.db.models import Endpoint, PendingEnrollment
 from crontopus.server.errors import NotFound
 from crontopus.server.events.broadcaster import Broadcaster
+from crontopus.server.events.topics import EndpointEventKind
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.principal import Principal
 from crontopus.server.services.audit import record_audit
-from crontopus.server.services.endpoints import EndpointEventKind, publish_endpoint_event
+from crontopus.server.services.endpoints import publish_endpoint_event
 from crontopus.server.services.enrollment import Enrollment, apply_enrollment
 from crontopus.server.services.quotas import Quota, require_row_room
 from crontopus.server.settings import Quotas

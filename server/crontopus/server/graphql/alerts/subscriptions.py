@@ -6,10 +6,11 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from crontopus.server.events.codec import read_event
+from crontopus.server.events.topics import IncidentChanged
 from crontopus.server.graphql.alerts.types import Incident, IncidentEvent, IncidentEventKind
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.groups import SHARED
-from crontopus.server.services.alerts.incidents import INCIDENT_EVENTS
 
 
 @strawberry.type
@@ -20,12 +21,13 @@ class AlertSubscriptions:
     async def incident_events(self, info: Info) -> AsyncGenerator[list[IncidentEvent], None]:
         principal = info.context.require_principal()
         principal.require_read("Watching incidents")
-        source = info.context.broadcaster.subscribe(principal.tenant_id, INCIDENT_EVENTS)
+        source = info.context.broadcaster.subscribe(principal.tenant_id, IncidentChanged.TOPIC)
         async for batch in info.context.coalesce(source):
+            changes = [read_event(event, IncidentChanged) for event in batch]
             yield [
                 IncidentEvent(
-                    kind=IncidentEventKind(event.data["kind"]),
-                    incident=Incident.from_event(event.data),
+                    kind=IncidentEventKind(changed.kind.value),
+                    incident=Incident.from_event(changed),
                 )
-                for event in batch
+                for changed in changes
             ]

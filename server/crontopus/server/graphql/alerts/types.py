@@ -5,12 +5,12 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from crontopus.server.db import models
+from crontopus.server.events.topics import IncidentChanged
 from crontopus.server.services.alerts.channels.config import public_config
 from crontopus.server.services.alerts.rules import TenantDefaults
 
@@ -23,14 +23,6 @@ DeliveryStatus = strawberry.enum(
 NotificationEvent = strawberry.enum(
     models.NotificationEvent, description="What a notification tells."
 )
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _id(value: str | None) -> uuid.UUID | None:
-    return uuid.UUID(value) if value else None
 
 
 @strawberry.type(description="An alert: opened once per rule and target, resolved by itself.")
@@ -70,22 +62,22 @@ class Incident:
         )
 
     @classmethod
-    def from_event(cls, data: dict[str, Any]) -> Incident:
+    def from_event(cls, changed: IncidentChanged) -> Incident:
         return cls(
-            id=uuid.UUID(data["id"]),
-            rule=models.AlertRule(data["rule"]),
-            status=models.IncidentStatus(data["status"]),
-            title=data["title"],
-            job_id=_id(data.get("job_id")),
-            job_name=data.get("job_name"),
-            namespace=data.get("namespace"),
-            endpoint_id=_id(data.get("endpoint_id")),
-            details=JSON(data.get("details") or {}),
-            opened_at=datetime.fromisoformat(data["opened_at"]),
-            acknowledged_at=_time(data.get("acknowledged_at")),
-            acknowledged_by=data.get("acknowledged_by"),
-            resolved_at=_time(data.get("resolved_at")),
-            resolved_by=data.get("resolved_by"),
+            id=changed.id,
+            rule=changed.rule,
+            status=changed.status,
+            title=changed.title,
+            job_id=changed.job_id,
+            job_name=changed.job_name,
+            namespace=changed.namespace,
+            endpoint_id=changed.endpoint_id,
+            details=JSON(changed.details or {}),
+            opened_at=changed.opened_at,
+            acknowledged_at=changed.acknowledged_at,
+            acknowledged_by=changed.acknowledged_by,
+            resolved_at=changed.resolved_at,
+            resolved_by=changed.resolved_by,
         )
 
 

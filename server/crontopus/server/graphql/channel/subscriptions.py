@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import strawberry
 
+from crontopus.server.events.codec import read_event
 from crontopus.server.events.event import Event
+from crontopus.server.events.topics import AgentEventKind, AgentNotice
 from crontopus.server.graphql.channel.types import AgentEvent
 from crontopus.server.graphql.context import Info
-from crontopus.server.services.channel import AGENT_EVENTS, AgentEventKind, concerns
+from crontopus.server.services.channel import concerns
 from crontopus.server.services.endpoints import require_endpoint
 
 
@@ -32,7 +33,7 @@ class ChannelSubscriptions:
         principal = context.require_principal()
         endpoint_id = require_endpoint(principal, "The agent channel")
         labels = dict(principal.endpoint_labels)
-        source = context.broadcaster.subscribe(principal.tenant_id, AGENT_EVENTS)
+        source = context.broadcaster.subscribe(principal.tenant_id, AgentNotice.TOPIC)
         # Subscribed before HEAD is read: a commit landing in between is told, never missed.
         pending = asyncio.ensure_future(anext(source))
         channels = context.channels
@@ -47,8 +48,9 @@ class ChannelSubscriptions:
             except StopAsyncIteration:
                 return
             async for event in _chain(first, source):
-                if concerns(event.data, endpoint_id, labels):
-                    told = _agent_event(event.data)
+                notice = read_event(event, AgentNotice)
+                if concerns(notice, endpoint_id, labels):
+                    told = _agent_event(notice)
                     yield told
                     if told.kind is AgentEventKind.REVOKED:
                         return
@@ -68,14 +70,10 @@ async def _chain(first: Event, rest: AsyncIterator[Event]) -> AsyncIterator[Even
         yield event
 
 
-def _agent_event(data: dict[str, object]) -> AgentEvent:
-    kind = AgentEventKind(data["kind"])
-    job_id = data.get("job_id")
-    request_id = data.get("request_id")
-    commit = data.get("commit")
+def _agent_event(notice: AgentNotice) -> AgentEvent:
     return AgentEvent(
-        kind=kind,
-        commit_id=str(commit) if commit else None,
-        job_id=uuid.UUID(str(job_id)) if job_id else None,
-        request_id=uuid.UUID(str(request_id)) if request_id else None,
+        kind=notice.kind,
+        commit_id=notice.commit,
+        job_id=notice.job_id,
+        request_id=notice.request_id,
     )

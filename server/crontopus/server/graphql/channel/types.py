@@ -6,9 +6,9 @@ import uuid
 
 import strawberry
 
+from crontopus.server.events.topics import AgentEventKind as CoreAgentEventKind
 from crontopus.server.graphql.endpoints.types import Endpoint
 from crontopus.server.graphql.jobs.types import Job
-from crontopus.server.services.channel import AgentEventKind as CoreAgentEventKind
 
 AgentEventKind = strawberry.enum(
     CoreAgentEventKind,

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncGenerator
-from datetime import datetime
 
 import strawberry
 
+from crontopus.server.events.codec import read_event
+from crontopus.server.events.topics import EndpointChanged
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.endpoints.types import EndpointEvent
 from crontopus.server.graphql.groups import SHARED
-from crontopus.server.services.endpoints import ENDPOINT_EVENTS, EndpointEventKind
 
 
 @strawberry.type
@@ -23,10 +22,12 @@ class EndpointSubscriptions:
     async def endpoint_events(self, info: Info) -> AsyncGenerator[EndpointEvent, None]:
         principal = info.context.require_principal()
         principal.require_read("Watching endpoints")
-        async for event in info.context.broadcaster.subscribe(principal.tenant_id, ENDPOINT_EVENTS):
+        events = info.context.broadcaster.subscribe(principal.tenant_id, EndpointChanged.TOPIC)
+        async for event in events:
+            changed = read_event(event, EndpointChanged)
             yield EndpointEvent(
-                kind=EndpointEventKind(event.data["kind"]),
-                endpoint_id=uuid.UUID(event.data["endpoint_id"]),
-                name=event.data["name"],
-                occurred_at=datetime.fromisoformat(event.data["at"]),
+                kind=changed.kind,
+                endpoint_id=changed.endpoint_id,
+                name=changed.name,
+                occurred_at=changed.at,
             )

@@ -12,6 +12,7 @@ from crontopus.core.enums import JobSource as CoreJobSource
 from crontopus.server.db import models
 from crontopus.server.db.types import utcnow
 from crontopus.server.errors import FieldProblem, ValidationFailed
+from crontopus.server.events import topics
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.endpoints.loaders import fleet_loaders
 from crontopus.server.graphql.jobs.types import Job
@@ -44,7 +45,7 @@ DiscoveryOutcome = strawberry.enum(
     description="What the server did with one reported foreign entry.",
 )
 EndpointEventKind = strawberry.enum(
-    endpoints.EndpointEventKind,
+    topics.EndpointEventKind,
     name="EndpointEventKind",
     description="What happened to an endpoint.",
 )

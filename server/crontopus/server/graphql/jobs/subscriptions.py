@@ -6,10 +6,11 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from crontopus.server.events.codec import read_event
+from crontopus.server.events.topics import JobChanged
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.groups import SHARED
 from crontopus.server.graphql.jobs.types import JobEvent, JobEventKind
-from crontopus.server.services.jobs import JOB_EVENTS
 
 
 @strawberry.type
@@ -20,10 +21,12 @@ class JobSubscriptions:
     async def job_events(self, info: Info) -> AsyncGenerator[JobEvent, None]:
         principal = info.context.require_principal()
         principal.require_read("Watching jobs")
-        async for event in info.context.broadcaster.subscribe(principal.tenant_id, JOB_EVENTS):
+        events = info.context.broadcaster.subscribe(principal.tenant_id, JobChanged.TOPIC)
+        async for event in events:
+            changed = read_event(event, JobChanged)
             yield JobEvent(
-                kind=JobEventKind(event.data["kind"]),
-                job_id=event.data["job_id"],
-                path=event.data["path"],
-                commit_id=event.data["commit_id"],
+                kind=JobEventKind(changed.kind.value),
+                job_id=changed.job_id,
+                path=changed.path,
+                commit_id=changed.commit_id,
             )

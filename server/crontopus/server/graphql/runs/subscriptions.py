@@ -6,10 +6,11 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from crontopus.server.events.codec import read_event
+from crontopus.server.events.topics import RunChanged
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.groups import SHARED
 from crontopus.server.graphql.runs.types import Run, RunEvent, RunEventKind, RunFilter
-from crontopus.server.services.ingest import RUN_EVENTS
 
 
 def _matches(run: Run, where: RunFilter | None) -> bool:
@@ -40,12 +41,13 @@ class RunSubscriptions:
     ) -> AsyncGenerator[list[RunEvent], None]:
         principal = info.context.require_principal()
         principal.require_read("Watching runs")
-        source = info.context.broadcaster.subscribe(principal.tenant_id, RUN_EVENTS)
+        source = info.context.broadcaster.subscribe(principal.tenant_id, RunChanged.TOPIC)
         async for batch in info.context.coalesce(source):
             events = []
             for event in batch:
-                run = Run.from_event(event.data)
+                changed = read_event(event, RunChanged)
+                run = Run.from_event(changed)
                 if _matches(run, filter):
-                    events.append(RunEvent(kind=RunEventKind(event.data["kind"]), run=run))
+                    events.append(RunEvent(kind=RunEventKind(changed.kind.value), run=run))
             if events:
                 yield events

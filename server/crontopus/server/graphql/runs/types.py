@@ -5,13 +5,13 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import strawberry
 
 from crontopus.core.enums import RunStatus as CoreRunStatus
 from crontopus.core.enums import RunTrigger as CoreRunTrigger
 from crontopus.server.db.models import Run as RunModel
+from crontopus.server.events.topics import RunChanged
 from crontopus.server.graphql.context import Info
 from crontopus.server.services.checkins import RunState
 from crontopus.server.services.stuck import is_stuck
@@ -81,25 +81,23 @@ class Run:
         )
 
     @classmethod
-    def from_event(cls, data: dict[str, Any]) -> Run:
-        endpoint = data.get("endpoint_id")
-        finished = data.get("finished_at")
+    def from_event(cls, changed: RunChanged) -> Run:
         return cls(
-            id=uuid.UUID(data["id"]),
-            job_id=uuid.UUID(data["job_id"]),
-            job_name=data.get("job_name"),
-            namespace=data.get("namespace"),
-            endpoint_id=uuid.UUID(endpoint) if endpoint else None,
-            status=CoreRunStatus(data["status"]),
-            started_at=datetime.fromisoformat(data["started_at"]),
-            finished_at=datetime.fromisoformat(finished) if finished else None,
-            duration_ms=data.get("duration_ms"),
-            exit_code=data.get("exit_code"),
+            id=changed.id,
+            job_id=changed.job_id,
+            job_name=changed.job_name,
+            namespace=changed.namespace,
+            endpoint_id=changed.endpoint_id,
+            status=changed.status,
+            started_at=changed.started_at,
+            finished_at=changed.finished_at,
+            duration_ms=changed.duration_ms,
+            exit_code=changed.exit_code,
             output=None,
             output_truncated=False,
             commit_id=None,
-            unknown_job=bool(data.get("unknown_job")),
-            trigger=CoreRunTrigger(data.get("trigger", CoreRunTrigger.SCHEDULE.value)),
+            unknown_job=changed.unknown_job,
+            trigger=changed.trigger,
         )
 
 

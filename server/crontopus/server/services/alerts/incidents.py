@@ -17,14 +17,16 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.server.db.models import AlertRule, Incident, IncidentStatus, NotificationEvent
-from crontopus.server.events.broadcaster import Broadcaster, Event
+from crontopus.server.events.broadcaster import Broadcaster
+from crontopus.server.events.codec import to_event
+from crontopus.server.events.topics import IncidentChanged, IncidentChangeKind
 from crontopus.server.events.transaction import publish_all_in
 from crontopus.server.services.alerts.notifications import enqueue
 from crontopus.server.services.alerts.quiet import Hold
 from crontopus.server.services.alerts.sql import insert
 from crontopus.server.services.telemetry import ServiceMetrics
 
-INCIDENT_EVENTS = "incidents"
+INCIDENT_EVENTS = IncidentChanged.TOPIC
 AUTO_RESOLVER = "crontopus"
 
 
@@ -57,27 +59,25 @@ class Announcer:
     metrics: ServiceMetrics | None = None
 
 
-def incident_event_data(incident: Incident, kind: str) -> dict[str, Any]:
-    """A compact description of an incident for subscribers."""
-    return {
-        "kind": kind,
-        "id": str(incident.id),
-        "rule": incident.rule.value,
-        "status": incident.status.value,
-        "title": incident.title,
-        "job_id": str(incident.job_id) if incident.job_id else None,
-        "job_name": incident.job_name,
-        "namespace": incident.namespace,
-        "endpoint_id": str(incident.endpoint_id) if incident.endpoint_id else None,
-        "opened_at": incident.opened_at.isoformat(),
-        "acknowledged_at": incident.acknowledged_at.isoformat()
-        if incident.acknowledged_at
-        else None,
-        "acknowledged_by": incident.acknowledged_by,
-        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
-        "resolved_by": incident.resolved_by,
-        "details": incident.details,
-    }
+def incident_changed(incident: Incident, kind: IncidentChangeKind) -> IncidentChanged:
+    """What subscribers hear of an incident's change."""
+    return IncidentChanged(
+        kind=kind,
+        id=incident.id,
+        rule=incident.rule,
+        status=incident.status,
+        title=incident.title,
+        job_id=incident.job_id,
+        job_name=incident.job_name,
+        namespace=incident.namespace,
+        endpoint_id=incident.endpoint_id,
+        opened_at=incident.opened_at,
+        acknowledged_at=incident.acknowledged_at,
+        acknowledged_by=incident.acknowledged_by,
+        resolved_at=incident.resolved_at,
+        resolved_by=incident.resolved_by,
+        details=incident.details,
+    )
 
 
 async def open_incidents(
@@ -132,7 +132,7 @@ async def open_incidents(
         await enqueue(session, incident, NotificationEvent.TRIGGER, now, opening.hold)
         if announcer.metrics is not None:
             announcer.metrics.incidents_opened.labels(incident.rule.value).inc()
-    await _announce(session, announcer, created, "opened")
+    await _announce(session, announcer, created, IncidentChangeKind.OPENED)
     return created
 
 
@@ -168,7 +168,7 @@ async def resolve_incidents(
         await enqueue(session, incident, NotificationEvent.RESOLVE, now, hold)
         if announcer.metrics is not None:
             announcer.metrics.incidents_resolved.labels(incident.rule.value).inc()
-    await _announce(session, announcer, resolved, "resolved")
+    await _announce(session, announcer, resolved, IncidentChangeKind.RESOLVED)
     return resolved
 
 
@@ -181,7 +181,7 @@ async def acknowledge_incident(
         incident.acknowledged_at = now
         incident.acknowledged_by = by
         await session.flush()
-        await _announce(session, announcer, [incident], "acknowledged")
+        await _announce(session, announcer, [incident], IncidentChangeKind.ACKNOWLEDGED)
     return incident
 
 
@@ -204,10 +204,12 @@ async def open_incidents_of(
 
 
 async def _announce(
-    session: AsyncSession, announcer: Announcer, incidents: Sequence[Incident], kind: str
+    session: AsyncSession,
+    announcer: Announcer,
+    incidents: Sequence[Incident],
+    kind: IncidentChangeKind,
 ) -> None:
     events = [
-        Event(incident.tenant_id, INCIDENT_EVENTS, incident_event_data(incident, kind))
-        for incident in incidents
+        to_event(incident.tenant_id, incident_changed(incident, kind)) for incident in incidents
     ]
     await publish_all_in(announcer.broadcaster, session, events)
