@@ -18,7 +18,7 @@ export const ARTIFACTS = join(ROOT, "test-artifacts");
 export const CHROMIUM = process.env.CRONTOPUS_CHROMIUM ?? "/usr/bin/chromium";
 export const PASSWORD = "correct horse battery staple";
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.on("error", reject);
@@ -29,13 +29,19 @@ function freePort() {
   });
 }
 
-/** Start `crontopus-server serve --migrate` on a free port with a fresh data directory. */
-export async function startServer() {
+/** Start `crontopus-server serve --migrate` on a free port with a fresh data directory;
+ * `settings(url)` adds CRONTOPUS_* variables that depend on the server's own address. */
+export async function startServer({ settings = () => ({}) } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "crontopus-e2e-"));
   const port = await freePort();
   const bin = process.env.CRONTOPUS_SERVER ?? join(ROOT, ".venv/bin/crontopus-server");
   // Alert cycles every second, so incidents open while a test watches.
-  const env = { ...process.env, CRONTOPUS_DATA_DIR: dataDir, CRONTOPUS_ALERT_INTERVAL: "1" };
+  const env = {
+    ...process.env,
+    CRONTOPUS_DATA_DIR: dataDir,
+    CRONTOPUS_ALERT_INTERVAL: "1",
+    ...settings(`http://127.0.0.1:${port}`),
+  };
   delete env.CRONTOPUS_DATABASE_URL; // SQLite under the data directory
   const child = spawn(bin, ["--log-level", "warning", "serve", "--migrate", "--host", "127.0.0.1", "--port", String(port)], {
     env,

@@ -15,6 +15,7 @@ import { applyTheme, storedTheme, type ThemeChoice } from "./lib/theme";
 import { AccountPage } from "./pages/Account";
 import { AuditPage, MembersPage, NamespacesPage, TokensPage } from "./pages/Admin";
 import { AlertsPage } from "./pages/Alerts";
+import { ACCOUNT_MAIL_PATHS, AccountMailPage, VerificationBanner } from "./pages/AccountMail";
 import { LoginPage, RegisterPage } from "./pages/Auth";
 import { DashboardPage } from "./pages/Dashboard";
 import { EndpointDetailPage, EndpointsPage } from "./pages/Endpoints";
@@ -205,6 +206,7 @@ function Shell({ session, path }: { session: Session; path: string }) {
         </div>
       </aside>
       <main id="content" tabIndex={-1} className={path === "/playground" ? "main wide" : "main"}>
+        <VerificationBanner />
         <Page path={path} />
       </main>
       <Comfort />
@@ -226,17 +228,19 @@ export function App() {
     void restoring.finally(() => setRestored(true));
   }, [restored]);
   const open = path === "/login" || path === "/register";
+  const mailLink = ACCOUNT_MAIL_PATHS.includes(path);
   useEffect(() => {
-    if (!restored) return;
+    if (!restored || mailLink) return;
     if (!session && !open) navigate(`/login?next=${encodeURIComponent(path + window.location.search)}`, true);
     if (session && open) navigate("/", true);
-  }, [session, open, path, restored]);
+  }, [session, open, path, restored, mailLink]);
   if (!restored)
     return (
       <p className="muted restoring" data-testid="restoring">
         Loading…
       </p>
     );
+  if (mailLink) return <AccountMailPage path={path} />;
   if (path === "/register") return <RegisterPage />;
   if (!session || path === "/login") return <LoginPage next={query.get("next")} />;
   return <Shell session={session} path={path} />;

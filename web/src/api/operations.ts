@@ -19,6 +19,7 @@ export const RegisterMutation = graphql(`
     register(username: $username, email: $email, password: $password, useCookie: true) {
       __typename
       ... on AuthPayload { accessToken accessTokenExpiresAt role tenant { slug name } user { username } }
+      ... on VerificationPending { message }
       ... on UserError { message }
       ... on ValidationError { fields { path message } }
     }

@@ -1,4 +1,5 @@
-// Log in and register; both end with a stored session and the page the user wanted.
+// Log in and register; both end with a stored session and the page the user wanted (or, with
+// verification required, a sign-up waits for its mailed link).
 import { useState, type FormEvent } from "react";
 import { request, sessionFromPayload, type AuthPayloadLike } from "../api/client";
 import { LoginMutation, RegisterMutation } from "../api/operations";
@@ -64,6 +65,9 @@ export function LoginPage({ next }: { next: string | null }) {
           Log in
         </button>
         <p className="muted">
+          <Link href="/forgot-password">Forgot password?</Link>
+        </p>
+        <p className="muted">
           No account? <Link href="/register">Register</Link>
         </p>
       </form>
@@ -73,6 +77,7 @@ export function LoginPage({ next }: { next: string | null }) {
 
 export function RegisterPage() {
   const [error, setError] = useState<string | null>(null);
+  const [pending, setPending] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -84,7 +89,9 @@ export function RegisterPage() {
         email: String(form.get("email")),
         password: String(form.get("password")),
       });
-      setError(finish(data.register, "/"));
+      // With verification required the account waits for its link: no session yet.
+      if (data.register.__typename === "VerificationPending") setPending(data.register.message);
+      else setError(finish(data.register, "/"));
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -96,6 +103,11 @@ export function RegisterPage() {
       <form className="card auth-card" onSubmit={submit}>
         <Logo size={64} />
         <h1>Create a Crontopus account</h1>
+        {pending && (
+          <p role="status" data-testid="verification-pending">
+            {pending}
+          </p>
+        )}
         <p className="muted">You get a tenant of your own and become its owner.</p>
         <label>
           User name

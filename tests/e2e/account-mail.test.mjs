@@ -1,0 +1,103 @@
+// Account mail in a real browser against a real server and a real SMTP sink: the
+// unverified-address banner goes away once the verification link is opened, and a forgotten
+// password is reset through the mailed link.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { existsSync } from "node:fs";
+import { CHROMIUM, PASSWORD, launchBrowser, logInInBrowser, register, screenshots, startServer } from "./support.mjs";
+import { linkIn, startMailSink } from "./smtp_sink.mjs";
+
+let sink;
+let server;
+let chromium;
+let context;
+let page;
+const pageErrors = [];
+const NEW_PASSWORD = "a freshly chosen passphrase";
+
+const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
+
+describe("account mail", { skip: noBrowser }, () => {
+  before(async () => {
+    sink = await startMailSink();
+    server = await startServer({
+      settings: (url) => ({
+        CRONTOPUS_SMTP_URL: sink.url,
+        CRONTOPUS_MAIL_FROM: "Crontopus <crontopus@example.com>",
+        CRONTOPUS_PUBLIC_URL: url,
+      }),
+    });
+    chromium = await launchBrowser();
+    context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    await register(server.url, "mia");
+  });
+
+  after(async () => {
+    await context?.close();
+    await chromium?.close();
+    await server?.stop();
+    await sink?.stop();
+  });
+
+  test("the unverified-address banner goes once the verification link is opened", async () => {
+    await logInInBrowser(page, server.url, "mia");
+    const banner = await page.waitForSelector("[data-testid=verify-banner]");
+    assert.match(await banner.textContent(), /mia@example\.com/);
+    await screenshots(page, "verify-banner", () => page.waitForSelector("[data-testid=verify-banner]"));
+
+    const mail = await sink.waitFor("mia@example.com", "Confirm your e-mail address");
+    await page.goto(linkIn(mail));
+    const result = await page.waitForSelector("[data-testid=verify-result]");
+    assert.match(await result.textContent(), /mia@example\.com is verified/);
+    await screenshots(page, "verify-email");
+    await page.click("a:has-text('Go to the console')");
+    await page.waitForSelector("h1:has-text('Dashboard')");
+    assert.equal(await page.locator("[data-testid=verify-banner]").count(), 0);
+  });
+
+  test("a forgotten password is reset with the mailed link, then the new one logs in", async () => {
+    await context.clearCookies(); // signed out: the refresh cookie is what keeps a session
+    await page.goto(server.url + "/login");
+    await page.click("a:has-text('Forgot password?')");
+    await page.waitForSelector("h1:has-text('Forgot your password?')");
+    await screenshots(page, "forgot-password");
+    await page.fill("input[name=email]", "mia@example.com");
+    await page.click("button:has-text('Send the link')");
+    const requested = await page.waitForSelector("[data-testid=reset-requested]");
+    assert.match(await requested.textContent(), /If an account has this address/);
+
+    const mail = await sink.waitFor("mia@example.com", "Reset your password");
+    assert.equal(mail.from, "Crontopus <crontopus@example.com>");
+    const link = linkIn(mail);
+    assert.ok(link.startsWith(`${server.url}/reset-password#token=cta_`), link);
+    await page.goto(link);
+    await page.waitForSelector("h1:has-text('Choose a new password')");
+    assert.equal(new URL(page.url()).hash, "", "the token leaves the address bar");
+    await screenshots(page, "reset-password");
+    await page.fill("input[name=password]", NEW_PASSWORD);
+    await page.fill("input[name=repeat]", NEW_PASSWORD);
+    await page.click("button:has-text('Set the password')");
+    await page.waitForSelector("h1:has-text('Your password is changed')");
+    await page.click("button:has-text('Log in')");
+
+    await page.waitForSelector("h1:has-text('Log in to Crontopus')");
+    await page.fill("input[name=username]", "mia");
+    await page.fill("input[name=password]", PASSWORD);
+    await page.click("button:has-text('Log in')");
+    await page.waitForSelector("[role=alert]:has-text('wrong username or password')");
+    await page.fill("input[name=password]", NEW_PASSWORD);
+    await page.click("button:has-text('Log in')");
+    await page.waitForSelector("h1:has-text('Dashboard')");
+
+    // The link is spent: opened again, it is refused with what to do.
+    await page.goto(link);
+    await page.fill("input[name=password]", "yet another passphrase");
+    await page.fill("input[name=repeat]", "yet another passphrase");
+    await page.click("button:has-text('Set the password')");
+    await page.waitForSelector("[role=alert]:has-text('already used')");
+    assert.deepEqual(pageErrors, []);
+  });
+});
