@@ -100,4 +100,33 @@ describe("account mail", { skip: noBrowser }, () => {
     await page.waitForSelector("[role=alert]:has-text('already used')");
     assert.deepEqual(pageErrors, []);
   });
+
+  test("an invitation by address is mailed and accepted into the inviting tenant", async () => {
+    await page.goto(server.url + "/members");
+    await page.waitForSelector("h1:has-text('Members')");
+    await page.fill("input[aria-label='E-mail address']", "noah@example.com");
+    await page.selectOption("select[aria-label='Role of the invited']", "VIEWER");
+    await page.click("button:has-text('Invite')");
+    await page.waitForSelector("[role=status]:has-text('Invitation sent to noah@example.com')");
+
+    const mail = await sink.waitFor("noah@example.com", "mia invites you to mia");
+    const stranger = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
+    try {
+      const tab = await stranger.newPage();
+      tab.setDefaultTimeout(10_000);
+      await tab.goto(linkIn(mail));
+      await tab.waitForSelector("h1:has-text('Join Crontopus')");
+      await screenshots(tab, "accept-invitation");
+      await tab.fill("input[name=username]", "noah");
+      await tab.fill("input[name=password]", PASSWORD);
+      await tab.click("button:has-text('Accept the invitation')");
+      await tab.waitForSelector("h1:has-text('Dashboard')");
+      await tab.waitForFunction(() => document.querySelector("select[aria-label=Tenant]")?.value === "mia");
+    } finally {
+      await stranger.close();
+    }
+    await page.reload();
+    await page.waitForSelector("[data-testid=members] td:has-text('noah')");
+    assert.deepEqual(pageErrors, []);
+  });
 });

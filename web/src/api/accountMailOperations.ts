@@ -61,3 +61,26 @@ export const VerificationStateQuery = graphql(`
     me { emailVerificationPending user { email } }
   }
 `);
+
+export const ChangeEmailMutation = graphql(`
+  mutation ChangeEmail($currentPassword: String!, $newEmail: String!) {
+    changeEmail(currentPassword: $currentPassword, newEmail: $newEmail) {
+      __typename
+      ... on EmailChanged { verificationSent user { email } }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);
+
+export const InviteMemberMutation = graphql(`
+  mutation InviteMember($email: String!, $role: Role!) {
+    inviteMember(email: $email, role: $role) {
+      __typename
+      ... on Invitation { email role expiresAt }
+      ... on Membership { role user { username } }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);

@@ -1,5 +1,5 @@
 // The user's own account: where they are logged in (ending one session or all of them) and
-// the password change, which ends every other session.
+// the password change, which ends every other session, and the e-mail address change.
 import { useState, type FormEvent } from "react";
 import { request } from "../api/client";
 import { useQuery } from "../api/hooks";
@@ -8,6 +8,7 @@ import { saveSession } from "../api/session";
 import { ErrorNote, Loading } from "../components/bits";
 import { formatAgo, formatTime } from "../lib/format";
 import { navigate } from "../router";
+import { ChangeEmailForm } from "./AccountMail";
 import { authFailure } from "./Auth";
 
 export function AccountPage() {
@@ -116,6 +117,7 @@ export function AccountPage() {
         </label>
         <button className="button primary">Change password</button>
       </form>
+      <ChangeEmailForm />
     </>
   );
 }

@@ -3,6 +3,8 @@
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
 import {
   AcceptInvitationMutation,
+  ChangeEmailMutation,
+  InviteMemberMutation,
   RequestPasswordResetMutation,
   ResendVerificationEmailMutation,
   ResetPasswordMutation,
@@ -13,6 +15,7 @@ import { request, sessionFromPayload, type AuthPayloadLike } from "../api/client
 import { useQuery } from "../api/hooks";
 import { saveSession } from "../api/session";
 import { ErrorNote } from "../components/bits";
+import type { Role } from "../gql/graphql";
 import { Logo } from "../components/Logo";
 import { useStoredTheme } from "../lib/theme";
 import { Link, navigate } from "../router";
@@ -271,5 +274,88 @@ export function VerificationBanner() {
       </button>
       {note && <span className="muted small">{note}</span>}
     </div>
+  );
+}
+
+/** The Account page's form to change the e-mail address (the old one gets a notice). */
+export function ChangeEmailForm() {
+  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const formElement = event.currentTarget;
+    const form = new FormData(formElement);
+    try {
+      const result = (
+        await request(ChangeEmailMutation, { currentPassword: String(form.get("currentPassword")), newEmail: String(form.get("newEmail")) })
+      ).changeEmail;
+      if (result.__typename === "EmailChanged") {
+        formElement.reset();
+        const link = result.verificationSent ? " A link to confirm it is on its way there." : "";
+        setNote({ ok: true, text: `Your address is now ${result.user.email}.${link}` });
+      } else setNote({ ok: false, text: authFailure(result) });
+    } catch (e) {
+      setNote({ ok: false, text: (e as Error).message });
+    }
+  };
+  return (
+    <form className="card stack" onSubmit={submit} data-testid="change-email">
+      <h2>Change e-mail address</h2>
+      <p className="muted">The old address is told of the change; password resets go to the new one.</p>
+      <label>
+        New address
+        <input name="newEmail" type="email" autoComplete="email" required />
+      </label>
+      <label>
+        Current password
+        <input name="currentPassword" type="password" autoComplete="current-password" required />
+      </label>
+      {note && (
+        <p className={note.ok ? "" : "error"} role={note.ok ? "status" : "alert"}>
+          {note.text}
+        </p>
+      )}
+      <button className="button primary">Change address</button>
+    </form>
+  );
+}
+
+/** The Members page's invitation by address: a member at once, or a mailed invitation. */
+export function InviteByEmailForm({ roles, onDone }: { roles: readonly Role[]; onDone: () => void }) {
+  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const formElement = event.currentTarget;
+    const form = new FormData(formElement);
+    try {
+      const result = (await request(InviteMemberMutation, { email: String(form.get("email")), role: form.get("role") as Role })).inviteMember;
+      if (result.__typename === "Invitation") {
+        formElement.reset();
+        setNote({ ok: true, text: `Invitation sent to ${result.email}; the link works once, for 7 days.` });
+      } else if (result.__typename === "Membership") {
+        formElement.reset();
+        setNote({ ok: true, text: `${result.user.username} already had an account and is now a member.` });
+        onDone();
+      } else setNote({ ok: false, text: authFailure(result) });
+    } catch (e) {
+      setNote({ ok: false, text: (e as Error).message });
+    }
+  };
+  return (
+    <form className="card filters" onSubmit={submit} data-testid="invite-member">
+      <input name="email" type="email" placeholder="Invite by e-mail address" required aria-label="E-mail address" />
+      <select name="role" defaultValue="MEMBER" aria-label="Role of the invited">
+        {roles.map((r) => (
+          <option key={r}>{r}</option>
+        ))}
+      </select>
+      <button className="button">Invite</button>
+      {note ? (
+        <span className={note.ok ? "small" : "error small"} role={note.ok ? "status" : "alert"}>
+          {note.text}
+        </span>
+      ) : (
+        <span className="muted small">Someone without an account gets a mailed invitation.</span>
+      )}
+    </form>
   );
 }

@@ -20,6 +20,7 @@ import { CopyButton, ErrorNote, LoadMore, Loading } from "../components/bits";
 import type { Role, TokenScope } from "../gql/graphql";
 import { EMPTY, formatAgo, formatTime } from "../lib/format";
 import { Link, navigate, useLocation } from "../router";
+import { InviteByEmailForm } from "./AccountMail";
 
 type Outcome = { __typename: string; message?: string };
 const failure = (result: Outcome, what: string): string | null =>
@@ -264,6 +265,7 @@ export function MembersPage() {
           <span className="muted small">Adding an existing member again changes their role.</span>
         </form>
       )}
+      {canManage && <InviteByEmailForm roles={ROLES} onDone={reload} />}
       <section className="card">
         <table className="stack-on-phone" data-testid="members">
           <thead>
