@@ -74,7 +74,7 @@ class AlertQueries:
         self,
         info: Info,
         incident_id: uuid.UUID | None = None,
-        status: DeliveryStatus | None = None,  # type: ignore[valid-type]
+        status: DeliveryStatus | None = None,
         first: int = 50,
         after: str | None = None,
     ) -> Connection[NotificationDelivery]:

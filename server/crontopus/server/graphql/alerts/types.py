@@ -14,22 +14,25 @@ from crontopus.server.events.topics import IncidentChanged
 from crontopus.server.services.alerts.channels.config import public_config
 from crontopus.server.services.alerts.rules import TenantDefaults
 
-AlertRule = strawberry.enum(models.AlertRule, description="The condition that opened an incident.")
-IncidentStatus = strawberry.enum(models.IncidentStatus, description="Where an incident stands.")
-ChannelKind = strawberry.enum(models.ChannelKind, description="Where a channel delivers.")
-DeliveryStatus = strawberry.enum(
-    models.DeliveryStatus, description="Where one notification stands."
-)
-NotificationEvent = strawberry.enum(
-    models.NotificationEvent, description="What a notification tells."
-)
+# strawberry.enum registers the enum class itself, so fields are annotated with that class:
+# mypy then checks them as the enum they are.
+strawberry.enum(models.AlertRule, description="The condition that opened an incident.")
+AlertRule = models.AlertRule
+strawberry.enum(models.IncidentStatus, description="Where an incident stands.")
+IncidentStatus = models.IncidentStatus
+strawberry.enum(models.ChannelKind, description="Where a channel delivers.")
+ChannelKind = models.ChannelKind
+strawberry.enum(models.DeliveryStatus, description="Where one notification stands.")
+DeliveryStatus = models.DeliveryStatus
+strawberry.enum(models.NotificationEvent, description="What a notification tells.")
+NotificationEvent = models.NotificationEvent
 
 
 @strawberry.type(description="An alert: opened once per rule and target, resolved by itself.")
 class Incident:
     id: uuid.UUID
-    rule: AlertRule  # type: ignore[valid-type]
-    status: IncidentStatus  # type: ignore[valid-type]
+    rule: AlertRule
+    status: IncidentStatus
     title: str
     job_id: uuid.UUID | None
     job_name: str | None
@@ -83,8 +86,8 @@ class Incident:
 
 @strawberry.input(description="Which incidents to return; given fields combine with AND.")
 class IncidentFilter:
-    status: list[IncidentStatus] | None = None  # type: ignore[valid-type]
-    rule: AlertRule | None = None  # type: ignore[valid-type]
+    status: list[IncidentStatus] | None = None
+    rule: AlertRule | None = None
     job_id: uuid.UUID | None = None
     namespace: str | None = None
     endpoint_id: uuid.UUID | None = None
@@ -108,7 +111,7 @@ class IncidentEvent:
 class Channel:
     id: uuid.UUID
     name: str
-    kind: ChannelKind  # type: ignore[valid-type]
+    kind: ChannelKind
     config: JSON
     is_default: bool = strawberry.field(
         description="Gets the alerts of jobs whose manifests name no channels."
@@ -135,9 +138,9 @@ class NotificationDelivery:
     incident_id: uuid.UUID | None
     channel_id: uuid.UUID | None
     channel_name: str
-    channel_kind: ChannelKind | None  # type: ignore[valid-type]
-    event: NotificationEvent  # type: ignore[valid-type]
-    status: DeliveryStatus  # type: ignore[valid-type]
+    channel_kind: ChannelKind | None
+    event: NotificationEvent
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime
     hold_until: datetime | None
@@ -244,7 +247,7 @@ class AlertDefaults:
 @strawberry.input
 class CreateChannelInput:
     name: str
-    kind: ChannelKind  # type: ignore[valid-type]
+    kind: ChannelKind
     config: JSON
     is_default: bool = True
 

@@ -10,7 +10,9 @@ from crontopus.server.events.topics import AgentEventKind as CoreAgentEventKind
 from crontopus.server.graphql.endpoints.types import Endpoint
 from crontopus.server.graphql.jobs.types import Job
 
-AgentEventKind = strawberry.enum(
+# strawberry.enum registers the enum class itself, so fields are annotated with that class:
+# mypy then checks them as the enum they are.
+strawberry.enum(
     CoreAgentEventKind,
     name="AgentEventKind",
     description=(
@@ -19,11 +21,12 @@ AgentEventKind = strawberry.enum(
         " token)."
     ),
 )
+AgentEventKind = CoreAgentEventKind
 
 
 @strawberry.type(description="Something the agent of this endpoint is told over its channel.")
 class AgentEvent:
-    kind: AgentEventKind  # type: ignore[valid-type]
+    kind: AgentEventKind
     commit_id: str | None = strawberry.field(
         default=None, description="The repository's new HEAD (CONNECTED, REPOSITORY_CHANGED)."
     )

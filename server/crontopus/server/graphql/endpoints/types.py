@@ -21,34 +21,42 @@ from crontopus.server.graphql.pagination import page_size
 from crontopus.server.services import discovery, endpoints, instances, jobs
 from crontopus.server.settings import Settings
 
-EndpointStatus = strawberry.enum(
+# strawberry.enum registers the enum class itself, so fields are annotated with that class:
+# mypy then checks them as the enum they are.
+strawberry.enum(
     CoreEndpointStatus,
     name="EndpointStatus",
     description="ONLINE: heartbeat within 3 intervals; OFFLINE: none since; REVOKED: token dead.",
 )
-JobSource = strawberry.enum(
+EndpointStatus = CoreEndpointStatus
+strawberry.enum(
     CoreJobSource, name="JobSource", description="Whether Crontopus manages a job or found it."
 )
-InstanceState = strawberry.enum(
+JobSource = CoreJobSource
+strawberry.enum(
     instances.InstanceState,
     name="JobInstanceState",
     description="What an endpoint's scheduler does with a job it holds.",
 )
-DriftReason = strawberry.enum(
+InstanceState = instances.InstanceState
+strawberry.enum(
     instances.DriftReason,
     name="DriftReason",
     description="Why what an endpoint holds differs from what Git says.",
 )
-DiscoveryOutcome = strawberry.enum(
+DriftReason = instances.DriftReason
+strawberry.enum(
     discovery.DiscoveryOutcome,
     name="DiscoveryOutcome",
     description="What the server did with one reported foreign entry.",
 )
-EndpointEventKind = strawberry.enum(
+DiscoveryOutcome = discovery.DiscoveryOutcome
+strawberry.enum(
     topics.EndpointEventKind,
     name="EndpointEventKind",
     description="What happened to an endpoint.",
 )
+EndpointEventKind = topics.EndpointEventKind
 
 
 @strawberry.type(description="A token agents enroll with; the secret itself is never shown again.")
@@ -97,7 +105,7 @@ class Endpoint:
     driver: str | None = strawberry.field(description="The driver the agent reconciles with.")
     drivers: list[str] = strawberry.field(description="Drivers available on the machine.")
     labels: list[KeyValue] = strawberry.field(description="Jobs select endpoints by these.")
-    status: EndpointStatus  # type: ignore[valid-type]
+    status: EndpointStatus
     enrolled_at: datetime
     last_seen_at: datetime | None
     applied_commit: str | None = strawberry.field(
@@ -152,14 +160,14 @@ class EndpointJob:
     endpoint: Endpoint
     job_id: uuid.UUID
     job: Job | None = strawberry.field(description="null when no such job exists in Git at HEAD.")
-    state: InstanceState | None = strawberry.field(  # type: ignore[valid-type]
+    state: InstanceState | None = strawberry.field(
         description="null when the endpoint does not report the job."
     )
     driver: str | None
-    source: JobSource | None  # type: ignore[valid-type]
+    source: JobSource | None
     reported_at: datetime | None
     drift: bool = strawberry.field(description="True when the endpoint and Git disagree.")
-    drift_reason: DriftReason | None  # type: ignore[valid-type]
+    drift_reason: DriftReason | None
     failure_reason: str | None = strawberry.field(
         default=None,
         description="Why the endpoint could not install the job (state FAILED), in the words "
@@ -277,7 +285,7 @@ def labels_of(items: list[KeyValueInput], path: tuple[str, ...]) -> dict[str, st
 
 @strawberry.input(description="Which endpoints to list; the fields combine with AND.")
 class EndpointFilter:
-    status: EndpointStatus | None = None  # type: ignore[valid-type]
+    status: EndpointStatus | None = None
     platform: str | None = None
     search: str | None = strawberry.field(
         default=None, description="Part of the name or host name, any case."
@@ -299,8 +307,8 @@ class HeartbeatInput:
 class JobInstanceInput:
     job_id: uuid.UUID
     driver: str
-    state: InstanceState  # type: ignore[valid-type]
-    source: JobSource = CoreJobSource.MANAGED  # type: ignore[valid-type]
+    state: InstanceState
+    source: JobSource = CoreJobSource.MANAGED
     failure_reason: str | None = strawberry.field(
         default=None,
         description="For state FAILED: why the job could not be installed (the driver's "
@@ -333,7 +341,7 @@ class DiscoveredJobInput:
 @strawberry.type(description="What became of one reported entry.")
 class DiscoveredJobResult:
     fingerprint: str
-    outcome: DiscoveryOutcome  # type: ignore[valid-type]
+    outcome: DiscoveryOutcome
     job_id: uuid.UUID | None
     path: str | None
     message: str | None = strawberry.field(description="Why the entry was skipped.")
@@ -357,7 +365,7 @@ class DiscoveredJobsReport:
 
 @strawberry.type(description="An endpoint enrolled, came online, went offline or was revoked.")
 class EndpointEvent:
-    kind: EndpointEventKind  # type: ignore[valid-type]
+    kind: EndpointEventKind
     endpoint_id: uuid.UUID
     name: str
     occurred_at: datetime

@@ -23,7 +23,10 @@ from crontopus.server.services import jobs
 from crontopus.server.services.job_status import job_status, needing_attention
 from crontopus.server.services.presence import online_condition
 
-HealthStatus = strawberry.enum(CoreHealthStatus, name="HealthStatus")
+# strawberry.enum registers the enum class itself, so fields are annotated with that class:
+# mypy then checks them as the enum they are.
+strawberry.enum(CoreHealthStatus, name="HealthStatus")
+HealthStatus = CoreHealthStatus
 
 
 @strawberry.enum(description="How far back health looks.")
@@ -90,7 +93,7 @@ class HealthFigures:
     failures: int
     success_rate: float | None
     last_run_at: datetime | None
-    health: HealthStatus  # type: ignore[valid-type]
+    health: HealthStatus
 
     @classmethod
     def from_tally(cls, tally: rollups.Tally) -> HealthFigures:
@@ -113,7 +116,7 @@ class JobHealth:
     manifest: strawberry.Private[JobManifest | None] = None
 
     @strawberry.field(description="The job's status now; null for a job no longer in Git.")
-    async def status(self, info: Info) -> JobStatus | None:  # type: ignore[valid-type]
+    async def status(self, info: Info) -> JobStatus | None:
         if self.manifest is None:
             return None
         facts, defaults = await fleet_loaders(info.context).job_facts.load(self.job_id)
@@ -131,7 +134,7 @@ class EndpointHealth:
 class JobHealthFilter:
     namespace: str | None = None
     job_id: uuid.UUID | None = None
-    health: HealthStatus | None = None  # type: ignore[valid-type]
+    health: HealthStatus | None = None
 
 
 @strawberry.type(description="Totals for the tenant's front page.")

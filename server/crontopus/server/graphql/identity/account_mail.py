@@ -143,7 +143,7 @@ class AccountMailMutations:
         self,
         info: Info,
         email: str,
-        role: Role,  # type: ignore[valid-type]
+        role: Role,
     ) -> InviteMemberResult:
         context = info.context
         principal = context.require_principal()

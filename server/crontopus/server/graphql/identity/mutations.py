@@ -209,7 +209,7 @@ class IdentityMutations:
         self,
         info: Info,
         username: str,
-        role: Role,  # type: ignore[valid-type]
+        role: Role,
     ) -> MemberResult:
         principal = info.context.require_principal()
         async with info.context.session() as session:
@@ -225,7 +225,7 @@ class IdentityMutations:
         self,
         info: Info,
         user_id: uuid.UUID,
-        role: Role,  # type: ignore[valid-type]
+        role: Role,
     ) -> MemberResult:
         principal = info.context.require_principal()
         async with info.context.session() as session:

@@ -13,7 +13,10 @@ from crontopus.server.security.identity_cache import TenantView, UserView
 from crontopus.server.services.accounts import Session
 from crontopus.server.services.members import list_user_memberships
 
-Role = strawberry.enum(models.Role, name="Role", description="What a member may do in a tenant.")
+# strawberry.enum registers the enum class itself, so fields are annotated with that class:
+# mypy then checks them as the enum they are.
+strawberry.enum(models.Role, name="Role", description="What a member may do in a tenant.")
+Role = models.Role
 
 
 @strawberry.type
@@ -57,7 +60,7 @@ class Tenant:
 class Membership:
     user: User
     tenant: Tenant
-    role: Role  # type: ignore[valid-type]
+    role: Role
     created_at: datetime
 
     @classmethod
@@ -74,7 +77,7 @@ class Membership:
 class Me:
     user: User
     tenant: Tenant
-    role: Role  # type: ignore[valid-type]
+    role: Role
     operator: bool = strawberry.field(
         default=False,
         description="Whether you are a platform operator (signed in, not through a token).",
@@ -106,7 +109,7 @@ class AuthPayload:
     token_type: str
     user: User
     tenant: Tenant
-    role: Role  # type: ignore[valid-type]
+    role: Role
 
     @classmethod
     def from_session(cls, session: Session, *, with_refresh_token: bool = True) -> AuthPayload:
@@ -214,5 +217,5 @@ class EmailChanged:
 @strawberry.type(description="A pending invitation: a single-use link went to `email`.")
 class Invitation:
     email: str
-    role: Role  # type: ignore[valid-type]
+    role: Role
     expires_at: datetime

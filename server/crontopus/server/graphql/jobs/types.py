@@ -24,13 +24,16 @@ if TYPE_CHECKING:
 
 MAX_NEXT_RUNS = 100
 
-JobStatus = strawberry.enum(
+# strawberry.enum registers the enum class itself, so fields are annotated with that class:
+# mypy then checks them as the enum they are.
+strawberry.enum(
     CoreJobStatus,
     name="JobStatus",
     description="Whether a job is doing what its schedule says: NEW (never reported), UP, "
     "LATE (a fire time passed with no start, within its grace time), DOWN (a run was "
     "missed), FAILING (its last run failed or a failure alert is open), PAUSED.",
 )
+JobStatus = CoreJobStatus
 
 
 @strawberry.enum(description="How overlapping runs of one job are handled.")
@@ -137,7 +140,7 @@ class Job:
     manifest: strawberry.Private[JobManifest | None] = None
 
     @strawberry.field(description="Whether the job is doing what its schedule says.")
-    async def status(self, info: Info) -> JobStatus:  # type: ignore[valid-type]
+    async def status(self, info: Info) -> JobStatus:
         from crontopus.server.graphql.endpoints.loaders import fleet_loaders
         from crontopus.server.services.job_status import job_status
 

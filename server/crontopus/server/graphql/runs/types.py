@@ -16,12 +16,16 @@ from crontopus.server.graphql.context import Info
 from crontopus.server.services.checkins import RunState
 from crontopus.server.services.stuck import is_stuck
 
-RunStatus = strawberry.enum(CoreRunStatus, name="RunStatus", description="Where a run stands.")
-RunTrigger = strawberry.enum(
+# strawberry.enum registers the enum class itself, so fields are annotated with that class:
+# mypy then checks them as the enum they are.
+strawberry.enum(CoreRunStatus, name="RunStatus", description="Where a run stands.")
+RunStatus = CoreRunStatus
+strawberry.enum(
     CoreRunTrigger,
     name="RunTrigger",
     description="What started a run: its schedule, or someone asking to run it now (runJobNow).",
 )
+RunTrigger = CoreRunTrigger
 
 
 @strawberry.type(description="One execution of a job on an endpoint.")
@@ -31,7 +35,7 @@ class Run:
     job_name: str | None
     namespace: str | None
     endpoint_id: uuid.UUID | None
-    status: RunStatus  # type: ignore[valid-type]
+    status: RunStatus
     started_at: datetime
     finished_at: datetime | None
     duration_ms: int | None
@@ -44,7 +48,7 @@ class Run:
     unknown_job: bool = strawberry.field(
         description="No job with this id was in Git when the run arrived."
     )
-    trigger: RunTrigger = strawberry.field(  # type: ignore[valid-type]
+    trigger: RunTrigger = strawberry.field(
         description="SCHEDULE, or MANUAL for a run someone asked for with runJobNow."
     )
 
@@ -111,7 +115,7 @@ class RunFilter:
         description="Part of the job's name, any case: `back` finds backup-db and db-backup.",
     )
     endpoint_id: uuid.UUID | None = None
-    status: RunStatus | None = None  # type: ignore[valid-type]
+    status: RunStatus | None = None
     since: datetime | None = None
     until: datetime | None = None
 

@@ -28,7 +28,7 @@ class TokenMutations:
         self,
         info: Info,
         name: str,
-        scopes: list[TokenScope],  # type: ignore[valid-type]
+        scopes: list[TokenScope],
         expires_in_days: int | None = None,
     ) -> CreateApiTokenResult:
         principal = info.context.require_principal()

@@ -10,7 +10,10 @@ import strawberry
 from crontopus.server.db import models
 from crontopus.server.security.principal import Scope
 
-TokenScope = strawberry.enum(Scope, name="TokenScope", description="What an API token may do.")
+# strawberry.enum registers the enum class itself, so fields are annotated with that class:
+# mypy then checks them as the enum they are.
+strawberry.enum(Scope, name="TokenScope", description="What an API token may do.")
+TokenScope = Scope
 
 
 @strawberry.type(description="A personal API token; the secret itself is never shown again.")
@@ -18,7 +21,7 @@ class ApiToken:
     id: uuid.UUID
     name: str
     hint: str = strawberry.field(description="The last four characters, to tell tokens apart.")
-    scopes: list[TokenScope]  # type: ignore[valid-type]
+    scopes: list[TokenScope]
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
