@@ -66,8 +66,14 @@ export const DeleteMaintenanceWindowMutation = graphql(`
 export const ChannelsQuery = graphql(`
   query Channels {
     channels { id name kind isDefault config updatedAt }
-    notificationDeliveries(first: 20) {
+  }
+`);
+
+export const DeliveriesQuery = graphql(`
+  query Deliveries($status: DeliveryStatus, $after: String) {
+    notificationDeliveries(status: $status, first: 50, after: $after) {
       nodes { id channelName channelKind event status attempts lastError createdAt deliveredAt }
+      pageInfo { endCursor hasNextPage }
     }
   }
 `);

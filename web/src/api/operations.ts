@@ -366,3 +366,30 @@ export const PaletteSearchQuery = graphql(`
     endpoints(filter: { search: $search }, first: $first) { nodes { id name hostname } }
   }
 `);
+
+export const NamespacesPageQuery = graphql(`
+  query NamespacesPage($search: String, $after: String) {
+    namespacesPage(search: $search, first: 100, after: $after) {
+      nodes { name isSystem jobCount }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+`);
+
+export const ApiTokensPageQuery = graphql(`
+  query ApiTokensPage($search: String, $after: String) {
+    apiTokensPage(search: $search, first: 100, after: $after) {
+      nodes { id name hint scopes createdAt expiresAt lastUsedAt revokedAt }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+`);
+
+export const MembersPageQuery = graphql(`
+  query MembersPage($search: String, $role: Role, $after: String) {
+    membersPage(search: $search, role: $role, first: 100, after: $after) {
+      nodes { role createdAt user { id username email } }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+`);

@@ -1,22 +1,22 @@
 // Tenant administration: namespaces, API tokens (shown once), members and roles, audit log.
 import { useMemo, useState, type FormEvent } from "react";
 import { request } from "../api/client";
-import { useQuery } from "../api/hooks";
 import { usePaged } from "../api/paging";
 import {
   AddMemberMutation,
-  ApiTokensQuery,
+  ApiTokensPageQuery,
   AuditQuery,
   CreateApiTokenMutation,
   CreateNamespaceMutation,
   DeleteNamespaceMutation,
-  MembersQuery,
-  NamespacesQuery,
+  MembersPageQuery,
+  NamespacesPageQuery,
   RemoveMemberMutation,
   RevokeApiTokenMutation,
 } from "../api/operations";
 import { loadSession } from "../api/session";
 import { CopyButton, ErrorNote, LoadMore, Loading } from "../components/bits";
+import { SearchForm, useUrlSearch } from "../components/SearchForm";
 import type { Role, TokenScope } from "../gql/graphql";
 import { EMPTY, formatAgo, formatTime } from "../lib/format";
 import { Link, navigate, useLocation } from "../router";
@@ -27,7 +27,8 @@ const failure = (result: Outcome, what: string): string | null =>
   "message" in result && result.message ? result.message : result.__typename.endsWith("Error") ? `${what} failed` : null;
 
 export function NamespacesPage() {
-  const { data, error, reload } = useQuery(NamespacesQuery, {});
+  const search = useUrlSearch().get("q") || null;
+  const { data, error, loading, reload, nodes, hasMore, loadingMore, loadMore } = usePaged(NamespacesPageQuery, { search, after: null }, (r) => r.namespacesPage);
   const [problem, setProblem] = useState<string | null>(null);
   const create = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -53,8 +54,10 @@ export function NamespacesPage() {
         <input name="name" placeholder="new-namespace" required pattern="[a-z0-9]([\-a-z0-9]*[a-z0-9])?" aria-label="Namespace name" />
         <button className="button primary">Create</button>
       </form>
+      <SearchForm path="/namespaces" placeholder="Search namespaces" />
+      <Loading when={loading && !data} />
       <section className="card">
-        <table>
+        <table data-testid="namespaces-table">
           <thead>
             <tr>
               <th>Name</th>
@@ -63,7 +66,7 @@ export function NamespacesPage() {
             </tr>
           </thead>
           <tbody>
-            {data?.namespaces.map((ns) => (
+            {nodes.map((ns) => (
               <tr key={ns.name}>
                 <td>
                   <Link href={`/jobs?namespace=${ns.name}`}>{ns.name}</Link> {ns.isSystem && <span className="badge badge-muted">system</span>}
@@ -80,6 +83,8 @@ export function NamespacesPage() {
             ))}
           </tbody>
         </table>
+        {data && nodes.length === 0 && <p className="muted">No namespace matches.</p>}
+        <LoadMore shown={nodes.length} hasMore={hasMore} loading={loadingMore} onClick={loadMore} />
       </section>
     </>
   );
@@ -100,7 +105,8 @@ export function checkInLine(origin: string, plaintext: string): string {
 }
 
 export function TokensPage() {
-  const { data, error, reload } = useQuery(ApiTokensQuery, {});
+  const search = useUrlSearch().get("q") || null;
+  const { data, error, loading, reload, nodes, hasMore, loadingMore, loadMore } = usePaged(ApiTokensPageQuery, { search, after: null }, (r) => r.apiTokensPage);
   const [created, setCreated] = useState<{ name: string; plaintext: string; scopes: TokenScope[] } | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [scopes, setScopes] = useState<TokenScope[]>(["READ"]);
@@ -184,9 +190,11 @@ export function TokensPage() {
         </fieldset>
         <button className="button primary">Create token</button>
       </form>
+      <SearchForm path="/tokens" placeholder="Search token names" />
+      <Loading when={loading && !data} />
       <section className="card">
         <div className="table-wrap">
-          <table>
+          <table data-testid="tokens-table">
             <thead>
               <tr>
                 <th>Name</th>
@@ -200,7 +208,7 @@ export function TokensPage() {
               </tr>
             </thead>
             <tbody>
-              {data?.apiTokens.map((t) => (
+              {nodes.map((t) => (
                 <tr key={t.id} className={t.revokedAt ? "revoked" : ""}>
                   <td>{t.name}</td>
                   <td>{t.scopes.join(", ")}</td>
@@ -223,6 +231,8 @@ export function TokensPage() {
             </tbody>
           </table>
         </div>
+        {data && nodes.length === 0 && <p className="muted">{search ? "No token matches." : "No tokens yet."}</p>}
+        <LoadMore shown={nodes.length} hasMore={hasMore} loading={loadingMore} onClick={loadMore} />
       </section>
     </>
   );
@@ -231,7 +241,10 @@ export function TokensPage() {
 const ROLES: Role[] = ["OWNER", "ADMIN", "MEMBER", "VIEWER"];
 
 export function MembersPage() {
-  const { data, error, reload } = useQuery(MembersQuery, {});
+  const params = useUrlSearch();
+  const wantedRole = params.get("role");
+  const variables = { search: params.get("q") || null, role: ROLES.includes(wantedRole as Role) ? (wantedRole as Role) : null, after: null };
+  const { data, error, loading, reload, nodes, hasMore, loadingMore, loadMore } = usePaged(MembersPageQuery, variables, (r) => r.membersPage);
   const [problem, setProblem] = useState<string | null>(null);
   const role = loadSession()?.role;
   const canManage = role === "OWNER" || role === "ADMIN";
@@ -266,6 +279,15 @@ export function MembersPage() {
         </form>
       )}
       {canManage && <InviteByEmailForm roles={ROLES} onDone={reload} />}
+      <SearchForm path="/members" placeholder="Search user names and e-mail">
+        <select name="role" defaultValue={variables.role ?? ""} aria-label="Only the role">
+          <option value="">Every role</option>
+          {ROLES.map((r) => (
+            <option key={r}>{r}</option>
+          ))}
+        </select>
+      </SearchForm>
+      <Loading when={loading && !data} />
       <section className="card">
         <table className="stack-on-phone" data-testid="members">
           <thead>
@@ -278,7 +300,7 @@ export function MembersPage() {
             </tr>
           </thead>
           <tbody>
-            {data?.members.map((m) => (
+            {nodes.map((m) => (
               <tr key={m.user.id}>
                 <td>{m.user.username}</td>
                 <td className="wrap-anywhere">{m.user.email}</td>
@@ -295,6 +317,8 @@ export function MembersPage() {
             ))}
           </tbody>
         </table>
+        {data && nodes.length === 0 && <p className="muted">No member matches.</p>}
+        <LoadMore shown={nodes.length} hasMore={hasMore} loading={loadingMore} onClick={loadMore} />
       </section>
     </>
   );

@@ -5,6 +5,7 @@ import {
   AcknowledgeIncidentMutation,
   ChannelsQuery,
   CreateChannelMutation,
+  DeliveriesQuery,
   CreateMaintenanceWindowMutation,
   CreateSnoozeMutation,
   DeleteChannelMutation,
@@ -17,12 +18,13 @@ import {
   TestChannelMutation,
 } from "../api/alertOperations";
 import { request } from "../api/client";
-import { useQuery } from "../api/hooks";
+import { useDebounced, useQuery } from "../api/hooks";
+import { usePaged } from "../api/paging";
 import { subscribe } from "../api/live";
-import { Badge, ErrorNote, Loading } from "../components/bits";
+import { Badge, ErrorNote, LoadMore, Loading } from "../components/bits";
 import { JobNameInput, NamespaceSelect } from "../components/pickers";
 import { JobNamesQuery } from "../api/operations";
-import type { ChannelKind, IncidentStatus } from "../gql/graphql";
+import type { ChannelKind, DeliveryStatus, IncidentStatus } from "../gql/graphql";
 import { CHANNEL_FIELDS, CHANNEL_KINDS, channelConfig, channelFieldOf } from "../lib/channels";
 import { EMPTY, formatAgo, formatTime } from "../lib/format";
 import { Link } from "../router";
@@ -40,8 +42,10 @@ const INCIDENT_BADGE: Record<IncidentStatus, string> = { OPEN: "FAILING", ACKNOW
 
 function Incidents() {
   const [status, setStatus] = useState<string>("OPEN,ACKNOWLEDGED");
-  const filter = useMemo(() => (status ? { status: status.split(",") as IncidentStatus[] } : null), [status]);
-  const { data, error, loading, reload } = useQuery(IncidentsQuery, { filter, after: null });
+  const [search, setSearch] = useState("");
+  const text = useDebounced(search.trim(), 300);
+  const filter = useMemo(() => ({ status: status ? (status.split(",") as IncidentStatus[]) : null, search: text || null }), [status, text]);
+  const { data, error, loading, reload, nodes, hasMore, loadingMore, loadMore } = usePaged(IncidentsQuery, { filter, after: null }, (r) => r.incidents);
   const [problem, setProblem] = useState<string | null>(null);
   // One subscription for the page's life: re-subscribing on every filter change could miss an event.
   const reloadLatest = useRef(reload);
@@ -59,19 +63,22 @@ function Incidents() {
     <section className="card">
       <div className="row spread">
         <h2>Incidents</h2>
-        <select value={status} onChange={(e) => setStatus(e.target.value)} aria-label="Incident status">
-          <option value="OPEN,ACKNOWLEDGED">Open and acknowledged</option>
-          <option value="OPEN">Open</option>
-          <option value="RESOLVED">Resolved</option>
-          <option value="">All</option>
-        </select>
+        <div className="row">
+          <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="Search titles" aria-label="Search incidents" />
+          <select value={status} onChange={(e) => setStatus(e.target.value)} aria-label="Incident status">
+            <option value="OPEN,ACKNOWLEDGED">Open and acknowledged</option>
+            <option value="OPEN">Open</option>
+            <option value="RESOLVED">Resolved</option>
+            <option value="">All</option>
+          </select>
+        </div>
       </div>
       <ErrorNote error={error ?? problem} />
       <Loading when={loading && !data} />
       <div className="table-wrap">
         <table data-testid="incidents">
           <tbody>
-            {data?.incidents.nodes.map((i) => (
+            {nodes.map((i) => (
               <tr key={i.id}>
                 <td>
                   <Badge value={INCIDENT_BADGE[i.status]} /> <span className="muted small">{i.status.toLowerCase()}</span>
@@ -116,7 +123,8 @@ function Incidents() {
           </tbody>
         </table>
       </div>
-      {data && data.incidents.nodes.length === 0 && <p className="muted">No incidents.</p>}
+      {data && nodes.length === 0 && <p className="muted">{text ? "No incident matches." : "No incidents."}</p>}
+      <LoadMore shown={nodes.length} hasMore={hasMore} loading={loadingMore} onClick={loadMore} />
     </section>
   );
 }
@@ -321,7 +329,13 @@ export function deliveryFailed(delivery: { status: string; lastError?: string | 
 }
 
 function Channels() {
-  const { data, error, reload } = useQuery(ChannelsQuery, {});
+  const { data, error, reload: reloadChannels } = useQuery(ChannelsQuery, {});
+  // A test send adds a delivery: the log below is read again.
+  const [deliveries, setDeliveries] = useState(0);
+  const reload = () => {
+    reloadChannels();
+    setDeliveries((n) => n + 1);
+  };
   const [kind, setKind] = useState<ChannelKind>("WEBHOOK");
   const [values, setValues] = useState<Record<string, string>>({});
   const [fieldProblems, setFieldProblems] = useState<Record<string, string>>({});
@@ -462,11 +476,39 @@ function Channels() {
         <p className="muted small">Secrets stay on the server: the list above shows only whether they are set.</p>
         <button className="button primary">Add channel</button>
       </form>
-      <h2>Recent deliveries</h2>
+      <DeliveryLog version={deliveries} />
+    </section>
+  );
+}
+
+const DELIVERY_STATUSES: DeliveryStatus[] = ["PENDING", "SENDING", "DELIVERED", "FAILED", "HELD", "DROPPED"];
+
+/** Every notification sent, newest first, a page at a time, filtered by status on the server;
+ * re-read when `version` changes (a test send). */
+function DeliveryLog({ version }: { version: number }) {
+  const [status, setStatus] = useState<DeliveryStatus | "">("");
+  const { data, error, reload, nodes, hasMore, loadingMore, loadMore } = usePaged(DeliveriesQuery, { status: status || null, after: null }, (r) => r.notificationDeliveries);
+  useEffect(() => {
+    if (version) reload();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- only a new send re-reads
+  }, [version]);
+  return (
+    <>
+      <div className="row spread">
+        <h2>Delivery log</h2>
+        <select value={status} onChange={(e) => setStatus(e.target.value as DeliveryStatus | "")} aria-label="Delivery status">
+          <option value="">Every status</option>
+          {DELIVERY_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s.toLowerCase()}
+            </option>
+          ))}
+        </select>
+      </div>
       <div className="table-wrap">
         <table data-testid="deliveries">
           <tbody>
-            {data?.notificationDeliveries.nodes.map((d) => (
+            {nodes.map((d) => (
               <tr key={d.id} className={deliveryFailed(d) ? "failed" : ""}>
                 <td className="nowrap">{formatTime(d.createdAt)}</td>
                 <td>
@@ -484,8 +526,10 @@ function Channels() {
           </tbody>
         </table>
       </div>
-      {data && data.notificationDeliveries.nodes.length === 0 && <p className="muted">Nothing sent yet.</p>}
-    </section>
+      <ErrorNote error={error} />
+      {data && nodes.length === 0 && <p className="muted">{status ? "No delivery with that status." : "Nothing sent yet."}</p>}
+      <LoadMore shown={nodes.length} hasMore={hasMore} loading={loadingMore} onClick={loadMore} />
+    </>
   );
 }
 

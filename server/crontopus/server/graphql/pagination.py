@@ -69,6 +69,20 @@ def decode_cursor(cursor: str | None, arity: int) -> tuple[str, ...] | None:
         ) from None
 
 
+def decode_name_cursor(cursor: str | None) -> tuple[str, uuid.UUID] | None:
+    """Decode a (name, id) cursor."""
+    parts = decode_cursor(cursor, 2)
+    if parts is None:
+        return None
+    try:
+        return parts[0], uuid.UUID(parts[1])
+    except ValueError:
+        raise GraphQLError(
+            f"after: {cursor!r} is not a cursor from this API (pass a pageInfo.endCursor)",
+            extensions={"code": "BAD_USER_INPUT"},
+        ) from None
+
+
 def decode_time_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     """Decode a (time, id) cursor."""
     parts = decode_cursor(cursor, 2)

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crontopus.server.db.keyset import newest_first
 from crontopus.server.db.models import ApiToken, Role
+from crontopus.server.db.search import contains_pattern
 from crontopus.server.errors import FieldProblem, NotFound, PermissionDenied, ValidationFailed
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.principal import Principal, Scope
@@ -83,6 +85,27 @@ async def list_api_tokens(session: AsyncSession, principal: Principal) -> Sequen
         .where(ApiToken.tenant_id == principal.tenant_id, ApiToken.user_id == principal.user_id)
         .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     )
+    return (await session.scalars(query)).all()
+
+
+async def page_api_tokens(
+    session: AsyncSession,
+    principal: Principal,
+    first: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    search: str | None = None,
+) -> Sequence[ApiToken]:
+    """Return up to `first` + 1 of the caller's tokens, newest first, after a keyset cursor.
+
+    `search` matches part of the token's name, any case.
+    """
+    principal.require_read("Listing API tokens")
+    query = select(ApiToken).where(
+        ApiToken.tenant_id == principal.tenant_id, ApiToken.user_id == principal.user_id
+    )
+    if search is not None:
+        query = query.where(ApiToken.name.ilike(contains_pattern(search), escape="\\"))
+    query = newest_first(query, ApiToken.created_at, ApiToken.id, first, after)
     return (await session.scalars(query)).all()
 
 

@@ -487,6 +487,19 @@ async def list_namespaces(store: GitStore, principal: Principal) -> list[Namespa
     return sorted(view.namespaces.values(), key=lambda n: n.name)
 
 
+def page_namespaces(
+    namespaces: list[NamespaceInfo], first: int, after: str | None, search: str | None
+) -> list[NamespaceInfo]:
+    """Up to `first` + 1 of `namespaces` (by name) after the name `after`, whose name contains
+    `search` (any case). Namespaces live in the Git snapshot, so this pages in memory."""
+    wanted = search.lower() if search else None
+    return [
+        n
+        for n in namespaces
+        if (after is None or n.name > after) and (wanted is None or wanted in n.name.lower())
+    ][: first + 1]
+
+
 async def create_namespace(
     store: GitStore, broadcaster: Broadcaster, principal: Principal, author: Author, name: str
 ) -> NamespaceInfo:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.server.db.models import Membership, Role, User
+from crontopus.server.db.search import contains_pattern
 from crontopus.server.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.principal import Principal
@@ -24,6 +25,37 @@ async def list_members(session: AsyncSession, principal: Principal) -> Sequence[
         .where(Membership.tenant_id == principal.tenant_id)
         .order_by(Membership.created_at, Membership.id)
     )
+    return (await session.scalars(query)).all()
+
+
+async def page_members(
+    session: AsyncSession,
+    principal: Principal,
+    first: int,
+    after: tuple[str, uuid.UUID] | None,
+    search: str | None = None,
+    role: Role | None = None,
+) -> Sequence[Membership]:
+    """Return up to `first` + 1 members by user name after a (user name, id) cursor.
+
+    `search` matches part of the user name or e-mail address, any case.
+    """
+    principal.require_read("Listing members")
+    query = (
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.tenant_id == principal.tenant_id)
+    )
+    if role is not None:
+        query = query.where(Membership.role == role)
+    if search is not None:
+        pattern = contains_pattern(search)
+        query = query.where(
+            or_(User.username.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\"))
+        )
+    if after is not None:
+        query = query.where(tuple_(User.username, Membership.id) > tuple_(*after))
+    query = query.order_by(User.username, Membership.id).limit(first + 1)
     return (await session.scalars(query)).all()
 
 

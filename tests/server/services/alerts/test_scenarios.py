@@ -42,6 +42,9 @@ query($incident: UUID) {
 }
 """
 
+BY_TITLE = """
+query($search: String) { incidents(filter: {search: $search}) { nodes { title } } }
+"""
 BY_STATUS = """
 query($status: DeliveryStatus) {
   notificationDeliveries(status: $status) { nodes { status } }
@@ -103,6 +106,10 @@ async def test_consecutive_failures_alert_on_the_third_failure_only(
     (incident,) = await incidents(api, alice)
     assert incident["rule"] == "FAILURE"
     assert incident["title"] == "default/flaky failed 3 times in a row (exit code 1)"
+    # The incident list searches titles on the server, any case.
+    for text, found in (("FLAKY", 1), ("steady", 0)):
+        page = await api.execute(BY_TITLE, {"search": text}, alice.access_token)
+        assert len(page["incidents"]["nodes"]) == found, text
     await report(state, alice, job_id, RunStatus.FAILURE)
     assert len(await incidents(api, alice)) == 1
     (sent,) = await receiver.wait_for(1)

@@ -24,6 +24,7 @@ from crontopus.server.graphql.pagination import (
     build_connection,
     decode_time_cursor,
     page_size,
+    search_argument,
     time_key,
 )
 from crontopus.server.services.alerts import channel_admin, incident_log, quiet_admin
@@ -39,6 +40,7 @@ def to_filter(where: IncidentFilter | None) -> incident_log.IncidentFilter:
         namespace=where.namespace,
         endpoint_id=where.endpoint_id,
         since=where.since,
+        search=search_argument(where.search, "filter.search"),
     )
 
 

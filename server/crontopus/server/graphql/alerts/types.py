@@ -92,6 +92,9 @@ class IncidentFilter:
     namespace: str | None = None
     endpoint_id: uuid.UUID | None = None
     since: datetime | None = None
+    search: str | None = strawberry.field(
+        default=None, description="Part of the title (it names the job or endpoint), any case."
+    )
 
 
 @strawberry.enum

@@ -7,8 +7,22 @@ from graphql import GraphQLError
 
 from crontopus.server.errors import PermissionDenied
 from crontopus.server.graphql.context import AuthenticationRequired, Info
-from crontopus.server.graphql.identity.types import LoginSession, Me, Membership, Tenant, User
-from crontopus.server.services.members import list_members
+from crontopus.server.graphql.identity.types import (
+    LoginSession,
+    Me,
+    Membership,
+    Role,
+    Tenant,
+    User,
+)
+from crontopus.server.graphql.pagination import (
+    Connection,
+    build_connection,
+    decode_name_cursor,
+    page_size,
+    search_argument,
+)
+from crontopus.server.services.members import list_members, page_members
 from crontopus.server.services.sessions import list_sessions
 
 
@@ -35,6 +49,31 @@ class IdentityQueries:
         principal = info.context.require_principal()
         async with info.context.session() as session:
             return [Membership.from_model(m) for m in await list_members(session, principal)]
+
+    @strawberry.field(
+        description=(
+            "Members of the active tenant by user name, a page at a time; `search` matches part "
+            "of the user name or e-mail address, any case (`members` lists them all at once)."
+        )
+    )
+    async def members_page(
+        self,
+        info: Info,
+        search: str | None = None,
+        role: Role | None = None,  # type: ignore[valid-type]
+        first: int = 50,
+        after: str | None = None,
+    ) -> Connection[Membership]:
+        principal = info.context.require_principal()
+        first = page_size(first, info.context.settings.limits.max_page_size)
+        text = search_argument(search, "search")
+        async with info.context.session() as session:
+            rows = await page_members(
+                session, principal, first, decode_name_cursor(after), text, role
+            )
+        return build_connection(
+            rows, first, Membership.from_model, lambda m: (m.user.username, str(m.id))
+        )
 
     @strawberry.field(
         description="Your live login sessions in every tenant, most recently used first."

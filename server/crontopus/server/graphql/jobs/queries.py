@@ -25,6 +25,7 @@ from crontopus.server.graphql.pagination import (
     build_connection,
     decode_cursor,
     page_size,
+    search_argument,
 )
 from crontopus.server.services import jobs
 from crontopus.server.services.secrets import secret_names
@@ -75,6 +76,23 @@ class JobQueries:
         principal = info.context.require_principal()
         infos = await jobs.list_namespaces(info.context.gitstore, principal)
         return [Namespace.from_info(i) for i in infos]
+
+    @strawberry.field(
+        description=(
+            "Namespaces by name with their number of jobs, a page at a time; `search` matches "
+            "part of the name, any case (`namespaces` lists them all at once)."
+        )
+    )
+    async def namespaces_page(
+        self, info: Info, search: str | None = None, first: int = 50, after: str | None = None
+    ) -> Connection[Namespace]:
+        principal = info.context.require_principal()
+        first = page_size(first, info.context.settings.limits.max_page_size)
+        text = search_argument(search, "search")
+        position = decode_cursor(after, 1)
+        infos = await jobs.list_namespaces(info.context.gitstore, principal)
+        page = jobs.page_namespaces(infos, first, position[0] if position else None, text)
+        return build_connection(page, first, Namespace.from_info, lambda n: (n.name,))
 
     @strawberry.field(description="Check a manifest with the same validator a push goes through.")
     async def validate_manifest(self, info: Info, yaml: str) -> ManifestValidation:

@@ -18,6 +18,7 @@ from crontopus.server.db.models import (
     IncidentStatus,
     Notification,
 )
+from crontopus.server.db.search import contains_pattern
 from crontopus.server.errors import NotFound
 from crontopus.server.security.principal import Principal
 from crontopus.server.services.alerts.incidents import (
@@ -38,6 +39,8 @@ class IncidentFilter:
     namespace: str | None = None
     endpoint_id: uuid.UUID | None = None
     since: datetime | None = None
+    #: Part of the title (which names the job or endpoint), any case.
+    search: str | None = None
 
 
 def _reader(principal: Principal) -> None:
@@ -66,6 +69,8 @@ async def list_incidents(
         query = query.where(Incident.endpoint_id == where.endpoint_id)
     if where.since is not None:
         query = query.where(Incident.opened_at >= where.since)
+    if where.search is not None:
+        query = query.where(Incident.title.ilike(contains_pattern(where.search), escape="\\"))
     query = newest_first(query, Incident.opened_at, Incident.id, first, after)
     return (await session.scalars(query)).all()
 
