@@ -8,6 +8,7 @@ import { ErrorNote } from "./components/bits";
 import { Comfort } from "./components/Comfort";
 import { Logo } from "./components/Logo";
 import { SkipLink, usePageChange } from "./components/PageChrome";
+import { Toasts } from "./components/Toasts";
 import { searchField } from "./lib/pageTitle";
 import { PAGES } from "./lib/pages";
 import { isTyping, shortcutFor } from "./lib/shortcuts";
@@ -210,6 +211,7 @@ function Shell({ session, path }: { session: Session; path: string }) {
         <Page path={path} />
       </main>
       <Comfort />
+      <Toasts />
     </div>
   );
 }

@@ -123,6 +123,57 @@ async def test_a_created_job_is_committed_as_a_manifest_and_read_back(
     assert again["job"] == {"name": "backup-database", "blobId": job["blobId"]}
 
 
+async def test_a_save_with_a_message_commits_it_above_the_servers_own_line(
+    api: Api, alice: Persona
+) -> None:
+    created = await api.execute(
+        "mutation($input: JobInput!, $m: String) { createJob(input: $input, message: $m) {"
+        " ... on Job { id blobId } } }",
+        {"input": job_input(), "m": "  Nightly backup for the billing database \n"},
+        alice.access_token,
+    )
+    job = created["createJob"]
+    updated = await api.execute(
+        "mutation($id: UUID!, $b: String!, $y: String!, $m: String) {"
+        " updateJob(id: $id, expectedBlobId: $b, manifest: $y, message: $m) { __typename } }",
+        {
+            "id": job["id"],
+            "b": job["blobId"],
+            "y": (
+                await api.execute(
+                    "query($id: UUID!) { job(id: $id) { yaml } }",
+                    {"id": job["id"]},
+                    alice.access_token,
+                )
+            )["job"]["yaml"].replace("0 2 * * *", "0 3 * * *"),
+            "m": "Later: the dump now takes longer",
+        },
+        alice.access_token,
+    )
+    assert updated["updateJob"]["__typename"] == "Job"
+    history = await api.execute(HISTORY, {"id": job["id"]}, alice.access_token)
+    messages = [r["message"].strip() for r in history["jobHistory"]]
+    assert messages == [
+        "Later: the dump now takes longer\n\njobs: update default/backup-database",
+        "Nightly backup for the billing database\n\njobs: create default/backup-database",
+    ]
+
+
+async def test_a_blank_commit_message_is_the_servers_own_and_a_huge_one_is_refused(
+    api: Api, alice: Persona
+) -> None:
+    query = (
+        "mutation($input: JobInput!, $m: String) { createJob(input: $input, message: $m) {"
+        " __typename ... on ValidationError { fields { path message } } } }"
+    )
+    blank = await api.execute(query, {"input": job_input(), "m": "   "}, alice.access_token)
+    assert blank["createJob"]["__typename"] == "Job"
+    huge = await api.execute(
+        query, {"input": job_input(name="other"), "m": "x" * 5000}, alice.access_token
+    )
+    assert huge["createJob"]["fields"][0]["path"] == ["message"]
+
+
 async def test_a_job_commit_names_the_acting_user_and_reads_well(api: Api, alice: Persona) -> None:
     job = await create(api, alice)
     history = await api.execute(HISTORY, {"id": job["id"]}, alice.access_token)

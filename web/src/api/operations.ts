@@ -173,8 +173,8 @@ export const SchedulePreviewQuery = graphql(`
 `);
 
 export const CreateJobMutation = graphql(`
-  mutation CreateJob($input: JobInput!) {
-    createJob(input: $input) {
+  mutation CreateJob($input: JobInput!, $message: String) {
+    createJob(input: $input, message: $message) {
       __typename
       ... on Job { ...JobFields }
       ... on UserError { message }
@@ -184,8 +184,8 @@ export const CreateJobMutation = graphql(`
 `);
 
 export const UpdateJobMutation = graphql(`
-  mutation UpdateJob($id: UUID!, $expectedBlobId: String!, $input: JobInput!) {
-    updateJob(id: $id, expectedBlobId: $expectedBlobId, input: $input) {
+  mutation UpdateJob($id: UUID!, $expectedBlobId: String!, $input: JobInput!, $message: String) {
+    updateJob(id: $id, expectedBlobId: $expectedBlobId, input: $input, message: $message) {
       __typename
       ... on Job { ...JobFields }
       ... on UserError { message }
@@ -195,8 +195,8 @@ export const UpdateJobMutation = graphql(`
 `);
 
 export const CreateJobFromManifestMutation = graphql(`
-  mutation CreateJobFromManifest($manifest: String!) {
-    createJob(manifest: $manifest) {
+  mutation CreateJobFromManifest($manifest: String!, $message: String) {
+    createJob(manifest: $manifest, message: $message) {
       __typename
       ... on Job { ...JobFields }
       ... on UserError { message }
@@ -206,8 +206,8 @@ export const CreateJobFromManifestMutation = graphql(`
 `);
 
 export const UpdateJobFromManifestMutation = graphql(`
-  mutation UpdateJobFromManifest($id: UUID!, $expectedBlobId: String!, $manifest: String!) {
-    updateJob(id: $id, expectedBlobId: $expectedBlobId, manifest: $manifest) {
+  mutation UpdateJobFromManifest($id: UUID!, $expectedBlobId: String!, $manifest: String!, $message: String) {
+    updateJob(id: $id, expectedBlobId: $expectedBlobId, manifest: $manifest, message: $message) {
       __typename
       ... on Job { ...JobFields }
       ... on UserError { message }

@@ -11,7 +11,7 @@ export function SkipLink() {
   );
 }
 
-/** Keep document.title on the page's heading; focus the heading when `path` changes. */
+/** Set document.title from the page's heading; focus the heading when `path` changes. */
 export function usePageChange(path: string): void {
   const first = useRef(true);
   useEffect(() => {
@@ -20,26 +20,28 @@ export function usePageChange(path: string): void {
     if (!main) return;
     const moveFocus = !first.current;
     first.current = false;
-    let focused = false;
-    const settle = () => {
+    // A field the page focused itself (autoFocus) keeps the focus.
+    const pageTookFocus = () => main.contains(document.activeElement) && document.activeElement !== main;
+    if (moveFocus && !pageTookFocus()) main.focus({ preventScroll: true });
+    const settle = (): boolean => {
       const heading = main.querySelector("h1");
-      if (heading) document.title = titleFromHeading(heading.textContent, path);
-      if (!moveFocus || focused) return;
-      // A field the page focused itself (autoFocus) keeps the focus.
-      if (main.contains(document.activeElement) && document.activeElement !== main) {
-        focused = true;
-        return;
+      if (!heading) return false;
+      document.title = titleFromHeading(heading.textContent, path);
+      if (moveFocus && !pageTookFocus()) {
+        heading.setAttribute("tabindex", "-1");
+        heading.focus({ preventScroll: true });
       }
-      const target = heading ?? main;
-      if (!heading && !main.firstElementChild) return;
-      if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
-      target.focus({ preventScroll: true });
-      focused = heading !== null;
+      return true;
     };
-    settle();
-    // Pages load their data after the first render: follow the heading as it appears or changes.
-    const observer = new MutationObserver(settle);
-    observer.observe(main, { childList: true, subtree: true, characterData: true });
-    return () => observer.disconnect();
+    if (settle()) return;
+    // Pages load their data after the first render: wait for the heading, then stop watching
+    // (a page without one, such as the playground, is left alone after a few seconds).
+    const observer = new MutationObserver(() => settle() && observer.disconnect());
+    observer.observe(main, { childList: true, subtree: true });
+    const stop = setTimeout(() => observer.disconnect(), 5000);
+    return () => {
+      observer.disconnect();
+      clearTimeout(stop);
+    };
   }, [path]);
 }

@@ -87,3 +87,18 @@ describe("the job form's alert rules", () => {
     expect(manifestYaml({ ...base, alerts: { ...emptyAlerts(), own: true } })).toContain("  alerts: {}");
   });
 });
+
+describe("clones and saves", () => {
+  it("name a clone after its job, once", async () => {
+    const { cloneName } = await import("./manifest");
+    expect(cloneName("backup")).toBe("backup-copy");
+    expect(cloneName("backup-copy")).toBe("backup-copy");
+    expect(cloneName("a".repeat(63)).length).toBeLessThanOrEqual(63);
+  });
+
+  it("say what was saved, with the commit message's first line", async () => {
+    const { savedNotice } = await import("./manifest");
+    expect(savedNotice("default", "backup", false, null)).toBe("Created default/backup");
+    expect(savedNotice("ops", "backup", true, "Later\nbody")).toBe("Saved ops/backup: “Later”");
+  });
+});

@@ -248,3 +248,16 @@ function alertsYaml(alerts: AlertsForm): string[] {
   if (channels.length) out.push("    channels:", ...channels.map((c) => `      - ${q(c)}`));
   return out.length ? ["  alerts:", ...out] : ["  alerts: {}"];
 }
+
+/** The name a clone of `name` is offered: "backup-copy", never "backup-copy-copy". Job names
+ * are DNS labels (63 characters at most), so a long name is shortened to make room. */
+export function cloneName(name: string): string {
+  const base = name.replace(/-copy(-\d+)?$/, "");
+  return `${base.slice(0, 63 - "-copy".length).replace(/-+$/, "")}-copy`;
+}
+
+/** The toast after a save: what was saved, and the commit message when one was given. */
+export function savedNotice(namespace: string, name: string, existed: boolean, message: string | null): string {
+  const what = `${existed ? "Saved" : "Created"} ${namespace}/${name}`;
+  return message ? `${what}: “${message.split("\n")[0]}”` : what;
+}

@@ -10,9 +10,52 @@ import { RunTable } from "../components/RunTable";
 import type { HealthWindow } from "../gql/graphql";
 import { healthChart, type SeriesPoint } from "../lib/charts";
 import { formatAgo, formatRate } from "../lib/format";
+import { gettingStarted } from "../lib/gettingStarted";
 import { isUnknownJob, STATUS_MEANING } from "../lib/jobStatus";
 import { Link } from "../router";
 import { WindowPicker } from "./Health";
+
+const HIDE_CHECKLIST = "crontopus.gettingStarted.hidden";
+
+/** The first steps, shown until each is done (or hidden); ticked from the tenant's data. */
+function GettingStarted(facts: { jobs: number; endpoints: number; runs: number }) {
+  const [hidden, setHidden] = useState(() => localStorage.getItem(HIDE_CHECKLIST) === "1");
+  const steps = gettingStarted(facts);
+  if (hidden || steps.every((s) => s.done)) return null;
+  return (
+    <section className="card" data-testid="getting-started">
+      <div className="row spread">
+        <h2>Getting started</h2>
+        <button
+          className="button small"
+          onClick={() => {
+            localStorage.setItem(HIDE_CHECKLIST, "1");
+            setHidden(true);
+          }}
+        >
+          Hide
+        </button>
+      </div>
+      <ol className="plain checklist">
+        {steps.map((step) => (
+          <li key={step.key} className={step.done ? "done" : ""} data-step={step.key} data-done={step.done}>
+            <span className="tick" aria-hidden="true">
+              {step.done ? "✓" : "○"}
+            </span>
+            <span>
+              <Link href={step.href} className="step">
+                {step.label}
+              </Link>{" "}
+              <span className="muted small">
+                {step.done ? "(done)" : `— ${step.hint}`}
+              </span>
+            </span>
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
 
 export function DashboardPage() {
   const [window, setWindow] = useState<HealthWindow>("H24");
@@ -39,6 +82,7 @@ export function DashboardPage() {
         </div>
       </header>
       <ErrorNote error={error ?? latest.error} />
+      {d && latest.data && <GettingStarted jobs={d.jobsTotal} endpoints={d.endpointsTotal} runs={runs.length} />}
       {d && d.needsAttention.length > 0 && (
         <section className="card attention" data-testid="needs-attention">
           <h2>Needs attention</h2>

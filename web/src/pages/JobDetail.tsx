@@ -85,6 +85,9 @@ export function JobDetailPage({ id }: { id: string }) {
                   <Link className="button" href={`/jobs/${id}/edit`}>
                     Edit
                   </Link>
+                  <Link className="button" href={`/jobs/new?clone=${id}`} data-testid="clone">
+                    Clone
+                  </Link>
                 </>
               )}
               {!job.isDiscovered && (

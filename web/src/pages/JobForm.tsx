@@ -19,7 +19,8 @@ import { DiffView } from "../components/code";
 import type { JobFieldsFragment } from "../gql/graphql";
 import { changedFields, errorId, groupProblems, type Problem } from "../lib/fieldErrors";
 import { formatTime } from "../lib/format";
-import { emptyForm, formFromJob, jobInput, manifestYaml, type AlertsForm, type Choice, type JobForm } from "../lib/manifest";
+import { toast } from "../lib/toast";
+import { cloneName, emptyForm, formFromJob, savedNotice, jobInput, manifestYaml, type AlertsForm, type Choice, type JobForm } from "../lib/manifest";
 import { Link, navigate, useLocation } from "../router";
 
 type Conflict = { theirs: JobFieldsFragment; message: string };
@@ -185,8 +186,13 @@ function NamespacePicker({ value, onChange, errors }: { value: string; onChange:
 export function JobFormPage({ id }: { id?: string }) {
   const { query } = useLocation();
   const existing = useQuery(JobQuery, { id: id ?? "" }, !id);
+  // "Clone" opens the new-job form filled with another job under a new name.
+  const cloneOf = id ? null : query.get("clone");
+  const source = useQuery(JobQuery, { id: cloneOf ?? "" }, !cloneOf);
   const [form, setForm] = useState<JobForm>(() => emptyForm(query.get("namespace") ?? "default"));
   const [blobId, setBlobId] = useState<string | null>(null);
+  const [cloned, setCloned] = useState(false);
+  const [note, setNote] = useState("");
   useEffect(() => {
     const job = existing.data?.job;
     if (job && blobId === null) {
@@ -194,6 +200,14 @@ export function JobFormPage({ id }: { id?: string }) {
       setBlobId(job.blobId);
     }
   }, [existing.data, blobId]);
+  useEffect(() => {
+    const job = source.data?.job;
+    if (job && !cloned) {
+      setCloned(true);
+      setForm({ ...formFromJob(job), name: cloneName(job.name) });
+      setNote(`Clone of ${job.namespace}/${job.name}`);
+    }
+  }, [source.data, cloned]);
 
   const [mode, setMode] = useState<Mode>("form");
   const [yamlText, setYamlText] = useState("");
@@ -257,15 +271,17 @@ export function JobFormPage({ id }: { id?: string }) {
     try {
       const input = jobInput(form);
       const expected = expectedBlobId ?? "";
+      const message = note.trim() || null;
       const result =
         mode === "yaml"
           ? id
-            ? (await request(UpdateJobFromManifestMutation, { id, expectedBlobId: expected, manifest: yamlText })).updateJob
-            : (await request(CreateJobFromManifestMutation, { manifest: yamlText })).createJob
+            ? (await request(UpdateJobFromManifestMutation, { id, expectedBlobId: expected, manifest: yamlText, message })).updateJob
+            : (await request(CreateJobFromManifestMutation, { manifest: yamlText, message })).createJob
           : id
-            ? (await request(UpdateJobMutation, { id, expectedBlobId: expected, input })).updateJob
-            : (await request(CreateJobMutation, { input })).createJob;
+            ? (await request(UpdateJobMutation, { id, expectedBlobId: expected, input, message })).updateJob
+            : (await request(CreateJobMutation, { input, message })).createJob;
       if (result.__typename === "Job") {
+        toast(savedNotice(result.namespace, result.name, Boolean(id), message));
         navigate(`/jobs/${result.id}`);
         return;
       }
@@ -321,7 +337,7 @@ export function JobFormPage({ id }: { id?: string }) {
   return (
     <>
       <header className="page-head">
-        <h1>{id ? `Edit ${form.name}` : "New job"}</h1>
+        <h1>{id ? `Edit ${form.name}` : cloneOf ? "Clone job" : "New job"}</h1>
         <Link href={id ? `/jobs/${id}` : "/jobs"}>Cancel</Link>
       </header>
       {conflict && (
@@ -472,6 +488,12 @@ export function JobFormPage({ id }: { id?: string }) {
             </div>
           ))}
         </div>
+        <label className="commit-message">
+          <span>
+            Commit message <span className="muted">(optional: why, for the job&apos;s Git history)</span>
+          </span>
+          <input name="message" value={note} onChange={(e) => setNote(e.target.value)} placeholder={id ? "Run later: the dump now takes longer" : "Nightly backup of the billing database"} maxLength={2000} />
+        </label>
         <ErrorNote error={saveError} />
         <button className="button primary" disabled={busy}>
           {id ? "Save changes" : "Create job"}

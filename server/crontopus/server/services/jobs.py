@@ -229,11 +229,14 @@ async def create_job(
     spec: JobSpec,
     *,
     quotas: Quotas,
+    note: str | None = None,
 ) -> JobEntry:
-    """Validate a new job, give it an id and commit it."""
+    """Validate a new job, give it an id and commit it (with `note` as the commit's message)."""
     principal.require_write("Creating jobs")
     manifest = _validated(spec, uuid.uuid4())
-    return await _create(store, broadcaster, principal, author, manifest, quotas, "input")
+    return await _create(
+        store, broadcaster, principal, author, manifest, quotas, "input", _checked_note(note)
+    )
 
 
 async def create_job_from_manifest(
@@ -244,11 +247,21 @@ async def create_job_from_manifest(
     text: str,
     *,
     quotas: Quotas,
+    note: str | None = None,
 ) -> JobEntry:
     """Validate a whole manifest (YAML) as a new job and commit it under a new id."""
     principal.require_write("Creating jobs")
     manifest = _validated_text(text, uuid.uuid4(), new=True)
-    return await _create(store, broadcaster, principal, author, manifest, quotas, MANIFEST_ARGUMENT)
+    return await _create(
+        store,
+        broadcaster,
+        principal,
+        author,
+        manifest,
+        quotas,
+        MANIFEST_ARGUMENT,
+        _checked_note(note),
+    )
 
 
 def _field(argument: str, input_field: str, manifest_field: str) -> tuple[str, ...]:
@@ -264,6 +277,7 @@ async def _create(
     manifest: JobManifest,
     quotas: Quotas,
     argument: str,
+    note: str | None = None,
 ) -> JobEntry:
     view = await snapshot(store, principal)
     _check_target_namespace(
@@ -282,7 +296,8 @@ async def _create(
             ]
         )
     changes: list[Change] = [Put(path, dump_manifest(manifest), None)]
-    await _commit(store, broadcaster, principal, author, changes, f"jobs: create {path[:-5]}")
+    message = commit_message(f"jobs: create {path[:-5]}", note)
+    await _commit(store, broadcaster, principal, author, changes, message)
     return await get_job(store, principal, manifest.id)
 
 
@@ -294,6 +309,8 @@ async def update_job(
     job_id: uuid.UUID,
     spec: JobSpec,
     expected_blob_id: str,
+    *,
+    note: str | None = None,
 ) -> JobEntry:
     """Replace a job's manifest, refusing if it changed since `expected_blob_id` was read."""
     principal.require_write("Editing jobs")
@@ -304,7 +321,15 @@ async def update_job(
         kept = {k: v for k, v in current.manifest.secret_env.items() if k not in manifest.env}
         manifest = replace(manifest, secret_env=kept)
     return await _replace(
-        store, broadcaster, principal, author, current, manifest, expected_blob_id, "input"
+        store,
+        broadcaster,
+        principal,
+        author,
+        current,
+        manifest,
+        expected_blob_id,
+        "input",
+        _checked_note(note),
     )
 
 
@@ -316,6 +341,8 @@ async def update_job_from_manifest(
     job_id: uuid.UUID,
     text: str,
     expected_blob_id: str,
+    *,
+    note: str | None = None,
 ) -> JobEntry:
     """Replace a job's manifest with a whole one (YAML), over the version `expected_blob_id`."""
     principal.require_write("Editing jobs")
@@ -340,7 +367,31 @@ async def update_job_from_manifest(
         manifest,
         expected_blob_id,
         MANIFEST_ARGUMENT,
+        _checked_note(note),
     )
+
+
+#: The longest commit message a person may give a job's save.
+MAX_NOTE = 2000
+
+
+def _checked_note(note: str | None) -> str | None:
+    """The person's commit message, stripped; None when blank; refused when unusable."""
+    if note is None or not note.strip():
+        return None
+    if len(note) > MAX_NOTE:
+        raise ValidationFailed.single(
+            "message", f"is {len(note)} characters: keep a commit message under {MAX_NOTE}"
+        )
+    if "\x00" in note:
+        raise ValidationFailed.single("message", "contains a NUL character: remove it")
+    return note.strip()
+
+
+def commit_message(subject: str, note: str | None) -> str:
+    """The commit message of a job change: the person's words first (what history lists),
+    then the change as the server names it, so `git log --grep "jobs: create"` still finds it."""
+    return subject if not note else f"{note}\n\n{subject}"
 
 
 async def _editable(store: GitStore, principal: Principal, job_id: uuid.UUID) -> JobEntry:
@@ -361,6 +412,7 @@ async def _replace(
     manifest: JobManifest,
     expected_blob_id: str,
     argument: str,
+    note: str | None = None,
 ) -> JobEntry:
     view = await snapshot(store, principal)
     _check_target_namespace(
@@ -385,7 +437,7 @@ async def _replace(
     message = f"jobs: update {path[:-5]}"
     if path != current.path:
         message = f"jobs: move {current.path[:-5]} to {path[:-5]}"
-    await _commit(store, broadcaster, principal, author, changes, message)
+    await _commit(store, broadcaster, principal, author, changes, commit_message(message, note))
     return await get_job(store, principal, manifest.id)
 
 

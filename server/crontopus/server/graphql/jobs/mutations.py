@@ -32,6 +32,11 @@ def _one_of(input: JobInput | None, manifest: str | None) -> JobInput:
     return input
 
 
+COMMIT_MESSAGE = (
+    "Why the change was made: the Git commit's message, listed first in the job's history "
+    "(the server's own line, such as `jobs: update default/backup`, follows it)."
+)
+
 JobResult = Annotated[Job | UserErrors, strawberry.union("JobResult")]
 DeleteJobResult = Annotated[DeleteJobPayload | UserErrors, strawberry.union("DeleteJobResult")]
 NamespaceResult = Annotated[Namespace | UserErrors, strawberry.union("NamespaceResult")]
@@ -48,7 +53,11 @@ class JobMutations:
         extensions=[ServiceErrors()],
     )
     async def create_job(
-        self, info: Info, input: JobInput | None = None, manifest: str | None = None
+        self,
+        info: Info,
+        input: JobInput | None = None,
+        manifest: str | None = None,
+        message: Annotated[str | None, strawberry.argument(description=COMMIT_MESSAGE)] = None,
     ) -> JobResult:
         context = info.context
         principal = context.require_principal()
@@ -62,6 +71,7 @@ class JobMutations:
                 author,
                 manifest,
                 quotas=context.quotas,
+                note=message,
             )
         else:
             entry = await jobs.create_job(
@@ -71,6 +81,7 @@ class JobMutations:
                 author,
                 job_spec(_one_of(input, manifest)),
                 quotas=context.quotas,
+                note=message,
             )
         return Job.from_entry(entry)
 
@@ -86,6 +97,7 @@ class JobMutations:
         expected_blob_id: str,
         input: JobInput | None = None,
         manifest: str | None = None,
+        message: Annotated[str | None, strawberry.argument(description=COMMIT_MESSAGE)] = None,
     ) -> JobResult:
         context = info.context
         principal = context.require_principal()
@@ -100,6 +112,7 @@ class JobMutations:
                 id,
                 manifest,
                 expected_blob_id,
+                note=message,
             )
         else:
             entry = await jobs.update_job(
@@ -110,6 +123,7 @@ class JobMutations:
                 id,
                 job_spec(_one_of(input, manifest)),
                 expected_blob_id,
+                note=message,
             )
         return Job.from_entry(entry)
 
