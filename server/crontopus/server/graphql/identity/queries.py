@@ -60,7 +60,7 @@ class IdentityQueries:
         self,
         info: Info,
         search: str | None = None,
-        role: Role | None = None,  # type: ignore[valid-type]
+        role: Role | None = None,
         first: int = 50,
         after: str | None = None,
     ) -> Connection[Membership]:
