@@ -215,3 +215,76 @@ def test_a_bad_mail_setting_is_refused_with_the_fix(
 ) -> None:
     with pytest.raises(ConfigurationError, match=re.escape(problem)):
         Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path), **env})
+
+
+def oidc_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    return {
+        "CRONTOPUS_DATA_DIR": str(tmp_path),
+        "CRONTOPUS_OIDC_PROVIDERS": "corp, google",
+        "CRONTOPUS_OIDC_CORP_ISSUER": "https://id.example.com/realms/ops/",
+        "CRONTOPUS_OIDC_CORP_CLIENT_ID": "crontopus",
+        "CRONTOPUS_OIDC_CORP_CLIENT_SECRET": "corp-secret",
+        "CRONTOPUS_OIDC_CORP_LABEL": "Example Corp",
+        "CRONTOPUS_OIDC_GOOGLE_ISSUER": "https://accounts.google.com",
+        "CRONTOPUS_OIDC_GOOGLE_CLIENT_ID": "123.apps",
+        **values,
+    }
+
+
+def test_single_sign_on_providers_are_read_in_order_with_secrets_from_files(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "google-secret"
+    secret.write_text("google-secret\n")
+    settings = Settings.from_env(
+        oidc_env(tmp_path, CRONTOPUS_OIDC_GOOGLE_CLIENT_SECRET_FILE=str(secret))
+    )
+    corp, google = settings.oidc_providers
+    assert (corp.name, corp.issuer, corp.label) == (
+        "corp",
+        "https://id.example.com/realms/ops",
+        "Example Corp",
+    )
+    assert corp.discovery_url == (
+        "https://id.example.com/realms/ops/.well-known/openid-configuration"
+    )
+    assert (google.label, google.client_secret, google.scopes) == (
+        "Google",
+        "google-secret",
+        ("openid", "email", "profile"),
+    )
+    assert "secret" not in repr(settings.oidc_providers)
+    assert settings.oidc_provider("google") is google
+    assert Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path)}).oidc_providers == ()
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({}, "CRONTOPUS_OIDC_GOOGLE_CLIENT_SECRET: must be set"),
+        ({"CRONTOPUS_OIDC_PROVIDERS": "Corp-1"}, "CRONTOPUS_OIDC_PROVIDERS: 'corp-1'"),
+        ({"CRONTOPUS_OIDC_PROVIDERS": "corp,corp"}, "'corp' is named twice"),
+        (
+            {"CRONTOPUS_OIDC_CORP_ISSUER": "http://id.example.com"},
+            "CRONTOPUS_OIDC_CORP_ISSUER: 'http://id.example.com' must use https",
+        ),
+        (
+            {"CRONTOPUS_OIDC_CORP_SCOPES": "email profile"},
+            "CRONTOPUS_OIDC_CORP_SCOPES: must include openid",
+        ),
+    ],
+)
+def test_a_bad_single_sign_on_setting_fails_naming_the_variable(
+    tmp_path: Path, values: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(named)):
+        Settings.from_env(oidc_env(tmp_path, **values))
+
+
+def test_a_provider_on_this_machine_may_use_plain_http(tmp_path: Path) -> None:
+    env = oidc_env(
+        tmp_path,
+        CRONTOPUS_OIDC_PROVIDERS="corp",
+        CRONTOPUS_OIDC_CORP_ISSUER="http://127.0.0.1:9000",
+    )
+    assert Settings.from_env(env).oidc_providers[0].issuer == "http://127.0.0.1:9000"

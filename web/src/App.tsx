@@ -244,6 +244,6 @@ export function App() {
     );
   if (mailLink) return <AccountMailPage path={path} />;
   if (path === "/register") return <RegisterPage />;
-  if (!session || path === "/login") return <LoginPage next={query.get("next")} />;
+  if (!session || path === "/login") return <LoginPage next={query.get("next")} ssoError={query.get("sso_error")} />;
   return <Shell session={session} path={path} />;
 }

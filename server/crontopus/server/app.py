@@ -47,6 +47,8 @@ from crontopus.server.routes.auth import refresh as refresh_route
 from crontopus.server.routes.checkin import CheckInEndpoint
 from crontopus.server.routes.console import BrowserRedirect, console_routes
 from crontopus.server.routes.install import install_routes
+from crontopus.server.routes.oidc import callback as oidc_callback
+from crontopus.server.routes.oidc import start as oidc_start
 from crontopus.server.routes.operator import download_export
 from crontopus.server.security.addresses import client_address
 from crontopus.server.security.body_limit import BodyLimit, body_rules
@@ -269,6 +271,8 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_route, methods=["GET"]),
         Route("/auth/refresh", refresh_route, methods=["POST"]),
+        Route("/auth/oidc/{provider}/start", oidc_start, methods=["GET"]),
+        Route("/auth/oidc/{provider}/callback", oidc_callback, methods=["GET"]),
         Route("/operator/exports/{export_id}", download_export, methods=["GET"]),
     ]
     if isinstance(state.gitstore, ManagedGitStore):

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from crontopus.server.errors import ConfigurationError
 from crontopus.server.mail.smtp import SmtpServer, parse_smtp_url
@@ -20,6 +21,7 @@ from crontopus.server.security.passwords import (
     LOWEST_MIN_LENGTH,
     PasswordPolicy,
 )
+from crontopus.server.sso.config import DEFAULT_SCOPES, NAME_RE, OidcProvider
 
 _ORIGIN = re.compile(r"^https?://[^/\s]+/?$")
 _TRUE = {"1", "true", "yes", "on"}
@@ -234,6 +236,12 @@ class Settings:
     rate_limits: RateLimits = RateLimits()
     quotas: Quotas = Quotas()
     transport: TransportLimits = TransportLimits()
+    #: The OpenID Connect providers people may log in with, in the order the login page shows.
+    oidc_providers: tuple[OidcProvider, ...] = ()
+
+    def oidc_provider(self, name: str) -> OidcProvider | None:
+        """The configured provider called `name`, or None."""
+        return next((p for p in self.oidc_providers if p.name == name), None)
 
     @property
     def is_sqlite(self) -> bool:
@@ -345,7 +353,74 @@ class Settings:
                 secrets=env.integer("CRONTOPUS_QUOTA_SECRETS", Quotas.secrets, low=0),
             ),
             transport=transport_limits_of(env),
+            oidc_providers=oidc_providers_of(env),
         )
+
+
+OIDC_PROVIDERS_VARIABLE = "CRONTOPUS_OIDC_PROVIDERS"
+
+
+def oidc_providers_of(env: _Env) -> tuple[OidcProvider, ...]:
+    """Read CRONTOPUS_OIDC_PROVIDERS and each named provider's CRONTOPUS_OIDC_<NAME>_* settings."""
+    providers: list[OidcProvider] = []
+    for name in env.listing(OIDC_PROVIDERS_VARIABLE):
+        name = name.lower()
+        if not NAME_RE.match(name):
+            raise ConfigurationError(
+                f"{OIDC_PROVIDERS_VARIABLE}: {name!r} is not a provider name (lowercase letters "
+                "and digits, starting with a letter, at most 31; e.g. corp,google)"
+            )
+        if any(p.name == name for p in providers):
+            raise ConfigurationError(f"{OIDC_PROVIDERS_VARIABLE}: {name!r} is named twice")
+        prefix = f"CRONTOPUS_OIDC_{name.upper()}_"
+        issuer = env.text(prefix + "ISSUER").rstrip("/")
+        client_id = env.text(prefix + "CLIENT_ID")
+        client_secret = env.secret(prefix + "CLIENT_SECRET")
+        for variable, value in (
+            ("ISSUER", issuer),
+            ("CLIENT_ID", client_id),
+            ("CLIENT_SECRET", client_secret),
+        ):
+            if not value:
+                raise ConfigurationError(
+                    f"{prefix}{variable}: must be set, since {OIDC_PROVIDERS_VARIABLE} names "
+                    f"{name!r} (see docs/configuration.md, single sign-on)"
+                )
+        if problem := issuer_problem(issuer):
+            raise ConfigurationError(f"{prefix}ISSUER: {problem}")
+        scopes = tuple(env.text(prefix + "SCOPES").split()) or DEFAULT_SCOPES
+        if "openid" not in scopes:
+            raise ConfigurationError(
+                f"{prefix}SCOPES: must include openid (the default is {' '.join(DEFAULT_SCOPES)})"
+            )
+        providers.append(
+            OidcProvider(
+                name=name,
+                issuer=issuer,
+                client_id=client_id,
+                client_secret=client_secret,
+                label=env.text(prefix + "LABEL") or name.capitalize(),
+                scopes=scopes,
+            )
+        )
+    return tuple(providers)
+
+
+def issuer_problem(issuer: str) -> str | None:
+    """Say what is wrong with an issuer URL, or None: https, or http on a loopback host."""
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{issuer!r} is not an https:// URL (write the issuer, e.g. https://id.example.com)"
+    if parts.query or parts.fragment:
+        return f"{issuer!r} must not have a query or fragment"
+    if parts.scheme == "http":
+        try:
+            loopback = ipaddress.ip_address(parts.hostname).is_loopback
+        except ValueError:
+            loopback = parts.hostname == "localhost"
+        if not loopback:
+            return f"{issuer!r} must use https (plain http only for a provider on this machine)"
+    return None
 
 
 def transport_limits_of(env: _Env) -> TransportLimits:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
@@ -25,6 +25,7 @@ from crontopus.server.services.ingest import IngestWriter
 from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.jobs import publish_job_changes
 from crontopus.server.settings import Settings
+from crontopus.server.sso.client import OidcClient
 
 logger = logging.getLogger("crontopus.server")
 STOP_STEP_TIMEOUT = 20.0
@@ -48,6 +49,7 @@ class AppState:
     dependencies: DependencyTracker
     channels: AgentChannels
     mail: MailOutbox
+    oidc: OidcClient = field(default_factory=OidcClient)
 
     async def start(self) -> None:
         """Start the background parts (the check-in writer, alerting)."""
@@ -67,6 +69,7 @@ class AppState:
             ("mail outbox", self.mail.stop),
             ("event bus", self.broadcaster.stop),
             ("dependency probes", self.dependencies.stop),
+            ("single sign-on client", self.oidc.close),
             ("database", self.engine.dispose),
         )
         for name, step in steps:

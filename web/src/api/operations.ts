@@ -26,6 +26,12 @@ export const RegisterMutation = graphql(`
   }
 `);
 
+export const IdentityProvidersQuery = graphql(`
+  query IdentityProviders {
+    identityProviders { name label startUrl }
+  }
+`);
+
 export const LogoutMutation = graphql(`
   mutation Logout {
     logout { __typename ... on UserError { message } }

@@ -1,8 +1,8 @@
 // Log in and register; both end with a stored session and the page the user wanted (or, with
 // verification required, a sign-up waits for its mailed link).
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { request, sessionFromPayload, type AuthPayloadLike } from "../api/client";
-import { LoginMutation, RegisterMutation } from "../api/operations";
+import { IdentityProvidersQuery, LoginMutation, RegisterMutation } from "../api/operations";
 import { saveSession } from "../api/session";
 import { ErrorNote } from "../components/bits";
 import { Logo } from "../components/Logo";
@@ -23,9 +23,33 @@ function finish(answer: AuthAnswer & Partial<AuthPayloadLike>, next: string | nu
   return null;
 }
 
-export function LoginPage({ next }: { next: string | null }) {
-  const [error, setError] = useState<string | null>(null);
+type Provider = { name: string; label: string; startUrl: string };
+
+/** Where a "Log in with …" button goes: the provider's start URL, back to `next` afterwards. */
+export function ssoHref(provider: Provider, next: string | null): string {
+  return next && next.startsWith("/") ? `${provider.startUrl}?next=${encodeURIComponent(next)}` : provider.startUrl;
+}
+
+/** The single sign-on providers the server offers (none when the query fails). */
+function useIdentityProviders(): Provider[] {
+  const [providers, setProviders] = useState<Provider[]>([]);
+  useEffect(() => {
+    let live = true;
+    request(IdentityProvidersQuery)
+      .then((data) => live && setProviders(data.identityProviders))
+      .catch(() => undefined); // the password form still works
+    return () => {
+      live = false;
+    };
+  }, []);
+  return providers;
+}
+
+export function LoginPage({ next, ssoError = null }: { next: string | null; ssoError?: string | null }) {
+  // A failed single sign-on comes back here with its reason (`/login?sso_error=…`).
+  const [error, setError] = useState<string | null>(ssoError);
   const [busy, setBusy] = useState(false);
+  const providers = useIdentityProviders();
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
@@ -64,6 +88,16 @@ export function LoginPage({ next }: { next: string | null }) {
         <button className="button primary" disabled={busy}>
           Log in
         </button>
+        {providers.length > 0 && (
+          <div className="sso" aria-label="Single sign-on">
+            <p className="muted sso-or">or</p>
+            {providers.map((provider) => (
+              <a key={provider.name} className="button" href={ssoHref(provider, next)}>
+                Log in with {provider.label}
+              </a>
+            ))}
+          </div>
+        )}
         <p className="muted">
           <Link href="/forgot-password">Forgot password?</Link>
         </p>

@@ -73,6 +73,9 @@ class Tenant(Base):
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
     # Quota name (`Quotas` field) → limit, overriding the server's CRONTOPUS_QUOTA_* defaults.
     quota_overrides: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # SSO-only: the OpenID Connect provider (its configured name) the tenant's members must log
+    # in with; password logins into the tenant are refused meanwhile. None: passwords work.
+    sso_provider: Mapped[str | None] = mapped_column(String(63))
 
 
 class User(Base):
@@ -158,6 +161,24 @@ class OutboxMail(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class OidcIdentity(Base):
+    """A person's account at an OpenID Connect provider (provider, subject), linked to a user."""
+
+    __tablename__ = "oidc_identities"
+    __table_args__ = (UniqueConstraint("provider", "subject"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    provider: Mapped[str] = mapped_column(String(63))
+    # The provider's `sub` claim: stable and never reassigned, unlike an e-mail address.
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))  # the verified address it was linked by
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ApiToken(Base):
     """A personal API token; only the SHA-256 of the secret is kept."""
 
@@ -198,6 +219,9 @@ class UserSession(Base):
     last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The OpenID Connect provider the session was opened through (None: a password login);
+    # an SSO-only tenant accepts only sessions of its provider.
+    provider: Mapped[str | None] = mapped_column(String(63))
 
     tenant: Mapped[Tenant] = relationship(lazy="joined")
 

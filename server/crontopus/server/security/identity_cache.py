@@ -43,6 +43,8 @@ class TenantView:
     suspension_reason: str | None = None
     #: (quota, limit) pairs a platform operator set for this tenant over the defaults.
     quota_overrides: tuple[tuple[str, int], ...] = ()
+    #: The provider an SSO-only tenant's members must log in with (None: passwords work too).
+    sso_provider: str | None = None
 
 
 @dataclass(frozen=True)

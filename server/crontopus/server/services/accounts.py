@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +30,7 @@ from crontopus.server.errors import (
     ValidationFailed,
 )
 from crontopus.server.security import passwords
-from crontopus.server.security.identity_cache import IdentityCache
+from crontopus.server.security.identity_cache import IdentityCache, TenantView
 from crontopus.server.security.jwt import issue_access_token
 from crontopus.server.security.principal import Principal, PrincipalKind
 from crontopus.server.security.ratelimit import Limit, RateLimiter
@@ -233,17 +234,7 @@ async def login(
             select(Membership).where(Membership.user_id == user.id).order_by(Membership.created_at)
         )
     ).all()
-    if tenant_slug:
-        memberships = [m for m in memberships if m.tenant.slug == tenant_slug]
-        if not memberships:
-            raise AuthenticationFailed(f"you are not a member of a tenant named {tenant_slug!r}")
-    if not memberships:
-        raise AuthenticationFailed("your account belongs to no tenant; ask an owner to add you")
-    # Without a tenant named, the first one that is not suspended; else say which is.
-    active = [m for m in memberships if m.tenant.suspended_at is None]
-    if not active:
-        raise TenantSuspended(memberships[0].tenant.slug, memberships[0].tenant.suspension_reason)
-    membership = active[0]
+    membership = choose_membership(settings, memberships, tenant_slug, provider=None)
     result = await start_session(
         session,
         settings,
@@ -254,6 +245,48 @@ async def login(
     )
     await session.commit()
     return result
+
+
+def choose_membership(
+    settings: Settings,
+    memberships: Sequence[Membership],
+    tenant_slug: str | None,
+    provider: str | None,
+) -> Membership:
+    """The membership a login opens: the named tenant's, else the first one it may open.
+
+    `provider` is how the person proved who they are (None: a password); an SSO-only tenant
+    is opened only through its own provider. Without a tenant named, the first tenant that is
+    neither suspended nor closed to this way of logging in; else say why none is.
+    """
+    if tenant_slug:
+        memberships = [m for m in memberships if m.tenant.slug == tenant_slug]
+        if not memberships:
+            raise AuthenticationFailed(f"you are not a member of a tenant named {tenant_slug!r}")
+    if not memberships:
+        raise AuthenticationFailed("your account belongs to no tenant; ask an owner to add you")
+    open_ = [m for m in memberships if m.tenant.sso_provider in (None, provider)]
+    if not open_:
+        raise AuthenticationFailed(sso_only_message(settings, memberships[0].tenant))
+    active = [m for m in open_ if m.tenant.suspended_at is None]
+    if not active:
+        raise TenantSuspended(open_[0].tenant.slug, open_[0].tenant.suspension_reason)
+    return active[0]
+
+
+def sso_only_message(settings: Settings, tenant: Tenant | TenantView) -> str:
+    """Why a login into an SSO-only tenant is refused, naming the provider to use."""
+    name = tenant.sso_provider or ""
+    configured = settings.oidc_provider(name)
+    if configured is None:
+        return (
+            f"tenant {tenant.slug!r} allows single sign-on only, through the provider "
+            f"{name!r}, which this server no longer offers; ask its operator"
+        )
+    return (
+        f"tenant {tenant.slug!r} allows single sign-on only: use “Log in with "
+        f"{configured.label}” on the login page"
+    )
 
 
 async def refresh(
@@ -289,6 +322,13 @@ async def refresh(
     if membership.tenant.suspended_at is not None:
         # Refused, not revoked: once the tenant is resumed the session goes on.
         raise TenantSuspended(membership.tenant.slug, membership.tenant.suspension_reason)
+    if membership.tenant.sso_provider is not None:
+        login = await session.get(UserSession, row.family_id)
+        if login is None or login.provider != membership.tenant.sso_provider:
+            # The tenant went SSO-only after this session was opened another way: it ends.
+            await revoke_family(session, row.family_id, now, identities)
+            await session.commit()
+            raise AuthenticationFailed(sso_only_message(settings, membership.tenant))
     # Conditional update: of two concurrent refreshes with one token, exactly one wins.
     claimed = await session.execute(
         update(RefreshToken)
@@ -483,10 +523,12 @@ async def start_session(
     tenant: Tenant,
     role: Role,
     device: Device,
+    provider: str | None = None,
 ) -> Session:
+    """Open a login session and issue its first tokens (in the caller's transaction)."""
     now = datetime.now(UTC)
     expires = now + timedelta(seconds=settings.refresh_token_ttl)
-    row = new_session(session, user.id, tenant.id, device, expires, now)
+    row = new_session(session, user.id, tenant.id, device, expires, now, provider)
     return await _continue_session(session, settings, user, tenant, role, row.id)
 
 

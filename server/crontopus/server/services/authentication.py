@@ -14,6 +14,7 @@ from crontopus.server.security.identity_cache import Identity, IdentityCache, Te
 from crontopus.server.security.jwt import decode_access_token
 from crontopus.server.security.principal import Principal, PrincipalKind, Scope
 from crontopus.server.security.tokens import TokenKind, digest, token_kind
+from crontopus.server.services.accounts import sso_only_message
 from crontopus.server.services.sessions import Device, touch_session
 from crontopus.server.settings import Settings
 
@@ -87,6 +88,7 @@ def tenant_view(tenant: Tenant) -> TenantView:
         suspended_at=tenant.suspended_at,
         suspension_reason=tenant.suspension_reason,
         quota_overrides=tuple(sorted((str(k), int(v)) for k, v in overrides.items())),
+        sso_provider=tenant.sso_provider,
     )
 
 
@@ -125,6 +127,10 @@ async def _access_token_identity(
     # The session row is the deny-list: a token of an ended session dies with it, before expiry.
     if login is None or login.revoked_at is not None or login.user_id != claims.user_id:
         raise AuthenticationFailed("this session has ended (logged out); log in again")
+    tenant_row = membership.tenant
+    if tenant_row.sso_provider is not None and login.provider != tenant_row.sso_provider:
+        # The tenant went SSO-only after this session was opened another way.
+        raise AuthenticationFailed(sso_only_message(settings, tenant_row))
     await touch_session(session, login, device, datetime.now(UTC))
     user, tenant = _views(membership)
     principal = Principal(

@@ -46,8 +46,12 @@ def new_session(
     device: Device,
     expires_at: datetime,
     now: datetime,
+    provider: str | None = None,
 ) -> UserSession:
-    """Add the row of a new login session (in the caller's transaction)."""
+    """Add the row of a new login session (in the caller's transaction).
+
+    `provider`: the OpenID Connect provider it was opened through (None: a password).
+    """
     device = device.clipped()
     row = UserSession(
         id=uuid.uuid4(),
@@ -58,6 +62,7 @@ def new_session(
         created_at=now,
         last_used_at=now,
         expires_at=expires_at,
+        provider=provider,
     )
     db.add(row)
     return row

@@ -19,11 +19,12 @@ from crontopus.server.graphql.identity.types import (
     PasswordChanged,
     RemoveMemberPayload,
     Role,
+    Tenant,
     User,
     VerificationPending,
 )
 from crontopus.server.security.cookies import clear_refresh_cookie, set_refresh_cookie
-from crontopus.server.services import accounts, members, sessions
+from crontopus.server.services import accounts, members, sessions, single_sign_on
 from crontopus.server.services.sessions import Device
 
 AuthResult = Annotated[AuthPayload | UserErrors, strawberry.union("AuthResult")]
@@ -36,6 +37,7 @@ RemoveMemberResult = Annotated[
     RemoveMemberPayload | UserErrors, strawberry.union("RemoveMemberResult")
 ]
 EndSessionsResult = Annotated[EndedSessions | UserErrors, strawberry.union("EndSessionsResult")]
+TenantResult = Annotated[Tenant | UserErrors, strawberry.union("TenantResult")]
 ChangePasswordResult = Annotated[
     PasswordChanged | UserErrors, strawberry.union("ChangePasswordResult")
 ]
@@ -242,3 +244,21 @@ class IdentityMutations:
         async with info.context.session() as session:
             user = await members.remove_member(session, principal, user_id, info.context.identities)
         return RemoveMemberPayload(user=User.from_model(user))
+
+    @strawberry.mutation(
+        description="Make a tenant SSO-only: its members log in through `provider` alone "
+        "(password logins are refused, sessions opened otherwise end); null (or none given) "
+        "allows passwords again. Admins set it for the active tenant, from a session opened "
+        "through that provider; platform operators for any tenant (`tenant`, an id).",
+        extensions=[ServiceErrors()],
+    )
+    async def set_tenant_sso_only(
+        self, info: Info, provider: str | None = None, tenant: uuid.UUID | None = None
+    ) -> TenantResult:
+        context = info.context
+        principal = context.require_principal()
+        async with context.session() as session:
+            row = await single_sign_on.set_sso_only(
+                session, context.settings, principal, context.identities, provider, tenant
+            )
+        return Tenant.from_model(row)

@@ -8,6 +8,7 @@ from graphql import GraphQLError
 from crontopus.server.errors import PermissionDenied
 from crontopus.server.graphql.context import AuthenticationRequired, Info
 from crontopus.server.graphql.identity.types import (
+    IdentityProvider,
     LoginSession,
     Me,
     Membership,
@@ -24,6 +25,7 @@ from crontopus.server.graphql.pagination import (
 )
 from crontopus.server.services.members import list_members, page_members
 from crontopus.server.services.sessions import list_sessions
+from crontopus.server.sso.urls import server_base
 
 
 @strawberry.type
@@ -43,6 +45,17 @@ class IdentityQueries:
                 info.context.settings.mail.verifies and not identity.user.email_verified
             ),
         )
+
+    @strawberry.field(
+        description="The single sign-on providers the login page offers (no login needed)."
+    )
+    def identity_providers(self, info: Info) -> list[IdentityProvider]:
+        context = info.context
+        base = server_base(context.request, context.settings)
+        return [
+            IdentityProvider(name=p.name, label=p.label, start_url=base + p.start_path)
+            for p in context.settings.oidc_providers
+        ]
 
     @strawberry.field(description="Members of the active tenant and their roles.")
     async def members(self, info: Info) -> list[Membership]:

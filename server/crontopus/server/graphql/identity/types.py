@@ -50,10 +50,27 @@ class Tenant:
     id: uuid.UUID
     slug: str
     name: str
+    sso_provider: str | None = strawberry.field(
+        default=None,
+        description="SSO-only: the identity provider (its name) members must log in with; "
+        "password logins into the tenant are refused. Null: passwords work too.",
+    )
 
     @classmethod
     def from_model(cls, tenant: models.Tenant | TenantView) -> Tenant:
-        return cls(id=tenant.id, slug=tenant.slug, name=tenant.name)
+        return cls(
+            id=tenant.id, slug=tenant.slug, name=tenant.name, sso_provider=tenant.sso_provider
+        )
+
+
+@strawberry.type(description="A single sign-on (OpenID Connect) provider people may log in with.")
+class IdentityProvider:
+    name: str = strawberry.field(description="Its name in the server's settings and URLs.")
+    label: str = strawberry.field(description="What the login page calls it: Log in with <label>.")
+    start_url: str = strawberry.field(
+        description="Where a browser goes to log in with it (`?tenant=<slug>` picks the tenant, "
+        "`?next=<path>` the console page to land on)."
+    )
 
 
 @strawberry.type(description="A user's membership of a tenant.")

@@ -1,0 +1,1 @@
+"""Single sign-on with OpenID Connect: providers, discovery, the browser flow, ID tokens."""

@@ -1,0 +1,102 @@
+// Single sign-on in a real browser: the login page offers "Log in with <label>" for an OpenID
+// Connect provider running beside the server (tests/oidc_provider.py: Authlib's server side,
+// approving at once), and a click lands on the dashboard as the person the provider vouched for.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { after, before, describe, test } from "node:test";
+import { CHROMIUM, ROOT, graphql, launchBrowser, screenshotDir, startServer } from "./support.mjs";
+
+let provider;
+let server;
+let chromium;
+let context;
+let page;
+const pageErrors = [];
+
+const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
+
+/** Start the in-test provider; resolves with its issuer URL and a way to stop it. */
+async function startProvider() {
+  const python = process.env.CRONTOPUS_PYTHON ?? join(ROOT, ".venv/bin/python");
+  const child = spawn(python, ["-m", "tests.oidc_provider", "--email", "dora@example.com", "--username", "dora"], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const first = await new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`the OIDC provider exited with ${code}`)));
+    lines.once("line", resolve);
+  });
+  return {
+    issuer: JSON.parse(first).issuer,
+    async stop() {
+      child.kill("SIGTERM");
+      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
+    },
+  };
+}
+
+describe("single sign-on", { skip: noBrowser }, () => {
+  before(async () => {
+    provider = await startProvider();
+    server = await startServer({
+      settings: () => ({
+        CRONTOPUS_OIDC_PROVIDERS: "test",
+        CRONTOPUS_OIDC_TEST_ISSUER: provider.issuer,
+        CRONTOPUS_OIDC_TEST_CLIENT_ID: "crontopus",
+        CRONTOPUS_OIDC_TEST_CLIENT_SECRET: "provider-client-secret",
+        CRONTOPUS_OIDC_TEST_LABEL: "Test ID",
+      }),
+    });
+    chromium = await launchBrowser();
+    context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+  });
+
+  after(async () => {
+    await context?.close();
+    await chromium?.close();
+    await server?.stop();
+    await provider?.stop();
+  });
+
+  test("the login page offers the provider, in light and dark mode (screenshots in test-artifacts/)", async () => {
+    for (const scheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.goto(server.url + "/login");
+      await page.waitForSelector("a:has-text('Log in with Test ID')");
+      assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), scheme);
+      await page.screenshot({ path: join(screenshotDir(), `login-sso-${scheme}.png`) });
+    }
+    await page.emulateMedia({ colorScheme: "light" });
+  });
+
+  test("logging in with the provider lands on the dashboard, logged in as the person it vouched for", async () => {
+    await page.goto(server.url + "/login");
+    await page.click("a:has-text('Log in with Test ID')");
+    await page.waitForSelector("h1:has-text('Dashboard')");
+    assert.equal(new URL(page.url()).pathname, "/");
+    await page.waitForSelector("aside.sidebar span.small:has-text('dora')");
+    // The session survives a reload: the refresh cookie set by the callback brings it back.
+    await page.reload();
+    await page.waitForSelector("h1:has-text('Dashboard')");
+    const cookies = await context.cookies(server.url + "/auth/refresh");
+    assert.ok(cookies.some((c) => c.name === "crontopus_refresh" && c.httpOnly));
+    const { identityProviders } = await graphql(server.url, null, "{ identityProviders { name label startUrl } }");
+    assert.deepEqual(identityProviders, [{ name: "test", label: "Test ID", startUrl: `${server.url}/auth/oidc/test/start` }]);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test("a refused login comes back to the login page with the reason", async () => {
+    await context.clearCookies();
+    await page.goto(`${server.url}/auth/oidc/test/callback?code=stolen&state=guessed`);
+    await page.waitForSelector("text=this browser has no login with Test ID in progress");
+    assert.equal(new URL(page.url()).pathname, "/login");
+    await page.waitForSelector("a:has-text('Log in with Test ID')");
+  });
+});
