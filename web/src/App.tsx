@@ -7,6 +7,7 @@ import { loadSession, onSessionChange, saveSession, type Session } from "./api/s
 import { ErrorNote } from "./components/bits";
 import { Comfort } from "./components/Comfort";
 import { Logo } from "./components/Logo";
+import { OperatorNavLink } from "./components/OperatorNav";
 import { SkipLink, usePageChange } from "./components/PageChrome";
 import { Toasts } from "./components/Toasts";
 import { searchField } from "./lib/pageTitle";
@@ -30,6 +31,7 @@ import { SecretsPage } from "./pages/Secrets";
 import { Link, matchPath, navigate, useLocation } from "./router";
 
 const PlaygroundPage = lazy(() => import("./pages/Playground"));
+const OperatorPage = lazy(() => import("./pages/Operator"));
 
 const NAV = PAGES;
 
@@ -53,6 +55,12 @@ function Page({ path }: { path: string }) {
   if (path === "/audit") return <AuditPage />;
   if (path === "/install") return <InstallAgentPage />;
   if (path === "/account") return <AccountPage />;
+  if (path === "/operator" || path.startsWith("/operator/"))
+    return (
+      <Suspense fallback={<p className="muted">Loading…</p>}>
+        <OperatorPage path={path} />
+      </Suspense>
+    );
   if (path === "/playground")
     return (
       <Suspense fallback={<p className="muted">Loading the playground…</p>}>
@@ -190,6 +198,7 @@ function Shell({ session, path }: { session: Session; path: string }) {
                 {label}
               </Link>
             ))}
+            <OperatorNavLink section={section} />
           </nav>
           <div className="sidebar-foot">
             <TenantSwitch session={session} />
