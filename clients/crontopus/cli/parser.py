@@ -150,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
         json=False,
     )
     completion.add_argument("shell", choices=SHELLS)
+    # Called by the completion scripts for job and endpoint names; not for people.
+    names = tree.command(
+        "complete-names",
+        "Print job or endpoint names for shell completion.",
+        "crontopus.cli.names:complete_names",
+        hidden=True,
+        json=False,
+    )
+    names.add_argument("kind", choices=("jobs", "endpoints"))
+    names.add_argument("prefix", nargs="?", default="")
     tree.command(
         "docs",
         "Print the CLI reference as Markdown.",

@@ -139,7 +139,13 @@ watch with exit code 4 and the server's reason.
 
 `crontopus completion bash|zsh|fish` prints a script generated from the same command tree as
 this page (no completion library: the scripts are lookup tables and start no Python process per
-keystroke).
+keystroke for commands and options). Job and endpoint names complete too: where a command wants
+a job (`jobs show`, `--job`, ...: `NAMESPACE/NAME`) or an endpoint by name (`endpoints label`,
+`jobs run --endpoint`), the script runs `crontopus complete-names jobs|endpoints PREFIX`, a
+hidden command that asks the server with the current login and keeps the names for 60 seconds
+in `$XDG_CACHE_HOME/crontopus/` (default `~/.cache/crontopus/`, readable by you alone, one file
+per server, tenant and user). Without a login or a reachable server (it waits at most 5 s) it
+completes nothing and prints no error.
 
 ## Commands
 
