@@ -11,7 +11,7 @@ export function YamlView({ yaml, copy = true }: { yaml: string; copy?: boolean }
           <CopyButton text={yaml} />
         </div>
       )}
-      <pre className="code" data-testid="yaml">
+      <pre className="code" data-testid="yaml" tabIndex={0}>
         {yaml.replace(/\n$/, "").split("\n").map((line, i) => (
           <div key={i}>
             {highlightLine(line).map((token, j) => (
@@ -30,7 +30,7 @@ export function YamlView({ yaml, copy = true }: { yaml: string; copy?: boolean }
 export function DiffView({ before, after }: { before: string | null | undefined; after: string | null | undefined }) {
   const lines = diffLines(before, after);
   return (
-    <pre className="code diff" data-testid="diff">
+    <pre className="code diff" data-testid="diff" tabIndex={0}>
       {lines.map((line, i) => (
         <div key={i} className={`diff-${line.kind}`}>
           <span className="diff-mark">{line.kind === "added" ? "+" : line.kind === "removed" ? "-" : " "}</span>

@@ -65,7 +65,7 @@ export function AccountPage() {
           </button>
         </div>
         <Loading when={loading && !data} />
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table data-testid="sessions">
             <thead>
               <tr>

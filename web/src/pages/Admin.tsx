@@ -193,7 +193,7 @@ export function TokensPage() {
       <SearchForm path="/tokens" placeholder="Search token names" />
       <Loading when={loading && !data} />
       <section className="card">
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table data-testid="tokens-table">
             <thead>
               <tr>
@@ -352,7 +352,7 @@ export function AuditPage() {
       <ErrorNote error={error} />
       <Loading when={loading && !data} />
       <section className="card">
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <thead>
               <tr>

@@ -75,7 +75,7 @@ function Incidents() {
       </div>
       <ErrorNote error={error ?? problem} />
       <Loading when={loading && !data} />
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table data-testid="incidents">
           <tbody>
             {nodes.map((i) => (
@@ -401,7 +401,7 @@ function Channels() {
           {note.text}
         </p>
       )}
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table>
           <tbody>
             {data?.channels.map((c) => (
@@ -505,7 +505,7 @@ function DeliveryLog({ version }: { version: number }) {
           ))}
         </select>
       </div>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table data-testid="deliveries">
           <tbody>
             {nodes.map((d) => (

@@ -104,7 +104,7 @@ export function EndpointsPage() {
       <Loading when={loading && !data} />
       <PendingEnrollmentsSection onDecided={reload} />
       <section className="card">
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table data-testid="endpoints-table">
             <thead>
               <tr>
@@ -195,7 +195,7 @@ function PendingEnrollmentsSection({ onDecided }: { onDecided: () => void }) {
         a machine you expect.
       </p>
       <ErrorNote error={problem} />
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table>
           <thead>
             <tr>
@@ -375,7 +375,7 @@ function EnrollmentTokensSection() {
         <input name="days" placeholder="Expires in days (default 7)" inputMode="numeric" aria-label="Expires in days" />
         <button className="button primary">Create enrollment token</button>
       </form>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table>
           <thead>
             <tr>

@@ -72,7 +72,7 @@ export function HealthPage() {
       <Loading when={loading && !data} />
       <section className="card">
         <h2>By job</h2>
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table data-testid="job-health-table">
             <thead>
               <tr>
@@ -114,7 +114,7 @@ export function HealthPage() {
       </section>
       <section className="card">
         <h2>By endpoint</h2>
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <thead>
               <tr>

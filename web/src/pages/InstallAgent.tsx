@@ -27,7 +27,7 @@ export function InstallAgentPage() {
           <div className="code-actions">
             <CopyButton text={commands} />
           </div>
-          <pre className="code" data-testid="install-commands">
+          <pre className="code" data-testid="install-commands" tabIndex={0}>
             {commands}
           </pre>
         </div>

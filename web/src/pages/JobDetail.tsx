@@ -219,7 +219,7 @@ function CheckInSnippet({ url, command }: { url: string; command: string }) {
         Report runs from any script with <code>curl</code>: a start, then the exit code. Runs reported this way count
         like an agent&apos;s, so missed runs and failures alert the same.
       </p>
-      <pre className="code">
+      <pre className="code" tabIndex={0}>
         <code>{snippet}</code>
       </pre>
     </section>

@@ -76,7 +76,7 @@ export function JobsPage() {
       <ErrorNote error={error} />
       <Loading when={loading && !data} />
       <section className="card">
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table data-testid="jobs-table">
             <thead>
               <tr>

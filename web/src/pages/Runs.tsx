@@ -159,7 +159,7 @@ export function RunDetailPage({ id }: { id: string }) {
             <dd>{shortCommit(run.commitId)}</dd>
           </dl>
           <h2>Output {run.outputTruncated && <span className="muted">(tail)</span>}</h2>
-          <pre className="code output" data-testid="run-output">
+          <pre className="code output" data-testid="run-output" tabIndex={0}>
             {run.output || "(no output)"}
           </pre>
         </section>

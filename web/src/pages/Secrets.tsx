@@ -56,7 +56,7 @@ export function SecretsPage() {
         <button className="button primary">Set secret</button>
       </form>
       <section className="card">
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <thead>
               <tr>
