@@ -56,10 +56,10 @@ from crontopus.server.db.models import (
 from crontopus.server.events.broadcaster import InProcessBroadcaster
 from crontopus.server.security.outbound import OutboundPolicy, parse_allow_list
 from crontopus.server.services.alerts.channels.network import Network
-from crontopus.server.services.alerts.dispatcher import Dispatcher, RetryPolicy
-from crontopus.server.services.alerts.incidents import Announcer, Opening, open_incidents
-from crontopus.server.services.alerts.missed import EndpointInfo, find_misses, latest_fire
-from crontopus.server.services.alerts.periodic import CURSOR, PeriodicEvaluator
+from crontopus.server.services.alerts.engine.dispatcher import Dispatcher, RetryPolicy
+from crontopus.server.services.alerts.engine.incidents import Announcer, Opening, open_incidents
+from crontopus.server.services.alerts.engine.missed import EndpointInfo, find_misses, latest_fire
+from crontopus.server.services.alerts.engine.periodic import CURSOR, PeriodicEvaluator
 
 ENDPOINTS = 100
 TIMEZONE = "Europe/Berlin"

@@ -56,7 +56,7 @@ from crontopus.server.security.headers import SecurityHeadersMiddleware
 from crontopus.server.security.identity_cache import Identity, IdentityCache
 from crontopus.server.security.proxies import trusted_proxies_middleware
 from crontopus.server.security.ratelimit import create_rate_limiter
-from crontopus.server.services.alerts.engine import AlertEngine
+from crontopus.server.services.alerts.engine.engine import AlertEngine
 from crontopus.server.services.authentication import (
     authenticate,
     bearer_token,

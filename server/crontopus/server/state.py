@@ -18,7 +18,7 @@ from crontopus.server.mail.outbox import MailOutbox
 from crontopus.server.observability.metrics import Metrics
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.ratelimit import RateLimiter
-from crontopus.server.services.alerts.engine import AlertEngine
+from crontopus.server.services.alerts.engine.engine import AlertEngine
 from crontopus.server.services.channel import AgentChannels
 from crontopus.server.services.git_access import git_access, tenant_by_slug
 from crontopus.server.services.ingest import IngestWriter

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from crontopus.core.enums import JobStatus, RunStatus
 from crontopus.core.manifest import JobManifest, parse_manifest
 from crontopus.server.db.models import AlertRule, Run
-from crontopus.server.services.alerts.rules import TenantDefaults
+from crontopus.server.services.alerts.engine.rules import TenantDefaults
 from crontopus.server.services.job_status import JobFacts, job_status
 
 JOB_ID = uuid.UUID("7d0c8f84-9c1e-4c52-8f8e-0d5f3f6b8a11")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from crontopus.core.manifest import JobManifest, parse_manifest
-from crontopus.server.services.alerts.rules import TenantDefaults
+from crontopus.server.services.alerts.engine.rules import TenantDefaults
 from crontopus.server.services.stuck import Limit, StuckPolicy, is_stuck, job_limit, p95
 
 

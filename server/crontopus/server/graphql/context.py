@@ -21,7 +21,7 @@ from crontopus.server.observability.metrics import Metrics
 from crontopus.server.security.identity_cache import Identity, IdentityCache
 from crontopus.server.security.principal import Principal
 from crontopus.server.security.ratelimit import RateLimiter
-from crontopus.server.services.alerts.engine import AlertEngine
+from crontopus.server.services.alerts.engine.engine import AlertEngine
 from crontopus.server.services.ingest import IngestWriter
 from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.tenants import TenantCreatedHook

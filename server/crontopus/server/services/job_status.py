@@ -31,8 +31,8 @@ from sqlalchemy.orm import defer
 from crontopus.core.enums import JobStatus, RunStatus
 from crontopus.core.manifest import JobManifest
 from crontopus.server.db.models import AlertDefaults, AlertRule, Incident, IncidentStatus, Run
-from crontopus.server.services.alerts.missed import late_fire
-from crontopus.server.services.alerts.rules import TenantDefaults, job_rules
+from crontopus.server.services.alerts.engine.missed import late_fire
+from crontopus.server.services.alerts.engine.rules import TenantDefaults, job_rules
 
 FAILED = (RunStatus.FAILURE, RunStatus.TIMEOUT)
 #: Union branches per statement (SQLite allows 500 terms in a compound SELECT).

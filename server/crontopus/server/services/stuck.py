@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crontopus.core.enums import RunStatus
 from crontopus.core.manifest import JobManifest
 from crontopus.server.db.models import Run
-from crontopus.server.services.alerts.rules import TenantDefaults, job_rules
+from crontopus.server.services.alerts.engine.rules import TenantDefaults, job_rules
 from crontopus.server.settings import Settings
 
 #: How many of a job's latest finished runs its normal duration is learnt from.

@@ -19,7 +19,7 @@ from crontopus.core.enums import RunStatus
 from crontopus.server.app import AppState, create_state
 from crontopus.server.db.models import AlertCursor, Endpoint, JobInstance
 from crontopus.server.db.types import utcnow
-from crontopus.server.services.alerts.periodic import CURSOR
+from crontopus.server.services.alerts.engine.periodic import CURSOR
 from crontopus.server.settings import Settings
 from tests.server.conftest import Api, Persona
 from tests.server.services.alerts.conftest import (

@@ -10,9 +10,9 @@ import pytest
 from crontopus.core.job import JobManifest, Targets
 from crontopus.core.manifest import parse_manifest
 from crontopus.server.db.models import MaintenanceWindow, Snooze
-from crontopus.server.services.alerts.missed import EndpointInfo, find_misses
-from crontopus.server.services.alerts.quiet import Quiet, window_end
-from crontopus.server.services.alerts.rules import TenantDefaults, job_rules
+from crontopus.server.services.alerts.engine.missed import EndpointInfo, find_misses
+from crontopus.server.services.alerts.engine.quiet import Quiet, window_end
+from crontopus.server.services.alerts.engine.rules import TenantDefaults, job_rules
 
 NOW = datetime(2026, 11, 26, 5, 0, 31, tzinfo=UTC)
 FIRE = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)

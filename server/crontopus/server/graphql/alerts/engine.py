@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crontopus.server.graphql.context import Info
-from crontopus.server.services.alerts.engine import AlertEngine
+from crontopus.server.services.alerts.engine.engine import AlertEngine
 
 
 def alert_engine(info: Info) -> AlertEngine:

@@ -24,7 +24,9 @@ from crontopus.server.graphql.alerts.types import (
 )
 from crontopus.server.graphql.context import Info
 from crontopus.server.graphql.errors import ServiceErrors, UserErrors
-from crontopus.server.services.alerts import channel_admin, incident_log, quiet_admin
+from crontopus.server.services.alerts.admin import channels as channel_admin
+from crontopus.server.services.alerts.admin import incidents as incident_log
+from crontopus.server.services.alerts.admin import quiet as quiet_admin
 
 IncidentResult = Annotated[Incident | UserErrors, strawberry.union("IncidentResult")]
 ChannelResult = Annotated[Channel | UserErrors, strawberry.union("ChannelResult")]

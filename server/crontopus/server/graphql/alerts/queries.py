@@ -27,7 +27,9 @@ from crontopus.server.graphql.pagination import (
     search_argument,
     time_key,
 )
-from crontopus.server.services.alerts import channel_admin, incident_log, quiet_admin
+from crontopus.server.services.alerts.admin import channels as channel_admin
+from crontopus.server.services.alerts.admin import incidents as incident_log
+from crontopus.server.services.alerts.admin import quiet as quiet_admin
 
 
 def to_filter(where: IncidentFilter | None) -> incident_log.IncidentFilter:

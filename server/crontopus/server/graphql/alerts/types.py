@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from crontopus.server.db import models
 from crontopus.server.events.topics import IncidentChanged
 from crontopus.server.services.alerts.channels.config import public_config
-from crontopus.server.services.alerts.rules import TenantDefaults
+from crontopus.server.services.alerts.engine.rules import TenantDefaults
 
 # strawberry.enum registers the enum class itself, so fields are annotated with that class:
 # mypy then checks them as the enum they are.

@@ -15,7 +15,7 @@ from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import Endpoint, JobInstance
 from crontopus.server.graphql.context import Context
 from crontopus.server.services import jobs
-from crontopus.server.services.alerts.rules import TenantDefaults
+from crontopus.server.services.alerts.engine.rules import TenantDefaults
 from crontopus.server.services.endpoints import list_active_endpoints
 from crontopus.server.services.job_status import JobFacts, load_job_facts, tenant_defaults
 from crontopus.server.services.stuck import Limit, StuckPolicy, job_limits

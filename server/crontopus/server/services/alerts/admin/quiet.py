@@ -17,7 +17,7 @@ from crontopus.core.timezones import timezone_problem
 from crontopus.server.db.models import AlertDefaults, MaintenanceWindow, Snooze
 from crontopus.server.errors import FieldProblem, NotFound, ValidationFailed
 from crontopus.server.security.principal import Principal
-from crontopus.server.services.alerts.rules import TenantDefaults
+from crontopus.server.services.alerts.engine.rules import TenantDefaults
 from crontopus.server.services.audit import record_audit
 
 MAX_WINDOW_SECONDS = 31 * 24 * 3600

@@ -26,7 +26,7 @@ from crontopus.server.availability import (
 )
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import AlertRule, Incident, Run
-from crontopus.server.services.alerts.incidents import (
+from crontopus.server.services.alerts.engine.incidents import (
     Announcer,
     Opening,
     open_incidents,
@@ -34,9 +34,14 @@ from crontopus.server.services.alerts.incidents import (
     open_key,
     resolve_incidents,
 )
-from crontopus.server.services.alerts.quiet import Hold
-from crontopus.server.services.alerts.rules import JobRules, job_rules
-from crontopus.server.services.alerts.tenants import JobSource, TenantView, load_view, tenant_slugs
+from crontopus.server.services.alerts.engine.quiet import Hold
+from crontopus.server.services.alerts.engine.rules import JobRules, job_rules
+from crontopus.server.services.alerts.engine.tenants import (
+    JobSource,
+    TenantView,
+    load_view,
+    tenant_slugs,
+)
 from crontopus.server.services.checkins import RunState
 from crontopus.server.services.missed_runs import forgive_missed
 

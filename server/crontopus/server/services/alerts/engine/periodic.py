@@ -31,7 +31,7 @@ from crontopus.server.db.models import (
     JobInstance,
     Run,
 )
-from crontopus.server.services.alerts.incidents import (
+from crontopus.server.services.alerts.engine.incidents import (
     Announcer,
     Opening,
     open_incidents,
@@ -39,11 +39,16 @@ from crontopus.server.services.alerts.incidents import (
     open_key,
     resolve_incidents,
 )
-from crontopus.server.services.alerts.missed import EndpointInfo, LastStarts, find_misses
-from crontopus.server.services.alerts.notifications import release_held
-from crontopus.server.services.alerts.rules import job_rules
-from crontopus.server.services.alerts.sql import insert
-from crontopus.server.services.alerts.tenants import JobSource, TenantView, load_view, tenant_slugs
+from crontopus.server.services.alerts.engine.missed import EndpointInfo, LastStarts, find_misses
+from crontopus.server.services.alerts.engine.notifications import release_held
+from crontopus.server.services.alerts.engine.rules import job_rules
+from crontopus.server.services.alerts.engine.sql import insert
+from crontopus.server.services.alerts.engine.tenants import (
+    JobSource,
+    TenantView,
+    load_view,
+    tenant_slugs,
+)
 from crontopus.server.services.instances import InstanceState, drift_of
 from crontopus.server.services.missed_runs import missed_run_row, record_missed
 from crontopus.server.services.presence import is_online

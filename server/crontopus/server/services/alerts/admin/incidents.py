@@ -21,7 +21,7 @@ from crontopus.server.db.models import (
 from crontopus.server.db.search import contains_pattern
 from crontopus.server.errors import NotFound
 from crontopus.server.security.principal import Principal
-from crontopus.server.services.alerts.incidents import (
+from crontopus.server.services.alerts.engine.incidents import (
     Announcer,
     acknowledge_incident,
     resolve_incidents,

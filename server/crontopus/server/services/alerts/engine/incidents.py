@@ -21,9 +21,9 @@ from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.events.codec import to_event
 from crontopus.server.events.topics import IncidentChanged, IncidentChangeKind
 from crontopus.server.events.transaction import publish_all_in
-from crontopus.server.services.alerts.notifications import enqueue
-from crontopus.server.services.alerts.quiet import Hold
-from crontopus.server.services.alerts.sql import insert
+from crontopus.server.services.alerts.engine.notifications import enqueue
+from crontopus.server.services.alerts.engine.quiet import Hold
+from crontopus.server.services.alerts.engine.sql import insert
 from crontopus.server.services.telemetry import ServiceMetrics
 
 INCIDENT_EVENTS = IncidentChanged.TOPIC

@@ -22,7 +22,7 @@ from crontopus.server.db.models import (
     Notification,
     NotificationEvent,
 )
-from crontopus.server.services.alerts.quiet import Hold
+from crontopus.server.services.alerts.engine.quiet import Hold
 
 _LIVE = (
     DeliveryStatus.PENDING,

@@ -19,11 +19,11 @@ from crontopus.server.db.types import utcnow
 from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.gitstore import GitStore
 from crontopus.server.services.alerts.channels.network import Network
-from crontopus.server.services.alerts.dispatcher import Dispatcher, RetryPolicy
-from crontopus.server.services.alerts.evaluator import RunEvaluator
-from crontopus.server.services.alerts.incidents import Announcer
-from crontopus.server.services.alerts.periodic import CycleReport, PeriodicEvaluator
-from crontopus.server.services.alerts.tenants import GitJobs, JobSource
+from crontopus.server.services.alerts.engine.dispatcher import Dispatcher, RetryPolicy
+from crontopus.server.services.alerts.engine.evaluator import RunEvaluator
+from crontopus.server.services.alerts.engine.incidents import Announcer
+from crontopus.server.services.alerts.engine.periodic import CycleReport, PeriodicEvaluator
+from crontopus.server.services.alerts.engine.tenants import GitJobs, JobSource
 from crontopus.server.services.checkins import RunState
 from crontopus.server.services.endpoints import detect_offline
 from crontopus.server.services.stuck import StuckPolicy

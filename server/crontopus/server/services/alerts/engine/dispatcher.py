@@ -42,7 +42,7 @@ from crontopus.server.services.alerts.channels.errors import (
 )
 from crontopus.server.services.alerts.channels.message import Message
 from crontopus.server.services.alerts.channels.network import Network
-from crontopus.server.services.alerts.sql import is_postgres
+from crontopus.server.services.alerts.engine.sql import is_postgres
 from crontopus.server.services.telemetry import ServiceMetrics
 
 logger = logging.getLogger("crontopus.server.alerts.dispatch")

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crontopus.core.manifest import JobManifest
 from crontopus.server.db.models import AlertDefaults, Tenant
 from crontopus.server.gitstore import GitStore
-from crontopus.server.services.alerts.quiet import Quiet, load_quiet
-from crontopus.server.services.alerts.rules import TenantDefaults
+from crontopus.server.services.alerts.engine.quiet import Quiet, load_quiet
+from crontopus.server.services.alerts.engine.rules import TenantDefaults
 
 #: Returns a tenant's jobs (by id) at its repository's HEAD.
 JobSource = Callable[[str], Awaitable[Mapping[uuid.UUID, JobManifest]]]
