@@ -15,6 +15,7 @@ import {
   launchBrowser,
   logInInBrowser,
   postCheckIn,
+  promoteOperator,
   register,
   startServer,
 } from "./support.mjs";
@@ -90,6 +91,7 @@ describe("accessibility of every page", { skip: noBrowser }, () => {
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
     const token = await register(server.url, "jules");
+    promoteOperator(server, "jules"); // so the operator pages are checked too
     const created = await graphql(
       server.url,
       token,
@@ -117,9 +119,10 @@ describe("accessibility of every page", { skip: noBrowser }, () => {
     await server?.stop();
   });
 
-  test("the login and register pages have no serious or critical violations", async () => {
+  test("the login, register and account-mail pages have no serious or critical violations", async () => {
     const problems = [];
-    for (const path of ["/login", "/register"]) problems.push(...(await check(path, { reload: true })));
+    for (const path of ["/login", "/register", "/forgot-password", "/reset-password", "/verify-email", "/accept-invitation"])
+      problems.push(...(await check(path, { reload: true })));
     assert.deepEqual(problems, []);
   });
 
@@ -144,6 +147,9 @@ describe("accessibility of every page", { skip: noBrowser }, () => {
       "/audit",
       "/install",
       "/account",
+      "/operator",
+      "/operator/health",
+      "/operator/audit",
       "/no-such-page",
     ];
     const problems = [];

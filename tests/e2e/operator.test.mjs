@@ -4,10 +4,8 @@
 // another, and reads the system health and the operator audit log; someone else sees no such page.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { CHROMIUM, ROOT, launchBrowser, logInInBrowser, register, screenshots, startServer } from "./support.mjs";
+import { CHROMIUM, launchBrowser, logInInBrowser, promoteOperator, register, screenshots, startServer } from "./support.mjs";
 
 let server;
 let chromium;
@@ -17,20 +15,13 @@ const pageErrors = [];
 
 const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
-function promote(username) {
-  const bin = process.env.CRONTOPUS_SERVER ?? join(ROOT, ".venv/bin/crontopus-server");
-  const env = { ...process.env, CRONTOPUS_DATA_DIR: server.dataDir };
-  delete env.CRONTOPUS_DATABASE_URL;
-  execFileSync(bin, ["operator", "promote", username], { env, stdio: "ignore" });
-}
-
 const row = (slug) => page.locator(`[data-testid=tenant-${slug}]`);
 
 describe("the operator pages", { skip: noBrowser }, () => {
   before(async () => {
     server = await startServer();
     for (const name of ["ops", "acme", "beta"]) await register(server.url, name);
-    promote("ops");
+    promoteOperator(server, "ops");
     chromium = await launchBrowser();
     context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light", acceptDownloads: true });
     page = await context.newPage();

@@ -1,6 +1,6 @@
 // Shared pieces of the browser tests and the console benchmark: a real crontopus-server in a
 // temporary data directory, Debian's Chromium driven by playwright-core, and small API helpers.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -196,4 +196,12 @@ export async function logInInBrowser(page, url, username) {
   await page.fill("input[name=password]", PASSWORD);
   await page.click("button:has-text('Log in')");
   await page.waitForSelector("h1:has-text('Dashboard')");
+}
+
+/** Make a registered user a platform operator, as the server's own command line does. */
+export function promoteOperator(server, username) {
+  const bin = process.env.CRONTOPUS_SERVER ?? join(ROOT, ".venv/bin/crontopus-server");
+  const env = { ...process.env, CRONTOPUS_DATA_DIR: server.dataDir };
+  delete env.CRONTOPUS_DATABASE_URL; // SQLite under the data directory, as startServer runs it
+  execFileSync(bin, ["operator", "promote", username], { env, stdio: "ignore" });
 }
