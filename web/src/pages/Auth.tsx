@@ -89,7 +89,7 @@ export function LoginPage({ next, ssoError = null }: { next: string | null; ssoE
           Log in
         </button>
         {providers.length > 0 && (
-          <div className="sso" aria-label="Single sign-on">
+          <div className="sso" role="group" aria-label="Single sign-on">
             <p className="muted sso-or">or</p>
             {providers.map((provider) => (
               <a key={provider.name} className="button" href={ssoHref(provider, next)}>
