@@ -5,9 +5,15 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { CHROMIUM, ROOT, graphql, launchBrowser, screenshotDir, startServer } from "./support.mjs";
+
+// axe-core lives in web/node_modules (a devDependency of the console).
+const require = createRequire(new URL("../../web/package.json", import.meta.url));
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 let provider;
 let server;
@@ -66,14 +72,28 @@ describe("single sign-on", { skip: noBrowser }, () => {
   });
 
   test("the login page offers the provider, in light and dark mode (screenshots in test-artifacts/)", async () => {
-    for (const scheme of ["light", "dark"]) {
-      await page.emulateMedia({ colorScheme: scheme });
-      await page.goto(server.url + "/login");
-      await page.waitForSelector("a:has-text('Log in with Test ID')");
-      assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), scheme);
-      await page.screenshot({ path: join(screenshotDir(), `login-sso-${scheme}.png`) });
+    // A context of its own that lets axe-core in past the Content-Security-Policy.
+    const checking = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
+    const view = await checking.newPage();
+    try {
+      for (const scheme of ["light", "dark"]) {
+        await view.emulateMedia({ colorScheme: scheme });
+        await view.goto(server.url + "/login");
+        await view.waitForSelector("a:has-text('Log in with Test ID')");
+        assert.equal(await view.evaluate(() => document.documentElement.dataset.theme), scheme);
+        await view.screenshot({ path: join(screenshotDir(), `login-sso-${scheme}.png`) });
+        // The buttons keep the page accessible (WCAG 2.x A and AA, serious and critical).
+        await view.addScriptTag({ content: AXE });
+        const found = await view.evaluate(async () => {
+          const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"];
+          const result = await window.axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] });
+          return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.help}`);
+        });
+        assert.deepEqual(found, [], `the login page (${scheme})`);
+      }
+    } finally {
+      await checking.close();
     }
-    await page.emulateMedia({ colorScheme: "light" });
   });
 
   test("logging in with the provider lands on the dashboard, logged in as the person it vouched for", async () => {
