@@ -37,3 +37,16 @@ def test_member_commands_refuse_clearly(logged_in: Cli, server: Server, user: Us
     assert logged_in("members", "role", "nobody-here", "admin").code == 1
     last = logged_in("members", "role", user.username, "viewer")
     assert (last.code, "last owner" in last.err) == (1, True)
+
+
+def test_an_invitation_by_address_adds_an_account_that_has_it(
+    logged_in: Cli, server: Server, user: User
+) -> None:
+    erin = register(server, "erin")
+    added = logged_in("members", "invite", f"{erin.username}@example.com", "--role", "member")
+    assert added.code == 0, added.err
+    assert f"{erin.username} has an account with that address and is now a member" in added.err
+    # This server sends no mail: someone without an account cannot be invited, and is told why.
+    nobody = logged_in("members", "invite", "nobody@example.com", "--role", "member")
+    assert nobody.code == 1
+    assert "this server sends no mail" in nobody.err

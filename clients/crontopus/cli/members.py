@@ -1,4 +1,4 @@
-"""`members list|add|remove|role`."""
+"""`members list|add|invite|remove|role`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from crontopus.cli import operations as ops
 from crontopus.cli import output
+from crontopus.cli.api import unwrap
 from crontopus.cli.errors import UserFailure
 from crontopus.cli.invocation import Invocation
 from crontopus.cli.output import Column, column, short_time
@@ -34,6 +35,31 @@ async def add_member(inv: Invocation) -> int:
         output.dump_json(inv, added)
     else:
         output.note(inv, f"Added {added['user']['username']} as {added['role'].lower()}.")
+    return 0
+
+
+async def invite_member(inv: Invocation) -> int:
+    """Add someone by e-mail address: an account with it joins now, anyone else is mailed."""
+    variables = {"email": inv.value("email"), "role": inv.value("role")}
+    data = await inv.api().execute(ops.INVITE_MEMBER, variables)
+    result = data["inviteMember"]
+    if result.get("__typename") != "Invitation":
+        result = unwrap(result, "Membership")
+    shown = {key: value for key, value in result.items() if key != "__typename"}
+    if inv.json:
+        output.dump_json(inv, shown)
+    elif result["__typename"] == "Invitation":
+        output.note(
+            inv,
+            f"Invited {result['email']} as {result['role'].lower()}: the mailed link works "
+            f"once, until {short_time(result['expiresAt'])}.",
+        )
+    else:
+        output.note(
+            inv,
+            f"{result['user']['username']} has an account with that address and is now a "
+            f"member ({result['role'].lower()}).",
+        )
     return 0
 
 

@@ -373,6 +373,17 @@ mutation AddMember($username: String!, $role: Role!) {{
 }}
 """
 
+INVITE_MEMBER: Final = f"""
+mutation InviteMember($email: String!, $role: Role!) {{
+  inviteMember(email: $email, role: $role) {{
+    __typename
+    ... on Membership {{ {MEMBERSHIP_FIELDS} }}
+    ... on Invitation {{ email role expiresAt }}
+    {USER_ERRORS}
+  }}
+}}
+"""
+
 CHANGE_MEMBER_ROLE: Final = f"""
 mutation ChangeMemberRole($userId: UUID!, $role: Role!) {{
   changeMemberRole(userId: $userId, role: $role) {{

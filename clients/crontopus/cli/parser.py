@@ -451,6 +451,16 @@ def _members(tree: Tree) -> None:
     )
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=ROLES, type=str.upper)
+    invite = tree.command(
+        "invite",
+        "Add someone by e-mail address (owners and admins).",
+        "crontopus.cli.members:invite_member",
+        description="An account with the address becomes a member at once; anyone else is "
+        "mailed a single-use invitation (when the server sends mail), accepted in the web "
+        "console.",
+    )
+    invite.add_argument("email")
+    invite.add_argument("--role", required=True, choices=ROLES, type=str.upper)
     remove = tree.command(
         "remove",
         "Remove a member; their sessions here end at once.",
