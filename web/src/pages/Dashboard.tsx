@@ -145,7 +145,8 @@ export function DashboardPage() {
           </ul>
         </section>
       )}
-      {series.data && <Timelines points={series.data.healthSeries.points} hourly={series.data.healthSeries.bucket === "HOUR"} />}
+      {/* Charts of an empty window would only draw axes. */}
+      {series.data && series.data.healthSeries.points.some((p) => p.runs > 0) && <Timelines points={series.data.healthSeries.points} hourly={series.data.healthSeries.bucket === "HOUR"} />}
       <section className="card">
         <div className="row spread">
           <h2>Latest runs</h2>

@@ -26,7 +26,17 @@ function seriesOptions(series: ChartSeries): uPlot.Series {
 function options(props: TimeChartProps, width: number): uPlot.Options {
   const text = colour("muted");
   const grid = colour("border");
-  const scales: uPlot.Scales = { x: { time: true } };
+  // Half a step of room at each end, so the first and last bars (the current hour) show whole.
+  const scales: uPlot.Scales = {
+    x: {
+      time: true,
+      range: (u, min, max) => {
+        const xs = u.data[0];
+        const step = xs.length > 1 ? (xs[xs.length - 1] - xs[0]) / (xs.length - 1) : 60;
+        return [min - step / 2, max + step / 2];
+      },
+    },
+  };
   const axes: uPlot.Axis[] = [{ stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } }];
   for (const axis of props.axes) {
     scales[axis.scale] = axis.range ? { range: () => axis.range! } : { range: (_u, _min, max) => [0, Math.max(max ?? 1, axis.atLeast ?? 1)] };
