@@ -82,7 +82,6 @@ export function DashboardPage() {
         </div>
       </header>
       <ErrorNote error={error ?? latest.error} />
-      {d && latest.data && <GettingStarted jobs={d.jobsTotal} endpoints={d.endpointsTotal} runs={runs.length} />}
       {d && d.needsAttention.length > 0 && (
         <section className="card attention" data-testid="needs-attention">
           <h2>Needs attention</h2>
@@ -98,6 +97,8 @@ export function DashboardPage() {
           </ul>
         </section>
       )}
+      {/* After "Needs attention": what is broken comes before what is left to set up. */}
+      {d && latest.data && <GettingStarted jobs={d.jobsTotal} endpoints={d.endpointsTotal} runs={runs.length} />}
       <section className="tiles">
         <div className="tile">
           <span className="tile-value" data-testid="endpoints-online">
