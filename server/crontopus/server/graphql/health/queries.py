@@ -7,11 +7,9 @@ import uuid
 from datetime import datetime
 
 import strawberry
-from sqlalchemy import func, select
 
 from crontopus.core.enums import HealthStatus as CoreHealthStatus
 from crontopus.core.manifest import JobManifest
-from crontopus.server.db.models import Endpoint
 from crontopus.server.db.types import utcnow
 from crontopus.server.errors import ValidationFailed
 from crontopus.server.graphql.context import Info
@@ -20,8 +18,7 @@ from crontopus.server.graphql.jobs.types import Job, JobStatus
 from crontopus.server.services import health as rollups
 from crontopus.server.services import health_series as series
 from crontopus.server.services import jobs
-from crontopus.server.services.job_status import job_status, needing_attention
-from crontopus.server.services.presence import online_condition
+from crontopus.server.services.job_status import job_status
 
 # strawberry.enum registers the enum class itself, so fields are annotated with that class:
 # mypy then checks them as the enum they are.
@@ -115,6 +112,16 @@ class JobHealth:
     figures: HealthFigures
     manifest: strawberry.Private[JobManifest | None] = None
 
+    @classmethod
+    def from_row(cls, row: rollups.JobHealthRow) -> JobHealth:
+        return cls(
+            job_id=row.job_id,
+            job_name=row.name,
+            namespace=row.namespace,
+            figures=HealthFigures.from_tally(row.tally),
+            manifest=row.manifest,
+        )
+
     @strawberry.field(description="The job's status now; null for a job no longer in Git.")
     async def status(self, info: Info) -> JobStatus | None:
         if self.manifest is None:
@@ -147,28 +154,6 @@ class Dashboard:
     failing_jobs: list[JobHealth]
     needs_attention: list[Job] = strawberry.field(
         description="Jobs DOWN, FAILING or LATE now, worst first."
-    )
-
-
-def _keep(
-    where: JobHealthFilter, namespace: str | None, job_id: uuid.UUID, tally: rollups.Tally
-) -> bool:
-    wanted: CoreHealthStatus | None = where.health
-    return (
-        (where.namespace is None or namespace == where.namespace)
-        and (where.job_id is None or job_id == where.job_id)
-        and (wanted is None or tally.health is wanted)
-    )
-
-
-def _aggregate(tallies: list[rollups.Tally]) -> rollups.Tally:
-    last = max((t.last_run_at for t in tallies if t.last_run_at), default=None)
-    return rollups.Tally(
-        uuid.UUID(int=0),
-        sum(t.runs for t in tallies),
-        sum(t.successes for t in tallies),
-        sum(t.failures for t in tallies),
-        last,
     )
 
 
@@ -255,27 +240,12 @@ class HealthQueries:
         principal = info.context.require_principal()
         principal.require_read("Reading health")
         view = await jobs.snapshot(info.context.gitstore, principal)
+        where = None
+        if filter is not None:
+            where = rollups.JobHealthFilter(filter.namespace, filter.job_id, filter.health)
         async with info.context.session() as session:
-            tallies = await rollups.job_tallies(session, principal, _window(window))
-        names = {job_id: (e.manifest.name, e.manifest.namespace) for job_id, e in view.jobs.items()}
-        result = []
-        for job_id in sorted(set(names) | set(tallies), key=lambda i: names.get(i, ("~", "~"))):
-            name, namespace = names.get(job_id, (None, None))
-            tally = tallies.get(job_id) or rollups.empty_tally(job_id)
-            if filter is not None and not _keep(filter, namespace, job_id, tally):
-                continue
-            figures = HealthFigures.from_tally(tally)
-            entry = view.jobs.get(job_id)
-            result.append(
-                JobHealth(
-                    job_id=job_id,
-                    job_name=name,
-                    namespace=namespace,
-                    figures=figures,
-                    manifest=entry.manifest if entry else None,
-                )
-            )
-        return result
+            rows = await rollups.job_health(session, view, principal, _window(window), where)
+        return [JobHealth.from_row(row) for row in rows]
 
     @strawberry.field(description="Health of every endpoint's runs.")
     async def endpoint_health(
@@ -284,23 +254,12 @@ class HealthQueries:
         principal = info.context.require_principal()
         principal.require_read("Reading health")
         async with info.context.session() as session:
-            endpoints = (
-                await session.execute(
-                    select(Endpoint.id, Endpoint.name)
-                    .where(Endpoint.tenant_id == principal.tenant_id)
-                    .order_by(Endpoint.name)
-                )
-            ).all()
-            tallies = await rollups.endpoint_tallies(session, principal, _window(window))
+            rows = await rollups.endpoint_health(session, principal, _window(window))
         return [
             EndpointHealth(
-                endpoint_id=endpoint_id,
-                name=name,
-                figures=HealthFigures.from_tally(
-                    tallies.get(endpoint_id) or rollups.empty_tally(endpoint_id)
-                ),
+                endpoint_id=endpoint_id, name=name, figures=HealthFigures.from_tally(tally)
             )
-            for endpoint_id, name in endpoints
+            for endpoint_id, name, tally in rows
         ]
 
     @strawberry.field(description="Endpoints online and offline, runs and failing jobs.")
@@ -308,36 +267,17 @@ class HealthQueries:
         principal = info.context.require_principal()
         principal.require_read("Reading health")
         view = await jobs.snapshot(info.context.gitstore, principal)
-        is_online = online_condition(utcnow(), info.context.settings.offline_after)
+        offline_after = info.context.settings.offline_after
         async with info.context.session() as session:
-            tallies = await rollups.job_tallies(session, principal, _window(window))
-            alive = Endpoint.tenant_id == principal.tenant_id, Endpoint.revoked_at.is_(None)
-            total = await session.scalar(select(func.count()).where(*alive))
-            online = await session.scalar(select(func.count()).where(*alive, is_online))
-            attention = await needing_attention(
-                session,
-                principal.tenant_id,
-                [entry.manifest for entry in view.jobs.values()],
-                utcnow(),
+            facts = await rollups.dashboard(
+                session, view, principal, _window(window), offline_after
             )
-        failing = [
-            JobHealth(
-                job_id=t.owner_id,
-                job_name=view.jobs[t.owner_id].manifest.name if t.owner_id in view.jobs else None,
-                namespace=(
-                    view.jobs[t.owner_id].manifest.namespace if t.owner_id in view.jobs else None
-                ),
-                figures=HealthFigures.from_tally(t),
-            )
-            for t in sorted(tallies.values(), key=lambda t: t.success_rate or 0.0)
-            if t.health is CoreHealthStatus.FAILING
-        ]
         return Dashboard(
-            endpoints_total=total or 0,
-            endpoints_online=online or 0,
-            endpoints_offline=(total or 0) - (online or 0),
-            jobs_total=len(view.jobs),
-            figures=HealthFigures.from_tally(_aggregate(list(tallies.values()))),
-            failing_jobs=failing,
-            needs_attention=[Job.from_entry(view.jobs[manifest.id]) for manifest, _ in attention],
+            endpoints_total=facts.endpoints_total,
+            endpoints_online=facts.endpoints_online,
+            endpoints_offline=facts.endpoints_total - facts.endpoints_online,
+            jobs_total=facts.jobs_total,
+            figures=HealthFigures.from_tally(facts.tally),
+            failing_jobs=[JobHealth.from_row(row) for row in facts.failing],
+            needs_attention=[Job.from_entry(view.jobs[m.id]) for m in facts.needs_attention],
         )
