@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
-from typing import Any
+from types import SimpleNamespace
 
 import pytest
 from websockets.asyncio.client import connect
 
-from crontopus.server.graphql.context import Info
-from crontopus.server.graphql.identity.queries import IdentityQueries
+from crontopus.server.graphql.identity import queries as identity_queries
 from crontopus.server.graphql.schema import create_schema
-from crontopus.server.graphql.system.subscriptions import SystemSubscriptions
+from crontopus.server.graphql.system import subscriptions as system_subscriptions
 from crontopus.server.settings import Limits, Settings
 from tests.server.conftest import Api, Persona, serve_in_process
 
@@ -49,13 +47,11 @@ async def test_an_unexpected_failure_is_masked_logged_and_carries_the_request_id
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def explode(_self: object, _info: object) -> object:
+    async def explode(*_args: object) -> object:
         raise RuntimeError("database password is hunter2")
 
-    # A resolver bug is simulated by swapping the resolver the schema calls.
-    field = IdentityQueries.__strawberry_definition__.get_field("members")  # type: ignore[attr-defined]
-    assert field is not None
-    monkeypatch.setattr(field, "base_resolver", type(field.base_resolver)(explode))
+    # A resolver bug is simulated by breaking the service function the resolver calls.
+    monkeypatch.setattr(identity_queries, "list_members", explode)
     api.headers["X-Request-ID"] = "req-12345"
     with caplog.at_level(logging.ERROR, logger="crontopus.server.graphql"):
         error = await api.error_of("{ members { role } }", token=alice.access_token)
@@ -68,21 +64,13 @@ async def test_an_unexpected_failure_is_masked_logged_and_carries_the_request_id
 async def test_an_unexpected_failure_is_masked_over_websockets_too(
     settings: Settings, alice: Persona, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def explode(self: object, info: Info) -> object:
+    async def explode(*_args: object, **_kwargs: object) -> object:
         raise RuntimeError("database password is hunter2")
 
-    async def explode_later(self: object, info: Info, interval_seconds: int = 15) -> Any:
-        yield datetime.now(UTC)
-        raise RuntimeError("database password is hunter2")
-
-    # Patched before the app builds its schema, so the served schema calls the broken resolvers.
-    for owner, name, resolver in (
-        (IdentityQueries, "members", explode),
-        (SystemSubscriptions, "heartbeat", explode_later),
-    ):
-        field = owner.__strawberry_definition__.get_field(name)  # type: ignore[attr-defined]
-        assert field is not None
-        monkeypatch.setattr(field, "base_resolver", type(field.base_resolver)(resolver))
+    # Bugs simulated in what the resolvers call: the members query's service function, and the
+    # heartbeat's wait after its first beat (a subscription that fails once it has started).
+    monkeypatch.setattr(identity_queries, "list_members", explode)
+    monkeypatch.setattr(system_subscriptions, "asyncio", SimpleNamespace(sleep=explode))
     errors = []
     async with (
         serve_in_process(settings) as served,
