@@ -491,7 +491,9 @@ describe("the web console", { skip: noBrowser }, () => {
   test("the offline playground runs a query and a subscription with the console's token", async () => {
     await open("/graphql");
     await page.waitForURL(/\/playground$/);
-    await page.waitForSelector(".graphiql-container .CodeMirror");
+    // GraphiQL mounts its editors one after another: wait for the two this test drives.
+    await page.waitForSelector(".graphiql-query-editor .CodeMirror");
+    await page.waitForSelector(".graphiql-response .CodeMirror");
     // GraphiQL takes the operation's name from the editor a moment after a change; the tab
     // shows it when it is ready to run.
     const setQuery = async (text, name) => {

@@ -112,7 +112,7 @@ describe("forms that help", { skip: noBrowser }, () => {
     await page.waitForSelector("[data-testid=job-suggestions] option[value=backup-db]", { state: "attached" });
     await page.fill("[aria-label='Snooze: job']", "backup-db");
     await page.click("button:has-text('Snooze')");
-    await page.waitForSelector("td:has-text('Snooze of job')");
+    await page.waitForSelector("td:has-text('Snooze of job backup-db')");
     const { snoozes } = await graphql(server.url, token, "{ snoozes { jobId namespace } }");
     assert.equal(snoozes.length, 1);
     assert.match(snoozes[0].jobId, /^[0-9a-f-]{36}$/);
@@ -206,7 +206,7 @@ describe("forms that help", { skip: noBrowser }, () => {
     await page.keyboard.press("/");
     assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("name")), "q");
     await page.click("[data-testid=jobs-table] a:has-text('backup-db')");
-    await page.waitForFunction(() => document.title.startsWith("backup-db"));
+    await page.waitForFunction(() => document.title === "backup-db in payments · Crontopus");
     await page.click("nav a:has-text('Audit')");
     await page.waitForFunction(() => document.activeElement?.tagName === "H1");
     await page.keyboard.press("/");

@@ -28,8 +28,8 @@ export const ResolveIncidentMutation = graphql(`
 
 export const QuietQuery = graphql(`
   query Quiet {
-    snoozes { id jobId namespace reason until createdBy }
-    maintenanceWindows { id name jobId namespace schedule duration startsAt endsAt timezone releaseHeld createdBy }
+    snoozes { id jobId jobName namespace reason until createdBy }
+    maintenanceWindows { id name jobId jobName namespace schedule duration startsAt endsAt timezone releaseHeld createdBy }
   }
 `);
 

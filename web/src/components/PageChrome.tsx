@@ -26,7 +26,7 @@ export function usePageChange(path: string): void {
     const settle = (): boolean => {
       const heading = main.querySelector("h1");
       if (!heading) return false;
-      document.title = titleFromHeading(heading.textContent, path);
+      document.title = titleFromHeading(heading.dataset.title ?? heading.textContent, path);
       if (moveFocus && !pageTookFocus()) {
         heading.setAttribute("tabindex", "-1");
         heading.focus({ preventScroll: true });

@@ -63,7 +63,7 @@ export function JobDetailPage({ id }: { id: string }) {
       {job && (
         <>
           <header className="page-head">
-            <h1>
+            <h1 data-title={`${job.name} in ${job.namespace}`}>
               {job.name} <span className="muted">in {job.namespace}</span>{" "}
               <span title={STATUS_MEANING[job.status]} data-testid="job-status">
                 <Badge value={job.status} />

@@ -134,6 +134,8 @@ async def test_a_snoozed_job_stays_quiet(
     await report(state, alice, job_id, RunStatus.FAILURE)
     assert await incidents(api, alice) == []
     assert await receiver.quiet_for(1.5) == []
+    listed = await api.execute("{ snoozes { jobId jobName namespace } }", {}, alice.access_token)
+    assert listed["snoozes"] == [{"jobId": str(job_id), "jobName": "noisy", "namespace": None}]
 
 
 async def test_a_namespace_snooze_keeps_its_jobs_quiet_but_not_others(

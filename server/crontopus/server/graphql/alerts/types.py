@@ -11,6 +11,8 @@ from strawberry.scalars import JSON
 
 from crontopus.server.db import models
 from crontopus.server.events.topics import IncidentChanged
+from crontopus.server.graphql.context import Info
+from crontopus.server.services import jobs
 from crontopus.server.services.alerts.channels.config import public_config
 from crontopus.server.services.alerts.engine.rules import TenantDefaults
 
@@ -170,6 +172,15 @@ class NotificationDelivery:
         )
 
 
+async def _job_name(info: Info, job_id: uuid.UUID | None) -> str | None:
+    """The name of the job a snooze or window silences (null: none, or no longer in Git)."""
+    if job_id is None:
+        return None
+    view = await jobs.snapshot(info.context.gitstore, info.context.require_principal())
+    entry = view.job(job_id)
+    return entry.manifest.name if entry else None
+
+
 @strawberry.type(description="A job, a namespace or the whole tenant kept quiet until a time.")
 class Snooze:
     id: uuid.UUID
@@ -179,6 +190,10 @@ class Snooze:
     reason: str
     created_by: str
     created_at: datetime
+
+    @strawberry.field(description="The silenced job's name; null for a namespace or the tenant.")
+    async def job_name(self, info: Info) -> str | None:
+        return await _job_name(info, self.job_id)
 
     @classmethod
     def from_model(cls, row: models.Snooze) -> Snooze:
@@ -208,6 +223,10 @@ class MaintenanceWindow:
         description="Send the held alerts when the window ends (false: drop them)."
     )
     created_by: str
+
+    @strawberry.field(description="The job's name when the window holds one job's alerts.")
+    async def job_name(self, info: Info) -> str | None:
+        return await _job_name(info, self.job_id)
 
     @classmethod
     def from_model(cls, row: models.MaintenanceWindow) -> MaintenanceWindow:
