@@ -64,10 +64,10 @@ from crontopus.server.services.authentication import (
 )
 from crontopus.server.services.channel import AgentChannels
 from crontopus.server.services.job_directory import JobDirectory
-from crontopus.server.services.run_store import create_run_store
 from crontopus.server.services.sessions import Device
 from crontopus.server.settings import Settings
 from crontopus.server.state import AppState as AppState  # where tests and tools import it from
+from crontopus.server.storage.factory import create_run_store
 
 logger = logging.getLogger("crontopus.server")
 

@@ -18,9 +18,9 @@ from crontopus.server.db.engine import create_engine
 from crontopus.server.db.models import Run
 from crontopus.server.services.checkins import CheckIn, CheckInKind, MergedBatch
 from crontopus.server.services.ingest import CheckInRefused, IngestUnavailable
-from crontopus.server.services.run_store import RunStore
-from crontopus.server.services.sqlite_run_store import SqliteRunStore
 from crontopus.server.settings import normalise_database_url
+from crontopus.server.storage.run_store import RunStore
+from crontopus.server.storage.sqlite_run_store import SqliteRunStore
 from tests.server.conftest import Api, Persona, free_port, require_postgres
 from tests.server.routes.test_checkin import post, setup
 

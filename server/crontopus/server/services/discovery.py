@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.core.errors import ManifestError
 from crontopus.core.manifest import SOURCE_LABEL, JobManifest, dump_manifest, manifest_from_dict
 from crontopus.core.namespaces import DISCOVERED_NAMESPACE, MAX_NAME_LENGTH, suggest_slug
+from crontopus.server.db.dialect import insert
 from crontopus.server.db.models import DiscoveredJob
 from crontopus.server.db.types import utcnow
 from crontopus.server.errors import Conflict, FieldProblem, ValidationFailed
@@ -192,10 +192,8 @@ async def _claim(
         }
         for fingerprint in fingerprints
     ]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(DiscoveredJob)
+        insert(session, DiscoveredJob)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["tenant_id", "fingerprint"])
         .returning(DiscoveredJob.fingerprint, DiscoveredJob.job_id)

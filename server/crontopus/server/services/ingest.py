@@ -34,8 +34,8 @@ from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.events.codec import to_event
 from crontopus.server.events.topics import RunChanged, RunChangeKind
 from crontopus.server.services.checkins import CheckIn, RunKey, RunState
-from crontopus.server.services.run_store import RunStore, SessionRunStore
 from crontopus.server.services.telemetry import request_id_var
+from crontopus.server.storage.run_store import RunStore, SessionRunStore
 
 logger = logging.getLogger("crontopus.server.ingest")
 

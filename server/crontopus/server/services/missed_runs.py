@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.core.enums import RunStatus
 from crontopus.core.manifest import JobManifest
+from crontopus.server.db.dialect import insert
 from crontopus.server.db.models import Run
 from crontopus.server.services.alerts.engine.missed import START_TOLERANCE, Miss
-from crontopus.server.services.alerts.engine.sql import insert
 from crontopus.server.services.checkins import RunState
 from crontopus.server.services.rollups import ROLLUPS, hour_of
 

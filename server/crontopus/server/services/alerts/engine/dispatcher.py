@@ -26,6 +26,7 @@ from functools import partial
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
+from crontopus.server.db.dialect import is_postgres
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import (
     AlertChannel,
@@ -42,7 +43,6 @@ from crontopus.server.services.alerts.channels.errors import (
 )
 from crontopus.server.services.alerts.channels.message import Message
 from crontopus.server.services.alerts.channels.network import Network
-from crontopus.server.services.alerts.engine.sql import is_postgres
 from crontopus.server.services.telemetry import ServiceMetrics
 
 logger = logging.getLogger("crontopus.server.alerts.dispatch")

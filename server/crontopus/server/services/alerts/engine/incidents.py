@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crontopus.server.db.dialect import insert
 from crontopus.server.db.models import AlertRule, Incident, IncidentStatus, NotificationEvent
 from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.events.codec import to_event
@@ -23,7 +24,6 @@ from crontopus.server.events.topics import IncidentChanged, IncidentChangeKind
 from crontopus.server.events.transaction import publish_all_in
 from crontopus.server.services.alerts.engine.notifications import enqueue
 from crontopus.server.services.alerts.engine.quiet import Hold
-from crontopus.server.services.alerts.engine.sql import insert
 from crontopus.server.services.telemetry import ServiceMetrics
 
 INCIDENT_EVENTS = IncidentChanged.TOPIC

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.core.enums import RunStatus
+from crontopus.server.db.dialect import insert
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import (
     AlertCursor,
@@ -42,7 +43,6 @@ from crontopus.server.services.alerts.engine.incidents import (
 from crontopus.server.services.alerts.engine.missed import EndpointInfo, LastStarts, find_misses
 from crontopus.server.services.alerts.engine.notifications import release_held
 from crontopus.server.services.alerts.engine.rules import job_rules
-from crontopus.server.services.alerts.engine.sql import insert
 from crontopus.server.services.alerts.engine.tenants import (
     JobSource,
     TenantView,

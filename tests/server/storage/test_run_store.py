@@ -18,9 +18,10 @@ from crontopus.server.app import AppState
 from crontopus.server.db.engine import create_engine, create_session_factory
 from crontopus.server.db.models import JobHealthDay, JobHealthHour, Run, Tenant
 from crontopus.server.services.checkins import CheckIn, CheckInKind, RunState, merge, new_run
-from crontopus.server.services.run_store import RunStore, SessionRunStore, create_run_store
-from crontopus.server.services.sqlite_run_store import SqliteRunStore
 from crontopus.server.settings import Settings
+from crontopus.server.storage.factory import create_run_store
+from crontopus.server.storage.run_store import RunStore, SessionRunStore
+from crontopus.server.storage.sqlite_run_store import SqliteRunStore
 
 JOB, ENDPOINT = uuid.uuid4(), uuid.uuid4()
 # Whole seconds on purpose: SQLite text must still carry ".000000" to sort as time.

@@ -25,10 +25,11 @@ from sqlalchemy import Column, Table, bindparam, select
 from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects import sqlite
 
+from crontopus.server.db.dialect import insert_for
 from crontopus.server.db.types import UTCDateTime
 from crontopus.server.services.checkins import CheckIn, MergedBatch, RunKey, RunState, merge_batch
 from crontopus.server.services.rollups import ROLLUPS, rollup_rows
-from crontopus.server.services.run_store import (
+from crontopus.server.storage.statements import (
     KEY_COLUMNS,
     RUN_COLUMNS,
     RUNS,
@@ -109,7 +110,7 @@ def _compiled(
 
 
 _INSERT_SQL, _INSERT_PLAN = _compiled(
-    sqlite.insert(RUNS).on_conflict_do_nothing(), RUNS, RUN_COLUMNS
+    insert_for("sqlite", RUNS).on_conflict_do_nothing(), RUNS, RUN_COLUMNS
 )
 _UPDATE_SQL, _UPDATE_PLAN = _compiled(
     UPDATE_RUN, RUNS, [name for name in RUN_COLUMNS if name not in KEY_COLUMNS]
