@@ -83,8 +83,12 @@ def expressions(draw: st.DrawFn) -> str:
     return text
 
 
+# A drawn case: the cron expression, the job's zone, the machine's zone and where to start.
+Case = tuple[str, str, str, datetime]
+
+
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[str, str, str, datetime]:
+def cases(draw: st.DrawFn) -> Case:
     expression = draw(expressions())
     zone = draw(st.sampled_from(ZONES))
     machine = draw(st.sampled_from(["UTC", zone, OTHER_DST_ZONE.get(zone, "America/New_York")]))
@@ -121,7 +125,7 @@ def deduplicated(moments: Iterable[datetime]) -> Iterator[datetime]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
-def test_the_cron_driver_runs_every_schedule_at_the_cores_instants(case):
+def test_the_cron_driver_runs_every_schedule_at_the_cores_instants(case: Case) -> None:
     expression, zone, machine, start = case
     plan = CronConverter(cron_tz=False, machine_zone=machine).plan(expression, zone)
     expected = list(utc(next_fire_times(expression, zone, start, COUNT)))
@@ -137,13 +141,13 @@ def test_the_cron_driver_runs_every_schedule_at_the_cores_instants(case):
         assert plan.figures.wakes_per_day <= MAX_WAKE_RATIO * plan.figures.runs_per_day
     else:
         fired = list(itertools.islice(native, COUNT))
-    assert fired == expected, (plan.line, plan.figures)
+    assert fired == expected, (plan.lines, plan.figures)
 
 
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed")
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
-def test_the_systemd_driver_runs_every_schedule_at_the_cores_instants(case):
+def test_the_systemd_driver_runs_every_schedule_at_the_cores_instants(case: Case) -> None:
     # A timer names its zone in OnCalendar=, so the machine's zone does not change it.
     expression, zone, _, start = case
     try:
@@ -180,7 +184,7 @@ def task_xml(expression: str, zone: str, machine: str, start: datetime) -> tuple
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
-def test_the_task_scheduler_driver_runs_every_schedule_at_the_cores_instants(case):
+def test_the_task_scheduler_driver_runs_every_schedule_at_the_cores_instants(case: Case) -> None:
     expression, zone, machine, start = case
     xml, is_gated = task_xml(expression, zone, machine, start)
     check_schema_rules(xml)

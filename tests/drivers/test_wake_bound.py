@@ -27,7 +27,7 @@ from crontopus.drivers.superset import MAX_WAKE_RATIO
 from crontopus.drivers.systemd.calendar import convert_schedule
 from tests.drivers.systemd.conftest import SYSTEMD_ANALYZE, systemd_elapses
 from tests.drivers.taskscheduler import reference
-from tests.drivers.test_gated_exactness import cases, task_xml
+from tests.drivers.test_gated_exactness import Case, cases, task_xml
 
 
 def days_to_check(expression: str, zone: str, start: datetime, day_zone: str) -> list[date]:
@@ -73,7 +73,7 @@ def assert_bounded(
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
-def test_a_gated_crontab_never_wakes_more_than_four_times_the_jobs_firings(case):
+def test_a_gated_crontab_never_wakes_more_than_four_times_the_jobs_firings(case: Case) -> None:
     expression, zone, machine, start = case
     if expression == "@reboot":
         return
@@ -91,7 +91,7 @@ def test_a_gated_crontab_never_wakes_more_than_four_times_the_jobs_firings(case)
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed")
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
-def test_a_gated_timer_never_wakes_more_than_four_times_the_jobs_firings(case):
+def test_a_gated_timer_never_wakes_more_than_four_times_the_jobs_firings(case: Case) -> None:
     expression, zone, _, start = case
     try:
         conversion = convert_schedule(expression, zone, now=start)
@@ -115,7 +115,7 @@ def test_a_gated_timer_never_wakes_more_than_four_times_the_jobs_firings(case):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
-def test_a_gated_task_never_wakes_more_than_four_times_the_jobs_firings(case):
+def test_a_gated_task_never_wakes_more_than_four_times_the_jobs_firings(case: Case) -> None:
     expression, zone, machine, start = case
     if expression == "@reboot":
         return
@@ -131,7 +131,7 @@ def test_a_gated_task_never_wakes_more_than_four_times_the_jobs_firings(case):
     assert_bounded(expression, zone, "UTC", days, woken)
 
 
-def test_the_bound_catches_a_superset_that_wakes_every_minute_for_a_daily_job():
+def test_the_bound_catches_a_superset_that_wakes_every_minute_for_a_daily_job() -> None:
     def every_minute(low: datetime, high: datetime) -> Iterator[datetime]:
         return iter_fire_times("* * * * *", "UTC", low - timedelta(seconds=1))
 

@@ -50,16 +50,15 @@ def foreign_bytes(data: bytes) -> bytes:
 
 
 def entry(
-    job_id: UUID, schedule: str = "0 2 * * *", name: str = "backup", **kw: str
+    job_id: UUID,
+    schedule: str = "0 2 * * *",
+    name: str = "backup",
+    *,
+    timezone: str | None = "UTC",
+    state_dir: str = "/srv/crontopus state",
 ) -> DesiredEntry:
-    argv = [
-        AGENT,
-        "run-job",
-        str(job_id),
-        "--state-dir",
-        kw.get("state_dir", "/srv/crontopus state"),
-    ]
-    return DesiredEntry.build(job_id, name, schedule, kw.get("timezone", "UTC"), argv)
+    argv = [AGENT, "run-job", str(job_id), "--state-dir", state_dir]
+    return DesiredEntry.build(job_id, name, schedule, timezone, argv)
 
 
 @pytest.fixture

@@ -15,13 +15,14 @@ from crontopus.drivers.systemd.dst import (
     find_dst_differences,
     systemd_fire_times,
     unreliable_gap_times,
-    zone_transitions,
 )
+from crontopus.drivers.transitions import zone_transitions
+from tests.drivers.systemd.conftest import SystemdOracle
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
 
-def test_it_finds_the_transitions_of_a_zone():
+def test_it_finds_the_transitions_of_a_zone() -> None:
     transitions = zone_transitions(load_timezone("Europe/Berlin"), NOW, NOW + timedelta(days=365))
     assert [t.instant for t in transitions] == [
         datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
@@ -36,7 +37,7 @@ def test_it_finds_the_transitions_of_a_zone():
     assert autumn.describe() == ("2026-10-25 in Europe/Berlin (clocks go back from 03:00 to 02:00)")
 
 
-def test_a_zone_without_dst_has_no_transitions():
+def test_a_zone_without_dst_has_no_transitions() -> None:
     assert zone_transitions(load_timezone("Asia/Tokyo"), NOW, NOW + timedelta(days=3650)) == []
 
 
@@ -55,8 +56,8 @@ def test_a_zone_without_dst_has_no_transitions():
     ],
 )
 def test_where_systemd_and_cron_differ_the_timer_fires_a_gated_superset_in_utc(
-    expression, zone, accept
-):
+    expression: str, zone: str, accept: bool
+) -> None:
     conversion = convert_schedule(expression, zone, now=NOW, accept_dst_difference=accept)
     assert conversion.gated
     assert all(line.endswith(" UTC") for line in conversion.on_calendar)
@@ -65,31 +66,31 @@ def test_where_systemd_and_cron_differ_the_timer_fires_a_gated_superset_in_utc(
     assert conversion.figures.wakes_per_day <= 4 * conversion.figures.runs_per_day
 
 
-def test_a_berlin_time_in_the_spring_gap_wakes_at_both_offsets_and_at_the_jump():
+def test_a_berlin_time_in_the_spring_gap_wakes_at_both_offsets_and_at_the_jump() -> None:
     conversion = convert_schedule("30 2 * * *", "Europe/Berlin", now=NOW)
     assert conversion.on_calendar == ("*-*-* 01:00,30:00 UTC", "*-*-* 00:30:00 UTC")
 
 
-def test_times_clear_of_a_chatham_gap_are_accepted():
+def test_times_clear_of_a_chatham_gap_are_accepted() -> None:
     assert convert_schedule("0 4 * * *", "Pacific/Chatham", now=NOW).on_calendar
 
 
-def test_it_accepts_a_wildcard_schedule_that_only_meets_a_gap():
+def test_it_accepts_a_wildcard_schedule_that_only_meets_a_gap() -> None:
     # Neither cron nor systemd catches up a wildcard job in a gap.
     assert convert_schedule("*/30 2 * 3 *", "Europe/Berlin", now=NOW).on_calendar
 
 
-def test_it_accepts_a_fixed_time_in_the_repeated_hour():
+def test_it_accepts_a_fixed_time_in_the_repeated_hour() -> None:
     # Both run it once, in the first copy of the hour.
     assert convert_schedule("30 2 * 10 *", "Europe/Berlin", now=NOW).on_calendar
 
 
-def test_it_accepts_a_time_that_no_transition_touches():
+def test_it_accepts_a_time_that_no_transition_touches() -> None:
     conversion = convert_schedule("0 12 * * *", "Europe/Berlin", now=NOW)
     assert conversion.accepted_dst_differences == ()
 
 
-def test_it_looks_only_as_far_as_the_horizon():
+def test_it_looks_only_as_far_as_the_horizon() -> None:
     # The US rules change transitions only from 2007 on, so no later rule change hides here:
     # one year ahead sees two transitions, and a date that meets neither is accepted.
     differences = find_dst_differences(
@@ -103,7 +104,7 @@ def test_it_looks_only_as_far_as_the_horizon():
     )
 
 
-def test_the_opt_in_accepts_systemd_behaviour_and_keeps_the_differences():
+def test_the_opt_in_accepts_systemd_behaviour_and_keeps_the_differences() -> None:
     conversion = convert_schedule(
         "30 2 * * *", "Europe/Berlin", now=NOW, accept_dst_difference=True
     )
@@ -123,7 +124,9 @@ def test_the_opt_in_accepts_systemd_behaviour_and_keeps_the_differences():
         ("*/5 1,3 * * *", "Australia/Lord_Howe", datetime(2026, 10, 3, 15, 30, tzinfo=UTC)),
     ],
 )
-def test_the_systemd_model_matches_systemd_around_a_transition(systemd, expression, zone, instant):
+def test_the_systemd_model_matches_systemd_around_a_transition(
+    systemd: SystemdOracle, expression: str, zone: str, instant: datetime
+) -> None:
     lines = on_calendar_lines(parse_schedule(expression), zone)
     low, high = instant - timedelta(hours=4), instant + timedelta(hours=4)
     base = low - timedelta(seconds=30)
@@ -138,7 +141,9 @@ def test_the_systemd_model_matches_systemd_around_a_transition(systemd, expressi
     "expression",
     ["0 0 * * *", "*/30 * * * *", "30 0 * * *", "0 1 * * *", "59 23 * * *", "45 2 * * *"],
 )
-def test_the_systemd_model_holds_where_midnight_or_odd_hours_are_skipped(systemd, zone, expression):
+def test_the_systemd_model_holds_where_midnight_or_odd_hours_are_skipped(
+    systemd: SystemdOracle, zone: str, expression: str
+) -> None:
     schedule = parse_schedule(expression)
     (line,) = on_calendar_lines(schedule, zone)
     for transition in zone_transitions(load_timezone(zone), NOW, NOW + timedelta(days=365)):

@@ -11,7 +11,9 @@ from crontopus.core.errors import ScheduleError
 from crontopus.core.schedule import fires_at, load_timezone, next_fire_times, parse_schedule
 from crontopus.drivers.errors import ConversionRefused
 from crontopus.drivers.systemd.calendar import convert_schedule, on_calendar_lines
-from crontopus.drivers.systemd.dst import systemd_fire_times, unreliable_gap_times, zone_transitions
+from crontopus.drivers.systemd.dst import systemd_fire_times, unreliable_gap_times
+from crontopus.drivers.transitions import zone_transitions
+from tests.drivers.systemd.conftest import SystemdOracle
 
 FIELDS = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
 
@@ -48,7 +50,14 @@ def random_schedules(seed: int, count: int) -> list[str]:
 BASE = datetime(2026, 3, 27, 12, 0, 30, tzinfo=UTC)
 
 
-def gated_elapses(systemd, lines, expression, zone, base, count):
+def gated_elapses(
+    systemd: SystemdOracle,
+    lines: tuple[str, ...],
+    expression: str,
+    zone: str,
+    base: datetime,
+    count: int,
+) -> list[datetime]:
     """Return the timer's elapses the run wrapper's gate lets run (a superset wakes <= 4x)."""
     elapses = systemd.union(lines, base, count * 5)
     return [t for t in elapses if fires_at(expression, zone, t)][:count]
@@ -56,7 +65,9 @@ def gated_elapses(systemd, lines, expression, zone, base, count):
 
 @pytest.mark.parametrize("expression", random_schedules(2026, 40))
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York"])
-def test_a_random_schedule_fires_like_cron_or_is_refused(systemd, expression, zone):
+def test_a_random_schedule_fires_like_cron_or_is_refused(
+    systemd: SystemdOracle, expression: str, zone: str
+) -> None:
     try:
         conversion = convert_schedule(expression, zone, now=BASE - timedelta(days=30))
     except ConversionRefused as refused:
@@ -88,7 +99,9 @@ def test_a_random_schedule_fires_like_cron_or_is_refused(systemd, expression, zo
         ("Australia/Lord_Howe", datetime(2026, 10, 3, 15, 30, tzinfo=UTC)),
     ],
 )
-def test_the_systemd_model_predicts_systemd_around_transitions(systemd, expression, zone, instant):
+def test_the_systemd_model_predicts_systemd_around_transitions(
+    systemd: SystemdOracle, expression: str, zone: str, instant: datetime
+) -> None:
     schedule = parse_schedule(expression)
     (transition,) = zone_transitions(
         load_timezone(zone), instant - timedelta(hours=2), instant + timedelta(hours=2)

@@ -10,23 +10,26 @@ from crontopus.drivers import DesiredEntry, get_plugin_manager, load_drivers
 from crontopus.drivers.errors import ConversionRefused, PermanentDriverError
 from crontopus.drivers.taskscheduler.driver import TaskSchedulerDriver
 from crontopus.drivers.taskscheduler.xml import parse_task
+from tests.drivers.taskscheduler.conftest import FakeSchtasks
 
 JOB = UUID("550e8400-e29b-41d4-a716-446655440000")
 OTHER = UUID("6ba7b810-9dad-41d1-80b4-00c04fd430c8")
 AGENT = "C:\\Crontopus\\crontopus-agent.exe"
 
 
-def entry(job_id=JOB, schedule="*/15 * * * *", timezone=None):
+def entry(
+    job_id: UUID = JOB, schedule: str = "*/15 * * * *", timezone: str | None = None
+) -> DesiredEntry:
     return DesiredEntry.build(job_id, "backup", schedule, timezone, [AGENT, "run-job", str(job_id)])
 
 
-def test_it_is_unavailable_off_windows_with_a_reason(fake_schtasks):
+def test_it_is_unavailable_off_windows_with_a_reason(fake_schtasks: FakeSchtasks) -> None:
     availability = TaskSchedulerDriver(fake_schtasks, platform="linux").available()
     assert not availability
     assert "only on Windows" in availability.reason
 
 
-def test_it_applies_lists_and_removes_a_task(fake_schtasks):
+def test_it_applies_lists_and_removes_a_task(fake_schtasks: FakeSchtasks) -> None:
     driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
     driver.apply([entry(), entry(OTHER, "0 2 * * 1-5")])
     assert set(fake_schtasks.tasks) == {
@@ -40,7 +43,7 @@ def test_it_applies_lists_and_removes_a_task(fake_schtasks):
     assert set(driver.list_managed()) == {OTHER}
 
 
-def test_a_second_apply_with_nothing_changed_registers_nothing(fake_schtasks):
+def test_a_second_apply_with_nothing_changed_registers_nothing(fake_schtasks: FakeSchtasks) -> None:
     driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
     driver.apply([entry()])
     creates = len([c for c in fake_schtasks.calls if c[1] == "/Create"])
@@ -48,7 +51,7 @@ def test_a_second_apply_with_nothing_changed_registers_nothing(fake_schtasks):
     assert len([c for c in fake_schtasks.calls if c[1] == "/Create"]) == creates == 1
 
 
-def test_a_changed_schedule_replaces_the_task(fake_schtasks):
+def test_a_changed_schedule_replaces_the_task(fake_schtasks: FakeSchtasks) -> None:
     driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
     driver.apply([entry()])
     driver.apply([entry(schedule="0 3 * * *")])
@@ -57,7 +60,7 @@ def test_a_changed_schedule_replaces_the_task(fake_schtasks):
     assert summary.triggers[0].start.hour == 3  # type: ignore[union-attr]
 
 
-def test_a_refused_entry_registers_nothing_and_names_the_job(fake_schtasks):
+def test_a_refused_entry_registers_nothing_and_names_the_job(fake_schtasks: FakeSchtasks) -> None:
     driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
     with pytest.raises(ConversionRefused, match=str(OTHER)) as refused:
         driver.apply([entry(), entry(OTHER, "5/15 * * * *", "UTC")])
@@ -65,7 +68,7 @@ def test_a_refused_entry_registers_nothing_and_names_the_job(fake_schtasks):
     assert fake_schtasks.tasks == {}
 
 
-def test_a_job_in_another_zone_runs_gated_from_utc_triggers(fake_schtasks):
+def test_a_job_in_another_zone_runs_gated_from_utc_triggers(fake_schtasks: FakeSchtasks) -> None:
     driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
     driver.apply([entry(OTHER, "30 2 * * *", "Europe/Berlin")])
     summary = parse_task(fake_schtasks.tasks[f"\\Crontopus\\crontopus-{OTHER}"])
@@ -73,7 +76,7 @@ def test_a_job_in_another_zone_runs_gated_from_utc_triggers(fake_schtasks):
     assert all(t.utc for t in summary.triggers)  # type: ignore[union-attr]
 
 
-def test_foreign_tasks_are_listed_but_windows_own_are_not(fake_schtasks):
+def test_foreign_tasks_are_listed_but_windows_own_are_not(fake_schtasks: FakeSchtasks) -> None:
     driver = TaskSchedulerDriver(fake_schtasks, machine_timezone="UTC")
     driver.apply([entry()])
     foreign_xml = fake_schtasks.tasks[f"\\Crontopus\\crontopus-{JOB}"].replace(
@@ -88,20 +91,22 @@ def test_foreign_tasks_are_listed_but_windows_own_are_not(fake_schtasks):
     assert driver.list_managed().keys() == {JOB}
 
 
-def test_it_refuses_to_register_without_knowing_the_machine_zone(fake_schtasks):
+def test_it_refuses_to_register_without_knowing_the_machine_zone(
+    fake_schtasks: FakeSchtasks,
+) -> None:
     driver = TaskSchedulerDriver(fake_schtasks, platform="win32")
     with pytest.raises(PermanentDriverError, match="machine_timezone is not set"):
         driver.apply([entry()])
     assert fake_schtasks.tasks == {}
 
 
-def test_convert_previews_a_machine_in_the_job_zone_when_none_is_configured():
+def test_convert_previews_a_machine_in_the_job_zone_when_none_is_configured() -> None:
     native = TaskSchedulerDriver(platform="win32").convert("0 12 * * *", "Europe/Berlin").native
     assert native["machine_timezone"] == "Europe/Berlin"
     assert native["machine_timezone_assumed"] is True
 
 
-def test_convert_prints_the_task_xml():
+def test_convert_prints_the_task_xml() -> None:
     native = TaskSchedulerDriver(platform="win32").convert("0 0 1-7 * */7", None).to_json()
     assert native["driver"] == "taskscheduler"
     assert "<ScheduleByMonthDayOfWeek>" in native["native"]["xml"]
@@ -110,7 +115,7 @@ def test_convert_prints_the_task_xml():
     ]
 
 
-def test_the_machine_zone_comes_from_the_options():
+def test_the_machine_zone_comes_from_the_options() -> None:
     driver = TaskSchedulerDriver.from_options({"machine_timezone": "Europe/Berlin"})
     native = driver.convert("0 12 * * *", "Europe/Berlin").native
     assert native["machine_timezone"] == "Europe/Berlin"
@@ -121,12 +126,14 @@ def test_the_machine_zone_comes_from_the_options():
     assert other["native"]["triggers"] == ["daily at 12:00 UTC"]
 
 
-def test_the_plugin_registers_the_driver_through_its_entry_point():
+def test_the_plugin_registers_the_driver_through_its_entry_point() -> None:
     drivers = load_drivers(get_plugin_manager())
     assert drivers["taskscheduler"] is TaskSchedulerDriver
 
 
-def test_on_windows_it_is_unavailable_until_the_machine_zone_is_set(fake_schtasks):
+def test_on_windows_it_is_unavailable_until_the_machine_zone_is_set(
+    fake_schtasks: FakeSchtasks,
+) -> None:
     # /bin/true stands in for schtasks.exe on the PATH.
     driver = TaskSchedulerDriver(fake_schtasks, platform="win32", schtasks="/bin/true")
     assert "machine_timezone is not set" in driver.available().reason

@@ -60,7 +60,7 @@ BASE = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
         "Pacific/Chatham",
     ],
 )
-def test_a_random_schedule_expands_like_cron_natively_or_gated(expression, zone):
+def test_a_random_schedule_expands_like_cron_natively_or_gated(expression: str, zone: str) -> None:
     conversion = convert_schedule(expression, zone, machine_timezone=zone, now=BASE)
     end = BASE + timedelta(days=400)
     fires = (t.astimezone(UTC) for t in iter_fire_times(expression, zone, BASE))

@@ -118,8 +118,8 @@ def check_schema_rules(text: str) -> ET.Element:
         assert {local(c) for c in listing} <= WEEKDAYS
     for listing in root.iter(f"{NS}Months"):
         assert {local(c) for c in listing} <= MONTHS
-    for interval in root.iter(f"{NS}DaysInterval"):
-        assert 1 <= int(interval.text or "0") <= 365
+    for days_interval in root.iter(f"{NS}DaysInterval"):
+        assert 1 <= int(days_interval.text or "0") <= 365
     settings = root.find(f"{NS}Settings")
     assert settings is not None
     assert {local(c) for c in settings} <= SETTINGS
@@ -131,9 +131,24 @@ def check_schema_rules(text: str) -> ET.Element:
     return root
 
 
-def task_for(schedule: str, **extra) -> TaskDefinition:
+def task_for(
+    schedule: str,
+    *,
+    concurrency: Concurrency = Concurrency.ALLOW,
+    timeout: timedelta | None = None,
+) -> TaskDefinition:
     triggers = convert_schedule(schedule, "UTC", now=NOW).triggers
-    return TaskDefinition(JOB, "backup", triggers, AGENT, ("run-job", str(JOB)), "abc123", **extra)
+    arguments = ("run-job", str(JOB))
+    return TaskDefinition(
+        JOB,
+        "backup",
+        triggers,
+        AGENT,
+        arguments,
+        "abc123",
+        concurrency=concurrency,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.parametrize(
@@ -149,11 +164,11 @@ def task_for(schedule: str, **extra) -> TaskDefinition:
         "1,2,4,8,16,32 1,2,4,8,16,17 * * *",
     ],
 )
-def test_the_task_follows_the_schema_rules(schedule):
+def test_the_task_follows_the_schema_rules(schedule: str) -> None:
     check_schema_rules(render_task(task_for(schedule)))
 
 
-def test_settings_that_would_stop_a_task_firing_like_cron_are_overridden():
+def test_settings_that_would_stop_a_task_firing_like_cron_are_overridden() -> None:
     settings = check_schema_rules(render_task(task_for("0 2 * * *"))).find(f"{NS}Settings")
     assert settings is not None
     assert settings.findtext(f"{NS}DisallowStartIfOnBatteries") == "false"
@@ -163,7 +178,7 @@ def test_settings_that_would_stop_a_task_firing_like_cron_are_overridden():
     assert settings.findtext(f"{NS}MultipleInstancesPolicy") == "Parallel"
 
 
-def test_forbid_ignores_a_new_instance_and_a_timeout_sets_a_limit_past_it():
+def test_forbid_ignores_a_new_instance_and_a_timeout_sets_a_limit_past_it() -> None:
     task = task_for("0 2 * * *", concurrency=Concurrency.FORBID, timeout=timedelta(hours=1))
     settings = check_schema_rules(render_task(task)).find(f"{NS}Settings")
     assert settings is not None
@@ -171,13 +186,13 @@ def test_forbid_ignores_a_new_instance_and_a_timeout_sets_a_limit_past_it():
     assert settings.findtext(f"{NS}ExecutionTimeLimit") == "PT1H5M"
 
 
-def test_the_xml_is_encoded_as_utf16_with_a_byte_order_mark():
+def test_the_xml_is_encoded_as_utf16_with_a_byte_order_mark() -> None:
     data = encode_task(render_task(task_for("0 2 * * *")))
     assert data[:2] == b"\xff\xfe"
     assert data.decode("utf-16").startswith('<?xml version="1.0" encoding="UTF-16"?>')
 
 
-def test_the_task_reads_back_with_its_marker_triggers_and_action():
+def test_the_task_reads_back_with_its_marker_triggers_and_action() -> None:
     task = task_for("15,45 9-17 1,15 jan-mar mon")
     summary = parse_task(encode_task(render_task(task)))
     assert summary.managed
@@ -189,7 +204,7 @@ def test_the_task_reads_back_with_its_marker_triggers_and_action():
     assert summary.arguments == f"run-job {JOB}"
 
 
-def test_a_foreign_task_reads_back_without_a_marker():
+def test_a_foreign_task_reads_back_without_a_marker() -> None:
     text = (
         '<?xml version="1.0" encoding="UTF-16"?>'
         f'<Task version="1.4" xmlns="{NAMESPACE}"><Triggers>'
@@ -217,7 +232,7 @@ def test_a_foreign_task_reads_back_without_a_marker():
         (timedelta(days=31, hours=1), "P31DT1H"),
     ],
 )
-def test_durations_round_trip(value, text):
+def test_durations_round_trip(value: timedelta, text: str) -> None:
     assert format_duration(value) == text
     assert parse_duration(text) == value
 
@@ -233,5 +248,5 @@ def test_durations_round_trip(value, text):
         ("C:\\my dir\\", '"C:\\my dir\\\\"'),
     ],
 )
-def test_arguments_are_quoted_for_command_line_to_argv(argument, quoted):
+def test_arguments_are_quoted_for_command_line_to_argv(argument: str, quoted: str) -> None:
     assert quote_argument(argument) == quoted
