@@ -23,10 +23,15 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crontopus.core.enums import RunStatus
+from crontopus.core.enums import RunStatus, RunTrigger
 from crontopus.core.manifest import JobManifest
 from crontopus.server.db.dialect import insert
 from crontopus.server.db.models import Run
+from crontopus.server.events.broadcaster import Broadcaster
+from crontopus.server.events.codec import to_event
+from crontopus.server.events.event import Event
+from crontopus.server.events.topics import RunChanged, RunChangeKind
+from crontopus.server.events.transaction import publish_all_in
 from crontopus.server.services.alerts.engine.missed import START_TOLERANCE, Miss
 from crontopus.server.services.checkins import RunState
 from crontopus.server.services.rollups import ROLLUPS, hour_of
@@ -80,8 +85,14 @@ class _Missed:
     deadline: datetime
 
 
-async def record_missed(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
-    """Store MISSED runs not stored yet and count each new one in the health counters."""
+async def record_missed(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], broadcaster: Broadcaster | None = None
+) -> int:
+    """Store MISSED runs not stored yet and count each new one in the health counters.
+
+    With a `broadcaster`, each new one is also announced to `runEvents` subscribers once the
+    session commits, like a finished run: the run log shows the gap as it is found.
+    """
     if not rows:
         return 0
     statement = insert(session, Run.__table__).on_conflict_do_nothing().returning(Run.id)
@@ -91,7 +102,28 @@ async def record_missed(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
         stored.update((await session.execute(statement, row)).scalars())
     fresh = [row for row in rows if row["id"] in stored]
     await _count(session, fresh, +1)
+    if broadcaster is not None:
+        await publish_all_in(broadcaster, session, [_announcement(row) for row in fresh])
     return len(fresh)
+
+
+def _announcement(row: Mapping[str, Any]) -> Event:
+    changed = RunChanged(
+        kind=RunChangeKind.FINISHED,
+        id=row["id"],
+        job_id=row["job_id"],
+        job_name=row["job_name"],
+        namespace=row["namespace"],
+        endpoint_id=row["endpoint_id"],
+        status=RunStatus.MISSED,
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        duration_ms=None,
+        exit_code=None,
+        unknown_job=False,
+        trigger=RunTrigger.SCHEDULE,
+    )
+    return to_event(row["tenant_id"], changed)
 
 
 async def forgive_missed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,8 @@ from crontopus.core.enums import RunStatus
 from crontopus.server.app import AppState
 from crontopus.server.db.models import JobHealthHour, Run
 from crontopus.server.db.types import utcnow
+from crontopus.server.events.codec import read_event
+from crontopus.server.events.topics import RunChanged, RunChangeKind
 from crontopus.server.services.checkins import CheckIn, CheckInKind
 from crontopus.server.services.missed_runs import record_missed
 from tests.server.conftest import Api, Persona
@@ -83,6 +86,38 @@ async def test_a_missed_fire_time_is_recorded_once_as_a_missed_run_of_the_endpoi
         again = {c.name: getattr(row, c.name) for c in Run.__table__.columns}
         assert await record_missed(session, [again]) == 0
     assert len(await runs(api, alice, jobId=str(job_id), status="MISSED")) == 1
+
+
+async def test_a_missed_run_reaches_run_event_subscribers_when_it_is_recorded(
+    state: AppState, alice: Persona
+) -> None:
+    now = utcnow()
+    fire = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    later = fire + timedelta(seconds=31)
+    idle = await enroll(state, alice, "db-2", {"role": "db"}, later)
+    job_id = await commit_job(state, alice, "dump", schedule="*/1 * * * *", grace=30)
+    tenant_id = uuid.UUID(alice.tenant_id)
+    stream = state.broadcaster.subscribe(tenant_id, RunChanged.TOPIC)
+    first = asyncio.ensure_future(anext(stream))
+    try:
+        await eventually(lambda: _subscribed(state))
+        shift_clock(state, later)
+        async with asyncio.timeout(20):
+            changed = read_event(await first, RunChanged)
+    finally:
+        first.cancel()
+        await stream.aclose()  # type: ignore[attr-defined]
+    assert (changed.kind, changed.status, changed.job_id) == (
+        RunChangeKind.FINISHED,
+        RunStatus.MISSED,
+        job_id,
+    )
+    assert changed.endpoint_id == idle
+    assert changed.started_at == fire
+
+
+async def _subscribed(state: AppState) -> bool:
+    return state.broadcaster.subscriber_count() > 0
 
 
 async def test_a_start_reported_late_for_the_fire_time_replaces_its_missed_run(

@@ -425,7 +425,9 @@ class PeriodicEvaluator:
                 session, [incident], now, self._announcer, hold=hold, reason=reason
             )
             report.resolved += len(done)
-        report.missed_runs += await record_missed(session, plan.missed_runs)
+        report.missed_runs += await record_missed(
+            session, plan.missed_runs, self._announcer.broadcaster
+        )
         opened = await open_incidents(session, view.tenant_id, plan.openings, now, self._announcer)
         report.opened += len(opened)
 
