@@ -203,8 +203,8 @@ function Shell({ session, path }: { session: Session; path: string }) {
           <div className="sidebar-foot">
             <TenantSwitch session={session} />
             <ThemeSwitch />
-            <p className="muted small" title="g then d, r, h, a, j, n, e, t, u or p goes to a page; / focuses the filter; Ctrl-K jumps anywhere">
-              Keys: <kbd>?</kbd> all, <kbd>g</kbd> <kbd>j</kbd> jobs, <kbd>/</kbd> filter
+            <p className="muted small" title="g then d, r, h, a, j, n, e, t, u or p goes to a page; / focuses the search; Ctrl-K jumps anywhere">
+              Keys: <kbd>?</kbd> all, <kbd>g</kbd> <kbd>j</kbd> jobs, <kbd>/</kbd> search
             </p>
             <div className="row spread">
               <span className="muted small">{session.username}</span>
