@@ -31,7 +31,12 @@ from tests.server.conftest import PASSWORD, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSION = (ROOT / "VERSION").read_text().strip()
-DISTRIBUTIONS = ("crontopus", "crontopus_core", "crontopus_drivers", "crontopus_agent")
+DISTRIBUTIONS: tuple[str, ...] = (
+    "crontopus",
+    "crontopus_core",
+    "crontopus_drivers",
+    "crontopus_agent",
+)
 DISTRIBUTIONS += ("crontopus_server", "crontopus_cli")
 ENDPOINTS = "{ endpoints { nodes { id name agentVersion lastSeenAt } } }"
 pytestmark = pytest.mark.timeout(600)

@@ -74,7 +74,7 @@ def bodies(message: email.message.EmailMessage) -> tuple[str, str]:
 def link_in(message: email.message.EmailMessage) -> str:
     """The console link a mail carries (the same in its text and its HTML)."""
     text, html = bodies(message)
-    links = re.findall(r"https?://\S+#token=[A-Za-z0-9_]+", text)
+    links: list[str] = re.findall(r"https?://\S+#token=[A-Za-z0-9_]+", text)
     assert len(links) == 1, text
     assert links[0] in html
     return links[0]

@@ -14,8 +14,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -41,7 +42,7 @@ machine = pytest.mark.machine
 
 
 def report(
-    case: str, load: Load, stored: set[object], servers: list[ServerProcess], **figures: object
+    case: str, load: Load, stored: set[UUID], servers: list[ServerProcess], **figures: object
 ) -> None:
     """Print what a case saw, for the table in docs/reliability.md."""
     kept = len(load.acknowledged & stored)
@@ -50,7 +51,7 @@ def report(
     print(f"\n[fault] {case}: {load.summary(kept)}; log lines (warning+) {warnings}; {extra}")
 
 
-def assert_contract(load: Load, stored: set[object], server: ServerProcess) -> None:
+def assert_contract(load: Load, stored: set[UUID], server: ServerProcess) -> None:
     lost = load.acknowledged - stored
     assert not lost, f"{len(lost)} acknowledged check-ins were lost"
     assert load.statuses[500] == 0, load.statuses
@@ -62,7 +63,7 @@ def run_load(
     server: ServerProcess,
     token: str,
     job: str,
-    plan: list[tuple[float, object]],
+    plan: Sequence[tuple[float, Callable[[], None] | None]],
     watched: list[tuple[float, str]] | None = None,
 ) -> Load:
     """Run check-in load while `plan` steps (delay, action) run; stop after the last one.

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from tests.server.conftest import PASSWORD, REGISTER, LiveServer
 
@@ -33,8 +34,10 @@ async def _transport_ws(
 ) -> list[dict[str, Any]]:
     messages = []
     async with connect(
-        server.ws_url, subprotocols=["graphql-transport-ws"], additional_headers=headers
-    ) as ws:  # type: ignore[list-item]
+        server.ws_url,
+        subprotocols=[Subprotocol("graphql-transport-ws")],
+        additional_headers=headers,
+    ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": init}))
         ack = json.loads(await ws.recv())
         messages.append(ack)

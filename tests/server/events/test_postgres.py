@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import pytest
 
 from crontopus.server.events.broadcaster import Event, EventBusInterrupted, EventTooLarge

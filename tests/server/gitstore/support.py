@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pygit2
 
@@ -51,7 +51,7 @@ def manifest(
 
 def raw_commit(
     repo: pygit2.Repository,
-    files: dict[str, bytes | str | None],
+    files: Mapping[str, bytes | str | None],
     message: str = "edit",
     *,
     update_ref: bool = True,

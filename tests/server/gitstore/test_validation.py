@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from collections.abc import Mapping
 
 import pygit2
 import pytest
@@ -24,7 +25,7 @@ def head(repo: pygit2.Repository) -> str:
 
 
 def messages(
-    repo: pygit2.Repository, files: dict[str, bytes | str | None], base: str | None = None
+    repo: pygit2.Repository, files: Mapping[str, bytes | str | None], base: str | None = None
 ) -> list[str]:
     old = base or head(repo)
     new = raw_commit(repo, files, update_ref=False)

@@ -102,6 +102,7 @@ async def test_a_subscription_over_budget_is_refused_before_it_starts() -> None:
     await stream.aclose()
     errors = first.errors
     assert errors, first
+    assert errors[0].extensions is not None
     assert errors[0].extensions["code"] == "QUERY_TOO_COSTLY"
 
 

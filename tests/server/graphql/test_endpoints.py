@@ -6,7 +6,7 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -368,8 +368,8 @@ async def test_the_endpoint_events_subscription_yields_the_tenants_events(
         "subscription { endpointEvents { kind endpointId name occurredAt } }",
         context_value=context,
     )
-    assert not isinstance(stream, type(None))
-    first = asyncio.ensure_future(stream.__anext__())  # type: ignore[union-attr]
+    assert isinstance(stream, AsyncGenerator)
+    first = asyncio.ensure_future(stream.__anext__())
     await until(lambda: state.broadcaster.subscriber_count() == 1)
     endpoint_id, _ = await enrolled_endpoint(api, alice)
     result = await asyncio.wait_for(first, 5)
@@ -381,7 +381,7 @@ async def test_the_endpoint_events_subscription_yields_the_tenants_events(
         endpoint_id,
         "machine-1",
     )
-    await stream.aclose()  # type: ignore[union-attr]
+    await stream.aclose()
 
 
 async def test_a_websocket_client_of_a_running_server_sees_an_endpoint_enroll(

@@ -120,12 +120,12 @@ async def test_a_daily_series_sums_the_daily_rollups(
     result = await series(api, alice, jobId=job_id, window="D7")
 
     assert result["bucket"] == "DAY"
-    runs = {datetime.fromisoformat(p["at"]): p["runs"] for p in result["points"]}
-    assert len(runs) == 8  # the day 7 days back through today
-    assert runs[today] == 2
-    assert runs[today - timedelta(days=3)] == 4
-    assert runs[today - timedelta(days=6)] == 1
-    assert sum(runs.values()) == 7
+    runs_on = {datetime.fromisoformat(p["at"]): p["runs"] for p in result["points"]}
+    assert len(runs_on) == 8  # the day 7 days back through today
+    assert runs_on[today] == 2
+    assert runs_on[today - timedelta(days=3)] == 4
+    assert runs_on[today - timedelta(days=6)] == 1
+    assert sum(runs_on.values()) == 7
 
 
 async def test_endpoint_and_tenant_series_sum_their_own_runs(

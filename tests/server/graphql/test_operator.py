@@ -82,7 +82,8 @@ async def operator(api: Api, state: AppState) -> Persona:
 
 
 def tenant_named(data: dict[str, Any], slug: str) -> dict[str, Any]:
-    [found] = [t for t in data["tenants"]["nodes"] if t["slug"] == slug]
+    nodes: list[dict[str, Any]] = data["tenants"]["nodes"]
+    [found] = [t for t in nodes if t["slug"] == slug]
     return found
 
 

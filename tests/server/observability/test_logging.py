@@ -5,16 +5,18 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 
-from crontopus.server.observability.logging import configure_logging, request_id_var, tenant_var
+from crontopus.server.observability.logging import configure_logging, tenant_var
+from crontopus.server.services.telemetry import request_id_var
 from crontopus.server.settings import LogFormat
 from tests.server.conftest import Api
 
 
 @pytest.fixture
-def captured() -> io.StringIO:
+def captured() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from starlette.types import Message
 
 from crontopus.server.app import AppState, create_app
 from crontopus.server.db.models import JobHealthHour, Run
@@ -196,12 +197,12 @@ async def test_a_client_that_disconnects_mid_body_is_answered_and_nothing_is_sto
     }
     part: dict[str, Any] = {"type": "http.request", "body": b"half of the out", "more_body": True}
     messages = iter([part, {"type": "http.disconnect"}])
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return next(messages)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     await create_app(settings, state)(scope, receive, send)
@@ -224,7 +225,10 @@ async def test_an_out_of_range_value_gets_a_400_naming_the_field_and_the_allowed
     api: Api, alice: Persona, state: AppState, params: dict[str, str], field: str, allowed: str
 ) -> None:
     job_id, token = await setup(api, alice)
-    status, body = await post(api, token, f"/checkin/{job_id}/1", rid=str(uuid.uuid4()), **params)
+    # The empty body is passed by position so no query parameter can take its place.
+    status, body = await post(
+        api, token, f"/checkin/{job_id}/1", b"", rid=str(uuid.uuid4()), **params
+    )
     assert (status, body["field"]) == (400, field)
     assert allowed in body["error"]
     async with state.session() as session:

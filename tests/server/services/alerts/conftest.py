@@ -94,12 +94,21 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: Starlette, **tls: str) -> AsyncIterator[int]:
+async def serve_app(
+    app: Starlette, *, ssl_certfile: str | None = None, ssl_keyfile: str | None = None
+) -> AsyncIterator[int]:
     """Serve `app` on a free loopback port (with `ssl_certfile`/`ssl_keyfile` for HTTPS)."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **tls)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(1000):  # up to 10 s for the port to open
         if server.started:

@@ -43,6 +43,7 @@ def lock_holder(settings: Settings) -> Hold:
     """Return a function that locks the notifications table and returns its release."""
     if settings.is_sqlite:
         path = make_url(settings.database_url).database
+        assert path is not None, settings.database_url  # the tests' SQLite is always a file
 
         async def hold_sqlite() -> Callable[[], Awaitable[None]]:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -10,7 +10,7 @@ import pytest
 from crontopus.core.job import JobManifest, Targets
 from crontopus.core.manifest import parse_manifest
 from crontopus.server.db.models import MaintenanceWindow, Snooze
-from crontopus.server.services.alerts.engine.missed import EndpointInfo, find_misses
+from crontopus.server.services.alerts.engine.missed import EndpointInfo, LastStarts, find_misses
 from crontopus.server.services.alerts.engine.quiet import Quiet, window_end
 from crontopus.server.services.alerts.engine.rules import TenantDefaults, job_rules
 
@@ -84,7 +84,7 @@ def test_each_targeted_online_endpoint_without_a_start_since_the_fire_time_misse
     web = endpoint("web", labels={"role": "web"})
     offline = endpoint("off", online=False)
     new = endpoint("new", enrolled=FIRE + timedelta(seconds=1))
-    starts = {
+    starts: LastStarts = {
         job.id.int: {
             ran.id.int: FIRE + timedelta(seconds=2),
             early.id.int: FIRE - timedelta(seconds=10),  # clock skew within tolerance
@@ -104,7 +104,7 @@ def test_each_targeted_online_endpoint_without_a_start_since_the_fire_time_misse
 
 def test_a_fire_time_is_judged_once_its_grace_is_over() -> None:
     job = manifest()
-    starts = {job.id.int: {None: FIRE - timedelta(minutes=1)}}
+    starts: LastStarts = {job.id.int: {None: FIRE - timedelta(minutes=1)}}
     assert find_misses([job], [], starts, NOW - timedelta(seconds=5), NOW)
     assert not find_misses(
         [job], [], starts, NOW - timedelta(seconds=5), FIRE + timedelta(seconds=29)
