@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from crontopus.server.events.broadcaster import InProcessBroadcaster
 from crontopus.server.events.codec import decode_event, encode_event
