@@ -66,6 +66,8 @@ types:
 	# The agent and its drivers run on Windows and macOS too: type-check them as those platforms.
 	$(BIN)/mypy --platform win32 -p crontopus.core -p crontopus.drivers -p crontopus.agent
 	$(BIN)/mypy --platform darwin -p crontopus.core -p crontopus.drivers -p crontopus.agent
+	# The tests are type-checked as strictly as the code, the example driver's included.
+	$(BIN)/mypy tests $(EXAMPLE_DRIVER)/tests
 
 pytest:
 	$(BIN)/pytest $(PYTEST_ARGS)
