@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
-import { CHROMIUM, ROOT, graphql, launchBrowser, screenshotDir, startServer } from "./support.mjs";
+import { CHROMIUM, ROOT, graphql, launchBrowser, logInInBrowser, register, screenshotDir, screenshots, startServer } from "./support.mjs";
 
 // axe-core lives in web/node_modules (a devDependency of the console).
 const require = createRequire(new URL("../../web/package.json", import.meta.url));
@@ -109,6 +109,40 @@ describe("single sign-on", { skip: noBrowser }, () => {
     assert.ok(cookies.some((c) => c.name === "crontopus_refresh" && c.httpOnly));
     const { identityProviders } = await graphql(server.url, null, "{ identityProviders { name label startUrl } }");
     assert.deepEqual(identityProviders, [{ name: "test", label: "Test ID", startUrl: `${server.url}/auth/oidc/test/start` }]);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test("an admin logged in with a password sees SSO-only off and is told to log in with the provider first", async () => {
+    await register(server.url, "pam");
+    const own = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
+    try {
+      const tab = await own.newPage();
+      tab.setDefaultTimeout(10_000);
+      await logInInBrowser(tab, server.url, "pam");
+      await tab.goto(server.url + "/members");
+      await tab.waitForSelector("[data-testid=sso-only-state]:has-text('may log in with a password')");
+      await tab.selectOption("select[aria-label='Identity provider']", "test");
+      await tab.click("button:has-text('Require single sign-on')");
+      await tab.waitForSelector("[data-testid=sso-only] [role=alert]:has-text('log in with Test ID first')");
+      await tab.waitForSelector("[data-testid=sso-only-state]:has-text('may log in with a password')");
+    } finally {
+      await own.close();
+    }
+  });
+
+  test("an admin logged in through the provider turns SSO-only on and off, in light and dark mode (screenshots)", async () => {
+    // `page` is dora's session, opened with Test ID; she owns her tenant.
+    await page.goto(server.url + "/members");
+    await page.click("button:has-text('Require single sign-on')");
+    const on = "[data-testid=sso-only-state]:has-text('members log in with Test ID alone')";
+    await page.waitForSelector(on);
+    await page.waitForSelector("[role=status]:has-text('Members now log in with Test ID only')");
+    await screenshots(page, "members-sso-only", () => page.waitForSelector(on));
+    // A reload reads the state back from the server.
+    await page.reload();
+    await page.waitForSelector(on);
+    await page.click("button:has-text('Allow passwords again')");
+    await page.waitForSelector("[data-testid=sso-only-state]:has-text('may log in with a password')");
     assert.deepEqual(pageErrors, []);
   });
 

@@ -32,6 +32,24 @@ export const IdentityProvidersQuery = graphql(`
   }
 `);
 
+export const TenantSsoQuery = graphql(`
+  query TenantSso {
+    me { tenant { id ssoProvider } }
+    identityProviders { name label startUrl }
+  }
+`);
+
+export const SetTenantSsoOnlyMutation = graphql(`
+  mutation SetTenantSsoOnly($provider: String) {
+    setTenantSsoOnly(provider: $provider) {
+      __typename
+      ... on Tenant { id ssoProvider }
+      ... on UserError { message }
+      ... on ValidationError { fields { path message } }
+    }
+  }
+`);
+
 export const LogoutMutation = graphql(`
   mutation Logout {
     logout { __typename ... on UserError { message } }

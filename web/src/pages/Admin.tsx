@@ -21,6 +21,7 @@ import type { Role, TokenScope } from "../gql/graphql";
 import { EMPTY, formatAgo, formatTime } from "../lib/format";
 import { Link, navigate, useLocation } from "../router";
 import { InviteByEmailForm } from "./AccountMail";
+import { TenantSsoCard } from "./TenantSso";
 
 type Outcome = { __typename: string; message?: string };
 const failure = (result: Outcome, what: string): string | null =>
@@ -279,6 +280,7 @@ export function MembersPage() {
         </form>
       )}
       {canManage && <InviteByEmailForm roles={ROLES} onDone={reload} />}
+      {canManage && <TenantSsoCard />}
       <SearchForm path="/members" placeholder="Search user names and e-mail">
         <select name="role" defaultValue={variables.role ?? ""} aria-label="Only the role">
           <option value="">Every role</option>
