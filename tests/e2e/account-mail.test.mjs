@@ -127,6 +127,39 @@ describe("account mail", { skip: noBrowser }, () => {
     }
     await page.reload();
     await page.waitForSelector("[data-testid=members] td:has-text('noah')");
+    // Accepted, it is no longer pending.
+    assert.equal(await page.locator("[data-testid=invitations]").count(), 0);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test("a pending invitation is listed with who sent it and revoked, and its link stops working (screenshots)", async () => {
+    await page.goto(server.url + "/members");
+    await page.waitForSelector("h1:has-text('Members')");
+    await page.fill("input[aria-label='E-mail address']", "olive@example.com");
+    await page.selectOption("select[aria-label='Role of the invited']", "ADMIN");
+    await page.click("button:has-text('Invite')");
+    const row = page.locator("[data-testid=invitations] tr", { hasText: "olive@example.com" });
+    await row.waitFor();
+    assert.match(await row.innerText(), /ADMIN\s+mia/);
+    await screenshots(page, "members-invitations", () => row.waitFor());
+    const mail = await sink.waitFor("olive@example.com", "mia invites you to mia");
+
+    page.once("dialog", (dialog) => dialog.accept());
+    await page.click("button[aria-label='Revoke the invitation to olive@example.com']");
+    await page.locator("[data-testid=invitations]").waitFor({ state: "detached" });
+
+    const stranger = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
+    try {
+      const tab = await stranger.newPage();
+      tab.setDefaultTimeout(10_000);
+      await tab.goto(linkIn(mail));
+      await tab.fill("input[name=username]", "olive");
+      await tab.fill("input[name=password]", PASSWORD);
+      await tab.click("button:has-text('Accept the invitation')");
+      await tab.waitForSelector("[role=alert]:has-text('not a valid link')");
+    } finally {
+      await stranger.close();
+    }
     assert.deepEqual(pageErrors, []);
   });
 });

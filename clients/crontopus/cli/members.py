@@ -1,4 +1,4 @@
-"""`members list|add|invite|remove|role`."""
+"""`members list|add|invite|invitations|uninvite|remove|role`."""
 
 from __future__ import annotations
 
@@ -60,6 +60,41 @@ async def invite_member(inv: Invocation) -> int:
             f"{result['user']['username']} has an account with that address and is now a "
             f"member ({result['role'].lower()}).",
         )
+    return 0
+
+
+INVITATION_COLUMNS = [
+    column("EMAIL", "email"),
+    column("ROLE", "role"),
+    Column("INVITED BY", lambda i: i["invitedBy"] or "-"),
+    Column("SENT", lambda i: short_time(i["createdAt"])),
+    Column("EXPIRES", lambda i: short_time(i["expiresAt"])),
+]
+
+
+async def list_invitations(inv: Invocation) -> int:
+    """List the tenant's pending invitations (never their tokens)."""
+    data = await inv.api().execute(ops.INVITATIONS)
+    output.listing(inv, INVITATION_COLUMNS, data["invitations"])
+    return 0
+
+
+async def revoke_invitation(inv: Invocation) -> int:
+    """Revoke the pending invitation sent to an address; its link stops working."""
+    wanted = inv.value("email").strip().lower()
+    pending = (await inv.api().execute(ops.INVITATIONS))["invitations"]
+    match = next((i for i in pending if i["email"] == wanted), None)
+    if match is None:
+        raise UserFailure(
+            f"no pending invitation to {wanted} (`crontopus members invitations` lists them)"
+        )
+    revoked = await inv.api().mutate(
+        ops.REVOKE_INVITATION, {"id": match["id"]}, "revokeInvitation", "Invitation"
+    )
+    if inv.json:
+        output.dump_json(inv, revoked)
+    else:
+        output.note(inv, f"Revoked the invitation to {revoked['email']}; its link no longer works.")
     return 0
 
 

@@ -373,13 +373,29 @@ mutation AddMember($username: String!, $role: Role!) {{
 }}
 """
 
+INVITATION_FIELDS: Final = "id email role invitedBy createdAt expiresAt"
+
 INVITE_MEMBER: Final = f"""
 mutation InviteMember($email: String!, $role: Role!) {{
   inviteMember(email: $email, role: $role) {{
     __typename
     ... on Membership {{ {MEMBERSHIP_FIELDS} }}
-    ... on Invitation {{ email role expiresAt }}
+    ... on Invitation {{ {INVITATION_FIELDS} }}
     {USER_ERRORS}
+  }}
+}}
+"""
+
+INVITATIONS: Final = f"""
+query Invitations {{
+  invitations {{ {INVITATION_FIELDS} }}
+}}
+"""
+
+REVOKE_INVITATION: Final = f"""
+mutation RevokeInvitation($id: UUID!) {{
+  revokeInvitation(id: $id) {{
+    __typename ... on Invitation {{ {INVITATION_FIELDS} }} {USER_ERRORS}
   }}
 }}
 """

@@ -461,6 +461,20 @@ def _members(tree: Tree) -> None:
     )
     invite.add_argument("email")
     invite.add_argument("--role", required=True, choices=ROLES, type=str.upper)
+    tree.command(
+        "invitations",
+        "List pending invitations (owners and admins).",
+        "crontopus.cli.members:list_invitations",
+        description="Invitations mailed to people without an account that are not yet accepted, "
+        "revoked or expired, newest first: address, role, who sent it, when, and until when.",
+    )
+    uninvite = tree.command(
+        "uninvite",
+        "Revoke a pending invitation by its address (owners and admins).",
+        "crontopus.cli.members:revoke_invitation",
+        description="The mailed link stops working at once; invite again to send a new one.",
+    )
+    uninvite.add_argument("email")
     remove = tree.command(
         "remove",
         "Remove a member; their sessions here end at once.",

@@ -18,7 +18,7 @@ INVITE = """
 mutation Invite($email: String!, $role: Role!) {
   inviteMember(email: $email, role: $role) {
     __typename
-    ... on Invitation { email role expiresAt }
+    ... on Invitation { id email role expiresAt }
     ... on Membership { role user { username } }
     ... on ValidationError { fields { path message } }
     ... on UserError { message }
@@ -103,3 +103,104 @@ async def test_a_member_cannot_invite(api: Api, alice: Persona, mail_sink: MailS
     heidi = await login(api, "heidi")
     refused = await invite(api, heidi, "ivan@example.com")
     assert refused["__typename"] == "PermissionError"
+
+
+PENDING = "{ invitations { id email role invitedBy createdAt expiresAt } }"
+REVOKE = """
+mutation Revoke($id: UUID!) {
+  revokeInvitation(id: $id) {
+    __typename
+    ... on Invitation { email role }
+    ... on UserError { message }
+  }
+}
+"""
+
+
+async def test_pending_invitations_list_who_was_invited_by_whom_without_the_token(
+    api: Api, alice: Persona, mail_sink: MailSink
+) -> None:
+    await invite(api, alice, "judy@example.com", "VIEWER")
+    await invite(api, alice, "karl@example.com", "ADMIN")
+    body = await api.post(PENDING, None, alice.access_token)
+    listed = body["data"]["invitations"]
+    assert [(i["email"], i["role"], i["invitedBy"]) for i in listed] == [
+        ("karl@example.com", "ADMIN", "alice"),
+        ("judy@example.com", "VIEWER", "alice"),
+    ]
+    assert all(i["createdAt"] < i["expiresAt"] for i in listed)
+    (mail,) = await mail_sink.wait_for("judy@example.com")
+    assert token_in(mail) not in str(body)
+
+
+async def test_an_accepted_invitation_is_no_longer_pending(
+    api: Api, alice: Persona, mail_sink: MailSink
+) -> None:
+    await invite(api, alice, "leo@example.com")
+    (mail,) = await mail_sink.wait_for("leo@example.com")
+    await api.execute(ACCEPT, {"token": token_in(mail), "username": "leo", "password": PASSWORD})
+    assert (await api.execute(PENDING, None, alice.access_token))["invitations"] == []
+
+
+async def test_a_revoked_invitation_link_stops_working_and_the_audit_log_says_who_revoked_it(
+    api: Api, alice: Persona, mail_sink: MailSink
+) -> None:
+    pending = await invite(api, alice, "mallory@example.com", "MEMBER")
+    (mail,) = await mail_sink.wait_for("mallory@example.com")
+    revoked = await api.execute(REVOKE, {"id": pending["id"]}, alice.access_token)
+    assert revoked["revokeInvitation"] == {
+        "__typename": "Invitation",
+        "email": "mallory@example.com",
+        "role": "MEMBER",
+    }
+    assert (await api.execute(PENDING, None, alice.access_token))["invitations"] == []
+    refused = await api.execute(
+        ACCEPT, {"token": token_in(mail), "username": "mallory", "password": PASSWORD}
+    )
+    assert "not a valid link" in refused["acceptInvitation"]["fields"][0]["message"]
+    audit = await api.execute(
+        "{ auditEvents(first: 10) { edges { node { action actor target details } } } }",
+        None,
+        alice.access_token,
+    )
+    (event,) = [
+        e["node"] for e in audit["auditEvents"]["edges"] if e["node"]["action"] == "member.uninvite"
+    ]
+    assert event == {
+        "action": "member.uninvite",
+        "actor": "alice",
+        "target": "email:mallory@example.com",
+        "details": {"role": "MEMBER"},
+    }
+    again = await api.execute(REVOKE, {"id": pending["id"]}, alice.access_token)
+    assert again["revokeInvitation"]["__typename"] == "NotFoundError"
+
+
+async def test_another_tenants_invitation_is_not_found_and_not_listed(
+    api: Api, alice: Persona, mail_sink: MailSink
+) -> None:
+    pending = await invite(api, alice, "nina@example.com")
+    await create_user(api, "oscar")
+    oscar = await login(api, "oscar")
+    assert (await api.execute(PENDING, None, oscar.access_token))["invitations"] == []
+    refused = await api.execute(REVOKE, {"id": pending["id"]}, oscar.access_token)
+    assert refused["revokeInvitation"]["__typename"] == "NotFoundError"
+    still = await api.execute(PENDING, None, alice.access_token)
+    assert [i["email"] for i in still["invitations"]] == ["nina@example.com"]
+
+
+async def test_a_member_can_neither_list_nor_revoke_invitations(
+    api: Api, alice: Persona, mail_sink: MailSink
+) -> None:
+    pending = await invite(api, alice, "olga@example.com")
+    await create_user(api, "pat")
+    await api.execute(
+        'mutation { addMember(username: "pat", role: MEMBER) { __typename } }',
+        None,
+        alice.access_token,
+    )
+    pat = await login(api, "pat", tenant="alice")
+    error = await api.error_of(PENDING, None, pat.access_token)
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    refused = await api.execute(REVOKE, {"id": pending["id"]}, pat.access_token)
+    assert refused["revokeInvitation"]["__typename"] == "PermissionError"

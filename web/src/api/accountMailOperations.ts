@@ -84,3 +84,19 @@ export const InviteMemberMutation = graphql(`
     }
   }
 `);
+
+export const PendingInvitationsQuery = graphql(`
+  query PendingInvitations {
+    invitations { id email role invitedBy createdAt expiresAt }
+  }
+`);
+
+export const RevokeInvitationMutation = graphql(`
+  mutation RevokeInvitation($id: UUID!) {
+    revokeInvitation(id: $id) {
+      __typename
+      ... on Invitation { id email }
+      ... on UserError { message }
+    }
+  }
+`);

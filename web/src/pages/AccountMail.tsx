@@ -320,7 +320,7 @@ export function ChangeEmailForm() {
 }
 
 /** The Members page's invitation by address: a member at once, or a mailed invitation. */
-export function InviteByEmailForm({ roles, onDone }: { roles: readonly Role[]; onDone: () => void }) {
+export function InviteByEmailForm({ roles, onDone, onInvited }: { roles: readonly Role[]; onDone: () => void; onInvited?: () => void }) {
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -331,6 +331,7 @@ export function InviteByEmailForm({ roles, onDone }: { roles: readonly Role[]; o
       if (result.__typename === "Invitation") {
         formElement.reset();
         setNote({ ok: true, text: `Invitation sent to ${result.email}; the link works once, for 7 days.` });
+        onInvited?.();
       } else if (result.__typename === "Membership") {
         formElement.reset();
         setNote({ ok: true, text: `${result.user.username} already had an account and is now a member.` });

@@ -21,6 +21,7 @@ import type { Role, TokenScope } from "../gql/graphql";
 import { EMPTY, formatAgo, formatTime } from "../lib/format";
 import { Link, navigate, useLocation } from "../router";
 import { InviteByEmailForm } from "./AccountMail";
+import { PendingInvitations } from "./Invitations";
 import { TenantSsoCard } from "./TenantSso";
 
 type Outcome = { __typename: string; message?: string };
@@ -249,6 +250,7 @@ export function MembersPage() {
   const [problem, setProblem] = useState<string | null>(null);
   const role = loadSession()?.role;
   const canManage = role === "OWNER" || role === "ADMIN";
+  const [invited, setInvited] = useState(0);
   const add = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
@@ -279,7 +281,8 @@ export function MembersPage() {
           <span className="muted small">Adding an existing member again changes their role.</span>
         </form>
       )}
-      {canManage && <InviteByEmailForm roles={ROLES} onDone={reload} />}
+      {canManage && <InviteByEmailForm roles={ROLES} onDone={reload} onInvited={() => setInvited((n) => n + 1)} />}
+      {canManage && <PendingInvitations version={invited} />}
       {canManage && <TenantSsoCard />}
       <SearchForm path="/members" placeholder="Search user names and e-mail">
         <select name="role" defaultValue={variables.role ?? ""} aria-label="Only the role">

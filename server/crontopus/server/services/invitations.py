@@ -5,6 +5,10 @@ user name); otherwise it mails a single-use link. Following it, the person choos
 and password (`accept_invitation`): the account is made, its address counts as verified (the
 link reached it), and it joins the tenant with the invited role — even where sign-up is off,
 since an admin of the tenant asked for it. It gets no tenant of its own.
+
+Admins list the tenant's pending invitations (`pending_invitations`: never their tokens, only
+the SHA-256 of which is stored anyway) and revoke one (`revoke_invitation`): its row goes, so
+the mailed link answers "not a valid link".
 """
 
 from __future__ import annotations
@@ -13,14 +17,23 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
-from crontopus.server.db.models import AccountTokenPurpose, Membership, Role, Tenant, User
+from crontopus.server.db.models import (
+    AccountToken,
+    AccountTokenPurpose,
+    Membership,
+    Role,
+    Tenant,
+    User,
+)
 from crontopus.server.errors import (
     Conflict,
     FieldProblem,
+    NotFound,
     PermissionDenied,
     TenantSuspended,
     ValidationFailed,
@@ -42,11 +55,67 @@ from crontopus.server.settings import Settings
 
 @dataclass(frozen=True)
 class Invitation:
-    """A pending invitation: who, to which role, until when."""
+    """A pending invitation: who, to which role, sent by whom and when, until when."""
 
+    id: uuid.UUID
     email: str
     role: Role
+    invited_by: str | None
+    created_at: datetime
     expires_at: datetime
+
+    @classmethod
+    def from_row(cls, row: AccountToken) -> Invitation:
+        assert row.role is not None  # every invitation row has its role
+        return cls(row.id, row.email, row.role, row.created_by, row.created_at, row.expires_at)
+
+
+def _pending(tenant_id: uuid.UUID) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of a tenant's invitations that can still be accepted."""
+    return (
+        AccountToken.purpose == AccountTokenPurpose.INVITATION,
+        AccountToken.tenant_id == tenant_id,
+        AccountToken.used_at.is_(None),
+        AccountToken.expires_at > datetime.now(UTC),
+    )
+
+
+async def pending_invitations(session: AsyncSession, principal: Principal) -> list[Invitation]:
+    """The active tenant's invitations not yet accepted, revoked or expired, newest first."""
+    principal.require_admin_read("Listing invitations")
+    rows = await session.scalars(
+        select(AccountToken)
+        .where(*_pending(principal.tenant_id))
+        .order_by(AccountToken.created_at.desc(), AccountToken.email)
+    )
+    return [Invitation.from_row(row) for row in rows]
+
+
+async def revoke_invitation(
+    session: AsyncSession, principal: Principal, invitation_id: uuid.UUID
+) -> Invitation:
+    """Withdraw a pending invitation of the active tenant: its link stops working at once."""
+    principal.require_admin("Revoking invitations")
+    row = await session.scalar(
+        select(AccountToken).where(AccountToken.id == invitation_id, *_pending(principal.tenant_id))
+    )
+    if row is None:
+        # Another tenant's invitation reads as missing too, so ids reveal nothing.
+        raise NotFound(
+            f"no pending invitation with id {invitation_id} (it may have been accepted, "
+            "revoked or expired; see `invitations`)"
+        )
+    invitation = Invitation.from_row(row)
+    await session.execute(delete(AccountToken).where(AccountToken.id == row.id))
+    record_audit(
+        session,
+        principal,
+        "member.uninvite",
+        f"email:{invitation.email}",
+        {"role": invitation.role.value},
+    )
+    await session.commit()
+    return invitation
 
 
 async def invite_member(
@@ -83,9 +152,13 @@ async def invite_member(
         session, settings, token, address, inviter, tenant.name, role.value
     )
     record_audit(session, principal, "member.invite", f"email:{address}", {"role": role.value})
+    row = await session.scalar(
+        select(AccountToken).where(*_pending(tenant.id), AccountToken.email == address)
+    )
+    assert row is not None  # issued above; earlier ones for this address were spent
+    invitation = Invitation.from_row(row)
     await session.commit()
-    lifetime = account_tokens.LIFETIMES[AccountTokenPurpose.INVITATION]
-    return Invitation(address, role, datetime.now(UTC) + lifetime)
+    return invitation
 
 
 async def accept_invitation(

@@ -1,9 +1,10 @@
 """GraphQL mutations of account mail: verification, password reset, address change and
 invitations (the services are services/email_verification.py, password_reset.py,
-accounts.change_email and invitations.py)."""
+accounts.change_email and invitations.py), and the query of pending invitations."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import strawberry
@@ -40,6 +41,9 @@ RequestPasswordResetResult = Annotated[
 ]
 ResetPasswordResult = Annotated[PasswordReset | UserErrors, strawberry.union("ResetPasswordResult")]
 ChangeEmailResult = Annotated[EmailChanged | UserErrors, strawberry.union("ChangeEmailResult")]
+RevokeInvitationResult = Annotated[
+    Invitation | UserErrors, strawberry.union("RevokeInvitationResult")
+]
 InviteMemberResult = Annotated[
     Membership | Invitation | UserErrors, strawberry.union("InviteMemberResult")
 ]
@@ -152,8 +156,20 @@ class AccountMailMutations:
                 session, context.settings, principal, email, role
             )
         if isinstance(result, PendingInvitation):
-            return Invitation(email=result.email, role=result.role, expires_at=result.expires_at)
+            return Invitation.from_service(result)
         return Membership.from_model(result)
+
+    @strawberry.mutation(
+        description="Withdraw a pending invitation of the active tenant (admins): its mailed "
+        "link stops working at once.",
+        extensions=[ServiceErrors()],
+    )
+    async def revoke_invitation(self, info: Info, id: uuid.UUID) -> RevokeInvitationResult:
+        context = info.context
+        principal = context.require_principal()
+        async with context.session() as session:
+            result = await invitations.revoke_invitation(session, principal, id)
+        return Invitation.from_service(result)
 
     @strawberry.mutation(
         description="Accept a mailed invitation: create your account (its address is the "

@@ -1,4 +1,4 @@
-"""GraphQL queries: `me`, `members` and `sessions`."""
+"""GraphQL queries: `me`, `members`, `invitations` and `sessions`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from crontopus.server.errors import PermissionDenied
 from crontopus.server.graphql.context import AuthenticationRequired, Info
 from crontopus.server.graphql.identity.types import (
     IdentityProvider,
+    Invitation,
     LoginSession,
     Me,
     Membership,
@@ -23,6 +24,7 @@ from crontopus.server.graphql.pagination import (
     page_size,
     search_argument,
 )
+from crontopus.server.services.invitations import pending_invitations
 from crontopus.server.services.members import list_members, page_members
 from crontopus.server.services.sessions import list_sessions
 from crontopus.server.sso.urls import server_base
@@ -87,6 +89,19 @@ class IdentityQueries:
         return build_connection(
             rows, first, Membership.from_model, lambda m: (m.user.username, str(m.id))
         )
+
+    @strawberry.field(
+        description="The active tenant's pending invitations (admins), newest first: not yet "
+        "accepted, revoked or expired. Their tokens are never shown."
+    )
+    async def invitations(self, info: Info) -> list[Invitation]:
+        principal = info.context.require_principal()
+        async with info.context.session() as session:
+            try:
+                rows = await pending_invitations(session, principal)
+            except PermissionDenied as error:
+                raise GraphQLError(error.message, extensions={"code": "FORBIDDEN"}) from None
+        return [Invitation.from_service(row) for row in rows]
 
     @strawberry.field(
         description="Your live login sessions in every tenant, most recently used first."

@@ -10,6 +10,7 @@ import strawberry
 from crontopus.server.db import models
 from crontopus.server.graphql.context import Info
 from crontopus.server.security.identity_cache import TenantView, UserView
+from crontopus.server.services import invitations
 from crontopus.server.services.accounts import Session
 from crontopus.server.services.members import list_user_memberships
 
@@ -231,8 +232,25 @@ class EmailChanged:
     )
 
 
-@strawberry.type(description="A pending invitation: a single-use link went to `email`.")
+@strawberry.type(
+    description="A pending invitation: a single-use link went to `email` (its token is never "
+    "shown again)."
+)
 class Invitation:
+    id: uuid.UUID
     email: str
     role: Role
+    invited_by: str | None = strawberry.field(description="The user name of who sent it.")
+    created_at: datetime
     expires_at: datetime
+
+    @classmethod
+    def from_service(cls, invitation: invitations.Invitation) -> Invitation:
+        return cls(
+            id=invitation.id,
+            email=invitation.email,
+            role=invitation.role,
+            invited_by=invitation.invited_by,
+            created_at=invitation.created_at,
+            expires_at=invitation.expires_at,
+        )
