@@ -316,6 +316,8 @@ async def _rotate_secrets_async(settings: object) -> int:
             return await rotate_secrets(session, secret_box(settings))
     except SecretBoxError as error:
         raise ServiceError(f"{error}; nothing was changed") from None
+    finally:
+        await engine.dispose()
 
 
 def _operator(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from typing import Any
 from graphql import GraphQLFormattedError
 from sqlalchemy import select
 
+from crontopus.server.availability import unavailability
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import Endpoint
 from crontopus.server.errors import AuthenticationFailed
@@ -93,9 +94,14 @@ async def lapse_of(context: Context, identify: Identify) -> Lapse | None:
         identity = await identify(token)
     except AuthenticationFailed as error:
         return Lapse(UNAUTHENTICATED_CLOSE, f"{error.message} (the connection was closed)")
-    except Exception:
+    except Exception as error:
         # The database is away: that is no lapse. Keep the socket; the next check decides.
-        logger.warning("re-checking a WebSocket's credential failed", exc_info=True)
+        # An outage is logged once by the dependency tracker, not once per socket and check.
+        problem = unavailability(error)
+        if problem is None:
+            logger.warning("re-checking a WebSocket's credential failed", exc_info=True)
+        elif context.dependencies is not None:
+            context.dependencies.failed(problem)
         return None
     if identity.principal != context.principal:
         before, after = context.principal, identity.principal
@@ -243,9 +249,13 @@ class EndpointWatches:
             await asyncio.sleep(self._interval)
             try:
                 await self.check_all()
-            except Exception:
-                # The database is away: that is no lapse. The next interval decides.
-                logger.warning("re-checking endpoint sockets' credentials failed", exc_info=True)
+            except Exception as error:
+                # The database is away: that is no lapse. The next interval decides; the
+                # outage itself is logged once by the dependency tracker.
+                if unavailability(error) is None:
+                    logger.warning(
+                        "re-checking endpoint sockets' credentials failed", exc_info=True
+                    )
 
 
 _closing: set[asyncio.Task[None]] = set()
