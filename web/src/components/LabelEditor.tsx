@@ -4,6 +4,7 @@
 import { useState, type FormEvent } from "react";
 import { request } from "../api/client";
 import { UpdateEndpointLabelsMutation } from "../api/endpointOperations";
+import { failureText } from "../lib/mutationErrors";
 import { ErrorNote } from "./bits";
 
 type Label = { key: string; value: string };
@@ -29,8 +30,7 @@ export function LabelEditor({ endpointId, labels, canEdit, onSaved }: { endpoint
         onSaved(result.labels);
         return true;
       }
-      const fields = "fields" in result ? result.fields.map((f) => f.message).join("; ") : "";
-      setProblem(fields || ("message" in result ? result.message : "The labels could not be saved"));
+      setProblem(failureText(result, "The labels could not be saved"));
       return false;
     } catch (error) {
       setProblem((error as Error).message);

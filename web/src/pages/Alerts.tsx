@@ -28,14 +28,11 @@ import type { ChannelKind, DeliveryStatus, IncidentStatus } from "../gql/graphql
 import { CHANNEL_FIELDS, CHANNEL_KINDS, channelConfig, channelFieldOf } from "../lib/channels";
 import { EMPTY, formatAgo, formatTime } from "../lib/format";
 import { Link } from "../router";
-
-type Outcome = { __typename: string; message?: string; fields?: { path: string[]; message: string }[] };
+import { mutationProblem, type MutationAnswer } from "../lib/mutationErrors";
 
 /** The message for a failed mutation (with its field problems), or null when it worked. */
-export function problemOf(result: Outcome): string | null {
-  if (!result.__typename.endsWith("Error")) return null;
-  const fields = result.fields?.map((f) => `${f.path.join(".")}: ${f.message}`) ?? [];
-  return [result.message ?? result.__typename, ...fields].join(" — ");
+export function problemOf(result: MutationAnswer): string | null {
+  return mutationProblem(result, result.__typename);
 }
 
 const INCIDENT_BADGE: Record<IncidentStatus, string> = { OPEN: "FAILING", ACKNOWLEDGED: "DEGRADED", RESOLVED: "HEALTHY" };

@@ -7,13 +7,13 @@ import { saveSession } from "../api/session";
 import { ErrorNote } from "../components/bits";
 import { Logo } from "../components/Logo";
 import { Link, navigate } from "../router";
+import { failureText, type MutationAnswer } from "../lib/mutationErrors";
 
-type AuthAnswer = { __typename: string; message?: string; fields?: { path: string[]; message: string }[] };
+type AuthAnswer = MutationAnswer;
 
 /** The message to show for a failed login or registration, naming the fields. */
 export function authFailure(answer: AuthAnswer): string {
-  const fields = answer.fields?.map((f) => `${f.path.join(".")}: ${f.message}`) ?? [];
-  return [answer.message ?? "That did not work", ...fields].join(" — ");
+  return failureText(answer, "That did not work");
 }
 
 function finish(answer: AuthAnswer & Partial<AuthPayloadLike>, next: string | null): string | null {

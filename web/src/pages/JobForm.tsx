@@ -20,6 +20,7 @@ import type { JobFieldsFragment } from "../gql/graphql";
 import { changedFields, errorId, groupProblems, type Problem } from "../lib/fieldErrors";
 import { formatTime } from "../lib/format";
 import { toast } from "../lib/toast";
+import { failureText } from "../lib/mutationErrors";
 import { cloneName, emptyForm, formFromJob, savedNotice, jobInput, manifestYaml, type AlertsForm, type Choice, type JobForm } from "../lib/manifest";
 import { Link, navigate, useLocation } from "../router";
 
@@ -125,8 +126,7 @@ function NamespacePicker({ value, onChange, errors }: { value: string; onChange:
       namespaces.reload();
       onChange(name);
     } else {
-      const fields = "fields" in result ? result.fields.map((f) => f.message) : [];
-      setProblem([("message" in result && result.message) || "The namespace could not be created", ...fields].join(": "));
+      setProblem(failureText(result, "The namespace could not be created"));
     }
   };
   const problems = problem ? [problem] : errors;

@@ -5,13 +5,9 @@ import { useQuery } from "../api/hooks";
 import { DeleteSecretMutation, SecretsQuery, SetSecretMutation } from "../api/operations";
 import { ErrorNote } from "../components/bits";
 import { formatAgo, formatTime } from "../lib/format";
+import { mutationProblem, type MutationAnswer } from "../lib/mutationErrors";
 
-type Outcome = { __typename: string; message?: string; fields?: { path: string[]; message: string }[] };
-const failure = (result: Outcome, what: string): string | null => {
-  if (!result.__typename.endsWith("Error")) return null;
-  const detail = result.fields?.map((f) => `${f.path.join(".")} ${f.message}`).join("; ");
-  return detail || result.message || `${what} failed`;
-};
+const failure = (result: MutationAnswer, what: string): string | null => mutationProblem(result, `${what} failed`);
 
 export function SecretsPage() {
   const { data, error, reload } = useQuery(SecretsQuery, {});
