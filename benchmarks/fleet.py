@@ -28,8 +28,6 @@ import asyncio
 import json
 import random
 import resource
-import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -39,7 +37,7 @@ from pathlib import Path
 
 import httpx
 from results import record
-from subscriptions import cpu_seconds, percentile, start_server
+from subscriptions import cpu_seconds, percentile, servers
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -384,23 +382,8 @@ def main() -> None:
     }
     if args.database_url:
         env["CRONTOPUS_DATABASE_URL"] = args.database_url
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        urls = []
-        for index in range(args.servers):
-            url, process = start_server(env, migrate=index == 0)
-            urls.append(url)
-            processes.append(process)
-        status = asyncio.run(run(args, urls, [p.pid for p in processes]))
-    finally:
-        for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with servers(env, args.servers, data_dir) as (urls, pids):
+        status = asyncio.run(run(args, urls, pids))
     raise SystemExit(status)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -36,7 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,34 @@ def start_server(env: dict[str, str], *, migrate: bool) -> tuple[str, subprocess
             time.sleep(0.2)
     process.kill()
     raise SystemExit("crontopus-server did not become healthy within 60 s")
+
+
+@contextlib.contextmanager
+def servers(
+    env: dict[str, str], count: int, data_dir: str
+) -> Iterator[tuple[list[str], list[int]]]:
+    """Start `count` server processes (the first migrates); yield their URLs and pids.
+
+    On the way out every process is stopped (killed if it will not stop within 30 s) and the
+    data directory removed.
+    """
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        urls = []
+        for index in range(count):
+            url, process = start_server(env, migrate=index == 0)
+            urls.append(url)
+            processes.append(process)
+        yield urls, [p.pid for p in processes]
+    finally:
+        for process in processes:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def subscribe(url: str, token: str, query: str) -> ClientConnection:
@@ -552,23 +581,8 @@ def main() -> None:
     }
     if args.database_url:
         env["CRONTOPUS_DATABASE_URL"] = args.database_url
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        urls = []
-        for index in range(args.servers):
-            url, process = start_server(env, migrate=index == 0)
-            urls.append(url)
-            processes.append(process)
-        status = asyncio.run(run(args, urls, [p.pid for p in processes]))
-    finally:
-        for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with servers(env, args.servers, data_dir) as (urls, pids):
+        status = asyncio.run(run(args, urls, pids))
     raise SystemExit(status)
 
 
