@@ -5,20 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { after, before, describe, test } from "node:test";
-import { existsSync } from "node:fs";
-import {
-  CHROMIUM,
-  DESKTOP,
-  PHONE,
-  checkinToken,
-  graphql,
-  launchBrowser,
-  logInInBrowser,
-  postCheckIn,
-  promoteOperator,
-  register,
-  startServer,
-} from "./support.mjs";
+import { checkinToken, DESKTOP, graphql, launchBrowser, logInInBrowser, noBrowser, PHONE, postCheckIn, promoteOperator, register, startServer } from "./support.mjs";
 
 // axe-core lives in web/node_modules (a devDependency of the console).
 const require = createRequire(new URL("../../web/package.json", import.meta.url));
@@ -31,8 +18,6 @@ let page;
 let jobId;
 let runId;
 let endpointId;
-
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
 // Every WCAG 2.x A and AA rule; a change of theme changes only colours, so the second theme
 // runs the rules about colour (which keeps the file near half a minute on two cores).

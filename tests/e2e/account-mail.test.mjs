@@ -3,8 +3,7 @@
 // password is reset through the mailed link.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { existsSync } from "node:fs";
-import { CHROMIUM, PASSWORD, launchBrowser, logInInBrowser, register, screenshots, startServer } from "./support.mjs";
+import { launchBrowser, logInInBrowser, noBrowser, PASSWORD, register, screenshots, startServer } from "./support.mjs";
 import { linkIn, startMailSink } from "./smtp_sink.mjs";
 
 let sink;
@@ -14,8 +13,6 @@ let context;
 let page;
 const pageErrors = [];
 const NEW_PASSWORD = "a freshly chosen passphrase";
-
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
 describe("account mail", { skip: noBrowser }, () => {
   before(async () => {

@@ -3,10 +3,9 @@
 // sparklines of the health and jobs lists, which follow new check-ins live. Screenshots in both
 // themes at desktop and phone size go to test-artifacts/.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CHROMIUM, PASSWORD, checkinToken, graphql, launchBrowser, login, screenshotDir, startServer } from "./support.mjs";
+import { checkinToken, graphql, launchBrowser, login, noBrowser, registeredPage, screenshotDir, startServer } from "./support.mjs";
 
 let server;
 let chromium;
@@ -51,23 +50,11 @@ async function screenshots(name) {
   await page.emulateMedia({ colorScheme: "light" });
 }
 
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
-
 describe("charts in the console", { skip: noBrowser }, () => {
   before(async () => {
     server = await startServer();
     chromium = await launchBrowser();
-    context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on("pageerror", (error) => pageErrors.push(error.message));
-    await page.goto(`${server.url}/login`);
-    await page.click("text=Register");
-    await page.fill("input[name=username]", "dana");
-    await page.fill("input[name=email]", "dana@example.com");
-    await page.fill("input[name=password]", PASSWORD);
-    await page.click("button:has-text('Register')");
-    await page.waitForSelector("h1:has-text('Dashboard')");
+    ({ context, page } = await registeredPage(chromium.browser, server.url, "dana", pageErrors));
     api = await login(server.url, "dana");
     token = await checkinToken(server.url, api);
     const created = await graphql(

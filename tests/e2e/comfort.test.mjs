@@ -1,10 +1,9 @@
 // Keyboard comfort in a real browser: "?" lists every shortcut, and Ctrl-K opens a palette that
 // finds jobs and endpoints on the server and jumps to them, or to any page.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CHROMIUM, PASSWORD, graphql, launchBrowser, login, screenshotDir, startServer } from "./support.mjs";
+import { graphql, launchBrowser, login, noBrowser, registeredPage, screenshotDir, startServer } from "./support.mjs";
 
 let server;
 let chromium;
@@ -14,23 +13,11 @@ let api;
 const jobs = {};
 const pageErrors = [];
 
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
-
 describe("shortcut list and palette", { skip: noBrowser }, () => {
   before(async () => {
     server = await startServer();
     chromium = await launchBrowser();
-    context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on("pageerror", (error) => pageErrors.push(error.message));
-    await page.goto(`${server.url}/login`);
-    await page.click("text=Register");
-    await page.fill("input[name=username]", "erin");
-    await page.fill("input[name=email]", "erin@example.com");
-    await page.fill("input[name=password]", PASSWORD);
-    await page.click("button:has-text('Register')");
-    await page.waitForSelector("h1:has-text('Dashboard')");
+    ({ context, page } = await registeredPage(chromium.browser, server.url, "erin", pageErrors));
     api = await login(server.url, "erin");
     for (const name of ["nightly-backup", "log-rotate", "backup-verify"]) {
       const data = await graphql(

@@ -5,22 +5,9 @@
 // any violation the page reports fails the run.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import {
-  CHROMIUM,
-  PASSWORD,
-  ROOT,
-  checkinToken,
-  graphql,
-  launchBrowser,
-  login,
-  postCheckIn,
-  register,
-  screenshotDir,
-  startServer,
-} from "./support.mjs";
+import { graphql, launchBrowser, login, noBrowser, PASSWORD, postCheckIn, register, ROOT, screenshotDir, startServer } from "./support.mjs";
 
 let server;
 let chromium;
@@ -77,8 +64,6 @@ async function open(path) {
 }
 
 // A laptop without Chromium skips these; CI names the browser, so there a missing one fails.
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
-
 describe("the web console", { skip: noBrowser }, () => {
   before(async () => {
     server = await startServer();

@@ -4,19 +4,8 @@
 // and page titles, focus, the skip link and "/" on every navigation.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { existsSync } from "node:fs";
 import { createServer } from "node:net";
-import {
-  CHROMIUM,
-  checkinToken,
-  graphql,
-  launchBrowser,
-  logInInBrowser,
-  postCheckIn,
-  register,
-  screenshots,
-  startServer,
-} from "./support.mjs";
+import { checkinToken, graphql, launchBrowser, logInInBrowser, noBrowser, postCheckIn, register, screenshots, startServer } from "./support.mjs";
 
 let server;
 let chromium;
@@ -24,8 +13,6 @@ let page;
 let token;
 let closedPort;
 const pageErrors = [];
-
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
 async function open(path) {
   await page.goto(server.url + path);

@@ -3,8 +3,7 @@
 // the curl snippet, and a clone of it. Screenshots at desktop and phone size in both themes.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { existsSync } from "node:fs";
-import { CHROMIUM, checkinToken, graphql, launchBrowser, logInInBrowser, postCheckIn, register, screenshots, startServer } from "./support.mjs";
+import { checkinToken, graphql, launchBrowser, logInInBrowser, noBrowser, postCheckIn, register, screenshots, startServer } from "./support.mjs";
 
 let server;
 let chromium;
@@ -12,8 +11,6 @@ let page;
 let token;
 let jobId;
 const pageErrors = [];
-
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
 async function open(path) {
   await page.goto(server.url + path);

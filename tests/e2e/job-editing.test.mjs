@@ -3,16 +3,13 @@
 // inline, and an endpoint's labels.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { existsSync } from "node:fs";
-import { CHROMIUM, PASSWORD, graphql, launchBrowser, register, startServer } from "./support.mjs";
+import { graphql, launchBrowser, noBrowser, PASSWORD, register, startServer } from "./support.mjs";
 
 let server;
 let chromium;
 let page;
 let token;
 const pageErrors = [];
-
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
 async function open(path) {
   await page.goto(server.url + path);

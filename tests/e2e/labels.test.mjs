@@ -3,10 +3,9 @@
 // label takes it away again; a malformed label is refused with the reason; a viewer sees the
 // labels but no editor.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CHROMIUM, PASSWORD, graphql, launchBrowser, login, register, screenshotDir, startServer } from "./support.mjs";
+import { graphql, launchBrowser, login, noBrowser, PASSWORD, register, screenshotDir, startServer } from "./support.mjs";
 
 let server;
 let chromium;
@@ -16,8 +15,6 @@ let api;
 let endpointId;
 let jobId;
 const pageErrors = [];
-
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
 async function logIn(target, username, tenant) {
   await target.goto(`${server.url}/login`);

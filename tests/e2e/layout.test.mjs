@@ -5,20 +5,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { existsSync } from "node:fs";
-import {
-  CHROMIUM,
-  DESKTOP,
-  PHONE,
-  checkinToken,
-  graphql,
-  launchBrowser,
-  logInInBrowser,
-  postCheckIn,
-  register,
-  screenshots,
-  startServer,
-} from "./support.mjs";
+import { checkinToken, DESKTOP, graphql, launchBrowser, logInInBrowser, noBrowser, PHONE, postCheckIn, register, screenshots, startServer } from "./support.mjs";
 
 let server;
 let chromium;
@@ -27,8 +14,6 @@ let token;
 let jobId;
 let unknownJobId;
 const pageErrors = [];
-
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
 const PAGES = ["/", "/runs", "/health-report", "/alerts", "/jobs", "/endpoints", "/namespaces", "/secrets", "/tokens", "/members", "/audit", "/install", "/account"];
 

@@ -3,18 +3,15 @@
 // filter on the server.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CHROMIUM, PASSWORD, ROOT, launchBrowser, register, screenshotDir, startServer } from "./support.mjs";
+import { launchBrowser, noBrowser, PASSWORD, register, ROOT, screenshotDir, startServer } from "./support.mjs";
 
 const COUNT = 120;
 let server;
 let chromium;
 let page;
 const pageErrors = [];
-
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
 /** Click "Load more" inside `scope` until the list ends; return the number of rows. */
 async function loadAll(scope, table) {

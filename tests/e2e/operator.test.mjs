@@ -4,16 +4,13 @@
 // another, and reads the system health and the operator audit log; someone else sees no such page.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { existsSync } from "node:fs";
-import { CHROMIUM, launchBrowser, logInInBrowser, promoteOperator, register, screenshots, startServer } from "./support.mjs";
+import { launchBrowser, logInInBrowser, noBrowser, promoteOperator, register, screenshots, startServer } from "./support.mjs";
 
 let server;
 let chromium;
 let context;
 let page;
 const pageErrors = [];
-
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
 const row = (slug) => page.locator(`[data-testid=tenant-${slug}]`);
 

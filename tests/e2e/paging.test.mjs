@@ -2,17 +2,14 @@
 // "Load more" in a real browser, and a server-side search finds one directly.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { CHROMIUM, PASSWORD, ROOT, launchBrowser, register, startServer } from "./support.mjs";
+import { launchBrowser, noBrowser, PASSWORD, register, ROOT, startServer } from "./support.mjs";
 
 let server;
 let chromium;
 let page;
 const pageErrors = [];
-
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
 describe("long lists page", { skip: noBrowser }, () => {
   before(async () => {

@@ -3,9 +3,8 @@
 // warns about a password written into the manifest.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { CHROMIUM, PASSWORD, graphql, launchBrowser, login, register, screenshotDir, startServer } from "./support.mjs";
+import { graphql, launchBrowser, login, noBrowser, PASSWORD, register, screenshotDir, startServer } from "./support.mjs";
 
 let server;
 let chromium;
@@ -13,8 +12,6 @@ let context;
 let page;
 const pageErrors = [];
 const VALUE = "hunter2-s3cr3t-value";
-
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
 describe("the Secrets page", { skip: noBrowser }, () => {
   before(async () => {

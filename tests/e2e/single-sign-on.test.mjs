@@ -3,13 +3,12 @@
 // approving at once), and a click lands on the dashboard as the person the provider vouched for.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
-import { CHROMIUM, ROOT, graphql, launchBrowser, logInInBrowser, register, screenshotDir, screenshots, startServer } from "./support.mjs";
+import { graphql, launchBrowser, logInInBrowser, noBrowser, register, ROOT, screenshotDir, screenshots, startServer } from "./support.mjs";
 
 // axe-core lives in web/node_modules (a devDependency of the console).
 const require = createRequire(new URL("../../web/package.json", import.meta.url));
@@ -21,8 +20,6 @@ let chromium;
 let context;
 let page;
 const pageErrors = [];
-
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
 
 /** Start the in-test provider; resolves with its issuer URL and a way to stop it. */
 async function startProvider() {

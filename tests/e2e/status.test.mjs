@@ -4,9 +4,8 @@
 // the health page and the run log's MISSED filter. Screenshots in test-artifacts/.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { CHROMIUM, PASSWORD, checkinToken, graphql, launchBrowser, login, screenshotDir, startServer } from "./support.mjs";
+import { checkinToken, graphql, launchBrowser, login, noBrowser, registeredPage, screenshotDir, startServer } from "./support.mjs";
 
 let server;
 let chromium;
@@ -52,23 +51,11 @@ async function eventually(check, within = 20_000) {
   }
 }
 
-const noBrowser = !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
-
 describe("job status in the console", { skip: noBrowser }, () => {
   before(async () => {
     server = await startServer();
     chromium = await launchBrowser();
-    context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on("pageerror", (error) => pageErrors.push(error.message));
-    await page.goto(`${server.url}/login`);
-    await page.click("text=Register");
-    await page.fill("input[name=username]", "carol");
-    await page.fill("input[name=email]", "carol@example.com");
-    await page.fill("input[name=password]", PASSWORD);
-    await page.click("button:has-text('Register')");
-    await page.waitForSelector("h1:has-text('Dashboard')");
+    ({ context, page } = await registeredPage(chromium.browser, server.url, "carol", pageErrors));
     api = await login(server.url, "carol");
     const token = await checkinToken(server.url, api);
 

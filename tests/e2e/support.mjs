@@ -2,7 +2,7 @@
 // temporary data directory, Debian's Chromium driven by playwright-core, and small API helpers.
 import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -187,6 +187,29 @@ export async function screenshots(page, name, ready = async () => {}) {
   await page.setViewportSize(DESKTOP);
   await page.emulateMedia({ colorScheme: "light" });
   return shots;
+}
+
+/** Why the browser tests skip on this machine, or false when Chromium is at hand. */
+export const noBrowser =
+  !process.env.CRONTOPUS_CHROMIUM && !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}: apt-get install chromium`;
+
+/**
+ * A desktop page in the light theme, its uncaught errors collected in `pageErrors`, on which
+ * `username` has just registered through the console and sees the dashboard.
+ */
+export async function registeredPage(browser, url, username, pageErrors) {
+  const context = await browser.newContext({ viewport: DESKTOP, colorScheme: "light" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  await page.goto(`${url}/login`);
+  await page.click("text=Register");
+  await page.fill("input[name=username]", username);
+  await page.fill("input[name=email]", `${username}@example.com`);
+  await page.fill("input[name=password]", PASSWORD);
+  await page.click("button:has-text('Register')");
+  await page.waitForSelector("h1:has-text('Dashboard')");
+  return { context, page };
 }
 
 /** Log a registered user in through the console's login page. */
