@@ -45,6 +45,7 @@ from crontopus.server.observability.metrics import Metrics
 from crontopus.server.observability.routes import metrics as metrics_route
 from crontopus.server.routes.auth import refresh as refresh_route
 from crontopus.server.routes.checkin import CheckInEndpoint
+from crontopus.server.routes.checkin_lane import CheckInLane
 from crontopus.server.routes.console import BrowserRedirect, console_routes
 from crontopus.server.routes.install import install_routes
 from crontopus.server.routes.oidc import callback as oidc_callback
@@ -288,8 +289,11 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
         )
         routes.append(Mount("/git", app=git_app))
     # Outermost first: the real client and scheme are known before anything else looks.
+    checkin_body = settings.transport.checkin_body
     middleware = [
         *trusted_proxies_middleware(settings.trusted_proxies),
+        # Plain check-ins skip the rest (routes/checkin_lane.py); browsers need CORS to see them.
+        *([] if settings.cors_origins else [Middleware(CheckInLane, max_body=checkin_body)]),
         Middleware(SecurityHeadersMiddleware),
         Middleware(RequestIdMiddleware),
     ]
@@ -307,6 +311,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
     # Inside CORS, so that a browser can read the 413 of a body that is too large.
     rules, other = body_rules(settings.transport)
     middleware.append(Middleware(BodyLimit, rules=rules, default=other))
+
     routes.extend(install_routes(settings))
     routes.extend(console_routes())  # last: its SPA fallback matches every other path
     app = Starlette(

@@ -124,6 +124,18 @@ def configure_logging(level: str, fmt: LogFormat, stream: TextIO | None = None) 
 access_logger = logging.getLogger("crontopus.server.access")
 
 
+def log_access(scope: Scope, status: int, started: float) -> None:
+    """One debug line per HTTP request (off unless the access logger is at debug)."""
+    if access_logger.isEnabledFor(logging.DEBUG):
+        access_logger.debug(
+            "%s %s %s",
+            scope.get("method"),
+            scope.get("path"),
+            status,
+            extra={"duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+        )
+
+
 class RequestIdMiddleware:
     """Give every HTTP and WebSocket request an id: the caller's X-Request-ID, or a new one.
 
@@ -163,12 +175,6 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if scope["type"] == "http" and access_logger.isEnabledFor(logging.DEBUG):
-                access_logger.debug(
-                    "%s %s %s",
-                    scope.get("method"),
-                    scope.get("path"),
-                    status,
-                    extra={"duration_ms": round((time.perf_counter() - started) * 1000, 2)},
-                )
+            if scope["type"] == "http":
+                log_access(scope, status, started)
             request_id_var.reset(token)

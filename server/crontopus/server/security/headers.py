@@ -37,6 +37,11 @@ _HEADERS: list[tuple[bytes, bytes]] = [
 _HTTPS_HEADERS = [*_HEADERS, (b"strict-transport-security", HSTS.encode())]
 
 
+def security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The headers to add to an HTTP answer to this request (HSTS only under https)."""
+    return _HTTPS_HEADERS if scope.get("scheme") == "https" else _HEADERS
+
+
 class SecurityHeadersMiddleware:
     """Add the security headers to every HTTP response.
 
@@ -51,7 +56,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = _HTTPS_HEADERS if scope.get("scheme") == "https" else _HEADERS
+        extra = security_headers(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
