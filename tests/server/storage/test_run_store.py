@@ -1,4 +1,5 @@
-"""Both run stores (SQLite's own connection, SQLAlchemy sessions elsewhere) store the same runs."""
+"""Every run store (SQLite's own connection, PostgreSQL's through asyncpg, SQLAlchemy sessions)
+stores the same runs."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from crontopus.server.db.models import JobHealthDay, JobHealthHour, Run, Tenant
 from crontopus.server.services.checkins import CheckIn, CheckInKind, RunState, merge, new_run
 from crontopus.server.settings import Settings
 from crontopus.server.storage.factory import create_run_store
-from crontopus.server.storage.run_store import RunStore, SessionRunStore
+from crontopus.server.storage.postgres_run_store import PostgresRunStore
+from crontopus.server.storage.run_store import RunStore
 from crontopus.server.storage.sqlite_run_store import SqliteRunStore
 
 JOB, ENDPOINT = uuid.uuid4(), uuid.uuid4()
@@ -76,10 +78,10 @@ def without_receipt(run: RunState) -> RunState:
     return replace(run, received_at=T0)
 
 
-def test_the_sqlite_file_gets_its_own_store_and_postgresql_uses_sessions(
+def test_the_sqlite_file_and_postgresql_each_get_their_own_store(
     state: AppState, store: RunStore
 ) -> None:
-    expected = SqliteRunStore if state.engine.dialect.name == "sqlite" else SessionRunStore
+    expected = SqliteRunStore if state.engine.dialect.name == "sqlite" else PostgresRunStore
     assert isinstance(store, expected)
 
 
@@ -203,8 +205,8 @@ async def test_start_and_finish_stored_at_once_by_two_servers_make_one_finished_
 ) -> None:
     # A second engine stands for a second server process sharing the database.
     other_engine = create_engine(settings.database_url)
-    other = SessionRunStore(create_session_factory(other_engine))
-    here = SessionRunStore(state.session)
+    other = PostgresRunStore(other_engine, create_session_factory(other_engine))
+    here = PostgresRunStore(state.engine, state.session)
     runs = [uuid.uuid4() for _ in range(200)]
     try:
         for chunk in range(0, len(runs), 20):

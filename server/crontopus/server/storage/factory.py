@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crontopus.server.db.engine import SessionFactory
+from crontopus.server.storage.postgres_run_store import PostgresRunStore
 from crontopus.server.storage.run_store import RunStore, SessionRunStore
 from crontopus.server.storage.sqlite_run_store import SqliteRunStore
 
@@ -16,4 +17,6 @@ def create_run_store(
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database and database != ":memory:":
         return SqliteRunStore(database, busy_timeout)
+    if engine.dialect.name == "postgresql":
+        return PostgresRunStore(engine, session)
     return SessionRunStore(session)

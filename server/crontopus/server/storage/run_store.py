@@ -1,7 +1,9 @@
 """Where the ingest writer stores a batch of check-ins: load, merge and write in one transaction.
 
-`SessionRunStore` goes through SQLAlchemy sessions and locks the runs it merges (PostgreSQL);
-`SqliteRunStore` (sqlite_run_store.py) does a whole batch in one call on its own connection.
+`SqliteRunStore` (sqlite_run_store.py) does a whole batch in one call on its own connection;
+`PostgresRunStore` (postgres_run_store.py) locks the batch's runs and writes it in one
+statement through asyncpg; `SessionRunStore` goes through SQLAlchemy sessions, for a database
+with no store of its own (an in-memory SQLite database: one process, one writer).
 `storage.factory.create_run_store` picks one.
 """
 
@@ -11,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.server.db.engine import SessionFactory
@@ -42,7 +44,7 @@ class RunStore(Protocol):
 
 
 class SessionRunStore:
-    """A batch per SQLAlchemy session; the runs it merges are locked (`FOR UPDATE`)."""
+    """A batch per SQLAlchemy session, for a database only this process writes runs to."""
 
     def __init__(self, session: SessionFactory) -> None:
         self._session = session
@@ -77,27 +79,10 @@ class SessionRunStore:
         return merged
 
 
-# Transaction-scoped advisory locks on a batch's runs, taken in the order given (sorted).
-_LOCK_RUNS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
-
-
-def _lock_key(key: RunKey) -> int:
-    """A 64-bit advisory lock key per run (a collision only makes two batches take turns)."""
-    return int.from_bytes((key[0].int ^ key[1].int).to_bytes(16, "big")[:8], "big", signed=True)
-
-
 async def _load(session: AsyncSession, keys: Sequence[RunKey]) -> dict[RunKey, RunState]:
-    lock = session.get_bind().dialect.name == "postgresql"
-    if lock:
-        # Another server process may be merging the same runs right now, or inserting one
-        # this batch has not seen yet (FOR UPDATE cannot lock a row that does not exist):
-        # take turns per run, always in the same order so two batches never deadlock.
-        await session.execute(_LOCK_RUNS, {"keys": sorted({_lock_key(key) for key in keys})})
     result = {}
     for tenant_id, ids in keys_by_tenant(keys).items():
         query = select(*RUNS.c).where(RUNS.c.tenant_id == tenant_id, RUNS.c.id.in_(ids))
-        if lock:
-            query = query.with_for_update()
         for row in await session.execute(query):
             result[(row.tenant_id, row.id)] = RunState(**row._mapping)
     return result

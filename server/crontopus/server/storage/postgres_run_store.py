@@ -1,0 +1,219 @@
+"""The run store of PostgreSQL: a batch in five round trips, its writes in one statement.
+
+Through SQLAlchemy sessions a batch cost a round trip per statement and SQLAlchemy's
+per-value processing of every row on the event loop, which left PostgreSQL check-ins at a
+fraction of SQLite's rate. This store borrows a connection from the engine's pool and talks
+to asyncpg directly: the batch's values travel as one array per column (asyncpg encodes them
+in C), and after the runs are locked, loaded and merged in memory, one statement of
+data-modifying CTEs inserts the new runs, updates the changed ones and adds to all four
+counter tables. A batch is therefore BEGIN, the advisory locks, the load, the write and
+COMMIT, whatever its size.
+
+The locks stay a statement of their own: PostgreSQL takes a statement's snapshot when the
+statement starts, so a load in the same statement as the lock it waited for could miss a run
+another process inserted meanwhile (and the merge would then drop that process's report).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Column, Table
+from sqlalchemy import types as sqltypes
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crontopus.core.enums import RunStatus, RunTrigger
+from crontopus.server.db.engine import SessionFactory
+from crontopus.server.db.types import UTCDateTime
+from crontopus.server.services.checkins import CheckIn, MergedBatch, RunKey, RunState, merge_batch
+from crontopus.server.services.rollups import ROLLUPS, rollup_rows
+from crontopus.server.storage.statements import (
+    KEY_COLUMNS,
+    RUN_COLUMNS,
+    RUNS,
+    batch_keys,
+    prune_job,
+)
+
+COUNT_COLUMNS = ("runs", "successes", "failures", "last_run_at")
+
+
+def _sql_type(column: Column[Any]) -> str:
+    """The PostgreSQL array element type that carries this column's values."""
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        return "timestamptz"
+    if isinstance(kind, sqltypes.Uuid):
+        return "uuid"
+    if isinstance(kind, sqltypes.Boolean):
+        return "boolean"
+    if isinstance(kind, sqltypes.Integer):
+        return "bigint"
+    if isinstance(kind, (sqltypes.Enum, sqltypes.String)):
+        return "text"  # enums are stored by name in VARCHAR columns (models/base.py)
+    raise TypeError(f"no PostgreSQL array type for {column.table.name}.{column.name} ({kind!r})")
+
+
+class _Arrays:
+    """Numbered `unnest` parameters for a table's columns, appended to a shared list."""
+
+    def __init__(self, parameters: list[str]) -> None:
+        self._parameters = parameters
+
+    def unnest(self, table: Table, columns: Sequence[str]) -> str:
+        arrays = []
+        for name in columns:
+            self._parameters.append(name)
+            arrays.append(f"${len(self._parameters)}::{_sql_type(table.c[name])}[]")
+        return f"unnest({', '.join(arrays)}) AS u({', '.join(columns)})"
+
+
+def _write_statement() -> tuple[str, list[tuple[str, str]]]:
+    """The one statement writing a merged batch, and which array fills each parameter."""
+    slots: list[str] = []
+    arrays = _Arrays(slots)
+    sources: list[tuple[str, str]] = []
+    names = ", ".join(RUN_COLUMNS)
+    parts = []
+    start = len(slots)
+    parts.append(
+        f"inserted AS (INSERT INTO runs ({names}) SELECT {names} FROM "
+        f"{arrays.unnest(RUNS, RUN_COLUMNS)} ON CONFLICT DO NOTHING RETURNING 1)"
+    )
+    sources += [("insert", name) for name in slots[start:]]
+    changed = [name for name in RUN_COLUMNS if name not in KEY_COLUMNS]
+    start = len(slots)
+    parts.append(
+        "updated AS (UPDATE runs AS r SET "
+        + ", ".join(f"{name} = u.{name}" for name in changed)
+        + f" FROM {arrays.unnest(RUNS, RUN_COLUMNS)}"
+        " WHERE r.tenant_id = u.tenant_id AND r.id = u.id RETURNING 1)"
+    )
+    sources += [("update", name) for name in slots[start:]]
+    for index, rollup in enumerate(ROLLUPS):
+        table = rollup.model.__table__
+        key = ("tenant_id", rollup.owner, rollup.bucket)
+        columns = (*key, *COUNT_COLUMNS)
+        start = len(slots)
+        name = table.name
+        parts.append(
+            f"counted_{index} AS (INSERT INTO {name} ({', '.join(columns)}) "
+            f"SELECT {', '.join(columns)} FROM {arrays.unnest(table, columns)} "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+            f"runs = {name}.runs + excluded.runs, "
+            f"successes = {name}.successes + excluded.successes, "
+            f"failures = {name}.failures + excluded.failures, "
+            # A row started by MISSED runs has no last run yet.
+            f"last_run_at = greatest(coalesce({name}.last_run_at, excluded.last_run_at), "
+            "excluded.last_run_at) RETURNING 1)"
+        )
+        sources += [(f"rollup_{index}", column) for column in slots[start:]]
+    counts = ", ".join(
+        f"(SELECT count(*) FROM {cte})"
+        for cte in ("inserted", "updated", *(f"counted_{i}" for i in range(len(ROLLUPS))))
+    )
+    return f"WITH {', '.join(parts)} SELECT {counts}", sources
+
+
+_WRITE_SQL, _WRITE_SOURCES = _write_statement()
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k"
+_LOAD_SQL = (
+    f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE (tenant_id, id) IN "
+    "(SELECT * FROM unnest($1::uuid[], $2::uuid[])) FOR UPDATE"
+)
+
+
+def lock_key(key: RunKey) -> int:
+    """A 64-bit advisory lock key per run (a collision only makes two batches take turns)."""
+    return int.from_bytes((key[0].int ^ key[1].int).to_bytes(16, "big")[:8], "big", signed=True)
+
+
+def _encoder(column: Column[Any]) -> Callable[[Any], Any] | None:
+    """How a run's value becomes an array element (None: as it is)."""
+    if isinstance(column.type, sqltypes.Enum):
+        return lambda value: None if value is None else value.name
+    return None
+
+
+_RUN_ENCODERS = {name: _encoder(RUNS.c[name]) for name in RUN_COLUMNS}
+
+
+def _run_arrays(states: Sequence[RunState]) -> dict[str, list[Any]]:
+    arrays = {}
+    for name in RUN_COLUMNS:
+        values = [getattr(state, name) for state in states]
+        encode = _RUN_ENCODERS[name]
+        arrays[name] = values if encode is None else [encode(value) for value in values]
+    return arrays
+
+
+def _decode(row: Any) -> RunState:
+    values = dict(row)
+    values["status"] = RunStatus[values["status"]]
+    values["trigger"] = RunTrigger[values["trigger"]]
+    return RunState(**values)
+
+
+class PostgresRunStore:
+    """A batch per pooled connection, through asyncpg, with its runs locked."""
+
+    def __init__(self, engine: AsyncEngine, session: SessionFactory) -> None:
+        self._engine = engine
+        self._session = session
+
+    async def close(self) -> None:
+        """Nothing of its own: the connections belong to the app's engine."""
+
+    async def prune(self, jobs: Sequence[tuple[uuid.UUID, uuid.UUID]], keep: int) -> int:
+        async with self._session() as session, session.begin():
+            return sum([await prune_job(session, tenant, job, keep) for tenant, job in jobs])
+
+    async def store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
+        keys = batch_keys(check_ins)
+        async with self._engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            try:
+                return await self._store(driver, keys, check_ins)
+            except BaseException as error:
+                # SQLAlchemy only sees errors raised through it: a connection that broke
+                # here must leave the pool now, not fail the next batch that borrows it.
+                if driver.is_closed() or not isinstance(error, asyncpg.PostgresError):
+                    with contextlib.suppress(Exception):
+                        await connection.invalidate()
+                raise
+
+    async def _store(
+        self, driver: Any, keys: Sequence[RunKey], check_ins: Sequence[CheckIn]
+    ) -> MergedBatch:
+        async with driver.transaction():
+            # Another server process may be merging the same runs right now, or inserting
+            # one this batch has not seen yet (FOR UPDATE cannot lock a row that does not
+            # exist): take turns per run, always in the same order, so no two deadlock.
+            await driver.execute(_LOCK_SQL, sorted({lock_key(key) for key in keys}))
+            rows = await driver.fetch(_LOAD_SQL, [k[0] for k in keys], [k[1] for k in keys])
+            existing: dict[RunKey, RunState] = {}
+            for row in rows:
+                state = _decode(row)
+                existing[(state.tenant_id, state.id)] = state
+            merged = merge_batch(existing, check_ins)
+            await driver.execute(_WRITE_SQL, *_parameters(merged))
+        return merged
+
+
+def _parameters(merged: MergedBatch) -> list[list[Any]]:
+    """Every array of the write statement, in its parameters' order."""
+    arrays: dict[str, dict[str, list[Any]]] = {
+        "insert": _run_arrays(merged.inserts),
+        "update": _run_arrays(merged.updates),
+    }
+    for index, (rollup, rows) in enumerate(zip(ROLLUPS, rollup_rows(merged.finished), strict=True)):
+        # Counter rows are written in key order, as by every other batch (no deadlocks).
+        rows.sort(key=lambda row: (row["tenant_id"], row[rollup.owner], row[rollup.bucket]))
+        columns = ("tenant_id", rollup.owner, rollup.bucket, *COUNT_COLUMNS)
+        arrays[f"rollup_{index}"] = {name: [row[name] for row in rows] for name in columns}
+    return [arrays[source][column] for source, column in _WRITE_SOURCES]
