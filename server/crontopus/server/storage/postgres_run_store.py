@@ -17,7 +17,6 @@ another process inserted meanwhile (and the merge would then drop that process's
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,12 +30,12 @@ from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.types import UTCDateTime
 from crontopus.server.services.checkins import CheckIn, MergedBatch, RunKey, RunState, merge_batch
 from crontopus.server.services.rollups import ROLLUPS, rollup_rows
+from crontopus.server.storage.run_store import SessionRunStore
 from crontopus.server.storage.statements import (
     KEY_COLUMNS,
     RUN_COLUMNS,
     RUNS,
     batch_keys,
-    prune_job,
 )
 
 COUNT_COLUMNS = ("runs", "successes", "failures", "last_run_at")
@@ -158,19 +157,15 @@ def _decode(row: Any) -> RunState:
     return RunState(**values)
 
 
-class PostgresRunStore:
-    """A batch per pooled connection, through asyncpg, with its runs locked."""
+class PostgresRunStore(SessionRunStore):
+    """A batch per pooled connection, through asyncpg, with its runs locked.
+
+    Pruning (a few statements now and then) stays with the sessions of `SessionRunStore`.
+    """
 
     def __init__(self, engine: AsyncEngine, session: SessionFactory) -> None:
+        super().__init__(session)
         self._engine = engine
-        self._session = session
-
-    async def close(self) -> None:
-        """Nothing of its own: the connections belong to the app's engine."""
-
-    async def prune(self, jobs: Sequence[tuple[uuid.UUID, uuid.UUID]], keep: int) -> int:
-        async with self._session() as session, session.begin():
-            return sum([await prune_job(session, tenant, job, keep) for tenant, job in jobs])
 
     async def store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
         keys = batch_keys(check_ins)
