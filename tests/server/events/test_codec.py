@@ -10,7 +10,13 @@ import pytest
 
 from crontopus.core.enums import RunStatus, RunTrigger
 from crontopus.server.db.models import AlertRule, IncidentStatus
-from crontopus.server.events.codec import decode_event, encode_event, read_event, to_event
+from crontopus.server.events.codec import (
+    decode_event,
+    encode_event,
+    peek_event,
+    read_event,
+    to_event,
+)
 from crontopus.server.events.errors import InvalidEvent
 from crontopus.server.events.event import Event
 from crontopus.server.events.topics import (
@@ -99,3 +105,23 @@ def test_a_payload_missing_a_field_is_refused_with_its_name() -> None:
     event = Event(TENANT, "endpoints", {"kind": "offline", "name": "web-1", "at": AT.isoformat()})
     with pytest.raises(InvalidEvent, match="endpoint_id"):
         read_event(event, EndpointChanged)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: type(p).__name__)
+def test_a_payload_tells_its_tenant_and_topic_without_being_decoded(payload: Payload) -> None:
+    event = to_event(TENANT, payload)
+    assert peek_event(encode_event(event, sequence="7")) == (TENANT, event.topic)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "not json",
+        '{"o":"runs","t":"00000000-0000-4000-8000-00000000a11c","d":{}}',
+        '{"t":"not-a-uuid-but-thirty-six-characters","o":"runs","d":{}}',
+        '{"t":"00000000-0000-4000-8000-00000000a11c","o":"runs',
+    ],
+)
+def test_a_payload_not_written_by_encode_event_is_not_peeked(text: str) -> None:
+    assert peek_event(text) is None

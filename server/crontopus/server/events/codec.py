@@ -67,6 +67,29 @@ def encode_event(event: Event, sequence: str | None = None) -> str:
     return text
 
 
+_HEAD = '{"t":"'
+_TOPIC = '","o":"'
+_TOPIC_AT = len(_HEAD) + 36  # a tenant id is 36 characters in its canonical form
+
+
+def peek_event(text: str) -> tuple[uuid.UUID, str] | None:
+    """The tenant id and topic of a payload `encode_event` wrote, without decoding the rest.
+
+    A process receives every event any process publishes; it decodes only those it has a
+    subscriber for. None when the payload does not start as `encode_event` writes it.
+    """
+    if not text.startswith(_HEAD) or not text.startswith(_TOPIC, _TOPIC_AT):
+        return None
+    end = text.find('"', _TOPIC_AT + len(_TOPIC))
+    if end < 0:
+        return None
+    try:
+        tenant_id = uuid.UUID(text[len(_HEAD) : _TOPIC_AT])
+    except ValueError:
+        return None
+    return tenant_id, text[_TOPIC_AT + len(_TOPIC) : end]
+
+
 def decode_event(text: str) -> tuple[uuid.UUID, str, dict[str, Any]]:
     """Return (tenant id, topic, data) of a payload; raise `InvalidEvent` on a foreign one."""
     try:

@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 
 from crontopus.server.events.broadcaster import InProcessBroadcaster
-from crontopus.server.events.codec import decode_event, encode_event
+from crontopus.server.events.codec import decode_event, encode_event, peek_event
 from crontopus.server.events.errors import EventBusInterrupted, EventBusUnavailable, InvalidEvent
 from crontopus.server.events.event import Event
 
@@ -242,6 +242,9 @@ class PostgresBroadcaster:
         raise ConnectionError("listener connection closed")
 
     def _on_notification(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        head = peek_event(payload)
+        if head is not None and not self._local.listened(*head):
+            return  # nobody here subscribes to it: not worth decoding
         try:
             tenant_id, topic, data = decode_event(payload)
         except InvalidEvent as error:
