@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from crontopus.server.app import AppState, create_app
 from crontopus.server.settings import Settings
@@ -89,3 +91,24 @@ async def test_with_cors_configured_a_browser_can_read_a_check_in_answer(
     assert answer.status_code == 200
     assert answer.headers["access-control-allow-origin"] == origin
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_dependency_failing_under_the_route_is_a_503_in_the_lane_too(
+    api: Api, alice: Persona, state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id, token = await setup(api, alice)
+
+    async def locked(*_args: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    # The general stack's exception handlers stand behind every other route; the lane has none.
+    monkeypatch.setattr(state.job_directory, "lookup", locked)
+    answer = await api.client.post(
+        f"/checkin/{job_id}/0",
+        params={"rid": str(uuid.uuid4())},
+        content=b"ok",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"]
+    assert answer.json()["dependency"] == "database"

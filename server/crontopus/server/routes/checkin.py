@@ -187,6 +187,14 @@ async def checkin(request: Request) -> JSONResponse:
     except ClientDisconnect:
         # Nobody reads this answer; returning one keeps a dropped client out of the error log.
         return _error(400, "the client disconnected before sending the whole body")
+    except Exception as error:
+        # Whatever else a dependency that is away raised (the shared rate limiter's table, say)
+        # is answered here too: in the check-in lane no exception handler stands behind this.
+        problem = unavailability(error)
+        if problem is None:
+            raise
+        state.dependencies.failed(problem)
+        return _unavailable(problem)
     if identity.tenant.suspended_at is not None:
         suspended = TenantSuspended(identity.tenant.slug, identity.tenant.suspension_reason)
         return _error(
