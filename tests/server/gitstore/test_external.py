@@ -232,3 +232,100 @@ async def test_concurrent_readers_share_one_fetch(tmp_path: Path, forge: pygit2.
     heads = await asyncio.gather(*(store.head("acme") for _ in range(10)))
     assert set(heads) == {forge_head(forge)}
     assert store.fetches == 1
+
+
+class AnnouncingStore(ExternalGitStore):
+    """An external store that keeps what it adopted, as the server announces it."""
+
+    adopted: list[tuple[str, str | None, str]]
+
+
+@pytest.fixture
+async def mirror(tmp_path: Path, forge: pygit2.Repository) -> AnnouncingStore:
+    """A store on a URL template, as the server makes it."""
+    store = AnnouncingStore(
+        tmp_path / "mirrors",
+        template=ExternalRemote(str(forge.path).replace("acme.git", "{tenant}.git")),
+        fetch_interval=3600,
+        mirror_served=True,
+    )
+    store.adopted = []
+
+    async def on_adopt(tenant: str, old: str | None, new: str) -> None:
+        store.adopted.append((tenant, old, new))
+
+    store.on_adopt = on_adopt
+    await store.ensure_repository("acme")
+    return store
+
+
+async def test_a_url_template_names_each_tenants_remote_and_agents_clone_the_mirror(
+    mirror: AnnouncingStore, forge: pygit2.Repository
+) -> None:
+    assert mirror.remote("acme").url == forge.path
+    assert await mirror.head("acme") == forge_head(forge)
+    assert mirror.clone_url("acme", "https://ctp.example/") == (
+        "https://ctp.example/git/acme/jobs.git"
+    )
+    with pytest.raises(ValueError, match="tenant slug"):
+        mirror.remote("../etc")
+
+
+async def test_a_remote_tip_with_an_invalid_manifest_is_reported_and_not_served(
+    mirror: AnnouncingStore, forge: pygit2.Repository
+) -> None:
+    served = await mirror.head("acme")
+    broken = raw_commit(forge, {"default/db.yaml": manifest("db", schedule="5/15 * * * *")})
+    await mirror.sync("acme")
+    assert await mirror.head("acme") == served
+    assert (await mirror.snapshot("acme")).problems == ()
+    problems = await mirror.pending_problems("acme")
+    assert broken[:12] in problems[0].message
+    assert "serving" in problems[0].message
+    assert [p.file for p in problems[1:]] == ["default/db.yaml"]
+    assert mirror.adopted == []
+    # Writes wait for the fix instead of building on a tip nobody checked.
+    with pytest.raises(RemoteError, match="did not adopt"):
+        await mirror.commit_changes("acme", [Put("default/a.yaml", manifest("a"))], ALICE, "a")
+
+    job_id = uuid.uuid4()
+    fixed = raw_commit(forge, {"default/db.yaml": manifest("db", "default", job_id)})
+    await mirror.sync("acme")
+    assert await mirror.head("acme") == fixed
+    assert job_id in (await mirror.snapshot("acme")).jobs
+    assert await mirror.pending_problems("acme") == ()
+    assert mirror.adopted == [("acme", served, fixed)]
+
+
+async def test_discovered_jobs_committed_by_another_server_are_adopted(
+    mirror: AnnouncingStore, forge: pygit2.Repository
+) -> None:
+    found = manifest("cleanup", "discovered", labels={"source": "discovered"})
+    tip = raw_commit(forge, {"discovered/cleanup.yaml": found})
+    await mirror.sync("acme")
+    assert await mirror.head("acme") == tip
+    assert await mirror.pending_problems("acme") == ()
+
+
+async def test_a_remote_tip_over_the_jobs_quota_is_not_served(
+    mirror: AnnouncingStore, forge: pygit2.Repository
+) -> None:
+    async def quota(tenant: str) -> int:
+        return 1
+
+    mirror.jobs_quota = quota
+    served = await mirror.head("acme")
+    raw_commit(forge, {"default/a.yaml": manifest("a"), "default/b.yaml": manifest("b")})
+    await mirror.sync("acme")
+    assert await mirror.head("acme") == served
+    assert "quota reached" in (await mirror.pending_problems("acme"))[1].message
+
+
+async def test_a_remote_that_cannot_be_fetched_is_a_repository_problem(
+    mirror: AnnouncingStore, tmp_path: Path
+) -> None:
+    mirror.set_remote("acme", ExternalRemote(str(tmp_path / "gone.git")))
+    with pytest.raises(RemoteError):
+        await mirror.sync("acme")
+    (problem,) = await mirror.pending_problems("acme")
+    assert "served from the last fetch" in problem.message

@@ -7,28 +7,55 @@ tip, and push without force; when someone else pushed in between, the push is
 refused, the store fetches again and rebuilds the commit on the new tip — which
 re-checks every expected blob id, so a change to a file the write touches is a
 ConflictError, and a change elsewhere is simply kept.
+
+A fetch lands in `refs/crontopus/remote`, not in `main`: the mirror **adopts** a
+remote tip (moves `main`, which is all that readers and agents see) only once the
+push validator passed it (`validate_remote_tip`). A tip with problems is kept
+aside with them (`pending_problems`), `main` keeps serving the last valid commit,
+and writes through the API are refused until the remote is fixed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
 
+from crontopus.core.problems import Problem
+
 from . import repository
 from .errors import RemoteError, RepositoryNotFoundError
-from .layout import BRANCH_REF
-from .local import DEFAULT_COMMITTER, LocalGitStore
+from .local import DEFAULT_COMMITTER, LocalGitStore, check_tenant
 from .model import Author
+from .validation import validate_remote_tip
 
 log = logging.getLogger(__name__)
 OUTGOING_REF = "refs/crontopus/outgoing"
+#: Where a fetch puts the remote branch's tip; `main` follows once the tip is adopted.
+REMOTE_REF = "refs/crontopus/remote"
+#: What stands for the tenant in a remote URL template.
+TENANT_PLACEHOLDER = "{tenant}"
+
+#: (tenant) → the tenant's jobs quota, which a remote tip must hold to be adopted.
+JobsQuota = Callable[[str], Awaitable[int | None]]
+#: (tenant, old commit or None, new commit) after the mirror adopted a remote tip.
+OnAdopt = Callable[[str, str | None, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RefusedTip:
+    """A remote tip the mirror did not adopt, and why."""
+
+    commit: str
+    serving: str | None
+    problems: tuple[Problem, ...]
 
 
 @dataclass(frozen=True)
@@ -71,14 +98,23 @@ class _Callbacks(pygit2.RemoteCallbacks):
 
 
 class ExternalGitStore(LocalGitStore):
-    """Mirrors of tenant repositories hosted elsewhere; commits are pushed back."""
+    """Mirrors of tenant repositories hosted elsewhere; commits are pushed back.
+
+    `template` gives every tenant without a remote of its own one: its URL holds
+    `{tenant}`, which becomes the tenant's slug. `mirror_served=True` says the server
+    serves the mirror at `/git/<tenant>/jobs.git`, which is then the clone URL.
+    """
 
     def __init__(
         self,
         root: Path,
         remotes: Mapping[str, ExternalRemote] | None = None,
         *,
+        template: ExternalRemote | None = None,
         fetch_interval: float = 10.0,
+        mirror_served: bool = False,
+        jobs_quota: JobsQuota | None = None,
+        on_adopt: OnAdopt | None = None,
         committer: Author = DEFAULT_COMMITTER,
         snapshot_cache_size: int = 16,
         parse_cache_size: int = 20_000,
@@ -90,9 +126,16 @@ class ExternalGitStore(LocalGitStore):
             parse_cache_size=parse_cache_size,
         )
         self.fetch_interval = fetch_interval
+        self.template = template
+        self.mirror_served = mirror_served
+        self.jobs_quota = jobs_quota
+        self.on_adopt = on_adopt
         self._remotes: dict[str, ExternalRemote] = dict(remotes or {})
         self._fetched_at: dict[str, float] = {}
         self._fetch_locks: dict[str, asyncio.Lock] = {}
+        self._fetch_errors: dict[str, str] = {}
+        self._refused: dict[str, RefusedTip] = {}
+        self._ensuring_tenants: set[str] = set()
 
     def set_remote(self, tenant: str, remote: ExternalRemote) -> None:
         """Point a tenant at its remote repository (replaces any previous one)."""
@@ -101,28 +144,116 @@ class ExternalGitStore(LocalGitStore):
 
     def remote(self, tenant: str) -> ExternalRemote:
         """Return the tenant's remote; RepositoryNotFoundError when none is configured."""
-        try:
-            return self._remotes[tenant]
-        except KeyError:
-            raise RepositoryNotFoundError(tenant) from None
+        found = self._remotes.get(tenant)
+        if found is not None:
+            return found
+        if self.template is None:
+            raise RepositoryNotFoundError(tenant)
+        url = self.template.url.replace(TENANT_PLACEHOLDER, check_tenant(tenant))
+        return dataclasses.replace(self.template, url=url)
 
     def clone_url(self, tenant: str, base_url: str) -> str:
+        if self.mirror_served:
+            return f"{base_url.rstrip('/')}/git/{tenant}/jobs.git"
         return self.remote(tenant).public_url()
 
+    def push_url(self, tenant: str) -> str:
+        """Return where people push: the remote's URL without credentials."""
+        return self.remote(tenant).public_url()
+
+    def _fetch_lock(self, tenant: str) -> asyncio.Lock:
+        return self._fetch_locks.setdefault(tenant, asyncio.Lock())
+
     async def fetch(self, tenant: str, max_age: float = 0.0) -> None:
-        """Fetch the tenant's remote branch into the mirror, unless one is younger than max_age."""
+        """Fetch the tenant's remote branch into the mirror, unless one is younger than max_age.
+
+        A new remote tip is then judged and, when valid, adopted (see the module's doc).
+        """
         remote = self.remote(tenant)
-        lock = self._fetch_locks.setdefault(tenant, asyncio.Lock())
-        async with lock:
+        async with self._fetch_lock(tenant):
             # Readers that queued behind a fetch take its result instead of fetching again.
             if max_age and time.monotonic() - self._fetched_at.get(tenant, -1e18) < max_age:
                 return
             try:
                 await self._run(self._fetch_sync, self.repo_path(tenant), remote)
+            except RemoteError as error:
+                self._fetch_errors[tenant] = str(error)
+                raise
             finally:
                 # A failed fetch also waits out the interval: a forge that is down
                 # is not hammered by every read.
                 self._fetched_at[tenant] = time.monotonic()
+            self._fetch_errors.pop(tenant, None)
+            adopted = await self._adopt(tenant)
+        # Announced outside the lock: announcing reads the repository, which may fetch.
+        if adopted is not None and self.on_adopt is not None:
+            try:
+                await self.on_adopt(tenant, *adopted)
+            except Exception:
+                log.exception("announcing %s's adopted commit %s failed", tenant, adopted[1])
+
+    async def _adopt(self, tenant: str) -> tuple[str | None, str] | None:
+        """Move `main` to the fetched remote tip if the validator passes it; else keep it aside.
+
+        Return the move (old, new) when `main` moved. Called with the tenant's fetch lock held.
+        """
+        path = self.repo_path(tenant)
+        main, tip = await self._run(self._tips, path)
+        if tip is None or tip == main:
+            self._refused.pop(tenant, None)
+            return None
+        refused = self._refused.get(tenant)
+        if refused is not None and refused.commit == tip and refused.serving == main:
+            return None  # judged already
+        try:
+            max_jobs = await self.jobs_quota(tenant) if self.jobs_quota is not None else None
+        except Exception:
+            # The quota lives in the database: without it, the tip waits for the next fetch.
+            log.warning("cannot judge %s's remote tip now: its quota is unknown", tenant)
+            self._fetched_at.pop(tenant, None)
+            return None
+        problems = await self._run(validate_remote_tip_at, path, main, tip, max_jobs)
+        if problems:
+            if refused is None or refused.commit != tip:
+                log.warning(
+                    "not adopting %s's remote tip %s: %d problem(s), first: %s",
+                    tenant,
+                    tip,
+                    len(problems),
+                    problems[0],
+                )
+            self._refused[tenant] = RefusedTip(tip, main, tuple(problems))
+            return None
+        if not await self._run(self._move_branch, path, main, tip):
+            # The branch moved meanwhile (a write of this process): judge again next time.
+            self._fetched_at.pop(tenant, None)
+            return None
+        self._refused.pop(tenant, None)
+        return main, tip
+
+    async def sync(self, tenant: str) -> None:
+        """Fetch now (a webhook, the periodic fetch); RemoteError when the remote is away."""
+        await self.fetch(tenant)
+
+    async def pending_problems(self, tenant: str) -> tuple[Problem, ...]:
+        problems: list[Problem] = []
+        error = self._fetch_errors.get(tenant)
+        if error is not None:
+            problems.append(Problem(None, "", f"{error}; jobs are served from the last fetch"))
+        refused = self._refused.get(tenant)
+        if refused is not None:
+            serving = refused.serving[:12] if refused.serving else "nothing yet"
+            problems.append(
+                Problem(
+                    None,
+                    "",
+                    f"{self.push_url(tenant)}: its {self.remote(tenant).branch} branch is at "
+                    f"{refused.commit[:12]}, which Crontopus does not serve because of the "
+                    f"problems below (serving {serving}); fix them and push again",
+                )
+            )
+            problems.extend(refused.problems)
+        return tuple(problems)
 
     async def _before_read(self, tenant: str) -> None:
         last = self._fetched_at.get(tenant)
@@ -135,17 +266,63 @@ class ExternalGitStore(LocalGitStore):
 
     async def _before_write(self, tenant: str) -> None:
         await self.fetch(tenant)
+        refused = self._refused.get(tenant)
+        if refused is not None and not self._ensuring(tenant):
+            raise RemoteError(
+                f"{self.push_url(tenant)} holds commit {refused.commit[:12]} with "
+                f"{len(refused.problems)} problem(s) that Crontopus did not adopt (see the "
+                "repository problems): fix them with a push there, then try again"
+            )
+
+    def _ensuring(self, tenant: str) -> bool:
+        return tenant in self._ensuring_tenants
+
+    async def ensure_repository(self, tenant: str) -> None:
+        # Adding the namespaces a remote lacks is the fix for a tip that lacks them: the
+        # commit goes on top of the remote tip even when that tip was not adopted.
+        self._ensuring_tenants.add(tenant)
+        try:
+            await super().ensure_repository(tenant)
+        finally:
+            self._ensuring_tenants.discard(tenant)
+
+    def _base(self, repo: pygit2.Repository) -> pygit2.Commit | None:
+        # A push must fast-forward the remote: build on its tip (which is `main` unless
+        # the tip was not adopted, and then only ensure_repository gets here).
+        try:
+            tip = repo.references[REMOTE_REF].peel(pygit2.Commit)
+        except KeyError:
+            return repository.head_commit(repo)
+        return tip if isinstance(tip, pygit2.Commit) else repository.head_commit(repo)
 
     async def _publish(self, tenant: str, parent: str | None, commit: str) -> bool:
         remote = self.remote(tenant)
-        return await self._run(self._push_sync, self.repo_path(tenant), remote, commit)
+        if not await self._run(self._push_sync, self.repo_path(tenant), remote, commit):
+            return False
+        async with self._fetch_lock(tenant):
+            # Our own commit is judged like any other before it is served; the caller
+            # announces it (on_adopt is for commits that others pushed).
+            await self._adopt(tenant)
+        refused = self._refused.get(tenant)
+        if refused is not None and refused.commit == commit and not self._ensuring(tenant):
+            log.error("%s: commit %s was pushed but not adopted: %s", tenant, commit, refused)
+        return True
+
+    @staticmethod
+    def _tips(path: Path) -> tuple[str | None, str | None]:
+        repo = repository.open_repository(path)
+        try:
+            tip: str | None = str(repo.references[REMOTE_REF].target)
+        except KeyError:
+            tip = None
+        return repository.head_id(repo), tip
 
     @staticmethod
     def _fetch_sync(path: Path, remote: ExternalRemote) -> None:
         if not (path / "HEAD").exists():
             repository.init_bare(path)
         repo = repository.open_repository(path)
-        spec = f"+refs/heads/{remote.branch}:{BRANCH_REF}"
+        spec = f"+refs/heads/{remote.branch}:{REMOTE_REF}"
         try:
             repo.remotes.create_anonymous(remote.url).fetch([spec], callbacks=_Callbacks(remote))
         except pygit2.GitError as error:
@@ -179,8 +356,15 @@ class ExternalGitStore(LocalGitStore):
             raise RemoteError(
                 f"{remote.public_url()} refused the push of {target}: {message}{said}"
             )
-        repo.references.create(BRANCH_REF, commit, force=True)
+        repo.references.create(REMOTE_REF, commit, force=True)
         return True
+
+
+def validate_remote_tip_at(
+    path: Path, adopted: str | None, tip: str, max_jobs: int | None
+) -> list[Problem]:
+    """Run `validate_remote_tip` on the mirror at `path`."""
+    return validate_remote_tip(repository.open_repository(path), adopted, tip, max_jobs)
 
 
 def _lost_race(message: str) -> bool:

@@ -1,9 +1,11 @@
-"""Git smart HTTP for managed repositories: `git clone http://x:TOKEN@host/git/acme/jobs.git`.
+"""Git smart HTTP for job repositories: `git clone http://x:TOKEN@host/git/acme/jobs.git`.
 
 The app answers the three requests of the smart protocol by running the real
 `git upload-pack` / `git receive-pack` in `--stateless-rpc` mode. Pushes go
 through the pre-receive hook of `ManagedGitStore.hooks_dir()`, which validates
 them (see `validation.py`); an accepted push to `main` is reported to `on_push`.
+An external store's mirrors are served read-only (fetched first, as any read):
+a push is refused with the remote's URL, where it belongs.
 
 Access: HTTP Basic with any user name and a token as password. No or a bad
 token: 401 with a `WWW-Authenticate` challenge. A token that may not read the
@@ -30,7 +32,9 @@ from starlette.types import ASGIApp
 from crontopus.server.availability import Unavailable, unavailability
 
 from . import repository
+from .external import ExternalGitStore
 from .layout import BRANCH_REF
+from .local import LocalGitStore
 from .managed import ManagedGitStore
 from .pktline import PushCommands, pkt_line
 from .processes import ProcessSlots
@@ -103,8 +107,21 @@ def _busy(slots: ProcessSlots) -> Response:
     )
 
 
+def _read_only(store: ExternalGitStore, tenant: str) -> Response:
+    """Refuse a push to a mirror the way git shows it: `fatal: remote error: …`."""
+    message = (
+        f"ERR this is a read-only mirror of {store.push_url(tenant)}: push your changes there "
+        "(Crontopus fetches them and checks them before agents see them)"
+    )
+    return Response(
+        pkt_line(f"# service={RECEIVE_PACK}\n") + b"0000" + pkt_line(message),
+        media_type=f"application/x-{RECEIVE_PACK}-advertisement",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
 def make_git_http_app(
-    store: ManagedGitStore,
+    store: LocalGitStore,
     authenticate: Authenticate,
     on_push: OnPush,
     on_unavailable: Callable[[Unavailable], None] | None = None,
@@ -114,14 +131,19 @@ def make_git_http_app(
     max_jobs: int | None = None,
 ) -> ASGIApp:
     """Build the ASGI app serving `/<tenant>/jobs.git/…`; mount it at `/git`."""
-    hooks = store.hooks_dir()
+    # A store whose repositories Crontopus does not host is served read-only: no hooks.
+    hooks = store.hooks_dir() if isinstance(store, ManagedGitStore) else None
     slots = processes or ProcessSlots()
+
+    hook_options = ["-c", f"core.hooksPath={hooks}"] if hooks is not None else []
 
     def git_command(service: str, *args: str) -> list[str]:
         return [
             "git",
+            *hook_options,
             "-c",
-            f"core.hooksPath={hooks}",
+            # The external store's bookkeeping refs (a remote tip not adopted) are not served.
+            "uploadpack.hideRefs=refs/crontopus",
             "-c",
             "receive.fsckObjects=true",
             "-c",
@@ -172,7 +194,12 @@ def make_git_http_app(
             return _unauthorized()
         if not access.can_read and access.refusal is not None:
             return PlainTextResponse(access.refusal + "\n", status_code=403)
-        if not access.can_read or not await store.exists(tenant):
+        if not access.can_read:
+            return _not_found()
+        # An external mirror fetches first (at most once per interval; a remote that is
+        # away leaves it stale), so a process that never served this tenant has it too.
+        await store.refresh(tenant)
+        if not await store.exists(tenant):
             return _not_found()
         if write and not access.can_write:
             return PlainTextResponse(
@@ -193,6 +220,8 @@ def make_git_http_app(
         refused = await authorize(request, write=service == RECEIVE_PACK)
         if refused is not None:
             return refused
+        if service == RECEIVE_PACK and isinstance(store, ExternalGitStore):
+            return _read_only(store, request.path_params["tenant"])
         path = store.repo_path(request.path_params["tenant"])
         env = environment(request, service)
         release = await slots.take()
@@ -225,6 +254,8 @@ def make_git_http_app(
         refused = await authorize(request, write=service == RECEIVE_PACK)
         if refused is not None:
             return refused
+        if service == RECEIVE_PACK and hooks is None:
+            return PlainTextResponse("This repository is a read-only mirror\n", status_code=403)
         tenant = request.path_params["tenant"]
         path = store.repo_path(tenant)
         release = await slots.take()
@@ -375,7 +406,7 @@ async def _feed(
 
 
 async def _announce(
-    store: ManagedGitStore,
+    store: LocalGitStore,
     tenant: str,
     commands: list[tuple[str, str, str]],
     on_push: OnPush,

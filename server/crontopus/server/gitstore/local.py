@@ -86,6 +86,14 @@ class LocalGitStore(GitStore):
         """Make `commit` the new tip; return False when the branch moved meanwhile."""
         return await self._run(self._move_branch, self.repo_path(tenant), parent, commit)
 
+    def _base(self, repo: pygit2.Repository) -> pygit2.Commit | None:
+        """Return the commit a write builds on (external: the remote's tip)."""
+        return repository.head_commit(repo)
+
+    async def refresh(self, tenant: str) -> None:
+        """Bring the tenant's repository up to date before serving it (external: fetch)."""
+        await self._before_read(tenant)
+
     # -- helpers --------------------------------------------------------------
 
     def repo_path(self, tenant: str) -> Path:
@@ -199,7 +207,7 @@ class LocalGitStore(GitStore):
         tolerate_conflicts: bool,
     ) -> _Prepared:
         repo = self._open(tenant)
-        parent = repository.head_commit(repo)
+        parent = self._base(repo)
         parent_id = str(parent.id) if parent is not None else None
         if expected_head is not None and expected_head != parent_id:
             raise ConflictError(

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crontopus.core.manifest import JobManifest
+from crontopus.core.problems import Problem
 
 from .model import Author, Change, HistoryEntry, Snapshot
 
@@ -84,6 +85,11 @@ class GitStore(abc.ABC):
     @abc.abstractmethod
     def clone_url(self, tenant: str, base_url: str) -> str:
         """Return the URL agents and people clone the tenant's repository from."""
+
+    async def pending_problems(self, tenant: str) -> tuple[Problem, ...]:
+        """Return what keeps the repository from being served as it is (external: a remote
+        tip that was not adopted, a remote that cannot be fetched); empty when all is well."""
+        return ()
 
     @abc.abstractmethod
     async def check(self) -> None:

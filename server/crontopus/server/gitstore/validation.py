@@ -75,9 +75,20 @@ def validate_ref_update(
 
 
 def validate_push(
-    repo: pygit2.Repository, old_commit: str | None, new_commit: str, max_jobs: int | None = None
+    repo: pygit2.Repository,
+    old_commit: str | None,
+    new_commit: str,
+    max_jobs: int | None = None,
+    *,
+    hand_edits: bool = True,
 ) -> list[Problem]:
-    """Return every problem the move from `old_commit` to `new_commit` would bring."""
+    """Return every problem the move from `old_commit` to `new_commit` would bring.
+
+    `hand_edits=False` judges a tip fetched from an external remote (`validate_remote_tip`):
+    the rules about how history may change (ids are immutable, `discovered/` changes only by
+    adoption) are left out, since that remote's history also holds the commits of other
+    Crontopus servers, which write `discovered/` themselves.
+    """
     old_files = _files(repo, old_commit)
     new_files = _files(repo, new_commit)
     changed = sorted(p for p, f in new_files.items() if old_files.get(p) != f)
@@ -95,12 +106,29 @@ def validate_push(
     for path, result in parsed.items():
         problems.extend(result.problems)
         if result.manifest is not None:
-            problems.extend(_manifest_problems(repo, path, result.manifest, old_files, ids, parsed))
+            problems.extend(
+                _manifest_problems(repo, path, result.manifest, old_files, ids, parsed, hand_edits)
+            )
+    if not hand_edits:
+        return problems
     for path in sorted(set(old_files) - set(new_files)):
         if classify(path).kind is PathKind.MANIFEST and path.startswith(f"{DISCOVERED_NAMESPACE}/"):
             job_id = quick_id(_text(repo, old_files[path].blob_id))
             problems.extend(_adoption_problems(path, job_id, ids, parsed))
     return problems
+
+
+def validate_remote_tip(
+    repo: pygit2.Repository, adopted: str | None, tip: str, max_jobs: int | None = None
+) -> list[Problem]:
+    """Judge a tip fetched from an external remote before the mirror serves it.
+
+    The same validator as a push to a managed repository, for what the tip brings since the
+    commit the mirror serves (`adopted`; None judges every file): layout, manifests, unique
+    ids, `default/` and `discovered/`, and the jobs quota. Files that did not change were
+    judged when they were adopted.
+    """
+    return validate_push(repo, adopted, tip, max_jobs, hand_edits=False)
 
 
 def push_warnings(
@@ -182,6 +210,7 @@ def _manifest_problems(
     old_files: dict[str, _File],
     ids: dict[uuid.UUID, list[str]],
     parsed: dict[str, Parsed],
+    hand_edits: bool = True,
 ) -> list[Problem]:
     """Check what the core validator cannot see: the file name, id rules, discovered/."""
     problems: list[Problem] = []
@@ -193,6 +222,8 @@ def _manifest_problems(
         if other != path and (other < path or other not in parsed):
             problems.append(duplicate_problem(path, manifest.id, other))
             break
+    if not hand_edits:
+        return problems
     if path in old_files:
         before = quick_id(_text(repo, old_files[path].blob_id))
         if before is not None and before != manifest.id:
