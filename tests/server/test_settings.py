@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from crontopus.server.errors import ConfigurationError
-from crontopus.server.settings import Rate, Settings
+from crontopus.server.settings import GitStoreKind, Rate, Settings
 
 
 def test_defaults_need_no_configuration_and_persist_a_private_secret_key(
@@ -288,3 +288,88 @@ def test_a_provider_on_this_machine_may_use_plain_http(tmp_path: Path) -> None:
         CRONTOPUS_OIDC_CORP_ISSUER="http://127.0.0.1:9000",
     )
     assert Settings.from_env(env).oidc_providers[0].issuer == "http://127.0.0.1:9000"
+
+
+def external_git(tmp_path: Path, **values: str) -> dict[str, str]:
+    return {
+        "CRONTOPUS_DATA_DIR": str(tmp_path),
+        "CRONTOPUS_GIT_STORE": "external",
+        "CRONTOPUS_GIT_EXTERNAL_URL": "https://forge.example/ops/{tenant}.git",
+        "CRONTOPUS_GIT_EXTERNAL_TOKEN": "forge-token",
+        **values,
+    }
+
+
+def test_the_managed_git_store_is_the_default(tmp_path: Path) -> None:
+    git = Settings.from_env({"CRONTOPUS_DATA_DIR": str(tmp_path)}).git
+    assert git.store is GitStoreKind.MANAGED
+    assert git.external_url is None
+
+
+def test_the_external_git_store_reads_its_forge_token_from_a_file_and_hides_secrets(
+    tmp_path: Path,
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("from-a-file\n")
+    env = external_git(
+        tmp_path,
+        CRONTOPUS_GIT_EXTERNAL_TOKEN="",
+        CRONTOPUS_GIT_EXTERNAL_TOKEN_FILE=str(token),
+        CRONTOPUS_GIT_EXTERNAL_USERNAME="bot",
+        CRONTOPUS_GIT_FETCH_INTERVAL="15",
+        CRONTOPUS_GIT_WEBHOOK_SECRET="s" * 20,
+    )
+    git = Settings.from_env(env).git
+    assert git.store is GitStoreKind.EXTERNAL
+    assert (git.external_username, git.external_token) == ("bot", "from-a-file")
+    assert git.fetch_interval == 15
+    assert git.webhook_secret == "s" * 20
+    assert "from-a-file" not in repr(git)
+    assert "s" * 20 not in repr(git)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"CRONTOPUS_GIT_STORE": "gitlab"}, "CRONTOPUS_GIT_STORE: 'gitlab' is not a Git store"),
+        ({"CRONTOPUS_GIT_EXTERNAL_URL": ""}, "CRONTOPUS_GIT_EXTERNAL_URL: must be set"),
+        (
+            {"CRONTOPUS_GIT_EXTERNAL_URL": "https://forge.example/ops/jobs.git"},
+            "must hold {tenant} once",
+        ),
+        (
+            {"CRONTOPUS_GIT_EXTERNAL_URL": "https://{tenant}.forge.example/jobs.git"},
+            "must hold {tenant} in its path",
+        ),
+        (
+            {"CRONTOPUS_GIT_EXTERNAL_URL": "https://bot:pw@forge.example/{tenant}.git"},
+            "must not carry credentials",
+        ),
+        (
+            {"CRONTOPUS_GIT_EXTERNAL_URL": "http://forge.example/{tenant}.git"},
+            "must use https",
+        ),
+        (
+            {"CRONTOPUS_GIT_EXTERNAL_URL": "ssh://git@forge.example/{tenant}.git"},
+            "SSH remotes are not supported",
+        ),
+        ({"CRONTOPUS_GIT_EXTERNAL_TOKEN": ""}, "CRONTOPUS_GIT_EXTERNAL_TOKEN: must be set"),
+        ({"CRONTOPUS_GIT_WEBHOOK_SECRET": "short"}, "at least 16 characters"),
+        ({"CRONTOPUS_GIT_FETCH_INTERVAL": "0"}, "CRONTOPUS_GIT_FETCH_INTERVAL: 0 is out of range"),
+        (
+            {"CRONTOPUS_GIT_STORE": "managed"},
+            "CRONTOPUS_GIT_EXTERNAL_URL: only used with CRONTOPUS_GIT_STORE=external",
+        ),
+    ],
+)
+def test_a_bad_git_store_setting_fails_naming_the_variable(
+    tmp_path: Path, values: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        Settings.from_env(external_git(tmp_path, **values))
+
+
+def test_a_forge_on_this_machine_may_use_plain_http(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:3000/ops/{tenant}.git"
+    git = Settings.from_env(external_git(tmp_path, CRONTOPUS_GIT_EXTERNAL_URL=url)).git
+    assert git.external_url == url

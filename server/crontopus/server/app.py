@@ -28,7 +28,13 @@ from crontopus.server.availability import (
 from crontopus.server.db.engine import create_engine, create_session_factory
 from crontopus.server.errors import AuthenticationFailed
 from crontopus.server.events.factory import create_broadcaster
-from crontopus.server.gitstore import ManagedGitStore, make_git_http_app
+from crontopus.server.gitstore import (
+    ExternalGitStore,
+    ExternalRemote,
+    ManagedGitStore,
+    make_git_http_app,
+)
+from crontopus.server.gitstore.local import LocalGitStore
 from crontopus.server.gitstore.processes import ProcessSlots
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.credentials import EndpointWatches
@@ -47,6 +53,7 @@ from crontopus.server.routes.auth import refresh as refresh_route
 from crontopus.server.routes.checkin import CheckInEndpoint
 from crontopus.server.routes.checkin_lane import CheckInLane
 from crontopus.server.routes.console import BrowserRedirect, console_routes
+from crontopus.server.routes.git_hooks import git_hook
 from crontopus.server.routes.install import install_routes
 from crontopus.server.routes.oidc import callback as oidc_callback
 from crontopus.server.routes.oidc import start as oidc_start
@@ -65,8 +72,9 @@ from crontopus.server.services.authentication import (
 )
 from crontopus.server.services.channel import AgentChannels
 from crontopus.server.services.job_directory import JobDirectory
+from crontopus.server.services.mirror import MirrorSync
 from crontopus.server.services.sessions import Device
-from crontopus.server.settings import Settings
+from crontopus.server.settings import GitSettings, Settings
 from crontopus.server.state import AppState as AppState  # where tests and tools import it from
 from crontopus.server.storage.factory import create_run_store
 
@@ -195,17 +203,33 @@ def device_of(context: Context) -> Device:
     return Device(context.client_address, context.request.headers.get("user-agent", ""))
 
 
+def create_gitstore(settings: Settings) -> LocalGitStore:
+    """The managed store, or the external one with this process's mirrors (CRONTOPUS_GIT_STORE)."""
+    git: GitSettings = settings.git
+    if not git.external:
+        return ManagedGitStore(settings.data_dir / "git")
+    assert git.external_url is not None
+    return ExternalGitStore(
+        settings.data_dir / "git-mirrors",
+        template=ExternalRemote(
+            git.external_url, username=git.external_username, password=git.external_token
+        ),
+        fetch_interval=git.fetch_interval,
+        mirror_served=True,
+    )
+
+
 def create_state(settings: Settings) -> AppState:
     """Build the process-wide objects (engine, session factory, rate limiter)."""
     engine = create_engine(settings.database_url, timeout=settings.database_timeout)
     session = create_session_factory(engine)
     broadcaster = create_broadcaster(settings)
-    gitstore = ManagedGitStore(settings.data_dir / "git")
+    gitstore = create_gitstore(settings)
     metrics = Metrics()
     dependencies = DependencyTracker(
         {
             Dependency.DATABASE: database_probe(engine),
-            Dependency.GIT_STORE: directory_probe(settings.data_dir / "git"),
+            Dependency.GIT_STORE: directory_probe(gitstore.root),
         },
         metrics,
         probe_timeout=settings.database_timeout + 5,
@@ -214,7 +238,7 @@ def create_state(settings: Settings) -> AppState:
     alerts = AlertEngine(
         settings, session, gitstore, broadcaster, metrics, dependencies=dependencies
     )
-    return AppState(
+    state = AppState(
         settings=settings,
         engine=engine,
         session=session,
@@ -240,6 +264,12 @@ def create_state(settings: Settings) -> AppState:
         channels=AgentChannels(session, settings.heartbeat_interval),
         mail=MailOutbox(settings.mail, session),
     )
+    if isinstance(gitstore, ExternalGitStore):
+        # A remote tip is judged against the tenant's quota, and announced like a push.
+        gitstore.jobs_quota = state.jobs_quota
+        gitstore.on_adopt = state.on_push
+        state.mirror = MirrorSync(gitstore, session, settings.git.fetch_interval)
+    return state
 
 
 def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
@@ -276,10 +306,12 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
         Route("/auth/oidc/{provider}/callback", oidc_callback, methods=["GET"]),
         Route("/operator/exports/{export_id}", download_export, methods=["GET"]),
     ]
-    if isinstance(state.gitstore, ManagedGitStore):
+    served = state.gitstore
+    if isinstance(served, LocalGitStore):
+        # The external store's mirrors are served too (read-only): agents fetch from here.
         limits = settings.transport
         git_app = make_git_http_app(
-            state.gitstore,
+            served,
             state.git_access,
             state.on_push,
             state.dependencies.failed,
@@ -288,6 +320,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
             max_jobs=settings.quotas.jobs,
         )
         routes.append(Mount("/git", app=git_app))
+    routes.append(Route("/git-hooks/{tenant}", git_hook, methods=["POST"]))
     # Outermost first: the real client and scheme are known before anything else looks.
     checkin_body = settings.transport.checkin_body
     middleware = [

@@ -48,6 +48,36 @@ class LogFormat(enum.Enum):
     TEXT = "text"
 
 
+class GitStoreKind(enum.Enum):
+    """Where tenants' job repositories live (`CRONTOPUS_GIT_STORE`)."""
+
+    MANAGED = "managed"  # bare repositories under the data directory, served at /git
+    EXTERNAL = "external"  # on a forge; each server process keeps a validated mirror
+
+
+#: What stands for the tenant's slug in CRONTOPUS_GIT_EXTERNAL_URL.
+TENANT_PLACEHOLDER = "{tenant}"
+
+
+@dataclass(frozen=True)
+class GitSettings:
+    """The Git store (docs/git-store.md): managed, or external with its forge and webhook."""
+
+    store: GitStoreKind = GitStoreKind.MANAGED
+    #: The tenant repositories' URL with `{tenant}`, like https://forge.example/ops/{tenant}.git.
+    external_url: str | None = None
+    external_username: str = "crontopus"
+    external_token: str | None = field(default=None, repr=False)
+    #: Seconds between fetches of each tenant's remote (the periodic fetch and fetch-on-read).
+    fetch_interval: int = 60
+    #: Signs push webhooks (`POST /git-hooks/<tenant>`); None: webhooks are refused.
+    webhook_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def external(self) -> bool:
+        return self.store is GitStoreKind.EXTERNAL
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bounds on what one GraphQL request may ask for."""
@@ -72,6 +102,8 @@ class TransportLimits:
     checkin_body: int = 128 * KIB
     #: A Git request body (a push's pack), compressed or inflated.
     git_body: int = 32 * MIB
+    #: A forge's push webhook (its JSON lists the pushed commits).
+    git_hook_body: int = 1 * MIB
     #: Any other request body; the other routes take none worth the name.
     other_body: int = 64 * KIB
     websocket_message: int = 1 * MIB
@@ -238,6 +270,7 @@ class Settings:
     transport: TransportLimits = TransportLimits()
     #: The OpenID Connect providers people may log in with, in the order the login page shows.
     oidc_providers: tuple[OidcProvider, ...] = ()
+    git: GitSettings = GitSettings()
 
     def oidc_provider(self, name: str) -> OidcProvider | None:
         """The configured provider called `name`, or None."""
@@ -354,6 +387,7 @@ class Settings:
             ),
             transport=transport_limits_of(env),
             oidc_providers=oidc_providers_of(env),
+            git=git_settings_of(env),
         )
 
 
@@ -423,6 +457,95 @@ def issuer_problem(issuer: str) -> str | None:
     return None
 
 
+#: The settings that only mean something with CRONTOPUS_GIT_STORE=external.
+_EXTERNAL_ONLY = (
+    "CRONTOPUS_GIT_EXTERNAL_URL",
+    "CRONTOPUS_GIT_EXTERNAL_USERNAME",
+    "CRONTOPUS_GIT_EXTERNAL_TOKEN",
+    "CRONTOPUS_GIT_EXTERNAL_TOKEN_FILE",
+    "CRONTOPUS_GIT_WEBHOOK_SECRET",
+    "CRONTOPUS_GIT_WEBHOOK_SECRET_FILE",
+    "CRONTOPUS_GIT_FETCH_INTERVAL",
+)
+#: The shortest webhook secret accepted: it is all that stands between anyone and a fetch.
+MIN_WEBHOOK_SECRET = 16
+
+
+def git_settings_of(env: _Env) -> GitSettings:
+    """Read CRONTOPUS_GIT_STORE and, for the external store, its forge and webhook settings."""
+    value = env.text("CRONTOPUS_GIT_STORE").lower() or "managed"
+    try:
+        kind = GitStoreKind(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"CRONTOPUS_GIT_STORE: {value!r} is not a Git store (use managed or external)"
+        ) from None
+    if kind is GitStoreKind.MANAGED:
+        for name in _EXTERNAL_ONLY:
+            if env.text(name):
+                raise ConfigurationError(
+                    f"{name}: only used with CRONTOPUS_GIT_STORE=external (it is managed): "
+                    "set CRONTOPUS_GIT_STORE=external or unset it"
+                )
+        return GitSettings()
+    url = env.text("CRONTOPUS_GIT_EXTERNAL_URL")
+    if problem := external_url_problem(url):
+        raise ConfigurationError(f"CRONTOPUS_GIT_EXTERNAL_URL: {problem}")
+    token = env.secret("CRONTOPUS_GIT_EXTERNAL_TOKEN")
+    if not token:
+        raise ConfigurationError(
+            "CRONTOPUS_GIT_EXTERNAL_TOKEN: must be set with CRONTOPUS_GIT_STORE=external "
+            "(an access token of the forge account Crontopus pushes API changes with; "
+            "CRONTOPUS_GIT_EXTERNAL_TOKEN_FILE reads it from a file)"
+        )
+    secret = env.secret("CRONTOPUS_GIT_WEBHOOK_SECRET") or None
+    if secret is not None and len(secret) < MIN_WEBHOOK_SECRET:
+        raise ConfigurationError(
+            f"CRONTOPUS_GIT_WEBHOOK_SECRET: must be at least {MIN_WEBHOOK_SECRET} characters "
+            "(generate one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return GitSettings(
+        store=kind,
+        external_url=url,
+        external_username=env.text("CRONTOPUS_GIT_EXTERNAL_USERNAME") or "crontopus",
+        external_token=token,
+        fetch_interval=env.integer("CRONTOPUS_GIT_FETCH_INTERVAL", 60, low=1, high=3600),
+        webhook_secret=secret,
+    )
+
+
+def external_url_problem(url: str) -> str | None:
+    """Say what is wrong with a tenant-repository URL template, or None."""
+    if not url:
+        return (
+            "must be set with CRONTOPUS_GIT_STORE=external: the URL of a tenant's repository "
+            f"with {TENANT_PLACEHOLDER} for its slug, like https://forge.example/ops/{{tenant}}.git"
+        )
+    if url.count(TENANT_PLACEHOLDER) != 1:
+        return f"{url!r} must hold {TENANT_PLACEHOLDER} once (it becomes each tenant's slug)"
+    if TENANT_PLACEHOLDER not in urlsplit(url).path:
+        return f"{url!r} must hold {TENANT_PLACEHOLDER} in its path"
+    parts = urlsplit(url.replace(TENANT_PLACEHOLDER, "tenant"))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an https:// URL (SSH remotes are not supported)"
+    if parts.username is not None or parts.password is not None:
+        return (
+            "must not carry credentials: set CRONTOPUS_GIT_EXTERNAL_USERNAME and "
+            "CRONTOPUS_GIT_EXTERNAL_TOKEN instead"
+        )
+    if parts.query or parts.fragment:
+        return f"{url!r} must not have a query or fragment"
+    if parts.scheme == "http":
+        try:
+            loopback = ipaddress.ip_address(parts.hostname).is_loopback
+        except ValueError:
+            loopback = parts.hostname == "localhost"
+        if not loopback:
+            # The token travels with every fetch and push: only https leaves the machine.
+            return f"{url!r} must use https (plain http only for a forge on this machine)"
+    return None
+
+
 def transport_limits_of(env: _Env) -> TransportLimits:
     """Read the request-size, WebSocket and Git process limits."""
     default = TransportLimits()
@@ -430,6 +553,9 @@ def transport_limits_of(env: _Env) -> TransportLimits:
         graphql_body=env.integer("CRONTOPUS_MAX_GRAPHQL_BODY", default.graphql_body, low=KIB),
         checkin_body=env.integer("CRONTOPUS_MAX_CHECKIN_BODY", default.checkin_body, low=KIB),
         git_body=env.integer("CRONTOPUS_MAX_GIT_BODY", default.git_body, low=MIB),
+        git_hook_body=env.integer(
+            "CRONTOPUS_MAX_GIT_HOOK_BODY", default.git_hook_body, low=KIB, high=64 * MIB
+        ),
         other_body=env.integer("CRONTOPUS_MAX_REQUEST_BODY", default.other_body, low=KIB),
         websocket_message=env.integer(
             "CRONTOPUS_MAX_WEBSOCKET_MESSAGE", default.websocket_message, low=KIB

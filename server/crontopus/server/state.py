@@ -24,6 +24,8 @@ from crontopus.server.services.git_access import git_access, tenant_by_slug
 from crontopus.server.services.ingest import IngestWriter
 from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.jobs import publish_job_changes
+from crontopus.server.services.mirror import MirrorSync
+from crontopus.server.services.quotas import effective_quotas
 from crontopus.server.settings import Settings
 from crontopus.server.sso.client import OidcClient
 
@@ -50,6 +52,8 @@ class AppState:
     channels: AgentChannels
     mail: MailOutbox
     oidc: OidcClient = field(default_factory=OidcClient)
+    #: The external store's periodic fetch and webhook fetches (None: the managed store).
+    mirror: MirrorSync | None = None
 
     async def start(self) -> None:
         """Start the background parts (the check-in writer, alerting)."""
@@ -59,10 +63,13 @@ class AppState:
         if self.settings.in_process_worker:
             self.mail.start()
         self.channels.start()
+        if self.mirror is not None:
+            self.mirror.start()
 
     async def stop(self) -> None:
         """Drain queued check-ins, then release connections; no step may hang shutdown."""
         steps = (
+            ("git mirror fetches", self._stop_mirror),
             ("agent channels", self.channels.stop),
             ("ingest", self.ingest.stop),
             ("alerts", self.alerts.stop),
@@ -83,6 +90,10 @@ class AppState:
             elif task.exception() is not None:
                 logger.error("stopping the %s failed", name, exc_info=task.exception())
 
+    async def _stop_mirror(self) -> None:
+        if self.mirror is not None:
+            await self.mirror.stop()
+
     async def on_tenant_created(self, tenant: Tenant) -> None:
         """Give every new tenant its job repository."""
         await self.gitstore.ensure_repository(tenant.slug)
@@ -91,8 +102,16 @@ class AppState:
         async with self.session() as session:
             return await git_access(session, self.settings, self.identities, tenant_slug, password)
 
+    async def jobs_quota(self, tenant_slug: str) -> int | None:
+        """The tenant's jobs quota, which a remote tip must hold to be adopted."""
+        async with self.session() as session:
+            tenant = await tenant_by_slug(session, tenant_slug)
+        if tenant is None:
+            return self.settings.quotas.jobs
+        return effective_quotas(self.settings.quotas, tenant.quota_overrides).jobs
+
     async def on_push(self, tenant_slug: str, old: str | None, new: str) -> None:
-        """Announce the jobs a `git push` changed."""
+        """Announce the jobs a `git push` (or an adopted remote tip) changed."""
         async with self.session() as session:
             tenant = await tenant_by_slug(session, tenant_slug)
         if tenant is not None:

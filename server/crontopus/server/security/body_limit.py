@@ -73,6 +73,7 @@ def body_rules(limits: TransportLimits) -> tuple[list[BodyRule], BodyRule]:
         BodyRule("/graphql", limits.graphql_body, "CRONTOPUS_MAX_GRAPHQL_BODY", Answer.GRAPHQL),
         BodyRule("/checkin/", limits.checkin_body, "CRONTOPUS_MAX_CHECKIN_BODY", Answer.CHECKIN),
         BodyRule("/git/", limits.git_body, "CRONTOPUS_MAX_GIT_BODY"),
+        BodyRule("/git-hooks/", limits.git_hook_body, "CRONTOPUS_MAX_GIT_HOOK_BODY"),
     ]
     return rules, BodyRule("/", limits.other_body, "CRONTOPUS_MAX_REQUEST_BODY")
 

@@ -30,7 +30,7 @@ from crontopus.server.db.models import DiscoveredJob
 from crontopus.server.db.types import utcnow
 from crontopus.server.errors import Conflict, FieldProblem, ValidationFailed
 from crontopus.server.events.broadcaster import Broadcaster
-from crontopus.server.gitstore import Author, ConflictError, GitStore, Put, Snapshot
+from crontopus.server.gitstore import Author, ConflictError, GitStore, Put, RemoteError, Snapshot
 from crontopus.server.security.principal import Principal
 from crontopus.server.services.audit import record_audit
 from crontopus.server.services.endpoints import require_endpoint
@@ -367,6 +367,9 @@ async def _commit(
         message = f"discovered: {len(changes)} job(s) found by {principal.label}\n\n{details}\n"
         try:
             new = await store.commit_changes(tenant, changes, author, message)
+        except RemoteError as error:
+            # An external remote that is away or holds problems: the agent reports again.
+            raise Conflict(str(error)) from None
         except ConflictError:
             # A name was taken by a concurrent commit; the next attempt picks fresh names.
             if attempt == COMMIT_ATTEMPTS:

@@ -41,6 +41,7 @@ from crontopus.server.gitstore import (
     NamespaceInfo,
     NamespaceNotEmptyError,
     Put,
+    RemoteError,
     Rmdir,
     Snapshot,
 )
@@ -164,6 +165,14 @@ def author_of(identity: Identity) -> Author:
 async def snapshot(store: GitStore, principal: Principal) -> Snapshot:
     """Return the tenant's jobs at HEAD (cached per commit), for services that checked access."""
     return await store.snapshot(principal.tenant_slug)
+
+
+async def repository_problems(store: GitStore, principal: Principal) -> list[Problem]:
+    """Return what is wrong in the repository: broken files at HEAD, then what keeps an
+    external remote's tip from being served (it is fetched first, as any read)."""
+    principal.require_read("Reading repository problems")
+    view = await store.snapshot(principal.tenant_slug)
+    return [*view.problems, *await store.pending_problems(principal.tenant_slug)]
 
 
 async def readable_jobs(
@@ -627,6 +636,10 @@ async def _commit(
         ) from None
     except (InvalidChangeError, NamespaceError) as error:
         raise ValidationFailed.single("input", str(error)) from None
+    except RemoteError as error:
+        # An external remote that cannot be reached, or whose tip was not adopted: the
+        # change cannot land now, and the message says why.
+        raise Conflict(str(error)) from None
     if new == before:
         return new  # nothing changed, so no commit was made
     # Diff against the commit's own parent: a push landing meanwhile is announced by on_push.

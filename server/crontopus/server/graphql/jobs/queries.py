@@ -133,9 +133,11 @@ class JobQueries:
             head_commit=await store.head(principal.tenant_slug),
         )
 
-    @strawberry.field(description="Files at HEAD that are not valid manifests, and why.")
+    @strawberry.field(
+        description="Files at HEAD that are not valid manifests, and why; with an external "
+        "Git store also a remote tip that is not served because of its problems."
+    )
     async def repository_problems(self, info: Info) -> list[ManifestProblem]:
         principal = info.context.require_principal()
-        principal.require_read("Reading repository problems")
-        view = await jobs.snapshot(info.context.gitstore, principal)
-        return [ManifestProblem.from_problem(p) for p in view.problems]
+        found = await jobs.repository_problems(info.context.gitstore, principal)
+        return [ManifestProblem.from_problem(p) for p in found]
