@@ -269,7 +269,7 @@ def test_webhooks_must_be_signed_name_a_tenant_and_stay_small(alice: Person) -> 
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_the_periodic_fetch_picks_up_a_push_without_a_webhook(
+def test_the_periodic_fetch_picks_up_a_push_and_sets_up_a_late_repository(
     settings: Settings, forge: Forge, tmp_path: Path
 ) -> None:
     live = start_server(
@@ -309,6 +309,13 @@ def test_the_periodic_fetch_picks_up_a_push_without_a_webhook(
 
         event = asyncio.run(watch())
         assert event == {"kind": "CREATED", "jobId": job_id, "path": "default/nightly.yaml"}
+
+        # A tenant whose repository is not on the forge yet still signs up; the periodic
+        # fetch sets the repository up once the operator created it.
+        Person(live, tmp_path, "bob").register("bob")
+        forge.create("bob")
+        eventually(lambda: forge.head("bob") is not None)
+        assert forge.files("bob") == {"default/.keep", "discovered/.keep"}
     finally:
         stop_server(live)
 

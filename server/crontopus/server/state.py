@@ -13,7 +13,7 @@ from crontopus.server.availability import DependencyTracker
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import Tenant
 from crontopus.server.events.broadcaster import Broadcaster
-from crontopus.server.gitstore import GitAccess, GitStore
+from crontopus.server.gitstore import GitAccess, GitStore, RemoteError
 from crontopus.server.mail.outbox import MailOutbox
 from crontopus.server.observability.metrics import Metrics
 from crontopus.server.security.identity_cache import IdentityCache
@@ -96,7 +96,14 @@ class AppState:
 
     async def on_tenant_created(self, tenant: Tenant) -> None:
         """Give every new tenant its job repository."""
-        await self.gitstore.ensure_repository(tenant.slug)
+        try:
+            await self.gitstore.ensure_repository(tenant.slug)
+        except RemoteError as error:
+            # A forge that is away, or has no repository for the tenant yet, must not stop
+            # a sign-up: the periodic fetch sets the repository up once it can.
+            logger.warning(
+                "tenant %s: its repository on the forge is not ready: %s", tenant.slug, error
+            )
 
     async def git_access(self, tenant_slug: str, password: str) -> GitAccess | None:
         async with self.session() as session:

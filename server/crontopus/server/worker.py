@@ -2,8 +2,9 @@
 
 Run one or more next to `serve` processes started with `CRONTOPUS_IN_PROCESS_WORKER=false`.
 They share the database (and, with the managed Git store, the data directory whose
-repositories hold the jobs). Several workers on one PostgreSQL split the outbox between them
-(SKIP LOCKED) and let exactly one of them commit each cycle (the cursor's compare-and-set).
+repositories hold the jobs; with the external store, a worker mirrors the forge itself).
+Several workers on one PostgreSQL split the outbox between them (SKIP LOCKED) and let
+exactly one of them commit each cycle (the cursor's compare-and-set).
 """
 
 from __future__ import annotations

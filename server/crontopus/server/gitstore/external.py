@@ -202,9 +202,8 @@ class ExternalGitStore(LocalGitStore):
         if tip is None or tip == main:
             self._refused.pop(tenant, None)
             return None
+        # A tip refused before is judged again: the quota may have been raised meanwhile.
         refused = self._refused.get(tenant)
-        if refused is not None and refused.commit == tip and refused.serving == main:
-            return None  # judged already
         try:
             max_jobs = await self.jobs_quota(tenant) if self.jobs_quota is not None else None
         except Exception:

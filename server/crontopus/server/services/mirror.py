@@ -106,6 +106,10 @@ class MirrorSync:
                 # A tenant a read or a webhook fetched a moment ago is not fetched again.
                 try:
                     await self.store.fetch(slug, max_age=self.interval / 2)
+                    if await self.store.head(slug) is None:
+                        # Its repository was not on the forge when the tenant was created
+                        # (or held nothing valid): give it default/ and discovered/ now.
+                        await self.store.ensure_repository(slug)
                 except RemoteError as error:
                     log.warning("fetching %s's repository failed: %s", slug, error)
                 except Exception:
