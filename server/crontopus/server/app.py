@@ -64,8 +64,10 @@ from crontopus.server.security.headers import SecurityHeadersMiddleware
 from crontopus.server.security.identity_cache import Identity, IdentityCache
 from crontopus.server.security.proxies import trusted_proxies_middleware
 from crontopus.server.security.ratelimit import create_rate_limiter
+from crontopus.server.security.tokens import TokenKind, token_kind
 from crontopus.server.services.alerts.engine.engine import AlertEngine
 from crontopus.server.services.authentication import (
+    EndpointLookups,
     authenticate,
     bearer_token,
     refuse_suspended,
@@ -109,6 +111,7 @@ class CrontopusGraphQL(GraphQL[Context, None]):
         self.subscription_groups = SubscriptionGroups(schema)
         self.socket_limits = SocketLimits(limits)
         self.endpoint_watches = EndpointWatches(state.session, state.settings.auth_cache_seconds)
+        self.endpoint_lookups = EndpointLookups(state.session)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -165,13 +168,19 @@ class CrontopusGraphQL(GraphQL[Context, None]):
     async def identify(self, token: str, device: Device | None = None) -> Identity:
         """Resolve a bearer token through the identity cache (the database when not fresh)."""
         identity = self.state.identities.get(token)
-        if identity is None:
+        if identity is None and token_kind(token) is TokenKind.ENDPOINT:
+            # A fleet reconnecting at once: look-ups batched (services/authentication.py).
+            identity = await self.state.identities.resolve(token, lambda: self._endpoint(token))
+        elif identity is None:
             async with self.state.session() as session:
                 identity = await authenticate(
                     session, self.state.settings, token, self.state.identities, device
                 )
         # A cached identity too: the check-in route caches suspended tenants' credentials.
         return refuse_suspended(identity)
+
+    async def _endpoint(self, token: str) -> tuple[Identity, float | None]:
+        return await self.endpoint_lookups.identity(token), None
 
     async def _authenticate(self, context: Context, header: str | None) -> None:
         try:

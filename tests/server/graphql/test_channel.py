@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -20,6 +20,8 @@ from websockets.exceptions import ConnectionClosed
 from crontopus.server.db.engine import create_engine
 from crontopus.server.db.models import Endpoint
 from crontopus.server.db.types import utcnow
+from crontopus.server.security.identity_cache import Identity
+from crontopus.server.services.authentication import EndpointLookups
 from crontopus.server.services.channel import AgentChannels
 from crontopus.server.settings import Settings
 from tests.server.conftest import PASSWORD, REGISTER, Served, serve_in_process
@@ -204,5 +206,41 @@ async def test_connected_endpoints_are_kept_online_in_one_statement(settings: Se
         assert seen[ids[0]] > long_ago
         assert seen[ids[1]] > long_ago
         assert seen[ids[2]] == long_ago
+    finally:
+        await engine.dispose()
+
+
+async def test_endpoint_tokens_looked_up_at_once_are_read_in_one_statement(
+    settings: Settings,
+) -> None:
+    engine = create_engine(settings.database_url)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "token_hash" in statement:
+            statements.append(statement)
+
+    try:
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with serve_in_process(settings) as server:
+            access = await tenant(server)
+            enrolled = [await endpoint(server, access, f"m-{n}", "web") for n in range(3)]
+            await graphql(server, REVOKE, {"id": enrolled[2][0]}, access)
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        lookups = EndpointLookups(sessions)
+        tokens = [token for _id, token in enrolled] + ["cte_" + "x" * 40]
+
+        results = await asyncio.gather(
+            *(lookups.identity(token) for token in tokens), return_exceptions=True
+        )
+
+        assert len(statements) == 1
+        identities = [r for r in results if isinstance(r, Identity)]
+        ids = [str(identity.principal.endpoint_id) for identity in identities]
+        assert ids == [enrolled[0][0], enrolled[1][0]]
+        assert [str(r) for r in results[2:]] == [
+            "this endpoint was revoked; enroll the agent again",
+            "unknown endpoint token; enroll the agent again",
+        ]
     finally:
         await engine.dispose()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import ApiToken, Endpoint, Membership, Role, Tenant, UserSession
 from crontopus.server.errors import AuthenticationFailed, TenantSuspended
 from crontopus.server.security.identity_cache import Identity, IdentityCache, TenantView, UserView
@@ -196,6 +200,11 @@ async def _endpoint_identity(session: AsyncSession, token: str) -> Identity:
             .where(Endpoint.token_hash == token_digest)
         )
     ).first()
+    return _endpoint_identity_of(found, token_digest)
+
+
+def _endpoint_identity_of(found: Any, token_digest: str) -> Identity:
+    """The identity an endpoint token stands for, from its (Endpoint, Tenant) row or None."""
     if found is None:
         raise AuthenticationFailed("unknown endpoint token; enroll the agent again")
     endpoint, tenant = found
@@ -212,3 +221,59 @@ async def _endpoint_identity(session: AsyncSession, token: str) -> Identity:
         endpoint_labels=tuple(sorted((str(k), str(v)) for k, v in endpoint.labels.items())),
     )
     return Identity(principal, None, tenant_view(tenant), token_digest=token_digest)
+
+
+class EndpointLookups:
+    """Endpoint tokens resolved together: one statement for every look-up waiting at once.
+
+    When a server restarts, its whole fleet reconnects within seconds and each socket's
+    `connection_init` needs its endpoint token resolved. One statement per socket held a
+    pooled connection each, and a burst of them emptied the pool: sockets were refused with
+    1013 "database unavailable". Here the look-ups that arrive while one statement runs wait
+    for the next, which reads up to `batch` tokens: a burst costs a few statements and one
+    connection.
+    """
+
+    def __init__(self, session: SessionFactory, batch: int = 500) -> None:
+        self._session = session
+        self._batch = batch
+        self._waiting: dict[str, asyncio.Future[Identity]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def identity(self, token: str) -> Identity:
+        """Resolve an endpoint token (raises `AuthenticationFailed` when it is refused)."""
+        token_digest = digest(token)
+        future = self._waiting.get(token_digest)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._waiting[token_digest] = future
+            if self._task is None or self._task.done():
+                self._task = asyncio.create_task(self._run())
+        # Shielded: one caller giving up must not cancel the answer others wait for.
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(0)  # let the look-ups arriving in this same tick join
+            digests = list(itertools.islice(self._waiting, self._batch))
+            futures = [self._waiting.pop(d) for d in digests]
+            try:
+                async with self._session() as session:
+                    result = await session.execute(
+                        select(Endpoint, Tenant)
+                        .join(Tenant, Tenant.id == Endpoint.tenant_id)
+                        .where(Endpoint.token_hash.in_(digests))
+                    )
+                    rows = {row[0].token_hash: row for row in result}
+            except Exception as error:
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for token_digest, future in zip(digests, futures, strict=True):
+                if future.done():
+                    continue
+                try:
+                    future.set_result(_endpoint_identity_of(rows.get(token_digest), token_digest))
+                except AuthenticationFailed as refusal:
+                    future.set_exception(refusal)
