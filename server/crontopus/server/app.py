@@ -36,6 +36,7 @@ from crontopus.server.gitstore import (
 )
 from crontopus.server.gitstore.local import LocalGitStore
 from crontopus.server.gitstore.processes import ProcessSlots
+from crontopus.server.graphql.channel.fanout import ChannelFanout
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.credentials import EndpointWatches
 from crontopus.server.graphql.groups import SubscriptionGroups
@@ -109,6 +110,7 @@ class CrontopusGraphQL(GraphQL[Context, None]):
         )
         self.state = state
         self.subscription_groups = SubscriptionGroups(schema)
+        self.channel_fanout = ChannelFanout(schema)
         self.socket_limits = SocketLimits(limits)
         self.endpoint_watches = EndpointWatches(state.session, state.settings.auth_cache_seconds)
         self.endpoint_lookups = EndpointLookups(state.session)
@@ -288,9 +290,14 @@ def create_app(settings: Settings, state: AppState | None = None) -> Starlette:
     groups = graphql_app.subscription_groups
     state.metrics.bind_subscription_groups(groups.group_count)
     bus_count = state.broadcaster.subscriber_count
+    fanout = graphql_app.channel_fanout
     # A group holds one event-bus subscription for all its members: count the members.
     state.metrics.bind_subscriptions(
-        lambda: max(0, bus_count() - groups.group_count()) + groups.member_count()
+        lambda: (
+            max(0, bus_count() - groups.group_count() - fanout.group_count())
+            + groups.member_count()
+            + fanout.member_count()
+        )
     )
 
     @contextlib.asynccontextmanager

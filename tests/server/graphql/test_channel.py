@@ -142,6 +142,30 @@ async def test_an_agent_is_told_head_first_then_only_the_commits_that_change_its
     assert event["commitId"] == web
 
 
+async def test_agents_sharing_a_channel_are_each_told_only_their_own_events(
+    server: Served, channel_of: Any
+) -> None:
+    access = await tenant(server)
+    web_id, web_token = await endpoint(server, access, "web-1", "web")
+    _, other_web_token = await endpoint(server, access, "web-2", "web")
+    _, db_token = await endpoint(server, access, "db-1", "db")
+    web, other_web, db = [await channel_of(t) for t in (web_token, other_web_token, db_token)]
+    for ws in (web, other_web, db):
+        assert (await told(ws))["kind"] == "CONNECTED"
+
+    db_commit = await create_job(server, access, "db-only", role="db")
+    web_commit = await create_job(server, access, "web-only", role="web")
+    await graphql(server, REVOKE, {"id": web_id}, access)
+    everywhere = await create_job(server, access, "everywhere")
+
+    assert [(await told(db))["commitId"] for _ in range(2)] == [db_commit, everywhere]
+    assert (await told(web))["commitId"] == web_commit
+    assert (await told(web))["kind"] == "REVOKED"
+    assert await close_code(web) == 4401
+    # The other web agent shares the channel but not the revocation of its neighbour.
+    assert [(await told(other_web))["commitId"] for _ in range(2)] == [web_commit, everywhere]
+
+
 async def test_a_revoked_endpoint_is_told_and_its_socket_closed(
     server: Served, channel_of: Any
 ) -> None:

@@ -16,6 +16,7 @@ from crontopus.server.availability import DependencyTracker, Unavailable, unavai
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.errors import AuthenticationFailed, TenantSuspended
 from crontopus.server.events.broadcaster import Broadcaster, Event
+from crontopus.server.events.topics import AgentNotice
 from crontopus.server.gitstore import GitStore
 from crontopus.server.observability.metrics import Metrics
 from crontopus.server.security.identity_cache import Identity, IdentityCache
@@ -58,6 +59,19 @@ class DependencyUnavailable(GraphQLError):
 
 
 @dataclass
+class ChannelFeed:
+    """How an agent channel runs when its subscribers share one execution (channel/fanout.py).
+
+    `greeting`: yield only the CONNECTED event with the HEAD read now. Otherwise the run is
+    the tenant's shared one: it yields every notice of the tenant's agents, and before each
+    it sets `notice`, so the fan-out tells only the endpoints the notice concerns.
+    """
+
+    greeting: bool
+    notice: AgentNotice | None = None
+
+
+@dataclass
 class Context:
     """What every resolver gets: a session *factory* (resolvers run concurrently), the caller."""
 
@@ -90,6 +104,8 @@ class Context:
     # Per-request and per-socket state, filled on first use.
     fleet_loaders: FleetLoaders | None = None
     socket_key: str | None = None
+    #: Set on the runs of an agent channel shared by its process's sockets.
+    channel_feed: ChannelFeed | None = None
 
     def require_principal(self) -> Principal:
         """Return the authenticated principal or fail the field with UNAUTHENTICATED."""

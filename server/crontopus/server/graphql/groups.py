@@ -117,7 +117,7 @@ def encode_result(result: ExecutionResult) -> str:
     return json.dumps(payload, separators=(",", ":"))
 
 
-class _Member:
+class Member:
     """One subscriber's place in a group: a bounded queue of deliveries."""
 
     __slots__ = ("capacity", "ended", "field", "max_lag", "queue", "waiter")
@@ -171,7 +171,7 @@ class _Group:
     def __init__(self, key: GroupKey, field: str) -> None:
         self.key = key
         self.field = field
-        self.members: set[_Member] = set()
+        self.members: set[Member] = set()
         self.task: asyncio.Task[None] | None = None
         self.closed = False
 
@@ -225,7 +225,7 @@ class SubscriptionGroups:
             group = self._groups[key] = _Group(key, field)
             group.task = asyncio.create_task(self._run(group, context))
             group.task.add_done_callback(_retrieve)
-        member = _Member(group.field, self._capacity, self._max_lag)
+        member = Member(group.field, self._capacity, self._max_lag)
         group.members.add(member)
         try:
             while (delivery := await member.next()) is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import Any, Protocol, cast
 
@@ -50,6 +51,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 from strawberry.types.execution import PreExecutionError
 
 from crontopus.server.availability import Unavailable
+from crontopus.server.graphql.channel.fanout import ChannelFanout
 from crontopus.server.graphql.context import Context
 from crontopus.server.graphql.credentials import (
     UNAUTHENTICATED_CLOSE,
@@ -58,7 +60,7 @@ from crontopus.server.graphql.credentials import (
     Lapse,
     close_reason,
 )
-from crontopus.server.graphql.groups import SubscriptionGroups
+from crontopus.server.graphql.groups import Delivery, SubscriptionGroups
 from crontopus.server.graphql.sockets import POLICY_VIOLATION, SocketLimits, TooManySockets
 from crontopus.server.security.identity_cache import Identity
 
@@ -78,6 +80,7 @@ class GroupedView(Protocol):
     """The GraphQL view: the process's subscription groups and how it authenticates."""
 
     subscription_groups: SubscriptionGroups
+    channel_fanout: ChannelFanout
 
     async def authenticate_connection(
         self, context: Context, params: dict[str, Any]
@@ -86,6 +89,19 @@ class GroupedView(Protocol):
     async def identify(self, token: str) -> Identity: ...
 
     endpoint_watches: EndpointWatches
+
+
+def _shared_stream(
+    view: GroupedView, context: Context, query: object, variables: object, operation_name: object
+) -> AsyncGenerator[Delivery, None] | None:
+    """The deliveries of a shared subscription or agent channel; None to run on its own."""
+    key = view.subscription_groups.key_for(context, query, variables, operation_name)
+    if key is not None:
+        return view.subscription_groups.stream(key, context)
+    channel = view.channel_fanout.key_for(context, query, variables, operation_name)
+    if channel is not None:
+        return view.channel_fanout.stream(channel, context)
+    return None
 
 
 def _view(handler: object) -> GroupedView:
@@ -184,16 +200,19 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        groups = _view(self).subscription_groups
-        key = groups.key_for(
-            self.context, operation.query, operation.variables, operation.operation_name
+        stream = _shared_stream(
+            _view(self),
+            self.context,
+            operation.query,
+            operation.variables,
+            operation.operation_name,
         )
-        if key is None:
+        if stream is None:
             await super().run_operation(operation)
             return
         head = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":'
         try:
-            async with contextlib.aclosing(groups.stream(key, self.context)) as deliveries:
+            async with contextlib.aclosing(stream) as deliveries:
                 async for delivery in deliveries:
                     if isinstance(delivery, PreExecutionError):
                         await self._handle_pre_execution_error(operation, delivery)
@@ -313,14 +332,13 @@ class GraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, object] | None,
     ) -> None:
-        groups = _view(self).subscription_groups
-        key = groups.key_for(self.context, query, variables, operation_name)
-        if key is None:
+        stream = _shared_stream(_view(self), self.context, query, variables, operation_name)
+        if stream is None:
             await super().handle_async_results(operation_id, query, operation_name, variables)
             return
         head = '{"type":"data","id":' + json.dumps(operation_id) + ',"payload":'
         try:
-            async with contextlib.aclosing(groups.stream(key, self.context)) as deliveries:
+            async with contextlib.aclosing(stream) as deliveries:
                 async for delivery in deliveries:
                     if isinstance(delivery, PreExecutionError):
                         assert delivery.errors

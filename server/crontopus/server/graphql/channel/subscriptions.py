@@ -1,6 +1,10 @@
 """GraphQL subscription `agentEvents`: an agent's channel, opened with its endpoint token.
 
-Not shared (`groups.py`): what a subscriber receives depends on its endpoint id and labels.
+What a subscriber receives depends on its endpoint id and labels. On a WebSocket the process's
+channels of one tenant share one run of this resolver (`fanout.py`): that run yields every
+notice of the tenant and names each one's audience in `context.channel_feed`; each socket's
+greeting (CONNECTED with HEAD) is a run of its own. Without a feed (an unshared run) the
+resolver filters for its own endpoint and keeps the endpoint present itself.
 """
 
 from __future__ import annotations
@@ -32,11 +36,17 @@ class ChannelSubscriptions:
         context = info.context
         principal = context.require_principal()
         endpoint_id = require_endpoint(principal, "The agent channel")
+        feed = context.channel_feed
+        if feed is not None and feed.greeting:
+            head = await context.gitstore.head(principal.tenant_slug)
+            yield AgentEvent(kind=AgentEventKind.CONNECTED, commit_id=head)
+            return
         labels = dict(principal.endpoint_labels)
         source = context.broadcaster.subscribe(principal.tenant_id, AgentNotice.TOPIC)
         # Subscribed before HEAD is read: a commit landing in between is told, never missed.
         pending = asyncio.ensure_future(anext(source))
-        channels = context.channels
+        # A shared run's presence is its members' (fanout.py), not the first subscriber's.
+        channels = context.channels if feed is None else None
         if channels is not None:
             channels.opened(endpoint_id)
         try:
@@ -49,6 +59,10 @@ class ChannelSubscriptions:
                 return
             async for event in _chain(first, source):
                 notice = read_event(event, AgentNotice)
+                if feed is not None:
+                    feed.notice = notice
+                    yield _agent_event(notice)
+                    continue
                 if concerns(notice, endpoint_id, labels):
                     told = _agent_event(notice)
                     yield told
