@@ -103,6 +103,29 @@ async def test_a_heartbeat_records_version_driver_and_applied_commit(
     assert seen["endpoint"]["status"] == "ONLINE"
 
 
+async def test_a_steady_heartbeat_records_the_commit_and_a_revoked_one_is_refused(
+    api: Api, alice: Persona, state: AppState
+) -> None:
+    endpoint_id, token = await enrolled_endpoint(api, alice)
+    await heartbeat(api, token, agentVersion="1.1.0", driver="cron")
+    # Online and running what it ran: the one-statement path.
+    body = await heartbeat(api, token, agentVersion="1.1.0", driver="cron", appliedCommit=COMMIT)
+    assert body["data"]["heartbeat"]["appliedCommit"] == COMMIT
+    seen = await api.execute(ENDPOINT, {"id": endpoint_id}, alice.access_token)
+    assert seen["endpoint"]["appliedCommit"] == COMMIT
+    async with state.session() as session:
+        await session.execute(
+            update(Endpoint)
+            .where(Endpoint.id == uuid.UUID(endpoint_id))
+            .values(revoked_at=datetime.now(UTC))
+        )
+        await session.commit()
+
+    body = await heartbeat(api, token, agentVersion="1.1.0", driver="cron", appliedCommit=COMMIT)
+
+    assert body["data"]["heartbeat"]["__typename"] != "Endpoint"
+
+
 async def test_a_heartbeat_is_audited_only_when_what_the_machine_runs_changes(
     api: Api, alice: Persona, state: AppState
 ) -> None:
