@@ -190,11 +190,11 @@ async def checkin(request: Request) -> JSONResponse:
     except Exception as error:
         # Whatever else a dependency that is away raised (the shared rate limiter's table, say)
         # is answered here too: in the check-in lane no exception handler stands behind this.
-        problem = unavailability(error)
-        if problem is None:
+        away = unavailability(error)
+        if away is None:
             raise
-        state.dependencies.failed(problem)
-        return _unavailable(problem)
+        state.dependencies.failed(away)
+        return _unavailable(away)
     if identity.tenant.suspended_at is not None:
         suspended = TenantSuspended(identity.tenant.slug, identity.tenant.suspension_reason)
         return _error(
