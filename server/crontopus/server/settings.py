@@ -447,14 +447,17 @@ def issuer_problem(issuer: str) -> str | None:
         return f"{issuer!r} is not an https:// URL (write the issuer, e.g. https://id.example.com)"
     if parts.query or parts.fragment:
         return f"{issuer!r} must not have a query or fragment"
-    if parts.scheme == "http":
-        try:
-            loopback = ipaddress.ip_address(parts.hostname).is_loopback
-        except ValueError:
-            loopback = parts.hostname == "localhost"
-        if not loopback:
-            return f"{issuer!r} must use https (plain http only for a provider on this machine)"
+    if parts.scheme == "http" and not _on_this_machine(parts.hostname):
+        return f"{issuer!r} must use https (plain http only for a provider on this machine)"
     return None
+
+
+def _on_this_machine(host: str) -> bool:
+    """Whether a URL's host is a loopback address or `localhost` (where plain http may do)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 #: The settings that only mean something with CRONTOPUS_GIT_STORE=external.
@@ -535,14 +538,9 @@ def external_url_problem(url: str) -> str | None:
         )
     if parts.query or parts.fragment:
         return f"{url!r} must not have a query or fragment"
-    if parts.scheme == "http":
-        try:
-            loopback = ipaddress.ip_address(parts.hostname).is_loopback
-        except ValueError:
-            loopback = parts.hostname == "localhost"
-        if not loopback:
-            # The token travels with every fetch and push: only https leaves the machine.
-            return f"{url!r} must use https (plain http only for a forge on this machine)"
+    if parts.scheme == "http" and not _on_this_machine(parts.hostname):
+        # The token travels with every fetch and push: only https leaves the machine.
+        return f"{url!r} must use https (plain http only for a forge on this machine)"
     return None
 
 
