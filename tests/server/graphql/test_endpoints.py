@@ -103,12 +103,12 @@ async def test_a_heartbeat_records_version_driver_and_applied_commit(
     assert seen["endpoint"]["status"] == "ONLINE"
 
 
-async def test_a_steady_heartbeat_records_the_commit_and_a_revoked_one_is_refused(
+async def test_a_heartbeat_of_an_online_agent_records_the_commit_and_a_revoked_one_is_refused(
     api: Api, alice: Persona, state: AppState
 ) -> None:
     endpoint_id, token = await enrolled_endpoint(api, alice)
     await heartbeat(api, token, agentVersion="1.1.0", driver="cron")
-    # Online and running what it ran: the one-statement path.
+    # Online and running what it ran: nothing changes but the commit.
     body = await heartbeat(api, token, agentVersion="1.1.0", driver="cron", appliedCommit=COMMIT)
     assert body["data"]["heartbeat"]["appliedCommit"] == COMMIT
     seen = await api.execute(ENDPOINT, {"id": endpoint_id}, alice.access_token)

@@ -317,8 +317,6 @@ async def record_heartbeat(
     endpoint_id = require_endpoint(principal, "A heartbeat")
     if problems := heartbeat_problems(heartbeat):
         raise ValidationFailed(problems)
-    if (steady := await _steady_heartbeat(session, settings, principal, heartbeat)) is not None:
-        return steady
     endpoint = await get_endpoint(session, principal, endpoint_id)
     if endpoint.revoked_at is not None:
         raise AuthenticationFailed("this endpoint was revoked; enroll the agent again")
@@ -358,40 +356,6 @@ async def record_heartbeat(
         set_committed_value(endpoint, name, value)
     if came_back:
         await publish_endpoint_event(broadcaster, endpoint, EndpointEventKind.ONLINE)
-    return endpoint
-
-
-async def _steady_heartbeat(
-    session: AsyncSession, settings: Settings, principal: Principal, heartbeat: Heartbeat
-) -> Endpoint | None:
-    """Record the usual heartbeat in one statement; None when it is not the usual one.
-
-    Most heartbeats come from an agent that is online (its channel keeps it so) and runs what
-    it ran before: nothing to audit and nobody to tell it came back. One UPDATE whose condition
-    says exactly that, returning the row, records it; anything else (a new version or driver,
-    an agent back from offline, a revoked endpoint) matches no row and takes the full path.
-    """
-    principal.require_read("Reading endpoints", endpoints=True)
-    now = utcnow()
-    result = await session.scalars(
-        update(Endpoint)
-        .where(
-            Endpoint.id == principal.endpoint_id,
-            Endpoint.tenant_id == principal.tenant_id,
-            Endpoint.revoked_at.is_(None),
-            online_condition(now, settings.offline_after),
-            Endpoint.agent_version == heartbeat.agent_version,
-            Endpoint.driver == heartbeat.driver,
-        )
-        .values(last_seen_at=now, applied_commit=heartbeat.applied_commit)
-        .returning(Endpoint)
-        .execution_options(synchronize_session=False)
-    )
-    endpoint = result.one_or_none()
-    if endpoint is None:
-        await session.rollback()
-        return None
-    await session.commit()
     return endpoint
 
 
