@@ -29,6 +29,7 @@ from pathlib import Path
 import pygit2
 
 from crontopus.core.problems import Problem
+from crontopus.server.settings import TENANT_PLACEHOLDER
 
 from . import repository
 from .errors import RemoteError, RepositoryNotFoundError
@@ -40,8 +41,6 @@ log = logging.getLogger(__name__)
 OUTGOING_REF = "refs/crontopus/outgoing"
 #: Where a fetch puts the remote branch's tip; `main` follows once the tip is adopted.
 REMOTE_REF = "refs/crontopus/remote"
-#: What stands for the tenant in a remote URL template.
-TENANT_PLACEHOLDER = "{tenant}"
 
 #: (tenant) → the tenant's jobs quota, which a remote tip must hold to be adopted.
 JobsQuota = Callable[[str], Awaitable[int | None]]

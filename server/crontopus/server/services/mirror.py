@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from sqlalchemy import select
 
@@ -86,12 +86,8 @@ class MirrorSync:
 
     async def sync(self, tenant: str) -> None:
         """Fetch one tenant; a remote that is away is logged (its mirror stays readable)."""
-        try:
+        with _logged(tenant):
             await self.store.sync(tenant)
-        except RemoteError as error:
-            log.warning("fetching %s's repository failed: %s", tenant, error)
-        except Exception:
-            log.exception("fetching %s's repository failed", tenant)
 
     async def sync_all(self) -> None:
         """Fetch every tenant that is not suspended, a few at a time."""
@@ -104,16 +100,12 @@ class MirrorSync:
         async def one(slug: str) -> None:
             async with gate:
                 # A tenant a read or a webhook fetched a moment ago is not fetched again.
-                try:
+                with _logged(slug):
                     await self.store.fetch(slug, max_age=self.interval / 2)
                     if await self.store.head(slug) is None:
                         # Its repository was not on the forge when the tenant was created
                         # (or held nothing valid): give it default/ and discovered/ now.
                         await self.store.ensure_repository(slug)
-                except RemoteError as error:
-                    log.warning("fetching %s's repository failed: %s", slug, error)
-                except Exception:
-                    log.exception("fetching %s's repository failed", slug)
 
         await asyncio.gather(*(one(slug) for slug in slugs))
 
@@ -129,6 +121,17 @@ class MirrorSync:
                 log.warning("the periodic fetch of the tenants' repositories failed", exc_info=True)
             pause = self.interval * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311
             await asyncio.sleep(pause)
+
+
+@contextlib.contextmanager
+def _logged(tenant: str) -> Iterator[None]:
+    """Log a failed fetch instead of raising: the mirror stays readable, the next one retries."""
+    try:
+        yield
+    except RemoteError as error:
+        log.warning("fetching %s's repository failed: %s", tenant, error)
+    except Exception:
+        log.exception("fetching %s's repository failed", tenant)
 
 
 def webhook_signed(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
