@@ -71,6 +71,11 @@ def assert_bounded(
         assert wakes <= allowed, f"{day} in {day_zone}: {wakes} wake-ups for {runs} runs"
 
 
+SAME_EXAMPLES = settings(
+    deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
 def check_crontab(case: Case) -> None:
     expression, zone, machine, start = case
     if expression == "@reboot":
@@ -86,16 +91,11 @@ def check_crontab(case: Case) -> None:
     assert_bounded(expression, zone, machine, days, woken)
 
 
-# Derandomized: the examples are the same on every run, so the build does not pass or fail by
+# The examples are the same on every run (derandomized), so the build does not pass or fail by
 # chance. Random runs with thousands of examples found the cases in KNOWN_OVER_BOUND, where the
 # cron superset wakes more than the bound allows; they are kept below as expected failures
 # until the planner spells them within it (a fix makes them pass, and strict xfail says so).
-@settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@settings(SAME_EXAMPLES, max_examples=40)
 @given(cases())
 def test_a_gated_crontab_never_wakes_more_than_four_times_the_jobs_firings(case: Case) -> None:
     check_crontab(case)
@@ -128,12 +128,7 @@ def test_known_cases_over_the_bound_are_still_over_it(case: Case) -> None:
 
 
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed")
-@settings(
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@settings(SAME_EXAMPLES, max_examples=25)
 @given(cases())
 def test_a_gated_timer_never_wakes_more_than_four_times_the_jobs_firings(case: Case) -> None:
     expression, zone, _, start = case
@@ -157,12 +152,7 @@ def test_a_gated_timer_never_wakes_more_than_four_times_the_jobs_firings(case: C
     assert_bounded(expression, zone, "UTC", days, woken)
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@settings(SAME_EXAMPLES, max_examples=40)
 @given(cases())
 def test_a_gated_task_never_wakes_more_than_four_times_the_jobs_firings(case: Case) -> None:
     expression, zone, machine, start = case
