@@ -25,7 +25,7 @@ from crontopus.agent.config import load_config
 from crontopus.agent.daemon import Daemon, jittered
 from crontopus.agent.server import ServerClient
 from crontopus.agent.statedir import StateDir
-from crontopus.agent.sync import Syncer, SyncState
+from crontopus.agent.sync import Syncer, SyncState, load_server_labels
 from crontopus.drivers.cron.driver import CronDriver
 from tests.agent.conftest import Server
 from tests.agent.test_server_sync import create_job, enroll
@@ -187,6 +187,41 @@ def test_a_job_created_through_the_api_reaches_the_crontab_within_two_seconds(
     assert SyncState.load(agent.state).commit == applied
     (endpoint,) = server.graphql(ENDPOINTS, token=access)["endpoints"]["nodes"]
     assert endpoint["status"] == "ONLINE"
+
+
+UPDATE_LABELS = """
+mutation($id: UUID!, $labels: [KeyValueInput!]) { updateEndpoint(id: $id, labels: $labels) {
+  __typename } }
+"""
+
+
+def test_a_label_change_reaches_the_agent_at_once_and_its_jobs_follow(
+    fleet_server: Server, tmp_path: Path, crontab: Path, start_agent: Callable[..., Agent]
+) -> None:
+    server = fleet_server
+    access = server.register()
+    state = tmp_path / "agent"
+    enroll(server, access, state, crontab)
+    # Polls and heartbeats a day apart: only the channel can bring the change in time.
+    agent = start_agent(state, sync_interval=86400.0, heartbeat_interval=86400.0)
+    wait_for(lambda: agent.daemon.channel_open, 30, "the channel opening")
+    wait_for(lambda: agent.daemon.synced_once, 30, "the first sync")
+    db_job = create_job(
+        server, access, name="db", schedule="0 3 * * *", command="echo db",
+        targetLabels=[{"key": "role", "value": "db"}],
+    )  # fmt: skip
+    (endpoint,) = server.graphql(ENDPOINTS, token=access)["endpoints"]["nodes"]
+    assert agent.state.read_heartbeat() is not None  # sent when the channel opened
+    assert not installed(crontab, db_job)
+
+    relabelled = server.graphql(
+        UPDATE_LABELS, {"id": endpoint["id"], "labels": [{"key": "role", "value": "db"}]}, access
+    )["updateEndpoint"]
+    assert relabelled["__typename"] == "Endpoint", relabelled
+
+    wait_for(lambda: installed(crontab, db_job), 5, "installing the job of the new label")
+    assert load_server_labels(agent.state) == {"role": "db"}
+    assert agent.daemon.channel_open
 
 
 def test_run_now_runs_the_job_through_the_wrapper_as_a_manual_run(

@@ -2,7 +2,8 @@
 
 A thread keeps one `graphql-transport-ws` connection open with the endpoint token and
 subscribes to `agentEvents`. The server's first message is CONNECTED with the repository's
-HEAD; then come repository changes (with the new commit), run requests and revocation. Each
+HEAD; then come repository changes (with the new commit), run requests, label changes and
+revocation. Each
 event is handed to `on_event` (the daemon queues it and wakes its loop). A dropped connection
 is opened again after a jittered, growing delay, so a fleet does not reconnect in step when
 a server restarts; while it is down the daemon polls (docs/agent-protocol.md).
@@ -42,6 +43,8 @@ class EventKind(enum.Enum):
     REPOSITORY_CHANGED = "REPOSITORY_CHANGED"
     RUN_REQUESTED = "RUN_REQUESTED"
     REVOKED = "REVOKED"
+    #: The endpoint's labels changed: the daemon heartbeats (which returns them) and syncs.
+    LABELS_CHANGED = "LABELS_CHANGED"
     #: Not from the server: the channel closed; the daemon polls until CONNECTED again.
     DISCONNECTED = "DISCONNECTED"
 

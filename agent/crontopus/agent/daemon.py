@@ -2,8 +2,9 @@
 
 With the agent channel open (`channel.py`) the server says when the repository changed, so a
 sync fetches only then, and periodic syncs just check the scheduler against the last fetched
-commit; heartbeats go out ten times less often, since the open channel keeps the endpoint
-online. While the channel is down the daemon polls as before, with jitter.
+commit; heartbeats go out only when there is something to tell or learn (`heartbeats.py`),
+since the open channel keeps the endpoint online. While the channel is down the daemon polls
+and heartbeats at its intervals, with jitter.
 """
 
 from __future__ import annotations
@@ -25,17 +26,16 @@ from crontopus.agent.channel import Channel, ChannelEvent, EventKind
 from crontopus.agent.checkin import CheckIn, SendResult, send_checkin
 from crontopus.agent.config import AgentConfig
 from crontopus.agent.errors import AgentError, ServerError
+from crontopus.agent.heartbeats import HeartbeatSchedule, Report
 from crontopus.agent.server import ServerClient
 from crontopus.agent.spool import Spool
 from crontopus.agent.statedir import StateDir
-from crontopus.agent.sync import Syncer, SyncState, save_server_labels
+from crontopus.agent.sync import Syncer, SyncState, load_server_labels, save_server_labels
 from crontopus.drivers import DriverError
 
 log = logging.getLogger(__name__)
 BACKOFF_START = 1.0
 BACKOFF_MAX = 300.0
-#: While the channel is open, heartbeats are this many times rarer (the channel is presence).
-CHANNEL_HEARTBEAT_FACTOR = 10
 #: Polls are spread over ±this fraction of the interval, so a fleet does not poll in step.
 POLL_JITTER = 0.2
 
@@ -98,6 +98,7 @@ class Daemon:
         if channel and config.server:
             self.channel = Channel(config.server, token, self.tell, url=channel_url)
         self.runs: list[subprocess.Popen[bytes]] = []
+        self.heartbeats = HeartbeatSchedule(config.heartbeat_interval, jittered)
 
     @property
     def channel_open(self) -> bool:
@@ -136,7 +137,8 @@ class Daemon:
         log.info("stopped")
 
     def _loop(self) -> None:
-        next_heartbeat = next_sync = next_spool = self.clock()
+        heartbeats = self.heartbeats
+        next_sync = next_spool = self.clock()
         while not self.stopping.is_set():
             now = self.clock()
             fetch = not self.channel_open
@@ -144,32 +146,31 @@ class Daemon:
                 event = self.inbox.get()
                 wanted = self.on_event(event)
                 if wanted == "heartbeat":
-                    next_heartbeat = now
+                    heartbeats.due_now(now)
                 elif wanted == "sync":
                     next_sync, fetch = now, True
                 elif wanted == "both":
-                    next_heartbeat = next_sync = now
-                    fetch = True
+                    heartbeats.due_now(now)
+                    next_sync, fetch = now, True
             # Heartbeat first: it brings the endpoint's labels, which the sync targets by.
-            if now >= next_heartbeat:
-                self.heartbeat_step()
-                interval = self.config.heartbeat_interval
-                if self.channel_open:
-                    interval *= CHANNEL_HEARTBEAT_FACTOR
-                next_heartbeat = now + jittered(interval)
+            if now >= heartbeats.due:
+                labels = load_server_labels(self.state)
+                if self.heartbeat_step() and load_server_labels(self.state) != labels:
+                    # Its jobs are chosen by label, and the channel never announced the
+                    # commits of jobs for the new ones: fetch and apply now.
+                    next_sync, fetch = now, True
             if self.stopping.is_set():
                 break
             if now >= next_sync:
-                before = SyncState.load(self.state).commit
                 next_sync = now + self.sync_step(fetch=fetch)
-                if self.channel_open and SyncState.load(self.state).commit != before:
-                    next_heartbeat = now  # report the applied commit at once
+                if self.channel_open:
+                    heartbeats.note(self.report(), now)  # a newly applied commit: tell it now
             if self.stopping.is_set():
                 break
             if now >= next_spool:
                 next_spool = now + self.spool_step()
             self._reap(wait=False)
-            wake = min(next_heartbeat, next_sync, next_spool)
+            wake = min(heartbeats.due, next_sync, next_spool)
             self.wake.wait(max(0.0, wake - self.clock()))
             self.wake.clear()
 
@@ -191,6 +192,10 @@ class Daemon:
         if event.kind is EventKind.REVOKED:
             log.error("the server revoked this endpoint: enroll the agent again to rejoin")
             return None
+        if event.kind is EventKind.LABELS_CHANGED:
+            # The heartbeat brings the new labels; a sync follows when they differ.
+            log.info("the endpoint's labels changed: asking for them")
+            return "heartbeat"
         if event.kind is EventKind.DISCONNECTED:
             # The channel no longer keeps the endpoint online: heartbeat at the normal rate.
             log.info("channel closed: polling every %.0f s", self.config.sync_interval)
@@ -236,17 +241,27 @@ class Daemon:
             return min(self.config.sync_interval, 60.0)
         return jittered(self.config.sync_interval)
 
-    def heartbeat_step(self) -> None:
-        """Send one heartbeat; a failure is logged and the next one tries again."""
-        saved = SyncState.load(self.state)
+    def report(self) -> Report:
+        """What a heartbeat sent now would tell the server."""
+        commit = SyncState.load(self.state).commit
+        return Report(self.agent_version, self.syncer.driver.name, commit)
+
+    def heartbeat_step(self) -> bool:
+        """Send one heartbeat and schedule the next; a failure is logged and retried later."""
+        report = self.report()
+        now = self.clock()
         try:
-            driver = self.syncer.driver.name
-            labels = self.client.heartbeat(self.agent_version, driver, saved.commit)
+            labels = self.client.heartbeat(
+                report.agent_version, report.driver, report.applied_commit
+            )
         except ServerError as exc:
             log.warning("heartbeat failed: %s", exc)
-            return
+            self.heartbeats.failed(now)
+            return False
+        self.heartbeats.sent(report, now, channel_open=self.channel_open)
         save_server_labels(self.state, labels)
         self.state.write_heartbeat(datetime.now(UTC).isoformat())
+        return True
 
     def spool_step(self) -> float:
         """Deliver spooled check-ins; return the seconds until the next attempt."""

@@ -383,8 +383,8 @@ def _endpoints(tree: Tree) -> None:
         "Set or remove an endpoint's labels (owners and admins).",
         "crontopus.cli.fleet:label_endpoint",
         description="Set labels (K=V) and remove others (--remove K) on the endpoint named NAME "
-        "(or with id ID); other labels stay. The agent picks them up with its next heartbeat "
-        "and installs or removes the jobs they target.",
+        "(or with id ID); other labels stay. A connected agent is told at once (an agent "
+        "without its channel at its next heartbeat) and installs or removes the jobs they target.",
     )
     label.add_argument("endpoint", metavar="NAME")
     label.add_argument("labels", nargs="*", metavar="K=V", help="labels to set")

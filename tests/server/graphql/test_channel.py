@@ -180,6 +180,40 @@ async def test_a_revoked_endpoint_is_told_and_its_socket_closed(
     assert await close_code(ws) == 4401
 
 
+UPDATE_LABELS = """
+mutation($id: UUID!, $labels: [KeyValueInput!]) { updateEndpoint(id: $id, labels: $labels) {
+  __typename } }
+"""
+
+
+async def test_a_label_change_tells_the_agent_at_once_and_later_commits_follow_the_new_labels(
+    server: Served, channel_of: Any
+) -> None:
+    access = await tenant(server)
+    web_id, web_token = await endpoint(server, access, "web-1", "web")
+    _, other_token = await endpoint(server, access, "web-2", "web")
+    web, other = await channel_of(web_token), await channel_of(other_token)
+    for ws in (web, other):
+        assert (await told(ws))["kind"] == "CONNECTED"
+
+    labels = [{"key": "role", "value": "db"}]
+    changed = await graphql(server, UPDATE_LABELS, {"id": web_id, "labels": labels}, access)
+    assert changed["updateEndpoint"]["__typename"] == "Endpoint"
+
+    assert await told(web) == {
+        "kind": "LABELS_CHANGED", "commitId": None, "jobId": None, "requestId": None,
+    }  # fmt: skip
+    # Past two credential checks (1 s apart here): the socket stays open with its new labels.
+    await asyncio.sleep(2.5)
+    web_commit = await create_job(server, access, "web-only", role="web")
+    db_commit = await create_job(server, access, "db-only", role="db")
+    event = await told(web)
+    assert (event["kind"], event["commitId"]) == ("REPOSITORY_CHANGED", db_commit)
+    # Its neighbour heard nothing of the label change, and keeps its own labels.
+    event = await told(other)
+    assert (event["kind"], event["commitId"]) == ("REPOSITORY_CHANGED", web_commit)
+
+
 async def test_labels_changed_elsewhere_close_the_channel_so_the_agent_reconnects(
     server: Served, channel_of: Any, settings: Settings
 ) -> None:

@@ -46,6 +46,7 @@ class AgentEventKind(enum.Enum):
     REPOSITORY_CHANGED = "repository_changed"
     RUN_REQUESTED = "run_requested"
     REVOKED = "revoked"
+    LABELS_CHANGED = "labels_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +115,12 @@ class EndpointChanged:
 
 @dataclass(frozen=True, slots=True)
 class AgentNotice:
-    """For agents' channels: a new commit for some targets, a run request, a revocation.
+    """For agents' channels: a new commit for some targets, a run request, a revocation, or
+    new labels.
 
     `targets` lists the label sets a commit concerns (None: every endpoint); `endpoint_ids`
-    names the endpoints a run request or a revocation is for.
+    names the endpoints a run request, a revocation or a label change is for; `labels` are
+    that endpoint's labels now (LABELS_CHANGED), which its channel then filters commits by.
     """
 
     TOPIC: ClassVar[str] = "agents"
@@ -127,6 +130,7 @@ class AgentNotice:
     job_id: uuid.UUID | None = None
     request_id: uuid.UUID | None = None
     endpoint_ids: list[uuid.UUID] | None = None
+    labels: dict[str, str] | None = None
 
 
 Payload = JobChanged | RunChanged | IncidentChanged | EndpointChanged | AgentNotice

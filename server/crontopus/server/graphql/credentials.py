@@ -16,6 +16,11 @@ Endpoint sockets (agent channels, thousands per process) are checked together in
 `CRONTOPUS_AUTH_CACHE_SECONDS` one query per 500 of them reads their endpoints' token hash,
 labels and revocation (`EndpointWatches`), so a fleet's sockets cost a few statements an
 interval rather than a task waking every second per socket and a cache miss every few seconds.
+
+An endpoint's new labels reach its channel as a LABELS_CHANGED notice (`updateEndpoint`),
+which also gives the socket's principal the new labels (`relabel`): the socket stays open. Only
+labels that differ from the socket's on two checks in a row (a change the channel was never
+told of) close it with 4403, so a notice on its way when a check reads the row closes nothing.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import GraphQLFormattedError
@@ -114,6 +119,14 @@ async def lapse_of(context: Context, identify: Identify) -> Lapse | None:
     return None
 
 
+def relabel(context: Context, labels: Mapping[str, str]) -> None:
+    """Give an endpoint socket's principal the labels its channel was just told."""
+    principal = context.principal
+    if principal is not None and principal.kind is PrincipalKind.ENDPOINT:
+        pairs = tuple(sorted((str(k), str(v)) for k, v in labels.items()))
+        context.principal = replace(principal, endpoint_labels=pairs)
+
+
 class CredentialWatch:
     """Looks at one socket's credential every `interval` seconds; reports a lapse once."""
 
@@ -132,6 +145,8 @@ class CredentialWatch:
         self._endpoints = endpoints
         self._task: asyncio.Task[None] | None = None
         self.lapsed = False
+        #: Labels read on the last check that differed from the socket's (a notice may be due).
+        self._unexpected_labels: tuple[tuple[str, str], ...] | None = None
 
     @property
     def endpoint_id(self) -> uuid.UUID | None:
@@ -164,10 +179,15 @@ class CredentialWatch:
             message = "the endpoint token was replaced; use the new one (the connection was closed)"
             return Lapse(UNAUTHENTICATED_CLOSE, message)
         labels = tuple(sorted((str(k), str(v)) for k, v in (row.labels or {}).items()))
-        if labels != principal.endpoint_labels:
-            message = "the endpoint's labels changed; reconnect to go on with the new ones"
-            return Lapse(FORBIDDEN_CLOSE, message)
-        return None
+        if labels == principal.endpoint_labels:
+            self._unexpected_labels = None
+            return None
+        if labels != self._unexpected_labels:
+            # Its LABELS_CHANGED notice may be on its way: give it until the next check.
+            self._unexpected_labels = labels
+            return None
+        message = "the endpoint's labels changed; reconnect to go on with the new ones"
+        return Lapse(FORBIDDEN_CLOSE, message)
 
     async def lapse(self, lapse: Lapse) -> None:
         """End the socket with `lapse` (once)."""

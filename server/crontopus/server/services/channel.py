@@ -8,7 +8,10 @@ server process holds its socket; each subscription keeps only what concerns its 
   target, before and after the change (null: every endpoint), so an agent none of them selects
   is not told and does not fetch;
 - `run_requested`: run a job now on the listed endpoints (`runJobNow`);
-- `revoked`: the listed endpoints were revoked; their agents stop using the token.
+- `revoked`: the listed endpoints were revoked; their agents stop using the token;
+- `labels_changed`: an admin changed the listed endpoint's labels (`updateEndpoint`); its
+  channel filters commits by the new ones from then on, and its agent heartbeats (which
+  returns them) and syncs, since its jobs are chosen by label.
 
 An open channel is the agent's presence: `AgentChannels` stamps `last_seen_at` of every
 endpoint holding a channel on this process in one statement per interval, so agents need not
@@ -119,6 +122,19 @@ async def announce_revocation(
 ) -> None:
     """Tell a revoked endpoint's agent at once, on whichever process holds its channel."""
     notice = AgentNotice(AgentEventKind.REVOKED, endpoint_ids=[endpoint_id])
+    await broadcaster.publish(to_event(tenant_id, notice))
+
+
+async def announce_labels(
+    broadcaster: Broadcaster,
+    tenant_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    labels: Mapping[str, str],
+) -> None:
+    """Tell an endpoint's channel its new labels, on whichever process holds it."""
+    notice = AgentNotice(
+        AgentEventKind.LABELS_CHANGED, endpoint_ids=[endpoint_id], labels=dict(labels)
+    )
     await broadcaster.publish(to_event(tenant_id, notice))
 
 

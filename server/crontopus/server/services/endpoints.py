@@ -32,7 +32,7 @@ from crontopus.server.events.topics import EndpointChanged, EndpointEventKind
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.principal import Principal, PrincipalKind
 from crontopus.server.services.audit import record_audit
-from crontopus.server.services.channel import announce_revocation
+from crontopus.server.services.channel import announce_labels, announce_revocation
 from crontopus.server.services.presence import is_online, online_condition
 from crontopus.server.settings import Settings
 
@@ -263,7 +263,7 @@ async def update_endpoint(
     endpoint_id: uuid.UUID,
     change: EndpointChange,
 ) -> Endpoint:
-    """Rename an endpoint or replace its labels (admins); targeting follows on the next sync."""
+    """Rename an endpoint or replace its labels (admins); its agent is told new labels at once."""
     principal.require_admin("Changing endpoints")
     if problems := change_problems(change):
         raise ValidationFailed(problems)
@@ -287,6 +287,9 @@ async def update_endpoint(
     )
     await session.commit()
     await publish_endpoint_event(broadcaster, endpoint, EndpointEventKind.UPDATED)
+    if "labels" in changed:
+        # Its jobs are chosen by label: the agent hears it now, not at its next heartbeat.
+        await announce_labels(broadcaster, endpoint.tenant_id, endpoint.id, endpoint.labels)
     return endpoint
 
 

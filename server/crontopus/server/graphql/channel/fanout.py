@@ -13,7 +13,9 @@ A member is greeted on its own: it joins the group (whose event-bus subscription
 then), and only then reads HEAD, through a run of the resolver that yields just CONNECTED. A
 commit landing in between is told after the greeting, never missed. The member also keeps its
 endpoint present (`AgentChannels`) while it is in the group, and a REVOKED notice for its
-endpoint ends its stream after being told, as an unshared run does.
+endpoint ends its stream after being told, as an unshared run does. A LABELS_CHANGED notice
+for its endpoint gives it (and its socket's principal) the new labels, which the commits after
+it are filtered by.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from strawberry.types.execution import PreExecutionError
 
 from crontopus.server.events.topics import AgentEventKind
 from crontopus.server.graphql.context import ChannelFeed, Context
+from crontopus.server.graphql.credentials import relabel
 from crontopus.server.graphql.extensions import mask_errors
 from crontopus.server.graphql.groups import (
     DEFAULT_CAPACITY,
@@ -60,13 +63,14 @@ class ChannelKey:
 
 
 class _Listener(Member):
-    __slots__ = ("endpoint_id", "labels")
+    __slots__ = ("context", "endpoint_id", "labels")
 
     def __init__(self, context: Context, capacity: int, max_lag: float) -> None:
         super().__init__(FIELD, capacity, max_lag)
         principal = context.principal
         assert principal is not None
         assert principal.endpoint_id is not None
+        self.context = context
         self.endpoint_id = principal.endpoint_id
         self.labels = dict(principal.endpoint_labels)
 
@@ -212,6 +216,9 @@ class ChannelFanout:
                             member.offer(text, now)
                             if notice.kind is AgentEventKind.REVOKED:
                                 member.end()
+                            elif notice.kind is AgentEventKind.LABELS_CHANGED:
+                                member.labels = dict(notice.labels or {})
+                                relabel(member.context, member.labels)
         except Exception:
             logger.exception("the shared agent channel failed")
         finally:

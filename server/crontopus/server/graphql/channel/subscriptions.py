@@ -20,6 +20,7 @@ from crontopus.server.events.event import Event
 from crontopus.server.events.topics import AgentEventKind, AgentNotice
 from crontopus.server.graphql.channel.types import AgentEvent
 from crontopus.server.graphql.context import Info
+from crontopus.server.graphql.credentials import relabel
 from crontopus.server.services.channel import concerns
 from crontopus.server.services.endpoints import require_endpoint
 
@@ -29,7 +30,8 @@ class ChannelSubscriptions:
     @strawberry.subscription(
         description=(
             "The agent channel (endpoint tokens only): first CONNECTED with the repository's"
-            " HEAD, then this endpoint's repository changes, run requests and revocation."
+            " HEAD, then this endpoint's repository changes, run requests, label changes and"
+            " revocation."
         )
     )
     async def agent_events(self, info: Info) -> AsyncGenerator[AgentEvent, None]:
@@ -64,6 +66,9 @@ class ChannelSubscriptions:
                     yield _agent_event(notice)
                     continue
                 if concerns(notice, endpoint_id, labels):
+                    if notice.kind is AgentEventKind.LABELS_CHANGED:
+                        labels = dict(notice.labels or {})
+                        relabel(context, labels)
                     told = _agent_event(notice)
                     yield told
                     if told.kind is AgentEventKind.REVOKED:

@@ -18,7 +18,8 @@ strawberry.enum(
     description=(
         "CONNECTED (first, with the repository's HEAD), REPOSITORY_CHANGED (fetch `commitId`"
         " unless already applied), RUN_REQUESTED (run `jobId` now), REVOKED (stop using the"
-        " token)."
+        " token), LABELS_CHANGED (the endpoint's labels changed: heartbeat for them, then"
+        " sync)."
     ),
 )
 AgentEventKind = CoreAgentEventKind
