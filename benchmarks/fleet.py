@@ -48,6 +48,10 @@ REGISTER = """
 mutation($u: String!, $e: String!, $p: String!) {
   register(username: $u, email: $e, password: $p) { ... on AuthPayload { accessToken } } }
 """
+LOGIN = """
+mutation($u: String!, $p: String!) { login(username: $u, password: $p) {
+  ... on AuthPayload { accessToken } } }
+"""
 ENROLLMENT_TOKEN = """
 mutation { createEnrollmentToken(name: "fleet") {
   __typename ... on CreatedEnrollmentToken { plaintext } ... on UserError { message } } }
@@ -283,6 +287,9 @@ async def run(args: argparse.Namespace, urls: list[str], pids: list[int]) -> int
         + (f"; {len(failed)} failed, e.g. {failed[0]}" if failed else ""),
         flush=True,
     )
+    # Enrolling and connecting a large fleet can outlast the access token: log in again.
+    logged_in = await graphql(ordered[0], LOGIN, {"u": "fleet", "p": PASSWORD}, None)
+    access = str(logged_in["login"]["accessToken"])  # type: ignore[index]
     # Endpoints enrolled minutes before their channel opened went offline meanwhile, and the
     # alert engine resolves their incidents once they are back: a burst of work no idle fleet
     # has, so wait for it to end before measuring.
