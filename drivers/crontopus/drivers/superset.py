@@ -5,14 +5,14 @@ not the machine's and cron has no CRON_TZ, a DST edge the scheduler treats unlik
 driver installs a superset and the run wrapper gates each firing with
 `crontopus.core.schedule.fires_at` (`run-job UUID --gate`). This module works out which
 machine-zone wall times such a superset must cover: every UTC offset difference between the
-job's zone and the machine's, and the minute right after each jump forward, where cron runs a
-fixed-time job whose time was skipped. See docs/scheduling.md ("Native or gated").
+job's zone and the machine's on any day, and on the date of each jump forward the minute right
+after it, where cron runs a fixed-time job whose time was skipped. See docs/scheduling.md
+("Native or gated").
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -109,8 +109,9 @@ class WallTimes:
 
 
 def wall_times(cron: CronSchedule, job_zone: str, machine_zone: str) -> WallTimes:
-    """Return the machine wall times at which the job's instants can fall."""
-    differences, gaps = _zone_pair(job_zone, machine_zone)
+    """Return the machine wall times at which the job's instants fall on any day: its times of
+    day at each offset difference the zones take. See `catch_ups` for the days of a jump."""
+    differences, _ = _zone_pair(job_zone, machine_zone)
     times: set[tuple[int, int]] = set()
     for hour in cron.hours:
         for minute in cron.minutes:
@@ -118,28 +119,57 @@ def wall_times(cron: CronSchedule, job_zone: str, machine_zone: str) -> WallTime
             for difference in differences:
                 shifted = job_minute - difference
                 times.add((shifted % _DAY, shifted // _DAY))
-    if not cron.wildcard_time:
-        # A fixed-time job whose time a jump forward skipped runs at the end of the jump.
-        job_minutes = {hour * 60 + minute for hour in cron.hours for minute in cron.minutes}
-        for gap in gaps:
-            if any(gap.first <= (m - gap.first) % _DAY + gap.first < gap.end for m in job_minutes):
-                times.add(gap.catch_up)
     return WallTimes(frozenset(times))
 
 
 @dataclass(frozen=True)
-class _Gap:
-    """Wall minutes [first, end) of the job's day skipped by a jump forward (end may pass
-    1440 when the gap crosses midnight), and the catch-up as a machine wall time."""
+class CatchUp:
+    """A machine wall minute on one machine date where cron runs a time the job's zone skipped."""
 
-    first: int
-    end: int
-    catch_up: tuple[int, int]
+    minute: int  # of the machine's day
+    day: date
+
+
+def catch_ups(cron: CronSchedule, job_zone: str, machine_zone: str) -> frozenset[CatchUp]:
+    """Return where a fixed-time job runs the times that its zone's jumps forward skip.
+
+    Cron runs such a time at the first minute after the jump, a minute needed on the jump's date
+    only: a superset spells it on those dates, not on every day, which would wake every day for
+    it (see MAX_WAKE_RATIO). Only the jumps that skip one of the job's times on one of its days
+    count; each is a minute of the machine's day and the machine's date at the jump.
+    """
+    if cron.wildcard_time:
+        return frozenset()  # cron does not catch wildcard jobs up
+    found: set[CatchUp] = set()
+    for gap in _zone_pair(job_zone, machine_zone)[1]:
+        wall = gap.first
+        while wall < gap.end:
+            if (
+                wall.hour in cron.hours
+                and wall.minute in cron.minutes
+                and cron.matches_day(wall.date())
+            ):
+                found.add(
+                    CatchUp(gap.catch_up.hour * 60 + gap.catch_up.minute, gap.catch_up.date())
+                )
+                break
+            wall += _MINUTE
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class _Gap:
+    """The job's wall times [first, end) that a jump forward skips, and the machine's wall time
+    at the end of the jump (all naive)."""
+
+    first: datetime
+    end: datetime
+    catch_up: datetime
 
 
 @functools.lru_cache(maxsize=256)
 def _zone_pair(job_zone: str, machine_zone: str) -> tuple[frozenset[int], frozenset[_Gap]]:
-    """Return the offset differences (minutes) and the jump-forward ends as machine wall times."""
+    """Return the offset differences (minutes) and the job zone's jumps forward."""
     job, machine = ZoneInfo(job_zone), ZoneInfo(machine_zone)
     start = _year_start() - _LOOK_BACK
     end = start + _LOOK_BACK + _LOOK_AHEAD
@@ -152,14 +182,9 @@ def _zone_pair(job_zone: str, machine_zone: str) -> tuple[frozenset[int], frozen
     gaps: set[_Gap] = set()
     for change in job_changes:
         if change.after > change.before:
-            here, there = change.instant.astimezone(machine), change.instant.astimezone(job)
-            shift = (here.date() - there.date()).days
-            skipped = _minutes(change.after - change.before)
-            after = there.hour * 60 + there.minute
-            first = after - skipped
-            if first < 0:
-                first, after = first + _DAY, after + _DAY
-            gaps.add(_Gap(first, after, (here.hour * 60 + here.minute, shift)))
+            there = change.instant.astimezone(job).replace(tzinfo=None)
+            here = change.instant.astimezone(machine).replace(tzinfo=None)
+            gaps.add(_Gap(there - (change.after - change.before), there, here))
     return differences, frozenset(gaps)
 
 
@@ -281,13 +306,13 @@ class SecondCopy:
     """Job instants in the second copy of an hour the machine's clock repeats.
 
     Cron runs a fixed-time line once in a repeated hour, in the first copy, so these need a
-    wildcard line of their own; it is limited to the months and weekdays of the clock changes.
+    wildcard line of their own (see `wildcard_fields`), on the machine dates of the clock
+    changes only (`days`).
     """
 
     hour: int
     minutes: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]
+    days: frozenset[date]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -295,7 +320,7 @@ def second_copies(expression: str, job_zone: str, machine_zone: str) -> tuple[Se
     """Return, per machine wall hour, the job's instants in a repeated hour's second copy."""
     start = _year_start() - _LOOK_BACK
     machine = ZoneInfo(machine_zone)
-    found: dict[int, tuple[set[int], set[int], set[int]]] = {}
+    found: dict[int, tuple[set[int], set[date]]] = {}
     for change in transitions(machine_zone, start, start + _LOOK_BACK + _LOOK_AHEAD):
         if change.after >= change.before:
             continue
@@ -304,19 +329,32 @@ def second_copies(expression: str, job_zone: str, machine_zone: str) -> tuple[Se
             if instant >= end:
                 break
             wall = instant.astimezone(machine)
-            minutes, months, weekdays = found.setdefault(wall.hour, (set(), set(), set()))
+            minutes, days = found.setdefault(wall.hour, (set(), set()))
             minutes.add(wall.minute)
-            months.add(wall.month)
-            weekdays.add(wall.isoweekday() % 7)
+            days.add(wall.date())
     return tuple(
-        SecondCopy(hour, frozenset(minutes), frozenset(months), frozenset(weekdays))
-        for hour, (minutes, months, weekdays) in sorted(found.items())
+        SecondCopy(hour, frozenset(minutes), frozenset(days))
+        for hour, (minutes, days) in sorted(found.items())
     )
 
 
-def star_step_minutes(minutes: Iterable[int]) -> str:
-    """Return the sparsest `*/step` minute field (a wildcard field) that covers `minutes`."""
-    step = math.gcd(*minutes)
-    if step == 0:
-        return "*/59"  # only minute 0: the step restarts each hour, so this is :00 and :59
-    return "*" if step == 1 else f"*/{step}"
+def wildcard_fields(hour: int, minutes: frozenset[int]) -> tuple[str, str, int]:
+    """Return minute and hour fields that cron runs in both copies of a repeated `hour` at
+    `minutes`, and how many minutes they wake on the day of the clock change.
+
+    Cron runs a line in both copies only when its minute or hour field starts with "*", and a
+    `*/step` always adds minute (or hour) 0 and the step's multiples: "*/30,18 1" wakes at 01:00,
+    01:18 and 01:30 twice, "18 */23,1" at 00:18, 01:18 twice and 23:18. The one that wakes less.
+    """
+    spellings: list[tuple[int, str, str]] = []
+    for step in range(1, 60):
+        covered = set(range(0, 60, step))
+        rest = minutes - covered
+        field = "*" if step == 1 else f"*/{step}" + (f",{cron_list(rest, 0, 59)}" if rest else "")
+        spellings.append((2 * len(covered | minutes), field, str(hour)))
+    for step in range(1, 24):
+        hours = set(range(0, 24, step)) | {hour}
+        field = "*" if step == 1 else f"*/{step}" + ("" if hour % step == 0 else f",{hour}")
+        spellings.append((len(minutes) * (len(hours) + 1), cron_list(minutes, 0, 59), field))
+    wakes, minute_field, hour_field = min(spellings)
+    return minute_field, hour_field, wakes

@@ -166,8 +166,9 @@ def test_another_zone_is_gated_where_cron_has_no_cron_tz(driver: CronDriver, cro
     driver.apply([entry(job, "30 2 * * *", timezone="Europe/Berlin")])
     text = crontab.read_bytes().decode("utf-8", "replace")
     lines = text.splitlines()[-2:]
-    # Both UTC offsets of Berlin, and 01:00 UTC where cron runs the time the spring jump skips.
-    assert [line.split(" /")[0] for line in lines] == ["0,30 1 * * *", "30 0 * * *"]
+    # Both UTC offsets of Berlin, and 01:00 UTC on the last Sunday of March, where cron runs
+    # the time the spring jump skips.
+    assert [line.split(" /")[0] for line in lines] == ["30 0-1 * * *", "0 1 25-31 3 */7"]
     assert all(
         line.endswith(f"run-job {job} --state-dir '/srv/crontopus state' --gate") for line in lines
     )
@@ -180,7 +181,10 @@ def test_another_zone_is_gated_where_cron_has_no_cron_tz(driver: CronDriver, cro
 
 def test_a_gated_conversion_says_how_many_firings_run_and_wake(driver: CronDriver) -> None:
     converted = driver.convert("30 2 * * *", "Europe/Berlin").to_json()
-    assert converted["native"] == {"lines": ["0,30 1 * * *", "30 0 * * *"], "environment": []}
+    assert converted["native"] == {
+        "lines": ["30 0-1 * * *", "0 1 25-31 3 */7"],
+        "environment": [],
+    }
     assert converted["mode"] == "gated"
     assert converted["firingsPerDay"] == {"run": 1, "woken": 3}
     assert driver.convert("30 2 * * *", "UTC").to_json()["mode"] == "native"

@@ -45,8 +45,8 @@ def test_without_the_opt_in_the_timer_fires_a_gated_superset_in_utc(
     driver.apply([entry(accept=False)])
     timer = (driver.unit_dir / f"crontopus-{JOB}.timer").read_text()
     service = (driver.unit_dir / f"crontopus-{JOB}.service").read_text()
-    assert "OnCalendar=*-*-* 01:00,30:00 UTC\n" in timer
-    assert "OnCalendar=*-*-* 00:30:00 UTC\n" in timer
+    assert "OnCalendar=*-*-* 00,01:30:00 UTC\n" in timer
+    assert "OnCalendar=Sun *-03-25..31 01:00:00 UTC\n" in timer
     assert "--gate" in service
     assert driver.convert("30 2 * * *", "Europe/Berlin").to_json()["mode"] == "gated"
 

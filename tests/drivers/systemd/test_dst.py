@@ -66,9 +66,9 @@ def test_where_systemd_and_cron_differ_the_timer_fires_a_gated_superset_in_utc(
     assert conversion.figures.wakes_per_day <= 4 * conversion.figures.runs_per_day
 
 
-def test_a_berlin_time_in_the_spring_gap_wakes_at_both_offsets_and_at_the_jump() -> None:
+def test_a_berlin_time_in_the_spring_gap_wakes_at_both_offsets_and_at_the_jump_on_its_day() -> None:
     conversion = convert_schedule("30 2 * * *", "Europe/Berlin", now=NOW)
-    assert conversion.on_calendar == ("*-*-* 01:00,30:00 UTC", "*-*-* 00:30:00 UTC")
+    assert conversion.on_calendar == ("*-*-* 00,01:30:00 UTC", "Sun *-03-25..31 01:00:00 UTC")
 
 
 def test_times_clear_of_a_chatham_gap_are_accepted() -> None:

@@ -276,7 +276,7 @@ def test_it_gates_a_foreign_zone_on_a_cron_without_cron_tz(cron_d: Path) -> None
     driver.apply([entry(schedule="30 2 * * *", timezone="Europe/Berlin")])
     (written,) = cron_d.iterdir()
     lines = [line for line in written.read_text().splitlines() if str(JOB) in line][1:]
-    assert [line.split(" root ")[0] for line in lines] == ["0,30 1 * * *", "30 0 * * *"]
+    assert [line.split(" root ")[0] for line in lines] == ["30 0-1 * * *", "0 1 25-31 3 */7"]
     assert all(line.endswith(" --gate") for line in lines)
     assert set(driver.list_managed()) == {JOB}
     assert driver.convert("30 2 * * *", "Europe/Berlin").to_json()["mode"] == "gated"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import calendar
 import functools
+import itertools
 from dataclasses import dataclass, field
+from datetime import date
 
 from crontopus.core.errors import ScheduleError
 from crontopus.core.schedule import CronSchedule, load_timezone, parse_schedule
@@ -19,12 +21,15 @@ from crontopus.drivers.cron.machine import (
 from crontopus.drivers.errors import ConversionRefused
 from crontopus.drivers.superset import (
     MAX_WAKE_RATIO,
+    CatchUp,
     GateFigures,
+    SecondCopy,
     WallTimes,
+    catch_ups,
     cron_list,
     second_copies,
-    star_step_minutes,
     wall_times,
+    wildcard_fields,
 )
 
 DRIVER_NAME = "cron"
@@ -165,57 +170,140 @@ def superset_lines(
 
     Each line covers the wall times of one day shift (the machine's date minus the job's) on
     exactly the machine dates that shift maps the job's days to, so a day wakes only for the
-    runs of that day (see MAX_WAKE_RATIO). Returns the lines and how many firings a day run
-    versus wake. Other drivers reuse it with a zone they can pin (systemd: UTC).
+    runs of that day (see MAX_WAKE_RATIO). What a clock change alone needs, the minute where
+    cron catches up a time a jump forward skipped and the second copy of a repeated hour, gets
+    lines of its own on the dates of the changes. Returns the lines and how many firings a day
+    run versus wake at most. Other drivers reuse it with a zone they can pin (systemd: UTC).
     """
     times = wall_times(parsed, job_zone, machine_zone)
     runs = len(parsed.minutes) * len(parsed.hours)
     days = {shift: shifted_days(parsed, shift) for shift in times.day_shifts}
-    exact = _exact_lines(times)
-    coarse = _hour_lines(times)
-    wanted = exact
-    if _line_count(exact, days) > _MAX_LINES or (
-        _wakes(exact) > MAX_WAKE_RATIO * runs and _wakes(coarse) < _wakes(exact)
-    ):
-        wanted = coarse
+    dated, dated_wakes = _catch_up_lines(catch_ups(parsed, job_zone, machine_zone))
+    copies, copy_wakes = _second_copy_lines(
+        second_copies(parsed.expression, job_zone, machine_zone)
+    )
+    # These fire on the dates of clock changes only; counted as if all on one day.
+    wanted = _spelling(times, days, runs, len(dated) + len(copies), dated_wakes + copy_wakes)
     lines = [
         " ".join((minute, hour, *fields))
         for minute, hour, shift in wanted
         for fields in days[shift]
     ]
-    # Only on the days the machine's clock goes back: see SecondCopy.
-    lines += [
-        f"{star_step_minutes(copy.minutes)} {copy.hour} * {cron_list(copy.months, 1, 12)}"
-        f" {cron_list(copy.weekdays, 0, 6)}"
-        for copy in second_copies(parsed.expression, job_zone, machine_zone)
-    ]
-    return tuple(lines), GateFigures.gated(runs, _wakes(wanted))
+    # A day's firings count the jumps' dates, not the day the machine's clock goes back (25
+    # hours, whose repeated hour wakes twice).
+    return tuple(lines + dated + copies), GateFigures.gated(runs, _wakes(wanted) + dated_wakes)
 
 
 _Line = tuple[str, str, int]  # minute field, hour field, day shift
 
 
-def _exact_lines(times: WallTimes) -> list[_Line]:
-    """Cover exactly the wall times, one line per day shift and set of hours sharing minutes."""
-    by_hour: dict[tuple[int, int], set[int]] = {}
-    for time, shift in times.times:
-        hour, minute = divmod(time, 60)
-        by_hour.setdefault((hour, shift), set()).add(minute)
-    grouped: dict[tuple[frozenset[int], int], set[int]] = {}
-    for (hour, shift), minutes in by_hour.items():
-        grouped.setdefault((frozenset(minutes), shift), set()).add(hour)
+def _spelling(
+    times: WallTimes,
+    days: dict[int, list[tuple[str, str, str]]],
+    runs: int,
+    others: int,
+    extra: int,
+) -> list[_Line]:
+    """Choose, per day shift, its exact wall times or their minutes in every hour they fall in.
+
+    Exact lines wake the least but can take many lines (one per set of hours sharing minutes,
+    times the shift's day fields). Among the choices that keep the bound and the line limit,
+    the fewest wake-ups; when none keeps both, the bound wins over readability: the fewest lines
+    within the bound. Wake-ups are counted as if every shift's lines fired on one day, which
+    over-counts the days that only some shifts reach: an over-count only errs towards exact.
+    """
+    shifts = sorted(times.day_shifts)
+    exact = {shift: _exact_lines(times, shift) for shift in shifts}
+    merged = {shift: [_merged_line(times, shift)] for shift in shifts}
+    choices = [
+        [
+            line
+            for shift, fine in zip(shifts, picks, strict=True)
+            for line in (exact if fine else merged)[shift]
+        ]
+        for picks in itertools.product((True, False), repeat=len(shifts))
+    ]
+
+    def cost(lines: list[_Line]) -> tuple[bool, bool, int]:
+        wakes = _wakes(lines) + extra
+        count = _line_count(lines, days) + others
+        over_bound, over_limit = wakes > MAX_WAKE_RATIO * runs, count > _MAX_LINES
+        return over_bound, over_limit, count if over_limit and not over_bound else wakes
+
+    return min(choices, key=cost)
+
+
+def _exact_lines(times: WallTimes, shift: int) -> list[_Line]:
+    """Cover exactly a day shift's wall times, one line per set of hours sharing minutes."""
+    by_hour: dict[int, set[int]] = {}
+    for time, found in times.times:
+        if found == shift:
+            hour, minute = divmod(time, 60)
+            by_hour.setdefault(hour, set()).add(minute)
+    grouped: dict[frozenset[int], set[int]] = {}
+    for hour, minutes in by_hour.items():
+        grouped.setdefault(frozenset(minutes), set()).add(hour)
     return sorted(
         (cron_list(minutes, 0, 59), cron_list(hours, 0, 23), shift)
-        for (minutes, shift), hours in grouped.items()
+        for minutes, hours in grouped.items()
     )
 
 
-def _hour_lines(times: WallTimes) -> list[_Line]:
-    """Cover the wall times with every minute of their hours, one line per day shift."""
-    hours: dict[int, set[int]] = {}
-    for time, shift in times.times:
-        hours.setdefault(shift, set()).add(time // 60)
-    return sorted(("*", cron_list(found, 0, 23), shift) for shift, found in hours.items())
+def _merged_line(times: WallTimes, shift: int) -> _Line:
+    """Cover a day shift's wall times in one line: every minute they use, in every hour."""
+    minutes = {time % 60 for time, found in times.times if found == shift}
+    hours = {time // 60 for time, found in times.times if found == shift}
+    return cron_list(minutes, 0, 59), cron_list(hours, 0, 23), shift
+
+
+def _catch_up_lines(found: frozenset[CatchUp]) -> tuple[list[str], int]:
+    """Return lines for the catch-up minutes on their machine dates, and the most a day wakes.
+
+    At most one line per catch-up minute and month: see `_on_dates`.
+    """
+    by_month: dict[tuple[int, int], set[date]] = {}
+    for catch_up in found:
+        by_month.setdefault((catch_up.minute, catch_up.day.month), set()).add(catch_up.day)
+    lines: list[str] = []
+    per_day: dict[tuple[int, int], int] = {}
+    for (minute, _), dates in sorted(by_month.items()):
+        fields, covered = _on_dates(dates)
+        lines.append(" ".join((str(minute % 60), str(minute // 60), *fields)))
+        for day in covered:
+            per_day[day] = per_day.get(day, 0) + 1
+    return lines, max(per_day.values(), default=0)
+
+
+def _second_copy_lines(copies: tuple[SecondCopy, ...]) -> tuple[list[str], int]:
+    """Return wildcard lines for the second copies of repeated hours on the dates of the clock
+    changes, and the most they wake on one day (see SecondCopy)."""
+    lines: list[str] = []
+    most = 0
+    for copy in copies:
+        minute, hour, wakes = wildcard_fields(copy.hour, copy.minutes)
+        most += wakes
+        by_month: dict[int, set[date]] = {}
+        for day in copy.days:
+            by_month.setdefault(day.month, set()).add(day)
+        lines += [" ".join((minute, hour, *_on_dates(by_month[m])[0])) for m in sorted(by_month)]
+    return lines, most
+
+
+def _on_dates(dates: set[date]) -> tuple[tuple[str, str, str], set[tuple[int, int]]]:
+    """Return day-of-month, month and weekday fields for dates of one month in several years,
+    and the (month, day) pairs they can fire on.
+
+    Cron has no year, so the fields name the range of the dates' days and their weekdays: "the
+    last Sunday of March" (`25-31 3 */7`) for a zone with a rule, a few weeks of dates for one
+    whose changes move (Africa/Casablanca's after Ramadan). A range rather than the dates keeps
+    the line the same as the years pass; either wakes once more on a few dates a year.
+    """
+    month = next(iter(dates)).month
+    first, last = min(d.day for d in dates), max(d.day for d in dates)
+    weekdays = frozenset(d.isoweekday() % 7 for d in dates)
+    fields = _and_fields(frozenset(range(first, last + 1)), frozenset({month}), weekdays)
+    starred = {1} if fields[0].startswith("*/31") else set()  # "*/31" is the 1st
+    return fields, {(month, day) for day in starred | set(range(first, last + 1))}
 
 
 def _line_count(lines: list[_Line], days: dict[int, list[tuple[str, str, str]]]) -> int:
