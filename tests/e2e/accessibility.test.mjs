@@ -76,7 +76,7 @@ describe("accessibility of every page", { skip: noBrowser }, () => {
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
     const token = await register(server.url, "jules");
-    promoteOperator(server, "jules"); // so the operator pages are checked too
+    await promoteOperator(server, "jules"); // so the operator pages are checked too
     const created = await graphql(
       server.url,
       token,

@@ -18,7 +18,7 @@ describe("the operator pages", { skip: noBrowser }, () => {
   before(async () => {
     server = await startServer();
     for (const name of ["ops", "acme", "beta"]) await register(server.url, name);
-    promoteOperator(server, "ops");
+    await promoteOperator(server, "ops");
     chromium = await launchBrowser();
     context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light", acceptDownloads: true });
     page = await context.newPage();

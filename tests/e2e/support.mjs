@@ -1,6 +1,6 @@
 // Shared pieces of the browser tests and the console benchmark: a real crontopus-server in a
 // temporary data directory, Debian's Chromium driven by playwright-core, and small API helpers.
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 
 // playwright-core lives in web/node_modules; the tests sit outside that package.
 const require = createRequire(new URL("../../web/package.json", import.meta.url));
@@ -105,7 +106,17 @@ export async function launchBrowser() {
 export async function graphql(url, token, query, variables = {}) {
   const headers = { "Content-Type": "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(`${url}/graphql`, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+  const request = () => fetch(`${url}/graphql`, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+  let response;
+  try {
+    response = await request();
+  } catch (error) {
+    // The server closed an idle keep-alive socket as this request went out on it (a test that
+    // ran a child process synchronously kept the event loop from noticing): it never read the
+    // request, so sending it again on a new socket is safe.
+    if (!["UND_ERR_SOCKET", "ECONNRESET"].includes(error?.cause?.code)) throw error;
+    response = await request();
+  }
   const body = await response.json();
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data;
@@ -222,9 +233,11 @@ export async function logInInBrowser(page, url, username) {
 }
 
 /** Make a registered user a platform operator, as the server's own command line does. */
-export function promoteOperator(server, username) {
+export async function promoteOperator(server, username) {
   const bin = process.env.CRONTOPUS_SERVER ?? join(ROOT, ".venv/bin/crontopus-server");
   const env = { ...process.env, CRONTOPUS_DATA_DIR: server.dataDir };
   delete env.CRONTOPUS_DATABASE_URL; // SQLite under the data directory, as startServer runs it
-  execFileSync(bin, ["operator", "promote", username], { env, stdio: "ignore" });
+  // Not execFileSync: a blocked event loop cannot see the server close an idle keep-alive
+  // socket, and the next fetch then fails on it.
+  await promisify(execFile)(bin, ["operator", "promote", username], { env });
 }
