@@ -69,11 +69,8 @@ types:
 	# The tests are type-checked as strictly as the code, the example driver's included.
 	$(BIN)/mypy tests $(EXAMPLE_DRIVER)/tests
 
-# One pytest-xdist worker per core; each test file stays on one worker and the machine tests
-# share one (tests/conftest.py). PYTEST_WORKERS= runs the suite in this process instead.
-PYTEST_WORKERS ?= --numprocesses auto --dist loadgroup
 pytest:
-	$(BIN)/pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## Run every benchmark and print one table (BENCH_ARGS="--write-readme" updates benchmarks/README.md).
 bench: install

@@ -278,8 +278,7 @@ def create_state(settings: Settings) -> AppState:
     if isinstance(gitstore, ExternalGitStore):
         # A remote tip is judged against the tenant's quota, and announced like a push.
         gitstore.jobs_quota = state.jobs_quota
-        gitstore.on_adopt = state.on_adopt
-        gitstore.on_own_commit = state.on_own_commit
+        gitstore.on_adopt = state.on_push
         state.mirror = MirrorSync(gitstore, session, settings.git.fetch_interval)
     return state
 

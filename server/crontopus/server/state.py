@@ -24,7 +24,7 @@ from crontopus.server.services.git_access import git_access, tenant_by_slug
 from crontopus.server.services.ingest import IngestWriter
 from crontopus.server.services.job_directory import JobDirectory
 from crontopus.server.services.jobs import publish_job_changes
-from crontopus.server.services.mirror import MirrorSync, claim_announcement
+from crontopus.server.services.mirror import MirrorSync
 from crontopus.server.services.quotas import effective_quotas
 from crontopus.server.settings import Settings
 from crontopus.server.sso.client import OidcClient
@@ -116,24 +116,6 @@ class AppState:
         if tenant is None:
             return self.settings.quotas.jobs
         return effective_quotas(self.settings.quotas, tenant.quota_overrides).jobs
-
-    async def on_adopt(self, tenant_slug: str, old: str | None, new: str) -> None:
-        """Announce a remote tip this process adopted, unless another process has.
-
-        The claim's transaction stays open while announcing: should announcing fail (or the
-        process die), it rolls back and the next process to adopt the commit announces it.
-        """
-        async with self.session() as session:
-            if not await claim_announcement(session, tenant_slug, new):
-                return
-            await self.on_push(tenant_slug, old, new)
-            await session.commit()
-
-    async def on_own_commit(self, tenant_slug: str, commit: str) -> None:
-        """Record a commit this process wrote through the API: it announces it itself."""
-        async with self.session() as session:
-            await claim_announcement(session, tenant_slug, commit)
-            await session.commit()
 
     async def on_push(self, tenant_slug: str, old: str | None, new: str) -> None:
         """Announce the jobs a `git push` (or an adopted remote tip) changed."""

@@ -46,9 +46,6 @@ REMOTE_REF = "refs/crontopus/remote"
 JobsQuota = Callable[[str], Awaitable[int | None]]
 #: (tenant, old commit or None, new commit) after the mirror adopted a remote tip.
 OnAdopt = Callable[[str, str | None, str], Awaitable[None]]
-#: (tenant, commit): record that this process announces the commit it wrote through the API,
-#: so that the processes adopting it after do not announce it again.
-OnOwnCommit = Callable[[str, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -117,7 +114,6 @@ class ExternalGitStore(LocalGitStore):
         mirror_served: bool = False,
         jobs_quota: JobsQuota | None = None,
         on_adopt: OnAdopt | None = None,
-        on_own_commit: OnOwnCommit | None = None,
         committer: Author = DEFAULT_COMMITTER,
         snapshot_cache_size: int = 16,
         parse_cache_size: int = 20_000,
@@ -133,7 +129,6 @@ class ExternalGitStore(LocalGitStore):
         self.mirror_served = mirror_served
         self.jobs_quota = jobs_quota
         self.on_adopt = on_adopt
-        self.on_own_commit = on_own_commit
         self._remotes: dict[str, ExternalRemote] = dict(remotes or {})
         self._fetched_at: dict[str, float] = {}
         self._fetch_locks: dict[str, asyncio.Lock] = {}
@@ -306,8 +301,6 @@ class ExternalGitStore(LocalGitStore):
             # Our own commit is judged like any other before it is served; the caller
             # announces it (on_adopt is for commits that others pushed).
             await self._adopt(tenant)
-        if self.on_own_commit is not None:
-            await self.on_own_commit(tenant, commit)
         refused = self._refused.get(tenant)
         if refused is not None and refused.commit == commit and not self._ensuring(tenant):
             log.error("%s: commit %s was pushed but not adopted: %s", tenant, commit, refused)

@@ -19,8 +19,7 @@ import logging
 import random
 from collections.abc import Iterator, Mapping
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import Tenant
@@ -133,27 +132,6 @@ def _logged(tenant: str) -> Iterator[None]:
         log.warning("fetching %s's repository failed: %s", tenant, error)
     except Exception:
         log.exception("fetching %s's repository failed", tenant)
-
-
-async def claim_announcement(session: AsyncSession, tenant_slug: str, commit: str) -> bool:
-    """Record `commit` as the tenant's announced commit; tell whether this call moved it.
-
-    Every process mirroring a tenant adopts each remote commit, but one announcement per
-    commit is enough (the PostgreSQL event bus carries it to every process's subscribers):
-    the process whose UPDATE moves the column announces. A concurrent UPDATE of the same row
-    waits for this one's transaction and then finds the commit already recorded. The caller
-    commits (or, should its announcement fail, rolls back so another process announces).
-    """
-    result = await session.execute(
-        update(Tenant)
-        .where(
-            Tenant.slug == tenant_slug,
-            or_(Tenant.announced_commit.is_(None), Tenant.announced_commit != commit),
-        )
-        .values(announced_commit=commit)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
 
 
 def webhook_signed(headers: Mapping[str, str], body: bytes, secret: str) -> bool:

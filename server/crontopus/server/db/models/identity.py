@@ -50,9 +50,6 @@ class Tenant(Base):
     # SSO-only: the OpenID Connect provider (its configured name) the tenant's members must log
     # in with; password logins into the tenant are refused meanwhile. None: passwords work.
     sso_provider: Mapped[str | None] = mapped_column(String(63))
-    # With an external Git store: the remote commit whose jobs were last announced. Every
-    # server process adopts each commit; the one whose update moves this column announces it.
-    announced_commit: Mapped[str | None] = mapped_column(String(64))
 
 
 class User(Base):
