@@ -156,17 +156,29 @@ def installed(crontab: Path, job_id: uuid.UUID) -> bool:
     return f"run-job {job_id}" in crontab.read_text("latin-1")
 
 
+def channel_only_agent(
+    server: Server,
+    access: str,
+    tmp_path: Path,
+    crontab: Path,
+    start_agent: Callable[..., Agent],
+) -> Agent:
+    """Enroll and start an agent whose polls and heartbeats are a day apart, once its channel
+    is open and it synced: only the channel can bring a change in time."""
+    state = tmp_path / "agent"
+    enroll(server, access, state, crontab)
+    agent = start_agent(state, sync_interval=86400.0, heartbeat_interval=86400.0)
+    wait_for(lambda: agent.daemon.channel_open, 30, "the channel opening")
+    wait_for(lambda: agent.daemon.synced_once, 30, "the first sync")
+    return agent
+
+
 def test_a_job_created_through_the_api_reaches_the_crontab_within_two_seconds(
     fleet_server: Server, tmp_path: Path, crontab: Path, start_agent: Callable[..., Agent]
 ) -> None:
     server = fleet_server
     access = server.register()
-    state = tmp_path / "agent"
-    enroll(server, access, state, crontab)
-    # Polls a day apart: only the channel can bring the change in time.
-    agent = start_agent(state, sync_interval=86400.0, heartbeat_interval=86400.0)
-    wait_for(lambda: agent.daemon.channel_open, 30, "the channel opening")
-    wait_for(lambda: agent.daemon.synced_once, 30, "the first sync")
+    agent = channel_only_agent(server, access, tmp_path, crontab, start_agent)
 
     started = time.monotonic()
     job_id = create_job(server, access, name="pushed", schedule="0 2 * * *", command="echo hi")
@@ -200,12 +212,7 @@ def test_a_label_change_reaches_the_agent_at_once_and_its_jobs_follow(
 ) -> None:
     server = fleet_server
     access = server.register()
-    state = tmp_path / "agent"
-    enroll(server, access, state, crontab)
-    # Polls and heartbeats a day apart: only the channel can bring the change in time.
-    agent = start_agent(state, sync_interval=86400.0, heartbeat_interval=86400.0)
-    wait_for(lambda: agent.daemon.channel_open, 30, "the channel opening")
-    wait_for(lambda: agent.daemon.synced_once, 30, "the first sync")
+    agent = channel_only_agent(server, access, tmp_path, crontab, start_agent)
     db_job = create_job(
         server, access, name="db", schedule="0 3 * * *", command="echo db",
         targetLabels=[{"key": "role", "value": "db"}],
