@@ -67,6 +67,7 @@ from crontopus.server.security.proxies import trusted_proxies_middleware
 from crontopus.server.security.ratelimit import create_rate_limiter
 from crontopus.server.security.tokens import TokenKind, token_kind
 from crontopus.server.services.alerts.engine.engine import AlertEngine
+from crontopus.server.services.announcements import CommitAnnouncer
 from crontopus.server.services.authentication import (
     EndpointLookups,
     authenticate,
@@ -276,9 +277,11 @@ def create_state(settings: Settings) -> AppState:
         mail=MailOutbox(settings.mail, session),
     )
     if isinstance(gitstore, ExternalGitStore):
-        # A remote tip is judged against the tenant's quota, and announced like a push.
+        # A remote tip is judged against the tenant's quota; every commit the mirror adopts
+        # (its own too) is announced like a push, by one process of all that adopt it.
         gitstore.jobs_quota = state.jobs_quota
-        gitstore.on_adopt = state.on_push
+        state.announcer = CommitAnnouncer(gitstore, broadcaster, session, engine)
+        gitstore.on_adopt = state.announcer.adopted
         state.mirror = MirrorSync(gitstore, session, settings.git.fetch_interval)
     return state
 

@@ -19,6 +19,7 @@ from crontopus.server.observability.metrics import Metrics
 from crontopus.server.security.identity_cache import IdentityCache
 from crontopus.server.security.ratelimit import RateLimiter
 from crontopus.server.services.alerts.engine.engine import AlertEngine
+from crontopus.server.services.announcements import CommitAnnouncer
 from crontopus.server.services.channel import AgentChannels
 from crontopus.server.services.git_access import git_access, tenant_by_slug
 from crontopus.server.services.ingest import IngestWriter
@@ -54,6 +55,8 @@ class AppState:
     oidc: OidcClient = field(default_factory=OidcClient)
     #: The external store's periodic fetch and webhook fetches (None: the managed store).
     mirror: MirrorSync | None = None
+    #: Who announces the commits the external store adopts (None: the managed store).
+    announcer: CommitAnnouncer | None = None
 
     async def start(self) -> None:
         """Start the background parts (the check-in writer, alerting)."""
@@ -70,6 +73,7 @@ class AppState:
         """Drain queued check-ins, then release connections; no step may hang shutdown."""
         steps = (
             ("git mirror fetches", self._stop_mirror),
+            ("commit announcements", self._stop_announcer),
             ("agent channels", self.channels.stop),
             ("ingest", self.ingest.stop),
             ("alerts", self.alerts.stop),
@@ -93,6 +97,10 @@ class AppState:
     async def _stop_mirror(self) -> None:
         if self.mirror is not None:
             await self.mirror.stop()
+
+    async def _stop_announcer(self) -> None:
+        if self.announcer is not None:
+            await self.announcer.stop()
 
     async def on_tenant_created(self, tenant: Tenant) -> None:
         """Give every new tenant its job repository."""
@@ -118,7 +126,7 @@ class AppState:
         return effective_quotas(self.settings.quotas, tenant.quota_overrides).jobs
 
     async def on_push(self, tenant_slug: str, old: str | None, new: str) -> None:
-        """Announce the jobs a `git push` (or an adopted remote tip) changed."""
+        """Announce the jobs a `git push` to a managed repository changed."""
         async with self.session() as session:
             tenant = await tenant_by_slug(session, tenant_slug)
         if tenant is not None:

@@ -256,6 +256,9 @@ async def mirror(tmp_path: Path, forge: pygit2.Repository) -> AnnouncingStore:
 
     store.on_adopt = on_adopt
     await store.ensure_repository("acme")
+    # The store's own first commit is announced like any other move of its `main`.
+    assert store.adopted == [("acme", None, await store.head("acme"))]
+    store.adopted = []
     return store
 
 
@@ -295,6 +298,18 @@ async def test_a_remote_tip_with_an_invalid_manifest_is_reported_and_not_served(
     assert job_id in (await mirror.snapshot("acme")).jobs
     assert await mirror.pending_problems("acme") == ()
     assert mirror.adopted == [("acme", served, fixed)]
+
+
+async def test_a_commit_of_its_own_is_announced_by_the_store_not_by_its_writer(
+    mirror: AnnouncingStore, forge: pygit2.Repository
+) -> None:
+    served = await mirror.head("acme")
+    assert mirror.announces_own_commits
+    commit = await mirror.commit_changes("acme", [Put("default/a.yaml", manifest("a"))], ALICE, "a")
+    assert mirror.adopted == [("acme", served, commit)]
+    # A store without the server's hook leaves announcing to whoever wrote the commit.
+    mirror.on_adopt = None
+    assert not mirror.announces_own_commits
 
 
 async def test_discovered_jobs_committed_by_another_server_are_adopted(

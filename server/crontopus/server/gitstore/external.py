@@ -44,7 +44,9 @@ REMOTE_REF = "refs/crontopus/remote"
 
 #: (tenant) → the tenant's jobs quota, which a remote tip must hold to be adopted.
 JobsQuota = Callable[[str], Awaitable[int | None]]
-#: (tenant, old commit or None, new commit) after the mirror adopted a remote tip.
+#: (tenant, old commit or None, new commit) after the mirror's `main` moved: to a remote tip
+#: it adopted, or to a commit of its own it pushed. Awaited by whoever caused the move (a
+#: read, a write, a webhook), so it should only take note and return.
 OnAdopt = Callable[[str, str | None, str], Awaitable[None]]
 
 
@@ -185,6 +187,13 @@ class ExternalGitStore(LocalGitStore):
             self._fetch_errors.pop(tenant, None)
             adopted = await self._adopt(tenant)
         # Announced outside the lock: announcing reads the repository, which may fetch.
+        await self._adopted(tenant, adopted)
+
+    @property
+    def announces_own_commits(self) -> bool:
+        return self.on_adopt is not None
+
+    async def _adopted(self, tenant: str, adopted: tuple[str | None, str] | None) -> None:
         if adopted is not None and self.on_adopt is not None:
             try:
                 await self.on_adopt(tenant, *adopted)
@@ -298,12 +307,13 @@ class ExternalGitStore(LocalGitStore):
         if not await self._run(self._push_sync, self.repo_path(tenant), remote, commit):
             return False
         async with self._fetch_lock(tenant):
-            # Our own commit is judged like any other before it is served; the caller
-            # announces it (on_adopt is for commits that others pushed).
-            await self._adopt(tenant)
+            # Our own commit is judged like any other before it is served, and announced
+            # like any other: the other processes adopting it stay quiet (docs/git-store.md).
+            adopted = await self._adopt(tenant)
         refused = self._refused.get(tenant)
         if refused is not None and refused.commit == commit and not self._ensuring(tenant):
             log.error("%s: commit %s was pushed but not adopted: %s", tenant, commit, refused)
+        await self._adopted(tenant, adopted)
         return True
 
     @staticmethod

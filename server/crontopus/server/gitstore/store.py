@@ -86,6 +86,12 @@ class GitStore(abc.ABC):
     def clone_url(self, tenant: str, base_url: str) -> str:
         """Return the URL agents and people clone the tenant's repository from."""
 
+    @property
+    def announces_own_commits(self) -> bool:
+        """Tell whether the store announces the commits it writes itself (the external store
+        with the server's `on_adopt`): then whoever called `commit_changes` must not."""
+        return False
+
     async def pending_problems(self, tenant: str) -> tuple[Problem, ...]:
         """Return what keeps the repository from being served as it is (external: a remote
         tip that was not adopted, a remote that cannot be fetched); empty when all is well."""

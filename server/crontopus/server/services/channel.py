@@ -38,6 +38,7 @@ from crontopus.server.db.types import utcnow
 from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.events.codec import encode_event, to_event
 from crontopus.server.events.errors import InvalidEvent
+from crontopus.server.events.event import Event
 from crontopus.server.events.topics import AgentEventKind, AgentNotice
 from crontopus.server.gitstore import GitStore, JobChange, JobChangeKind
 
@@ -67,18 +68,17 @@ def _targets_of(manifests: Iterable[JobManifest | None]) -> list[dict[str, str]]
     return list(found.values())
 
 
-async def announce_commit(
+async def commit_notice(
     store: GitStore,
-    broadcaster: Broadcaster,
     tenant_id: uuid.UUID,
     tenant_slug: str,
     old: str | None,
     new: str,
     changes: Sequence[JobChange],
-) -> None:
-    """Tell the agents whose jobs a commit changed which commit to fetch."""
+) -> Event | None:
+    """The agent channel's announcement of a commit; None when no agent installs what changed."""
     if not changes:
-        return
+        return None
     before: list[JobManifest | None] = []
     if old is not None and any(c.kind is not JobChangeKind.CREATED for c in changes):
         view = await store.snapshot(tenant_slug, old)
@@ -87,7 +87,7 @@ async def announce_commit(
             before.append(entry.manifest if entry is not None else None)
     manifests = [*before, *(change.manifest for change in changes)]
     if all(m is None or m.is_discovered for m in manifests):
-        return  # only discovered entries changed: no agent installs those
+        return None  # only discovered entries changed: no agent installs those
     targets = _targets_of(manifests)
     notice = AgentNotice(AgentEventKind.REPOSITORY_CHANGED, commit=new, targets=targets)
     event = to_event(tenant_id, notice)
@@ -95,7 +95,7 @@ async def announce_commit(
         encode_event(event)
     except InvalidEvent:
         event = to_event(tenant_id, replace(notice, targets=None))  # too many: tell all
-    await broadcaster.publish(event)
+    return event
 
 
 async def request_runs(

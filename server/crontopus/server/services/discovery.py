@@ -378,7 +378,8 @@ async def _commit(
                     "send it again"
                 ) from None
             continue
-        await publish_job_changes(store, broadcaster, principal.tenant_id, tenant, old, new)
+        if not store.announces_own_commits:
+            await publish_job_changes(store, broadcaster, principal.tenant_id, tenant, old, new)
         return manifests, new
     raise AssertionError("unreachable")
 

@@ -26,6 +26,7 @@ from crontopus.core.namespaces import (
 from crontopus.server.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.events.codec import to_event
+from crontopus.server.events.event import Event
 from crontopus.server.events.topics import JobChanged
 from crontopus.server.gitstore import (
     Author,
@@ -47,7 +48,7 @@ from crontopus.server.gitstore import (
 )
 from crontopus.server.security.identity_cache import Identity
 from crontopus.server.security.principal import Principal
-from crontopus.server.services.channel import announce_commit
+from crontopus.server.services.channel import commit_notice
 from crontopus.server.services.quotas import Quota, require_room
 from crontopus.server.settings import Quotas
 
@@ -640,8 +641,8 @@ async def _commit(
         # An external remote that cannot be reached, or whose tip was not adopted: the
         # change cannot land now, and the message says why.
         raise Conflict(str(error)) from None
-    if new == before:
-        return new  # nothing changed, so no commit was made
+    if new == before or store.announces_own_commits:
+        return new  # nothing changed (no commit was made), or the store announces it
     # Diff against the commit's own parent: a push landing meanwhile is announced by on_push.
     old = await store.parent(tenant, new)
     await publish_job_changes(store, broadcaster, principal.tenant_id, tenant, old, new)
@@ -657,11 +658,21 @@ async def publish_job_changes(
     new: str,
 ) -> None:
     """Announce every job a commit (API or push) created, updated or deleted, and tell agents."""
+    for event in await job_change_events(store, tenant_id, tenant_slug, old, new):
+        await broadcaster.publish(event)
+
+
+async def job_change_events(
+    store: GitStore, tenant_id: uuid.UUID, tenant_slug: str, old: str | None, new: str
+) -> list[Event]:
+    """The events announcing a commit: one `jobs` event per job it created, updated or
+    deleted since `old`, then one for the agents whose jobs it changed (the agent channel)."""
     if old == new:
-        return
+        return []
     changes = await store.job_changes(tenant_slug, old, new)
-    for change in changes:
-        payload = JobChanged(change.kind, change.job_id, change.path, change.commit_id)
-        await broadcaster.publish(to_event(tenant_id, payload))
-    # One announcement per commit to the agents whose jobs it changed (the agent channel).
-    await announce_commit(store, broadcaster, tenant_id, tenant_slug, old, new, changes)
+    events = [
+        to_event(tenant_id, JobChanged(change.kind, change.job_id, change.path, change.commit_id))
+        for change in changes
+    ]
+    notice = await commit_notice(store, tenant_id, tenant_slug, old, new, changes)
+    return events if notice is None else [*events, notice]
