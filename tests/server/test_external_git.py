@@ -7,6 +7,7 @@ people push to it with the git command line, and its push webhook is played by t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -343,18 +344,63 @@ def test_two_server_processes_on_postgresql_share_the_forge(
         first, second = (Person(s, tmp_path) for s in servers)
         first.register()
         second.login_as(first.token)
-        job_id = first.graphql(CREATE_JOB)["createJob"]["id"]
-        eventually(lambda: job_id in second.jobs())
 
-        pushed_id = str(uuid.uuid4())
-        pushed = first.push_to_forge(
-            forge, {"default/report.yaml": manifest("report", "default", pushed_id)}, "report"
-        )
-        # The webhook reaches one host; the other catches up by its own fetch.
-        assert first.webhook().status_code == 202
+        def changes() -> list[tuple[str, str]]:
+            # Written through the first process's API; the second adopts it by its fetch.
+            job_id: str = first.graphql(CREATE_JOB)["createJob"]["id"]
+            eventually(lambda: job_id in second.jobs())
+            expected = [("CREATED", job_id)]
+            # Pushed to the forge; the webhook reaches one host (each in turn), the other
+            # catches up by its own fetch.
+            for name, webhook_to in (("report", first), ("audit", second)):
+                pushed_id = str(uuid.uuid4())
+                pushed = first.push_to_forge(
+                    forge, {f"default/{name}.yaml": manifest(name, "default", pushed_id)}, name
+                )
+                assert webhook_to.webhook().status_code == 202
+                for person in (first, second):
+                    eventually(lambda p=person, c=pushed: p.head() == c)  # type: ignore[misc]
+                expected.append(("CREATED", pushed_id))
+            time.sleep(3)  # three more fetches of each process: none may announce again
+            return expected
+
+        expected, heard = asyncio.run(job_events_during(servers, first.token, changes))
         for person in (first, second):
-            eventually(lambda person=person: person.head() == pushed)  # type: ignore[misc]
-            assert set(person.jobs()) == {job_id, pushed_id}
+            assert set(person.jobs()) == {job_id for _, job_id in expected}
+        # Both processes adopted every commit, yet the subscribers of each heard each change
+        # once: the API write and the pushes were announced by one process each.
+        for events in heard:
+            assert sorted((e["kind"], e["jobId"]) for e in events) == sorted(expected)
     finally:
         for live in servers:
             stop_server(live)
+
+
+async def job_events_during(
+    servers: list[LiveServer], token: str, act: Callable[[], list[tuple[str, str]]]
+) -> tuple[list[tuple[str, str]], list[list[dict[str, Any]]]]:
+    """Subscribe to `jobEvents` on every server over real websockets and run `act` meanwhile;
+    return what it returns and the events each subscriber received."""
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = []
+        for live in servers:
+            ws = await stack.enter_async_context(
+                connect(live.ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+            )
+            await ws.send(json.dumps({"type": "connection_init", "payload": {
+                "authorization": f"Bearer {token}"}}))  # fmt: skip
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+                "query": "subscription { jobEvents { kind jobId } }"}}))  # fmt: skip
+            await live.wait_for_subscribers()
+            sockets.append(ws)
+        result = await asyncio.to_thread(act)
+        heard: list[list[dict[str, Any]]] = []
+        for ws in sockets:
+            events: list[dict[str, Any]] = []
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 1))
+                    events.append(message["payload"]["data"]["jobEvents"])
+            heard.append(events)
+        return result, heard

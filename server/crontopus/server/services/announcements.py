@@ -149,8 +149,8 @@ class CommitAnnouncer:
             tenant = await tenant_by_slug(session, tenant_slug)
         if tenant is None:
             return  # a tenant still signing up: its first commit holds no jobs
-        base = expected = old
-        events = await job_change_events(self.store, tenant.id, tenant_slug, base, new)
+        expected = old
+        events = await job_change_events(self.store, tenant.id, tenant_slug, old, new)
         if not self.claims or len(new) > MAX_COMMIT:
             await self._publish(events)
             return
