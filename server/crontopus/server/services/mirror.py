@@ -5,8 +5,9 @@ tenant's repository (docs/git-store.md). Two things fetch besides reads: a perio
 over every tenant, every `CRONTOPUS_GIT_FETCH_INTERVAL` seconds give or take a fifth (so
 that processes started together do not fetch together), a few tenants at a time; and the
 forge's push webhook, which asks for one tenant's fetch at once. Each fetch validates a new
-remote tip before the mirror adopts it; an adopted tip is announced by the store's
-`on_adopt` (the server's `on_push`), so subscribers and agents learn of it.
+remote tip before the mirror adopts it; an adopted tip is announced through the store's
+`on_adopt` (the server's `CommitAnnouncer`, which makes one process of all announce it), so
+subscribers and agents learn of it.
 """
 
 from __future__ import annotations
