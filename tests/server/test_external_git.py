@@ -47,6 +47,7 @@ mutation($scopes: [TokenScope!]!) {
 """
 JOBS = "{ jobs { nodes { id name namespace } } repository { cloneUrl headCommit } }"
 PROBLEMS = "{ repositoryProblems { file path message } }"
+REPOSITORY = "{ repository { headCommit pendingCommit } }"
 
 
 def environment(forge: Forge, *, interval: int = 3600, **extra: str) -> dict[str, str]:
@@ -234,6 +235,8 @@ def test_an_invalid_manifest_pushed_to_the_forge_is_reported_and_not_served(
     assert pushed[:12] in problems[0]["message"]
     assert any("spec.schedule" in p["path"] for p in problems)
     assert alice.head() == served
+    repository = alice.graphql(REPOSITORY)["repository"]
+    assert repository == {"headCommit": served, "pendingCommit": pushed}
     assert alice.jobs() == {}
     # Writes wait for the fix: the forge's tip holds problems.
     refused = alice.graphql(
@@ -252,6 +255,7 @@ def test_an_invalid_manifest_pushed_to_the_forge_is_reported_and_not_served(
     eventually(lambda: alice.head() == fixed)
     assert alice.jobs() == {job_id: "db"}
     assert alice.graphql(PROBLEMS)["repositoryProblems"] == []
+    assert alice.graphql(REPOSITORY)["repository"] == {"headCommit": fixed, "pendingCommit": None}
 
 
 def test_webhooks_must_be_signed_name_a_tenant_and_stay_small(alice: Person) -> None:

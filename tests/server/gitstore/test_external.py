@@ -286,6 +286,7 @@ async def test_a_remote_tip_with_an_invalid_manifest_is_reported_and_not_served(
     assert broken[:12] in problems[0].message
     assert "serving" in problems[0].message
     assert [p.file for p in problems[1:]] == ["default/db.yaml"]
+    assert await mirror.pending_commit("acme") == broken
     assert mirror.adopted == []
     # Writes wait for the fix instead of building on a tip nobody checked.
     with pytest.raises(RemoteError, match="did not adopt"):
@@ -297,6 +298,7 @@ async def test_a_remote_tip_with_an_invalid_manifest_is_reported_and_not_served(
     assert await mirror.head("acme") == fixed
     assert job_id in (await mirror.snapshot("acme")).jobs
     assert await mirror.pending_problems("acme") == ()
+    assert await mirror.pending_commit("acme") is None
     assert mirror.adopted == [("acme", served, fixed)]
 
 

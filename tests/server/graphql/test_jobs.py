@@ -432,9 +432,12 @@ async def test_schedule_preview_follows_cron_and_explains_bad_input(
 
 
 async def test_the_repository_tells_where_to_clone_from(api: Api, alice: Persona) -> None:
-    data = await api.execute("{ repository { cloneUrl headCommit } }", token=alice.access_token)
+    query = "{ repository { cloneUrl headCommit pendingCommit } }"
+    data = await api.execute(query, token=alice.access_token)
     assert data["repository"]["cloneUrl"] == "http://testserver/git/alice/jobs.git"
     assert len(data["repository"]["headCommit"]) == 40
+    # A managed repository validates pushes before they land: nothing is ever pending.
+    assert data["repository"]["pendingCommit"] is None
 
 
 async def test_another_tenants_job_is_not_found_and_cannot_be_touched(

@@ -262,6 +262,10 @@ class ExternalGitStore(LocalGitStore):
             problems.extend(refused.problems)
         return tuple(problems)
 
+    async def pending_commit(self, tenant: str) -> str | None:
+        refused = self._refused.get(tenant)
+        return refused.commit if refused is not None else None
+
     async def _before_read(self, tenant: str) -> None:
         last = self._fetched_at.get(tenant)
         if last is not None and time.monotonic() - last < self.fetch_interval:

@@ -97,6 +97,11 @@ class GitStore(abc.ABC):
         tip that was not adopted, a remote that cannot be fetched); empty when all is well."""
         return ()
 
+    async def pending_commit(self, tenant: str) -> str | None:
+        """Return the latest commit of the repository that is not served because of its
+        problems (external: a remote tip that was not adopted); None when HEAD is the latest."""
+        return None
+
     @abc.abstractmethod
     async def check(self) -> None:
         """Raise when the store cannot serve (for the server's readiness probe)."""

@@ -130,7 +130,9 @@ class JobQueries:
         store = context.gitstore
         return Repository(
             clone_url=store.clone_url(principal.tenant_slug, base),
+            # head() fetches first (external store), so the pending commit is as fresh.
             head_commit=await store.head(principal.tenant_slug),
+            pending_commit=await store.pending_commit(principal.tenant_slug),
         )
 
     @strawberry.field(

@@ -246,7 +246,15 @@ class Repository:
     clone_url: str = strawberry.field(
         description="Clone with any user name and an API or endpoint token as password."
     )
-    head_commit: str | None
+    head_commit: str | None = strawberry.field(
+        description="The commit served to the console, the API and agents (null when empty)."
+    )
+    pending_commit: str | None = strawberry.field(
+        default=None,
+        description="A newer commit that is not served because of its problems (with an "
+        "external Git store: the forge's tip, listed in repositoryProblems); null when the "
+        "served commit is the latest.",
+    )
 
 
 @strawberry.type(description="One commit that touched a job, with the manifest it left.")
