@@ -346,6 +346,13 @@ export const RepositoryQuery = graphql(`
   query Repository { repository { cloneUrl headCommit } }
 `);
 
+export const RepositoryProblemsQuery = graphql(`
+  query RepositoryProblems {
+    repositoryProblems { file path message }
+    repository { headCommit pendingCommit }
+  }
+`);
+
 export const SecretsQuery = graphql(`
   query Secrets { secrets { name createdAt updatedAt updatedBy } }
 `);

@@ -8,6 +8,7 @@ import { Badge, CopyButton, ErrorNote, Loading } from "../components/bits";
 import { DiffView, YamlView } from "../components/code";
 import { TimeChart } from "../components/Charts";
 import { JobEndpoints } from "../components/JobEndpoints";
+import { RepositoryProblems } from "../components/RepositoryProblems";
 import { RunTable } from "../components/RunTable";
 import { durationChart } from "../lib/charts";
 import { formatAgo, formatDuration, formatTime, shortCommit } from "../lib/format";
@@ -97,6 +98,7 @@ export function JobDetailPage({ id }: { id: string }) {
               )}
             </div>
           </header>
+          <RepositoryProblems />
           <p className="muted" data-testid="job-summary">
             {job.scheduleDescription} · last run{" "}
             {job.lastRun ? (

@@ -7,6 +7,7 @@ import { useSparklines } from "../api/sparklines";
 import { Badge, ErrorNote, LoadMore, Loading } from "../components/bits";
 import { Sparkline } from "../components/Charts";
 import { JobEndpoints } from "../components/JobEndpoints";
+import { RepositoryProblems } from "../components/RepositoryProblems";
 import { EMPTY, formatAgo, formatTime } from "../lib/format";
 import { STATUS_MEANING, sortJobs, type JobSortKey } from "../lib/jobStatus";
 import { parsePairs } from "../lib/manifest";
@@ -60,6 +61,7 @@ export function JobsPage() {
           New job
         </Link>
       </header>
+      <RepositoryProblems />
       <form className="filters" onSubmit={apply} key={search}>
         <select name="namespace" defaultValue={variables.namespace ?? ""} aria-label="Namespace">
           <option value="">All namespaces</option>
