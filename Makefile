@@ -69,8 +69,12 @@ types:
 	# The tests are type-checked as strictly as the code, the example driver's included.
 	$(BIN)/mypy tests $(EXAMPLE_DRIVER)/tests
 
+# pytest-xdist workers, two per core: most tests wait on servers, subprocesses and the cron daemon
+# more than they compute. Each test file stays on one worker, and the files with machine tests
+# share one (tests/conftest.py). `make pytest PYTEST_WORKERS=` runs the suite in one process.
+PYTEST_WORKERS ?= --numprocesses $(shell echo $$(( $$(nproc) * 2 )))
 pytest:
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## Run every benchmark and print one table (BENCH_ARGS="--write-readme" updates benchmarks/README.md).
 bench: install

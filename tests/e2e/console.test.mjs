@@ -608,9 +608,11 @@ describe("the web console", { skip: noBrowser }, () => {
     assert.ok((await rows.count()) >= 2);
     assert.match(await page.textContent("[data-testid=sessions] tr:has-text('this session')"), /Chrom/);
     // The newest API session is the most recently used one after this page's own.
+    // Counted before the click: the row may be gone by the time a count after it is read.
+    const before = await rows.count();
     page.once("dialog", (dialog) => dialog.accept());
     await page.locator("[data-testid=sessions] tbody tr:has(button:has-text('End'))").first().locator("button").click();
-    await page.waitForFunction((count) => document.querySelectorAll("[data-testid=sessions] tbody tr").length === count - 1, await rows.count());
+    await page.waitForFunction((count) => document.querySelectorAll("[data-testid=sessions] tbody tr").length === count - 1, before);
     const ended = await Promise.all(
       [other, apiToken].filter(Boolean).map((token) => graphql(server.url, token, "{ me { role } }").then(() => false, () => true)),
     );
