@@ -292,7 +292,9 @@ class LiveServer:
 
     async def register(self, username: str) -> str:
         """Register a user (and their tenant) over HTTP; return their access token."""
-        async with httpx.AsyncClient(base_url=self.url) as client:
+        # A sign-up hashes a password and creates a repository: on a machine busy with other
+        # test workers that can take longer than httpx's 5-second default.
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
             response = await client.post(
                 "/graphql",
                 json={"query": REGISTER, "variables": {
