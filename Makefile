@@ -14,7 +14,7 @@ WEB_DEPS := web/node_modules/.crontopus-installed
 export PIP_CONSTRAINT := $(abspath $(CONSTRAINTS))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint types pytest schema clean web web-test bench dist
+.PHONY: install run test checks lint types pytest schema clean web web-test bench dist
 
 $(BIN)/.installed: $(CONSTRAINTS) VERSION pyproject.toml hatch_pins.py $(foreach d,$(DISTS),$(d)/pyproject.toml) $(EXAMPLE_DRIVER)/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Crontopus needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -33,7 +33,13 @@ run: install
 	$(BIN)/crontopus-server serve --migrate --host $(HOST) --port $(PORT)
 
 ## Lint, type-check and run the whole test suite (SQLite always; PostgreSQL when CRONTOPUS_TEST_POSTGRES_URL is set).
-test: install lint types web-test pytest
+# The static checks (one core, mostly mypy) run beside the web checks (mostly waiting on the
+# browser), then pytest gets the machine to itself.
+test: install
+	$(MAKE) --no-print-directory --jobs 2 --output-sync=target checks web-test
+	$(MAKE) --no-print-directory pytest
+
+checks: lint types
 
 # The web console (web/, npm). Node 20.19+ is needed to build it; `make run` builds it only when
 # web/dist is missing, so a checkout with a built console runs without Node.
