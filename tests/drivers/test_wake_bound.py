@@ -140,18 +140,32 @@ def test_a_crontab_found_over_the_bound_once_now_keeps_it(case: Case) -> None:
 
 # Cron runs a line in both copies of a repeated hour only when its minute or hour field starts
 # with "*", and such a field also fires at minute or hour 0: a job that runs once a day, whose
-# instant falls in the second copy on a day its other lines wake too, wakes 5 times that day
-# (02:18 CEST and 03:18 from its other lines, 02:18 CET, and 00:18 and 12:18 from
-# `18 */12,2 27 10 */7`). Kept as expected failures until cron can spell them within it.
-OVER_THE_BOUND_ON_THE_DAY_THE_CLOCK_GOES_BACK = [
-    example("18 21 26 7,8,10 6", "America/New_York", "Europe/Berlin", "2026-10-25 03:35:30"),
-]
-
-
-@pytest.mark.xfail(strict=True, reason="cron cannot repeat a minute without waking another")
-@pytest.mark.parametrize("case", OVER_THE_BOUND_ON_THE_DAY_THE_CLOCK_GOES_BACK)
-def test_a_single_run_in_a_repeated_hour_still_wakes_over_the_bound(case: Case) -> None:
+# instant falls in the second copy, woke 5 times on the day the clock goes back (02:18 CEST and
+# 03:18 from its other lines, 02:18 CET, and 00:18 and 12:18 from `18 */12,2 25-31 10 */7`). The
+# other lines now stay off the dates of that wildcard line, which wakes 4 times alone.
+@pytest.mark.parametrize(
+    "case",
+    [
+        example("18 21 26 7,8,10 6", "America/New_York", "Europe/Berlin", "2026-10-25 03:35:30"),
+        example("30 7 * * *", "Europe/Berlin", "America/New_York", "2026-11-01 05:35:30"),
+    ],
+)
+def test_a_single_run_in_a_repeated_hour_wakes_only_for_its_wildcard_line_that_day(
+    case: Case,
+) -> None:
     check_crontab(case)
+
+
+def test_the_other_lines_of_a_job_in_a_repeated_hour_skip_the_dates_of_the_clock_change() -> None:
+    plan = CronConverter(cron_tz=False, machine_zone="America/New_York").plan(
+        "30 7 * * *", "Europe/Berlin"
+    )
+    assert plan.lines == (
+        "30 1-2 * 1-10,12 *",
+        "30 1-2 8-31 11 *",
+        "30 1-2 */31,2-7 11 1-6",
+        "*/30 1 1-7 11 */7",
+    )
 
 
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed")

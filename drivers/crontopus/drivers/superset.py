@@ -188,6 +188,12 @@ def _zone_pair(job_zone: str, machine_zone: str) -> tuple[frozenset[int], frozen
     return differences, frozenset(gaps)
 
 
+def look_ahead_years() -> range:
+    """Return the years whose clock changes the planner looks at."""
+    start = _year_start() - _LOOK_BACK
+    return range(start.year, (start + _LOOK_BACK + _LOOK_AHEAD).year + 1)
+
+
 def _year_start() -> datetime:
     today = datetime.now(UTC)
     return datetime(today.year, 1, 1, tzinfo=UTC)
@@ -336,6 +342,26 @@ def second_copies(expression: str, job_zone: str, machine_zone: str) -> tuple[Se
         SecondCopy(hour, frozenset(minutes), frozenset(days))
         for hour, (minutes, days) in sorted(found.items())
     )
+
+
+def day_instants(
+    expression: str, job_zone: str, machine_zone: str, days: Iterable[date]
+) -> tuple[frozenset[int], frozenset[int]]:
+    """Return the machine wall minutes of the day at which the job has instants on these
+    machine dates: outside a repeated hour's second copy, and in it."""
+    machine = ZoneInfo(machine_zone)
+    plain: set[int] = set()
+    repeated: set[int] = set()
+    for day in days:
+        low = datetime(day.year, day.month, day.day, tzinfo=machine).astimezone(UTC)
+        following = day + timedelta(days=1)
+        high = datetime(following.year, following.month, following.day, tzinfo=machine)
+        for instant in iter_fire_times(expression, job_zone, low - _MINUTE / 60):
+            if instant >= high:
+                break
+            wall = instant.astimezone(machine)
+            (repeated if wall.fold else plain).add(wall.hour * 60 + wall.minute)
+    return frozenset(plain), frozenset(repeated)
 
 
 def wildcard_fields(hour: int, minutes: frozenset[int]) -> tuple[str, str, int]:

@@ -27,6 +27,8 @@ from crontopus.drivers.superset import (
     WallTimes,
     catch_ups,
     cron_list,
+    day_instants,
+    look_ahead_years,
     second_copies,
     wall_times,
     wildcard_fields,
@@ -179,19 +181,25 @@ def superset_lines(
     runs = len(parsed.minutes) * len(parsed.hours)
     days = {shift: shifted_days(parsed, shift) for shift in times.day_shifts}
     dated, dated_wakes = _catch_up_lines(catch_ups(parsed, job_zone, machine_zone))
-    copies, copy_wakes = _second_copy_lines(
-        second_copies(parsed.expression, job_zone, machine_zone)
-    )
+    copies = _second_copy_lines(second_copies(parsed.expression, job_zone, machine_zone))
+    copy_lines = [line for copy in copies for line in copy.lines]
+    copy_wakes = sum(copy.wakes for copy in copies)
     # These fire on the dates of clock changes only; counted as if all on one day.
-    wanted = _spelling(times, days, runs, len(dated) + len(copies), dated_wakes + copy_wakes)
+    wanted = _spelling(times, days, runs, len(dated) + len(copy_lines), dated_wakes + copy_wakes)
     lines = [
-        " ".join((minute, hour, *fields))
+        (minute, hour, fields, _wakes([(minute, hour, shift)]))
         for minute, hour, shift in wanted
         for fields in days[shift]
     ]
+    for copy in copies:
+        lines = _off_copy_dates(lines, copy, parsed, job_zone, machine_zone, runs)
     # A day's firings count the jumps' dates, not the day the machine's clock goes back (25
     # hours, whose repeated hour wakes twice).
-    return tuple(lines + dated + copies), GateFigures.gated(runs, _wakes(wanted) + dated_wakes)
+    return (
+        tuple([" ".join((minute, hour, *fields)) for minute, hour, fields, _ in lines])
+        + tuple(dated + copy_lines),
+        GateFigures.gated(runs, _wakes(wanted) + dated_wakes),
+    )
 
 
 _Line = tuple[str, str, int]  # minute field, hour field, day shift
@@ -274,19 +282,171 @@ def _catch_up_lines(found: frozenset[CatchUp]) -> tuple[list[str], int]:
     return lines, max(per_day.values(), default=0)
 
 
-def _second_copy_lines(copies: tuple[SecondCopy, ...]) -> tuple[list[str], int]:
+@dataclass(frozen=True)
+class _CopyDates:
+    """The wildcard lines of one month for the second copies of repeated hours: the days of
+    that month they fire on (`days` AND `weekdays`), and the minutes of the day they wake."""
+
+    month: int
+    days: frozenset[int]
+    weekdays: frozenset[int]
+    fields: tuple[str, str, str]
+    lines: tuple[str, ...]
+    times: frozenset[int]
+    wakes: int
+
+
+def _second_copy_lines(copies: tuple[SecondCopy, ...]) -> list[_CopyDates]:
     """Return wildcard lines for the second copies of repeated hours on the dates of the clock
-    changes, and the most they wake on one day (see SecondCopy)."""
-    lines: list[str] = []
-    most = 0
+    changes, grouped by month and dates (see SecondCopy)."""
+    grouped: dict[tuple[int, tuple[str, str, str]], list[tuple[str, set[int], int]]] = {}
+    ranges: dict[tuple[int, tuple[str, str, str]], tuple[frozenset[int], frozenset[int]]] = {}
     for copy in copies:
         minute, hour, wakes = wildcard_fields(copy.hour, copy.minutes)
-        most += wakes
         by_month: dict[int, set[date]] = {}
         for day in copy.days:
             by_month.setdefault(day.month, set()).add(day)
-        lines += [" ".join((minute, hour, *_on_dates(by_month[m])[0])) for m in sorted(by_month)]
-    return lines, most
+        for month, dates in sorted(by_month.items()):
+            fields, covered = _on_dates(dates)
+            key = (month, fields)
+            ranges[key] = (
+                frozenset(day for _, day in covered),
+                frozenset(d.isoweekday() % 7 for d in dates),
+            )
+            awake = parse_schedule(f"{minute} {hour} * * *")
+            times = {h * 60 + m for h in awake.hours for m in awake.minutes}
+            grouped.setdefault(key, []).append((" ".join((minute, hour, *fields)), times, wakes))
+    return [
+        _CopyDates(
+            month,
+            *ranges[(month, fields)],
+            fields,
+            tuple(line for line, _, _ in found),
+            frozenset(time for _, times, _ in found for time in times),
+            sum(wakes for _, _, wakes in found),
+        )
+        for (month, fields), found in sorted(grouped.items())
+    ]
+
+
+_Placed = tuple[str, str, tuple[str, str, str], int]  # minute, hour, day fields, wake-ups
+
+
+def _off_copy_dates(
+    lines: list[_Placed],
+    copy: _CopyDates,
+    parsed: CronSchedule,
+    job_zone: str,
+    machine_zone: str,
+    runs: int,
+) -> list[_Placed]:
+    """Keep the lines off the dates a second copy's wildcard line fires on, when together
+    they would wake more than the bound allows there, and give those dates exact lines.
+
+    A wildcard line costs at least two wake-ups more than the instants it covers, so a job
+    that runs once a day goes over the bound on a day its other lines wake too. The other
+    lines are split around those dates; on them, the job's own wall times there (in all the
+    years whose weekdays they can fall on) get lines on the copy's dates, and the wildcard
+    line covers the second copy. Left as they are when an instant in a second copy is not
+    covered by the wildcard line (a year past the look-ahead).
+    """
+    touching = [line for line in lines if _meets(line[2], copy)]
+    if copy.wakes + sum(line[3] for line in touching) <= MAX_WAKE_RATIO * runs:
+        return lines
+    plain, repeated = day_instants(
+        parsed.expression, job_zone, machine_zone, _dates_of(copy, look_ahead_years())
+    )
+    if not repeated <= copy.times:
+        return lines
+    placed: list[_Placed] = []
+    for minute, hour, fields, wakes in lines:
+        placed += [(minute, hour, part, wakes) for part in _without(fields, copy)]
+    for minute, hour in _grouped_times(plain - copy.times):
+        placed.append((minute, hour, copy.fields, _wakes([(minute, hour, 0)])))
+    return placed
+
+
+# A date of a month falls on every weekday within 28 years (the Gregorian calendar's cycle in
+# this century).
+_WEEKDAY_CYCLE = 28
+
+
+def _dates_of(copy: _CopyDates, years: range) -> list[date]:
+    """Return the copy's dates in the years the planner looks at, and past them one per day and
+    weekday those years lack (cron has no year: the lines stay installed)."""
+    found: list[date] = []
+    seen: set[tuple[int, int]] = set()
+    for year in range(years.start, years.start + max(_WEEKDAY_CYCLE, len(years))):
+        for day in sorted(copy.days):
+            if day > calendar.monthrange(year, copy.month)[1]:
+                continue
+            when = date(year, copy.month, day)
+            key = (day, when.isoweekday() % 7)
+            if key[1] in copy.weekdays and (year in years or key not in seen):
+                found.append(when)
+                seen.add(key)
+    return found
+
+
+def _grouped_times(times: frozenset[int]) -> list[tuple[str, str]]:
+    """Write minutes of the day as (minute, hour) fields, hours sharing minutes together."""
+    by_hour: dict[int, set[int]] = {}
+    for time in times:
+        by_hour.setdefault(time // 60, set()).add(time % 60)
+    grouped: dict[frozenset[int], set[int]] = {}
+    for hour, minutes in by_hour.items():
+        grouped.setdefault(frozenset(minutes), set()).add(hour)
+    return sorted(
+        (cron_list(minutes, 0, 59), cron_list(hours, 0, 23)) for minutes, hours in grouped.items()
+    )
+
+
+def _day_sets(fields: tuple[str, str, str]) -> tuple[CronSchedule, bool] | None:
+    try:
+        parsed = parse_schedule(" ".join(("0", "0", *fields)))
+    except ScheduleError:
+        return None  # no such date: the line never fires
+    return parsed, parsed.days_are_ored
+
+
+def _meets(fields: tuple[str, str, str], copy: _CopyDates) -> bool:
+    """Tell whether day fields can fire on one of the copy's dates."""
+    found = _day_sets(fields)
+    if found is None or copy.month not in found[0].months:
+        return False
+    parsed, ored = found
+    days, weekdays = parsed.days & copy.days, parsed.weekdays & copy.weekdays
+    return bool(days or weekdays) if ored else bool(days and weekdays)
+
+
+def _without(fields: tuple[str, str, str], copy: _CopyDates) -> list[tuple[str, str, str]]:
+    """Return day fields for the dates `fields` name, less the copy's dates."""
+    found = _day_sets(fields)
+    if found is None or not _meets(fields, copy):
+        return [fields]
+    parsed, ored = found
+    others = parsed.months - {copy.month}
+    parts = [(fields[0], cron_list(others, 1, 12), fields[2])] if others else []
+    outside, inside = _ALL_DAYS - copy.days, _ALL_WEEKDAYS - copy.weekdays
+    if ored:
+        # Cron ORs the two day fields: each is split on its own.
+        pieces = [
+            (parsed.days - copy.days, _ALL_WEEKDAYS),
+            (outside, parsed.weekdays),
+            (parsed.days & copy.days, inside),
+            (copy.days, parsed.weekdays & inside),
+        ]
+    else:
+        pieces = [
+            (parsed.days - copy.days, parsed.weekdays),
+            (parsed.days & copy.days, parsed.weekdays & inside),
+        ]
+    for days, weekdays in pieces:
+        if days and weekdays:
+            part = _and_fields(frozenset(days), frozenset({copy.month}), frozenset(weekdays))
+            if part not in parts:
+                parts.append(part)
+    return parts
 
 
 def _on_dates(dates: set[date]) -> tuple[tuple[str, str, str], set[tuple[int, int]]]:
