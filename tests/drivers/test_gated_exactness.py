@@ -10,8 +10,9 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -110,6 +111,10 @@ def gated(
     return [moment for moment in instants if fires_at(expression, zone, moment)]
 
 
+def up_to(moments: Iterable[datetime], until: datetime) -> list[datetime]:
+    return list(itertools.takewhile(lambda moment: moment <= until, moments))
+
+
 def utc(moments: Iterable[datetime]) -> Iterator[datetime]:
     return (moment.astimezone(UTC) for moment in moments)
 
@@ -142,6 +147,37 @@ def test_the_cron_driver_runs_every_schedule_at_the_cores_instants(case: Case) -
     else:
         fired = list(itertools.islice(native, COUNT))
     assert fired == expected, (plan.lines, plan.figures)
+
+
+@pytest.mark.parametrize(
+    ("expression", "zone", "machine"),
+    [
+        # The other lines stay off the first Sundays of November, whose repeated hour holds an
+        # instant; the job's other times on those Sundays get lines of their own, which must
+        # hold in every year: Africa/Casablanca's clock changes around Ramadan reach November
+        # in 2037, past the years the planner looks at.
+        ("30 7,23 * * 0", "Africa/Casablanca", "America/New_York"),
+        ("30 17,21 1 * 6", "Australia/Lord_Howe", "America/New_York"),
+        ("18 21 26 7,8,10 6", "America/New_York", "Europe/Berlin"),
+    ],
+)
+def test_a_crontab_runs_the_jobs_instants_around_every_fall_back_for_decades(
+    expression: str, zone: str, machine: str
+) -> None:
+    plan = CronConverter(cron_tz=False, machine_zone=machine).plan(expression, zone)
+    assert plan.gated
+    local = ZoneInfo(machine)
+    for change in transitions(machine, WINDOW_START, WINDOW_START + timedelta(days=366 * 35)):
+        if change.after > change.before:
+            continue
+        day = change.instant.astimezone(local).date()
+        low = datetime.combine(day - timedelta(days=8), time(0), local).astimezone(UTC)
+        high = low + timedelta(days=17)
+        native = deduplicated(
+            heapq.merge(*(utc(iter_fire_times(line, machine, low)) for line in plan.lines))
+        )
+        expected = up_to(utc(iter_fire_times(expression, zone, low)), high)
+        assert gated(native, expression, zone, high) == expected, day
 
 
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed")

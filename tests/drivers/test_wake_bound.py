@@ -148,6 +148,9 @@ def test_a_crontab_found_over_the_bound_once_now_keeps_it(case: Case) -> None:
     [
         example("18 21 26 7,8,10 6", "America/New_York", "Europe/Berlin", "2026-10-25 03:35:30"),
         example("30 7 * * *", "Europe/Berlin", "America/New_York", "2026-11-01 05:35:30"),
+        # ...and with other instants on those dates, which get lines there of their own.
+        example("30 7,23 * * 0", "Africa/Casablanca", "America/New_York", "2026-11-01 05:35:30"),
+        example("30 17,21 1 * 6", "Australia/Lord_Howe", "America/New_York", "2026-11-01 05:35:30"),
     ],
 )
 def test_a_single_run_in_a_repeated_hour_wakes_only_for_its_wildcard_line_that_day(

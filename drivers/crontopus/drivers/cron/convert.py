@@ -345,8 +345,8 @@ def _off_copy_dates(
 
     A wildcard line costs at least two wake-ups more than the instants it covers, so a job
     that runs once a day goes over the bound on a day its other lines wake too. The other
-    lines are split around those dates; on them, the job's own wall times there (in all the
-    years whose weekdays they can fall on) get lines on the copy's dates, and the wildcard
+    lines are split around those dates; on them, the job's own wall times there (over the
+    years of `_dates_of`) get lines on the copy's dates, and the wildcard
     line covers the second copy. Left as they are when an instant in a second copy is not
     covered by the wildcard line (a year past the look-ahead).
     """
@@ -367,25 +367,21 @@ def _off_copy_dates(
 
 
 # A date of a month falls on every weekday within 28 years (the Gregorian calendar's cycle in
-# this century).
-_WEEKDAY_CYCLE = 28
+# this century), and a lunar month (the clock changes around Ramadan in Africa/Casablanca)
+# goes round the solar year in 33.
+_YEARS_SCANNED = 34
 
 
 def _dates_of(copy: _CopyDates, years: range) -> list[date]:
-    """Return the copy's dates in the years the planner looks at, and past them one per day and
-    weekday those years lack (cron has no year: the lines stay installed)."""
-    found: list[date] = []
-    seen: set[tuple[int, int]] = set()
-    for year in range(years.start, years.start + max(_WEEKDAY_CYCLE, len(years))):
-        for day in sorted(copy.days):
-            if day > calendar.monthrange(year, copy.month)[1]:
-                continue
-            when = date(year, copy.month, day)
-            key = (day, when.isoweekday() % 7)
-            if key[1] in copy.weekdays and (year in years or key not in seen):
-                found.append(when)
-                seen.add(key)
-    return found
+    """Return the copy's dates from the first year the planner looks at, for as long as the
+    lines must hold whatever the year (cron has no year: the lines stay installed)."""
+    return [
+        date(year, copy.month, day)
+        for year in range(years.start, years.start + max(_YEARS_SCANNED, len(years)))
+        for day in sorted(copy.days)
+        if day <= calendar.monthrange(year, copy.month)[1]
+        and date(year, copy.month, day).isoweekday() % 7 in copy.weekdays
+    ]
 
 
 def _grouped_times(times: frozenset[int]) -> list[tuple[str, str]]:
@@ -434,7 +430,7 @@ def _without(fields: tuple[str, str, str], copy: _CopyDates) -> list[tuple[str, 
             (parsed.days - copy.days, _ALL_WEEKDAYS),
             (outside, parsed.weekdays),
             (parsed.days & copy.days, inside),
-            (copy.days, parsed.weekdays & inside),
+            (copy.days - parsed.days, parsed.weekdays & inside),
         ]
     else:
         pieces = [
