@@ -356,7 +356,7 @@ def day_instants(
         low = datetime(day.year, day.month, day.day, tzinfo=machine).astimezone(UTC)
         following = day + timedelta(days=1)
         high = datetime(following.year, following.month, following.day, tzinfo=machine)
-        for instant in iter_fire_times(expression, job_zone, low - _MINUTE / 60):
+        for instant in iter_fire_times(expression, job_zone, low - timedelta(seconds=1)):
             if instant >= high:
                 break
             wall = instant.astimezone(machine)

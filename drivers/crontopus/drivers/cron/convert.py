@@ -346,9 +346,9 @@ def _off_copy_dates(
     A wildcard line costs at least two wake-ups more than the instants it covers, so a job
     that runs once a day goes over the bound on a day its other lines wake too. The other
     lines are split around those dates; on them, the job's own wall times there (over the
-    years of `_dates_of`) get lines on the copy's dates, and the wildcard
-    line covers the second copy. Left as they are when an instant in a second copy is not
-    covered by the wildcard line (a year past the look-ahead).
+    years of `_dates_of`) get lines on the copy's dates, and the wildcard line covers the
+    second copy. Left as they are when an instant in a second copy is not covered by the
+    wildcard line (a year past the look-ahead).
     """
     touching = [line for line in lines if _meets(line[2], copy)]
     if copy.wakes + sum(line[3] for line in touching) <= MAX_WAKE_RATIO * runs:
