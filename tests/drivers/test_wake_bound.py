@@ -159,6 +159,16 @@ def test_a_single_run_in_a_repeated_hour_wakes_only_for_its_wildcard_line_that_d
     check_crontab(case)
 
 
+# Africa/Casablanca's clock goes back before Ramadan, on dates that move through the year: the
+# Sundays of February 7-23 that hold its changes in some years (03:00 in Berlin is 02:00 in the
+# second copy) are ordinary days in others (03:00 in Berlin is 03:00 there), and cron has no
+# year. So the wildcard line's 4 wake-ups and the 03:00 line meet on the day of the change: 5
+# for 1 run (6 before the other lines kept off those dates). Found by a random search.
+@pytest.mark.xfail(strict=True, reason="cron has no year to keep 03:00 off the moving change")
+def test_a_repeated_hour_on_a_moving_clock_change_still_wakes_over_the_bound() -> None:
+    check_crontab(example("0 3 * * *", "Europe/Berlin", "Africa/Casablanca", "2026-02-15 02:00:30"))
+
+
 def test_the_other_lines_of_a_job_in_a_repeated_hour_skip_the_dates_of_the_clock_change() -> None:
     plan = CronConverter(cron_tz=False, machine_zone="America/New_York").plan(
         "30 7 * * *", "Europe/Berlin"
