@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from crontopus.server.db.engine import create_engine
 from crontopus.server.db.models import Endpoint
 from crontopus.server.db.types import utcnow
+from crontopus.server.graphql.credentials import CredentialWatch, EndpointWatches, Lapse
 from crontopus.server.security.identity_cache import Identity
 from crontopus.server.services.authentication import EndpointLookups
 from crontopus.server.services.channel import AgentChannels
@@ -300,5 +301,68 @@ async def test_endpoint_tokens_looked_up_at_once_are_read_in_one_statement(
             "this endpoint was revoked; enroll the agent again",
             "unknown endpoint token; enroll the agent again",
         ]
+    finally:
+        await engine.dispose()
+
+
+class _Socket:
+    """What a credential watch reads of its socket: the principal and identity it was given."""
+
+    def __init__(self, identity: Identity, token: str) -> None:
+        self.principal = identity.principal
+        self.identity = identity
+        self.credential = token
+
+
+async def test_a_credential_recheck_reads_only_the_endpoints_whose_credentials_changed(
+    settings: Settings,
+) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with serve_in_process(settings) as server:
+            access = await tenant(server)
+            enrolled = [await endpoint(server, access, f"m-{n}", "web") for n in range(3)]
+        ids = [uuid.UUID(endpoint_id) for endpoint_id, _token in enrolled]
+        lookups = EndpointLookups(sessions)
+        now = [0.0]
+        watches = EndpointWatches(sessions, 1.0, full_every=600.0, clock=lambda: now[0])
+        lapses: dict[int, Lapse] = {}
+        for number, (_id, token) in enumerate(enrolled):
+
+            async def lapsed(lapse: Lapse, number: int = number) -> None:
+                lapses[number] = lapse
+
+            socket = _Socket(await lookups.identity(token), token)
+            watches.add(CredentialWatch(socket, lookups.identity, lapsed, endpoints=watches))  # type: ignore[arg-type]
+
+        assert await watches.check_all() == 0
+        assert watches.rows_read == 3  # the first check reads every row
+        # What a connected fleet writes all the time (presence, heartbeats) changes no credential.
+        async with sessions() as db:
+            await db.execute(
+                update(Endpoint).values(last_seen_at=utcnow(), agent_version="2.0", driver="cron")
+            )
+            await db.commit()
+        now[0] += 5
+        assert await watches.check_all() == 0
+        assert watches.rows_read == 0
+
+        # Revoked straight in the database, as another server process would.
+        async with sessions() as db:
+            await db.execute(
+                update(Endpoint).where(Endpoint.id == ids[1]).values(revoked_at=utcnow())
+            )
+            await db.commit()
+        now[0] += 5
+        assert await watches.check_all() == 1
+        assert watches.rows_read == 1
+        await asyncio.sleep(0.1)  # the socket closes in a task of its own
+        assert list(lapses) == [1]
+        assert lapses[1].close_code == 4401
+
+        now[0] += 600  # every row again, changed or not, once in a while
+        await watches.check_all()
+        assert watches.rows_read == 2  # the revoked socket's watch has lapsed
     finally:
         await engine.dispose()

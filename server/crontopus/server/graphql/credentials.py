@@ -13,9 +13,15 @@ stands, every running operation ends with an error and the socket closes:
   clients reconnect and go on with what the new role allows.
 
 Endpoint sockets (agent channels, thousands per process) are checked together instead: every
-`CRONTOPUS_AUTH_CACHE_SECONDS` one query per 500 of them reads their endpoints' token hash,
-labels and revocation (`EndpointWatches`), so a fleet's sockets cost a few statements an
-interval rather than a task waking every second per socket and a cache miss every few seconds.
+`CRONTOPUS_AUTH_CACHE_SECONDS` one statement reads the token hash, labels and revocation of the
+endpoints whose credentials changed lately (`EndpointWatches`), so a fleet's sockets cost one
+indexed read an interval rather than a task waking every second per socket and a cache miss
+every few seconds. `endpoints.credentials_changed_at` is stamped by a database trigger with the
+database's clock whenever one of those columns changes, whoever writes it; a check reads the
+rows stamped since its previous check began, plus `CHANGE_MARGIN_SECONDS` for transactions that
+committed late and identities resolved from the cache before the change. Endpoint tokens do
+not expire, so time alone changes nothing. Every `FULL_CHECK_SECONDS` a check reads every
+watched row again (one query per 500), which also catches a row that was deleted.
 
 An endpoint's new labels reach its channel as a LABELS_CHANGED notice (`updateEndpoint`),
 which also gives the socket's principal the new labels (`relabel`): the socket stays open. Only
@@ -28,13 +34,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from graphql import GraphQLFormattedError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Interval, func, literal, select
 
 from crontopus.server.availability import unavailability
 from crontopus.server.db.engine import SessionFactory
@@ -52,6 +60,11 @@ FORBIDDEN_CLOSE = 4403
 RECHECK_SECONDS = 1.0
 #: Endpoints read per statement by `EndpointWatches`.
 ENDPOINT_CHUNK = 500
+#: How far before its previous check a check looks for changed credentials: longer than a
+#: transaction stays open and than an identity stays cached (CRONTOPUS_AUTH_CACHE_SECONDS).
+CHANGE_MARGIN_SECONDS = 300.0
+#: How often every watched endpoint's row is read, changed or not (deleted rows, a backstop).
+FULL_CHECK_SECONDS = 600.0
 #: A WebSocket close reason may carry at most 123 bytes.
 MAX_REASON_BYTES = 123
 
@@ -222,18 +235,43 @@ class CredentialWatch:
             await self.check()
 
 
+def changed_within(dialect: str, seconds: float) -> ColumnElement[bool]:
+    """Endpoints whose credentials changed in the last `seconds`, by the database's clock."""
+    column = Endpoint.credentials_changed_at
+    if dialect == "sqlite":
+        # The trigger's text format (migration 0016), so the comparison is the text order.
+        since = func.strftime("%Y-%m-%d %H:%M:%f000", "now", f"-{seconds:.3f} seconds")
+        return column >= since
+    return column >= func.now() - literal(timedelta(seconds=seconds), Interval())
+
+
 class EndpointWatches:
     """The credentials of this process's endpoint sockets, checked together every interval."""
 
-    def __init__(self, session: SessionFactory, interval: float) -> None:
+    def __init__(
+        self,
+        session: SessionFactory,
+        interval: float,
+        *,
+        full_every: float = FULL_CHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._session = session
         self._interval = max(RECHECK_SECONDS, interval)
+        self._full_every = full_every
+        self._clock = clock
         self._watches: set[CredentialWatch] = set()
         self._task: asyncio.Task[None] | None = None
+        #: When the last check began and the last full check began (monotonic seconds).
+        self._checked_at: float | None = None
+        self._fully_checked_at: float | None = None
+        #: How many rows the last check read (for tests and the curious).
+        self.rows_read = 0
 
     def add(self, watch: CredentialWatch) -> None:
         self._watches.add(watch)
         if self._task is None or self._task.done():
+            self._checked_at = None  # sockets of a while ago: their first check reads all
             self._task = asyncio.create_task(self._run())
 
     def discard(self, watch: CredentialWatch) -> None:
@@ -242,20 +280,29 @@ class EndpointWatches:
     def __len__(self) -> int:
         return len(self._watches)
 
-    async def check_all(self) -> int:
-        """Check every endpoint socket once; return how many lapsed."""
+    async def check_all(self, *, full: bool = False) -> int:
+        """Check every endpoint socket once; return how many lapsed.
+
+        Reads only the rows whose credentials changed since the previous check began (and the
+        margin before it); every row when `full`, on the first check and every `full_every`.
+        """
+        now = self._clock()
         watches = [watch for watch in self._watches if not watch.lapsed]
-        ids = list({watch.endpoint_id for watch in watches if watch.endpoint_id is not None})
-        rows: dict[uuid.UUID, Any] = {}
-        columns = (Endpoint.id, Endpoint.token_hash, Endpoint.labels, Endpoint.revoked_at)
-        for start in range(0, len(ids), ENDPOINT_CHUNK):
-            chunk = ids[start : start + ENDPOINT_CHUNK]
-            async with self._session() as session:
-                result = await session.execute(select(*columns).where(Endpoint.id.in_(chunk)))
-                rows.update({row.id: row for row in result})
+        ids = {watch.endpoint_id for watch in watches if watch.endpoint_id is not None}
+        full = full or self._checked_at is None or self._fully_checked_at is None
+        full = full or now - self._fully_checked_at >= self._full_every
+        window = CHANGE_MARGIN_SECONDS + (now - self._checked_at if self._checked_at else 0.0)
+        rows = await (self._read_all(list(ids)) if full else self._read_changed(ids, window))
+        self._checked_at = now
+        if full:
+            self._fully_checked_at = now
+        self.rows_read = len(rows)
         lapsed = 0
         for watch in watches:
-            lapse = watch.still_stands(rows.get(watch.endpoint_id))  # type: ignore[arg-type]
+            endpoint_id = watch.endpoint_id
+            if not full and endpoint_id not in rows:
+                continue  # unchanged since the socket's credential was last found good
+            lapse = watch.still_stands(rows.get(endpoint_id))  # type: ignore[arg-type]
             if lapse is not None:
                 lapsed += 1
                 # Each socket closes on its own: one slow peer must not hold up the others.
@@ -263,6 +310,24 @@ class EndpointWatches:
                 _closing.add(task)
                 task.add_done_callback(_closing.discard)
         return lapsed
+
+    async def _read_all(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        rows: dict[uuid.UUID, Any] = {}
+        for start in range(0, len(ids), ENDPOINT_CHUNK):
+            chunk = ids[start : start + ENDPOINT_CHUNK]
+            async with self._session() as session:
+                result = await session.execute(select(*_COLUMNS).where(Endpoint.id.in_(chunk)))
+                rows.update({row.id: row for row in result})
+        return rows
+
+    async def _read_changed(self, ids: set[uuid.UUID], seconds: float) -> dict[uuid.UUID, Any]:
+        # Every tenant's changed rows, through the index; this process's are kept.
+        async with self._session() as session:
+            dialect = session.get_bind().dialect.name
+            result = await session.execute(
+                select(*_COLUMNS).where(changed_within(dialect, seconds))
+            )
+            return {row.id: row for row in result if row.id in ids}
 
     async def _run(self) -> None:
         while self._watches:
@@ -278,4 +343,5 @@ class EndpointWatches:
                     )
 
 
+_COLUMNS = (Endpoint.id, Endpoint.token_hash, Endpoint.labels, Endpoint.revoked_at)
 _closing: set[asyncio.Task[None]] = set()

@@ -60,6 +60,10 @@ class Endpoint(Base):
     last_seen_at: Mapped[datetime | None]
     applied_commit: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None]
+    #: When `token_hash`, `labels` or `revoked_at` last changed, by the database's clock: a
+    #: trigger stamps it (migration 0016), so every writer is covered; nothing here writes it.
+    #: Channel sockets' credential re-checks read only the rows changed since their last look.
+    credentials_changed_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class PendingEnrollment(Base):
