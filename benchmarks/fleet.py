@@ -4,8 +4,9 @@ Starts `crontopus-server serve` (one process on SQLite by default; `--database-u
 postgresql://…` for PostgreSQL, `--servers 2` to split the agents over two processes sharing
 it), enrolls N endpoints, and from this one process plays N agents as the real agent behaves
 with its channel open: one `graphql-transport-ws` socket each subscribed to `agentEvents`, a
-heartbeat mutation when the channel opens and then once an hour (agent/heartbeats.py), and an
-occasional check-in. Then it reports:
+heartbeat mutation at a random moment within `CONNECT_SPREAD` (300 s) of the channel opening and
+then once an hour (agent/heartbeats.py, whose constants and delay it uses), and an occasional
+check-in. Then it reports:
 
 - server CPU per idle agent, over `--idle` seconds with every agent connected (heartbeats and
   check-ins included, at their real rates), and the server's RSS per connection;
@@ -43,6 +44,8 @@ from subscriptions import cpu_seconds, percentile, servers
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from crontopus.agent.heartbeats import CHANNEL_REFRESH, settle
+
 PASSWORD = "load-test-secret-42"
 REGISTER = """
 mutation($u: String!, $e: String!, $p: String!) {
@@ -71,11 +74,6 @@ mutation($n: String!) { createJob(input: {name: $n, schedule: "0 2 * * *", comma
 """
 AGENT_EVENTS = "subscription { agentEvents { kind commitId } }"
 OPEN_INCIDENTS = "{ incidents(filter: {status: [OPEN]}, first: 1) { nodes { id } } }"
-# With its channel open the agent heartbeats once when it opens, then hourly unless something
-# changed (agent/heartbeats.py, docs/agent-protocol.md).
-CHANNEL_REFRESH = 3600.0
-#: Heartbeats in flight at once while the channels open (each agent sends one on connect).
-CONNECT_HEARTBEATS = 64
 BENCH_JOB_ID = "6f1c3b1e-0000-4000-8000-00000000f1ee"
 
 
@@ -267,23 +265,27 @@ async def run(args: argparse.Namespace, urls: list[str], pids: list[int]) -> int
 
     began = time.monotonic()
     gate = asyncio.Semaphore(200)
-    heartbeat_gate = asyncio.Semaphore(CONNECT_HEARTBEATS)
     holders: list[asyncio.Task[None]] = []
     connect_latencies: list[float] = []
+    opened: list[float] = []
 
     async def open_one(agent: Agent) -> None:
         async with gate:
             holders.append(asyncio.create_task(hold_channel(agent, urls[agent.server])))
             await asyncio.wait_for(agent.connected.wait(), 120)
         if agent.ended is None:
-            async with heartbeat_gate:  # CONNECTED: the agent heartbeats once
-                connect_latencies.append(await heartbeat(clients[agent.server], agent))
+            opened.append(time.monotonic() - began)
+            # CONNECTED: the agent heartbeats once, at a random moment of the connect spread.
+            await asyncio.sleep(settle())
+            connect_latencies.append(await heartbeat(clients[agent.server], agent))
 
     await asyncio.gather(*(open_one(agent) for agent in agents))
     failed = [agent.ended for agent in agents if agent.ended]
     connect_seconds = time.monotonic() - began
+    open_seconds = max(opened, default=0.0)
     print(
-        f"{len(agents) - len(failed)} channels open and heartbeated in {connect_seconds:.1f} s"
+        f"{len(agents) - len(failed)} channels open in {open_seconds:.1f} s, and heartbeated"
+        f" in {connect_seconds:.1f} s"
         + (f"; {len(failed)} failed, e.g. {failed[0]}" if failed else ""),
         flush=True,
     )
@@ -375,7 +377,8 @@ async def run(args: argparse.Namespace, urls: list[str], pids: list[int]) -> int
             " µs of CPU a second per agent), "
             f"RSS {rss_after[index] / 2**20:.0f} MiB ({grown / 1024:.1f} KiB per connection)"
         )
-    print(f"  heartbeats on connect: {len(connect_latencies)} in {connect_seconds:.0f} s, "
+    print(f"  channels open in {open_seconds:.0f} s; "
+          f"heartbeats on connect: {len(connect_latencies)} in {connect_seconds:.0f} s, "
           f"p50 {on50 * 1000:.0f} ms, p99 {on99 * 1000:.0f} ms")  # fmt: skip
     print(f"  heartbeats idle: {len(latencies)} in {window:.0f} s, p50 {hb50 * 1000:.0f} ms, "
           f"p99 {hb99 * 1000:.0f} ms; check-ins: {sent_checkins}")  # fmt: skip

@@ -9,7 +9,12 @@ from crontopus.agent.channel import ChannelEvent, EventKind
 from crontopus.agent.config import AgentConfig
 from crontopus.agent.daemon import Daemon
 from crontopus.agent.errors import ServerError
-from crontopus.agent.heartbeats import CHANNEL_REFRESH, HeartbeatSchedule, Report
+from crontopus.agent.heartbeats import (
+    CHANNEL_REFRESH,
+    CONNECT_SPREAD,
+    HeartbeatSchedule,
+    Report,
+)
 from crontopus.agent.statedir import StateDir
 from crontopus.agent.sync import Syncer, SyncState
 
@@ -62,6 +67,39 @@ def test_a_connect_or_a_label_change_makes_the_heartbeat_due_now() -> None:
     schedule.due_now(150.0)
 
     assert schedule.due == 150.0
+
+
+def test_the_heartbeat_after_the_channel_opens_is_spread_and_replaces_a_pending_retry() -> None:
+    delays = iter([0.0, CONNECT_SPREAD / 2])
+    schedule = HeartbeatSchedule(INTERVAL, exact, settle=lambda: next(delays))
+    schedule.failed(100.0)  # the server restarted: the heartbeat as the channel closed failed
+
+    schedule.connected(101.0)
+    assert schedule.due == 101.0
+    schedule.connected(102.0)
+    assert schedule.due == 102.0 + CONNECT_SPREAD / 2
+
+
+def test_a_fleet_reconnecting_at_once_heartbeats_over_the_connect_spread() -> None:
+    schedules = [HeartbeatSchedule(INTERVAL, exact) for _ in range(1000)]
+    for schedule in schedules:
+        schedule.connected(0.0)
+
+    dues = sorted(schedule.due for schedule in schedules)
+    assert dues[0] >= 0.0
+    assert dues[-1] <= CONNECT_SPREAD
+    # No more than a few times the even share in any tenth of the spread.
+    tenths = [sum(1 for due in dues if k <= due * 10 / CONNECT_SPREAD < k + 1) for k in range(10)]
+    assert max(tenths) < 200
+
+
+def test_when_the_channel_closes_the_next_heartbeat_is_an_interval_away_at_most() -> None:
+    schedule = HeartbeatSchedule(INTERVAL, exact)
+    schedule.sent(REPORT, 100.0, channel_open=True)
+
+    schedule.disconnected(150.0)
+
+    assert schedule.due == 150.0 + INTERVAL
 
 
 def test_a_failed_heartbeat_is_retried_after_the_normal_interval_even_if_the_report_changed() -> (
@@ -129,8 +167,10 @@ def test_the_daemon_heartbeats_on_connect_then_only_at_the_refresh_while_the_cha
     assert agent.channel is not None
     agent.channel.connected.set()
 
-    assert agent.on_event(ChannelEvent(EventKind.CONNECTED, None)) == "heartbeat"
-    agent.heartbeats.due_now(clock[0])
+    assert agent.on_event(ChannelEvent(EventKind.CONNECTED, None)) == "connected"
+    agent.heartbeats.connected(clock[0])
+    assert clock[0] <= agent.heartbeats.due <= clock[0] + CONNECT_SPREAD
+    clock[0] = agent.heartbeats.due
     assert agent.heartbeat_step()
 
     assert len(client_of(agent).sent) == 1
@@ -143,7 +183,9 @@ def test_the_daemon_heartbeats_at_its_interval_while_the_channel_is_closed(
     clock = [1000.0]
     agent = daemon(state, syncer, config, clock)
 
-    assert agent.on_event(ChannelEvent(EventKind.DISCONNECTED)) == "heartbeat"
+    assert agent.on_event(ChannelEvent(EventKind.DISCONNECTED)) == "disconnected"
+    agent.heartbeats.disconnected(clock[0])
+    assert agent.heartbeats.due <= clock[0] + 1.2 * config.heartbeat_interval
     assert agent.heartbeat_step()
 
     assert agent.heartbeats.due <= clock[0] + 1.2 * config.heartbeat_interval

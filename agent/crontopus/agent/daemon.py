@@ -149,9 +149,13 @@ class Daemon:
                     heartbeats.due_now(now)
                 elif wanted == "sync":
                     next_sync, fetch = now, True
-                elif wanted == "both":
-                    heartbeats.due_now(now)
+                elif wanted == "connected":
+                    heartbeats.connected(now)
+                elif wanted == "connected, sync":
+                    heartbeats.connected(now)
                     next_sync, fetch = now, True
+                elif wanted == "disconnected":
+                    heartbeats.disconnected(now)
             # Heartbeat first: it brings the endpoint's labels, which the sync targets by.
             if now >= heartbeats.due:
                 labels = load_server_labels(self.state)
@@ -180,7 +184,7 @@ class Daemon:
         if event.kind is EventKind.CONNECTED:
             # Caught up first: whatever changed while the channel was down is fetched now.
             log.info("channel open (repository at %s)", event.commit)
-            return "both" if event.commit != applied else "heartbeat"
+            return "connected, sync" if event.commit != applied else "connected"
         if event.kind is EventKind.REPOSITORY_CHANGED:
             if event.commit is not None and event.commit == applied:
                 return None
@@ -199,7 +203,7 @@ class Daemon:
         if event.kind is EventKind.DISCONNECTED:
             # The channel no longer keeps the endpoint online: heartbeat at the normal rate.
             log.info("channel closed: polling every %.0f s", self.config.sync_interval)
-            return "heartbeat"
+            return "disconnected"
         return None
 
     def run_now(self, job_id: str, request_id: str | None) -> None:
