@@ -267,14 +267,14 @@ async def run(args: argparse.Namespace, urls: list[str], pids: list[int]) -> int
     gate = asyncio.Semaphore(200)
     holders: list[asyncio.Task[None]] = []
     connect_latencies: list[float] = []
-    opened: list[float] = []
+    open_at: list[float] = []
 
     async def open_one(agent: Agent) -> None:
         async with gate:
             holders.append(asyncio.create_task(hold_channel(agent, urls[agent.server])))
             await asyncio.wait_for(agent.connected.wait(), 120)
         if agent.ended is None:
-            opened.append(time.monotonic() - began)
+            open_at.append(time.monotonic() - began)
             # CONNECTED: the agent heartbeats once, at a random moment of the connect spread.
             await asyncio.sleep(settle())
             connect_latencies.append(await heartbeat(clients[agent.server], agent))
@@ -282,7 +282,7 @@ async def run(args: argparse.Namespace, urls: list[str], pids: list[int]) -> int
     await asyncio.gather(*(open_one(agent) for agent in agents))
     failed = [agent.ended for agent in agents if agent.ended]
     connect_seconds = time.monotonic() - began
-    open_seconds = max(opened, default=0.0)
+    open_seconds = max(open_at, default=0.0)
     print(
         f"{len(agents) - len(failed)} channels open in {open_seconds:.1f} s, and heartbeated"
         f" in {connect_seconds:.1f} s"

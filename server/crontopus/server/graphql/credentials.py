@@ -289,9 +289,10 @@ class EndpointWatches:
         now = self._clock()
         watches = [watch for watch in self._watches if not watch.lapsed]
         ids = {watch.endpoint_id for watch in watches if watch.endpoint_id is not None}
-        full = full or self._checked_at is None or self._fully_checked_at is None
-        full = full or now - self._fully_checked_at >= self._full_every
-        window = CHANGE_MARGIN_SECONDS + (now - self._checked_at if self._checked_at else 0.0)
+        checked, fully = self._checked_at, self._fully_checked_at
+        if checked is None or fully is None or now - fully >= self._full_every:
+            full = True
+        window = CHANGE_MARGIN_SECONDS + (now - checked if checked is not None else 0.0)
         rows = await (self._read_all(list(ids)) if full else self._read_changed(ids, window))
         self._checked_at = now
         if full:
