@@ -18,10 +18,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from crontopus.server.db.engine import create_engine
-from crontopus.server.db.models import Endpoint, Tenant
+from crontopus.server.db.models import Endpoint
 from crontopus.server.db.types import utcnow
 from crontopus.server.graphql.credentials import CredentialWatch, EndpointWatches, Lapse
-from crontopus.server.security.identity_cache import Identity, IdentityCache
+from crontopus.server.security.identity_cache import Identity
 from crontopus.server.services.authentication import EndpointLookups
 from crontopus.server.services.channel import AgentChannels
 from crontopus.server.settings import Settings
@@ -364,62 +364,5 @@ async def test_a_credential_recheck_reads_only_the_endpoints_whose_credentials_c
         now[0] += 600  # every row again, changed or not, once in a while
         await watches.check_all()
         assert watches.rows_read == 2  # the revoked socket's watch has lapsed
-    finally:
-        await engine.dispose()
-
-
-async def test_a_credential_recheck_keeps_the_agents_tokens_cached_with_their_tenant_as_read(
-    settings: Settings,
-) -> None:
-    engine = create_engine(settings.database_url)
-    try:
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
-        async with serve_in_process(settings) as server:
-            access = await tenant(server)
-            enrolled = [await endpoint(server, access, f"m-{n}", "web") for n in range(2)]
-        lookups = EndpointLookups(sessions)
-        now = [0.0]
-        cache = IdentityCache(ttl=5.0, clock=lambda: now[0])
-        watches = EndpointWatches(sessions, 5.0, identities=cache, clock=lambda: now[0])
-        for _id, token in enrolled:
-
-            async def ignore(_lapse: Lapse) -> None:
-                pass
-
-            socket = _Socket(await lookups.identity(token), token)
-            watches.add(CredentialWatch(socket, lookups.identity, ignore, endpoints=watches))  # type: ignore[arg-type]
-
-        await watches.check_all()
-        # Check-ins and heartbeats carrying these tokens find them without a database look-up.
-        for endpoint_id, token in enrolled:
-            cached = cache.get(token)
-            assert cached is not None
-            assert str(cached.principal.endpoint_id) == endpoint_id
-            assert cached.tenant.suspended_at is None
-
-        # Revoked and the tenant suspended by another process: the next check puts only the
-        # standing socket's identity, with the tenant as it reads it now.
-        async with sessions() as db:
-            revoked = uuid.UUID(enrolled[1][0])
-            await db.execute(
-                update(Endpoint).where(Endpoint.id == revoked).values(revoked_at=utcnow())
-            )
-            await db.execute(update(Tenant).values(suspended_at=utcnow()))
-            await db.commit()
-        now[0] += 5.0  # what the first check put has expired
-        await watches.check_all()
-        standing = cache.get(enrolled[0][1])
-        assert standing is not None
-        assert standing.tenant.suspended_at is not None
-        assert cache.get(enrolled[1][1]) is None
-
-        # A drop while a check reads (a token revoked in this process) keeps it from putting.
-        now[0] += 5.0
-        generation = cache.generation
-        cache.forget_token("x" * 64)
-        assert cache.generation != generation
-        await watches._keep_cached([], generation)  # nothing to put: a no-op
-        await watches._keep_cached(list(watches._watches), generation)
-        assert cache.get(enrolled[0][1]) is None
     finally:
         await engine.dispose()

@@ -23,14 +23,6 @@ committed late and identities resolved from the cache before the change. Endpoin
 not expire, so time alone changes nothing. Every `FULL_CHECK_SECONDS` a check reads every
 watched row again (one query per 500), which also catches a row that was deleted.
 
-Each check also puts the identity of every socket that still stands into the process's
-identity cache, with its tenant as read by that check: an agent's check-ins and heartbeats
-carry the same endpoint token as its channel, and found no cache entry (one agent checks in
-every few minutes, an entry lives `CRONTOPUS_AUTH_CACHE_SECONDS`), so each one cost a database
-round trip (~1 ms of CPU). An entry put this way is as fresh as one read for a request: its
-endpoint row and tenant were read (or, unchanged, confirmed) at that check. A drop in between
-(a token revoked, a tenant suspended in this process) skips that check's puts.
-
 An endpoint's new labels reach its channel as a LABELS_CHANGED notice (`updateEndpoint`),
 which also gives the socket's principal the new labels (`relabel`): the socket stays open. Only
 labels that differ from the socket's on two checks in a row (a change the channel was never
@@ -54,12 +46,11 @@ from sqlalchemy import ColumnElement, Interval, func, literal, select
 
 from crontopus.server.availability import unavailability
 from crontopus.server.db.engine import SessionFactory
-from crontopus.server.db.models import Endpoint, Tenant
+from crontopus.server.db.models import Endpoint
 from crontopus.server.errors import AuthenticationFailed
 from crontopus.server.graphql.context import Context
-from crontopus.server.security.identity_cache import Identity, IdentityCache, TenantView
+from crontopus.server.security.identity_cache import Identity
 from crontopus.server.security.principal import PrincipalKind
-from crontopus.server.services.authentication import tenant_view
 
 logger = logging.getLogger("crontopus.server.graphql")
 
@@ -175,11 +166,6 @@ class CredentialWatch:
         principal = self._context.principal
         return principal.endpoint_id if principal is not None else None
 
-    @property
-    def tenant_id(self) -> uuid.UUID | None:
-        principal = self._context.principal
-        return principal.tenant_id if principal is not None else None
-
     def start(self) -> None:
         """Begin the periodic checks (a no-op for anonymous sockets)."""
         if self._context.credential is None:
@@ -215,21 +201,6 @@ class CredentialWatch:
             return None
         message = "the endpoint's labels changed; reconnect to go on with the new ones"
         return Lapse(FORBIDDEN_CLOSE, message)
-
-    def standing_identity(self, tenant: TenantView) -> tuple[str, Identity] | None:
-        """The socket's token and identity, with `tenant` as just read; None while in doubt."""
-        token, principal = self._context.credential, self._context.principal
-        identity = self._context.identity
-        if self.lapsed or self._unexpected_labels is not None:
-            return None
-        if token is None or principal is None or identity is None:
-            return None
-        if principal.tenant_slug != tenant.slug:
-            principal = replace(principal, tenant_slug=tenant.slug)
-        if identity.principal is not principal or identity.tenant != tenant:
-            identity = replace(identity, principal=principal, tenant=tenant)
-            self._context.identity = identity
-        return token, identity
 
     async def lapse(self, lapse: Lapse) -> None:
         """End the socket with `lapse` (once)."""
@@ -282,12 +253,10 @@ class EndpointWatches:
         session: SessionFactory,
         interval: float,
         *,
-        identities: IdentityCache | None = None,
         full_every: float = FULL_CHECK_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = session
-        self._identities = identities
         self._interval = max(RECHECK_SECONDS, interval)
         self._full_every = full_every
         self._clock = clock
@@ -318,7 +287,6 @@ class EndpointWatches:
         margin before it); every row when `full`, on the first check and every `full_every`.
         """
         now = self._clock()
-        generation = self._identities.generation if self._identities is not None else 0
         watches = [watch for watch in self._watches if not watch.lapsed]
         ids = {watch.endpoint_id for watch in watches if watch.endpoint_id is not None}
         checked, fully = self._checked_at, self._fully_checked_at
@@ -342,25 +310,7 @@ class EndpointWatches:
                 task = asyncio.create_task(watch.lapse(lapse))
                 _closing.add(task)
                 task.add_done_callback(_closing.discard)
-        await self._keep_cached(watches, generation)
         return lapsed
-
-    async def _keep_cached(self, watches: list[CredentialWatch], generation: int) -> None:
-        """Put the identities of the sockets that stand into the cache, tenants read now."""
-        cache = self._identities
-        if cache is None or not watches:
-            return
-        tenant_ids = {w.tenant_id for w in watches if w.tenant_id is not None}
-        async with self._session() as session:
-            tenants = await session.scalars(select(Tenant).where(Tenant.id.in_(tenant_ids)))
-            views = {tenant.id: tenant_view(tenant) for tenant in tenants}
-        if cache.generation != generation:
-            return  # something was dropped meanwhile: what was read may be what it dropped
-        for watch in watches:
-            view = views.get(watch.tenant_id)  # type: ignore[arg-type]
-            standing = watch.standing_identity(view) if view is not None else None
-            if standing is not None:
-                cache.put(*standing)
 
     async def _read_all(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
         rows: dict[uuid.UUID, Any] = {}

@@ -60,7 +60,7 @@ class Identity:
 
 class IdentityCache:
     def __init__(
-        self, ttl: float, maxsize: int = 50_000, clock: Callable[[], float] = time.monotonic
+        self, ttl: float, maxsize: int = 10_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._ttl = ttl
         self._maxsize = maxsize
@@ -70,11 +70,6 @@ class IdentityCache:
         # before a token was revoked (or a member removed) does not cache what it read.
         self._loads: SingleFlight[str, Identity] = SingleFlight()
         self._generation = 0
-
-    @property
-    def generation(self) -> int:
-        """How many drops there were: a reader that saw it change must not cache what it read."""
-        return self._generation
 
     def get(self, token: str) -> Identity | None:
         """Return the identity cached for `token`, if still fresh."""
