@@ -16,21 +16,17 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crontopus.server.db.engine import create_engine, create_session_factory
-from crontopus.server.db.models import RateLimitBucket, Tenant
+from crontopus.server.db.models import CommitAnnouncement, Tenant
 from crontopus.server.events.broadcaster import Broadcaster, Event, InProcessBroadcaster
 from crontopus.server.events.codec import read_event
 from crontopus.server.events.postgres import PostgresBroadcaster, dsn_of
 from crontopus.server.events.topics import AgentNotice, JobChanged
 from crontopus.server.gitstore import ExternalGitStore, ExternalRemote, Put
-from crontopus.server.services.announcements import (
-    CommitAnnouncer,
-    claim_lock_key,
-    record_name,
-)
+from crontopus.server.services.announcements import Claim, CommitAnnouncer, claim_lock_key
 from tests.server.gitstore.support import ALICE, manifest, raw_commit
 
 TENANT = "acme"
@@ -146,6 +142,13 @@ async def start(
 postgres_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
+async def recorded(connection: AsyncConnection, tenant_id: uuid.UUID) -> str | None:
+    """The commit the tenant's `commit_announcements` row names."""
+    return await connection.scalar(
+        select(CommitAnnouncement.commit_id).where(CommitAnnouncement.tenant_id == tenant_id)
+    )
+
+
 @postgres_only
 async def test_two_processes_adopting_the_same_commits_announce_each_once(
     start: Start, forge: pygit2.Repository, tenant_id: uuid.UUID
@@ -249,15 +252,44 @@ async def test_a_claim_that_cannot_be_taken_in_time_still_announces(
         async with blocker.connect() as connection:
             # Announced without a record: a process adopting it later announces it again
             # (a repeat, never a loss).
-            recorded = await connection.scalar(
-                select(RateLimitBucket.bucket).where(
-                    RateLimitBucket.bucket == record_name(tenant_id, tip)
-                )
-            )
-            assert recorded is None
+            assert await recorded(connection, tenant_id) is None
     finally:
         await blocker.dispose()
     heard.stop()
+
+
+@postgres_only
+async def test_the_tenant_s_row_names_the_commit_announced_last_and_goes_with_the_tenant(
+    start: Start, forge: pygit2.Repository, tenant_id: uuid.UUID
+) -> None:
+    process = await start()
+    await process.sync()  # the first commit, announced
+    tip = raw_commit(forge, {"default/report.yaml": manifest("report")})
+    await process.sync()
+    async with process.engine.connect() as connection:
+        assert await recorded(connection, tenant_id) == tip
+        rows = await connection.scalar(select(func.count()).select_from(CommitAnnouncement))
+        assert rows == 1
+    async with process.engine.begin() as connection:
+        await connection.execute(delete(Tenant).where(Tenant.id == tenant_id))
+    async with process.engine.connect() as connection:
+        assert await recorded(connection, tenant_id) is None
+
+
+@postgres_only
+async def test_a_claim_records_a_sha256_commit_id_and_refuses_a_record_it_did_not_expect(
+    start: Start, tenant_id: uuid.UUID
+) -> None:
+    announcer = (await start()).announcer
+    sha1, sha256, other = "1" * 40, "2" * 64, "3" * 40
+    assert (await announcer.claim(tenant_id, sha1, None, [])).announced
+    assert await announcer.claim(tenant_id, sha256, sha1, []) == Claim(sha1, announced=True)
+    # Expecting a commit the record has moved past: nothing is announced, the record says why.
+    assert await announcer.claim(tenant_id, other, sha1, []) == Claim(sha256, announced=False)
+    # The last attempt announces over whatever the record holds.
+    assert (await announcer.claim(tenant_id, other, sha1, [], force=True)).announced
+    async with announcer.engine.connect() as connection:
+        assert await recorded(connection, tenant_id) == other
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

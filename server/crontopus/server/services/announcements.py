@@ -11,11 +11,10 @@ A claim is a short transaction of its own (never the caller's, and never awaited
 store's write path: `adopted` only queues the work) on PostgreSQL:
 
 1. `pg_advisory_xact_lock` on the tenant, waiting at most `lock_timeout`;
-2. read the commit announced last for the tenant: a row of `rate_limit_buckets` named
-   `announced:<tenant id>:<commit>` (the table every process shares for small expiring
-   records; the rate limiter's pruning drops a row untouched for `KEEP_SECONDS`);
+2. read the commit announced last for the tenant: its `commit_announcements` row, by
+   primary key;
 3. that commit already: nothing to do. Else, if it is the commit this process's events were
-   computed from (or there is none), replace the row and NOTIFY the events in the same
+   computed from (or there is none), upsert the row and NOTIFY the events in the same
    transaction, so the record and the announcement commit together or not at all. Else
    another process announced a commit this one has not: recompute the events from that
    commit (when the mirror has it), so that the announcements form one chain of diffs, and
@@ -36,11 +35,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crontopus.server.db.engine import SessionFactory
-from crontopus.server.db.models import RateLimitBucket
+from crontopus.server.db.models import CommitAnnouncement
 from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.events.event import Event
 from crontopus.server.events.postgres import PostgresBroadcaster
@@ -57,13 +57,9 @@ LOCK_TIMEOUT = 2.0
 CLAIM_TIMEOUT = 10.0
 #: Claims against a record that keeps moving before the events are announced regardless.
 CLAIM_ATTEMPTS = 3
-#: How long a tenant's record outlives its last claim (the rate limiter prunes it after).
-KEEP_SECONDS = 30 * 86400
-PREFIX = "announced"
-#: The longest commit id a record can name (`rate_limit_buckets.bucket` holds 100 characters).
-MAX_COMMIT = 100 - len(f"{PREFIX}:{uuid.UUID(int=0)}:")
 
-_NOW = func.extract("epoch", func.clock_timestamp())
+#: Salts the tenant's advisory lock key, apart from any other lock taken on a tenant's id.
+_LOCK_SALT = b"announced"
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :timeout, true)")
 
@@ -151,7 +147,7 @@ class CommitAnnouncer:
             return  # a tenant still signing up: its first commit holds no jobs
         expected = old
         events = await job_change_events(self.store, tenant.id, tenant_slug, old, new)
-        if not self.claims or len(new) > MAX_COMMIT:
+        if not self.claims:
             await self._publish(events)
             return
         for attempt in range(1, CLAIM_ATTEMPTS + 1):
@@ -201,16 +197,16 @@ class CommitAnnouncer:
                 return Claim(recorded, announced=False)
             if recorded is not None and recorded != expected and not force:
                 return Claim(recorded, announced=False)
-            await connection.execute(
-                delete(RateLimitBucket).where(RateLimitBucket.bucket.like(_pattern(tenant_id)))
+            record = insert(CommitAnnouncement).values(
+                tenant_id=tenant_id, commit_id=commit, announced_at=func.now()
             )
             await connection.execute(
-                insert(RateLimitBucket).values(
-                    bucket=record_name(tenant_id, commit),
-                    tokens=0,
-                    granted=0,
-                    refilled_at=_NOW,
-                    full_at=_NOW + KEEP_SECONDS,
+                record.on_conflict_do_update(
+                    index_elements=[CommitAnnouncement.tenant_id],
+                    set_={
+                        "commit_id": record.excluded.commit_id,
+                        "announced_at": record.excluded.announced_at,
+                    },
                 )
             )
             await publish_all_in(self.broadcaster, connection, events)
@@ -221,25 +217,13 @@ class CommitAnnouncer:
             await self.broadcaster.publish(event)
 
 
-def record_name(tenant_id: uuid.UUID, commit: str) -> str:
-    """The `rate_limit_buckets` row saying `commit` was announced last for the tenant."""
-    return f"{PREFIX}:{tenant_id}:{commit}"
-
-
 def claim_lock_key(tenant_id: uuid.UUID) -> int:
     """The advisory lock that serialises the claims of one tenant's commits."""
-    digest = hashlib.blake2b(tenant_id.bytes + PREFIX.encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(tenant_id.bytes + _LOCK_SALT, digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _pattern(tenant_id: uuid.UUID) -> str:
-    # A UUID holds no LIKE wildcard.
-    return f"{PREFIX}:{tenant_id}:%"
-
-
 async def _recorded(connection: AsyncConnection, tenant_id: uuid.UUID) -> str | None:
-    names = await connection.scalars(
-        select(RateLimitBucket.bucket).where(RateLimitBucket.bucket.like(_pattern(tenant_id)))
+    return await connection.scalar(
+        select(CommitAnnouncement.commit_id).where(CommitAnnouncement.tenant_id == tenant_id)
     )
-    found = names.first()
-    return found.rsplit(":", 1)[1] if found is not None else None

@@ -18,6 +18,7 @@ from crontopus.server.db.models.alerts import (
     NotificationEvent,
     Snooze,
 )
+from crontopus.server.db.models.announcements import CommitAnnouncement
 from crontopus.server.db.models.audit import AuditEvent, OperatorAuditEvent, TenantExport
 from crontopus.server.db.models.base import NAMING_CONVENTION, Base, enum_column
 from crontopus.server.db.models.fleet import (
@@ -63,6 +64,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "ChannelKind",
+    "CommitAnnouncement",
     "DeliveryStatus",
     "DiscoveredJob",
     "Endpoint",
