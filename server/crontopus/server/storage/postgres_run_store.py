@@ -1,4 +1,4 @@
-"""The run store of PostgreSQL: a batch in five round trips, its writes in one statement.
+"""The run store of PostgreSQL: a batch in four round trips, its writes in one statement.
 
 Through SQLAlchemy sessions a batch cost a round trip per statement and SQLAlchemy's
 per-value processing of every row on the event loop, which left PostgreSQL check-ins at a
@@ -11,13 +11,22 @@ COMMIT, whatever its size.
 
 The locks stay a statement of their own: PostgreSQL takes a statement's snapshot when the
 statement starts, so a load in the same statement as the lock it waited for could miss a run
-another process inserted meanwhile (and the merge would then drop that process's report).
+another process inserted meanwhile (and the merge would then drop that process's report). They
+travel with BEGIN, though, in one simple query (the keys are integers this module computes,
+written into the text), so a batch is four round trips: BEGIN and the locks, the load, the
+write, COMMIT. Every round trip costs the event loop a send and a wake-up, whatever the batch
+holds.
+
+Pruning is one statement too: every due job's boundary (its `keep`-th newest run) and the
+delete of what lies beyond it, where SQLAlchemy's sessions spent more time building and
+checking an ORM delete per job than PostgreSQL spent deleting.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -119,11 +128,36 @@ def _write_statement() -> tuple[str, list[tuple[str, str]]]:
 
 
 _WRITE_SQL, _WRITE_SOURCES = _write_statement()
-_LOCK_SQL = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k"
+# Each job's boundary is found once, before the delete (MATERIALIZED): as a join, the planner
+# may look the boundary up again for every run of the job it considers.
+_PRUNE_SQL = """
+WITH beyond AS MATERIALIZED (
+    SELECT job.tenant_id, job.job_id, cut.started_at, cut.id
+    FROM unnest($1::uuid[], $2::uuid[]) AS job(tenant_id, job_id)
+    CROSS JOIN LATERAL (
+        SELECT started_at, id FROM runs
+        WHERE tenant_id = job.tenant_id AND job_id = job.job_id
+        ORDER BY started_at DESC, id DESC OFFSET $3 LIMIT 1
+    ) AS cut
+)
+DELETE FROM runs AS r USING beyond
+WHERE r.tenant_id = beyond.tenant_id AND r.job_id = beyond.job_id
+    AND (r.started_at, r.id) <= (beyond.started_at, beyond.id)
+"""
 _LOAD_SQL = (
     f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE (tenant_id, id) IN "
     "(SELECT * FROM unnest($1::uuid[], $2::uuid[])) FOR UPDATE"
 )
+
+
+def _begin_and_lock(keys: Sequence[RunKey]) -> str:
+    """BEGIN and the batch's advisory locks as one simple query (no parameters there).
+
+    Only integers computed here are written into the text, sorted: every batch takes its
+    locks in the same order, so no two deadlock.
+    """
+    numbers = ",".join(str(number) for number in sorted({lock_key(key) for key in keys}))
+    return f"BEGIN; SELECT pg_advisory_xact_lock(k) FROM unnest('{{{numbers}}}'::bigint[]) AS k"
 
 
 def lock_key(key: RunKey) -> int:
@@ -158,38 +192,41 @@ def _decode(row: Any) -> RunState:
 
 
 class PostgresRunStore(SessionRunStore):
-    """A batch per pooled connection, through asyncpg, with its runs locked.
-
-    Pruning (a few statements now and then) stays with the sessions of `SessionRunStore`.
-    """
+    """A batch per pooled connection, through asyncpg, with its runs locked."""
 
     def __init__(self, engine: AsyncEngine, session: SessionFactory) -> None:
         super().__init__(session)
         self._engine = engine
 
-    async def store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
-        keys = batch_keys(check_ins)
+    @contextlib.asynccontextmanager
+    async def _driver(self) -> AsyncIterator[Any]:
+        """A pooled connection's asyncpg connection, left in the pool only when it is sound."""
         async with self._engine.connect() as connection:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
             try:
-                return await self._store(driver, keys, check_ins)
+                yield driver
             except BaseException as error:
                 # SQLAlchemy only sees errors raised through it: a connection that broke
-                # here must leave the pool now, not fail the next batch that borrows it.
+                # here, or is left inside a transaction, must not go back to the pool as it is.
                 if driver.is_closed() or not isinstance(error, asyncpg.PostgresError):
                     with contextlib.suppress(Exception):
                         await connection.invalidate()
+                elif driver.is_in_transaction():
+                    try:
+                        await driver.execute("ROLLBACK")
+                    except Exception:
+                        with contextlib.suppress(Exception):
+                            await connection.invalidate()
                 raise
 
-    async def _store(
-        self, driver: Any, keys: Sequence[RunKey], check_ins: Sequence[CheckIn]
-    ) -> MergedBatch:
-        async with driver.transaction():
+    async def store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
+        keys = batch_keys(check_ins)
+        async with self._driver() as driver:
             # Another server process may be merging the same runs right now, or inserting
             # one this batch has not seen yet (FOR UPDATE cannot lock a row that does not
-            # exist): take turns per run, always in the same order, so no two deadlock.
-            await driver.execute(_LOCK_SQL, sorted({lock_key(key) for key in keys}))
+            # exist): take turns per run.
+            await driver.execute(_begin_and_lock(keys))
             rows = await driver.fetch(_LOAD_SQL, [k[0] for k in keys], [k[1] for k in keys])
             existing: dict[RunKey, RunState] = {}
             for row in rows:
@@ -197,7 +234,15 @@ class PostgresRunStore(SessionRunStore):
                 existing[(state.tenant_id, state.id)] = state
             merged = merge_batch(existing, check_ins)
             await driver.execute(_WRITE_SQL, *_parameters(merged))
+            await driver.execute("COMMIT")
         return merged
+
+    async def prune(self, jobs: Sequence[tuple[uuid.UUID, uuid.UUID]], keep: int) -> int:
+        async with self._driver() as driver:
+            status = await driver.execute(
+                _PRUNE_SQL, [job[0] for job in jobs], [job[1] for job in jobs], keep
+            )
+        return int(status.rsplit(" ", 1)[1])  # "DELETE <count>"
 
 
 def _parameters(merged: MergedBatch) -> list[list[Any]]:
