@@ -11,11 +11,14 @@ import pytest
 from crontopus.core.enums import RunStatus, RunTrigger
 from crontopus.server.db.models import AlertRule, IncidentStatus
 from crontopus.server.events.codec import (
+    MAX_PAYLOAD_BYTES,
     decode_event,
     encode_event,
+    pack,
     peek_event,
     read_event,
     to_event,
+    unpack,
 )
 from crontopus.server.events.errors import InvalidEvent
 from crontopus.server.events.event import Event
@@ -125,3 +128,23 @@ def test_a_payload_tells_its_tenant_and_topic_without_being_decoded(payload: Pay
 )
 def test_a_payload_not_written_by_encode_event_is_not_peeked(text: str) -> None:
     assert peek_event(text) is None
+
+
+def test_packed_events_fit_the_notify_limit_and_unpack_whole_and_in_order() -> None:
+    # Line breaks inside values travel escaped, so they cannot split an event in two.
+    events = [
+        encode_event(Event(TENANT, "runs", {"n": n, "text": "a\nb" * (n % 300)}), sequence=str(n))
+        for n in range(500)
+    ]
+    notifications = pack(events)
+    assert len(notifications) < len(events)
+    assert all(len(text) <= MAX_PAYLOAD_BYTES for text in notifications)
+    received = [text for notification in notifications for text in unpack(notification)]
+    assert received == events
+    assert [decode_event(text)[2]["n"] for text in received] == list(range(500))
+
+
+def test_a_notification_of_one_event_unpacks_to_that_event() -> None:
+    text = encode_event(to_event(TENANT, PAYLOADS[0]), sequence="1")
+    assert pack([text]) == [text]
+    assert unpack(text) == [text]

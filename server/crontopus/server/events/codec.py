@@ -14,7 +14,7 @@ import json
 import types
 import typing
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -26,6 +26,12 @@ P = TypeVar("P", bound=Payload)
 
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more (default build).
 MAX_PAYLOAD_BYTES = 7999
+# Between the events packed into one notification: encoded events are JSON written with
+# `ensure_ascii` and no indentation, so none holds a raw newline.
+SEPARATOR = "\n"
+
+# `json.dumps` with separators of its own builds an encoder per call; one serves every event.
+_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
 def encode_event(event: Event, sequence: str | None = None) -> str:
@@ -52,7 +58,7 @@ def encode_event(event: Event, sequence: str | None = None) -> str:
         # transaction into one, which would swallow a legitimately repeated event.
         body["n"] = sequence
     try:
-        text = json.dumps(body, separators=(",", ":"), ensure_ascii=True)
+        text = _encode_json(body)
     except (TypeError, ValueError) as error:
         raise InvalidEvent(
             f"event {event.topic!r}: data is not JSON-serialisable ({error}); "
@@ -65,6 +71,31 @@ def encode_event(event: Event, sequence: str | None = None) -> str:
             "read the details from the database"
         )
     return text
+
+
+def pack(payloads: Sequence[str]) -> list[str]:
+    """Join encoded events, in order, into as few notification payloads as fit the limit.
+
+    A notification costs PostgreSQL and every listening process about as much whatever it
+    carries, and a busy ingest announces a run per check-in.
+    """
+    packed: list[str] = []
+    lines: list[str] = []
+    size = -len(SEPARATOR)
+    for payload in payloads:
+        if lines and size + len(SEPARATOR) + len(payload) > MAX_PAYLOAD_BYTES:
+            packed.append(SEPARATOR.join(lines))
+            lines, size = [], -len(SEPARATOR)
+        lines.append(payload)
+        size += len(SEPARATOR) + len(payload)
+    if lines:
+        packed.append(SEPARATOR.join(lines))
+    return packed
+
+
+def unpack(text: str) -> list[str]:
+    """The events of one notification payload (one, unless `pack` joined several)."""
+    return text.split(SEPARATOR)
 
 
 _HEAD = '{"t":"'

@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 
 from crontopus.server.events.broadcaster import InProcessBroadcaster
-from crontopus.server.events.codec import decode_event, encode_event, peek_event
+from crontopus.server.events.codec import decode_event, encode_event, pack, peek_event, unpack
 from crontopus.server.events.errors import EventBusInterrupted, EventBusUnavailable, InvalidEvent
 from crontopus.server.events.event import Event
 
@@ -237,16 +237,20 @@ class PostgresBroadcaster:
             # If this fails the batch is dropped: PostgreSQL may or may not have sent it, and
             # sending twice would break exactly-once delivery for the other processes.
             await asyncio.wait_for(
-                connection.execute(_NOTIFY_MANY, self._channel, batch), self._query_timeout
+                connection.execute(_NOTIFY_MANY, self._channel, pack(batch)), self._query_timeout
             )
         raise ConnectionError("listener connection closed")
 
     def _on_notification(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
-        head = peek_event(payload)
+        for text in unpack(payload):
+            self._receive(text)
+
+    def _receive(self, text: str) -> None:
+        head = peek_event(text)
         if head is not None and not self._local.listened(*head):
             return  # nobody here subscribes to it: not worth decoding
         try:
-            tenant_id, topic, data = decode_event(payload)
+            tenant_id, topic, data = decode_event(text)
         except InvalidEvent as error:
             logger.warning("event bus: ignored a notification on %s: %s", self._channel, error)
             return
