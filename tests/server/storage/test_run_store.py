@@ -11,17 +11,20 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from crontopus.core.enums import RunStatus
 from crontopus.server.app import AppState
 from crontopus.server.db.engine import create_engine, create_session_factory
 from crontopus.server.db.models import JobHealthDay, JobHealthHour, Run, Tenant
+from crontopus.server.events.postgres import dsn_of
 from crontopus.server.services.checkins import CheckIn, CheckInKind, RunState, merge, new_run
 from crontopus.server.settings import Settings
 from crontopus.server.storage.factory import create_run_store
-from crontopus.server.storage.postgres_run_store import PostgresRunStore
+from crontopus.server.storage.postgres_run_store import PostgresRunStore, lock_key
 from crontopus.server.storage.run_store import RunStore
 from crontopus.server.storage.sqlite_run_store import SqliteRunStore
 
@@ -221,3 +224,31 @@ async def test_start_and_finish_stored_at_once_by_two_servers_make_one_finished_
         statuses = (await session.scalars(select(Run.status))).all()
     assert len(statuses) == len(runs)
     assert set(statuses) == {RunStatus.FAILURE}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_batch_whose_locks_time_out_leaves_its_connection_fit_for_the_next_batch(
+    state: AppState, tenant: uuid.UUID, settings: Settings
+) -> None:
+    # One pooled connection, so the next batch borrows the one the failed batch used.
+    engine = create_async_engine(
+        settings.database_url,
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"server_settings": {"lock_timeout": "200"}},
+    )
+    store = PostgresRunStore(engine, create_session_factory(engine))
+    run = uuid.uuid4()
+    # Another server process merging the same run holds its lock.
+    holder = await asyncpg.connect(dsn_of(settings.database_url))
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", lock_key((tenant, run)))
+        with pytest.raises(asyncpg.LockNotAvailableError):
+            await store.store([finish(tenant, run)])
+        await holder.close()
+        merged = await store.store([finish(tenant, run)])
+        assert await store.prune([(tenant, JOB)], keep=10) == 0
+    finally:
+        await holder.close()
+        await engine.dispose()
+    assert await stored_run(state, tenant, run) == merged.states[(tenant, run)]
