@@ -32,22 +32,26 @@ SEPARATOR = "\n"
 
 # `json.dumps` with separators of its own builds an encoder per call; one serves every event.
 _encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+_TYPED = (uuid.UUID, datetime)
 
 
 def encode_event(event: Event, sequence: str | None = None) -> str:
     """Return `event` as ASCII JSON; raise `InvalidEvent` when it cannot travel over NOTIFY."""
-    data: dict[str, Any] = {}
+    data = event.data
     uuids: list[str] = []
     times: list[str] = []
-    for key, value in event.data.items():
-        if isinstance(value, uuid.UUID):
-            data[key] = str(value)
-            uuids.append(key)
-        elif isinstance(value, datetime):
-            data[key] = value.isoformat()
-            times.append(key)
-        else:
-            data[key] = value
+    # Typed payloads (`to_event`) hold JSON values only: their data is written as it is.
+    if any(isinstance(value, _TYPED) for value in data.values()):
+        data = {}
+        for key, value in event.data.items():
+            if isinstance(value, uuid.UUID):
+                data[key] = str(value)
+                uuids.append(key)
+            elif isinstance(value, datetime):
+                data[key] = value.isoformat()
+                times.append(key)
+            else:
+                data[key] = value
     body: dict[str, Any] = {"t": str(event.tenant_id), "o": event.topic, "d": data}
     if uuids:
         body["u"] = uuids
@@ -185,6 +189,11 @@ def _time(value: Any) -> datetime:
 
 _Fields = tuple[tuple[str, _Convert, _Convert], ...]
 _FIELDS: dict[type, _Fields] = {}
+# What `to_event` calls per field: the converter of the value's type (None: written as it
+# is), applied to values that are not None. Ingest announces a run per check-in, and the
+# general converters cost a call or two per field more.
+_Dumps = tuple[tuple[str, _Convert | None], ...]
+_DUMPS: dict[type, _Dumps] = {}
 
 
 def _fields(cls: type) -> _Fields:
@@ -196,9 +205,29 @@ def _fields(cls: type) -> _Fields:
     return found
 
 
+def _dumps(cls: type) -> _Dumps:
+    found = _DUMPS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = tuple((f.name, _dump_of(hints[f.name])) for f in dataclasses.fields(cls))
+        _DUMPS[cls] = found
+    return found
+
+
+def _dump_of(kind: Any) -> _Convert | None:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        (kind,) = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+    dump = _converters(kind)[0]
+    return None if dump is _identity else dump
+
+
 def to_event(tenant_id: uuid.UUID, payload: Payload) -> Event:
     """Return the event that announces `payload` to the tenant's subscribers of its topic."""
-    data = {name: dump(getattr(payload, name)) for name, dump, _ in _fields(type(payload))}
+    data: dict[str, Any] = {}
+    for name, dump in _dumps(type(payload)):
+        value = getattr(payload, name)
+        data[name] = value if dump is None or value is None else dump(value)
     return Event(tenant_id, payload.TOPIC, data)
 
 
