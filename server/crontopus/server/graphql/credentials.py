@@ -260,10 +260,10 @@ class EndpointWatches:
         self._interval = max(RECHECK_SECONDS, interval)
         self._full_every = full_every
         self._clock = clock
-        self._watches: set[CredentialWatch] = set()
-        # The endpoint sockets by endpoint, kept as they come and go, so that a check which
-        # finds no changed row costs nothing per socket (ten thousand of them, every interval).
-        self._endpoint_of: dict[CredentialWatch, uuid.UUID] = {}
+        #: Each socket's watch and the endpoint it was opened for.
+        self._watches: dict[CredentialWatch, uuid.UUID | None] = {}
+        # The same sockets by endpoint, kept as they come and go, so that a check which finds
+        # no changed row costs nothing per socket (ten thousand of them, every interval).
         self._by_endpoint: dict[uuid.UUID, set[CredentialWatch]] = {}
         self._task: asyncio.Task[None] | None = None
         #: When the last check began and the last full check began (monotonic seconds).
@@ -273,23 +273,21 @@ class EndpointWatches:
         self.rows_read = 0
 
     def add(self, watch: CredentialWatch) -> None:
-        self._watches.add(watch)
         endpoint_id = watch.endpoint_id
+        self._watches[watch] = endpoint_id
         if endpoint_id is not None:
-            self._endpoint_of[watch] = endpoint_id
             self._by_endpoint.setdefault(endpoint_id, set()).add(watch)
         if self._task is None or self._task.done():
             self._checked_at = None  # sockets of a while ago: their first check reads all
             self._task = asyncio.create_task(self._run())
 
     def discard(self, watch: CredentialWatch) -> None:
-        self._watches.discard(watch)
-        endpoint_id = self._endpoint_of.pop(watch, None)
+        endpoint_id = self._watches.pop(watch, None)
         same = self._by_endpoint.get(endpoint_id) if endpoint_id is not None else None
-        if same is not None:
+        if endpoint_id is not None and same is not None:
             same.discard(watch)
             if not same:
-                del self._by_endpoint[endpoint_id]  # type: ignore[arg-type]
+                del self._by_endpoint[endpoint_id]
 
     def __len__(self) -> int:
         return len(self._watches)
