@@ -28,7 +28,7 @@ from crontopus.core.schedule import (
 )
 from crontopus.drivers.cron.convert import CronConverter
 from crontopus.drivers.errors import ConversionRefused
-from crontopus.drivers.superset import GATE_FLAG, MAX_WAKE_RATIO, transitions
+from crontopus.drivers.superset import GATE_FLAG, MAX_WAKE_RATIO, Period, transitions
 from crontopus.drivers.systemd.calendar import convert_schedule
 from crontopus.drivers.taskscheduler.convert import convert_schedule as convert_to_triggers
 from crontopus.drivers.taskscheduler.xml import TaskDefinition, render_task
@@ -132,8 +132,14 @@ def deduplicated(moments: Iterable[datetime]) -> Iterator[datetime]:
 @given(cases())
 def test_the_cron_driver_runs_every_schedule_at_the_cores_instants(case: Case) -> None:
     expression, zone, machine, start = case
-    plan = CronConverter(cron_tz=False, machine_zone=machine).plan(expression, zone)
+    converter = CronConverter(cron_tz=False, machine_zone=machine, today=start.date())
+    plan = converter.plan(expression, zone)
     expected = list(utc(next_fire_times(expression, zone, start, COUNT)))
+    if plan.period is not None:
+        # A dated plan holds for its period: the agent plans again long before it ends.
+        expected = [moment for moment in expected if moment < period_end(plan.period, machine)]
+        if not expected:
+            return
     # This cron reads the line in the machine's zone, with cron's own DST rules: the core
     # evaluated in the machine's zone is that reference.
     native = deduplicated(
@@ -178,6 +184,55 @@ def test_a_crontab_runs_the_jobs_instants_around_every_fall_back_for_decades(
         )
         expected = up_to(utc(iter_fire_times(expression, zone, low)), high)
         assert gated(native, expression, zone, high) == expected, day
+
+
+def period_end(period: Period, machine: str) -> datetime:
+    last = datetime.combine(period.last + timedelta(days=1), time(0), ZoneInfo(machine))
+    return last.astimezone(UTC)
+
+
+def period_start(period: Period, machine: str) -> datetime:
+    return datetime.combine(period.first, time(0), ZoneInfo(machine)).astimezone(UTC)
+
+
+# Africa/Casablanca's clock changes move with Ramadan, so these get plans dated for the year
+# to come, planned again every month (see Period). Around every clock change of either zone for
+# 35 years, the plan made that month and the plan made ten months before run the job's instants.
+@pytest.mark.parametrize(
+    ("expression", "zone", "machine"),
+    [
+        ("0 3 * * *", "Europe/Berlin", "Africa/Casablanca"),
+        ("15,45 2 * * *", "Africa/Casablanca", "Europe/Berlin"),
+    ],
+)
+def test_dated_plans_run_the_jobs_instants_around_every_clock_change_for_decades(
+    expression: str, zone: str, machine: str
+) -> None:
+    local = ZoneInfo(machine)
+    span = WINDOW_START, WINDOW_START + timedelta(days=366 * 35)
+    changes = sorted(
+        {change.instant for name in (zone, machine) for change in transitions(name, *span)}
+    )
+    dated = 0
+    for change in changes:
+        day = change.astimezone(local).date()
+        month = day.replace(day=1)
+        for planned_on in (month, (month - timedelta(days=300)).replace(day=1)):
+            converter = CronConverter(cron_tz=False, machine_zone=machine, today=planned_on)
+            plan = converter.plan(expression, zone)
+            if plan.period is None:
+                continue
+            dated += 1
+            assert plan.period.holds(day)
+            middle = datetime.combine(day, time(12), local).astimezone(UTC)
+            low = max(middle - timedelta(days=8), period_start(plan.period, machine))
+            high = min(middle + timedelta(days=8), period_end(plan.period, machine))
+            native = deduplicated(
+                heapq.merge(*(utc(iter_fire_times(line, machine, low)) for line in plan.lines))
+            )
+            expected = up_to(utc(iter_fire_times(expression, zone, low)), high)
+            assert gated(native, expression, zone, high) == expected, (day, planned_on)
+    assert dated > 100
 
 
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed")

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from crontopus.core.schedule import iter_fire_times, next_fire_times, parse_schedule
-from crontopus.drivers.cron.convert import CronConverter
+from crontopus.drivers.cron.convert import CronConverter, superset_lines
 from crontopus.drivers.errors import ConversionRefused
 from crontopus.drivers.superset import MAX_WAKE_RATIO
 from crontopus.drivers.systemd.calendar import convert_schedule
@@ -80,7 +80,8 @@ def check_crontab(case: Case) -> None:
     expression, zone, machine, start = case
     if expression == "@reboot":
         return
-    plan = CronConverter(cron_tz=False, machine_zone=machine).plan(expression, zone)
+    converter = CronConverter(cron_tz=False, machine_zone=machine, today=start.date())
+    plan = converter.plan(expression, zone)
 
     def woken(low: datetime, high: datetime) -> Iterator[datetime]:
         for line in plan.lines:
@@ -88,6 +89,9 @@ def check_crontab(case: Case) -> None:
             yield from itertools.takewhile(lambda moment: moment <= high, moments)
 
     days = days_to_check(expression, zone, start, machine)
+    if plan.period is not None:
+        # A dated plan is planned again long before its period ends.
+        days = [day for day in days if plan.period.holds(day)]
     assert_bounded(expression, zone, machine, days, woken)
 
 
@@ -162,19 +166,45 @@ def test_a_single_run_in_a_repeated_hour_wakes_only_for_its_wildcard_line_that_d
 # Africa/Casablanca's clock goes back before Ramadan, on dates that move through the year: the
 # Sundays of February 7-23 that hold its changes in some years (03:00 in Berlin is 02:00 in the
 # second copy) are ordinary days in others (03:00 in Berlin is 03:00 there), and cron has no
-# year. So the wildcard line's 4 wake-ups and the 03:00 line meet on the day of the change: 5
-# for 1 run (6 before the other lines kept off those dates). Found by a random search.
-# The same with the job in Africa/Casablanca on a Berlin machine: 9 for 2 runs (10 before).
-@pytest.mark.xfail(strict=True, reason="cron has no year to keep 03:00 off the moving change")
-@pytest.mark.parametrize(
-    "case",
-    [
-        example("0 3 * * *", "Europe/Berlin", "Africa/Casablanca", "2026-02-15 02:00:30"),
-        example("15,45 2 * * *", "Africa/Casablanca", "Europe/Berlin", "2026-10-25 02:13:30"),
-    ],
-)
-def test_a_repeated_hour_on_a_moving_clock_change_still_wakes_over_the_bound(case: Case) -> None:
+# year. Lines for every year put the wildcard line's 4 wake-ups and the 03:00 line on the day of
+# the change: 5 for 1 run. A plan dated for the coming year spells that year's change only.
+# The same with the job in Africa/Casablanca on a Berlin machine: 9 for 2 runs without it.
+MOVING_CHANGES = [
+    example("0 3 * * *", "Europe/Berlin", "Africa/Casablanca", "2026-02-15 02:00:30"),
+    example("15,45 2 * * *", "Africa/Casablanca", "Europe/Berlin", "2026-10-25 02:13:30"),
+]
+
+
+@pytest.mark.parametrize("case", MOVING_CHANGES)
+def test_a_repeated_hour_on_a_moving_clock_change_keeps_the_bound_with_a_dated_plan(
+    case: Case,
+) -> None:
     check_crontab(case)
+
+
+@pytest.mark.parametrize("case", MOVING_CHANGES)
+def test_lines_for_every_year_would_wake_over_the_bound_on_a_moving_clock_change(
+    case: Case,
+) -> None:
+    expression, zone, machine, start = case
+    lines, _ = superset_lines(parse_schedule(expression), zone, machine)
+
+    def woken(low: datetime, high: datetime) -> Iterator[datetime]:
+        for line in lines:
+            moments = iter_fire_times(line, machine, low - timedelta(seconds=1))
+            yield from itertools.takewhile(lambda moment: moment <= high, moments)
+
+    with pytest.raises(AssertionError, match="wake-ups"):
+        assert_bounded(
+            expression, zone, machine, [start.astimezone(ZoneInfo(machine)).date()], woken
+        )
+
+
+def test_a_fixed_clock_change_gets_lines_for_every_year() -> None:
+    plan = CronConverter(cron_tz=False, machine_zone="America/New_York").plan(
+        "30 7 * * *", "Europe/Berlin"
+    )
+    assert plan.period is None
 
 
 def test_the_other_lines_of_a_job_in_a_repeated_hour_skip_the_dates_of_the_clock_change() -> None:

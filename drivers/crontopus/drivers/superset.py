@@ -26,6 +26,7 @@ MAX_WAKE_RATIO: Final = 4
 _DAY: Final = 1440  # minutes
 _SAMPLE: Final = timedelta(hours=12)
 _MINUTE: Final = timedelta(minutes=1)
+_DAY_SPAN: Final = timedelta(days=1)
 # Zone rules reach years ahead; a crontab lives as long as the job does, so look far.
 _LOOK_BACK: Final = timedelta(days=400)
 _LOOK_AHEAD: Final = timedelta(days=366 * 6)
@@ -108,10 +109,13 @@ class WallTimes:
         return frozenset(shift for _, shift in self.times)
 
 
-def wall_times(cron: CronSchedule, job_zone: str, machine_zone: str) -> WallTimes:
+def wall_times(
+    cron: CronSchedule, job_zone: str, machine_zone: str, period: Period | None = None
+) -> WallTimes:
     """Return the machine wall times at which the job's instants fall on any day: its times of
-    day at each offset difference the zones take. See `catch_ups` for the days of a jump."""
-    differences, _ = _zone_pair(job_zone, machine_zone)
+    day at each offset difference the zones take (in the planner's years, or in a dated
+    `period`). See `catch_ups` for the days of a jump."""
+    differences, _ = _zone_pair(job_zone, machine_zone, *_span(period))
     times: set[tuple[int, int]] = set()
     for hour in cron.hours:
         for minute in cron.minutes:
@@ -130,18 +134,23 @@ class CatchUp:
     day: date
 
 
-def catch_ups(cron: CronSchedule, job_zone: str, machine_zone: str) -> frozenset[CatchUp]:
+def catch_ups(
+    cron: CronSchedule, job_zone: str, machine_zone: str, period: Period | None = None
+) -> frozenset[CatchUp]:
     """Return where a fixed-time job runs the times that its zone's jumps forward skip.
 
     Cron runs such a time at the first minute after the jump, a minute needed on the jump's date
     only: a superset spells it on those dates, not on every day, which would wake every day for
     it (see MAX_WAKE_RATIO). Only the jumps that skip one of the job's times on one of its days
-    count; each is a minute of the machine's day and the machine's date at the jump.
+    count; each is a minute of the machine's day and the machine's date at the jump. A dated
+    `period` keeps the jumps whose machine date falls in it.
     """
     if cron.wildcard_time:
         return frozenset()  # cron does not catch wildcard jobs up
     found: set[CatchUp] = set()
-    for gap in _zone_pair(job_zone, machine_zone)[1]:
+    for gap in _zone_pair(job_zone, machine_zone, *_span(period))[1]:
+        if period is not None and not period.holds(gap.catch_up.date()):
+            continue
         wall = gap.first
         while wall < gap.end:
             if (
@@ -168,11 +177,11 @@ class _Gap:
 
 
 @functools.lru_cache(maxsize=256)
-def _zone_pair(job_zone: str, machine_zone: str) -> tuple[frozenset[int], frozenset[_Gap]]:
+def _zone_pair(
+    job_zone: str, machine_zone: str, start: datetime, end: datetime
+) -> tuple[frozenset[int], frozenset[_Gap]]:
     """Return the offset differences (minutes) and the job zone's jumps forward."""
     job, machine = ZoneInfo(job_zone), ZoneInfo(machine_zone)
-    start = _year_start() - _LOOK_BACK
-    end = start + _LOOK_BACK + _LOOK_AHEAD
     job_changes = transitions(job_zone, start, end)
     instants = [start, *(t.instant for t in job_changes)]
     instants += [t.instant for t in transitions(machine_zone, start, end)]
@@ -188,10 +197,60 @@ def _zone_pair(job_zone: str, machine_zone: str) -> tuple[frozenset[int], frozen
     return differences, frozenset(gaps)
 
 
+def _span(period: Period | None) -> tuple[datetime, datetime]:
+    """Return the instants whose clock changes a plan spells: the planner's years, or a
+    dated period's."""
+    if period is not None:
+        return period.start, period.end
+    start = _year_start() - _LOOK_BACK
+    return start, start + _LOOK_BACK + _LOOK_AHEAD
+
+
 def look_ahead_years() -> range:
     """Return the years whose clock changes the planner looks at."""
     start = _year_start() - _LOOK_BACK
     return range(start.year, (start + _LOOK_BACK + _LOOK_AHEAD).year + 1)
+
+
+@dataclass(frozen=True)
+class Period:
+    """The machine dates a dated plan covers, and when the agent plans it again.
+
+    Cron has no year, so a plan's lines hold for every year the zones' rules reach. Where the
+    clock changes move from year to year (Africa/Casablanca's around Ramadan), such lines must
+    fire on a date both as a clock-change day and as an ordinary one, which can wake more than
+    MAX_WAKE_RATIO allows. A dated plan spells the clock changes of `first`..`last` only (less
+    than a year, so each day of the year falls in it once) and is planned again from
+    `renew_on`, the first day of the next month, long before `last`.
+    """
+
+    first: date
+    last: date
+    renew_on: date
+
+    @classmethod
+    def year_from(cls, today: date) -> Period:
+        """Return the period planned on `today`: from two days before this month began (the
+        job's and the machine's dates differ by up to two days), for 364 days."""
+        month = today.replace(day=1)
+        following = (month + timedelta(days=31)).replace(day=1)
+        first = month - timedelta(days=2)
+        return cls(first, first + timedelta(days=363), following)
+
+    @property
+    def start(self) -> datetime:
+        """Return the first instant whose clock changes the period spells (a day early)."""
+        return datetime(self.first.year, self.first.month, self.first.day, tzinfo=UTC) - _DAY_SPAN
+
+    @property
+    def end(self) -> datetime:
+        """Return the instant after the period's last change (a day late)."""
+        last = self.last + timedelta(days=1)
+        return datetime(last.year, last.month, last.day, tzinfo=UTC) + _DAY_SPAN
+
+    def holds(self, day: date) -> bool:
+        """Tell whether a machine date lies in the period."""
+        return self.first <= day <= self.last
 
 
 def _year_start() -> datetime:
@@ -322,12 +381,15 @@ class SecondCopy:
 
 
 @functools.lru_cache(maxsize=1024)
-def second_copies(expression: str, job_zone: str, machine_zone: str) -> tuple[SecondCopy, ...]:
-    """Return, per machine wall hour, the job's instants in a repeated hour's second copy."""
-    start = _year_start() - _LOOK_BACK
+def second_copies(
+    expression: str, job_zone: str, machine_zone: str, period: Period | None = None
+) -> tuple[SecondCopy, ...]:
+    """Return, per machine wall hour, the job's instants in a repeated hour's second copy
+    (the clock changes of the planner's years, or of a dated `period`)."""
+    start, end = _span(period)
     machine = ZoneInfo(machine_zone)
     found: dict[int, tuple[set[int], set[date]]] = {}
-    for change in transitions(machine_zone, start, start + _LOOK_BACK + _LOOK_AHEAD):
+    for change in transitions(machine_zone, start, end):
         if change.after >= change.before:
             continue
         end = change.instant + (change.before - change.after)
@@ -335,6 +397,8 @@ def second_copies(expression: str, job_zone: str, machine_zone: str) -> tuple[Se
             if instant >= end:
                 break
             wall = instant.astimezone(machine)
+            if period is not None and not period.holds(wall.date()):
+                continue
             minutes, days = found.setdefault(wall.hour, (set(), set()))
             minutes.add(wall.minute)
             days.add(wall.date())

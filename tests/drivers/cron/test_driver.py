@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -16,6 +17,7 @@ from crontopus.drivers import (
     RetryableDriverError,
 )
 from crontopus.drivers.cron import CommandCrontab, CronDriver, FileCrontab
+from crontopus.drivers.cron.convert import CronConverter
 
 AGENT = "/opt/crontopus/bin/crontopus-agent"
 SEED = (
@@ -188,6 +190,42 @@ def test_a_gated_conversion_says_how_many_firings_run_and_wake(driver: CronDrive
     assert converted["mode"] == "gated"
     assert converted["firingsPerDay"] == {"run": 1, "woken": 3}
     assert driver.convert("30 2 * * *", "UTC").to_json()["mode"] == "native"
+
+
+def test_a_dated_plan_is_installed_again_from_its_renewal_date(crontab: Path) -> None:
+    # A job in Berlin on a Casablanca machine, whose clock changes move with Ramadan: the
+    # lines spell the coming year's change (February 7, 2027), and from March the next.
+    job = uuid4()
+    wanted = entry(job, "0 3 * * *", timezone="Europe/Berlin")
+
+    def driver_on(today: date) -> CronDriver:
+        backend = FileCrontab(crontab, user="alice")
+        return CronDriver(backend, cron_tz=False, machine_zone="Africa/Casablanca", today=today)
+
+    february = driver_on(date(2027, 2, 10))
+    february.apply([wanted])
+    text = crontab.read_text("utf-8", "replace")
+    assert f"hash={wanted.content_hash} renew=2027-03-01 name=" in text
+    assert "*/30 2 7 2 */7" in text
+    assert february.list_managed()[job].content_hash == wanted.content_hash
+    march = driver_on(date(2027, 3, 1))
+    assert march.list_managed()[job].content_hash != wanted.content_hash
+    march.apply([wanted])
+    text = crontab.read_text("utf-8", "replace")
+    assert "renew=2027-04-01" in text
+    assert "*/30 2 7 2 */7" not in text  # the next change falls on January 23, 2028
+    assert "*/30 2 23 1 */7" in text
+    assert march.list_managed()[job].content_hash == wanted.content_hash
+    assert crontab.read_bytes().startswith(SEED + b"\n")
+
+
+def test_a_conversion_says_until_when_a_dated_plan_holds(driver: CronDriver) -> None:
+    converter = CronConverter(
+        cron_tz=False, machine_zone="Africa/Casablanca", today=date(2027, 2, 10)
+    )
+    native = converter.plan("0 3 * * *", "Europe/Berlin").native().native
+    assert (native["validUntil"], native["renewOn"]) == ("2028-01-28", "2027-03-01")
+    assert "validUntil" not in driver.convert("30 2 * * *", "Europe/Berlin").native
 
 
 def test_the_machine_zone_under_another_name_needs_nothing(driver: CronDriver) -> None:

@@ -6,7 +6,7 @@ import calendar
 import functools
 import itertools
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 from crontopus.core.errors import ScheduleError
 from crontopus.core.schedule import CronSchedule, load_timezone, parse_schedule
@@ -23,6 +23,7 @@ from crontopus.drivers.superset import (
     MAX_WAKE_RATIO,
     CatchUp,
     GateFigures,
+    Period,
     SecondCopy,
     WallTimes,
     catch_ups,
@@ -45,12 +46,15 @@ class CronSchedulePlan:
     """A schedule as crontab text: the schedule fields and the lines that must precede it.
 
     A gated plan's line fires a superset of the job's instants, in the machine's zone; the
-    entry's wrapper then runs with `--gate` (see crontopus.drivers.superset).
+    entry's wrapper then runs with `--gate` (see crontopus.drivers.superset). A dated plan
+    (`period`) holds for the clock changes of its period only, and is planned again from
+    `period.renew_on`.
     """
 
     lines: tuple[str, ...]
     environment: tuple[str, ...]
     figures: GateFigures = field(default_factory=GateFigures.native)
+    period: Period | None = None
 
     @property
     def gated(self) -> bool:
@@ -62,6 +66,9 @@ class CronSchedulePlan:
         schedule: dict[str, object] = (
             {"line": self.lines[0]} if len(self.lines) == 1 else {"lines": list(self.lines)}
         )
+        if self.period is not None:
+            schedule["validUntil"] = self.period.last.isoformat()
+            schedule["renewOn"] = self.period.renew_on.isoformat()
         return NativeSchedule(
             DRIVER_NAME,
             {**schedule, "environment": list(self.environment)},
@@ -73,12 +80,24 @@ class CronConverter:
     """Turn schedules into crontab lines for this machine's cron and zone.
 
     `cron_tz` and `machine_zone` default to what the machine says, asked once and only
-    when a job's zone differs from the machine's.
+    when a job's zone differs from the machine's; `today` (the date a dated plan starts from)
+    to today's date in UTC, asked at each plan.
     """
 
-    def __init__(self, *, cron_tz: bool | None = None, machine_zone: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        cron_tz: bool | None = None,
+        machine_zone: str | None = None,
+        today: date | None = None,
+    ) -> None:
         self._cron_tz = cron_tz
         self._machine_zone = machine_zone
+        self._today = today
+
+    def today(self) -> date:
+        """Return the date plans are made on."""
+        return self._today or datetime.now(UTC).date()
 
     @functools.cached_property
     def cron_tz(self) -> CronTzSupport:
@@ -107,7 +126,7 @@ class CronConverter:
             return CronSchedulePlan(("@reboot",), ())
         zone = self._gated_zone(parsed, timezone)
         if zone is not None:
-            return _superset_plan(parsed, zone, self._known_machine_zone())
+            return _superset_plan(parsed, zone, self._known_machine_zone(), self.today())
         return CronSchedulePlan((parsed.expression,), self._environment(parsed, timezone))
 
     def machine_zone_environment(self) -> tuple[str, ...]:
@@ -160,28 +179,48 @@ class CronConverter:
         return (f"{CRON_TZ}={timezone}",)
 
 
-def _superset_plan(parsed: CronSchedule, job_zone: str, machine_zone: str) -> CronSchedulePlan:
-    lines, figures = superset_lines(parsed, job_zone, machine_zone)
-    return CronSchedulePlan(lines, (), figures)
+def _superset_plan(
+    parsed: CronSchedule, job_zone: str, machine_zone: str, today: date
+) -> CronSchedulePlan:
+    """Return the lines that hold in every year, or, when those wake more than the bound allows
+    on a clock change that moves from year to year, the lines of a dated period."""
+    lines, figures, bounded = _superset(parsed, job_zone, machine_zone, None)
+    if bounded:
+        return CronSchedulePlan(lines, (), figures)
+    period = Period.year_from(today)
+    lines, figures, _ = _superset(parsed, job_zone, machine_zone, period)
+    return CronSchedulePlan(lines, (), figures, period)
 
 
 def superset_lines(
     parsed: CronSchedule, job_zone: str, machine_zone: str
 ) -> tuple[tuple[str, ...], GateFigures]:
+    """Return cron lines that, read in `machine_zone` by cron, cover the job's instants in
+    every year (see `_superset`)."""
+    lines, figures, _ = _superset(parsed, job_zone, machine_zone, None)
+    return lines, figures
+
+
+def _superset(
+    parsed: CronSchedule, job_zone: str, machine_zone: str, period: Period | None
+) -> tuple[tuple[str, ...], GateFigures, bool]:
     """Return cron lines that, read in `machine_zone` by cron, cover the job's instants.
 
     Each line covers the wall times of one day shift (the machine's date minus the job's) on
     exactly the machine dates that shift maps the job's days to, so a day wakes only for the
     runs of that day (see MAX_WAKE_RATIO). What a clock change alone needs, the minute where
     cron catches up a time a jump forward skipped and the second copy of a repeated hour, gets
-    lines of its own on the dates of the changes. Returns the lines and how many firings a day
-    run versus wake at most. Other drivers reuse it with a zone they can pin (systemd: UTC).
+    lines of its own on the dates of the changes. Returns the lines, how many firings a day
+    run versus wake at most, and whether the dates of the repeated hours keep the bound (see
+    `_off_copy_dates`). Other drivers reuse it with a zone they can pin (systemd: UTC).
+
+    A dated `period` spells the clock changes of its dates only, not of every year.
     """
-    times = wall_times(parsed, job_zone, machine_zone)
+    times = wall_times(parsed, job_zone, machine_zone, period)
     runs = len(parsed.minutes) * len(parsed.hours)
     days = {shift: shifted_days(parsed, shift) for shift in times.day_shifts}
-    dated, dated_wakes = _catch_up_lines(catch_ups(parsed, job_zone, machine_zone))
-    copies = _second_copy_lines(second_copies(parsed.expression, job_zone, machine_zone))
+    dated, dated_wakes = _catch_up_lines(catch_ups(parsed, job_zone, machine_zone, period))
+    copies = _second_copy_lines(second_copies(parsed.expression, job_zone, machine_zone, period))
     copy_lines = [line for copy in copies for line in copy.lines]
     copy_wakes = sum(copy.wakes for copy in copies)
     # These fire on the dates of clock changes only; counted as if all on one day.
@@ -191,14 +230,17 @@ def superset_lines(
         for minute, hour, shift in wanted
         for fields in days[shift]
     ]
+    bounded = True
     for copy in copies:
-        lines = _off_copy_dates(lines, copy, parsed, job_zone, machine_zone, runs)
+        lines, kept = _off_copy_dates(lines, copy, parsed, job_zone, machine_zone, runs, period)
+        bounded = bounded and kept
     # A day's firings count the jumps' dates, not the day the machine's clock goes back (25
     # hours, whose repeated hour wakes twice).
     return (
         tuple([" ".join((minute, hour, *fields)) for minute, hour, fields, _ in lines])
         + tuple(dated + copy_lines),
         GateFigures.gated(runs, _wakes(wanted) + dated_wakes),
+        bounded,
     )
 
 
@@ -339,7 +381,8 @@ def _off_copy_dates(
     job_zone: str,
     machine_zone: str,
     runs: int,
-) -> list[_Placed]:
+    period: Period | None,
+) -> tuple[list[_Placed], bool]:
     """Keep the lines off the dates a second copy's wildcard line fires on, when together
     they would wake more than the bound allows there, and give those dates exact lines.
 
@@ -348,22 +391,29 @@ def _off_copy_dates(
     lines are split around those dates; on them, the job's own wall times there (over the
     years of `_dates_of`) get lines on the copy's dates, and the wildcard line covers the
     second copy. Left as they are when an instant in a second copy is not covered by the
-    wildcard line (a year past the look-ahead).
+    wildcard line (a year past the look-ahead). Also says whether those dates keep the
+    bound: not when the clock change moves, so that on its date in other years the job runs
+    at other wall times (see `Period`).
     """
+    bound = MAX_WAKE_RATIO * runs
     touching = [line for line in lines if _meets(line[2], copy)]
-    if copy.wakes + sum(line[3] for line in touching) <= MAX_WAKE_RATIO * runs:
-        return lines
+    if copy.wakes + sum(line[3] for line in touching) <= bound:
+        return lines, True
     plain, repeated = day_instants(
-        parsed.expression, job_zone, machine_zone, _dates_of(copy, look_ahead_years())
+        parsed.expression, job_zone, machine_zone, _dates_of(copy, period)
     )
     if not repeated <= copy.times:
-        return lines
+        return lines, False
     placed: list[_Placed] = []
     for minute, hour, fields, wakes in lines:
         placed += [(minute, hour, part, wakes) for part in _without(fields, copy)]
-    for minute, hour in _grouped_times(plain - copy.times):
-        placed.append((minute, hour, copy.fields, _wakes([(minute, hour, 0)])))
-    return placed
+    own = [
+        (minute, hour, _wakes([(minute, hour, 0)]))
+        for minute, hour in _grouped_times(plain - copy.times)
+    ]
+    for minute, hour, wakes in own:
+        placed.append((minute, hour, copy.fields, wakes))
+    return placed, copy.wakes + sum(wakes for _, _, wakes in own) <= bound
 
 
 # A date of a month falls on every weekday within 28 years (the Gregorian calendar's cycle in
@@ -372,15 +422,22 @@ def _off_copy_dates(
 _YEARS_SCANNED = 34
 
 
-def _dates_of(copy: _CopyDates, years: range) -> list[date]:
+def _dates_of(copy: _CopyDates, period: Period | None) -> list[date]:
     """Return the copy's dates from the first year the planner looks at, for as long as the
-    lines must hold whatever the year (cron has no year: the lines stay installed)."""
+    lines must hold whatever the year (cron has no year: the lines stay installed), or those
+    of a dated period."""
+    years = look_ahead_years()
+    if period is not None:
+        years = range(period.first.year, period.last.year + 1)
+    else:
+        years = range(years.start, years.start + max(_YEARS_SCANNED, len(years)))
     return [
         date(year, copy.month, day)
-        for year in range(years.start, years.start + max(_YEARS_SCANNED, len(years)))
+        for year in years
         for day in sorted(copy.days)
         if day <= calendar.monthrange(year, copy.month)[1]
         and date(year, copy.month, day).isoweekday() % 7 in copy.weekdays
+        and (period is None or period.holds(date(year, copy.month, day)))
     ]
 
 

@@ -2,10 +2,13 @@
 
 A managed entry is written as::
 
-    # crontopus:job=<uuid> hash=<content hash> name=<job name>
+    # crontopus:job=<uuid> hash=<content hash> [renew=<date>] name=<job name>
     CRON_TZ=<zone>                      (only when the job's zone needs it)
     <schedule> <command containing the job uuid>
     <schedule> <the same command>       (more lines only for a gated superset)
+
+`renew=` marks a dated plan (see crontopus.drivers.superset.Period): from that date on the
+entry is planned again.
 
 Everything else is a foreign line and is rendered back exactly as read (its line ending,
 a carriage return, bytes that are not UTF-8). A marker whose entry line is gone or does
@@ -19,12 +22,14 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from uuid import UUID
 
 MARKER_PREFIX = "# crontopus:"
 CRON_TZ = "CRON_TZ"
 _MARKER = re.compile(
-    r"# crontopus:job=(?P<id>[0-9a-fA-F-]{36}) hash=(?P<hash>\S+)(?: name=(?P<name>.*))?\r?"
+    r"# crontopus:job=(?P<id>[0-9a-fA-F-]{36}) hash=(?P<hash>\S+)"
+    r"(?: renew=(?P<renew>\d{4}-\d{2}-\d{2}))?(?: name=(?P<name>.*))?\r?"
 )
 _LINES = re.compile(r"[^\n]*\n|[^\n]+\Z")
 _ENVIRONMENT = re.compile(
@@ -60,6 +65,7 @@ class ManagedBlock:
     environment: tuple[str, ...]
     entry: str
     text: str
+    renew_on: date | None = None
 
 
 Block = ForeignLine | StaleMarker | ManagedBlock
@@ -124,7 +130,8 @@ def parse_crontab(text: str) -> list[Block]:
             index += 1
             continue
         job_id = UUID(marker["id"])
-        block, used = _managed_block_at(lines, index, job_id, marker["hash"])
+        renew_on = _date(marker["renew"])
+        block, used = _managed_block_at(lines, index, job_id, marker["hash"], renew_on)
         blocks.append(block)
         index += used
     return blocks
@@ -144,12 +151,18 @@ def render_crontab(blocks: Iterable[Block]) -> str:
 
 
 def managed_block(
-    job_id: UUID, content_hash: str, name: str, environment: tuple[str, ...], entry: str
+    job_id: UUID,
+    content_hash: str,
+    name: str,
+    environment: tuple[str, ...],
+    entry: str,
+    renew_on: date | None = None,
 ) -> ManagedBlock:
     """Render a managed entry in its canonical form."""
-    marker = f"{MARKER_PREFIX}job={job_id} hash={content_hash} name={marker_name(name)}"
+    renew = "" if renew_on is None else f" renew={renew_on.isoformat()}"
+    marker = f"{MARKER_PREFIX}job={job_id} hash={content_hash}{renew} name={marker_name(name)}"
     text = "".join(f"{line}\n" for line in (marker, *environment, entry))
-    return ManagedBlock(job_id, content_hash, environment, entry, text)
+    return ManagedBlock(job_id, content_hash, environment, entry, text, renew_on)
 
 
 def marker_name(name: str) -> str:
@@ -187,7 +200,9 @@ def merge(
     return plain + [block for block in kept if _sets_environment(block)]
 
 
-def _managed_block_at(lines: list[str], start: int, job_id: UUID, digest: str) -> tuple[Block, int]:
+def _managed_block_at(
+    lines: list[str], start: int, job_id: UUID, digest: str, renew_on: date | None
+) -> tuple[Block, int]:
     index = start + 1
     environment: list[str] = []
     while index < len(lines) and (parse_environment(lines[index]) or ("", ""))[0] == CRON_TZ:
@@ -200,8 +215,16 @@ def _managed_block_at(lines: list[str], start: int, job_id: UUID, digest: str) -
     if index > first:
         text = "".join(lines[start:index])
         entry = "\n".join(strip_ending(line) for line in lines[first:index])
-        return ManagedBlock(job_id, digest, tuple(environment), entry, text), index - start
+        block = ManagedBlock(job_id, digest, tuple(environment), entry, text, renew_on)
+        return block, index - start
     return StaleMarker(lines[start], job_id), 1
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return None if text is None else date.fromisoformat(text)
+    except ValueError:
+        return None  # not a date (edited by hand): plan the entry as if undated
 
 
 def _sets_environment(block: Block) -> bool:

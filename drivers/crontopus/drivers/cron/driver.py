@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import ClassVar
 from uuid import UUID
 
@@ -54,9 +55,10 @@ class CronDriver(Driver):
         *,
         cron_tz: bool | None = None,
         machine_zone: str | None = None,
+        today: date | None = None,
     ) -> None:
         self.backend: CrontabBackend = backend if backend is not None else CommandCrontab()
-        self.converter = CronConverter(cron_tz=cron_tz, machine_zone=machine_zone)
+        self.converter = CronConverter(cron_tz=cron_tz, machine_zone=machine_zone, today=today)
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> CronDriver:
@@ -79,7 +81,12 @@ class CronDriver(Driver):
         found: dict[UUID, InstalledEntry] = {}
         for block in parse_crontab(self.backend.read()):
             if isinstance(block, ManagedBlock) and block.job_id not in found:
-                found[block.job_id] = InstalledEntry(block.job_id, block.text, block.content_hash)
+                digest = block.content_hash
+                if block.renew_on is not None and self.converter.today() >= block.renew_on:
+                    # A dated plan whose renewal date came: unequal to any job's hash, so
+                    # the next sync installs the entry again, planned from today.
+                    digest = f"{digest}+renew"
+                found[block.job_id] = InstalledEntry(block.job_id, block.text, digest)
         return found
 
     def list_foreign(self) -> list[ForeignEntry]:
@@ -159,7 +166,10 @@ class CronDriver(Driver):
                 f" `run-job UUID`), got {command!r}"
             )
         line = "\n".join(f"{schedule} {command}" for schedule in plan.lines)
-        return managed_block(entry.job_id, entry.content_hash, entry.name, environment, line)
+        renew_on = None if plan.period is None else plan.period.renew_on
+        return managed_block(
+            entry.job_id, entry.content_hash, entry.name, environment, line, renew_on
+        )
 
     def _fingerprint(self, block: Block) -> str | None:
         job = parse_job(block.text) if isinstance(block, ForeignLine) else None
