@@ -90,7 +90,7 @@ def check_crontab(case: Case) -> None:
 
     days = days_to_check(expression, zone, start, machine)
     if plan.period is not None:
-        # A dated plan is planned again long before its period ends.
+        # A gated plan is planned again long before its period ends.
         days = [day for day in days if plan.period.holds(day)]
     assert_bounded(expression, zone, machine, days, woken)
 
@@ -204,7 +204,8 @@ def test_a_fixed_clock_change_gets_lines_for_every_year() -> None:
     plan = CronConverter(cron_tz=False, machine_zone="America/New_York").plan(
         "30 7 * * *", "Europe/Berlin"
     )
-    assert plan.period is None
+    assert plan.period is not None
+    assert not plan.period.dated
 
 
 def test_the_other_lines_of_a_job_in_a_repeated_hour_skip_the_dates_of_the_clock_change() -> None:

@@ -115,7 +115,8 @@ def wall_times(
     """Return the machine wall times at which the job's instants fall on any day: its times of
     day at each offset difference the zones take (in the planner's years, or in a dated
     `period`). See `catch_ups` for the days of a jump."""
-    differences, _ = _zone_pair(job_zone, machine_zone, *_span(period))
+    span = period or Period.years_from(_today())
+    differences, _ = _zone_pair(job_zone, machine_zone, span.start, span.end)
     times: set[tuple[int, int]] = set()
     for hour in cron.hours:
         for minute in cron.minutes:
@@ -148,8 +149,9 @@ def catch_ups(
     if cron.wildcard_time:
         return frozenset()  # cron does not catch wildcard jobs up
     found: set[CatchUp] = set()
-    for gap in _zone_pair(job_zone, machine_zone, *_span(period))[1]:
-        if period is not None and not period.holds(gap.catch_up.date()):
+    span = period or Period.years_from(_today())
+    for gap in _zone_pair(job_zone, machine_zone, span.start, span.end)[1]:
+        if span.dated and not span.holds(gap.catch_up.date()):
             continue
         wall = gap.first
         while wall < gap.end:
@@ -197,65 +199,62 @@ def _zone_pair(
     return differences, frozenset(gaps)
 
 
-def _span(period: Period | None) -> tuple[datetime, datetime]:
-    """Return the instants whose clock changes a plan spells: the planner's years, or a
-    dated period's."""
-    if period is not None:
-        return period.start, period.end
-    start = _year_start() - _LOOK_BACK
-    return start, start + _LOOK_BACK + _LOOK_AHEAD
-
-
-def look_ahead_years() -> range:
-    """Return the years whose clock changes the planner looks at."""
-    start = _year_start() - _LOOK_BACK
-    return range(start.year, (start + _LOOK_BACK + _LOOK_AHEAD).year + 1)
-
-
 @dataclass(frozen=True)
 class Period:
-    """The machine dates a dated plan covers, and when the agent plans it again.
+    """The machine dates whose clock changes a plan spells, and when it is planned again.
 
-    Cron has no year, so a plan's lines hold for every year the zones' rules reach. Where the
-    clock changes move from year to year (Africa/Casablanca's around Ramadan), such lines must
-    fire on a date both as a clock-change day and as an ordinary one, which can wake more than
-    MAX_WAKE_RATIO allows. A dated plan spells the clock changes of `first`..`last` only (less
-    than a year, so each day of the year falls in it once) and is planned again from
-    `renew_on`, the first day of the next month, long before `last`.
+    Cron has no year, so a plan's lines hold for every year. A plan for every year
+    (`years_from`) spells the changes the zones' rules give from 400 days before this year
+    began to six years after it, and is planned again each January, so it always reaches five
+    years ahead (the lines of zones whose changes move, such as Africa/Casablanca's around
+    Ramadan, change as the years pass). Where a date is a change day in some years and an
+    ordinary one in others, lines for every year must fire both ways, which can wake more than
+    MAX_WAKE_RATIO allows: a dated plan (`year_from`) spells the changes of `first`..`last`
+    only (less than a year, so each day of the year falls in it once) and is planned again
+    each month, long before `last`.
     """
 
     first: date
     last: date
     renew_on: date
+    dated: bool = False
+
+    @classmethod
+    def years_from(cls, today: date) -> Period:
+        """Return the years a plan for every year looks at, planned on `today`."""
+        year = date(today.year, 1, 1)
+        return cls(year - _LOOK_BACK, year + _LOOK_AHEAD - _DAY_SPAN, date(today.year + 1, 1, 1))
 
     @classmethod
     def year_from(cls, today: date) -> Period:
-        """Return the period planned on `today`: from two days before this month began (the
-        job's and the machine's dates differ by up to two days), for 364 days."""
+        """Return the dated period planned on `today`: from two days before this month began
+        (the job's and the machine's dates differ by up to two days), for 364 days."""
         month = today.replace(day=1)
         following = (month + timedelta(days=31)).replace(day=1)
         first = month - timedelta(days=2)
-        return cls(first, first + timedelta(days=363), following)
+        return cls(first, first + timedelta(days=363), following, dated=True)
 
     @property
     def start(self) -> datetime:
-        """Return the first instant whose clock changes the period spells (a day early)."""
-        return datetime(self.first.year, self.first.month, self.first.day, tzinfo=UTC) - _DAY_SPAN
+        """Return the first instant whose clock changes the period spells (a dated one's a
+        day early)."""
+        first = datetime(self.first.year, self.first.month, self.first.day, tzinfo=UTC)
+        return first - _DAY_SPAN if self.dated else first
 
     @property
     def end(self) -> datetime:
-        """Return the instant after the period's last change (a day late)."""
-        last = self.last + timedelta(days=1)
-        return datetime(last.year, last.month, last.day, tzinfo=UTC) + _DAY_SPAN
+        """Return the instant after the period's last change (a dated one's a day late)."""
+        last = self.last + _DAY_SPAN
+        end = datetime(last.year, last.month, last.day, tzinfo=UTC)
+        return end + _DAY_SPAN if self.dated else end
 
     def holds(self, day: date) -> bool:
         """Tell whether a machine date lies in the period."""
         return self.first <= day <= self.last
 
 
-def _year_start() -> datetime:
-    today = datetime.now(UTC)
-    return datetime(today.year, 1, 1, tzinfo=UTC)
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
 def _offset(zone: ZoneInfo, instant: datetime) -> timedelta | None:
@@ -306,8 +305,8 @@ def transitions(zone_name: str, start: datetime, end: datetime) -> tuple[Transit
 
 def has_transitions(zone_name: str) -> bool:
     """Tell whether the zone changes its offset in the years a schedule lives."""
-    start = _year_start() - _LOOK_BACK
-    return bool(transitions(zone_name, start, start + _LOOK_BACK + _LOOK_AHEAD))
+    span = Period.years_from(_today())
+    return bool(transitions(zone_name, span.start, span.end))
 
 
 def shift_weekdays(weekdays: Iterable[int], shifts: Iterable[int]) -> frozenset[int]:
@@ -386,10 +385,10 @@ def second_copies(
 ) -> tuple[SecondCopy, ...]:
     """Return, per machine wall hour, the job's instants in a repeated hour's second copy
     (the clock changes of the planner's years, or of a dated `period`)."""
-    start, end = _span(period)
+    span = period or Period.years_from(_today())
     machine = ZoneInfo(machine_zone)
     found: dict[int, tuple[set[int], set[date]]] = {}
-    for change in transitions(machine_zone, start, end):
+    for change in transitions(machine_zone, span.start, span.end):
         if change.after >= change.before:
             continue
         end = change.instant + (change.before - change.after)
@@ -397,7 +396,7 @@ def second_copies(
             if instant >= end:
                 break
             wall = instant.astimezone(machine)
-            if period is not None and not period.holds(wall.date()):
+            if span.dated and not span.holds(wall.date()):
                 continue
             minutes, days = found.setdefault(wall.hour, (set(), set()))
             minutes.add(wall.minute)

@@ -29,7 +29,6 @@ from crontopus.drivers.superset import (
     catch_ups,
     cron_list,
     day_instants,
-    look_ahead_years,
     second_copies,
     wall_times,
     wildcard_fields,
@@ -46,9 +45,8 @@ class CronSchedulePlan:
     """A schedule as crontab text: the schedule fields and the lines that must precede it.
 
     A gated plan's line fires a superset of the job's instants, in the machine's zone; the
-    entry's wrapper then runs with `--gate` (see crontopus.drivers.superset). A dated plan
-    (`period`) holds for the clock changes of its period only, and is planned again from
-    `period.renew_on`.
+    entry's wrapper then runs with `--gate` (see crontopus.drivers.superset). Its `period` says
+    which clock changes its lines spell, and from when it is planned again (`renew_on`).
     """
 
     lines: tuple[str, ...]
@@ -182,13 +180,13 @@ class CronConverter:
 def _superset_plan(
     parsed: CronSchedule, job_zone: str, machine_zone: str, today: date
 ) -> CronSchedulePlan:
-    """Return the lines that hold in every year, or, when those wake more than the bound allows
-    on a clock change that moves from year to year, the lines of a dated period."""
-    lines, figures, bounded = _superset(parsed, job_zone, machine_zone, None)
-    if bounded:
-        return CronSchedulePlan(lines, (), figures)
-    period = Period.year_from(today)
-    lines, figures, _ = _superset(parsed, job_zone, machine_zone, period)
+    """Return the lines for every year, or, when those wake more than the bound allows on a
+    clock change that moves from year to year, the lines of a dated period (see Period)."""
+    period = Period.years_from(today)
+    lines, figures, bounded = _superset(parsed, job_zone, machine_zone, period)
+    if not bounded:
+        period = Period.year_from(today)
+        lines, figures, _ = _superset(parsed, job_zone, machine_zone, period)
     return CronSchedulePlan(lines, (), figures, period)
 
 
@@ -196,13 +194,14 @@ def superset_lines(
     parsed: CronSchedule, job_zone: str, machine_zone: str
 ) -> tuple[tuple[str, ...], GateFigures]:
     """Return cron lines that, read in `machine_zone` by cron, cover the job's instants in
-    every year (see `_superset`)."""
-    lines, figures, _ = _superset(parsed, job_zone, machine_zone, None)
+    every year the planner looks at today (see `_superset`)."""
+    period = Period.years_from(datetime.now(UTC).date())
+    lines, figures, _ = _superset(parsed, job_zone, machine_zone, period)
     return lines, figures
 
 
 def _superset(
-    parsed: CronSchedule, job_zone: str, machine_zone: str, period: Period | None
+    parsed: CronSchedule, job_zone: str, machine_zone: str, period: Period
 ) -> tuple[tuple[str, ...], GateFigures, bool]:
     """Return cron lines that, read in `machine_zone` by cron, cover the job's instants.
 
@@ -214,7 +213,8 @@ def _superset(
     run versus wake at most, and whether the dates of the repeated hours keep the bound (see
     `_off_copy_dates`). Other drivers reuse it with a zone they can pin (systemd: UTC).
 
-    A dated `period` spells the clock changes of its dates only, not of every year.
+    The clock changes are those of `period`: of the years it reaches, or of its dates alone
+    when it is dated.
     """
     times = wall_times(parsed, job_zone, machine_zone, period)
     runs = len(parsed.minutes) * len(parsed.hours)
@@ -381,7 +381,7 @@ def _off_copy_dates(
     job_zone: str,
     machine_zone: str,
     runs: int,
-    period: Period | None,
+    period: Period,
 ) -> tuple[list[_Placed], bool]:
     """Keep the lines off the dates a second copy's wildcard line fires on, when together
     they would wake more than the bound allows there, and give those dates exact lines.
@@ -422,14 +422,12 @@ def _off_copy_dates(
 _YEARS_SCANNED = 34
 
 
-def _dates_of(copy: _CopyDates, period: Period | None) -> list[date]:
+def _dates_of(copy: _CopyDates, period: Period) -> list[date]:
     """Return the copy's dates from the first year the planner looks at, for as long as the
     lines must hold whatever the year (cron has no year: the lines stay installed), or those
     of a dated period."""
-    years = look_ahead_years()
-    if period is not None:
-        years = range(period.first.year, period.last.year + 1)
-    else:
+    years = range(period.first.year, period.last.year + 1)
+    if not period.dated:
         years = range(years.start, years.start + max(_YEARS_SCANNED, len(years)))
     return [
         date(year, copy.month, day)
@@ -437,7 +435,7 @@ def _dates_of(copy: _CopyDates, period: Period | None) -> list[date]:
         for day in sorted(copy.days)
         if day <= calendar.monthrange(year, copy.month)[1]
         and date(year, copy.month, day).isoweekday() % 7 in copy.weekdays
-        and (period is None or period.holds(date(year, copy.month, day)))
+        and (not period.dated or period.holds(date(year, copy.month, day)))
     ]
 
 

@@ -7,7 +7,7 @@ A managed entry is written as::
     <schedule> <command containing the job uuid>
     <schedule> <the same command>       (more lines only for a gated superset)
 
-`renew=` marks a dated plan (see crontopus.drivers.superset.Period): from that date on the
+`renew=` marks a gated plan (see crontopus.drivers.superset.Period): from that date on the
 entry is planned again.
 
 Everything else is a foreign line and is rendered back exactly as read (its line ending,
