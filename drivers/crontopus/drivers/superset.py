@@ -20,6 +20,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from crontopus.core.schedule import CronSchedule, iter_fire_times
+from crontopus.drivers.renewal import next_january, utc_today
 
 GATE_FLAG: Final = "--gate"
 MAX_WAKE_RATIO: Final = 4
@@ -115,7 +116,7 @@ def wall_times(
     """Return the machine wall times at which the job's instants fall on any day: its times of
     day at each offset difference the zones take (in the planner's years, or in a dated
     `period`). See `catch_ups` for the days of a jump."""
-    span = period or Period.years_from(_today())
+    span = period or Period.years_from(utc_today())
     differences, _ = _zone_pair(job_zone, machine_zone, span.start, span.end)
     times: set[tuple[int, int]] = set()
     for hour in cron.hours:
@@ -149,7 +150,7 @@ def catch_ups(
     if cron.wildcard_time:
         return frozenset()  # cron does not catch wildcard jobs up
     found: set[CatchUp] = set()
-    span = period or Period.years_from(_today())
+    span = period or Period.years_from(utc_today())
     for gap in _zone_pair(job_zone, machine_zone, span.start, span.end)[1]:
         if span.dated and not span.holds(gap.catch_up.date()):
             continue
@@ -223,7 +224,7 @@ class Period:
     def years_from(cls, today: date) -> Period:
         """Return the years a plan for every year looks at, planned on `today`."""
         year = date(today.year, 1, 1)
-        return cls(year - _LOOK_BACK, year + _LOOK_AHEAD - _DAY_SPAN, date(today.year + 1, 1, 1))
+        return cls(year - _LOOK_BACK, year + _LOOK_AHEAD - _DAY_SPAN, next_january(today))
 
     @classmethod
     def year_from(cls, today: date) -> Period:
@@ -251,10 +252,6 @@ class Period:
     def holds(self, day: date) -> bool:
         """Tell whether a machine date lies in the period."""
         return self.first <= day <= self.last
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
 
 
 def _offset(zone: ZoneInfo, instant: datetime) -> timedelta | None:
@@ -305,7 +302,7 @@ def transitions(zone_name: str, start: datetime, end: datetime) -> tuple[Transit
 
 def has_transitions(zone_name: str) -> bool:
     """Tell whether the zone changes its offset in the years a schedule lives."""
-    span = Period.years_from(_today())
+    span = Period.years_from(utc_today())
     return bool(transitions(zone_name, span.start, span.end))
 
 
@@ -385,7 +382,7 @@ def second_copies(
 ) -> tuple[SecondCopy, ...]:
     """Return, per machine wall hour, the job's instants in a repeated hour's second copy
     (the clock changes of the planner's years, or of a dated `period`)."""
-    span = period or Period.years_from(_today())
+    span = period or Period.years_from(utc_today())
     machine = ZoneInfo(machine_zone)
     found: dict[int, tuple[set[int], set[date]]] = {}
     for change in transitions(machine_zone, span.start, span.end):

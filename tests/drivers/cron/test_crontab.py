@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from uuid import UUID, uuid4
 
 import pytest
@@ -59,20 +58,6 @@ def test_it_reads_a_marked_entry_as_one_managed_block() -> None:
     blocks = parse_crontab(FOREIGN + block.text + "# after\n")
     assert blocks[-2] == block
     assert blocks[-1] == ForeignLine("# after\n")
-
-
-def test_a_dated_entry_keeps_its_renewal_date() -> None:
-    block = managed_block(JOB, "abc123", "backup", (), LINE, date(2027, 3, 1))
-    assert block.text.startswith(f"# crontopus:job={JOB} hash=abc123 renew=2027-03-01 name=backup")
-    (parsed,) = parse_crontab(block.text)
-    assert parsed == block
-
-
-def test_a_renewal_date_edited_into_nonsense_reads_as_undated() -> None:
-    text = managed_block(JOB, "abc123", "backup", (), LINE, date(2027, 3, 1)).text
-    (parsed,) = parse_crontab(text.replace("2027-03-01", "2027-13-45"))
-    assert isinstance(parsed, ManagedBlock)
-    assert parsed.renew_on is None
 
 
 def test_a_managed_block_keeps_its_cron_tz_line() -> None:

@@ -203,14 +203,14 @@ def test_a_dated_plan_is_installed_again_from_its_renewal_date(crontab: Path) ->
     february = driver_on(date(2027, 2, 10))
     february.apply([wanted])
     text = crontab.read_text("utf-8", "replace")
-    assert f"hash={wanted.content_hash} renew=2027-03-01 name=" in text
+    assert f"hash={wanted.content_hash}:renew:2027-03-01 name=" in text
     assert "*/30 2 7 2 */7" in text
     assert february.list_managed()[job].content_hash == wanted.content_hash
     march = driver_on(date(2027, 3, 1))
     assert march.list_managed()[job].content_hash != wanted.content_hash
     march.apply([wanted])
     text = crontab.read_text("utf-8", "replace")
-    assert "renew=2027-04-01" in text
+    assert ":renew:2027-04-01 name=" in text
     assert "*/30 2 7 2 */7" not in text  # the next change falls on January 23, 2028
     assert "*/30 2 23 1 */7" in text
     assert march.list_managed()[job].content_hash == wanted.content_hash

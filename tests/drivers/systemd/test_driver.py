@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from uuid import UUID
 
@@ -72,6 +73,25 @@ def test_it_lists_what_it_manages_with_the_content_hash(driver: SystemdDriver) -
     managed = driver.list_managed()
     assert set(managed) == {JOB}
     assert managed[JOB].content_hash == entry().content_hash
+
+
+def test_a_timer_in_a_zone_with_clock_changes_is_installed_again_each_january(
+    tmp_path: Path, systemctl: RecordingSystemctl
+) -> None:
+    # Its spelling of the clock changes comes from the years ahead of the day it was planned.
+    wanted = entry(schedule="30 2 * * *", timezone="Europe/Berlin")
+    december = SystemdDriver(tmp_path / "units", runner=systemctl, today=date(2026, 12, 31))
+    december.apply([wanted, entry(OTHER, timezone="UTC")])
+    assert december.list_managed()[JOB].content_hash == wanted.content_hash
+    timer = (tmp_path / "units" / f"crontopus-{JOB}.timer").read_text()
+    assert f"{wanted.content_hash}:renew:2027-01-01" in timer
+    january = SystemdDriver(tmp_path / "units", runner=systemctl, today=date(2027, 1, 1))
+    managed = january.list_managed()
+    assert managed[JOB].content_hash != wanted.content_hash
+    assert managed[OTHER].content_hash == entry(OTHER, timezone="UTC").content_hash  # no changes
+    january.apply([wanted])
+    assert january.list_managed()[JOB].content_hash == wanted.content_hash
+    assert systemctl.verbs()[-2:] == [["daemon-reload"], ["restart", f"crontopus-{JOB}.timer"]]
 
 
 def test_a_second_apply_with_nothing_changed_writes_and_calls_nothing(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 import pytest
@@ -49,6 +50,26 @@ def test_a_second_apply_with_nothing_changed_registers_nothing(fake_schtasks: Fa
     creates = len([c for c in fake_schtasks.calls if c[1] == "/Create"])
     driver.apply([entry()])
     assert len([c for c in fake_schtasks.calls if c[1] == "/Create"]) == creates == 1
+
+
+def test_a_task_on_a_machine_with_clock_changes_is_registered_again_each_january(
+    fake_schtasks: FakeSchtasks,
+) -> None:
+    # Its spelling of the clock changes comes from the years ahead of the day it was planned.
+    wanted, fixed = entry(timezone="Europe/Berlin"), entry(OTHER, timezone="Asia/Kolkata")
+
+    def driver_on(today: date, machine: str) -> TaskSchedulerDriver:
+        return TaskSchedulerDriver(fake_schtasks, machine_timezone=machine, today=today)
+
+    driver_on(date(2026, 12, 31), "Europe/Berlin").apply([wanted])
+    driver_on(date(2026, 12, 31), "Asia/Kolkata").apply([fixed])
+    managed = driver_on(date(2026, 12, 31), "Europe/Berlin").list_managed()
+    assert managed[JOB].content_hash == wanted.content_hash
+    managed = driver_on(date(2027, 1, 1), "Europe/Berlin").list_managed()
+    assert managed[JOB].content_hash != wanted.content_hash
+    # Kolkata has had no clock change for decades: planned once for good.
+    managed = driver_on(date(2027, 1, 1), "Asia/Kolkata").list_managed()
+    assert managed[OTHER].content_hash == fixed.content_hash
 
 
 def test_a_changed_schedule_replaces_the_task(fake_schtasks: FakeSchtasks) -> None:

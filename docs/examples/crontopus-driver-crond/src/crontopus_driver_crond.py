@@ -42,6 +42,7 @@ from crontopus.drivers.cron.crontab import (
 )
 from crontopus.drivers.cron.quoting import render_command
 from crontopus.drivers.options import check_known, choice
+from crontopus.drivers.renewal import installed_hash, stored_hash
 from crontopus.drivers.superset import GATE_FLAG
 
 DRIVER_NAME = "crond"
@@ -150,7 +151,9 @@ class CronDDriver(Driver):
         for path in self._files():
             block = self._managed_block(path.name, _read(path))
             if block is not None:
-                found[block.job_id] = InstalledEntry(block.job_id, block.text, block.content_hash)
+                # A gated plan is planned again from the renewal date stored with its hash.
+                digest = installed_hash(block.content_hash, self.converter.today())
+                found[block.job_id] = InstalledEntry(block.job_id, block.text, digest)
         return found
 
     def list_foreign(self) -> list[ForeignEntry]:
@@ -233,7 +236,9 @@ class CronDDriver(Driver):
                 f" `run-job UUID`), got {command!r}"
             )
         line = "\n".join(f"{schedule} {self.user} {command}" for schedule in plan.lines)
-        block = managed_block(entry.job_id, entry.content_hash, entry.name, plan.environment, line)
+        renew_on = None if plan.period is None else plan.period.renew_on
+        digest = stored_hash(entry.content_hash, renew_on)
+        block = managed_block(entry.job_id, digest, entry.name, plan.environment, line)
         return block.text
 
     def _files(self) -> list[Path]:

@@ -6,7 +6,7 @@ import calendar
 import functools
 import itertools
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 from crontopus.core.errors import ScheduleError
 from crontopus.core.schedule import CronSchedule, load_timezone, parse_schedule
@@ -19,6 +19,7 @@ from crontopus.drivers.cron.machine import (
     same_zone,
 )
 from crontopus.drivers.errors import ConversionRefused
+from crontopus.drivers.renewal import utc_today
 from crontopus.drivers.superset import (
     MAX_WAKE_RATIO,
     CatchUp,
@@ -95,7 +96,7 @@ class CronConverter:
 
     def today(self) -> date:
         """Return the date plans are made on."""
-        return self._today or datetime.now(UTC).date()
+        return self._today or utc_today()
 
     @functools.cached_property
     def cron_tz(self) -> CronTzSupport:
@@ -195,7 +196,7 @@ def superset_lines(
 ) -> tuple[tuple[str, ...], GateFigures]:
     """Return cron lines that, read in `machine_zone` by cron, cover the job's instants in
     every year the planner looks at today (see `_superset`)."""
-    period = Period.years_from(datetime.now(UTC).date())
+    period = Period.years_from(utc_today())
     lines, figures, _ = _superset(parsed, job_zone, machine_zone, period)
     return lines, figures
 

@@ -2,13 +2,10 @@
 
 A managed entry is written as::
 
-    # crontopus:job=<uuid> hash=<content hash> [renew=<date>] name=<job name>
+    # crontopus:job=<uuid> hash=<content hash> name=<job name>
     CRON_TZ=<zone>                      (only when the job's zone needs it)
     <schedule> <command containing the job uuid>
     <schedule> <the same command>       (more lines only for a gated superset)
-
-`renew=` marks a gated plan (see crontopus.drivers.superset.Period): from that date on the
-entry is planned again.
 
 Everything else is a foreign line and is rendered back exactly as read (its line ending,
 a carriage return, bytes that are not UTF-8). A marker whose entry line is gone or does
@@ -22,14 +19,12 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from uuid import UUID
 
 MARKER_PREFIX = "# crontopus:"
 CRON_TZ = "CRON_TZ"
 _MARKER = re.compile(
-    r"# crontopus:job=(?P<id>[0-9a-fA-F-]{36}) hash=(?P<hash>\S+)"
-    r"(?: renew=(?P<renew>\d{4}-\d{2}-\d{2}))?(?: name=(?P<name>.*))?\r?"
+    r"# crontopus:job=(?P<id>[0-9a-fA-F-]{36}) hash=(?P<hash>\S+)(?: name=(?P<name>.*))?\r?"
 )
 _LINES = re.compile(r"[^\n]*\n|[^\n]+\Z")
 _ENVIRONMENT = re.compile(
@@ -65,7 +60,6 @@ class ManagedBlock:
     environment: tuple[str, ...]
     entry: str
     text: str
-    renew_on: date | None = None
 
 
 Block = ForeignLine | StaleMarker | ManagedBlock
@@ -130,8 +124,7 @@ def parse_crontab(text: str) -> list[Block]:
             index += 1
             continue
         job_id = UUID(marker["id"])
-        renew_on = _date(marker["renew"])
-        block, used = _managed_block_at(lines, index, job_id, marker["hash"], renew_on)
+        block, used = _managed_block_at(lines, index, job_id, marker["hash"])
         blocks.append(block)
         index += used
     return blocks
@@ -151,18 +144,12 @@ def render_crontab(blocks: Iterable[Block]) -> str:
 
 
 def managed_block(
-    job_id: UUID,
-    content_hash: str,
-    name: str,
-    environment: tuple[str, ...],
-    entry: str,
-    renew_on: date | None = None,
+    job_id: UUID, content_hash: str, name: str, environment: tuple[str, ...], entry: str
 ) -> ManagedBlock:
     """Render a managed entry in its canonical form."""
-    renew = "" if renew_on is None else f" renew={renew_on.isoformat()}"
-    marker = f"{MARKER_PREFIX}job={job_id} hash={content_hash}{renew} name={marker_name(name)}"
+    marker = f"{MARKER_PREFIX}job={job_id} hash={content_hash} name={marker_name(name)}"
     text = "".join(f"{line}\n" for line in (marker, *environment, entry))
-    return ManagedBlock(job_id, content_hash, environment, entry, text, renew_on)
+    return ManagedBlock(job_id, content_hash, environment, entry, text)
 
 
 def marker_name(name: str) -> str:
@@ -200,9 +187,7 @@ def merge(
     return plain + [block for block in kept if _sets_environment(block)]
 
 
-def _managed_block_at(
-    lines: list[str], start: int, job_id: UUID, digest: str, renew_on: date | None
-) -> tuple[Block, int]:
+def _managed_block_at(lines: list[str], start: int, job_id: UUID, digest: str) -> tuple[Block, int]:
     index = start + 1
     environment: list[str] = []
     while index < len(lines) and (parse_environment(lines[index]) or ("", ""))[0] == CRON_TZ:
@@ -215,16 +200,8 @@ def _managed_block_at(
     if index > first:
         text = "".join(lines[start:index])
         entry = "\n".join(strip_ending(line) for line in lines[first:index])
-        block = ManagedBlock(job_id, digest, tuple(environment), entry, text, renew_on)
-        return block, index - start
+        return ManagedBlock(job_id, digest, tuple(environment), entry, text), index - start
     return StaleMarker(lines[start], job_id), 1
-
-
-def _date(text: str | None) -> date | None:
-    try:
-        return None if text is None else date.fromisoformat(text)
-    except ValueError:
-        return None  # not a date (edited by hand): plan the entry as if undated
 
 
 def _sets_environment(block: Block) -> bool:

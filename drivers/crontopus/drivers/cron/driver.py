@@ -38,6 +38,7 @@ from crontopus.drivers.errors import (
     RetryableDriverError,
 )
 from crontopus.drivers.options import check_known, choice
+from crontopus.drivers.renewal import installed_hash, stored_hash
 from crontopus.drivers.superset import GATE_FLAG
 
 _SWITCHES = {"auto": None, "yes": True, "no": False}
@@ -81,11 +82,7 @@ class CronDriver(Driver):
         found: dict[UUID, InstalledEntry] = {}
         for block in parse_crontab(self.backend.read()):
             if isinstance(block, ManagedBlock) and block.job_id not in found:
-                digest = block.content_hash
-                if block.renew_on is not None and self.converter.today() >= block.renew_on:
-                    # A dated plan whose renewal date came: unequal to any job's hash, so
-                    # the next sync installs the entry again, planned from today.
-                    digest = f"{digest}+renew"
+                digest = installed_hash(block.content_hash, self.converter.today())
                 found[block.job_id] = InstalledEntry(block.job_id, block.text, digest)
         return found
 
@@ -167,9 +164,8 @@ class CronDriver(Driver):
             )
         line = "\n".join(f"{schedule} {command}" for schedule in plan.lines)
         renew_on = None if plan.period is None else plan.period.renew_on
-        return managed_block(
-            entry.job_id, entry.content_hash, entry.name, environment, line, renew_on
-        )
+        digest = stored_hash(entry.content_hash, renew_on)
+        return managed_block(entry.job_id, digest, entry.name, environment, line)
 
     def _fingerprint(self, block: Block) -> str | None:
         job = parse_job(block.text) if isinstance(block, ForeignLine) else None

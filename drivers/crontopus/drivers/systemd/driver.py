@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import ClassVar
 from uuid import UUID
@@ -24,7 +25,8 @@ from crontopus.drivers.contract import (
 )
 from crontopus.drivers.errors import ConversionRefused, PermanentDriverError
 from crontopus.drivers.options import YES_NO, check_known, choice
-from crontopus.drivers.superset import GATE_FLAG
+from crontopus.drivers.renewal import installed_hash, next_january, stored_hash, utc_today
+from crontopus.drivers.superset import GATE_FLAG, has_transitions
 from crontopus.drivers.systemd.calendar import CalendarConversion, convert_schedule
 from crontopus.drivers.systemd.systemctl import Scope, Systemctl
 from crontopus.drivers.systemd.units import (
@@ -76,7 +78,9 @@ class SystemdDriver(Driver):
         systemctl: str = "systemctl",
         systemd_version: int | None = None,
         accept_dst_differences: bool = False,
+        today: date | None = None,
     ) -> None:
+        self._today = today
         default_dir = user_unit_dir() if scope == "user" else SYSTEM_UNIT_DIR
         self.unit_dir = Path(unit_dir) if unit_dir is not None else default_dir
         self.scope: Scope = scope
@@ -133,8 +137,9 @@ class SystemdDriver(Driver):
         managed: dict[UUID, InstalledEntry] = {}
         for path, unit in self._timers():
             if unit.job_id is not None and path.name == timer_name(unit.job_id):
+                digest = installed_hash(unit.content_hash or "", self._date())
                 managed[unit.job_id] = InstalledEntry(
-                    unit.job_id, path.read_text(errors="replace"), unit.content_hash or ""
+                    unit.job_id, path.read_text(errors="replace"), digest
                 )
         return managed
 
@@ -200,10 +205,16 @@ class SystemdDriver(Driver):
             service = render_service(entry.job_id, argv, name=entry.name)
         except ValueError as error:
             raise PermanentDriverError(f"job {entry.job_id}: command: {error}") from None
+        # The timer's spelling of clock changes holds for the years looked at today.
+        renew_on = next_january(self._date()) if has_transitions(conversion.timezone) else None
+        digest = stored_hash(entry.content_hash, renew_on)
         timer = render_timer(
-            entry.job_id, conversion.on_calendar, name=entry.name, content_hash=entry.content_hash
+            entry.job_id, conversion.on_calendar, name=entry.name, content_hash=digest
         )
         return _Planned(entry, timer, service)
+
+    def _date(self) -> date:
+        return self._today or utc_today()
 
     def remove(self, ids: Iterable[UUID]) -> None:
         """Stop, disable and delete the timers and services of these jobs."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import ClassVar
 from uuid import UUID
 
@@ -22,7 +22,8 @@ from crontopus.drivers.contract import (
 )
 from crontopus.drivers.errors import ConversionRefused, PermanentDriverError
 from crontopus.drivers.options import YES_NO, check_known, choice
-from crontopus.drivers.superset import GATE_FLAG
+from crontopus.drivers.renewal import installed_hash, next_january, stored_hash, utc_today
+from crontopus.drivers.superset import GATE_FLAG, has_transitions
 from crontopus.drivers.taskscheduler.convert import TriggerConversion, convert_schedule
 from crontopus.drivers.taskscheduler.schtasks import Schtasks
 from crontopus.drivers.taskscheduler.triggers import (
@@ -72,7 +73,9 @@ class TaskSchedulerDriver(Driver):
         user_id: str | None = None,
         accept_dst_differences: bool = False,
         platform: str | None = None,
+        today: date | None = None,
     ) -> None:
+        self._today = today
         self.schtasks = Schtasks(runner if runner is not None else SubprocessRunner(), schtasks)
         self.machine_timezone = machine_timezone
         self.logon_type = logon_type
@@ -144,12 +147,20 @@ class TaskSchedulerDriver(Driver):
             triggers=conversion.triggers,
             command=entry.command[0],
             arguments=(*entry.command[1:], GATE_FLAG) if conversion.gated else entry.command[1:],
-            content_hash=entry.content_hash,
+            content_hash=stored_hash(entry.content_hash, self._renewal(entry)),
             concurrency=Concurrency(entry.concurrency),
             timeout=None if entry.timeout is None else timedelta(seconds=entry.timeout),
             logon_type=self.logon_type,
             user_id=self.user_id,
         )
+
+    def _renewal(self, entry: DesiredEntry) -> date | None:
+        # The triggers' spelling of clock changes holds for the years looked at today.
+        zones = (entry.timezone or "UTC", self.machine_timezone or "UTC")
+        return next_january(self._date()) if any(map(has_transitions, zones)) else None
+
+    def _date(self) -> date:
+        return self._today or utc_today()
 
     def list_managed(self) -> dict[UUID, InstalledEntry]:
         """Return the tasks in `\\Crontopus\\` that carry a Crontopus marker."""
@@ -159,9 +170,8 @@ class TaskSchedulerDriver(Driver):
                 continue
             summary = parse_task(listed.xml)
             if summary.job_id is not None:
-                managed[summary.job_id] = InstalledEntry(
-                    summary.job_id, listed.xml, summary.content_hash or ""
-                )
+                digest = installed_hash(summary.content_hash or "", self._date())
+                managed[summary.job_id] = InstalledEntry(summary.job_id, listed.xml, digest)
         return managed
 
     def list_foreign(self) -> list[ForeignEntry]:
