@@ -1,4 +1,4 @@
-"""The run store of PostgreSQL: a batch in four round trips, its writes in one statement.
+"""The run store of PostgreSQL: new runs in one round trip, merges in four.
 
 Through SQLAlchemy sessions a batch cost a round trip per statement and SQLAlchemy's
 per-value processing of every row on the event loop, which left PostgreSQL check-ins at a
@@ -16,6 +16,11 @@ travel with BEGIN, though, in one simple query (the keys are integers this modul
 written into the text), so a batch is four round trips: BEGIN and the locks, the load, the
 write, COMMIT. Every round trip costs the event loop a send and a wake-up, whatever the batch
 holds.
+
+Most check-ins name a run nobody stored yet (a start, or a finish reported alone): those are
+first stored by one statement outside a transaction block (`_new_runs_statement`), which locks,
+inserts, counts and commits in a single round trip. Only the runs that turn out to exist, and
+reports of runs this process stored unfinished, take the four round trips above.
 
 Pruning is one statement too: every due job's boundary (its `keep`-th newest run) and the
 delete of what lies beyond it, where SQLAlchemy's sessions spent more time building and
