@@ -8,8 +8,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from crontopus.core.enums import RunStatus
 from crontopus.server.events.event import Event
+from crontopus.server.services import ingest
 from crontopus.server.services.checkins import CheckIn, CheckInKind, MergedBatch, merge_batch
 from crontopus.server.services.ingest import IngestUnavailable, IngestWriter
 from crontopus.server.storage.run_store import PartlyStored
@@ -162,4 +165,17 @@ async def test_runs_stored_while_a_prune_ran_count_towards_the_next() -> None:
             while store.prunes < 2:  # noqa: ASYNC110 - the prune is the writer's task
                 await asyncio.sleep(0.01)
     finally:
+        await writer.stop()
+
+
+async def test_stopping_does_not_wait_long_for_a_prune_the_database_holds_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ingest, "DRAIN_TIMEOUT", 0.1)
+    store = SlowPruneStore()  # never released
+    writer = IngestWriter(None, Recorder(), runs=store, retention=10)  # type: ignore[arg-type]
+    writer.start()
+    await asyncio.gather(*(writer.submit(finish()) for _ in range(2)))
+    async with asyncio.timeout(5):
+        await store.pruning.wait()
         await writer.stop()

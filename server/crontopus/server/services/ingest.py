@@ -142,7 +142,11 @@ class IngestWriter:
             await self._task
         self._task = None
         if self._pruning is not None:
-            await asyncio.wait([self._pruning])  # it logs its own failure
+            # A prune logs its own failure; one the database holds up is not waited for long.
+            done, _ = await asyncio.wait([self._pruning], timeout=DRAIN_TIMEOUT)
+            if not done:
+                self._pruning.cancel()
+                await asyncio.wait([self._pruning])
             self._pruning = None
         while not self._queue.empty():
             future = self._queue.get_nowait().future

@@ -262,9 +262,9 @@ class PostgresRunStore(SessionRunStore):
     def __init__(self, engine: AsyncEngine, session: SessionFactory) -> None:
         super().__init__(session)
         self._engine = engine
-        # Runs this process stored as still running, oldest first: their next reports
-        # are merges, not inserts.
-        self._open: dict[RunKey, None] = {}
+        # Runs this process stored as still running, by id, oldest first: their next
+        # reports are merges, not inserts. (Only a guess: a wrong one costs a round trip.)
+        self._open: dict[uuid.UUID, None] = {}
 
     @contextlib.asynccontextmanager
     async def _driver(self) -> AsyncIterator[Any]:
@@ -291,8 +291,8 @@ class PostgresRunStore(SessionRunStore):
     async def store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
         # Reports of runs this process stored unfinished (mostly finishes after their start)
         # go straight to the locked merge; all others first try the one-statement insert.
-        known = [c for c in check_ins if (c.tenant_id, c.run_id) in self._open]
-        fresh = [c for c in check_ins if (c.tenant_id, c.run_id) not in self._open]
+        known = [c for c in check_ins if c.run_id in self._open]
+        fresh = [c for c in check_ins if c.run_id not in self._open]
         merged = await self._insert_new(fresh) if fresh else None
         if merged is not None:
             self._remember(merged.inserts)
@@ -353,11 +353,10 @@ class PostgresRunStore(SessionRunStore):
     def _remember(self, states: Iterable[RunState]) -> None:
         """Note which runs this process stored unfinished (the oldest forgotten past a bound)."""
         for state in states:
-            key = (state.tenant_id, state.id)
             if state.finished:
-                self._open.pop(key, None)
+                self._open.pop(state.id, None)
             else:
-                self._open[key] = None
+                self._open[state.id] = None
                 if len(self._open) > OPEN_RUNS:
                     del self._open[next(iter(self._open))]
 
