@@ -129,3 +129,55 @@ async def test_live_refresh_token_families_become_sessions_on_upgrade(empty_data
         await engine.dispose()
     # Nobody is logged out by the upgrade; what was already ended stays ended.
     assert [tuple(row) for row in rows] == [(family, user)]
+
+
+async def _endpoint_index(url: str) -> tuple[str, str]:
+    """The definition of the runs-by-endpoint index, and the plan of a query by endpoint."""
+    engine = create_engine(url)
+    query = (
+        "SELECT * FROM runs WHERE tenant_id = {t} AND endpoint_id = {e} "
+        "ORDER BY started_at DESC, id DESC LIMIT 51"
+    )
+    try:
+        async with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                definition = await connection.scalar(
+                    sa.text("SELECT sql FROM sqlite_master WHERE name = :name"),
+                    {"name": "ix_runs_tenant_endpoint_started"},
+                )
+                plan = await connection.execute(
+                    sa.text("EXPLAIN QUERY PLAN " + query.format(t=":t", e=":e")),
+                    {"t": uuid.uuid4().hex, "e": uuid.uuid4().hex},
+                )
+                return str(definition), str(plan.all())
+            definition = await connection.scalar(
+                sa.text("SELECT pg_get_indexdef('ix_runs_tenant_endpoint_started'::regclass)")
+            )
+            # A generic plan (as for a prepared statement), which cannot know the endpoint.
+            await connection.execute(sa.text("SET enable_seqscan = off"))
+            await connection.execute(sa.text("SET plan_cache_mode = force_generic_plan"))
+            await connection.execute(
+                sa.text("PREPARE by_endpoint(uuid, uuid) AS " + query.format(t="$1", e="$2"))
+            )
+            plan = await connection.execute(
+                sa.text(f"EXPLAIN EXECUTE by_endpoint('{uuid.uuid4()}', '{uuid.uuid4()}')")
+            )
+            return str(definition), str(plan.all())
+    finally:
+        await engine.dispose()
+
+
+async def test_runs_without_an_endpoint_are_left_out_of_the_endpoint_index(
+    empty_database: str,
+) -> None:
+    await upgrade(empty_database, "0017")
+    definition, plan = await _endpoint_index(empty_database)
+    assert "NOT NULL" not in definition.upper()
+    await upgrade(empty_database)
+    definition, plan = await _endpoint_index(empty_database)
+    assert "endpoint_id IS NOT NULL" in definition
+    # Queries by one endpoint still use it: `endpoint_id = …` implies the index's predicate.
+    assert "ix_runs_tenant_endpoint_started" in plan
+    await downgrade(empty_database, "0017")
+    definition, plan = await _endpoint_index(empty_database)
+    assert "NOT NULL" not in definition.upper()

@@ -7,9 +7,9 @@ import asyncio
 import itertools
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
@@ -22,6 +22,7 @@ from crontopus.server.db.engine import create_engine, create_session_factory
 from crontopus.server.db.models import JobHealthDay, JobHealthHour, Run, Tenant
 from crontopus.server.events.postgres import dsn_of
 from crontopus.server.services.checkins import CheckIn, CheckInKind, RunState, merge, new_run
+from crontopus.server.services.rollups import ROLLUPS, rollup_rows
 from crontopus.server.settings import Settings
 from crontopus.server.storage.factory import create_run_store
 from crontopus.server.storage.postgres_run_store import PostgresRunStore, lock_key
@@ -29,6 +30,7 @@ from crontopus.server.storage.run_store import RunStore
 from crontopus.server.storage.sqlite_run_store import SqliteRunStore
 
 JOB, ENDPOINT = uuid.uuid4(), uuid.uuid4()
+COUNTS = ("runs", "successes", "failures", "last_run_at")
 # Whole seconds on purpose: SQLite text must still carry ".000000" to sort as time.
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
@@ -252,3 +254,57 @@ async def test_a_batch_whose_locks_time_out_leaves_its_connection_fit_for_the_ne
         await holder.close()
         await engine.dispose()
     assert await stored_run(state, tenant, run) == merged.states[(tenant, run)]
+
+
+async def test_new_runs_are_counted_in_the_utc_hour_and_day_of_their_start(
+    state: AppState, store: RunStore, tenant: uuid.UUID
+) -> None:
+    # Across an hour and a day, in another zone, with and without an endpoint.
+    late = datetime(2026, 11, 26, 23, 59, 59, 999999, tzinfo=UTC)
+    starts = [
+        late,
+        late + timedelta(microseconds=1),
+        late.astimezone(timezone(timedelta(hours=-5))),
+    ]
+    statuses = [RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.TIMEOUT]
+    check_ins = [
+        finish(tenant, uuid.uuid4(), started_at=at, status=status, endpoint_id=endpoint)
+        for at, status in zip(starts, statuses, strict=True)
+        for endpoint in (ENDPOINT, None)
+    ]
+    merged = await store.store(check_ins)
+    assert len(merged.inserts) == len(merged.finished) == len(check_ins)
+    expected = rollup_rows(merged.finished)
+    async with state.session() as session:
+        for rollup, rows in zip(ROLLUPS, expected, strict=True):
+            key = ("tenant_id", rollup.owner, rollup.bucket)
+            stored = (await session.scalars(select(rollup.model))).all()
+            assert {tuple(getattr(row, name) for name in (*key, *COUNTS)) for row in stored} == {
+                tuple(row[name] for name in (*key, *COUNTS)) for row in rows
+            }
+    assert len(expected[0]) == 2  # two hours of the job
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_finish_of_a_run_started_here_goes_straight_to_the_locked_merge(
+    state: AppState, tenant: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PostgresRunStore(state.engine, state.session)
+    started, alone = uuid.uuid4(), uuid.uuid4()
+    await store.store([start(tenant, started)])
+    attempts: list[list[uuid.UUID]] = []
+    original = PostgresRunStore._insert_new
+
+    async def spying(self: PostgresRunStore, check_ins: Sequence[CheckIn]) -> object:
+        attempts.append([c.run_id for c in check_ins])
+        return await original(self, check_ins)
+
+    monkeypatch.setattr(PostgresRunStore, "_insert_new", spying)
+    merged = await store.store([finish(tenant, started), finish(tenant, alone)])
+    # Only the run this store has not seen tries the one-statement insert.
+    assert attempts == [[alone]]
+    assert [run.id for run in merged.updates] == [started]
+    assert [run.id for run in merged.inserts] == [alone]
+    assert {run.id for run in merged.finished} == {started, alone}
+    for run in (started, alone):
+        assert await stored_run(state, tenant, run) == merged.states[(tenant, run)]

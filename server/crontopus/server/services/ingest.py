@@ -33,9 +33,9 @@ from crontopus.server.db.engine import SessionFactory
 from crontopus.server.events.broadcaster import Broadcaster
 from crontopus.server.events.codec import to_event
 from crontopus.server.events.topics import RunChanged, RunChangeKind
-from crontopus.server.services.checkins import CheckIn, RunKey, RunState
+from crontopus.server.services.checkins import CheckIn, MergedBatch, RunKey, RunState
 from crontopus.server.services.telemetry import request_id_var
-from crontopus.server.storage.run_store import RunStore, SessionRunStore
+from crontopus.server.storage.run_store import PartlyStored, RunStore, SessionRunStore
 
 logger = logging.getLogger("crontopus.server.ingest")
 
@@ -119,6 +119,10 @@ class IngestWriter:
         self._task: asyncio.Task[None] | None = None
         # New finished runs per job since it was last pruned; pruning is amortised.
         self._since_prune: dict[tuple[uuid.UUID, uuid.UUID], int] = defaultdict(int)
+        # A store whose prune has a connection of its own prunes while the next batch is
+        # stored, not between batches (one prune at a time).
+        self._prune_alongside = getattr(self._runs, "prunes_alongside", False)
+        self._pruning: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -137,6 +141,13 @@ class IngestWriter:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+        if self._pruning is not None:
+            # A prune logs its own failure; one the database holds up is not waited for long.
+            done, _ = await asyncio.wait([self._pruning], timeout=DRAIN_TIMEOUT)
+            if not done:
+                self._pruning.cancel()
+                await asyncio.wait([self._pruning])
+            self._pruning = None
         while not self._queue.empty():
             future = self._queue.get_nowait().future
             if not future.done():
@@ -184,10 +195,18 @@ class IngestWriter:
             finally:
                 for _ in batch:
                     self._queue.task_done()
-            try:
-                await self._prune()
-            except Exception as error:  # retention is best effort; the next batch tries again
-                self._failed(error, "pruning old runs failed")
+            if not self._prune_alongside:
+                await self._prune_logged()
+            elif self._pruning is None or self._pruning.done():
+                self._pruning = asyncio.get_running_loop().create_task(
+                    self._prune_logged(), name="ingest-prune"
+                )
+
+    async def _prune_logged(self) -> None:
+        try:
+            await self._prune()
+        except Exception as error:  # retention is best effort; the next batch tries again
+            self._failed(error, "pruning old runs failed")
 
     def _failed(self, error: Exception, message: str, *args: object) -> None:
         log_failure(logger, self._tracker, error, message, *args)
@@ -210,36 +229,63 @@ class IngestWriter:
     ) -> None:
         try:
             stored = await self._store([waiter.check_in for waiter in batch])
-        except Exception as error:
-            if (problem := unavailability(error)) is not None:
-                self._failed(error, "storing %d check-ins failed", len(batch))
-                _fail(batch, IngestUnavailable(problem.reason))
-            elif len(batch) > 1:
-                logger.warning(
-                    "the database refused a batch of %d check-ins (%s); storing it in halves",
-                    len(batch),
-                    type(error).__name__,
-                )
-                middle = len(batch) // 2
-                await self._store_halves(batch[:middle], round_)
-                await self._store_halves(batch[middle:], round_)
-            elif not retried:
-                # Alone once more, so a passing failure does not refuse a good check-in.
-                await self._store_halves(batch, round_, retried=True)
-            else:
-                round_.refused.append((batch[0], error))
+        except PartlyStored as partial:
+            # Some runs are committed (and announced): answer their senders, go on with the rest.
+            self._stored_answer(batch, partial.merged.states, round_)
+            rest = [w for w in batch if _key(w.check_in) not in partial.merged.states]
+            cause = partial.__cause__
+            await self._not_stored(
+                rest, round_, cause if isinstance(cause, Exception) else partial, retried
+            )
             return
+        except Exception as error:
+            await self._not_stored(batch, round_, error, retried)
+            return
+        self._stored_answer(batch, stored, round_)
+
+    async def _not_stored(
+        self, batch: list[_Waiter], round_: _Isolation, error: Exception, retried: bool
+    ) -> None:
+        if (problem := unavailability(error)) is not None:
+            self._failed(error, "storing %d check-ins failed", len(batch))
+            _fail(batch, IngestUnavailable(problem.reason))
+        elif len(batch) > 1:
+            logger.warning(
+                "the database refused a batch of %d check-ins (%s); storing it in halves",
+                len(batch),
+                type(error).__name__,
+            )
+            middle = len(batch) // 2
+            await self._store_halves(batch[:middle], round_)
+            await self._store_halves(batch[middle:], round_)
+        elif not retried:
+            # Alone once more, so a passing failure does not refuse a good check-in.
+            await self._store_halves(batch, round_, retried=True)
+        else:
+            round_.refused.append((batch[0], error))
+
+    def _stored_answer(
+        self, batch: list[_Waiter], stored: dict[RunKey, RunState], round_: _Isolation
+    ) -> None:
         round_.stored_any = True
         if self._tracker is not None:
             self._tracker.succeeded(Dependency.DATABASE)
         for waiter in batch:
-            if not waiter.future.done():
-                check_in = waiter.check_in
-                waiter.future.set_result(stored[(check_in.tenant_id, check_in.run_id)])
+            state = stored.get(_key(waiter.check_in))
+            if state is not None and not waiter.future.done():
+                waiter.future.set_result(state)
 
     async def _store(self, check_ins: Sequence[CheckIn]) -> dict[RunKey, RunState]:
         """Commit a batch (raising if nothing was stored), then tell subscribers and alerting."""
-        merged = await self._runs.store(check_ins)
+        try:
+            merged = await self._runs.store(check_ins)
+        except PartlyStored as partial:
+            await self._committed(partial.merged)
+            raise
+        await self._committed(merged)
+        return merged.states
+
+    async def _committed(self, merged: MergedBatch) -> None:
         # New runs, not finished ones: runs that only ever start (their wrapper was killed,
         # or a client sends starts alone) must be pruned like the others.
         self._count_for_pruning(merged.inserts)
@@ -249,7 +295,6 @@ class IngestWriter:
                 self._on_stored(list(merged.states.values()))
         except Exception:  # the runs are stored: their senders must hear so, not retry
             logger.exception("announcing %d stored runs failed", len(merged.changed))
-        return merged.states
 
     async def _announce(self, changed: Sequence[RunState]) -> None:
         listened: dict[uuid.UUID, bool] = {}
@@ -269,9 +314,15 @@ class IngestWriter:
         due = [key for key, count in self._since_prune.items() if count >= threshold][:50]
         if not due:
             return
+        counted = {key: self._since_prune[key] for key in due}
         await self._runs.prune(due, self._retention)
-        for key in due:
-            del self._since_prune[key]
+        for key, count in counted.items():
+            # Runs stored while the prune ran count towards the next one.
+            left = self._since_prune[key] - count
+            if left > 0:
+                self._since_prune[key] = left
+            else:
+                del self._since_prune[key]
 
 
 def _expire(future: asyncio.Future[RunState], timeout: float) -> None:
@@ -283,6 +334,10 @@ def _expire(future: asyncio.Future[RunState], timeout: float) -> None:
                 " retry with the same rid (it is never counted twice)"
             )
         )
+
+
+def _key(check_in: CheckIn) -> RunKey:
+    return (check_in.tenant_id, check_in.run_id)
 
 
 def _fail(batch: Sequence[_Waiter], error: Exception) -> None:

@@ -1,4 +1,4 @@
-"""The run store of PostgreSQL: a batch in four round trips, its writes in one statement.
+"""The run store of PostgreSQL: new runs in one round trip, merges in four.
 
 Through SQLAlchemy sessions a batch cost a round trip per statement and SQLAlchemy's
 per-value processing of every row on the event loop, which left PostgreSQL check-ins at a
@@ -17,6 +17,11 @@ written into the text), so a batch is four round trips: BEGIN and the locks, the
 write, COMMIT. Every round trip costs the event loop a send and a wake-up, whatever the batch
 holds.
 
+Most check-ins name a run nobody stored yet (a start, or a finish reported alone): those are
+first stored by one statement outside a transaction block (`_new_runs_statement`), which locks,
+inserts, counts and commits in a single round trip. Only the runs that turn out to exist, and
+reports of runs this process stored unfinished, take the four round trips above.
+
 Pruning is one statement too: every due job's boundary (its `keep`-th newest run) and the
 delete of what lies beyond it, where SQLAlchemy's sessions spent more time building and
 checking an ORM delete per job than PostgreSQL spent deleting.
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -39,7 +44,7 @@ from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.types import UTCDateTime
 from crontopus.server.services.checkins import CheckIn, MergedBatch, RunKey, RunState, merge_batch
 from crontopus.server.services.rollups import ROLLUPS, rollup_rows
-from crontopus.server.storage.run_store import SessionRunStore
+from crontopus.server.storage.run_store import PartlyStored, SessionRunStore
 from crontopus.server.storage.statements import (
     KEY_COLUMNS,
     RUN_COLUMNS,
@@ -48,6 +53,9 @@ from crontopus.server.storage.statements import (
 )
 
 COUNT_COLUMNS = ("runs", "successes", "failures", "last_run_at")
+#: How many running runs a process remembers storing (a forgotten one costs its finish an
+#: extra round trip, no more).
+OPEN_RUNS = 100_000
 
 
 def _sql_type(column: Column[Any]) -> str:
@@ -78,6 +86,16 @@ class _Arrays:
             self._parameters.append(name)
             arrays.append(f"${len(self._parameters)}::{_sql_type(table.c[name])}[]")
         return f"unnest({', '.join(arrays)}) AS u({', '.join(columns)})"
+
+
+_ADD_COUNTS = (
+    "runs = {name}.runs + excluded.runs, "
+    "successes = {name}.successes + excluded.successes, "
+    "failures = {name}.failures + excluded.failures, "
+    # A row started by MISSED runs has no last run yet.
+    "last_run_at = greatest(coalesce({name}.last_run_at, excluded.last_run_at), "
+    "excluded.last_run_at)"
+)
 
 
 def _write_statement() -> tuple[str, list[tuple[str, str]]]:
@@ -112,12 +130,7 @@ def _write_statement() -> tuple[str, list[tuple[str, str]]]:
             f"counted_{index} AS (INSERT INTO {name} ({', '.join(columns)}) "
             f"SELECT {', '.join(columns)} FROM {arrays.unnest(table, columns)} "
             f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
-            f"runs = {name}.runs + excluded.runs, "
-            f"successes = {name}.successes + excluded.successes, "
-            f"failures = {name}.failures + excluded.failures, "
-            # A row started by MISSED runs has no last run yet.
-            f"last_run_at = greatest(coalesce({name}.last_run_at, excluded.last_run_at), "
-            "excluded.last_run_at) RETURNING 1)"
+            f"{_ADD_COUNTS.format(name=name)} RETURNING 1)"
         )
         sources += [(f"rollup_{index}", column) for column in slots[start:]]
     counts = ", ".join(
@@ -150,13 +163,62 @@ _LOAD_SQL = (
 )
 
 
+def _new_runs_statement() -> str:
+    """One statement storing runs none of whose reports this process has stored before.
+
+    Outside a transaction block it is a transaction of its own: one round trip locks the
+    runs, inserts them, adds the finished ones to the four counter tables and commits. A run
+    that exists after all (stored by another process, or by this one before it forgot) is
+    left alone by `ON CONFLICT DO NOTHING` and missing from the answer: its check-ins then
+    take the locked load-merge-write path. Locks first, as there: the insert waits for
+    them (its `WHERE` reads their CTE), and `ON CONFLICT` sees runs committed while it
+    waited, whatever the statement's snapshot.
+    """
+    slots = ["lock_keys"]
+    arrays = _Arrays(slots)
+    names = ", ".join(RUN_COLUMNS)
+    parts = [
+        "locks AS MATERIALIZED (SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k)",
+        f"inserted AS (INSERT INTO runs ({names}) SELECT {names} FROM "
+        f"{arrays.unnest(RUNS, RUN_COLUMNS)} WHERE (SELECT count(*) FROM locks) >= 0 "
+        "ON CONFLICT DO NOTHING "
+        "RETURNING tenant_id, id, job_id, endpoint_id, status, started_at, finished_at)",
+        # A run counts in the UTC hour and day of its start (rollups.rollup_rows).
+        "finished AS (SELECT tenant_id, job_id, endpoint_id, status, finished_at, "
+        "date_trunc('hour', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour, "
+        "date_trunc('day', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day "
+        "FROM inserted WHERE status <> 'RUNNING' AND finished_at IS NOT NULL)",
+    ]
+    assert slots == ["lock_keys", *RUN_COLUMNS]
+    for index, rollup in enumerate(ROLLUPS):
+        name = rollup.model.__table__.name
+        key = f"tenant_id, {rollup.owner}, {rollup.bucket}"
+        parts.append(
+            f"counted_{index} AS (INSERT INTO {name} ({key}, {', '.join(COUNT_COLUMNS)}) "
+            f"SELECT {key}, count(*), count(*) FILTER (WHERE status = 'SUCCESS'), "
+            "count(*) FILTER (WHERE status <> 'SUCCESS'), max(finished_at) FROM finished "
+            # Counter rows are written in key order, as by every other batch (no deadlocks).
+            f"WHERE {rollup.owner} IS NOT NULL GROUP BY {key} ORDER BY {key} "
+            f"ON CONFLICT ({key}) DO UPDATE SET {_ADD_COUNTS.format(name=name)})"
+        )
+    return f"WITH {', '.join(parts)} SELECT tenant_id, id FROM inserted"
+
+
+_NEW_RUNS_SQL = _new_runs_statement()
+
+
+def _lock_keys(keys: Iterable[RunKey]) -> list[int]:
+    """The advisory lock keys of these runs, sorted: every batch takes its locks in the same
+    order, so no two deadlock."""
+    return sorted({lock_key(key) for key in keys})
+
+
 def _begin_and_lock(keys: Sequence[RunKey]) -> str:
     """BEGIN and the batch's advisory locks as one simple query (no parameters there).
 
-    Only integers computed here are written into the text, sorted: every batch takes its
-    locks in the same order, so no two deadlock.
+    Only integers computed here (`_lock_keys`) are written into the text.
     """
-    numbers = ",".join(str(number) for number in sorted({lock_key(key) for key in keys}))
+    numbers = ",".join(str(number) for number in _lock_keys(keys))
     return f"BEGIN; SELECT pg_advisory_xact_lock(k) FROM unnest('{{{numbers}}}'::bigint[]) AS k"
 
 
@@ -194,9 +256,15 @@ def _decode(row: Any) -> RunState:
 class PostgresRunStore(SessionRunStore):
     """A batch per pooled connection, through asyncpg, with its runs locked."""
 
+    #: A prune borrows a pooled connection of its own: the ingest writer need not wait for it.
+    prunes_alongside = True
+
     def __init__(self, engine: AsyncEngine, session: SessionFactory) -> None:
         super().__init__(session)
         self._engine = engine
+        # Runs this process stored as still running, by id, oldest first: their next
+        # reports are merges, not inserts. (Only a guess: a wrong one costs a round trip.)
+        self._open: dict[uuid.UUID, None] = {}
 
     @contextlib.asynccontextmanager
     async def _driver(self) -> AsyncIterator[Any]:
@@ -221,6 +289,51 @@ class PostgresRunStore(SessionRunStore):
                 raise
 
     async def store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
+        # Reports of runs this process stored unfinished (mostly finishes after their start)
+        # go straight to the locked merge; all others first try the one-statement insert.
+        known = [c for c in check_ins if c.run_id in self._open]
+        fresh = [c for c in check_ins if c.run_id not in self._open]
+        merged = await self._insert_new(fresh) if fresh else None
+        if merged is not None:
+            self._remember(merged.inserts)
+            known += [c for c in fresh if (c.tenant_id, c.run_id) not in merged.states]
+        if not known:
+            assert merged is not None
+            return merged
+        try:
+            rest = await self._merge(known)
+        except Exception as error:
+            if merged is not None and merged.states:
+                raise PartlyStored(merged) from error
+            raise
+        self._remember(rest.changed)
+        if merged is None:
+            return rest
+        return MergedBatch(
+            {**merged.states, **rest.states},
+            merged.inserts + rest.inserts,
+            rest.updates,
+            merged.finished + rest.finished,
+        )
+
+    async def _insert_new(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
+        """Insert the runs of `check_ins` that do not exist yet, in one round trip."""
+        candidates = merge_batch({}, check_ins).inserts
+        arrays = _run_arrays(candidates)
+        keys = _lock_keys((state.tenant_id, state.id) for state in candidates)
+        async with self._driver() as driver:
+            rows = await driver.fetch(_NEW_RUNS_SQL, keys, *(arrays[n] for n in RUN_COLUMNS))
+        stored = {(row[0], row[1]) for row in rows}
+        inserts = [state for state in candidates if (state.tenant_id, state.id) in stored]
+        return MergedBatch(
+            {(state.tenant_id, state.id): state for state in inserts},
+            inserts,
+            [],
+            [state for state in inserts if state.finished],
+        )
+
+    async def _merge(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
+        """Lock, load, merge and write the runs of `check_ins`, in four round trips."""
         keys = batch_keys(check_ins)
         async with self._driver() as driver:
             # Another server process may be merging the same runs right now, or inserting
@@ -236,6 +349,16 @@ class PostgresRunStore(SessionRunStore):
             await driver.execute(_WRITE_SQL, *_parameters(merged))
             await driver.execute("COMMIT")
         return merged
+
+    def _remember(self, states: Iterable[RunState]) -> None:
+        """Note which runs this process stored unfinished (the oldest forgotten past a bound)."""
+        for state in states:
+            if state.finished:
+                self._open.pop(state.id, None)
+            else:
+                self._open[state.id] = None
+                if len(self._open) > OPEN_RUNS:
+                    del self._open[next(iter(self._open))]
 
     async def prune(self, jobs: Sequence[tuple[uuid.UUID, uuid.UUID]], keep: int) -> int:
         async with self._driver() as driver:

@@ -32,9 +32,22 @@ from crontopus.server.storage.statements import (
 )
 
 
+class PartlyStored(Exception):
+    """A batch stored in more than one transaction failed after some of them committed.
+
+    `merged` is what the committed part stored; the cause is `__cause__`. The check-ins
+    not in `merged.states` were not stored.
+    """
+
+    def __init__(self, merged: MergedBatch) -> None:
+        super().__init__(f"{len(merged.states)} runs of the batch were stored")
+        self.merged = merged
+
+
 class RunStore(Protocol):
     async def store(self, check_ins: Sequence[CheckIn]) -> MergedBatch:
-        """Merge `check_ins` into the runs they name and commit; raise if nothing was stored."""
+        """Merge `check_ins` into the runs they name and commit; raise if nothing was stored
+        (`PartlyStored` if only some of their runs were)."""
 
     async def prune(self, jobs: Sequence[tuple[uuid.UUID, uuid.UUID]], keep: int) -> int:
         """Delete the runs of these (tenant id, job id)s beyond each one's newest `keep`."""

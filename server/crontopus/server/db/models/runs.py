@@ -25,7 +25,17 @@ class Run(Base):
     __table_args__ = (
         Index("ix_runs_tenant_started", "tenant_id", "started_at", "id"),
         Index("ix_runs_tenant_job_started", "tenant_id", "job_id", "started_at", "id"),
-        Index("ix_runs_tenant_endpoint_started", "tenant_id", "endpoint_id", "started_at", "id"),
+        # Runs are only ever read by endpoint for one endpoint (`endpoint_id = …`): a run
+        # without one (a check-in sent with an API token) needs no entry here.
+        Index(
+            "ix_runs_tenant_endpoint_started",
+            "tenant_id",
+            "endpoint_id",
+            "started_at",
+            "id",
+            sqlite_where=text("endpoint_id IS NOT NULL"),
+            postgresql_where=text("endpoint_id IS NOT NULL"),
+        ),
         # The runs still going, few among many: the stuck-run check reads only these.
         Index(
             "ix_runs_running",
