@@ -168,6 +168,25 @@ async def test_runs_stored_while_a_prune_ran_count_towards_the_next() -> None:
         await writer.stop()
 
 
+async def test_a_prune_alongside_prunes_again_when_runs_stored_meanwhile_made_a_job_due() -> None:
+    store = SlowPruneStore()
+    writer = IngestWriter(None, Recorder(), runs=store, retention=10)  # type: ignore[arg-type]
+    writer.start()
+    try:
+        await asyncio.gather(*(writer.submit(finish()) for _ in range(2)))  # due: 2 new runs
+        async with asyncio.timeout(5):
+            await store.pruning.wait()
+        await writer.submit(finish())
+        await writer.submit(finish())  # two stored while the prune runs: due again
+        store.release.set()
+        async with asyncio.timeout(5):
+            await writer.pruned()
+        # No batch came after the prune, and the job was still pruned again.
+        assert store.prunes == 2
+    finally:
+        await writer.stop()
+
+
 async def test_stopping_does_not_wait_long_for_a_prune_the_database_holds_up(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
