@@ -22,12 +22,13 @@ from crontopus.server.services.alerts.engine.incidents import (
 from tests.server.conftest import Persona
 
 
-def offline(endpoint_id: uuid.UUID) -> Opening:
+def failure(job_id: uuid.UUID) -> Opening:
+    # A rule the periodic cycle running meanwhile never opens nor resolves.
     return Opening(
-        rule=AlertRule.ENDPOINT_OFFLINE,
-        key=open_key(AlertRule.ENDPOINT_OFFLINE, endpoint_id),
-        title="endpoint is offline",
-        endpoint_id=endpoint_id,
+        rule=AlertRule.FAILURE,
+        key=open_key(AlertRule.FAILURE, job_id),
+        title="the job failed",
+        job_id=job_id,
     )
 
 
@@ -37,21 +38,21 @@ async def test_unresolved_incidents_are_the_open_and_acknowledged_ones_of_the_te
     announcer = Announcer(state.broadcaster)
     now = utcnow()
     tenant, other = uuid.UUID(alice.tenant_id), uuid.UUID(bob.tenant_id)
-    endpoints = [uuid.uuid4() for _ in range(4)]
+    jobs = [uuid.uuid4() for _ in range(4)]
     async with state.session() as session, session.begin():
-        mine = await open_incidents(
-            session, tenant, [offline(e) for e in endpoints], now, announcer
-        )
-        await open_incidents(session, other, [offline(uuid.uuid4())], now, announcer)
+        mine = await open_incidents(session, tenant, [failure(e) for e in jobs], now, announcer)
+        await open_incidents(session, other, [failure(uuid.uuid4())], now, announcer)
         await resolve_incidents(session, mine[:2], now, announcer)
         await acknowledge_incident(session, mine[2], now, "alice", announcer)
     async with state.session() as session:
         found = await open_incidents_of(session, tenant)
-        rules = await open_incidents_of(session, tenant, rules=[AlertRule.ENDPOINT_OFFLINE])
+        rules = await open_incidents_of(session, tenant, rules=[AlertRule.FAILURE])
     assert {i.id for i in found} == {i.id for i in rules} == {mine[2].id, mine[3].id}
     # The same incident reopens under the same key once the earlier one is resolved.
+    resolved_job = mine[0].job_id
+    assert resolved_job is not None
     async with state.session() as session, session.begin():
-        (reopened,) = await open_incidents(session, tenant, [offline(endpoints[0])], now, announcer)
+        (reopened,) = await open_incidents(session, tenant, [failure(resolved_job)], now, announcer)
     async with state.session() as session:
         found = await open_incidents_of(session, tenant)
     assert {i.id for i in found} == {mine[2].id, mine[3].id, reopened.id}
