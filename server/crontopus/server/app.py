@@ -113,7 +113,9 @@ class CrontopusGraphQL(GraphQL[Context, None]):
         self.subscription_groups = SubscriptionGroups(schema)
         self.channel_fanout = ChannelFanout(schema)
         self.socket_limits = SocketLimits(limits)
-        self.endpoint_watches = EndpointWatches(state.session, state.settings.auth_cache_seconds)
+        self.endpoint_watches = EndpointWatches(
+            state.session, state.settings.auth_cache_seconds, identities=state.identities
+        )
         self.endpoint_lookups = EndpointLookups(state.session)
 
     async def get_context(

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -366,3 +367,51 @@ async def test_a_credential_recheck_reads_only_the_endpoints_whose_credentials_c
         assert watches.rows_read == 2  # the revoked socket's watch has lapsed
     finally:
         await engine.dispose()
+
+
+async def test_a_check_in_from_an_agent_with_its_channel_open_needs_no_token_look_up(
+    server: Served, channel_of: Any, settings: Settings
+) -> None:
+    access = await tenant(server)
+    (_first, first), (second_id, second) = [
+        await endpoint(server, access, f"m-{n}", "web") for n in range(2)
+    ]
+    for token in (first, second):
+        assert (await told(await channel_of(token)))["kind"] == "CONNECTED"
+    await asyncio.sleep(1.2)  # what connecting cached has expired (the interval is 1 s here)
+    looked_up: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "token_hash" in statement and "JOIN tenants" in statement:
+            looked_up.append(statement)
+
+    async def check_in(token: str) -> int:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            response = await client.post(
+                f"/checkin/{uuid.uuid4()}/success",
+                params={"rid": str(uuid.uuid4())},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        return response.status_code
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        # The first reads its credential, and so its tenant; the second's channel answers.
+        assert await check_in(first) == 200
+        assert await check_in(second) == 200
+        assert len(looked_up) == 1
+
+        # Revoked straight in the database, as another server process would: the channel
+        # closes within the interval, and the token is looked up (and refused) again.
+        engine = create_engine(settings.database_url)
+        try:
+            async with async_sessionmaker(engine)() as db:
+                revoked = update(Endpoint).where(Endpoint.id == uuid.UUID(second_id))
+                await db.execute(revoked.values(revoked_at=utcnow()))
+                await db.commit()
+        finally:
+            await engine.dispose()
+        await asyncio.sleep(2.5)
+        assert await check_in(second) == 401
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)

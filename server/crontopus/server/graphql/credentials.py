@@ -49,7 +49,7 @@ from crontopus.server.db.engine import SessionFactory
 from crontopus.server.db.models import Endpoint
 from crontopus.server.errors import AuthenticationFailed
 from crontopus.server.graphql.context import Context
-from crontopus.server.security.identity_cache import Identity
+from crontopus.server.security.identity_cache import Identity, IdentityCache
 from crontopus.server.security.principal import PrincipalKind
 
 logger = logging.getLogger("crontopus.server.graphql")
@@ -162,9 +162,21 @@ class CredentialWatch:
         self._unexpected_labels: tuple[tuple[str, str], ...] | None = None
 
     @property
+    def token_digest(self) -> str | None:
+        identity = self._context.identity
+        return identity.token_digest if identity is not None else None
+
+    @property
     def endpoint_id(self) -> uuid.UUID | None:
         principal = self._context.principal
         return principal.endpoint_id if principal is not None else None
+
+    def current_identity(self) -> Identity | None:
+        """The identity the socket stands for now (its labels as last told), None once lapsed."""
+        identity, principal = self._context.identity, self._context.principal
+        if self.lapsed or identity is None or principal is None:
+            return None
+        return replace(identity, principal=principal)
 
     def start(self) -> None:
         """Begin the periodic checks (a no-op for anonymous sockets)."""
@@ -253,10 +265,13 @@ class EndpointWatches:
         session: SessionFactory,
         interval: float,
         *,
+        identities: IdentityCache | None = None,
         full_every: float = FULL_CHECK_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = session
+        #: Where the sockets' identities answer for their tokens (check-ins, heartbeats).
+        self._identities = identities
         self._interval = max(RECHECK_SECONDS, interval)
         self._full_every = full_every
         self._clock = clock
@@ -277,11 +292,15 @@ class EndpointWatches:
         self._watches[watch] = endpoint_id
         if endpoint_id is not None:
             self._by_endpoint.setdefault(endpoint_id, set()).add(watch)
+        if self._identities is not None and (digest := watch.token_digest) is not None:
+            self._identities.stand(digest, watch.current_identity)
         if self._task is None or self._task.done():
             self._checked_at = None  # sockets of a while ago: their first check reads all
             self._task = asyncio.create_task(self._run())
 
     def discard(self, watch: CredentialWatch) -> None:
+        if self._identities is not None and (digest := watch.token_digest) is not None:
+            self._identities.sit(digest, watch.current_identity)
         endpoint_id = self._watches.pop(watch, None)
         same = self._by_endpoint.get(endpoint_id) if endpoint_id is not None else None
         if endpoint_id is not None and same is not None:

@@ -30,7 +30,8 @@ from sqlalchemy.orm import defer
 
 from crontopus.core.enums import JobStatus, RunStatus
 from crontopus.core.manifest import JobManifest
-from crontopus.server.db.models import AlertDefaults, AlertRule, Incident, IncidentStatus, Run
+from crontopus.server.db.models import AlertDefaults, AlertRule, Incident, Run
+from crontopus.server.services.alerts.engine.incidents import unresolved
 from crontopus.server.services.alerts.engine.missed import late_fire
 from crontopus.server.services.alerts.engine.rules import TenantDefaults, job_rules
 
@@ -109,9 +110,7 @@ async def load_job_facts(
     rules: dict[uuid.UUID, set[AlertRule]] = defaultdict(set)
     incidents = await session.execute(
         select(Incident.job_id, Incident.rule).where(
-            Incident.tenant_id == tenant_id,
-            Incident.status != IncidentStatus.RESOLVED,
-            Incident.job_id.in_(ids),
+            *unresolved(tenant_id), Incident.job_id.in_(ids)
         )
     )
     for job_id, rule in incidents:

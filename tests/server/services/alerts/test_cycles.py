@@ -11,14 +11,18 @@ import asyncio
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.core.enums import RunStatus
 from crontopus.server.app import AppState, create_state
 from crontopus.server.db.models import AlertCursor, Endpoint, JobInstance
 from crontopus.server.db.types import utcnow
+from crontopus.server.services.alerts.engine import incidents as incidents_module
+from crontopus.server.services.alerts.engine import periodic
 from crontopus.server.services.alerts.engine.periodic import CURSOR
 from crontopus.server.settings import Settings
 from tests.server.conftest import Api, Persona
@@ -123,3 +127,45 @@ async def test_a_drift_alert_for_a_job_that_failed_to_install_carries_the_driver
     assert drift["title"] == (
         f"endpoint db-8 differs from Git: job default/berlin failed to install: {reason}"
     )
+
+
+async def test_a_fleet_going_offline_and_back_writes_its_incidents_in_short_transactions(
+    api: Api, state: AppState, alice: Persona, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ten thousand endpoints whose channels open at once must not hold the write lock for all
+    # of their incidents: each transaction opens or resolves at most APPLY_CHUNK of them.
+    monkeypatch.setattr(periodic, "APPLY_CHUNK", 4)
+    monkeypatch.setattr(periodic, "MAX_PAUSE", 0.0)
+    start = utcnow()
+    for number in range(10):
+        await enroll(state, alice, f"node-{number}", {}, start - timedelta(hours=1))
+    writes: list[tuple[str, AsyncSession, int]] = []
+    opening, resolving = incidents_module.open_incidents, incidents_module.resolve_incidents
+
+    async def open_incidents(session: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+        opened = await opening(session, *args, **kwargs)
+        writes.append(("opened", session, len(opened)))
+        return opened
+
+    async def resolve_incidents(session: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+        resolved = await resolving(session, *args, **kwargs)
+        writes.append(("resolved", session, len(resolved)))
+        return resolved
+
+    monkeypatch.setattr(periodic, "open_incidents", open_incidents)
+    monkeypatch.setattr(periodic, "resolve_incidents", resolve_incidents)
+
+    shift_clock(state, start)
+    assert (await state.alerts.cycle()).opened == 10
+    assert len(await incidents(api, alice, rule="ENDPOINT_OFFLINE", status=["OPEN"])) == 10
+    async with state.session() as session, session.begin():
+        await session.execute(update(Endpoint).values(last_seen_at=start + timedelta(seconds=1)))
+    shift_clock(state, start + timedelta(seconds=2))
+    assert (await state.alerts.cycle()).resolved == 10
+    assert await incidents(api, alice, rule="ENDPOINT_OFFLINE", status=["OPEN"]) == []
+
+    for kind in ("opened", "resolved"):
+        sizes = [count for what, _, count in writes if what == kind and count]
+        assert sizes == [4, 4, 2], kind
+    sessions = [session for _, session, count in writes if count]
+    assert len({id(session) for session in sessions}) == len(sessions)

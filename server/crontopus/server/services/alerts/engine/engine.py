@@ -143,7 +143,7 @@ class AlertEngine:
         while not self._stopping.is_set():
             try:
                 await self.cycle()
-            except Exception as error:  # the next cycle tries again; the cursor has not moved
+            except Exception as error:  # the next cycle judges again what was not committed
                 self._failed(error, "the periodic alert cycle failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.settings.alert_interval)

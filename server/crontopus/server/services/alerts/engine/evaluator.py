@@ -52,8 +52,12 @@ START_TOLERANCE = timedelta(seconds=15)
 MAX_QUEUED_BATCHES = 10_000
 COALESCE_WINDOW = 0.02
 #: Evaluations start at most this often: under a flood of check-ins, each one judges a
-#: fifth of a second's batches instead of reloading the tenant fifty times a second.
-MIN_INTERVAL = 0.2
+#: second's batches instead of reloading the tenant fifty times a second. Each evaluation
+#: reads the tenant's alert defaults, snoozes, maintenance windows and open incidents; at a
+#: fifth of a second, the check-ins of an idle fleet of 10,000 agents (17 a second, each in a
+#: batch of its own) cost five evaluations a second, a few per cent of a core, and a stored
+#: failure now alerts within a second instead of a fifth of one.
+MIN_INTERVAL = 1.0
 #: Runs stored just before the database went away are judged once it returns: tried this
 #: often, waiting up to OUTAGE_WAIT seconds for the database before each retry.
 OUTAGE_ATTEMPTS = 10

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crontopus.server.db.dialect import insert
@@ -185,6 +185,22 @@ async def acknowledge_incident(
     return incident
 
 
+def unresolved(tenant_id: uuid.UUID) -> tuple[ColumnElement[bool], ...]:
+    """The SQL conditions of a tenant's unresolved incidents, through the index of open keys.
+
+    An incident has an `open_key` exactly while it is unresolved (resolving clears it), so
+    asking for a key reads the (tenant, open key) index and only the open incidents; asking
+    for the status alone read every incident the tenant ever had, resolved ones included: the
+    run evaluator does so several times a second, and a fleet that once went offline and came
+    back leaves ten thousand resolved incidents behind.
+    """
+    return (
+        Incident.tenant_id == tenant_id,
+        Incident.open_key.is_not(None),
+        Incident.status != IncidentStatus.RESOLVED,
+    )
+
+
 async def open_incidents_of(
     session: AsyncSession,
     tenant_id: uuid.UUID,
@@ -193,9 +209,7 @@ async def open_incidents_of(
     job_ids: Sequence[uuid.UUID] | None = None,
 ) -> list[Incident]:
     """Return the tenant's unresolved incidents, optionally of some rules or jobs."""
-    query = select(Incident).where(
-        Incident.tenant_id == tenant_id, Incident.status != IncidentStatus.RESOLVED
-    )
+    query = select(Incident).where(*unresolved(tenant_id))
     if rules is not None:
         query = query.where(Incident.rule.in_(list(rules)))
     if job_ids is not None:

@@ -9,14 +9,16 @@ and a restart resumes where the last cycle stopped.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,6 +71,11 @@ LONGEST_RUN = timedelta(days=31)
 #: Drift is looked for at most this often, and alerts only when seen at two looks in a row
 #: (an agent needs a sync or two after a push before its scheduler matches Git again).
 DRIFT_EVERY = timedelta(minutes=5)
+#: Incidents opened or resolved per transaction after the cursor moved (a few ms each).
+APPLY_CHUNK = 50
+#: The longest pause between two such transactions.
+MAX_PAUSE = 0.25
+T = TypeVar("T")
 
 
 @dataclass
@@ -87,9 +94,13 @@ class CycleReport:
 
 @dataclass
 class _Plan:
+    #: Judged on the span since the previous cycle: they commit with the cursor, exactly once.
+    missed_runs: list[dict[str, Any]] = field(default_factory=list)
+    missed: list[Opening] = field(default_factory=list)
+    #: Judged on the state at `now` (offline, too long, drift, and every resolution): each
+    #: cycle judges them again, so they commit after the cursor, a chunk at a time.
     openings: list[Opening] = field(default_factory=list)
     resolutions: list[tuple[Incident, str]] = field(default_factory=list)
-    missed_runs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Starts:
@@ -167,13 +178,27 @@ class PeriodicEvaluator:
             for tenant_id, slug in slugs.items():
                 view = await load_view(session, self._jobs, tenant_id, slug, now)
                 plans.append((view, await self._plan(session, view, since, now)))
+        # A cycle with a few incidents to open or resolve commits them with the cursor; one
+        # with many (a fleet going away or coming back) commits them afterwards, in chunks.
+        at_once = sum(len(p.openings) + len(p.resolutions) for _, p in plans) <= APPLY_CHUNK
         async with self._session() as session, session.begin():
             if not await _advance(session, since, now):
                 return report  # another worker judged this span
             for view, plan in plans:
-                await self._apply(session, view, plan, now, report)
+                report.missed_runs += await record_missed(
+                    session, plan.missed_runs, self._announcer.broadcaster
+                )
+                opened = await open_incidents(
+                    session, view.tenant_id, plan.missed, now, self._announcer
+                )
+                report.opened += len(opened)
+                if at_once:
+                    await self._apply(session, view, plan.resolutions, plan.openings, now, report)
             report.released = await release_held(session, now)
         report.committed = True
+        if not at_once:
+            for view, plan in plans:
+                await self._apply_in_chunks(view, plan, now, report)
         report.seconds = time.perf_counter() - started
         if self._metrics is not None:
             self._metrics.alert_cycle_seconds.observe(report.seconds)
@@ -293,7 +318,7 @@ class PeriodicEvaluator:
             if view.quiet.snoozed(job.id, job.namespace, now):
                 continue
             where = f" on {endpoint.name}" if endpoint else ""
-            plan.openings.append(
+            plan.missed.append(
                 Opening(
                     rule=AlertRule.MISSED_RUN,
                     key=open_key(AlertRule.MISSED_RUN, job.id, endpoint.id if endpoint else None),
@@ -415,21 +440,53 @@ class PeriodicEvaluator:
         self,
         session: AsyncSession,
         view: TenantView,
-        plan: _Plan,
+        resolutions: Sequence[tuple[Incident, str]],
+        openings: Sequence[Opening],
         now: datetime,
         report: CycleReport,
     ) -> None:
-        for incident, reason in plan.resolutions:
-            hold = view.quiet.hold(incident.job_id, incident.namespace, now)
+        """Resolve and open incidents in `session`; resolutions alike are resolved together."""
+        alike: dict[tuple[Any, ...], list[Incident]] = defaultdict(list)
+        for incident, reason in resolutions:
+            alike[(incident.job_id, incident.namespace, reason)].append(incident)
+        for (job_id, namespace, reason), incidents in alike.items():
+            hold = view.quiet.hold(job_id, namespace, now)
             done = await resolve_incidents(
-                session, [incident], now, self._announcer, hold=hold, reason=reason
+                session, incidents, now, self._announcer, hold=hold, reason=reason
             )
             report.resolved += len(done)
-        report.missed_runs += await record_missed(
-            session, plan.missed_runs, self._announcer.broadcaster
-        )
-        opened = await open_incidents(session, view.tenant_id, plan.openings, now, self._announcer)
+        opened = await open_incidents(session, view.tenant_id, openings, now, self._announcer)
         report.opened += len(opened)
+
+    async def _apply_in_chunks(
+        self, view: TenantView, plan: _Plan, now: datetime, report: CycleReport
+    ) -> None:
+        """Resolve and open what the state at `now` asks for, `APPLY_CHUNK` at a time.
+
+        Each chunk is a transaction of its own, followed by a pause as long as it took: ten
+        thousand endpoints coming back (or going away) at once must not hold SQLite's write
+        lock for the seconds all of their incidents take, or every other writer (check-ins,
+        heartbeats, presence) times out meanwhile. A chunk interrupted by a failure is judged
+        again by the next cycle, since these depend only on the state, not on the span.
+        """
+        for resolutions in _chunks(plan.resolutions):
+            async with self._transaction() as session:
+                await self._apply(session, view, resolutions, [], now, report)
+        for openings in _chunks(plan.openings):
+            async with self._transaction() as session:
+                await self._apply(session, view, [], openings, now, report)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """One short write transaction, then a pause as long as it took (others write then)."""
+        started = time.perf_counter()
+        async with self._session() as session, session.begin():
+            yield session
+        await asyncio.sleep(min(MAX_PAUSE, time.perf_counter() - started))
+
+
+def _chunks(items: Sequence[T]) -> list[Sequence[T]]:
+    return [items[start : start + APPLY_CHUNK] for start in range(0, len(items), APPLY_CHUNK)]
 
 
 async def drifted_endpoints(
