@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -148,7 +149,9 @@ async def test_a_store_that_prunes_alongside_keeps_storing_while_a_prune_runs() 
         await stopping
 
 
-async def test_runs_stored_while_a_prune_ran_count_towards_the_next() -> None:
+@contextlib.asynccontextmanager
+async def pruning_writer() -> AsyncIterator[tuple[SlowPruneStore, IngestWriter]]:
+    """Yield a writer whose first prune (of a job with two new runs) is running."""
     store = SlowPruneStore()
     writer = IngestWriter(None, Recorder(), runs=store, retention=10)  # type: ignore[arg-type]
     writer.start()
@@ -156,6 +159,13 @@ async def test_runs_stored_while_a_prune_ran_count_towards_the_next() -> None:
         await asyncio.gather(*(writer.submit(finish()) for _ in range(2)))  # due: 2 new runs
         async with asyncio.timeout(5):
             await store.pruning.wait()
+        yield store, writer
+    finally:
+        await writer.stop()
+
+
+async def test_runs_stored_while_a_prune_ran_count_towards_the_next() -> None:
+    async with pruning_writer() as (store, writer):
         await writer.submit(finish())  # stored while the prune runs
         store.release.set()
         await asyncio.sleep(0.05)
@@ -164,18 +174,10 @@ async def test_runs_stored_while_a_prune_ran_count_towards_the_next() -> None:
         async with asyncio.timeout(5):
             while store.prunes < 2:  # noqa: ASYNC110 - the prune is the writer's task
                 await asyncio.sleep(0.01)
-    finally:
-        await writer.stop()
 
 
 async def test_a_prune_alongside_prunes_again_when_runs_stored_meanwhile_made_a_job_due() -> None:
-    store = SlowPruneStore()
-    writer = IngestWriter(None, Recorder(), runs=store, retention=10)  # type: ignore[arg-type]
-    writer.start()
-    try:
-        await asyncio.gather(*(writer.submit(finish()) for _ in range(2)))  # due: 2 new runs
-        async with asyncio.timeout(5):
-            await store.pruning.wait()
+    async with pruning_writer() as (store, writer):
         await writer.submit(finish())
         await writer.submit(finish())  # two stored while the prune runs: due again
         store.release.set()
@@ -183,8 +185,6 @@ async def test_a_prune_alongside_prunes_again_when_runs_stored_meanwhile_made_a_
             await writer.pruned()
         # No batch came after the prune, and the job was still pruned again.
         assert store.prunes == 2
-    finally:
-        await writer.stop()
 
 
 async def test_stopping_does_not_wait_long_for_a_prune_the_database_holds_up(
