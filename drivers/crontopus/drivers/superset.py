@@ -110,14 +110,11 @@ class WallTimes:
         return frozenset(shift for _, shift in self.times)
 
 
-def wall_times(
-    cron: CronSchedule, job_zone: str, machine_zone: str, period: Period | None = None
-) -> WallTimes:
+def wall_times(cron: CronSchedule, job_zone: str, machine_zone: str, period: Period) -> WallTimes:
     """Return the machine wall times at which the job's instants fall on any day: its times of
-    day at each offset difference the zones take (in the planner's years, or in a dated
-    `period`). See `catch_ups` for the days of a jump."""
-    span = period or Period.years_from(utc_today())
-    differences, _ = _zone_pair(job_zone, machine_zone, span.start, span.end)
+    day at each offset difference the zones take in `period`. See `catch_ups` for the days of
+    a jump."""
+    differences, _ = _zone_pair(job_zone, machine_zone, period.start, period.end)
     times: set[tuple[int, int]] = set()
     for hour in cron.hours:
         for minute in cron.minutes:
@@ -137,7 +134,7 @@ class CatchUp:
 
 
 def catch_ups(
-    cron: CronSchedule, job_zone: str, machine_zone: str, period: Period | None = None
+    cron: CronSchedule, job_zone: str, machine_zone: str, period: Period
 ) -> frozenset[CatchUp]:
     """Return where a fixed-time job runs the times that its zone's jumps forward skip.
 
@@ -150,9 +147,8 @@ def catch_ups(
     if cron.wildcard_time:
         return frozenset()  # cron does not catch wildcard jobs up
     found: set[CatchUp] = set()
-    span = period or Period.years_from(utc_today())
-    for gap in _zone_pair(job_zone, machine_zone, span.start, span.end)[1]:
-        if span.dated and not span.holds(gap.catch_up.date()):
+    for gap in _zone_pair(job_zone, machine_zone, period.start, period.end)[1]:
+        if period.dated and not period.holds(gap.catch_up.date()):
             continue
         wall = gap.first
         while wall < gap.end:
@@ -378,14 +374,13 @@ class SecondCopy:
 
 @functools.lru_cache(maxsize=1024)
 def second_copies(
-    expression: str, job_zone: str, machine_zone: str, period: Period | None = None
+    expression: str, job_zone: str, machine_zone: str, period: Period
 ) -> tuple[SecondCopy, ...]:
-    """Return, per machine wall hour, the job's instants in a repeated hour's second copy
-    (the clock changes of the planner's years, or of a dated `period`)."""
-    span = period or Period.years_from(utc_today())
+    """Return, per machine wall hour, the job's instants in a repeated hour's second copy at
+    the clock changes of `period`."""
     machine = ZoneInfo(machine_zone)
     found: dict[int, tuple[set[int], set[date]]] = {}
-    for change in transitions(machine_zone, span.start, span.end):
+    for change in transitions(machine_zone, period.start, period.end):
         if change.after >= change.before:
             continue
         end = change.instant + (change.before - change.after)
@@ -393,7 +388,7 @@ def second_copies(
             if instant >= end:
                 break
             wall = instant.astimezone(machine)
-            if span.dated and not span.holds(wall.date()):
+            if period.dated and not period.holds(wall.date()):
                 continue
             minutes, days = found.setdefault(wall.hour, (set(), set()))
             minutes.add(wall.minute)

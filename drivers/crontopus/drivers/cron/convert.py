@@ -79,8 +79,8 @@ class CronConverter:
     """Turn schedules into crontab lines for this machine's cron and zone.
 
     `cron_tz` and `machine_zone` default to what the machine says, asked once and only
-    when a job's zone differs from the machine's; `today` (the date a dated plan starts from)
-    to today's date in UTC, asked at each plan.
+    when a job's zone differs from the machine's; `today` (the date a gated plan is made on,
+    which its years and renewal date count from) to today's date in UTC, asked at each plan.
     """
 
     def __init__(

@@ -127,10 +127,13 @@ class IdentityCache:
         expires = self._clock() + self._ttl
         if not_after is not None:
             expires = min(expires, not_after)
+        self._keep(token, expires, identity)
+        self._tenants[identity.tenant.id] = (self._clock() + self._ttl, identity.tenant)
+
+    def _keep(self, token: str, expires: float, identity: Identity) -> None:
         self._entries[token] = (expires, identity)
         if len(self._entries) > self._maxsize:
             self._entries.popitem(last=False)
-        self._tenants[identity.tenant.id] = (self._clock() + self._ttl, identity.tenant)
 
     def stand(self, token_digest: str, current: Callable[[], Identity | None]) -> None:
         """Answer misses for the token with this digest from its channel: `current()` returns
@@ -154,9 +157,7 @@ class IdentityCache:
             return None  # the tenant is read again with the credential, from the database
         identity = replace(identity, tenant=entry[1])
         # Cached no longer than the tenant's reading is fresh (and without refreshing it).
-        self._entries[token] = (min(entry[0], self._clock() + self._ttl), identity)
-        if len(self._entries) > self._maxsize:
-            self._entries.popitem(last=False)
+        self._keep(token, min(entry[0], self._clock() + self._ttl), identity)
         return identity
 
     def forget_member(self, user_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
